@@ -1,0 +1,615 @@
+//! The planner: a pure function of the three trees to a batch of operations.
+//! No I/O and no clock (the conflict stamp comes in as data), so it can be
+//! tested exhaustively and driven by a simulator.
+//!
+//! The sync loop calls it repeatedly: plan, execute, refresh the trees, plan
+//! again, until it returns nothing. Each batch is one of two phases:
+//! 1. moves, detected by node id (remote) and inode plus content (local);
+//! 2. everything else, decided path by path against the merge base.
+//!
+//! Every decision keeps user data: a local change never loses to a remote one
+//! without a conflict copy, and deletions only remove what is unchanged.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::tree::{
+    file_name, inside, is_inside, join, parent, Kind, LocalEntry, NodeId, RelPath, RemoteEntry,
+    SyncedEntry, Trees,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    TwoWay,
+    /// Backup: local changes go up; remote changes and deletions never touch the folder.
+    UploadOnly,
+    /// Mirror: remote changes come down; local changes stay local.
+    DownloadOnly,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "two-way" => Ok(Mode::TwoWay),
+            "upload-only" => Ok(Mode::UploadOnly),
+            "download-only" => Ok(Mode::DownloadOnly),
+            _ => Err(format!(
+                "unknown mode {s:?}: use two-way, upload-only or download-only"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::TwoWay => "two-way",
+            Mode::UploadOnly => "upload-only",
+            Mode::DownloadOnly => "download-only",
+        })
+    }
+}
+
+/// What the local file must still be for a local write to go ahead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    Absent,
+    Present(crate::tree::FileStat),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Create the folder on the service (and any missing parents).
+    RemoteMkdir { path: RelPath },
+    /// Send the local file. `base` is the node and revision it replaces.
+    Upload {
+        path: RelPath,
+        base: Option<(NodeId, i64)>,
+    },
+    RemoteMove {
+        node: NodeId,
+        from: RelPath,
+        to: RelPath,
+    },
+    /// To the service's trash; refused there if it changed meanwhile.
+    RemoteDelete {
+        path: RelPath,
+        node: NodeId,
+        kind: Kind,
+        base_rev: i64,
+    },
+    LocalMkdir { path: RelPath, remote: RemoteEntry },
+    Download {
+        path: RelPath,
+        remote: RemoteEntry,
+        expect: Expect,
+    },
+    LocalMove { from: RelPath, to: RelPath },
+    /// To the OS trash, only if still as synced.
+    LocalDelete { path: RelPath, kind: Kind },
+    /// Both sides changed: the local version steps aside under a conflict
+    /// name (and is uploaded as a new file next round); the remote one comes down.
+    KeepConflictCopy { path: RelPath, copy: RelPath },
+    /// Both sides already agree; only the merge base moves on.
+    RecordSynced { path: RelPath, entry: SyncedEntry },
+    /// Gone on both sides.
+    ForgetSynced { path: RelPath },
+}
+
+impl Op {
+    pub fn path(&self) -> &str {
+        match self {
+            Op::RemoteMkdir { path }
+            | Op::Upload { path, .. }
+            | Op::RemoteDelete { path, .. }
+            | Op::LocalMkdir { path, .. }
+            | Op::Download { path, .. }
+            | Op::LocalDelete { path, .. }
+            | Op::KeepConflictCopy { path, .. }
+            | Op::RecordSynced { path, .. }
+            | Op::ForgetSynced { path } => path,
+            Op::RemoteMove { to, .. } | Op::LocalMove { to, .. } => to,
+        }
+    }
+}
+
+/// Stop and ask before deleting more than this on either side.
+#[derive(Debug, Clone, Copy)]
+pub struct MassDeleteGuard {
+    /// Fewer deletions than this never ask.
+    pub min_files: usize,
+    /// Ask when deletions exceed this share of the synced files.
+    pub max_share: f64,
+}
+
+impl Default for MassDeleteGuard {
+    fn default() -> Self {
+        MassDeleteGuard {
+            min_files: 10,
+            max_share: 0.5,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    pub mode: Mode,
+    /// `from HOST YYYY-MM-DD HHMMSS`, put into conflict copy names.
+    pub conflict_stamp: String,
+    pub guard: MassDeleteGuard,
+    pub allow_mass_delete: bool,
+    /// Beyond this many conflict copies of one file, the local version is
+    /// uploaded over the remote one instead (which stays in version history).
+    pub max_conflict_copies: usize,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            mode: Mode::TwoWay,
+            conflict_stamp: "from this computer".into(),
+            guard: MassDeleteGuard::default(),
+            allow_mass_delete: false,
+            max_conflict_copies: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MassDelete {
+    pub local_files: usize,
+    pub remote_files: usize,
+    pub synced_files: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub ops: Vec<Op>,
+    /// Set when the batch would delete too much: the ops are withheld.
+    pub mass_delete: Option<MassDelete>,
+}
+
+pub fn plan(trees: &Trees, opts: &PlanOptions) -> Plan {
+    let moves = plan_moves(trees, opts.mode);
+    if !moves.is_empty() {
+        return Plan {
+            ops: moves,
+            mass_delete: None,
+        };
+    }
+    let ops = plan_changes(trees, opts);
+    if !opts.allow_mass_delete {
+        if let Some(m) = mass_delete(trees, &ops, opts.guard) {
+            return Plan {
+                ops: Vec::new(),
+                mass_delete: Some(m),
+            };
+        }
+    }
+    Plan {
+        ops,
+        mass_delete: None,
+    }
+}
+
+const CONFLICT_MARK: &str = " (conflicted copy ";
+
+pub fn is_conflict_copy(name: &str) -> bool {
+    name.contains(CONFLICT_MARK)
+}
+
+// ------------------------------------------------------------------ moves
+
+fn plan_moves(t: &Trees, mode: Mode) -> Vec<Op> {
+    let mut ops = Vec::new();
+    let mut moved_from: Vec<&str> = Vec::new();
+    let covered = |p: &str, moved: &[&str]| moved.iter().any(|m| p == *m || is_inside(p, m));
+
+    if mode != Mode::UploadOnly {
+        let remote_by_node: HashMap<NodeId, &RelPath> =
+            t.remote.iter().map(|(p, r)| (r.node, p)).collect();
+        let mut taken: HashSet<&str> = HashSet::new();
+        for (sp, s) in &t.synced {
+            if covered(sp, &moved_from) {
+                continue;
+            }
+            let Some(rp) = remote_by_node.get(&s.node) else { continue };
+            if *rp == sp || is_inside(rp, sp) {
+                continue;
+            }
+            let movable = t.local.get(sp).is_some_and(|l| l.kind == s.kind)
+                && !t.local.contains_key(*rp)
+                && !taken.contains(rp.as_str())
+                && !covered(rp, &moved_from);
+            if movable {
+                ops.push(Op::LocalMove {
+                    from: sp.clone(),
+                    to: (*rp).clone(),
+                });
+                taken.insert(rp);
+                moved_from.push(sp);
+            }
+        }
+    }
+
+    if mode != Mode::DownloadOnly {
+        let local_by_inode: HashMap<u64, (&RelPath, &LocalEntry)> = t
+            .local
+            .iter()
+            .filter(|(_, l)| l.stat.inode != 0)
+            .map(|(p, l)| (l.stat.inode, (p, l)))
+            .collect();
+        let mut taken: HashSet<&str> = HashSet::new();
+        for (sp, s) in &t.synced {
+            if covered(sp, &moved_from) || s.stat.inode == 0 {
+                continue;
+            }
+            if t.local.get(sp).is_some_and(|l| l.stat.inode == s.stat.inode) {
+                continue;
+            }
+            let Some((lp, l)) = local_by_inode.get(&s.stat.inode) else { continue };
+            // Inodes are reused: a file only counts as moved if its content
+            // is what was synced; anything else is a delete plus a create.
+            let same = l.kind == s.kind && (s.kind == Kind::Dir || l.hash == s.hash);
+            let remote_here = t.remote.get(sp).is_some_and(|r| r.node == s.node);
+            if same
+                && remote_here
+                && !t.synced.contains_key(*lp)
+                && !t.remote.contains_key(*lp)
+                && !is_inside(lp, sp)
+                && !taken.contains(lp.as_str())
+                && !covered(lp, &moved_from)
+            {
+                ops.push(Op::RemoteMove {
+                    node: s.node,
+                    from: sp.clone(),
+                    to: (*lp).clone(),
+                });
+                taken.insert(lp);
+                moved_from.push(sp);
+            }
+        }
+    }
+    ops
+}
+
+// ------------------------------------------------------------------ changes
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Absent,
+    Unchanged,
+    Created,
+    Modified,
+    /// A file became a folder or the other way round.
+    Replaced,
+    Deleted,
+}
+
+fn local_change(s: Option<&SyncedEntry>, l: Option<&LocalEntry>) -> Change {
+    match (s, l) {
+        (None, None) => Change::Absent,
+        (None, Some(_)) => Change::Created,
+        (Some(_), None) => Change::Deleted,
+        (Some(s), Some(l)) if s.kind != l.kind => Change::Replaced,
+        (Some(s), Some(l)) if l.kind == Kind::File && l.hash != s.hash => Change::Modified,
+        _ => Change::Unchanged,
+    }
+}
+
+fn remote_change(s: Option<&SyncedEntry>, r: Option<&RemoteEntry>) -> Change {
+    match (s, r) {
+        (None, None) => Change::Absent,
+        (None, Some(_)) => Change::Created,
+        (Some(_), None) => Change::Deleted,
+        (Some(s), Some(r)) if s.kind != r.kind => Change::Replaced,
+        (Some(s), Some(r)) if r.node != s.node || r.kind == Kind::File && r.hash != s.hash => {
+            Change::Modified
+        }
+        _ => Change::Unchanged,
+    }
+}
+
+fn synced_from(r: &RemoteEntry, l: &LocalEntry) -> SyncedEntry {
+    SyncedEntry {
+        kind: r.kind,
+        node: r.node,
+        rev: r.rev,
+        hash: r.hash.clone(),
+        stat: l.stat,
+    }
+}
+
+fn push_op(path: &RelPath, l: &LocalEntry, r: Option<&RemoteEntry>) -> Op {
+    match (l.kind, r) {
+        (Kind::Dir, _) => Op::RemoteMkdir { path: path.clone() },
+        (Kind::File, Some(r)) if r.kind == Kind::File => Op::Upload {
+            path: path.clone(),
+            base: Some((r.node, r.rev)),
+        },
+        (Kind::File, _) => Op::Upload {
+            path: path.clone(),
+            base: None,
+        },
+    }
+}
+
+fn pull_op(path: &RelPath, r: &RemoteEntry, l: Option<&LocalEntry>) -> Op {
+    match r.kind {
+        Kind::Dir => Op::LocalMkdir {
+            path: path.clone(),
+            remote: r.clone(),
+        },
+        Kind::File => Op::Download {
+            path: path.clone(),
+            remote: r.clone(),
+            expect: l.map_or(Expect::Absent, |l| Expect::Present(l.stat)),
+        },
+    }
+}
+
+fn plan_changes(t: &Trees, opts: &PlanOptions) -> Vec<Op> {
+    let mut paths: Vec<&RelPath> = t
+        .local
+        .keys()
+        .chain(t.remote.keys())
+        .chain(t.synced.keys())
+        .collect();
+    paths.sort();
+    paths.dedup();
+
+    let mut decisions: BTreeMap<&RelPath, Op> = BTreeMap::new();
+    let mut conflict_names: HashSet<RelPath> = HashSet::new();
+    for path in paths {
+        let (s, l, r) = (t.synced.get(path), t.local.get(path), t.remote.get(path));
+        if let Some(op) = decide(t, opts, path, s, l, r, &mut conflict_names) {
+            decisions.insert(path, op);
+        }
+    }
+    group_folder_deletes(t, decisions)
+}
+
+fn decide(
+    t: &Trees,
+    opts: &PlanOptions,
+    path: &RelPath,
+    s: Option<&SyncedEntry>,
+    l: Option<&LocalEntry>,
+    r: Option<&RemoteEntry>,
+    conflict_names: &mut HashSet<RelPath>,
+) -> Option<Op> {
+    // Both sides hold the same thing: never a conflict, at most a new base.
+    if let (Some(l), Some(r)) = (l, r) {
+        if l.kind == r.kind && (l.kind == Kind::Dir || l.hash == r.hash) {
+            let entry = synced_from(r, l);
+            let same = s.is_some_and(|s| {
+                s.kind == entry.kind && s.node == entry.node && s.rev == entry.rev && s.hash == entry.hash
+            });
+            return (!same).then(|| Op::RecordSynced {
+                path: path.clone(),
+                entry,
+            });
+        }
+    }
+    let (lc, rc) = (local_change(s, l), remote_change(s, r));
+    use Change::*;
+    match opts.mode {
+        Mode::TwoWay => match (lc, rc) {
+            (Absent | Unchanged, Absent | Unchanged) => None,
+            (Created | Modified | Replaced, Absent | Unchanged) => {
+                let l = l?;
+                match r {
+                    // The kind changed locally: the old remote item goes first.
+                    Some(r) if r.kind != l.kind => Some(remote_delete(path, r)),
+                    _ => Some(push_op(path, l, r)),
+                }
+            }
+            (Absent | Unchanged, Created | Modified | Replaced) => {
+                let r = r?;
+                match l {
+                    Some(l) if l.kind != r.kind => Some(Op::LocalDelete {
+                        path: path.clone(),
+                        kind: l.kind,
+                    }),
+                    _ => Some(pull_op(path, r, l)),
+                }
+            }
+            (Deleted, Unchanged) => r.map(|r| remote_delete(path, r)),
+            (Unchanged, Deleted) => l.map(|l| Op::LocalDelete {
+                path: path.clone(),
+                kind: l.kind,
+            }),
+            (Deleted, Deleted) => Some(Op::ForgetSynced { path: path.clone() }),
+            // Edit against delete: the edit wins.
+            (Deleted, _) => r.map(|r| pull_op(path, r, None)),
+            (_, Deleted) => l.map(|l| push_op(path, l, None)),
+            _ => conflict(t, opts, path, l?, r?, conflict_names),
+        },
+        Mode::UploadOnly => {
+            let l_present = l.is_some();
+            match (lc, rc) {
+                (Deleted, Unchanged) => r.map(|r| remote_delete(path, r)),
+                (Deleted, _) => None,
+                // The folder is the truth: whatever differs goes up, over
+                // whatever the service holds (kept there as a version).
+                _ if l_present => {
+                    let l = l?;
+                    match r {
+                        Some(r) if r.kind != l.kind => Some(remote_delete(path, r)),
+                        _ => Some(push_op(path, l, r)),
+                    }
+                }
+                _ => None,
+            }
+        }
+        Mode::DownloadOnly => match (lc, rc) {
+            (_, Absent | Unchanged) => None,
+            (Absent | Unchanged, Created | Modified | Replaced) => {
+                let r = r?;
+                match l {
+                    Some(l) if l.kind != r.kind => Some(Op::LocalDelete {
+                        path: path.clone(),
+                        kind: l.kind,
+                    }),
+                    _ => Some(pull_op(path, r, l)),
+                }
+            }
+            (Unchanged, Deleted) => l.map(|l| Op::LocalDelete {
+                path: path.clone(),
+                kind: l.kind,
+            }),
+            (Deleted, Deleted) => Some(Op::ForgetSynced { path: path.clone() }),
+            (Deleted, _) => None,
+            (_, Deleted) => None,
+            _ => conflict(t, opts, path, l?, r?, conflict_names),
+        },
+    }
+}
+
+fn remote_delete(path: &RelPath, r: &RemoteEntry) -> Op {
+    Op::RemoteDelete {
+        path: path.clone(),
+        node: r.node,
+        kind: r.kind,
+        base_rev: r.rev,
+    }
+}
+
+fn conflict(
+    t: &Trees,
+    opts: &PlanOptions,
+    path: &RelPath,
+    l: &LocalEntry,
+    r: &RemoteEntry,
+    conflict_names: &mut HashSet<RelPath>,
+) -> Option<Op> {
+    let name = file_name(path);
+    let dir = parent(path);
+    let prefix = format!("{}{CONFLICT_MARK}", stem_and_ext(name).0);
+    let copies = t
+        .local
+        .keys()
+        .filter(|p| parent(p) == dir && file_name(p).starts_with(&prefix))
+        .count();
+    // A conflict on a conflict copy, or one copy too many: no new copy. The
+    // local version goes up over the remote one, which stays in version history.
+    if l.kind == Kind::File
+        && r.kind == Kind::File
+        && opts.mode != Mode::DownloadOnly
+        && (is_conflict_copy(name) || copies >= opts.max_conflict_copies)
+    {
+        return Some(Op::Upload {
+            path: path.clone(),
+            base: Some((r.node, r.rev)),
+        });
+    }
+    let mut n = 1;
+    let copy = loop {
+        let candidate = join(dir, &conflict_name(name, &opts.conflict_stamp, n, l.kind));
+        let free = !t.local.contains_key(&candidate)
+            && !t.remote.contains_key(&candidate)
+            && !t.synced.contains_key(&candidate)
+            && !conflict_names.contains(&candidate);
+        if free {
+            break candidate;
+        }
+        n += 1;
+    };
+    conflict_names.insert(copy.clone());
+    Some(Op::KeepConflictCopy {
+        path: path.clone(),
+        copy,
+    })
+}
+
+fn stem_and_ext(name: &str) -> (&str, &str) {
+    match name.rfind('.') {
+        Some(i) if i > 0 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    }
+}
+
+/// `report (conflicted copy from HOST 2026-11-23 180102).txt`
+pub fn conflict_name(name: &str, stamp: &str, n: usize, kind: Kind) -> String {
+    let (stem, ext) = match kind {
+        Kind::File => stem_and_ext(name),
+        Kind::Dir => (name, ""),
+    };
+    let counter = if n > 1 { format!(" {n}") } else { String::new() };
+    format!("{stem}{CONFLICT_MARK}{stamp}{counter}){ext}")
+}
+
+/// A folder deleted on one side goes as one operation when nothing inside it
+/// needs anything else; otherwise it is recreated and its contents decided
+/// one by one (so a changed file inside is kept, never deleted with it).
+fn group_folder_deletes(t: &Trees, decisions: BTreeMap<&RelPath, Op>) -> Vec<Op> {
+    let mut out = Vec::new();
+    let mut skip_inside: Option<RelPath> = None;
+    let keys: Vec<&RelPath> = decisions.keys().copied().collect();
+    for path in keys {
+        if skip_inside.as_deref().is_some_and(|d| is_inside(path, d)) {
+            continue;
+        }
+        let op = &decisions[path];
+        let inner = |pred: &dyn Fn(&Op) -> bool| {
+            decisions
+                .range::<&RelPath, _>((std::ops::Bound::Excluded(path), std::ops::Bound::Unbounded))
+                .take_while(|(p, _)| is_inside(p, path))
+                .all(|(_, o)| pred(o))
+        };
+        match op {
+            Op::LocalDelete { kind: Kind::Dir, .. } => {
+                let whole = inner(&|o| matches!(o, Op::LocalDelete { .. } | Op::ForgetSynced { .. }))
+                    && inside(&t.local, path).all(|(p, _)| decisions.contains_key(p));
+                if whole {
+                    out.push(op.clone());
+                    skip_inside = Some(path.clone());
+                } else {
+                    // Something inside stays: the folder must exist on the service again.
+                    out.push(Op::RemoteMkdir { path: path.clone() });
+                }
+            }
+            Op::RemoteDelete { kind: Kind::Dir, .. } => {
+                let whole = inner(&|o| matches!(o, Op::RemoteDelete { .. } | Op::ForgetSynced { .. }))
+                    && inside(&t.remote, path).all(|(p, _)| decisions.contains_key(p));
+                if whole {
+                    out.push(op.clone());
+                    skip_inside = Some(path.clone());
+                } else if let Some(r) = t.remote.get(path) {
+                    out.push(Op::LocalMkdir {
+                        path: path.clone(),
+                        remote: r.clone(),
+                    });
+                }
+            }
+            _ => out.push(op.clone()),
+        }
+    }
+    out
+}
+
+fn mass_delete(t: &Trees, ops: &[Op], guard: MassDeleteGuard) -> Option<MassDelete> {
+    let synced_files = t.synced.values().filter(|s| s.kind == Kind::File).count();
+    let files_at = |path: &str| {
+        let own = usize::from(t.synced.get(path).is_some_and(|s| s.kind == Kind::File));
+        own + inside(&t.synced, path).filter(|(_, s)| s.kind == Kind::File).count()
+    };
+    let (mut local_files, mut remote_files) = (0, 0);
+    for op in ops {
+        match op {
+            Op::LocalDelete { path, .. } => local_files += files_at(path),
+            Op::RemoteDelete { path, .. } => remote_files += files_at(path),
+            _ => {}
+        }
+    }
+    let too_many = |n: usize| n >= guard.min_files && n as f64 > guard.max_share * synced_files as f64;
+    (too_many(local_files) || too_many(remote_files)).then_some(MassDelete {
+        local_files,
+        remote_files,
+        synced_files,
+    })
+}
+
+#[cfg(test)]
+mod tests;

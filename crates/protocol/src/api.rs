@@ -1,0 +1,283 @@
+//! Request and response bodies, grouped by endpoint family.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// Stable identity of a file or folder on the service; survives moves and renames.
+pub type NodeId = i64;
+
+// ---------------------------------------------------------------- auth
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LoginRequest {
+    /// An account ID or a phone number.
+    pub login: String,
+    pub password: String,
+    /// Shown in the account's device list, e.g. the host name.
+    pub device_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Tokens for one device. The refresh token rotates: each use returns a new one
+/// and retires the old.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in_secs: u64,
+    pub account_id: String,
+    pub device_id: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AccountInfo {
+    pub account_id: String,
+    /// The node id of the account's top folder.
+    pub root_id: NodeId,
+    pub quota_bytes: u64,
+    pub used_bytes: u64,
+}
+
+// ---------------------------------------------------------------- agreements
+
+/// When a document must have been accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Requirement {
+    /// Before any use of the account.
+    SignIn,
+    /// Before the first file is synced.
+    Sync,
+    /// Never required; accepting it enables an optional feature (push).
+    Optional,
+}
+
+/// One document in one language, as the service publishes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AgreementDoc {
+    pub id: String,
+    pub locale: String,
+    pub title: String,
+    pub version: String,
+    /// ISO date, e.g. `2022-10-17`.
+    pub effective: String,
+    pub required: Requirement,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AgreementList {
+    pub documents: Vec<AgreementDoc>,
+}
+
+/// A document (all its languages) the account has not accepted in its current version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PendingAgreement {
+    pub id: String,
+    pub version: String,
+    pub title: String,
+    pub locales: Vec<String>,
+    pub required: Requirement,
+}
+
+/// Who confirms the acceptance: the documents require a minor's guardian to agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AgeConfirmation {
+    /// "I am of the age of majority."
+    Adult,
+    /// "My guardian has read and agrees."
+    Guardian,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AcceptItem {
+    pub id: String,
+    pub version: String,
+    /// The language the user read it in.
+    pub locale: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AcceptRequest {
+    pub acceptances: Vec<AcceptItem>,
+    /// Required: the service refuses an acceptance without it.
+    pub age: Option<AgeConfirmation>,
+}
+
+/// One recorded acceptance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Acceptance {
+    pub id: String,
+    pub version: String,
+    pub locale: String,
+    /// Unix seconds.
+    pub accepted_at: i64,
+    pub age: AgeConfirmation,
+    pub device_id: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AgreementStatus {
+    /// Current versions not yet accepted (required and optional alike).
+    pub pending: Vec<PendingAgreement>,
+    pub accepted: Vec<Acceptance>,
+}
+
+// ---------------------------------------------------------------- nodes
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    File,
+    Dir,
+}
+
+/// A file or folder as the service holds it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Node {
+    pub id: NodeId,
+    /// `None` only for the account's root.
+    pub parent: Option<NodeId>,
+    pub name: String,
+    pub kind: NodeKind,
+    /// Content revision: changes when the content changes, not on move or rename.
+    pub rev: i64,
+    pub size: u64,
+    /// BLAKE3 of the whole content, hex; empty for folders.
+    pub hash: String,
+    /// Position in the account's change feed of this node's last change.
+    pub seq: i64,
+    /// In the trash.
+    pub deleted: bool,
+    /// Modification time the uploader reported, Unix milliseconds. Informational:
+    /// clocks of different machines are never compared.
+    pub mtime_ms: i64,
+}
+
+/// `GET /v1/changes?cursor=N`: the current state of every node changed after `cursor`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ChangesResponse {
+    pub nodes: Vec<Node>,
+    /// Pass this back as `cursor` for the next page.
+    pub cursor: i64,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MkdirRequest {
+    pub parent: NodeId,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ChunkRef {
+    /// BLAKE3 of the chunk, hex.
+    pub hash: String,
+    pub size: u64,
+}
+
+/// Create a file (`node` absent) or give an existing file new content,
+/// conditional on `base_rev`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CommitRequest {
+    pub parent: NodeId,
+    pub name: String,
+    pub node: Option<NodeId>,
+    /// Required with `node`: the revision this content was based on.
+    pub base_rev: Option<i64>,
+    pub size: u64,
+    pub hash: String,
+    pub chunks: Vec<ChunkRef>,
+    pub mtime_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MoveRequest {
+    pub parent: NodeId,
+    pub name: String,
+}
+
+/// Move a node to the trash, only if nothing changed that the client has not seen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DeleteRequest {
+    /// Files: the content revision the client last saw.
+    pub base_rev: Option<i64>,
+    /// Folders: refuse when anything inside changed after this change-feed cursor.
+    pub unchanged_since: Option<i64>,
+}
+
+/// How to reassemble one revision of a file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Manifest {
+    pub node: NodeId,
+    pub rev: i64,
+    pub size: u64,
+    pub hash: String,
+    pub chunks: Vec<ChunkRef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MissingChunksRequest {
+    pub hashes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MissingChunksResponse {
+    /// The subset of the request this account has not uploaded.
+    pub missing: Vec<String>,
+}
+
+/// One earlier revision of a file, kept when it was overwritten.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Version {
+    pub rev: i64,
+    pub size: u64,
+    pub hash: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub device_id: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct VersionList {
+    pub versions: Vec<Version>,
+}
+
+/// Data of a push (server-sent) event: the account's change feed moved on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PushEvent {
+    pub cursor: i64,
+}

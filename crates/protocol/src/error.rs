@@ -1,0 +1,81 @@
+use serde::{Deserialize, Serialize};
+
+use crate::PendingAgreement;
+
+/// Machine-readable error codes. The client branches on these, never on text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    /// Wrong password or unknown account (never says which: no account oracle).
+    InvalidCredentials,
+    /// The signed-in account must accept the listed agreements before file access.
+    AgreementsRequired,
+    /// The acceptance lacked the age-of-majority or guardian confirmation.
+    AgeConfirmationRequired,
+    NotFound,
+    /// A conditional write lost a race: the base revision is not current,
+    /// or the name is taken.
+    Conflict,
+    QuotaExceeded,
+    /// An uploaded chunk's bytes do not hash to its name.
+    HashMismatch,
+    /// A commit names chunks the account has not uploaded.
+    MissingChunks,
+    InvalidName,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest
+            | ErrorCode::HashMismatch
+            | ErrorCode::InvalidName
+            | ErrorCode::MissingChunks
+            | ErrorCode::AgeConfirmationRequired => 400,
+            ErrorCode::Unauthorized | ErrorCode::InvalidCredentials => 401,
+            ErrorCode::AgreementsRequired => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict => 409,
+            ErrorCode::QuotaExceeded => 507,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+/// The body of every non-2xx answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiError {
+    pub code: ErrorCode,
+    /// One sentence for a person: what happened and what to do.
+    pub message: String,
+    /// With `agreements_required`: the documents to accept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingAgreement>,
+    /// With `missing_chunks`: the chunk hashes the service lacks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            pending: Vec::new(),
+            missing: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}

@@ -1,0 +1,94 @@
+//! Which names may cross the wire. The service refuses them on write, and the
+//! client refuses them on read, so that nothing can escape a sync root.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameProblem {
+    Empty,
+    DotOrDotDot,
+    /// Contains `/`: would address another folder.
+    Separator,
+    Nul,
+    TooLong,
+}
+
+impl fmt::Display for NameProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NameProblem::Empty => "the name is empty",
+            NameProblem::DotOrDotDot => "`.` and `..` are not names",
+            NameProblem::Separator => "the name contains `/`",
+            NameProblem::Nul => "the name contains a NUL character",
+            NameProblem::TooLong => "the name is longer than 255 bytes",
+        })
+    }
+}
+
+/// A name is one path component on every platform Nubo runs on.
+pub fn check_name(name: &str) -> Result<(), NameProblem> {
+    if name.is_empty() {
+        return Err(NameProblem::Empty);
+    }
+    if name == "." || name == ".." {
+        return Err(NameProblem::DotOrDotDot);
+    }
+    if name.contains('/') {
+        return Err(NameProblem::Separator);
+    }
+    if name.contains('\0') {
+        return Err(NameProblem::Nul);
+    }
+    if name.len() > 255 {
+        return Err(NameProblem::TooLong);
+    }
+    Ok(())
+}
+
+/// Why Windows cannot hold a name that is otherwise valid, if it cannot.
+/// The client reports such names on Windows instead of mangling them.
+pub fn windows_problem(name: &str) -> Option<&'static str> {
+    const RESERVED: [&str; 22] = [
+        "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+        "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+    ];
+    let stem = name.split('.').next().unwrap_or(name);
+    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem.trim_end())) {
+        return Some("it is a reserved device name on Windows");
+    }
+    if name.ends_with('.') || name.ends_with(' ') {
+        return Some("Windows drops trailing dots and spaces");
+    }
+    if name
+        .chars()
+        .any(|c| matches!(c, '<' | '>' | ':' | '"' | '\\' | '|' | '?' | '*') || (c as u32) < 32)
+    {
+        return Some("it contains a character Windows forbids");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_names_that_escape_a_folder() {
+        for bad in ["", ".", "..", "../x", "a/b", "/etc", "a\0b"] {
+            assert!(check_name(bad).is_err(), "{bad:?} must be refused");
+        }
+        for good in ["a", ".hidden", "..x", "文件.txt", "CON", "a\\b"] {
+            assert!(check_name(good).is_ok(), "{good:?} must be allowed");
+        }
+    }
+
+    #[test]
+    fn knows_what_windows_cannot_hold() {
+        for bad in ["CON", "con.txt", "LPT1", "trailing.", "a:b", "a\\b"] {
+            assert!(windows_problem(bad).is_some(), "{bad:?}");
+        }
+        for good in ["CONSOLE", "readme.txt", "中文"] {
+            assert!(windows_problem(good).is_none(), "{good:?}");
+        }
+    }
+}

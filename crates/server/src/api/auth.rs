@@ -1,0 +1,92 @@
+use std::sync::LazyLock;
+
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
+use argon2::Argon2;
+use axum::extract::State;
+use axum::Json;
+use nubo_protocol::{AccountInfo, ApiError, ErrorCode, LoginRequest, RefreshRequest, TokenResponse};
+
+use super::session::{hash_token, issue_tokens, Session};
+use super::{ApiResult, AppError, AppState};
+use crate::password::hash_password;
+use crate::store::TokenKind;
+
+/// The hash of a password nobody has: checked when the account does not
+/// exist, so the answer takes as long either way (no account oracle).
+static DECOY_HASH: LazyLock<String> = LazyLock::new(|| hash_password("no account has this password"));
+
+fn invalid_credentials() -> AppError {
+    AppError::new(
+        ErrorCode::InvalidCredentials,
+        "the account ID, phone number or password is wrong",
+    )
+}
+
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = ApiError)))]
+pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>) -> ApiResult<TokenResponse> {
+    let login = req.login.trim().to_string();
+    let account = state.store(move |s| s.find_account(&login)).await?;
+    let stored = account
+        .as_ref()
+        .map(|a| a.password_hash.clone())
+        .unwrap_or_else(|| DECOY_HASH.clone());
+    let password = req.password;
+    let ok = tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored)
+            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .map_err(AppError::internal)?;
+    let account = match (ok, account) {
+        (true, Some(a)) => a,
+        _ => return Err(invalid_credentials()),
+    };
+    let now = state.now();
+    let (key, name) = (account.key, req.device_name);
+    let device = state.store(move |s| s.create_device(key, &name, now)).await?;
+    Ok(Json(issue_tokens(&state, device, account.account_id).await?))
+}
+
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = ApiError)))]
+pub async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> ApiResult<TokenResponse> {
+    let h = hash_token(&req.refresh_token);
+    let now = state.now();
+    let h2 = h.clone();
+    let owner = state
+        .store(move |s| s.find_token(&h2, TokenKind::Refresh, now))
+        .await?
+        .ok_or_else(|| {
+            AppError::new(
+                ErrorCode::Unauthorized,
+                "this device was signed out or its sign-in expired; sign in again",
+            )
+        })?;
+    // Rotation: the used refresh token is spent.
+    state.store(move |s| s.delete_token(&h)).await?;
+    let account = state.store(move |s| s.account(owner.account)).await?;
+    Ok(Json(issue_tokens(&state, owner.device, account.account_id).await?))
+}
+
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ApiError)))]
+pub async fn logout(State(state): State<AppState>, session: Session) -> Result<axum::http::StatusCode, AppError> {
+    let device = session.device;
+    state.store(move |s| s.revoke_device(device)).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/account", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = AccountInfo), (status = 401, body = ApiError)))]
+pub async fn account(State(state): State<AppState>, session: Session) -> ApiResult<AccountInfo> {
+    let key = session.account;
+    let (row, used) = state.store(move |s| Ok((s.account(key)?, s.used_bytes(key)?))).await?;
+    Ok(Json(AccountInfo {
+        account_id: row.account_id,
+        root_id: row.root_id,
+        quota_bytes: row.quota_bytes,
+        used_bytes: used,
+    }))
+}

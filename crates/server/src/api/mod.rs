@@ -1,0 +1,161 @@
+//! The HTTP surface: `/v1`, JSON, bearer tokens. Routes and the OpenAPI
+//! document are registered together (utoipa-axum), so they cannot drift.
+
+mod auth;
+mod content;
+mod files;
+mod legal;
+mod push;
+mod session;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use nubo_protocol::{ApiError, ErrorCode};
+use tokio::sync::broadcast;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::agreements::AgreementSet;
+use crate::chunks::ChunkStore;
+use crate::clock::Clock;
+use crate::store::{AccountKey, MetaStore, StoreResult};
+
+pub use session::{hash_token, issue_tokens};
+
+/// Largest body a chunk upload may carry; the client's chunker stays below it.
+pub const MAX_CHUNK_BYTES: usize = 16 << 20;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn MetaStore>,
+    pub chunks: ChunkStore,
+    pub agreements: Arc<AgreementSet>,
+    pub clock: Arc<dyn Clock>,
+    /// (account, new cursor) after every change, for the push channel.
+    pub changes: broadcast::Sender<(AccountKey, i64)>,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+}
+
+impl AppState {
+    /// Runs a store call on a blocking thread: SQLite must not stall the runtime.
+    pub async fn store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn MetaStore) -> StoreResult<T> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| AppError(ApiError::new(ErrorCode::Internal, e.to_string())))?
+            .map_err(AppError)
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Wakes the account's push listeners. Nobody listening is fine.
+    pub fn notify_change(&self, account: AccountKey, cursor: i64) {
+        let _ = self.changes.send((account, cursor));
+    }
+}
+
+/// Every failure leaves the service as an `ApiError` body with its status.
+#[derive(Debug)]
+pub struct AppError(pub ApiError);
+
+impl From<ApiError> for AppError {
+    fn from(e: ApiError) -> Self {
+        AppError(e)
+    }
+}
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        AppError(ApiError::new(code, message))
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!("internal error: {e}");
+        AppError::new(ErrorCode::Internal, format!("the service failed: {e}"))
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = axum::http::StatusCode::from_u16(self.0.code.http_status())
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.0)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<Json<T>, AppError>;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Nubo sync service", description = "The reference cloud service of the Nubo sync client."),
+    modifiers(&BearerAuth),
+    components(schemas(ApiError, ErrorCode))
+)]
+struct ApiDoc;
+
+fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::account))
+        .routes(routes!(legal::list))
+        .routes(routes!(legal::document))
+        .routes(routes!(legal::status))
+        .routes(routes!(legal::accept))
+        .routes(routes!(files::changes))
+        .routes(routes!(files::node))
+        .routes(routes!(files::mkdir))
+        .routes(routes!(files::commit))
+        .routes(routes!(files::move_node))
+        .routes(routes!(files::delete))
+        .routes(routes!(files::manifest))
+        .routes(routes!(files::versions))
+        .routes(routes!(content::missing))
+        .routes(routes!(content::get_chunk, content::put_chunk))
+        .routes(routes!(push::events))
+        .split_for_parts()
+}
+
+/// The OpenAPI document of exactly the routes `router` serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().1
+}
+
+pub fn router(state: AppState) -> Router {
+    let (router, doc) = routes();
+    let doc = Arc::new(doc);
+    router
+        .route(
+            "/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .layer(DefaultBodyLimit::max(MAX_CHUNK_BYTES))
+        .with_state(state)
+}

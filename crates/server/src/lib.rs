@@ -1,0 +1,174 @@
+//! The Nubo reference cloud service: accounts, agreements, a node tree with a
+//! change feed, content-addressed chunks, push. Runs from one data folder
+//! (`nubo serve --data DIR`) with nothing else installed.
+
+pub mod agreements;
+pub mod api;
+pub mod chunks;
+pub mod clock;
+mod password;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+
+pub use password::hash_password;
+
+use agreements::AgreementSet;
+use api::AppState;
+use chunks::ChunkStore;
+use clock::{Clock, SystemClock};
+use store::{MetaStore, SqliteStore};
+
+/// The demo account `--demo` creates, printed at start so a person can sign in.
+pub const DEMO_ACCOUNT: &str = "demo";
+pub const DEMO_PASSWORD: &str = "nubo-demo";
+
+/// Where the published agreements come from.
+#[derive(Debug, Clone)]
+pub enum AgreementSource {
+    None,
+    /// The project's own short sample documents.
+    Samples,
+    /// A folder with a `manifest.json`.
+    Dir(PathBuf),
+}
+
+#[derive(Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub agreements: AgreementSource,
+    pub demo: bool,
+    /// Earlier revisions kept per file.
+    pub keep_versions: u32,
+    pub default_quota_bytes: u64,
+    pub access_ttl_secs: u64,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl ServerConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        ServerConfig {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            agreements: AgreementSource::None,
+            demo: false,
+            keep_versions: 50,
+            default_quota_bytes: 10 << 30,
+            access_ttl_secs: 3600,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+pub fn open_store(data_dir: &Path, keep_versions: u32) -> anyhow::Result<SqliteStore> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+    SqliteStore::open(&data_dir.join("meta.sqlite"), keep_versions)
+}
+
+/// `nubo admin add-account`: works on the data folder directly, with or
+/// without a running service.
+pub fn add_account(
+    data_dir: &Path,
+    account_id: &str,
+    phone: Option<&str>,
+    quota_bytes: u64,
+    password: &str,
+) -> anyhow::Result<()> {
+    if account_id.trim().is_empty() || password.is_empty() {
+        bail!("an account needs a non-empty ID and password");
+    }
+    let store = open_store(data_dir, 50)?;
+    let now = SystemClock.now();
+    store
+        .create_account(account_id, phone, &hash_password(password), quota_bytes, now)
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    Ok(())
+}
+
+/// A service that is listening. Dropping it does not stop it; call `shutdown`.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// Binds and serves in the background.
+pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    if !config.listen.ip().is_loopback() {
+        bail!(
+            "refusing to serve plain HTTP on {}: tokens would cross the network unencrypted. \
+             Listen on 127.0.0.1 and put a TLS reverse proxy in front",
+            config.listen
+        );
+    }
+    let agreements = match &config.agreements {
+        AgreementSource::None => AgreementSet::default(),
+        AgreementSource::Samples => AgreementSet::samples(),
+        AgreementSource::Dir(dir) => AgreementSet::load_dir(dir)?,
+    };
+    let store = open_store(&config.data_dir, config.keep_versions)?;
+    if config.demo && store.find_account(DEMO_ACCOUNT).map_err(|e| anyhow::anyhow!("{e}"))?.is_none() {
+        store
+            .create_account(
+                DEMO_ACCOUNT,
+                None,
+                &hash_password(DEMO_PASSWORD),
+                config.default_quota_bytes,
+                config.clock.now(),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let chunks = ChunkStore::local(&config.data_dir.join("chunks"))?;
+    let (changes, _) = broadcast::channel(1024);
+    let state = AppState {
+        store: Arc::new(store),
+        chunks,
+        agreements: Arc::new(agreements),
+        clock: config.clock.clone(),
+        changes,
+        access_ttl_secs: config.access_ttl_secs,
+        refresh_ttl_secs: 90 * 24 * 3600,
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = api::router(state);
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!("the service stopped: {e}");
+        }
+    });
+    Ok(RunningServer {
+        addr,
+        shutdown: Some(tx),
+        task,
+    })
+}

@@ -1,0 +1,124 @@
+//! Metadata storage: accounts, devices, tokens, acceptances, the node tree and
+//! its change feed. One interface, so that a PostgreSQL implementation can
+//! stand beside the embedded SQLite one without touching the handlers.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use nubo_protocol::{
+    AcceptItem, Acceptance, AgeConfirmation, ApiError, ChangesResponse, ChunkRef, CommitRequest,
+    DeleteRequest, Manifest, Node, NodeId, Version,
+};
+
+pub type StoreResult<T> = Result<T, ApiError>;
+
+/// The service's internal key of an account (not the user-facing account ID).
+pub type AccountKey = i64;
+pub type DeviceId = i64;
+
+#[derive(Debug, Clone)]
+pub struct AccountRow {
+    pub key: AccountKey,
+    pub account_id: String,
+    pub phone: Option<String>,
+    pub password_hash: String,
+    pub root_id: NodeId,
+    pub quota_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TokenOwner {
+    pub account: AccountKey,
+    pub device: DeviceId,
+    pub expires_at: i64,
+}
+
+/// Every call is blocking and atomic: one transaction each. Handlers call it
+/// from a blocking thread. `now` is passed in so tests can move time.
+pub trait MetaStore: Send + Sync + 'static {
+    fn create_account(
+        &self,
+        account_id: &str,
+        phone: Option<&str>,
+        password_hash: &str,
+        quota_bytes: u64,
+        now: i64,
+    ) -> StoreResult<AccountRow>;
+    /// By account ID or phone number.
+    fn find_account(&self, login: &str) -> StoreResult<Option<AccountRow>>;
+    fn account(&self, account: AccountKey) -> StoreResult<AccountRow>;
+    fn used_bytes(&self, account: AccountKey) -> StoreResult<u64>;
+
+    fn create_device(&self, account: AccountKey, name: &str, now: i64) -> StoreResult<DeviceId>;
+    fn revoke_device(&self, device: DeviceId) -> StoreResult<()>;
+    /// `token_hash` is a digest; the service never keeps a usable token.
+    fn put_token(
+        &self,
+        token_hash: &str,
+        kind: TokenKind,
+        device: DeviceId,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// Finds a live token of a device that was not revoked, and notes the use.
+    fn find_token(
+        &self,
+        token_hash: &str,
+        kind: TokenKind,
+        now: i64,
+    ) -> StoreResult<Option<TokenOwner>>;
+    fn delete_token(&self, token_hash: &str) -> StoreResult<()>;
+
+    fn acceptances(&self, account: AccountKey) -> StoreResult<Vec<Acceptance>>;
+    fn record_acceptances(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        items: &[AcceptItem],
+        age: AgeConfirmation,
+        now: i64,
+    ) -> StoreResult<()>;
+
+    fn changes(&self, account: AccountKey, cursor: i64, limit: u32)
+        -> StoreResult<ChangesResponse>;
+    fn current_cursor(&self, account: AccountKey) -> StoreResult<i64>;
+    fn node(&self, account: AccountKey, id: NodeId) -> StoreResult<Node>;
+    /// Idempotent: an existing folder of that name is returned as it is.
+    fn mkdir(&self, account: AccountKey, parent: NodeId, name: &str, now: i64) -> StoreResult<Node>;
+    fn commit(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        req: &CommitRequest,
+        now: i64,
+    ) -> StoreResult<Node>;
+    fn move_node(
+        &self,
+        account: AccountKey,
+        id: NodeId,
+        parent: NodeId,
+        name: &str,
+    ) -> StoreResult<Node>;
+    fn delete_node(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        id: NodeId,
+        req: &DeleteRequest,
+        now: i64,
+    ) -> StoreResult<Node>;
+    fn manifest(&self, account: AccountKey, id: NodeId) -> StoreResult<Manifest>;
+    fn versions(&self, account: AccountKey, id: NodeId) -> StoreResult<Vec<Version>>;
+
+    /// Chunks are scoped per account: a chunk counts as present only once this
+    /// account uploaded it, so no account can probe what another stores.
+    fn add_chunk(&self, account: AccountKey, chunk: &ChunkRef) -> StoreResult<()>;
+    fn missing_chunks(&self, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>>;
+    fn has_chunk(&self, account: AccountKey, hash: &str) -> StoreResult<bool>;
+}

@@ -1,0 +1,866 @@
+//! The embedded metadata store: one SQLite file in WAL mode, one writer.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use nubo_protocol::names::check_name;
+use nubo_protocol::{
+    AcceptItem, Acceptance, AgeConfirmation, ApiError, ChangesResponse, ChunkRef, CommitRequest,
+    DeleteRequest, ErrorCode, Manifest, Node, NodeId, NodeKind, Version,
+};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::{AccountKey, AccountRow, DeviceId, MetaStore, StoreResult, TokenKind, TokenOwner};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE accounts (
+    id            INTEGER PRIMARY KEY,
+    account_id    TEXT NOT NULL UNIQUE,
+    phone         TEXT UNIQUE,
+    password_hash TEXT NOT NULL,
+    quota_bytes   INTEGER NOT NULL,
+    root_id       INTEGER,
+    seq           INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    last_used_at  INTEGER NOT NULL
+);
+CREATE TABLE devices (
+    id         INTEGER PRIMARY KEY,
+    account    INTEGER NOT NULL REFERENCES accounts(id),
+    name       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    revoked    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE tokens (
+    hash       TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    device     INTEGER NOT NULL REFERENCES devices(id),
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE acceptances (
+    id          INTEGER PRIMARY KEY,
+    account     INTEGER NOT NULL REFERENCES accounts(id),
+    doc_id      TEXT NOT NULL,
+    version     TEXT NOT NULL,
+    locale      TEXT NOT NULL,
+    age         TEXT NOT NULL,
+    device      INTEGER NOT NULL,
+    accepted_at INTEGER NOT NULL
+);
+CREATE TABLE nodes (
+    id         INTEGER PRIMARY KEY,
+    account    INTEGER NOT NULL REFERENCES accounts(id),
+    parent     INTEGER REFERENCES nodes(id),
+    name       TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    rev        INTEGER NOT NULL,
+    size       INTEGER NOT NULL,
+    hash       TEXT NOT NULL,
+    chunks     TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    deleted    INTEGER NOT NULL DEFAULT 0,
+    deleted_at INTEGER,
+    deleted_by INTEGER,
+    mtime_ms   INTEGER NOT NULL,
+    device     INTEGER
+);
+CREATE UNIQUE INDEX nodes_live_name ON nodes(account, parent, name) WHERE deleted = 0;
+CREATE INDEX nodes_feed ON nodes(account, seq);
+CREATE INDEX nodes_parent ON nodes(parent);
+CREATE TABLE versions (
+    id         INTEGER PRIMARY KEY,
+    node       INTEGER NOT NULL REFERENCES nodes(id),
+    rev        INTEGER NOT NULL,
+    size       INTEGER NOT NULL,
+    hash       TEXT NOT NULL,
+    chunks     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    device     INTEGER
+);
+CREATE INDEX versions_node ON versions(node, rev);
+CREATE TABLE account_chunks (
+    account INTEGER NOT NULL,
+    hash    TEXT NOT NULL,
+    size    INTEGER NOT NULL,
+    PRIMARY KEY (account, hash)
+) WITHOUT ROWID;
+"#];
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    /// Earlier revisions kept per file; older ones are dropped on commit.
+    keep_versions: u32,
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ErrorCode::Internal, format!("metadata store failed: {e}"))
+}
+
+fn conflict(msg: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::Conflict, msg)
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such file or folder in this account")
+}
+
+const NODE_COLUMNS: &str = "id, parent, name, kind, rev, size, hash, seq, deleted, mtime_ms";
+
+fn node_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Node> {
+    let kind: String = r.get(3)?;
+    Ok(Node {
+        id: r.get(0)?,
+        parent: r.get(1)?,
+        name: r.get(2)?,
+        kind: if kind == "dir" {
+            NodeKind::Dir
+        } else {
+            NodeKind::File
+        },
+        rev: r.get(4)?,
+        size: r.get::<_, i64>(5)? as u64,
+        hash: r.get(6)?,
+        seq: r.get(7)?,
+        deleted: r.get(8)?,
+        mtime_ms: r.get(9)?,
+    })
+}
+
+fn kind_str(kind: NodeKind) -> &'static str {
+    match kind {
+        NodeKind::File => "file",
+        NodeKind::Dir => "dir",
+    }
+}
+
+fn age_str(age: AgeConfirmation) -> &'static str {
+    match age {
+        AgeConfirmation::Adult => "adult",
+        AgeConfirmation::Guardian => "guardian",
+    }
+}
+
+fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
+    Ok(AccountRow {
+        key: r.get(0)?,
+        account_id: r.get(1)?,
+        phone: r.get(2)?,
+        password_hash: r.get(3)?,
+        root_id: r.get(4)?,
+        quota_bytes: r.get::<_, i64>(5)? as u64,
+    })
+}
+
+const ACCOUNT_COLUMNS: &str = "id, account_id, phone, password_hash, root_id, quota_bytes";
+
+fn next_seq(tx: &Transaction<'_>, account: AccountKey) -> StoreResult<i64> {
+    tx.query_row(
+        "UPDATE accounts SET seq = seq + 1 WHERE id = ?1 RETURNING seq",
+        [account],
+        |r| r.get(0),
+    )
+    .map_err(internal)
+}
+
+fn get_node(tx: &Connection, account: AccountKey, id: NodeId) -> StoreResult<Node> {
+    tx.query_row(
+        &format!("SELECT {NODE_COLUMNS} FROM nodes WHERE id = ?1 AND account = ?2"),
+        params![id, account],
+        node_from_row,
+    )
+    .optional()
+    .map_err(internal)?
+    .ok_or_else(not_found)
+}
+
+fn live_dir(tx: &Connection, account: AccountKey, id: NodeId) -> StoreResult<Node> {
+    let node = get_node(tx, account, id)?;
+    if node.deleted {
+        return Err(conflict("the folder was deleted on the service"));
+    }
+    if node.kind != NodeKind::Dir {
+        return Err(conflict("the parent is a file, not a folder"));
+    }
+    Ok(node)
+}
+
+fn live_child(
+    tx: &Connection,
+    account: AccountKey,
+    parent: NodeId,
+    name: &str,
+) -> StoreResult<Option<Node>> {
+    tx.query_row(
+        &format!(
+            "SELECT {NODE_COLUMNS} FROM nodes
+             WHERE account = ?1 AND parent = ?2 AND name = ?3 AND deleted = 0"
+        ),
+        params![account, parent, name],
+        node_from_row,
+    )
+    .optional()
+    .map_err(internal)
+}
+
+fn valid_name(name: &str) -> StoreResult<()> {
+    check_name(name).map_err(|p| {
+        ApiError::new(
+            ErrorCode::InvalidName,
+            format!("{name:?} cannot be a file name: {p}"),
+        )
+    })
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path, keep_versions: u32) -> anyhow::Result<Self> {
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > MIGRATIONS.len() {
+            anyhow::bail!(
+                "{} was written by a newer Nubo service (schema {version}); upgrade this service",
+                path.display()
+            );
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i + 1)?;
+            tx.commit()?;
+        }
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            keep_versions,
+        })
+    }
+
+    fn with_tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(internal)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(internal)?;
+        Ok(out)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn)
+    }
+}
+
+impl MetaStore for SqliteStore {
+    fn create_account(
+        &self,
+        account_id: &str,
+        phone: Option<&str>,
+        password_hash: &str,
+        quota_bytes: u64,
+        now: i64,
+    ) -> StoreResult<AccountRow> {
+        self.with_tx(|tx| {
+            let taken: bool = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM accounts WHERE account_id = ?1 OR phone = ?1
+                                   OR (?2 IS NOT NULL AND (phone = ?2 OR account_id = ?2)))",
+                    params![account_id, phone],
+                    |r| r.get(0),
+                )
+                .map_err(internal)?;
+            if taken {
+                return Err(conflict(format!(
+                    "an account with the ID or phone number {account_id:?} already exists"
+                )));
+            }
+            tx.execute(
+                "INSERT INTO accounts (account_id, phone, password_hash, quota_bytes, created_at, last_used_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![account_id, phone, password_hash, quota_bytes as i64, now],
+            )
+            .map_err(internal)?;
+            let key = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms)
+                 VALUES (?1, NULL, '', 'dir', 1, 0, '', '[]', 0, 0)",
+                [key],
+            )
+            .map_err(internal)?;
+            let root = tx.last_insert_rowid();
+            tx.execute("UPDATE accounts SET root_id = ?1 WHERE id = ?2", [root, key])
+                .map_err(internal)?;
+            Ok(AccountRow {
+                key,
+                account_id: account_id.to_string(),
+                phone: phone.map(str::to_string),
+                password_hash: password_hash.to_string(),
+                root_id: root,
+                quota_bytes,
+            })
+        })
+    }
+
+    fn find_account(&self, login: &str) -> StoreResult<Option<AccountRow>> {
+        self.read(|c| {
+            c.query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?1 OR phone = ?1"),
+                [login],
+                account_from_row,
+            )
+            .optional()
+            .map_err(internal)
+        })
+    }
+
+    fn account(&self, account: AccountKey) -> StoreResult<AccountRow> {
+        self.read(|c| {
+            c.query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"),
+                [account],
+                account_from_row,
+            )
+            .optional()
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "the account no longer exists"))
+        })
+    }
+
+    fn used_bytes(&self, account: AccountKey) -> StoreResult<u64> {
+        self.read(|c| used_bytes(c, account))
+    }
+
+    fn create_device(&self, account: AccountKey, name: &str, now: i64) -> StoreResult<DeviceId> {
+        self.with_tx(|tx| {
+            tx.execute(
+                "INSERT INTO devices (account, name, created_at, last_seen) VALUES (?1, ?2, ?3, ?3)",
+                params![account, name, now],
+            )
+            .map_err(internal)?;
+            tx.execute(
+                "UPDATE accounts SET last_used_at = ?1 WHERE id = ?2",
+                params![now, account],
+            )
+            .map_err(internal)?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    fn revoke_device(&self, device: DeviceId) -> StoreResult<()> {
+        self.with_tx(|tx| {
+            tx.execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [device])
+                .map_err(internal)?;
+            tx.execute("DELETE FROM tokens WHERE device = ?1", [device])
+                .map_err(internal)?;
+            Ok(())
+        })
+    }
+
+    fn put_token(
+        &self,
+        token_hash: &str,
+        kind: TokenKind,
+        device: DeviceId,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        self.with_tx(|tx| {
+            tx.execute(
+                "INSERT INTO tokens (hash, kind, device, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![token_hash, token_kind_str(kind), device, expires_at],
+            )
+            .map_err(internal)?;
+            Ok(())
+        })
+    }
+
+    fn find_token(
+        &self,
+        token_hash: &str,
+        kind: TokenKind,
+        now: i64,
+    ) -> StoreResult<Option<TokenOwner>> {
+        self.with_tx(|tx| {
+            let owner = tx
+                .query_row(
+                    "SELECT d.account, d.id, t.expires_at FROM tokens t
+                     JOIN devices d ON d.id = t.device
+                     WHERE t.hash = ?1 AND t.kind = ?2 AND d.revoked = 0 AND t.expires_at > ?3",
+                    params![token_hash, token_kind_str(kind), now],
+                    |r| {
+                        Ok(TokenOwner {
+                            account: r.get(0)?,
+                            device: r.get(1)?,
+                            expires_at: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()
+                .map_err(internal)?;
+            if let Some(o) = owner {
+                // A write per request would serialise every reader behind the
+                // writer; a minute's precision is plenty for "last seen".
+                tx.execute(
+                    "UPDATE devices SET last_seen = ?1 WHERE id = ?2 AND last_seen < ?1 - 60",
+                    params![now, o.device],
+                )
+                .map_err(internal)?;
+                tx.execute(
+                    "UPDATE accounts SET last_used_at = ?1 WHERE id = ?2 AND last_used_at < ?1 - 60",
+                    params![now, o.account],
+                )
+                .map_err(internal)?;
+            }
+            Ok(owner)
+        })
+    }
+
+    fn delete_token(&self, token_hash: &str) -> StoreResult<()> {
+        self.with_tx(|tx| {
+            tx.execute("DELETE FROM tokens WHERE hash = ?1", [token_hash])
+                .map_err(internal)?;
+            Ok(())
+        })
+    }
+
+    fn acceptances(&self, account: AccountKey) -> StoreResult<Vec<Acceptance>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT doc_id, version, locale, accepted_at, age, device FROM acceptances
+                     WHERE account = ?1 ORDER BY id",
+                )
+                .map_err(internal)?;
+            let rows = stmt
+                .query_map([account], |r| {
+                    let age: String = r.get(4)?;
+                    Ok(Acceptance {
+                        id: r.get(0)?,
+                        version: r.get(1)?,
+                        locale: r.get(2)?,
+                        accepted_at: r.get(3)?,
+                        age: if age == "guardian" {
+                            AgeConfirmation::Guardian
+                        } else {
+                            AgeConfirmation::Adult
+                        },
+                        device_id: r.get(5)?,
+                    })
+                })
+                .map_err(internal)?;
+            rows.collect::<Result<_, _>>().map_err(internal)
+        })
+    }
+
+    fn record_acceptances(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        items: &[AcceptItem],
+        age: AgeConfirmation,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.with_tx(|tx| {
+            for item in items {
+                tx.execute(
+                    "INSERT INTO acceptances (account, doc_id, version, locale, age, device, accepted_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![account, item.id, item.version, item.locale, age_str(age), device, now],
+                )
+                .map_err(internal)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn changes(
+        &self,
+        account: AccountKey,
+        cursor: i64,
+        limit: u32,
+    ) -> StoreResult<ChangesResponse> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {NODE_COLUMNS} FROM nodes WHERE account = ?1 AND seq > ?2
+                     ORDER BY seq LIMIT ?3"
+                ))
+                .map_err(internal)?;
+            let mut nodes: Vec<Node> = stmt
+                .query_map(params![account, cursor, limit as i64 + 1], node_from_row)
+                .map_err(internal)?
+                .collect::<Result<_, _>>()
+                .map_err(internal)?;
+            let has_more = nodes.len() > limit as usize;
+            nodes.truncate(limit as usize);
+            let cursor = match nodes.last() {
+                Some(n) => n.seq,
+                None if has_more => cursor,
+                None => cursor.max(current_cursor(c, account)?),
+            };
+            Ok(ChangesResponse {
+                nodes,
+                cursor,
+                has_more,
+            })
+        })
+    }
+
+    fn current_cursor(&self, account: AccountKey) -> StoreResult<i64> {
+        self.read(|c| current_cursor(c, account))
+    }
+
+    fn node(&self, account: AccountKey, id: NodeId) -> StoreResult<Node> {
+        self.read(|c| get_node(c, account, id))
+    }
+
+    fn mkdir(&self, account: AccountKey, parent: NodeId, name: &str, now: i64) -> StoreResult<Node> {
+        valid_name(name)?;
+        self.with_tx(|tx| {
+            live_dir(tx, account, parent)?;
+            if let Some(existing) = live_child(tx, account, parent, name)? {
+                return match existing.kind {
+                    NodeKind::Dir => Ok(existing),
+                    NodeKind::File => Err(conflict(format!("a file named {name:?} is in the way"))),
+                };
+            }
+            let seq = next_seq(tx, account)?;
+            tx.execute(
+                "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms)
+                 VALUES (?1, ?2, ?3, 'dir', 1, 0, '', '[]', ?4, ?5)",
+                params![account, parent, name, seq, now * 1000],
+            )
+            .map_err(internal)?;
+            get_node(tx, account, tx.last_insert_rowid())
+        })
+    }
+
+    fn commit(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        req: &CommitRequest,
+        now: i64,
+    ) -> StoreResult<Node> {
+        valid_name(&req.name)?;
+        let total: u64 = req.chunks.iter().map(|c| c.size).sum();
+        if total != req.size {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                format!("the chunks add up to {total} bytes, not {}", req.size),
+            ));
+        }
+        let chunks_json = serde_json::to_string(&req.chunks).map_err(internal)?;
+        let keep = self.keep_versions;
+        self.with_tx(|tx| {
+            let hashes: Vec<String> = req.chunks.iter().map(|c| c.hash.clone()).collect();
+            let missing = missing_chunks(tx, account, &hashes)?;
+            if !missing.is_empty() {
+                let mut err = ApiError::new(
+                    ErrorCode::MissingChunks,
+                    format!("{} chunks of this file were never uploaded", missing.len()),
+                );
+                err.missing = missing;
+                return Err(err);
+            }
+            let quota = tx
+                .query_row("SELECT quota_bytes FROM accounts WHERE id = ?1", [account], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map_err(internal)? as u64;
+            let used = used_bytes(tx, account)?;
+
+            let existing = match req.node {
+                Some(id) => {
+                    let node = get_node(tx, account, id)?;
+                    if node.deleted {
+                        return Err(conflict("the file was deleted on the service"));
+                    }
+                    if node.kind != NodeKind::File {
+                        return Err(conflict("that node is a folder"));
+                    }
+                    Some(node)
+                }
+                None => {
+                    live_dir(tx, account, req.parent)?;
+                    live_child(tx, account, req.parent, &req.name)?
+                }
+            };
+            if let Some(cur) = &existing {
+                // Same content is never a conflict, and a retried commit whose
+                // first attempt landed must not fail.
+                if cur.kind == NodeKind::File && cur.hash == req.hash && cur.size == req.size {
+                    return Ok(cur.clone());
+                }
+                if req.node.is_none() {
+                    return Err(conflict(format!(
+                        "{:?} already exists on the service with other content",
+                        req.name
+                    )));
+                }
+                if req.base_rev != Some(cur.rev) {
+                    return Err(conflict(format!(
+                        "{:?} changed on the service (revision {} is current, not {})",
+                        cur.name,
+                        cur.rev,
+                        req.base_rev.unwrap_or(0)
+                    )));
+                }
+            }
+            let old_size = existing.as_ref().map_or(0, |n| n.size);
+            if used - old_size + req.size > quota {
+                return Err(ApiError::new(
+                    ErrorCode::QuotaExceeded,
+                    format!(
+                        "storage is full: {used} of {quota} bytes used; free some space or upgrade the plan"
+                    ),
+                ));
+            }
+            let seq = next_seq(tx, account)?;
+            let id = match existing {
+                Some(cur) => {
+                    tx.execute(
+                        "INSERT INTO versions (node, rev, size, hash, chunks, created_at, device)
+                         SELECT id, rev, size, hash, chunks, ?2, device FROM nodes WHERE id = ?1",
+                        params![cur.id, now],
+                    )
+                    .map_err(internal)?;
+                    tx.execute(
+                        "DELETE FROM versions WHERE node = ?1 AND id NOT IN
+                         (SELECT id FROM versions WHERE node = ?1 ORDER BY rev DESC LIMIT ?2)",
+                        params![cur.id, keep],
+                    )
+                    .map_err(internal)?;
+                    tx.execute(
+                        "UPDATE nodes SET rev = rev + 1, size = ?2, hash = ?3, chunks = ?4, seq = ?5,
+                         mtime_ms = ?6, device = ?7 WHERE id = ?1",
+                        params![cur.id, req.size as i64, req.hash, chunks_json, seq, req.mtime_ms, device],
+                    )
+                    .map_err(internal)?;
+                    cur.id
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms, device)
+                         VALUES (?1, ?2, ?3, 'file', 1, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        params![account, req.parent, req.name, req.size as i64, req.hash, chunks_json, seq, req.mtime_ms, device],
+                    )
+                    .map_err(internal)?;
+                    tx.last_insert_rowid()
+                }
+            };
+            get_node(tx, account, id)
+        })
+    }
+
+    fn move_node(
+        &self,
+        account: AccountKey,
+        id: NodeId,
+        parent: NodeId,
+        name: &str,
+    ) -> StoreResult<Node> {
+        valid_name(name)?;
+        self.with_tx(|tx| {
+            let node = get_node(tx, account, id)?;
+            if node.deleted {
+                return Err(conflict("the item was deleted on the service"));
+            }
+            if node.parent.is_none() {
+                return Err(ApiError::new(ErrorCode::BadRequest, "the root cannot be moved"));
+            }
+            if node.parent == Some(parent) && node.name == name {
+                return Ok(node);
+            }
+            live_dir(tx, account, parent)?;
+            // A folder cannot move into itself or below itself.
+            let mut up = Some(parent);
+            while let Some(p) = up {
+                if p == id {
+                    return Err(ApiError::new(
+                        ErrorCode::BadRequest,
+                        "a folder cannot be moved into itself",
+                    ));
+                }
+                up = get_node(tx, account, p)?.parent;
+            }
+            if live_child(tx, account, parent, name)?.is_some() {
+                return Err(conflict(format!("{name:?} already exists there")));
+            }
+            let seq = next_seq(tx, account)?;
+            tx.execute(
+                "UPDATE nodes SET parent = ?2, name = ?3, seq = ?4 WHERE id = ?1",
+                params![id, parent, name, seq],
+            )
+            .map_err(internal)?;
+            get_node(tx, account, id)
+        })
+    }
+
+    fn delete_node(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        id: NodeId,
+        req: &DeleteRequest,
+        now: i64,
+    ) -> StoreResult<Node> {
+        self.with_tx(|tx| {
+            let node = get_node(tx, account, id)?;
+            if node.deleted {
+                return Ok(node);
+            }
+            if node.parent.is_none() {
+                return Err(ApiError::new(ErrorCode::BadRequest, "the root cannot be deleted"));
+            }
+            if let Some(base) = req.base_rev {
+                if node.kind == NodeKind::File && base != node.rev {
+                    return Err(conflict(format!(
+                        "{:?} changed on the service since it was last synced",
+                        node.name
+                    )));
+                }
+            }
+            let subtree = format!(
+                "WITH RECURSIVE sub(id) AS (
+                    SELECT ?1
+                    UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent = sub.id WHERE n.deleted = 0)"
+            );
+            if let Some(since) = req.unchanged_since {
+                let changed: bool = tx
+                    .query_row(
+                        &format!("{subtree} SELECT EXISTS(SELECT 1 FROM nodes WHERE id IN sub AND id != ?1 AND seq > ?2)"),
+                        params![id, since],
+                        |r| r.get(0),
+                    )
+                    .map_err(internal)?;
+                if changed {
+                    return Err(conflict(format!(
+                        "something inside {:?} changed on the service since it was last synced",
+                        node.name
+                    )));
+                }
+            }
+            let ids: Vec<NodeId> = {
+                let mut stmt = tx
+                    .prepare(&format!("{subtree} SELECT id FROM sub"))
+                    .map_err(internal)?;
+                let rows = stmt.query_map([id], |r| r.get(0)).map_err(internal)?;
+                rows.collect::<Result<_, _>>().map_err(internal)?
+            };
+            for nid in ids {
+                let seq = next_seq(tx, account)?;
+                tx.execute(
+                    "UPDATE nodes SET deleted = 1, deleted_at = ?2, deleted_by = ?3, seq = ?4 WHERE id = ?1",
+                    params![nid, now, device, seq],
+                )
+                .map_err(internal)?;
+            }
+            get_node(tx, account, id)
+        })
+    }
+
+    fn manifest(&self, account: AccountKey, id: NodeId) -> StoreResult<Manifest> {
+        self.read(|c| {
+            let (rev, size, hash, chunks, kind): (i64, i64, String, String, String) = c
+                .query_row(
+                    "SELECT rev, size, hash, chunks, kind FROM nodes WHERE id = ?1 AND account = ?2",
+                    params![id, account],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()
+                .map_err(internal)?
+                .ok_or_else(not_found)?;
+            if kind != kind_str(NodeKind::File) {
+                return Err(ApiError::new(ErrorCode::BadRequest, "a folder has no content"));
+            }
+            Ok(Manifest {
+                node: id,
+                rev,
+                size: size as u64,
+                hash,
+                chunks: serde_json::from_str(&chunks).map_err(internal)?,
+            })
+        })
+    }
+
+    fn versions(&self, account: AccountKey, id: NodeId) -> StoreResult<Vec<Version>> {
+        self.read(|c| {
+            get_node(c, account, id)?;
+            let mut stmt = c
+                .prepare(
+                    "SELECT rev, size, hash, created_at, device FROM versions WHERE node = ?1
+                     ORDER BY rev DESC",
+                )
+                .map_err(internal)?;
+            let rows = stmt
+                .query_map([id], |r| {
+                    Ok(Version {
+                        rev: r.get(0)?,
+                        size: r.get::<_, i64>(1)? as u64,
+                        hash: r.get(2)?,
+                        created_at: r.get(3)?,
+                        device_id: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                    })
+                })
+                .map_err(internal)?;
+            rows.collect::<Result<_, _>>().map_err(internal)
+        })
+    }
+
+    fn add_chunk(&self, account: AccountKey, chunk: &ChunkRef) -> StoreResult<()> {
+        self.with_tx(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO account_chunks (account, hash, size) VALUES (?1, ?2, ?3)",
+                params![account, chunk.hash, chunk.size as i64],
+            )
+            .map_err(internal)?;
+            Ok(())
+        })
+    }
+
+    fn missing_chunks(&self, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>> {
+        self.read(|c| missing_chunks(c, account, hashes))
+    }
+
+    fn has_chunk(&self, account: AccountKey, hash: &str) -> StoreResult<bool> {
+        self.read(|c| Ok(missing_chunks(c, account, &[hash.to_string()])?.is_empty()))
+    }
+}
+
+fn token_kind_str(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Access => "access",
+        TokenKind::Refresh => "refresh",
+    }
+}
+
+fn used_bytes(c: &Connection, account: AccountKey) -> StoreResult<u64> {
+    c.query_row(
+        "SELECT COALESCE(SUM(size), 0) FROM nodes WHERE account = ?1 AND deleted = 0 AND kind = 'file'",
+        [account],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
+    .map_err(internal)
+}
+
+fn current_cursor(c: &Connection, account: AccountKey) -> StoreResult<i64> {
+    c.query_row("SELECT seq FROM accounts WHERE id = ?1", [account], |r| r.get(0))
+        .map_err(internal)
+}
+
+fn missing_chunks(c: &Connection, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>> {
+    let mut stmt = c
+        .prepare_cached("SELECT 1 FROM account_chunks WHERE account = ?1 AND hash = ?2")
+        .map_err(internal)?;
+    let mut missing = Vec::new();
+    for h in hashes {
+        if !stmt.exists(params![account, h]).map_err(internal)? && !missing.contains(h) {
+            missing.push(h.clone());
+        }
+    }
+    Ok(missing)
+}
