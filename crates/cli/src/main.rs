@@ -1,1 +1,466 @@
-fn main() {}
+//! `nubo`: the headless client and the reference service in one binary.
+//! The command surface is a contract: scripts and tests drive it.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use nubo_engine::account;
+use nubo_engine::planner::Mode;
+use nubo_engine::{Engine, Home, Outcome};
+
+#[derive(Parser)]
+#[command(
+    name = "nubo",
+    version,
+    about = "Nubo: keeps folders in sync with a Nubo service"
+)]
+struct Cli {
+    /// The client home: config, state database and logs of one account.
+    #[arg(long, env = "NUBO_HOME", global = true)]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the reference service.
+    Serve(ServeArgs),
+    /// Administer a service's data folder.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Sign in; the password is read from standard input and never stored.
+    Login {
+        server_url: String,
+        /// An account ID or a phone number.
+        account: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Show the service's agreements, or accept them.
+    Agreements {
+        /// Accept every pending required agreement, as an adult.
+        #[arg(long)]
+        accept: bool,
+        /// With --accept: a guardian has read and agrees (for a minor).
+        #[arg(long, requires = "accept")]
+        guardian: bool,
+        /// With --accept: also consent to instant change notifications (push terms).
+        #[arg(long, requires = "accept")]
+        push: bool,
+        /// Print the text of one document.
+        #[arg(long, value_name = "ID")]
+        read: Option<String>,
+        /// Language to read or accept in (en, zh-CN).
+        #[arg(long, default_value = "en")]
+        locale: String,
+        /// The local record of acceptances (document, version, language, time).
+        #[arg(long)]
+        history: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage synced folders.
+    Folder {
+        #[command(subcommand)]
+        command: FolderCommand,
+    },
+    /// Sync now, then keep watching (or stop when in step, with --once).
+    Sync {
+        /// Exit 0 when both sides agree; exit 3 when paused for a decision.
+        #[arg(long)]
+        once: bool,
+        /// Go ahead with a sync that deletes many files.
+        #[arg(long)]
+        allow_mass_delete: bool,
+    },
+    /// What is happening, conflicts, recent changes, the last error.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign this device out; files and folders stay.
+    Logout,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[arg(long)]
+    data: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// A folder of agreement documents with a manifest.json.
+    #[arg(long)]
+    agreements: Option<PathBuf>,
+    /// The project's sample agreements and a demo account.
+    #[arg(long)]
+    demo: bool,
+    /// Earlier revisions kept per file.
+    #[arg(long, default_value_t = 50)]
+    keep_versions: u32,
+    /// Storage quota of new accounts, in bytes.
+    #[arg(long, default_value_t = 10 << 30)]
+    default_quota: u64,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an account; the password is read from standard input.
+    AddAccount {
+        #[arg(long)]
+        data: PathBuf,
+        account_id: String,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long, default_value_t = 10 << 30)]
+        quota: u64,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum FolderCommand {
+    /// Sync a local folder (created if missing; a non-empty one is merged, never wiped).
+    Add {
+        local_path: PathBuf,
+        #[arg(long, default_value = "/")]
+        remote: String,
+        #[arg(long, default_value = "two-way")]
+        mode: Mode,
+    },
+    /// Stop syncing a folder; its files stay.
+    Remove {
+        local_path: PathBuf,
+    },
+    List,
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+fn home_of(cli_home: Option<PathBuf>) -> anyhow::Result<Home> {
+    let dir = match cli_home {
+        Some(d) => d,
+        None => directories::ProjectDirs::from("", "", "Nubo")
+            .context("no home directory found; pass --home DIR")?
+            .data_dir()
+            .to_path_buf(),
+    };
+    Home::new(dir)
+}
+
+fn log_to_home(home: &Home) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    std::fs::create_dir_all(home.logs_dir()).ok()?;
+    let appender = tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("nubo")
+        .filename_suffix("log")
+        .max_log_files(7)
+        .build(home.logs_dir())
+        .ok()?;
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("NUBO_LOG").unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false)
+        .try_init();
+    Some(guard)
+}
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Exit code 3: paused, waiting for a decision.
+const PAUSED: u8 = 3;
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Serve(a) => {
+            let filter = tracing_subscriber::EnvFilter::try_from_env("NUBO_LOG")
+                .unwrap_or_else(|_| "info".into());
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .try_init();
+            let mut config = nubo_server::ServerConfig::new(&a.data);
+            config.listen = a.listen;
+            config.demo = a.demo;
+            config.keep_versions = a.keep_versions;
+            config.default_quota_bytes = a.default_quota;
+            config.agreements = match (a.agreements, a.demo) {
+                (Some(dir), _) => nubo_server::AgreementSource::Dir(dir),
+                (None, true) => nubo_server::AgreementSource::Samples,
+                (None, false) => nubo_server::AgreementSource::None,
+            };
+            let server = nubo_server::start(config).await?;
+            println!("Nubo service listening on {}", server.url());
+            if a.demo {
+                println!(
+                    "demo account: {} / password {}",
+                    nubo_server::DEMO_ACCOUNT,
+                    nubo_server::DEMO_PASSWORD
+                );
+            }
+            stop_signal().await;
+            server.shutdown().await;
+            Ok(0)
+        }
+        Command::Admin {
+            command:
+                AdminCommand::AddAccount {
+                    data,
+                    account_id,
+                    phone,
+                    quota,
+                    ..
+                },
+        } => {
+            let password = read_password()?;
+            nubo_server::add_account(&data, &account_id, phone.as_deref(), quota, &password)?;
+            println!("account {account_id} created");
+            Ok(0)
+        }
+        Command::Login {
+            server_url,
+            account,
+            ..
+        } => {
+            let home = home_of(cli.home)?;
+            let _log = log_to_home(&home);
+            let password = read_password()?;
+            let store = account::login(&home, &server_url, &account, &password).await?;
+            let status = account::status(&home)?;
+            println!(
+                "signed in as {} on {}; tokens kept in {}",
+                status.account.unwrap_or_default(),
+                status.server.unwrap_or_default(),
+                status.token_store.unwrap_or_default()
+            );
+            let _ = store;
+            Ok(0)
+        }
+        Command::Agreements {
+            accept,
+            guardian,
+            push,
+            read,
+            locale,
+            history,
+            json,
+        } => {
+            let home = home_of(cli.home)?;
+            let _log = log_to_home(&home);
+            let engine = Engine::open(home)?;
+            if history {
+                let records = engine.db.acceptances()?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&records)?);
+                } else {
+                    for r in records {
+                        println!(
+                            "{}\tversion {}\t{}\t{}\t{}",
+                            r.id, r.version, r.locale, r.age, r.accepted_at
+                        );
+                    }
+                }
+                return Ok(0);
+            }
+            if let Some(id) = read {
+                print!("{}", engine.remote().agreement_text(&id, &locale).await?);
+                return Ok(0);
+            }
+            if accept {
+                let records = account::accept(&engine, guardian, push, &locale).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&records)?);
+                } else if records.is_empty() {
+                    println!("nothing to accept: every agreement is accepted");
+                } else {
+                    for r in records {
+                        println!(
+                            "accepted {} version {} ({}, {})",
+                            r.id, r.version, r.locale, r.age
+                        );
+                    }
+                }
+                return Ok(0);
+            }
+            let docs = account::agreements(&engine).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&docs)?);
+            } else {
+                for d in &docs {
+                    println!(
+                        "{} [{}] \"{}\" version {} effective {} ({}) in {}",
+                        if d.accepted { "accepted" } else { "PENDING " },
+                        d.id,
+                        d.title,
+                        d.version,
+                        d.effective,
+                        match d.required {
+                            nubo_protocol::Requirement::SignIn => "required to sign in",
+                            nubo_protocol::Requirement::Sync => "required to sync",
+                            nubo_protocol::Requirement::Optional => "optional",
+                        },
+                        d.locales.join(", ")
+                    );
+                }
+                if docs.iter().any(|d| !d.accepted) {
+                    println!("read one with `nubo agreements --read ID --locale en|zh-CN`; accept with `nubo agreements --accept` (add --guardian if a guardian agrees for a minor)");
+                }
+            }
+            Ok(0)
+        }
+        Command::Folder { command } => {
+            let home = home_of(cli.home)?;
+            match command {
+                FolderCommand::Add {
+                    local_path,
+                    remote,
+                    mode,
+                } => {
+                    let non_empty = std::fs::read_dir(&local_path)
+                        .map(|mut d| d.next().is_some())
+                        .unwrap_or(false);
+                    let f = account::add_folder(&home, &local_path, &remote, mode)?;
+                    println!(
+                        "syncing {} with {} ({})",
+                        f.local.display(),
+                        f.remote,
+                        f.mode
+                    );
+                    if non_empty {
+                        println!("the folder is not empty: its files will be merged with the service's, never wiped");
+                    }
+                }
+                FolderCommand::Remove { local_path } => {
+                    account::remove_folder(&home, &local_path)?;
+                    println!("stopped syncing {}; its files stay", local_path.display());
+                }
+                FolderCommand::List => {
+                    for f in home.load_config()?.folders {
+                        println!("{}\t{}\t{}", f.local.display(), f.remote, f.mode);
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Command::Sync {
+            once,
+            allow_mass_delete,
+        } => {
+            let home = home_of(cli.home)?;
+            let _log = log_to_home(&home);
+            let _lock = home.lock_for_sync()?;
+            let engine = Engine::open(home)?;
+            if once {
+                return match engine.sync_once(allow_mass_delete).await? {
+                    Outcome::InSync => Ok(0),
+                    Outcome::Paused(pauses) => {
+                        for p in pauses {
+                            eprintln!("{}", p.message());
+                        }
+                        Ok(PAUSED)
+                    }
+                };
+            }
+            let push = account::push_allowed(&engine).await;
+            engine.watch(allow_mass_delete, push, stop_signal()).await?;
+            Ok(0)
+        }
+        Command::Status { json } => {
+            let home = home_of(cli.home)?;
+            let s = account::status(&home)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+                return Ok(0);
+            }
+            match (&s.account, &s.server) {
+                (Some(a), Some(srv)) if s.signed_in => println!("signed in as {a} on {srv}"),
+                (Some(a), Some(srv)) => {
+                    println!("signed out ({a} on {srv}); sign in with `nubo login`")
+                }
+                _ => println!(
+                    "not signed in; sign in with `nubo login SERVER ACCOUNT --password-stdin`"
+                ),
+            }
+            if let Some(t) = &s.token_store {
+                println!("tokens kept in {t}");
+            }
+            for f in &s.folders {
+                println!("folder {} <-> {} ({})", f.local.display(), f.remote, f.mode);
+            }
+            println!("state: {}", s.state.as_deref().unwrap_or("not synced yet"));
+            if let Some(n) = &s.notice {
+                println!("notice: {n}");
+            }
+            if let Some(e) = &s.last_error {
+                println!("last error: {e}");
+            }
+            for c in &s.conflicts {
+                println!(
+                    "conflict: {} (this computer's version kept as {})",
+                    c.path, c.copy
+                );
+            }
+            for e in &s.recent {
+                println!("recent: {} {}", e.action, e.path);
+            }
+            Ok(0)
+        }
+        Command::Logout => {
+            let home = home_of(cli.home)?;
+            account::logout(&home).await?;
+            println!("signed out; your files stay where they are");
+            Ok(0)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("nubo: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("nubo: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

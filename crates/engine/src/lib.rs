@@ -1,4 +1,26 @@
 //! The Nubo sync engine. See ARCHITECTURE.md for the map.
+//!
+//! Pure core: `tree`, `planner`. Edges: `scanner` and `fs` (the disk),
+//! `remote` (the service), `db` (the state database), `clock`. The loop that
+//! joins them: `engine`, `executor`, `watch`. Account-level actions the CLI
+//! and the app call: `account`.
 
+pub mod account;
+pub mod clock;
+pub mod content;
+pub mod credentials;
+pub mod db;
+pub mod engine;
+pub mod executor;
+pub mod fs;
+pub mod home;
+pub mod ignore_rules;
 pub mod planner;
+pub mod remote;
+pub mod remote_tree;
+pub mod scanner;
 pub mod tree;
+pub mod watch;
+
+pub use engine::{Engine, Outcome, Pause};
+pub use home::{Config, FolderConfig, Home};

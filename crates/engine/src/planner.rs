@@ -61,7 +61,9 @@ pub enum Expect {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     /// Create the folder on the service (and any missing parents).
-    RemoteMkdir { path: RelPath },
+    RemoteMkdir {
+        path: RelPath,
+    },
     /// Send the local file. `base` is the node and revision it replaces.
     Upload {
         path: RelPath,
@@ -79,22 +81,39 @@ pub enum Op {
         kind: Kind,
         base_rev: i64,
     },
-    LocalMkdir { path: RelPath, remote: RemoteEntry },
+    LocalMkdir {
+        path: RelPath,
+        remote: RemoteEntry,
+    },
     Download {
         path: RelPath,
         remote: RemoteEntry,
         expect: Expect,
     },
-    LocalMove { from: RelPath, to: RelPath },
+    LocalMove {
+        from: RelPath,
+        to: RelPath,
+    },
     /// To the OS trash, only if still as synced.
-    LocalDelete { path: RelPath, kind: Kind },
+    LocalDelete {
+        path: RelPath,
+        kind: Kind,
+    },
     /// Both sides changed: the local version steps aside under a conflict
     /// name (and is uploaded as a new file next round); the remote one comes down.
-    KeepConflictCopy { path: RelPath, copy: RelPath },
+    KeepConflictCopy {
+        path: RelPath,
+        copy: RelPath,
+    },
     /// Both sides already agree; only the merge base moves on.
-    RecordSynced { path: RelPath, entry: SyncedEntry },
+    RecordSynced {
+        path: RelPath,
+        entry: SyncedEntry,
+    },
     /// Gone on both sides.
-    ForgetSynced { path: RelPath },
+    ForgetSynced {
+        path: RelPath,
+    },
 }
 
 impl Op {
@@ -214,7 +233,9 @@ fn plan_moves(t: &Trees, mode: Mode) -> Vec<Op> {
             if covered(sp, &moved_from) {
                 continue;
             }
-            let Some(rp) = remote_by_node.get(&s.node) else { continue };
+            let Some(rp) = remote_by_node.get(&s.node) else {
+                continue;
+            };
             if *rp == sp || is_inside(rp, sp) {
                 continue;
             }
@@ -245,10 +266,15 @@ fn plan_moves(t: &Trees, mode: Mode) -> Vec<Op> {
             if covered(sp, &moved_from) || s.stat.inode == 0 {
                 continue;
             }
-            if t.local.get(sp).is_some_and(|l| l.stat.inode == s.stat.inode) {
+            if t.local
+                .get(sp)
+                .is_some_and(|l| l.stat.inode == s.stat.inode)
+            {
                 continue;
             }
-            let Some((lp, l)) = local_by_inode.get(&s.stat.inode) else { continue };
+            let Some((lp, l)) = local_by_inode.get(&s.stat.inode) else {
+                continue;
+            };
             // Inodes are reused: a file only counts as moved if its content
             // is what was synced; anything else is a delete plus a create.
             let same = l.kind == s.kind && (s.kind == Kind::Dir || l.hash == s.hash);
@@ -384,7 +410,10 @@ fn decide(
         if l.kind == r.kind && (l.kind == Kind::Dir || l.hash == r.hash) {
             let entry = synced_from(r, l);
             let same = s.is_some_and(|s| {
-                s.kind == entry.kind && s.node == entry.node && s.rev == entry.rev && s.hash == entry.hash
+                s.kind == entry.kind
+                    && s.node == entry.node
+                    && s.rev == entry.rev
+                    && s.hash == entry.hash
             });
             return (!same).then(|| Op::RecordSynced {
                 path: path.clone(),
@@ -536,7 +565,11 @@ pub fn conflict_name(name: &str, stamp: &str, n: usize, kind: Kind) -> String {
         Kind::File => stem_and_ext(name),
         Kind::Dir => (name, ""),
     };
-    let counter = if n > 1 { format!(" {n}") } else { String::new() };
+    let counter = if n > 1 {
+        format!(" {n}")
+    } else {
+        String::new()
+    };
     format!("{stem}{CONFLICT_MARK}{stamp}{counter}){ext}")
 }
 
@@ -559,9 +592,12 @@ fn group_folder_deletes(t: &Trees, decisions: BTreeMap<&RelPath, Op>) -> Vec<Op>
                 .all(|(_, o)| pred(o))
         };
         match op {
-            Op::LocalDelete { kind: Kind::Dir, .. } => {
-                let whole = inner(&|o| matches!(o, Op::LocalDelete { .. } | Op::ForgetSynced { .. }))
-                    && inside(&t.local, path).all(|(p, _)| decisions.contains_key(p));
+            Op::LocalDelete {
+                kind: Kind::Dir, ..
+            } => {
+                let whole =
+                    inner(&|o| matches!(o, Op::LocalDelete { .. } | Op::ForgetSynced { .. }))
+                        && inside(&t.local, path).all(|(p, _)| decisions.contains_key(p));
                 if whole {
                     out.push(op.clone());
                     skip_inside = Some(path.clone());
@@ -570,9 +606,12 @@ fn group_folder_deletes(t: &Trees, decisions: BTreeMap<&RelPath, Op>) -> Vec<Op>
                     out.push(Op::RemoteMkdir { path: path.clone() });
                 }
             }
-            Op::RemoteDelete { kind: Kind::Dir, .. } => {
-                let whole = inner(&|o| matches!(o, Op::RemoteDelete { .. } | Op::ForgetSynced { .. }))
-                    && inside(&t.remote, path).all(|(p, _)| decisions.contains_key(p));
+            Op::RemoteDelete {
+                kind: Kind::Dir, ..
+            } => {
+                let whole =
+                    inner(&|o| matches!(o, Op::RemoteDelete { .. } | Op::ForgetSynced { .. }))
+                        && inside(&t.remote, path).all(|(p, _)| decisions.contains_key(p));
                 if whole {
                     out.push(op.clone());
                     skip_inside = Some(path.clone());
@@ -593,7 +632,9 @@ fn mass_delete(t: &Trees, ops: &[Op], guard: MassDeleteGuard) -> Option<MassDele
     let synced_files = t.synced.values().filter(|s| s.kind == Kind::File).count();
     let files_at = |path: &str| {
         let own = usize::from(t.synced.get(path).is_some_and(|s| s.kind == Kind::File));
-        own + inside(&t.synced, path).filter(|(_, s)| s.kind == Kind::File).count()
+        own + inside(&t.synced, path)
+            .filter(|(_, s)| s.kind == Kind::File)
+            .count()
     };
     let (mut local_files, mut remote_files) = (0, 0);
     for op in ops {
@@ -603,7 +644,8 @@ fn mass_delete(t: &Trees, ops: &[Op], guard: MassDeleteGuard) -> Option<MassDele
             _ => {}
         }
     }
-    let too_many = |n: usize| n >= guard.min_files && n as f64 > guard.max_share * synced_files as f64;
+    let too_many =
+        |n: usize| n >= guard.min_files && n as f64 > guard.max_share * synced_files as f64;
     (too_many(local_files) || too_many(remote_files)).then_some(MassDelete {
         local_files,
         remote_files,

@@ -53,7 +53,10 @@ pub fn windows_problem(name: &str) -> Option<&'static str> {
         "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
     ];
     let stem = name.split('.').next().unwrap_or(name);
-    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem.trim_end())) {
+    if RESERVED
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(stem.trim_end()))
+    {
         return Some("it is a reserved device name on Windows");
     }
     if name.ends_with('.') || name.ends_with(' ') {

@@ -40,9 +40,15 @@ pub struct AgreementSet {
 const SAMPLES: &[(&str, &str)] = &[
     ("manifest.json", include_str!("../agreements/manifest.json")),
     ("terms.en.md", include_str!("../agreements/terms.en.md")),
-    ("terms.zh-CN.md", include_str!("../agreements/terms.zh-CN.md")),
+    (
+        "terms.zh-CN.md",
+        include_str!("../agreements/terms.zh-CN.md"),
+    ),
     ("privacy.en.md", include_str!("../agreements/privacy.en.md")),
-    ("privacy.zh-CN.md", include_str!("../agreements/privacy.zh-CN.md")),
+    (
+        "privacy.zh-CN.md",
+        include_str!("../agreements/privacy.zh-CN.md"),
+    ),
     ("push.en.md", include_str!("../agreements/push.en.md")),
     ("push.zh-CN.md", include_str!("../agreements/push.zh-CN.md")),
 ];
@@ -75,7 +81,10 @@ impl AgreementSet {
         let mut per_id: BTreeMap<String, (String, Requirement)> = BTreeMap::new();
         for e in manifest.documents {
             if e.file.contains('/') || e.file.contains("..") {
-                bail!("agreement file {:?} must be a plain file name in the folder", e.file);
+                bail!(
+                    "agreement file {:?} must be a plain file name in the folder",
+                    e.file
+                );
             }
             if let Some((v, r)) = per_id.get(&e.id) {
                 if *v != e.version || *r != e.required {
@@ -171,11 +180,23 @@ mod tests {
     fn samples_cover_both_languages() {
         let set = AgreementSet::samples();
         for doc in set.list() {
-            assert!(set.body(&doc.id, "en").is_some(), "{} lacks English", doc.id);
-            assert!(set.body(&doc.id, "zh-CN").is_some(), "{} lacks Chinese", doc.id);
+            assert!(
+                set.body(&doc.id, "en").is_some(),
+                "{} lacks English",
+                doc.id
+            );
+            assert!(
+                set.body(&doc.id, "zh-CN").is_some(),
+                "{} lacks Chinese",
+                doc.id
+            );
         }
         let pending = set.required_pending(&[]);
-        assert_eq!(pending.len(), 2, "terms and privacy are required: {pending:?}");
+        assert_eq!(
+            pending.len(),
+            2,
+            "terms and privacy are required: {pending:?}"
+        );
     }
 
     #[test]
@@ -186,12 +207,24 @@ mod tests {
             return;
         }
         let set = AgreementSet::load_dir(&dir).unwrap();
-        let on_disk = std::fs::read_to_string(dir.join("cloud-service-agreement.zh-CN.md")).unwrap();
-        assert_eq!(set.body("cloud-service-agreement", "zh-CN"), Some(on_disk.as_str()));
-        let ids: Vec<String> = set.required_pending(&[]).into_iter().map(|p| p.id).collect();
+        let on_disk =
+            std::fs::read_to_string(dir.join("cloud-service-agreement.zh-CN.md")).unwrap();
+        assert_eq!(
+            set.body("cloud-service-agreement", "zh-CN"),
+            Some(on_disk.as_str())
+        );
+        let ids: Vec<String> = set
+            .required_pending(&[])
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
         assert_eq!(
             ids,
-            ["account-user-agreement", "privacy-policy", "cloud-service-agreement"]
+            [
+                "account-user-agreement",
+                "privacy-policy",
+                "cloud-service-agreement"
+            ]
         );
     }
 }

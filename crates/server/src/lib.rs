@@ -88,7 +88,13 @@ pub fn add_account(
     let store = open_store(data_dir, 50)?;
     let now = SystemClock.now();
     store
-        .create_account(account_id, phone, &hash_password(password), quota_bytes, now)
+        .create_account(
+            account_id,
+            phone,
+            &hash_password(password),
+            quota_bytes,
+            now,
+        )
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     Ok(())
 }
@@ -128,7 +134,12 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         AgreementSource::Dir(dir) => AgreementSet::load_dir(dir)?,
     };
     let store = open_store(&config.data_dir, config.keep_versions)?;
-    if config.demo && store.find_account(DEMO_ACCOUNT).map_err(|e| anyhow::anyhow!("{e}"))?.is_none() {
+    if config.demo
+        && store
+            .find_account(DEMO_ACCOUNT)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .is_none()
+    {
         store
             .create_account(
                 DEMO_ACCOUNT,

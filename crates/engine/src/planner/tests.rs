@@ -14,26 +14,104 @@ fn h(content: &str) -> String {
 impl World {
     /// A file in step on both sides.
     fn synced_file(mut self, path: &str, node: i64, inode: u64, content: &str) -> Self {
-        let stat = FileStat { size: content.len() as u64, mtime_ns: 1, inode };
-        self.t.synced.insert(path.into(), SyncedEntry { kind: Kind::File, node, rev: 1, hash: h(content), stat });
-        self.t.local.insert(path.into(), LocalEntry { kind: Kind::File, stat, hash: h(content) });
-        self.t.remote.insert(path.into(), RemoteEntry { node, kind: Kind::File, rev: 1, size: stat.size, hash: h(content) });
+        let stat = FileStat {
+            size: content.len() as u64,
+            mtime_ns: 1,
+            inode,
+        };
+        self.t.synced.insert(
+            path.into(),
+            SyncedEntry {
+                kind: Kind::File,
+                node,
+                rev: 1,
+                hash: h(content),
+                stat,
+            },
+        );
+        self.t.local.insert(
+            path.into(),
+            LocalEntry {
+                kind: Kind::File,
+                stat,
+                hash: h(content),
+            },
+        );
+        self.t.remote.insert(
+            path.into(),
+            RemoteEntry {
+                node,
+                kind: Kind::File,
+                rev: 1,
+                size: stat.size,
+                hash: h(content),
+            },
+        );
         self
     }
     fn synced_dir(mut self, path: &str, node: i64, inode: u64) -> Self {
-        let stat = FileStat { size: 0, mtime_ns: 1, inode };
-        self.t.synced.insert(path.into(), SyncedEntry { kind: Kind::Dir, node, rev: 1, hash: String::new(), stat });
-        self.t.local.insert(path.into(), LocalEntry { kind: Kind::Dir, stat, hash: String::new() });
-        self.t.remote.insert(path.into(), RemoteEntry { node, kind: Kind::Dir, rev: 1, size: 0, hash: String::new() });
+        let stat = FileStat {
+            size: 0,
+            mtime_ns: 1,
+            inode,
+        };
+        self.t.synced.insert(
+            path.into(),
+            SyncedEntry {
+                kind: Kind::Dir,
+                node,
+                rev: 1,
+                hash: String::new(),
+                stat,
+            },
+        );
+        self.t.local.insert(
+            path.into(),
+            LocalEntry {
+                kind: Kind::Dir,
+                stat,
+                hash: String::new(),
+            },
+        );
+        self.t.remote.insert(
+            path.into(),
+            RemoteEntry {
+                node,
+                kind: Kind::Dir,
+                rev: 1,
+                size: 0,
+                hash: String::new(),
+            },
+        );
         self
     }
     fn local_file(mut self, path: &str, inode: u64, content: &str) -> Self {
-        let stat = FileStat { size: content.len() as u64, mtime_ns: 2, inode };
-        self.t.local.insert(path.into(), LocalEntry { kind: Kind::File, stat, hash: h(content) });
+        let stat = FileStat {
+            size: content.len() as u64,
+            mtime_ns: 2,
+            inode,
+        };
+        self.t.local.insert(
+            path.into(),
+            LocalEntry {
+                kind: Kind::File,
+                stat,
+                hash: h(content),
+            },
+        );
         self
     }
     fn remote_file(mut self, path: &str, node: i64, rev: i64, content: &str) -> Self {
-        self.t.remote.insert(path.into(), RemoteEntry { node, kind: Kind::File, rev, size: content.len() as u64, hash: h(content) });
+        self.t.remote.insert(
+            path.into(),
+            RemoteEntry {
+                node,
+                kind: Kind::File,
+                rev,
+                size: content.len() as u64,
+                hash: h(content),
+            },
+        );
         self
     }
     fn no_local(mut self, path: &str) -> Self {
@@ -45,30 +123,58 @@ impl World {
         self
     }
     fn plan(&self) -> Plan {
-        plan(&self.t, &PlanOptions { conflict_stamp: "from pc 2026-11-23 180000".into(), ..Default::default() })
+        plan(
+            &self.t,
+            &PlanOptions {
+                conflict_stamp: "from pc 2026-11-23 180000".into(),
+                ..Default::default()
+            },
+        )
     }
     fn plan_mode(&self, mode: Mode) -> Plan {
-        plan(&self.t, &PlanOptions { mode, ..Default::default() })
+        plan(
+            &self.t,
+            &PlanOptions {
+                mode,
+                ..Default::default()
+            },
+        )
     }
 }
 
 #[test]
 fn nothing_to_do_when_all_agree() {
-    let w = World::default().synced_dir("d", 1, 10).synced_file("d/a", 2, 11, "x");
+    let w = World::default()
+        .synced_dir("d", 1, 10)
+        .synced_file("d/a", 2, 11, "x");
     assert!(w.plan().ops.is_empty());
 }
 
 #[test]
 fn local_edit_uploads_against_its_base() {
-    let w = World::default().synced_file("a", 2, 11, "x").local_file("a", 11, "y");
-    assert_eq!(w.plan().ops, [Op::Upload { path: "a".into(), base: Some((2, 1)) }]);
+    let w = World::default()
+        .synced_file("a", 2, 11, "x")
+        .local_file("a", 11, "y");
+    assert_eq!(
+        w.plan().ops,
+        [Op::Upload {
+            path: "a".into(),
+            base: Some((2, 1))
+        }]
+    );
 }
 
 #[test]
 fn remote_edit_downloads_only_over_the_synced_local_file() {
-    let w = World::default().synced_file("a", 2, 11, "x").remote_file("a", 2, 2, "y");
+    let w = World::default()
+        .synced_file("a", 2, 11, "x")
+        .remote_file("a", 2, 2, "y");
     match &w.plan().ops[..] {
-        [Op::Download { path, expect: Expect::Present(stat), .. }] => {
+        [Op::Download {
+            path,
+            expect: Expect::Present(stat),
+            ..
+        }] => {
             assert_eq!(path, "a");
             assert_eq!(stat.inode, 11);
         }
@@ -78,16 +184,24 @@ fn remote_edit_downloads_only_over_the_synced_local_file() {
 
 #[test]
 fn both_edited_keeps_a_conflict_copy() {
-    let w = World::default().synced_file("r.txt", 2, 11, "x").local_file("r.txt", 11, "mine").remote_file("r.txt", 2, 2, "theirs");
+    let w = World::default()
+        .synced_file("r.txt", 2, 11, "x")
+        .local_file("r.txt", 11, "mine")
+        .remote_file("r.txt", 2, 2, "theirs");
     assert_eq!(
         w.plan().ops,
-        [Op::KeepConflictCopy { path: "r.txt".into(), copy: "r (conflicted copy from pc 2026-11-23 180000).txt".into() }]
+        [Op::KeepConflictCopy {
+            path: "r.txt".into(),
+            copy: "r (conflicted copy from pc 2026-11-23 180000).txt".into()
+        }]
     );
 }
 
 #[test]
 fn identical_content_on_both_sides_is_no_conflict() {
-    let w = World::default().local_file("a", 11, "same").remote_file("a", 5, 1, "same");
+    let w = World::default()
+        .local_file("a", 11, "same")
+        .remote_file("a", 5, 1, "same");
     match &w.plan().ops[..] {
         [Op::RecordSynced { path, entry }] => {
             assert_eq!(path, "a");
@@ -100,24 +214,65 @@ fn identical_content_on_both_sides_is_no_conflict() {
 #[test]
 fn conflict_on_a_conflict_copy_makes_no_new_copy() {
     let name = "r (conflicted copy from pc 2026-11-22 100000).txt";
-    let w = World::default().synced_file(name, 2, 11, "x").local_file(name, 11, "mine").remote_file(name, 2, 2, "theirs");
-    assert_eq!(w.plan().ops, [Op::Upload { path: name.into(), base: Some((2, 2)) }]);
+    let w = World::default()
+        .synced_file(name, 2, 11, "x")
+        .local_file(name, 11, "mine")
+        .remote_file(name, 2, 2, "theirs");
+    assert_eq!(
+        w.plan().ops,
+        [Op::Upload {
+            path: name.into(),
+            base: Some((2, 2))
+        }]
+    );
 }
 
 #[test]
 fn edit_beats_delete_on_either_side() {
-    let w = World::default().synced_file("a", 2, 11, "x").local_file("a", 11, "y").no_remote("a");
-    assert_eq!(w.plan().ops, [Op::Upload { path: "a".into(), base: None }]);
-    let w = World::default().synced_file("a", 2, 11, "x").remote_file("a", 2, 2, "y").no_local("a");
-    assert!(matches!(&w.plan().ops[..], [Op::Download { expect: Expect::Absent, .. }]));
+    let w = World::default()
+        .synced_file("a", 2, 11, "x")
+        .local_file("a", 11, "y")
+        .no_remote("a");
+    assert_eq!(
+        w.plan().ops,
+        [Op::Upload {
+            path: "a".into(),
+            base: None
+        }]
+    );
+    let w = World::default()
+        .synced_file("a", 2, 11, "x")
+        .remote_file("a", 2, 2, "y")
+        .no_local("a");
+    assert!(matches!(
+        &w.plan().ops[..],
+        [Op::Download {
+            expect: Expect::Absent,
+            ..
+        }]
+    ));
 }
 
 #[test]
 fn unchanged_file_follows_a_delete() {
     let w = World::default().synced_file("a", 2, 11, "x").no_remote("a");
-    assert_eq!(w.plan().ops, [Op::LocalDelete { path: "a".into(), kind: Kind::File }]);
+    assert_eq!(
+        w.plan().ops,
+        [Op::LocalDelete {
+            path: "a".into(),
+            kind: Kind::File
+        }]
+    );
     let w = World::default().synced_file("a", 2, 11, "x").no_local("a");
-    assert_eq!(w.plan().ops, [Op::RemoteDelete { path: "a".into(), node: 2, kind: Kind::File, base_rev: 1 }]);
+    assert_eq!(
+        w.plan().ops,
+        [Op::RemoteDelete {
+            path: "a".into(),
+            node: 2,
+            kind: Kind::File,
+            base_rev: 1
+        }]
+    );
 }
 
 #[test]
@@ -129,7 +284,15 @@ fn deleted_folder_goes_as_one_operation() {
         .no_local("d")
         .no_local("d/a")
         .no_local("d/b");
-    assert_eq!(w.plan().ops, [Op::RemoteDelete { path: "d".into(), node: 1, kind: Kind::Dir, base_rev: 1 }]);
+    assert_eq!(
+        w.plan().ops,
+        [Op::RemoteDelete {
+            path: "d".into(),
+            node: 1,
+            kind: Kind::Dir,
+            base_rev: 1
+        }]
+    );
 }
 
 #[test]
@@ -143,33 +306,84 @@ fn folder_deleted_remotely_keeps_a_locally_edited_file() {
         .no_remote("d/a")
         .no_remote("d/b");
     let ops = w.plan().ops;
-    assert!(ops.contains(&Op::RemoteMkdir { path: "d".into() }), "{ops:?}");
-    assert!(ops.contains(&Op::LocalDelete { path: "d/a".into(), kind: Kind::File }), "{ops:?}");
-    assert!(ops.contains(&Op::Upload { path: "d/b".into(), base: None }), "{ops:?}");
-    assert!(!ops.iter().any(|o| matches!(o, Op::LocalDelete { path, .. } if path == "d" || path == "d/b")));
+    assert!(
+        ops.contains(&Op::RemoteMkdir { path: "d".into() }),
+        "{ops:?}"
+    );
+    assert!(
+        ops.contains(&Op::LocalDelete {
+            path: "d/a".into(),
+            kind: Kind::File
+        }),
+        "{ops:?}"
+    );
+    assert!(
+        ops.contains(&Op::Upload {
+            path: "d/b".into(),
+            base: None
+        }),
+        "{ops:?}"
+    );
+    assert!(!ops
+        .iter()
+        .any(|o| matches!(o, Op::LocalDelete { path, .. } if path == "d" || path == "d/b")));
 }
 
 #[test]
 fn local_rename_becomes_a_remote_move() {
-    let w = World::default().synced_dir("d", 1, 10).synced_file("d/a", 2, 11, "a").no_local("d").no_local("d/a");
+    let w = World::default()
+        .synced_dir("d", 1, 10)
+        .synced_file("d/a", 2, 11, "a")
+        .no_local("d")
+        .no_local("d/a");
     let mut w = w;
-    w.t.local.insert("e".into(), LocalEntry { kind: Kind::Dir, stat: FileStat { size: 0, mtime_ns: 3, inode: 10 }, hash: String::new() });
+    w.t.local.insert(
+        "e".into(),
+        LocalEntry {
+            kind: Kind::Dir,
+            stat: FileStat {
+                size: 0,
+                mtime_ns: 3,
+                inode: 10,
+            },
+            hash: String::new(),
+        },
+    );
     let w = w.local_file("e/a", 11, "a");
-    assert_eq!(w.plan().ops, [Op::RemoteMove { node: 1, from: "d".into(), to: "e".into() }]);
+    assert_eq!(
+        w.plan().ops,
+        [Op::RemoteMove {
+            node: 1,
+            from: "d".into(),
+            to: "e".into()
+        }]
+    );
 }
 
 #[test]
 fn remote_rename_becomes_a_local_move() {
     let mut w = World::default().synced_file("a", 2, 11, "a").no_remote("a");
     w = w.remote_file("b", 2, 1, "a");
-    assert_eq!(w.plan().ops, [Op::LocalMove { from: "a".into(), to: "b".into() }]);
+    assert_eq!(
+        w.plan().ops,
+        [Op::LocalMove {
+            from: "a".into(),
+            to: "b".into()
+        }]
+    );
 }
 
 #[test]
 fn a_reused_inode_with_other_content_is_not_a_move() {
-    let w = World::default().synced_file("a", 2, 11, "a").no_local("a").local_file("b", 11, "other");
+    let w = World::default()
+        .synced_file("a", 2, 11, "a")
+        .no_local("a")
+        .local_file("b", 11, "other");
     let ops = w.plan().ops;
-    assert!(!ops.iter().any(|o| matches!(o, Op::RemoteMove { .. })), "{ops:?}");
+    assert!(
+        !ops.iter().any(|o| matches!(o, Op::RemoteMove { .. })),
+        "{ops:?}"
+    );
 }
 
 #[test]
@@ -184,18 +398,36 @@ fn wiping_the_remote_folder_asks_first() {
     let p = w.plan();
     assert!(p.ops.is_empty());
     assert_eq!(p.mass_delete.map(|m| m.local_files), Some(20));
-    let allowed = plan(&w.t, &PlanOptions { allow_mass_delete: true, ..Default::default() });
+    let allowed = plan(
+        &w.t,
+        &PlanOptions {
+            allow_mass_delete: true,
+            ..Default::default()
+        },
+    );
     assert_eq!(allowed.ops.len(), 20);
 }
 
 #[test]
 fn upload_only_never_touches_the_folder() {
-    let w = World::default().synced_file("a", 2, 11, "x").no_remote("a").remote_file("new", 9, 1, "r");
-    assert_eq!(w.plan_mode(Mode::UploadOnly).ops, [Op::Upload { path: "a".into(), base: None }]);
+    let w = World::default()
+        .synced_file("a", 2, 11, "x")
+        .no_remote("a")
+        .remote_file("new", 9, 1, "r");
+    assert_eq!(
+        w.plan_mode(Mode::UploadOnly).ops,
+        [Op::Upload {
+            path: "a".into(),
+            base: None
+        }]
+    );
 }
 
 #[test]
 fn download_only_never_sends() {
-    let w = World::default().synced_file("a", 2, 11, "x").local_file("a", 11, "y").local_file("mine", 40, "m");
+    let w = World::default()
+        .synced_file("a", 2, 11, "x")
+        .local_file("a", 11, "y")
+        .local_file("mine", 40, "m");
     assert!(w.plan_mode(Mode::DownloadOnly).ops.is_empty());
 }

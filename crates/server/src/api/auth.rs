@@ -4,7 +4,9 @@ use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
 use axum::extract::State;
 use axum::Json;
-use nubo_protocol::{AccountInfo, ApiError, ErrorCode, LoginRequest, RefreshRequest, TokenResponse};
+use nubo_protocol::{
+    AccountInfo, ApiError, ErrorCode, LoginRequest, RefreshRequest, TokenResponse,
+};
 
 use super::session::{hash_token, issue_tokens, Session};
 use super::{ApiResult, AppError, AppState};
@@ -13,7 +15,8 @@ use crate::store::TokenKind;
 
 /// The hash of a password nobody has: checked when the account does not
 /// exist, so the answer takes as long either way (no account oracle).
-static DECOY_HASH: LazyLock<String> = LazyLock::new(|| hash_password("no account has this password"));
+static DECOY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password("no account has this password"));
 
 fn invalid_credentials() -> AppError {
     AppError::new(
@@ -24,7 +27,10 @@ fn invalid_credentials() -> AppError {
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = ApiError)))]
-pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>) -> ApiResult<TokenResponse> {
+pub async fn login(
+    State(state): State<AppState>,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<TokenResponse> {
     let login = req.login.trim().to_string();
     let account = state.store(move |s| s.find_account(&login)).await?;
     let stored = account
@@ -34,7 +40,11 @@ pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>)
     let password = req.password;
     let ok = tokio::task::spawn_blocking(move || {
         PasswordHash::new(&stored)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -45,13 +55,20 @@ pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>)
     };
     let now = state.now();
     let (key, name) = (account.key, req.device_name);
-    let device = state.store(move |s| s.create_device(key, &name, now)).await?;
-    Ok(Json(issue_tokens(&state, device, account.account_id).await?))
+    let device = state
+        .store(move |s| s.create_device(key, &name, now))
+        .await?;
+    Ok(Json(
+        issue_tokens(&state, device, account.account_id).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = ApiError)))]
-pub async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> ApiResult<TokenResponse> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> ApiResult<TokenResponse> {
     let h = hash_token(&req.refresh_token);
     let now = state.now();
     let h2 = h.clone();
@@ -67,12 +84,17 @@ pub async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshReque
     // Rotation: the used refresh token is spent.
     state.store(move |s| s.delete_token(&h)).await?;
     let account = state.store(move |s| s.account(owner.account)).await?;
-    Ok(Json(issue_tokens(&state, owner.device, account.account_id).await?))
+    Ok(Json(
+        issue_tokens(&state, owner.device, account.account_id).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ApiError)))]
-pub async fn logout(State(state): State<AppState>, session: Session) -> Result<axum::http::StatusCode, AppError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<axum::http::StatusCode, AppError> {
     let device = session.device;
     state.store(move |s| s.revoke_device(device)).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
@@ -82,7 +104,9 @@ pub async fn logout(State(state): State<AppState>, session: Session) -> Result<a
     responses((status = 200, body = AccountInfo), (status = 401, body = ApiError)))]
 pub async fn account(State(state): State<AppState>, session: Session) -> ApiResult<AccountInfo> {
     let key = session.account;
-    let (row, used) = state.store(move |s| Ok((s.account(key)?, s.used_bytes(key)?))).await?;
+    let (row, used) = state
+        .store(move |s| Ok((s.account(key)?, s.used_bytes(key)?)))
+        .await?;
     Ok(Json(AccountInfo {
         account_id: row.account_id,
         root_id: row.root_id,

@@ -13,7 +13,10 @@ fn check_name(hash: &str) -> Result<(), AppError> {
     if is_chunk_name(hash) {
         Ok(())
     } else {
-        Err(AppError::new(ErrorCode::BadRequest, "a chunk is named by its BLAKE3 hash in lower-case hex"))
+        Err(AppError::new(
+            ErrorCode::BadRequest,
+            "a chunk is named by its BLAKE3 hash in lower-case hex",
+        ))
     }
 }
 
@@ -29,7 +32,9 @@ pub async fn missing(
         check_name(h)?;
     }
     let account = s.account;
-    let missing = state.store(move |st| st.missing_chunks(account, &req.hashes)).await?;
+    let missing = state
+        .store(move |st| st.missing_chunks(account, &req.hashes))
+        .await?;
     Ok(Json(MissingChunksResponse { missing }))
 }
 
@@ -52,7 +57,11 @@ pub async fn put_chunk(
         ));
     }
     let size = body.len() as u64;
-    state.chunks.put(&hash, body).await.map_err(AppError::internal)?;
+    state
+        .chunks
+        .put(&hash, body)
+        .await
+        .map_err(AppError::internal)?;
     let account = s.account;
     state
         .store(move |st| st.add_chunk(account, &ChunkRef { hash, size }))
@@ -74,7 +83,10 @@ pub async fn get_chunk(
     let account = s.account;
     let h = hash.clone();
     if !state.store(move |st| st.has_chunk(account, &h)).await? {
-        return Err(AppError(ApiError::new(ErrorCode::NotFound, "no such chunk in this account")));
+        return Err(AppError(ApiError::new(
+            ErrorCode::NotFound,
+            "no such chunk in this account",
+        )));
     }
     let bytes = state.chunks.get(&hash).await.map_err(AppError::internal)?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))

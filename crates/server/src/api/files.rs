@@ -28,21 +28,35 @@ pub async fn changes(
 ) -> ApiResult<ChangesResponse> {
     let limit = q.limit.unwrap_or(1000).clamp(1, 5000);
     let account = s.account;
-    Ok(Json(state.store(move |st| st.changes(account, q.cursor, limit)).await?))
+    Ok(Json(
+        state
+            .store(move |st| st.changes(account, q.cursor, limit))
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/nodes/{id}", tag = "files", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = Node), (status = 404, body = ApiError)))]
-pub async fn node(State(state): State<AppState>, FileSession(s): FileSession, Path(id): Path<NodeId>) -> ApiResult<Node> {
+pub async fn node(
+    State(state): State<AppState>,
+    FileSession(s): FileSession,
+    Path(id): Path<NodeId>,
+) -> ApiResult<Node> {
     let account = s.account;
     Ok(Json(state.store(move |st| st.node(account, id)).await?))
 }
 
 #[utoipa::path(post, path = "/v1/nodes/mkdir", tag = "files", security(("bearer" = [])), request_body = MkdirRequest,
     responses((status = 200, body = Node), (status = 409, body = ApiError)))]
-pub async fn mkdir(State(state): State<AppState>, FileSession(s): FileSession, Json(req): Json<MkdirRequest>) -> ApiResult<Node> {
+pub async fn mkdir(
+    State(state): State<AppState>,
+    FileSession(s): FileSession,
+    Json(req): Json<MkdirRequest>,
+) -> ApiResult<Node> {
     let (account, now) = (s.account, state.now());
-    let node = state.store(move |st| st.mkdir(account, req.parent, &req.name, now)).await?;
+    let node = state
+        .store(move |st| st.mkdir(account, req.parent, &req.name, now))
+        .await?;
     state.notify_change(account, node.seq);
     Ok(Json(node))
 }
@@ -50,9 +64,15 @@ pub async fn mkdir(State(state): State<AppState>, FileSession(s): FileSession, J
 /// Create a file or give it new content; conditional on `base_rev` (409 when stale).
 #[utoipa::path(post, path = "/v1/nodes/commit", tag = "files", security(("bearer" = [])), request_body = CommitRequest,
     responses((status = 200, body = Node), (status = 400, body = ApiError), (status = 409, body = ApiError), (status = 507, body = ApiError)))]
-pub async fn commit(State(state): State<AppState>, FileSession(s): FileSession, Json(req): Json<CommitRequest>) -> ApiResult<Node> {
+pub async fn commit(
+    State(state): State<AppState>,
+    FileSession(s): FileSession,
+    Json(req): Json<CommitRequest>,
+) -> ApiResult<Node> {
     let (account, device, now) = (s.account, s.device, state.now());
-    let node = state.store(move |st| st.commit(account, device, &req, now)).await?;
+    let node = state
+        .store(move |st| st.commit(account, device, &req, now))
+        .await?;
     state.notify_change(account, node.seq);
     Ok(Json(node))
 }
@@ -67,7 +87,9 @@ pub async fn move_node(
     Json(req): Json<MoveRequest>,
 ) -> ApiResult<Node> {
     let account = s.account;
-    let node = state.store(move |st| st.move_node(account, id, req.parent, &req.name)).await?;
+    let node = state
+        .store(move |st| st.move_node(account, id, req.parent, &req.name))
+        .await?;
     state.notify_change(account, node.seq);
     Ok(Json(node))
 }
@@ -83,7 +105,9 @@ pub async fn delete(
     Json(req): Json<DeleteRequest>,
 ) -> ApiResult<Node> {
     let (account, device, now) = (s.account, s.device, state.now());
-    let node = state.store(move |st| st.delete_node(account, device, id, &req, now)).await?;
+    let node = state
+        .store(move |st| st.delete_node(account, device, id, &req, now))
+        .await?;
     let cursor = state.store(move |st| st.current_cursor(account)).await?;
     state.notify_change(account, cursor);
     Ok(Json(node))
@@ -91,14 +115,22 @@ pub async fn delete(
 
 #[utoipa::path(get, path = "/v1/nodes/{id}/manifest", tag = "files", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = Manifest), (status = 404, body = ApiError)))]
-pub async fn manifest(State(state): State<AppState>, FileSession(s): FileSession, Path(id): Path<NodeId>) -> ApiResult<Manifest> {
+pub async fn manifest(
+    State(state): State<AppState>,
+    FileSession(s): FileSession,
+    Path(id): Path<NodeId>,
+) -> ApiResult<Manifest> {
     let account = s.account;
     Ok(Json(state.store(move |st| st.manifest(account, id)).await?))
 }
 
 #[utoipa::path(get, path = "/v1/nodes/{id}/versions", tag = "files", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = VersionList), (status = 404, body = ApiError)))]
-pub async fn versions(State(state): State<AppState>, FileSession(s): FileSession, Path(id): Path<NodeId>) -> ApiResult<VersionList> {
+pub async fn versions(
+    State(state): State<AppState>,
+    FileSession(s): FileSession,
+    Path(id): Path<NodeId>,
+) -> ApiResult<VersionList> {
     let account = s.account;
     let versions = state.store(move |st| st.versions(account, id)).await?;
     Ok(Json(VersionList { versions }))

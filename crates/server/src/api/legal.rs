@@ -24,7 +24,10 @@ pub async fn document(
     Path((id, locale)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, AppError> {
     let body = state.agreements.body(&id, &locale).ok_or_else(|| {
-        AppError::new(ErrorCode::NotFound, format!("no agreement {id:?} in {locale:?}"))
+        AppError::new(
+            ErrorCode::NotFound,
+            format!("no agreement {id:?} in {locale:?}"),
+        )
     })?;
     Ok((
         [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
@@ -58,7 +61,10 @@ pub async fn accept(
         )
     })?;
     if req.acceptances.is_empty() {
-        return Err(AppError::new(ErrorCode::BadRequest, "name at least one agreement to accept"));
+        return Err(AppError::new(
+            ErrorCode::BadRequest,
+            "name at least one agreement to accept",
+        ));
     }
     for item in &req.acceptances {
         state

@@ -33,7 +33,10 @@ pub async fn events(
         }
     });
     let stream = first.chain(later).map(move |c| {
-        let data = serde_json::to_string(&PushEvent { cursor: c.unwrap_or(-1) }).unwrap_or_default();
+        let data = serde_json::to_string(&PushEvent {
+            cursor: c.unwrap_or(-1),
+        })
+        .unwrap_or_default();
         Ok(Event::default().event("change").data(data))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))

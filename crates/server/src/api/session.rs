@@ -63,7 +63,10 @@ impl FromRequestParts<AppState> for Session {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| {
-                AppError::new(ErrorCode::Unauthorized, "sign in first: no access token was sent")
+                AppError::new(
+                    ErrorCode::Unauthorized,
+                    "sign in first: no access token was sent",
+                )
             })?;
         let h = hash_token(token);
         let now = state.now();

@@ -90,7 +90,8 @@ pub trait MetaStore: Send + Sync + 'static {
     fn current_cursor(&self, account: AccountKey) -> StoreResult<i64>;
     fn node(&self, account: AccountKey, id: NodeId) -> StoreResult<Node>;
     /// Idempotent: an existing folder of that name is returned as it is.
-    fn mkdir(&self, account: AccountKey, parent: NodeId, name: &str, now: i64) -> StoreResult<Node>;
+    fn mkdir(&self, account: AccountKey, parent: NodeId, name: &str, now: i64)
+        -> StoreResult<Node>;
     fn commit(
         &self,
         account: AccountKey,

@@ -102,7 +102,10 @@ fn conflict(msg: impl Into<String>) -> ApiError {
 }
 
 fn not_found() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such file or folder in this account")
+    ApiError::new(
+        ErrorCode::NotFound,
+        "no such file or folder in this account",
+    )
 }
 
 const NODE_COLUMNS: &str = "id, parent, name, kind, rev, size, hash, seq, deleted, mtime_ms";
@@ -307,7 +310,9 @@ impl MetaStore for SqliteStore {
     fn find_account(&self, login: &str) -> StoreResult<Option<AccountRow>> {
         self.read(|c| {
             c.query_row(
-                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?1 OR phone = ?1"),
+                &format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?1 OR phone = ?1"
+                ),
                 [login],
                 account_from_row,
             )
@@ -516,7 +521,13 @@ impl MetaStore for SqliteStore {
         self.read(|c| get_node(c, account, id))
     }
 
-    fn mkdir(&self, account: AccountKey, parent: NodeId, name: &str, now: i64) -> StoreResult<Node> {
+    fn mkdir(
+        &self,
+        account: AccountKey,
+        parent: NodeId,
+        name: &str,
+        now: i64,
+    ) -> StoreResult<Node> {
         valid_name(name)?;
         self.with_tx(|tx| {
             live_dir(tx, account, parent)?;
@@ -669,7 +680,10 @@ impl MetaStore for SqliteStore {
                 return Err(conflict("the item was deleted on the service"));
             }
             if node.parent.is_none() {
-                return Err(ApiError::new(ErrorCode::BadRequest, "the root cannot be moved"));
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    "the root cannot be moved",
+                ));
             }
             if node.parent == Some(parent) && node.name == name {
                 return Ok(node);
@@ -848,11 +862,17 @@ fn used_bytes(c: &Connection, account: AccountKey) -> StoreResult<u64> {
 }
 
 fn current_cursor(c: &Connection, account: AccountKey) -> StoreResult<i64> {
-    c.query_row("SELECT seq FROM accounts WHERE id = ?1", [account], |r| r.get(0))
-        .map_err(internal)
+    c.query_row("SELECT seq FROM accounts WHERE id = ?1", [account], |r| {
+        r.get(0)
+    })
+    .map_err(internal)
 }
 
-fn missing_chunks(c: &Connection, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>> {
+fn missing_chunks(
+    c: &Connection,
+    account: AccountKey,
+    hashes: &[String],
+) -> StoreResult<Vec<String>> {
     let mut stmt = c
         .prepare_cached("SELECT 1 FROM account_chunks WHERE account = ?1 AND hash = ?2")
         .map_err(internal)?;

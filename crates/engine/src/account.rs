@@ -1,0 +1,323 @@
+//! What a user does around syncing: sign in and out, agreements, folders,
+//! status. The CLI and the desktop app both call these.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use nubo_protocol::{AcceptItem, AcceptRequest, AgeConfirmation, ErrorCode, Requirement};
+use serde::Serialize;
+
+use crate::credentials;
+use crate::db::{AcceptanceRecord, ConflictRecord, EventRecord, StateDb};
+use crate::engine::{host_name, mark_root, Engine};
+use crate::home::{FolderConfig, Home, TokenStore, ROOT_MARKER};
+use crate::planner::Mode;
+use crate::remote::{self, check_server_url, RemoteError, Tokens};
+
+fn login_error(server: &str, e: RemoteError) -> anyhow::Error {
+    match e {
+        RemoteError::Api(a) if a.code == ErrorCode::InvalidCredentials => {
+            anyhow::anyhow!("the account ID, phone number or password is wrong")
+        }
+        RemoteError::Network(m) => anyhow::anyhow!(
+            "cannot reach the service at {server} ({m}); check the address and the network"
+        ),
+        RemoteError::Api(a) => anyhow::anyhow!("sign-in failed: {}", a.message),
+    }
+}
+
+/// Password sign-in. Only the tokens are kept.
+pub async fn login(
+    home: &Home,
+    server: &str,
+    login: &str,
+    password: &str,
+) -> anyhow::Result<TokenStore> {
+    let server = check_server_url(server)?;
+    let mut config = home.load_config()?;
+    let t = remote::login(&server, login, password, &host_name())
+        .await
+        .map_err(|e| login_error(&server, e))?;
+    if let Some(prev) = &config.account_id {
+        if *prev != t.account_id && !config.folders.is_empty() {
+            bail!(
+                "this home syncs folders for the account {prev}; sign in to {} with another --home",
+                t.account_id
+            );
+        }
+    }
+    config.server = Some(server);
+    config.account_id = Some(t.account_id);
+    config.device_id = Some(t.device_id);
+    let store = credentials::save(
+        home,
+        &config,
+        &Tokens {
+            access: t.access_token,
+            refresh: t.refresh_token,
+        },
+    )?;
+    config.token_store = Some(store);
+    home.save_config(&config)?;
+    Ok(store)
+}
+
+/// Signs this device out on the service (best effort) and forgets the tokens.
+/// Folders, their files and the sync state stay.
+pub async fn logout(home: &Home) -> anyhow::Result<()> {
+    let mut config = home.load_config()?;
+    if config.token_store.is_none() {
+        bail!("not signed in");
+    }
+    if let Ok(engine) = Engine::open(home.clone()) {
+        if let Err(e) = engine.remote().logout().await {
+            tracing::warn!("the service did not confirm the sign-out: {e}");
+        }
+    }
+    credentials::delete(home, &config);
+    config.token_store = None;
+    home.save_config(&config)?;
+    Ok(())
+}
+
+pub fn add_folder(
+    home: &Home,
+    local: &Path,
+    remote: &str,
+    mode: Mode,
+) -> anyhow::Result<FolderConfig> {
+    let mut config = home.load_config()?;
+    std::fs::create_dir_all(local).with_context(|| format!("cannot create {}", local.display()))?;
+    let local = local.canonicalize()?;
+    if local.starts_with(&home.dir) || home.dir.starts_with(&local) {
+        bail!(
+            "{} overlaps the Nubo home {}; choose another folder",
+            local.display(),
+            home.dir.display()
+        );
+    }
+    let remote = format!("/{}", remote.trim_matches('/'));
+    for name in remote.split('/').filter(|s| !s.is_empty()) {
+        nubo_protocol::names::check_name(name)
+            .map_err(|p| anyhow::anyhow!("{remote:?} is not a remote folder path: {p}"))?;
+    }
+    if let Some(i) = config.folders.iter().position(|f| f.local == local) {
+        // Adding a folder again renews its marker: the user says it is the right one.
+        let f = &mut config.folders[i];
+        f.remote = remote;
+        f.mode = mode;
+        mark_root(&local, &f.marker)?;
+        let f = f.clone();
+        home.save_config(&config)?;
+        return Ok(f);
+    }
+    for f in &config.folders {
+        if local.starts_with(&f.local) || f.local.starts_with(&local) {
+            bail!(
+                "{} overlaps the synced folder {}",
+                local.display(),
+                f.local.display()
+            );
+        }
+    }
+    let folder = FolderConfig {
+        id: config.folders.iter().map(|f| f.id).max().unwrap_or(0) + 1,
+        local: local.clone(),
+        remote,
+        mode,
+        marker: format!("{:032x}", rand::random::<u128>()),
+    };
+    mark_root(&local, &folder.marker)?;
+    config.folders.push(folder.clone());
+    home.save_config(&config)?;
+    Ok(folder)
+}
+
+pub fn remove_folder(home: &Home, local: &Path) -> anyhow::Result<()> {
+    let mut config = home.load_config()?;
+    let local: PathBuf = local.canonicalize().unwrap_or_else(|_| local.to_path_buf());
+    let Some(i) = config.folders.iter().position(|f| f.local == local) else {
+        bail!("{} is not a synced folder", local.display());
+    };
+    let f = config.folders.remove(i);
+    let (db, _) = StateDb::open(&home.db_path())?;
+    db.forget_folder(f.id)?;
+    let _ = std::fs::remove_file(f.local.join(ROOT_MARKER));
+    home.save_config(&config)?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+pub struct AgreementView {
+    pub id: String,
+    pub title: String,
+    pub version: String,
+    pub effective: String,
+    pub required: Requirement,
+    pub locales: Vec<String>,
+    pub accepted: bool,
+}
+
+pub async fn agreements(engine: &Engine) -> anyhow::Result<Vec<AgreementView>> {
+    let remote = engine.remote();
+    let list = remote.agreements().await?;
+    let status = remote.agreement_status().await?;
+    let mut out: Vec<AgreementView> = Vec::new();
+    for d in list.documents {
+        if let Some(v) = out.iter_mut().find(|v| v.id == d.id) {
+            v.locales.push(d.locale);
+            continue;
+        }
+        let accepted = !status.pending.iter().any(|p| p.id == d.id);
+        out.push(AgreementView {
+            id: d.id,
+            title: d.title,
+            version: d.version,
+            effective: d.effective,
+            required: d.required,
+            locales: vec![d.locale],
+            accepted,
+        });
+    }
+    Ok(out)
+}
+
+fn pick_locale(locales: &[String], preferred: &str) -> String {
+    locales
+        .iter()
+        .find(|l| l.as_str() == preferred)
+        .or_else(|| {
+            locales
+                .iter()
+                .find(|l| l.starts_with(preferred.split('-').next().unwrap_or("")))
+        })
+        .or_else(|| locales.iter().find(|l| l.as_str() == "en"))
+        .or_else(|| locales.first())
+        .cloned()
+        .unwrap_or_else(|| "en".into())
+}
+
+/// Accepts every pending required document (and the optional push terms
+/// when `push`), recording it on the service and in the local database.
+pub async fn accept(
+    engine: &Engine,
+    guardian: bool,
+    push: bool,
+    locale: &str,
+) -> anyhow::Result<Vec<AcceptanceRecord>> {
+    let status = engine.remote().agreement_status().await?;
+    let items: Vec<AcceptItem> = status
+        .pending
+        .iter()
+        .filter(|p| p.required != Requirement::Optional || push)
+        .map(|p| AcceptItem {
+            id: p.id.clone(),
+            version: p.version.clone(),
+            locale: pick_locale(&p.locales, locale),
+        })
+        .collect();
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let age = if guardian {
+        AgeConfirmation::Guardian
+    } else {
+        AgeConfirmation::Adult
+    };
+    engine
+        .remote()
+        .accept(&AcceptRequest {
+            acceptances: items.clone(),
+            age: Some(age),
+        })
+        .await?;
+    let at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let mut records = Vec::new();
+    for i in items {
+        let r = AcceptanceRecord {
+            id: i.id,
+            version: i.version,
+            locale: i.locale,
+            age: if guardian {
+                "guardian".into()
+            } else {
+                "adult".into()
+            },
+            accepted_at: at.clone(),
+        };
+        engine.db.add_acceptance(&r)?;
+        records.push(r);
+    }
+    Ok(records)
+}
+
+/// Push is used only with the user's consent: every optional document (the
+/// push terms) accepted in its current version.
+pub async fn push_allowed(engine: &Engine) -> bool {
+    match engine.remote().agreement_status().await {
+        Ok(s) => !s
+            .pending
+            .iter()
+            .any(|p| p.required == Requirement::Optional),
+        Err(_) => false,
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct FolderStatus {
+    pub local: PathBuf,
+    pub remote: String,
+    pub mode: Mode,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub server: Option<String>,
+    pub account: Option<String>,
+    pub signed_in: bool,
+    /// Where the sign-in tokens are kept, in words.
+    pub token_store: Option<String>,
+    pub folders: Vec<FolderStatus>,
+    /// "up to date", a pause with what to do, or an error.
+    pub state: Option<String>,
+    pub state_at: Option<String>,
+    pub last_error: Option<String>,
+    pub notice: Option<String>,
+    pub conflicts: Vec<ConflictRecord>,
+    pub recent: Vec<EventRecord>,
+}
+
+/// Reads the home only; needs no network.
+pub fn status(home: &Home) -> anyhow::Result<Status> {
+    let config = home.load_config()?;
+    let (db, _) = StateDb::open(&home.db_path())?;
+    Ok(Status {
+        server: config.server.clone(),
+        account: config.account_id.clone(),
+        signed_in: config.token_store.is_some(),
+        token_store: config.token_store.map(|s| match s {
+            TokenStore::Keyring => "the OS keyring".to_string(),
+            TokenStore::File => format!(
+                "{} (no keyring service was found)",
+                home.credentials_path().display()
+            ),
+        }),
+        folders: config
+            .folders
+            .iter()
+            .map(|f| FolderStatus {
+                local: f.local.clone(),
+                remote: f.remote.clone(),
+                mode: f.mode,
+            })
+            .collect(),
+        state: db.meta("state")?,
+        state_at: db.meta("state_at")?,
+        last_error: db.meta("last_error")?,
+        notice: db.meta("notice")?,
+        conflicts: db.conflicts()?,
+        recent: db.recent_events(10)?,
+    })
+}

@@ -1,0 +1,520 @@
+//! The state database: one SQLite file per home (WAL, one writer) holding
+//! the local, remote and synced trees, the change-feed cursor, conflicts,
+//! recent changes and the acceptance records.
+//!
+//! A database that is lost or fails its integrity check is set aside and
+//! started afresh. That is safe by construction: with an empty synced tree the
+//! planner can only see both sides as new, so identical content is linked up,
+//! differences become conflict copies, and nothing is deleted.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::Context;
+use nubo_protocol::{Node, NodeId, NodeKind};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::tree::{FileStat, Kind, LocalEntry, SyncedEntry, Tree};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE local (
+    folder INTEGER NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL,
+    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, hash TEXT NOT NULL,
+    PRIMARY KEY (folder, path)
+) WITHOUT ROWID;
+CREATE TABLE synced (
+    folder INTEGER NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL,
+    node INTEGER NOT NULL, rev INTEGER NOT NULL, hash TEXT NOT NULL,
+    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
+    PRIMARY KEY (folder, path)
+) WITHOUT ROWID;
+CREATE TABLE remote (
+    id INTEGER PRIMARY KEY, parent INTEGER, name TEXT NOT NULL, kind TEXT NOT NULL,
+    rev INTEGER NOT NULL, size INTEGER NOT NULL, hash TEXT NOT NULL
+);
+CREATE TABLE conflicts (
+    id INTEGER PRIMARY KEY, folder INTEGER NOT NULL, path TEXT NOT NULL, copy TEXT NOT NULL, at TEXT NOT NULL
+);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY, folder INTEGER NOT NULL, action TEXT NOT NULL, path TEXT NOT NULL, at TEXT NOT NULL
+);
+CREATE TABLE acceptances (
+    id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, version TEXT NOT NULL, locale TEXT NOT NULL,
+    age TEXT NOT NULL, accepted_at TEXT NOT NULL
+);
+"#];
+
+pub type FolderId = i64;
+
+pub struct StateDb {
+    conn: Mutex<Connection>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RemoteRow {
+    pub id: NodeId,
+    pub parent: Option<NodeId>,
+    pub name: String,
+    pub kind: Kind,
+    pub rev: i64,
+    pub size: u64,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConflictRecord {
+    pub folder: FolderId,
+    pub path: String,
+    pub copy: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EventRecord {
+    pub folder: FolderId,
+    pub action: String,
+    pub path: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AcceptanceRecord {
+    pub id: String,
+    pub version: String,
+    pub locale: String,
+    pub age: String,
+    pub accepted_at: String,
+}
+
+fn kind_str(k: Kind) -> &'static str {
+    match k {
+        Kind::File => "file",
+        Kind::Dir => "dir",
+    }
+}
+
+fn kind_from(s: &str) -> Kind {
+    if s == "dir" {
+        Kind::Dir
+    } else {
+        Kind::File
+    }
+}
+
+/// `path` itself or anything inside it, for `WHERE` clauses with `?2` = path.
+const UNDER: &str = "(path = ?2 OR (path >= ?2 || '/' AND path < ?2 || '0'))";
+
+fn open_checked(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if check != "ok" {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+            Some(check),
+        ));
+    }
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        anyhow::bail!(
+            "the state database was written by a newer Nubo (schema {version}); upgrade Nubo"
+        );
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl StateDb {
+    /// Opens the database; a corrupt one is renamed aside (the returned path)
+    /// and a fresh one started.
+    pub fn open(path: &Path) -> anyhow::Result<(Self, Option<PathBuf>)> {
+        let mut set_aside = None;
+        let mut conn = match open_checked(path).and_then(|mut c| {
+            migrate(&mut c).map_err(|e| {
+                rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+                    Some(e.to_string()),
+                )
+            })?;
+            Ok(c)
+        }) {
+            Ok(c) => c,
+            Err(e) => {
+                let stamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let aside = path.with_extension(format!("sqlite.corrupt-{stamp}"));
+                tracing::error!("the state database {} is unreadable ({e}); setting it aside as {} and rebuilding", path.display(), aside.display());
+                std::fs::rename(path, &aside).with_context(|| {
+                    format!(
+                        "cannot move the broken state database {} aside",
+                        path.display()
+                    )
+                })?;
+                for ext in ["sqlite-wal", "sqlite-shm"] {
+                    let _ = std::fs::remove_file(path.with_extension(ext));
+                }
+                set_aside = Some(aside);
+                open_checked(path).with_context(|| format!("cannot create {}", path.display()))?
+            }
+        };
+        migrate(&mut conn)?;
+        Ok((
+            StateDb {
+                conn: Mutex::new(conn),
+            },
+            set_aside,
+        ))
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn meta(&self, key: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: Option<&str>) -> anyhow::Result<()> {
+        let conn = self.conn();
+        match value {
+            Some(v) => conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                [key, v],
+            )?,
+            None => conn.execute("DELETE FROM meta WHERE key = ?1", [key])?,
+        };
+        Ok(())
+    }
+
+    pub fn cursor(&self) -> anyhow::Result<i64> {
+        Ok(self
+            .meta("cursor")?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0))
+    }
+
+    // ------------------------------------------------------------ local tree
+
+    pub fn load_local(&self, folder: FolderId) -> anyhow::Result<Tree<LocalEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT path, kind, size, mtime_ns, inode, hash FROM local WHERE folder = ?1",
+        )?;
+        let rows = stmt.query_map([folder], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                LocalEntry {
+                    kind: kind_from(&r.get::<_, String>(1)?),
+                    stat: FileStat {
+                        size: r.get::<_, i64>(2)? as u64,
+                        mtime_ns: r.get(3)?,
+                        inode: r.get::<_, i64>(4)? as u64,
+                    },
+                    hash: r.get(5)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Writes the differences between the stored local tree and `new`.
+    pub fn store_local(
+        &self,
+        folder: FolderId,
+        old: &Tree<LocalEntry>,
+        new: &Tree<LocalEntry>,
+    ) -> anyhow::Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut del = tx.prepare_cached("DELETE FROM local WHERE folder = ?1 AND path = ?2")?;
+            for path in old.keys().filter(|p| !new.contains_key(*p)) {
+                del.execute(params![folder, path])?;
+            }
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO local (folder, path, kind, size, mtime_ns, inode, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for (path, e) in new.iter().filter(|(p, e)| old.get(*p) != Some(e)) {
+                put.execute(params![
+                    folder,
+                    path,
+                    kind_str(e.kind),
+                    e.stat.size as i64,
+                    e.stat.mtime_ns,
+                    e.stat.inode as i64,
+                    e.hash
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn put_local(&self, folder: FolderId, path: &str, e: &LocalEntry) -> anyhow::Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO local (folder, path, kind, size, mtime_ns, inode, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![folder, path, kind_str(e.kind), e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64, e.hash],
+        )?;
+        Ok(())
+    }
+
+    pub fn remove_local(&self, folder: FolderId, path: &str) -> anyhow::Result<()> {
+        self.conn().execute(
+            &format!("DELETE FROM local WHERE folder = ?1 AND {UNDER}"),
+            params![folder, path],
+        )?;
+        Ok(())
+    }
+
+    pub fn rebase_local(&self, folder: FolderId, from: &str, to: &str) -> anyhow::Result<()> {
+        self.conn().execute(
+            &format!("UPDATE OR REPLACE local SET path = ?3 || substr(path, length(?2) + 1) WHERE folder = ?1 AND {UNDER}"),
+            params![folder, from, to],
+        )?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ synced tree
+
+    pub fn load_synced(&self, folder: FolderId) -> anyhow::Result<Tree<SyncedEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT path, kind, node, rev, hash, size, mtime_ns, inode FROM synced WHERE folder = ?1")?;
+        let rows = stmt.query_map([folder], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                SyncedEntry {
+                    kind: kind_from(&r.get::<_, String>(1)?),
+                    node: r.get(2)?,
+                    rev: r.get(3)?,
+                    hash: r.get(4)?,
+                    stat: FileStat {
+                        size: r.get::<_, i64>(5)? as u64,
+                        mtime_ns: r.get(6)?,
+                        inode: r.get::<_, i64>(7)? as u64,
+                    },
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn put_synced(&self, folder: FolderId, path: &str, e: &SyncedEntry) -> anyhow::Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO synced (folder, path, kind, node, rev, hash, size, mtime_ns, inode) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![folder, path, kind_str(e.kind), e.node, e.rev, e.hash, e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64],
+        )?;
+        Ok(())
+    }
+
+    pub fn remove_synced(&self, folder: FolderId, path: &str) -> anyhow::Result<()> {
+        self.conn().execute(
+            &format!("DELETE FROM synced WHERE folder = ?1 AND {UNDER}"),
+            params![folder, path],
+        )?;
+        Ok(())
+    }
+
+    pub fn rebase_synced(&self, folder: FolderId, from: &str, to: &str) -> anyhow::Result<()> {
+        self.conn().execute(
+            &format!("UPDATE OR REPLACE synced SET path = ?3 || substr(path, length(?2) + 1) WHERE folder = ?1 AND {UNDER}"),
+            params![folder, from, to],
+        )?;
+        Ok(())
+    }
+
+    pub fn forget_folder(&self, folder: FolderId) -> anyhow::Result<()> {
+        let conn = self.conn();
+        conn.execute("DELETE FROM local WHERE folder = ?1", [folder])?;
+        conn.execute("DELETE FROM synced WHERE folder = ?1", [folder])?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ remote nodes
+
+    /// Applies one page of the change feed and moves the cursor, atomically.
+    pub fn apply_changes(&self, nodes: &[Node], cursor: i64) -> anyhow::Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO remote (id, parent, name, kind, rev, size, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            let mut del = tx.prepare_cached("DELETE FROM remote WHERE id = ?1")?;
+            for n in nodes {
+                if n.deleted {
+                    del.execute([n.id])?;
+                } else {
+                    put.execute(params![
+                        n.id,
+                        n.parent,
+                        n.name,
+                        node_kind(n.kind),
+                        n.rev,
+                        n.size as i64,
+                        n.hash
+                    ])?;
+                }
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor', ?1)",
+                [cursor.to_string()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a node the engine itself just changed, ahead of the feed.
+    pub fn put_remote(&self, n: &Node) -> anyhow::Result<()> {
+        if n.deleted {
+            self.conn()
+                .execute("DELETE FROM remote WHERE id = ?1", [n.id])?;
+        } else {
+            self.conn().execute(
+                "INSERT OR REPLACE INTO remote (id, parent, name, kind, rev, size, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![n.id, n.parent, n.name, node_kind(n.kind), n.rev, n.size as i64, n.hash],
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn remove_remote_subtree(&self, id: NodeId) -> anyhow::Result<()> {
+        self.conn().execute(
+            "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT r.id FROM remote r JOIN sub ON r.parent = sub.id)
+             DELETE FROM remote WHERE id IN sub",
+            [id],
+        )?;
+        Ok(())
+    }
+
+    pub fn remote_rows(&self) -> anyhow::Result<Vec<RemoteRow>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT id, parent, name, kind, rev, size, hash FROM remote")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(RemoteRow {
+                id: r.get(0)?,
+                parent: r.get(1)?,
+                name: r.get(2)?,
+                kind: kind_from(&r.get::<_, String>(3)?),
+                rev: r.get(4)?,
+                size: r.get::<_, i64>(5)? as u64,
+                hash: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    // ------------------------------------------------------------ history
+
+    pub fn add_conflict(
+        &self,
+        folder: FolderId,
+        path: &str,
+        copy: &str,
+        at: &str,
+    ) -> anyhow::Result<()> {
+        self.conn().execute(
+            "INSERT INTO conflicts (folder, path, copy, at) VALUES (?1, ?2, ?3, ?4)",
+            params![folder, path, copy, at],
+        )?;
+        Ok(())
+    }
+
+    pub fn conflicts(&self) -> anyhow::Result<Vec<ConflictRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT folder, path, copy, at FROM conflicts ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ConflictRecord {
+                folder: r.get(0)?,
+                path: r.get(1)?,
+                copy: r.get(2)?,
+                at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn add_event(
+        &self,
+        folder: FolderId,
+        action: &str,
+        path: &str,
+        at: &str,
+    ) -> anyhow::Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO events (folder, action, path, at) VALUES (?1, ?2, ?3, ?4)",
+            params![folder, action, path, at],
+        )?;
+        // Recent changes only: the log of record is the service's history.
+        conn.execute(
+            "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - 200",
+            [],
+        )?;
+        Ok(())
+    }
+
+    pub fn recent_events(&self, limit: usize) -> anyhow::Result<Vec<EventRecord>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT folder, action, path, at FROM events ORDER BY id DESC LIMIT ?1")?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(EventRecord {
+                folder: r.get(0)?,
+                action: r.get(1)?,
+                path: r.get(2)?,
+                at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn add_acceptance(&self, a: &AcceptanceRecord) -> anyhow::Result<()> {
+        self.conn().execute(
+            "INSERT INTO acceptances (doc_id, version, locale, age, accepted_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![a.id, a.version, a.locale, a.age, a.accepted_at],
+        )?;
+        Ok(())
+    }
+
+    pub fn acceptances(&self) -> anyhow::Result<Vec<AcceptanceRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT doc_id, version, locale, age, accepted_at FROM acceptances ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(AcceptanceRecord {
+                id: r.get(0)?,
+                version: r.get(1)?,
+                locale: r.get(2)?,
+                age: r.get(3)?,
+                accepted_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn node_kind(k: NodeKind) -> &'static str {
+    match k {
+        NodeKind::File => "file",
+        NodeKind::Dir => "dir",
+    }
+}

@@ -1,0 +1,442 @@
+//! The sync loop: the I/O around the pure planner. One `Engine` per home.
+//!
+//! A round: read the change feed into the remote tree, scan each folder into
+//! its local tree, plan, execute. Rounds repeat until the planner returns
+//! nothing (in sync) or something needs the user (paused).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use nubo_protocol::{ErrorCode, NodeId, PendingAgreement};
+
+use crate::clock::{Clock, SystemClock};
+use crate::credentials;
+use crate::db::StateDb;
+use crate::executor::{self, FolderCtx, OpError};
+use crate::fs::{LocalFs, RealFs};
+use crate::home::{Config, FolderConfig, Home, ROOT_MARKER};
+use crate::ignore_rules::IgnoreRules;
+use crate::planner::{self, MassDelete, PlanOptions};
+use crate::remote::{HttpRemote, Remote, RemoteError};
+use crate::remote_tree;
+use crate::scanner;
+use crate::tree::Kind;
+
+/// Why syncing stopped and waits for the user.
+#[derive(Debug, Clone)]
+pub enum Pause {
+    MassDelete {
+        folder: String,
+        info: MassDelete,
+    },
+    AgreementsRequired {
+        message: String,
+        pending: Vec<PendingAgreement>,
+    },
+    StorageFull {
+        message: String,
+    },
+    FolderUnavailable {
+        message: String,
+    },
+}
+
+impl Pause {
+    /// One sentence: what happened and what to do.
+    pub fn message(&self) -> String {
+        match self {
+            Pause::MassDelete { folder, info } => format!(
+                "paused: syncing {folder} would delete {} files here and {} on the service (of {}); \
+                 if that is intended run `nubo sync --allow-mass-delete`, otherwise restore the missing files",
+                info.local_files, info.remote_files, info.synced_files
+            ),
+            Pause::AgreementsRequired { message, .. } => {
+                format!("paused: {message}; read them with `nubo agreements` and accept with `nubo agreements --accept`")
+            }
+            Pause::StorageFull { message } => format!("paused uploads: {message}"),
+            Pause::FolderUnavailable { message } => format!("paused: {message}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    InSync,
+    Paused(Vec<Pause>),
+}
+
+pub struct Engine {
+    pub home: Home,
+    pub config: Config,
+    pub db: Arc<StateDb>,
+    remote: Arc<dyn Remote>,
+    http: Option<Arc<HttpRemote>>,
+    fs: Arc<dyn LocalFs>,
+    clock: Arc<dyn Clock>,
+    host: String,
+}
+
+/// Rounds without a single finished operation before giving up.
+const MAX_IDLE_ROUNDS: usize = 3;
+const MAX_ROUNDS: usize = 10_000;
+
+pub fn host_name() -> String {
+    std::env::var("NUBO_DEVICE_NAME")
+        .ok()
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|s| s.trim().to_string())
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "this computer".to_string())
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+impl Engine {
+    /// Opens a signed-in home against the real world.
+    pub fn open(home: Home) -> anyhow::Result<Self> {
+        let config = home.load_config()?;
+        let server = config
+            .server
+            .clone()
+            .context("not signed in: run `nubo login` first")?;
+        let tokens = credentials::load(&home, &config)?;
+        let save_home = home.clone();
+        let save_config = config.clone();
+        let http = Arc::new(HttpRemote::new(
+            &server,
+            tokens,
+            Arc::new(move |t| {
+                if let Err(e) = credentials::save(&save_home, &save_config, t) {
+                    tracing::error!("could not keep the refreshed sign-in: {e:#}");
+                }
+            }),
+        ));
+        let fs = Arc::new(RealFs {
+            fallback_trash: home.trash_dir(),
+        });
+        let mut engine = Self::with_parts(home, config, http.clone(), fs, Arc::new(SystemClock))?;
+        engine.http = Some(http);
+        Ok(engine)
+    }
+
+    /// Assembles an engine from its parts: how tests and the simulator drive it.
+    pub fn with_parts(
+        home: Home,
+        config: Config,
+        remote: Arc<dyn Remote>,
+        fs: Arc<dyn LocalFs>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let (db, set_aside) = StateDb::open(&home.db_path())?;
+        if let Some(p) = set_aside {
+            let msg = format!(
+                "the state database was damaged and was rebuilt (the old one is kept as {}); \
+                 nothing is deleted while it is rebuilt, and any differences become conflict copies",
+                p.display()
+            );
+            db.set_meta("notice", Some(&msg))?;
+        }
+        Ok(Engine {
+            home,
+            config,
+            db: Arc::new(db),
+            remote,
+            http: None,
+            fs,
+            clock,
+            host: host_name(),
+        })
+    }
+
+    pub fn remote(&self) -> &Arc<dyn Remote> {
+        &self.remote
+    }
+
+    fn stamp(&self) -> String {
+        let fmt = time::macros::format_description!("[year]-[month]-[day] [hour][minute][second]");
+        let now = self.clock.now().format(fmt).unwrap_or_default();
+        format!("from {} {now}", self.host)
+    }
+
+    /// Reads the change feed to its end into the remote tree.
+    pub async fn pull(&self) -> Result<(), RemoteError> {
+        loop {
+            let cursor = self.db.cursor().unwrap_or(0);
+            let page = self.remote.changes(cursor).await?;
+            self.db
+                .apply_changes(&page.nodes, page.cursor)
+                .map_err(|e| RemoteError::Network(format!("cannot record changes: {e:#}")))?;
+            if !page.has_more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The remote folder's node id, creating the path on the service if needed.
+    async fn remote_root(&self, folder: &FolderConfig) -> Result<NodeId, RemoteError> {
+        let mut id = self.remote.account().await?.root_id;
+        for name in folder.remote.split('/').filter(|s| !s.is_empty()) {
+            id = self.remote.mkdir(id, name).await?.id;
+        }
+        Ok(id)
+    }
+
+    /// Rule: a root without its marker (unmounted, emptied, replaced) stops.
+    fn check_root(&self, folder: &FolderConfig) -> Result<(), String> {
+        let root = &folder.local;
+        if !root.is_dir() {
+            return Err(format!("{} is missing or not mounted; nothing was changed. Reconnect the drive or remove the folder with `nubo folder remove`", root.display()));
+        }
+        match std::fs::read_to_string(root.join(ROOT_MARKER)) {
+            Ok(m) if m.trim() == folder.marker => Ok(()),
+            Ok(_) => Err(format!("{} belongs to another Nubo folder (its {ROOT_MARKER} differs); nothing was changed", root.display())),
+            Err(_) => Err(format!(
+                "{} lost its {ROOT_MARKER} marker, so it may be an empty mount point; nothing was changed. \
+                 If the folder is right, add it again with `nubo folder add`",
+                root.display()
+            )),
+        }
+    }
+
+    /// One pass of the loop for every folder, until in sync or paused.
+    pub async fn sync_once(&self, allow_mass_delete: bool) -> anyhow::Result<Outcome> {
+        let result = self.sync_rounds(allow_mass_delete).await;
+        let state = match &result {
+            Ok(Outcome::InSync) => "up to date".to_string(),
+            Ok(Outcome::Paused(p)) => p.iter().map(Pause::message).collect::<Vec<_>>().join("; "),
+            Err(e) => format!("error: {e:#}"),
+        };
+        let _ = self.db.set_meta("state", Some(&state));
+        let _ = self.db.set_meta("state_at", Some(&self.stamp()));
+        match &result {
+            Err(e) => {
+                let _ = self.db.set_meta("last_error", Some(&format!("{e:#}")));
+            }
+            Ok(Outcome::InSync) => {
+                let _ = self.db.set_meta("last_error", None);
+            }
+            Ok(_) => {}
+        }
+        result
+    }
+
+    async fn sync_rounds(&self, allow_mass_delete: bool) -> anyhow::Result<Outcome> {
+        if self.config.folders.is_empty() {
+            bail!("no folder to sync: add one with `nubo folder add PATH`");
+        }
+        let mut roots = Vec::new();
+        let mut pauses = Vec::new();
+        for folder in &self.config.folders {
+            if let Err(message) = self.check_root(folder) {
+                pauses.push(Pause::FolderUnavailable { message });
+                continue;
+            }
+            match self.remote_root(folder).await {
+                Ok(id) => roots.push((folder, id)),
+                Err(e) => return self.remote_failure(e),
+            }
+        }
+        let mut idle = 0;
+        let mut last_failure: Option<OpError> = None;
+        for _round in 0..MAX_ROUNDS {
+            if let Err(e) = self.pull().await {
+                return self.remote_failure(e);
+            }
+            let mut planned = 0;
+            let mut done = 0;
+            let mut round_pauses = Vec::new();
+            let mut quota_failures = 0;
+            let mut failures = 0;
+            for (folder, remote_root) in &roots {
+                let rules = IgnoreRules::load(&folder.local);
+                let previous = self.db.load_local(folder.id)?;
+                let scan =
+                    scanner::scan(self.fs.as_ref(), &folder.local, &rules, &previous, now_ns());
+                self.db.store_local(folder.id, &previous, &scan.tree)?;
+                // No download runs between rounds: any temp file is a leftover.
+                for leftover in &scan.leftovers {
+                    if let Err(e) = std::fs::remove_file(leftover) {
+                        tracing::warn!(
+                            "cannot remove the unfinished download {}: {e}",
+                            leftover.display()
+                        );
+                    }
+                }
+                let rows = self.db.remote_rows()?;
+                let remote = remote_tree::build(&rows, *remote_root, &rules);
+                for refused in &remote.refused {
+                    tracing::warn!("{refused}");
+                }
+                let mut synced = self.db.load_synced(folder.id)?;
+                synced.retain(|p, s| !rules.is_ignored(p, s.kind == Kind::Dir));
+                let trees = crate::tree::Trees {
+                    local: scan.tree,
+                    remote: remote.tree,
+                    synced,
+                };
+                let opts = PlanOptions {
+                    mode: folder.mode,
+                    conflict_stamp: self.stamp(),
+                    guard: self.config.guard(),
+                    allow_mass_delete,
+                    ..Default::default()
+                };
+                let plan = planner::plan(&trees, &opts);
+                if let Some(info) = plan.mass_delete {
+                    round_pauses.push(Pause::MassDelete {
+                        folder: folder.local.display().to_string(),
+                        info,
+                    });
+                    continue;
+                }
+                if plan.ops.is_empty() {
+                    continue;
+                }
+                planned += plan.ops.len();
+                let ctx = FolderCtx::new(
+                    folder.id,
+                    folder.local.clone(),
+                    *remote_root,
+                    self.db.clone(),
+                    self.remote.clone(),
+                    self.fs.clone(),
+                    trees.local,
+                    trees.remote,
+                    self.db.cursor()?,
+                    self.stamp(),
+                );
+                let report = executor::execute(&ctx, plan.ops).await;
+                done += report.done;
+                for (path, err) in report.failed {
+                    match err.code() {
+                        Some(ErrorCode::AgreementsRequired) | Some(ErrorCode::Unauthorized) => {
+                            if let OpError::Remote(e) = err {
+                                return self.remote_failure(e);
+                            }
+                        }
+                        Some(ErrorCode::QuotaExceeded) => quota_failures += 1,
+                        None if matches!(err, OpError::Remote(RemoteError::Network(_))) => {
+                            if let OpError::Remote(e) = err {
+                                return self.remote_failure(e);
+                            }
+                        }
+                        _ => {}
+                    }
+                    failures += 1;
+                    last_failure = Some(OpError::Io(format!("{path}: {err}")));
+                }
+            }
+            pauses.extend(round_pauses);
+            if planned == 0 || (!pauses.is_empty() && done == 0) {
+                return Ok(if pauses.is_empty() {
+                    Outcome::InSync
+                } else {
+                    Outcome::Paused(pauses)
+                });
+            }
+            if done == 0 {
+                if failures > 0 && failures == quota_failures {
+                    pauses.push(Pause::StorageFull {
+                        message: format!("storage on the service is full; {quota_failures} files wait to be uploaded. Free some space or upgrade the plan"),
+                    });
+                    return Ok(Outcome::Paused(pauses));
+                }
+                idle += 1;
+                if idle >= MAX_IDLE_ROUNDS {
+                    let why = last_failure.map(|e| e.to_string()).unwrap_or_default();
+                    bail!("sync is stuck: {why}");
+                }
+                tokio::time::sleep(Duration::from_millis(200 * idle as u64)).await;
+            } else {
+                idle = 0;
+            }
+        }
+        bail!(
+            "sync did not settle after {MAX_ROUNDS} rounds; see the log in {}",
+            self.home.logs_dir().display()
+        )
+    }
+
+    fn remote_failure(&self, e: RemoteError) -> anyhow::Result<Outcome> {
+        match e {
+            RemoteError::Api(api) if api.code == ErrorCode::AgreementsRequired => {
+                Ok(Outcome::Paused(vec![Pause::AgreementsRequired {
+                    message: api.message,
+                    pending: api.pending,
+                }]))
+            }
+            RemoteError::Api(api) if api.code == ErrorCode::Unauthorized => {
+                bail!(
+                    "signed out by the service ({}); sign in again with `nubo login`",
+                    api.message
+                )
+            }
+            other => Err(other.into()),
+        }
+    }
+
+    /// Syncs, then keeps syncing on every local change (watcher), every push
+    /// from the service, and every poll interval, until `stop` resolves.
+    pub async fn watch(
+        &self,
+        allow_mass_delete: bool,
+        push: bool,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<&'static str>(64);
+        let _watchers = crate::watch::watch_folders(&self.config.folders, wake_tx.clone())?;
+        if push {
+            if let Some(http) = self.http.clone() {
+                let tx = wake_tx.clone();
+                tokio::spawn(crate::watch::follow_push(http, tx));
+            }
+        }
+        let poll = Duration::from_secs(self.config.poll_interval_secs.max(1));
+        tokio::pin!(stop);
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let wait = match self.sync_once(allow_mass_delete).await {
+                Ok(Outcome::InSync) => {
+                    backoff = Duration::from_secs(1);
+                    poll
+                }
+                Ok(Outcome::Paused(p)) => {
+                    for pause in p {
+                        tracing::warn!("{}", pause.message());
+                        eprintln!("{}", pause.message());
+                    }
+                    poll
+                }
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("{e:#}");
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                    backoff
+                }
+            };
+            tokio::select! {
+                _ = &mut stop => return Ok(()),
+                _ = tokio::time::sleep(wait) => {}
+                Some(_) = wake_rx.recv() => {
+                    // Coalesce a burst of events into one round.
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    while wake_rx.try_recv().is_ok() {}
+                }
+            }
+        }
+    }
+}
+
+/// Writes the root marker of a new folder (keeping an existing one's value).
+pub fn mark_root(root: &Path, marker: &str) -> anyhow::Result<()> {
+    crate::home::write_atomic(&root.join(ROOT_MARKER), marker.as_bytes(), false)
+}

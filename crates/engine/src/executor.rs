@@ -1,0 +1,556 @@
+//! Runs one batch of the planner's operations against the file system and the
+//! service, and records each finished operation in the state database.
+//!
+//! Order within a batch: moves and conflict renames, then folders (parents
+//! first), then transfers (concurrently), then deletions (children first).
+//! Every local write checks first that the disk is still as the planner saw
+//! it; when it is not, the operation is skipped and the next round replans.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use futures::stream::{self, StreamExt};
+use nubo_protocol::{ChunkRef, CommitRequest, DeleteRequest, ErrorCode, NodeKind};
+
+use crate::content::hash_bytes;
+use crate::db::{FolderId, StateDb};
+use crate::fs::LocalFs;
+use crate::planner::{Expect, Op};
+use crate::remote::{Remote, RemoteError};
+use crate::tree::{
+    file_name, inside, parent, FileStat, Kind, LocalEntry, NodeId, RemoteEntry, SyncedEntry, Tree,
+};
+
+/// Transfers at once per folder.
+const PARALLEL_TRANSFERS: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    #[error("{0}")]
+    Io(String),
+    /// The disk or the service moved on since the plan; the next round replans.
+    #[error("{0}")]
+    Stale(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<io::Error> for OpError {
+    fn from(e: io::Error) -> Self {
+        OpError::Io(e.to_string())
+    }
+}
+
+impl From<anyhow::Error> for OpError {
+    fn from(e: anyhow::Error) -> Self {
+        OpError::Io(format!("{e:#}"))
+    }
+}
+
+impl OpError {
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            OpError::Remote(e) => e.code(),
+            _ => None,
+        }
+    }
+}
+
+pub struct FolderCtx {
+    pub folder: FolderId,
+    pub root: PathBuf,
+    pub remote_root: NodeId,
+    pub db: Arc<StateDb>,
+    pub remote: Arc<dyn Remote>,
+    pub fs: Arc<dyn LocalFs>,
+    /// The trees the plan was made from.
+    pub local: Tree<LocalEntry>,
+    pub remote_tree: Tree<RemoteEntry>,
+    /// The change-feed cursor the remote tree reflects.
+    pub cursor: i64,
+    pub stamp: String,
+    made_dirs: Mutex<HashMap<String, NodeId>>,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub done: usize,
+    pub failed: Vec<(String, OpError)>,
+}
+
+impl FolderCtx {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        folder: FolderId,
+        root: PathBuf,
+        remote_root: NodeId,
+        db: Arc<StateDb>,
+        remote: Arc<dyn Remote>,
+        fs: Arc<dyn LocalFs>,
+        local: Tree<LocalEntry>,
+        remote_tree: Tree<RemoteEntry>,
+        cursor: i64,
+        stamp: String,
+    ) -> Self {
+        FolderCtx {
+            folder,
+            root,
+            remote_root,
+            db,
+            remote,
+            fs,
+            local,
+            remote_tree,
+            cursor,
+            stamp,
+            made_dirs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn abs(&self, rel: &str) -> PathBuf {
+        // Every component was checked (remote names) or read from disk
+        // (local names); none is empty, `.` or `..`.
+        debug_assert!(
+            rel.is_empty()
+                || rel
+                    .split('/')
+                    .all(|c| !c.is_empty() && c != "." && c != "..")
+        );
+        if rel.is_empty() {
+            return self.root.clone();
+        }
+        self.root.join(rel)
+    }
+
+    fn event(&self, action: &str, path: &str) {
+        let _ = self.db.add_event(self.folder, action, path, &self.stamp);
+        tracing::info!(folder = self.folder, "{action}: {path}");
+    }
+
+    /// Creates `rel` and its parents inside the root, refusing to pass
+    /// through a symbolic link (which could lead outside the root).
+    fn local_dir(&self, rel: &str) -> Result<(), OpError> {
+        let mut at = self.root.clone();
+        for part in rel.split('/').filter(|p| !p.is_empty()) {
+            at.push(part);
+            match std::fs::symlink_metadata(&at) {
+                Ok(m) if m.is_dir() => {}
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(OpError::Refused(format!(
+                        "refusing to write through the symbolic link {}",
+                        at.display()
+                    )))
+                }
+                Ok(_) => {
+                    return Err(OpError::Stale(format!(
+                        "{} is a file where a folder is needed",
+                        at.display()
+                    )))
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match std::fs::create_dir(&at) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e.into()),
+                },
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// The node id of a remote folder by path, creating what is missing.
+    async fn remote_dir(&self, rel: &str) -> Result<NodeId, OpError> {
+        if rel.is_empty() {
+            return Ok(self.remote_root);
+        }
+        if let Some(r) = self.remote_tree.get(rel).filter(|r| r.kind == Kind::Dir) {
+            return Ok(r.node);
+        }
+        if let Some(id) = self
+            .made_dirs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(rel)
+        {
+            return Ok(*id);
+        }
+        let parent_id = Box::pin(self.remote_dir(parent(rel))).await?;
+        let node = self.remote.mkdir(parent_id, file_name(rel)).await?;
+        self.db.put_remote(&node)?;
+        self.made_dirs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(rel.to_string(), node.id);
+        Ok(node.id)
+    }
+
+    fn stat(&self, rel: &str) -> Result<Option<(Kind, FileStat)>, OpError> {
+        Ok(self.fs.stat(&self.abs(rel))?)
+    }
+}
+
+pub async fn execute(ctx: &FolderCtx, ops: Vec<Op>) -> Report {
+    let mut report = Report::default();
+    let (mut first, mut dirs, mut transfers, mut deletes, mut books) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for op in ops {
+        match op {
+            Op::LocalMove { .. } | Op::RemoteMove { .. } | Op::KeepConflictCopy { .. } => {
+                first.push(op)
+            }
+            Op::LocalMkdir { .. } | Op::RemoteMkdir { .. } => dirs.push(op),
+            Op::Upload { .. } | Op::Download { .. } => transfers.push(op),
+            Op::LocalDelete { .. } | Op::RemoteDelete { .. } => deletes.push(op),
+            Op::RecordSynced { .. } | Op::ForgetSynced { .. } => books.push(op),
+        }
+    }
+    dirs.sort_by_key(|o| o.path().matches('/').count());
+    deletes.sort_by_key(|o| std::cmp::Reverse(o.path().matches('/').count()));
+
+    let mut note = |path: String, r: Result<(), OpError>| match r {
+        Ok(()) => report.done += 1,
+        Err(e) => {
+            tracing::warn!("{path}: {e}");
+            report.failed.push((path, e));
+        }
+    };
+    for op in first.into_iter().chain(dirs).chain(books) {
+        let path = op.path().to_string();
+        note(path, run(ctx, op).await);
+    }
+    let results: Vec<(String, Result<(), OpError>)> = stream::iter(transfers)
+        .map(|op| async move { (op.path().to_string(), run(ctx, op).await) })
+        .buffer_unordered(PARALLEL_TRANSFERS)
+        .collect()
+        .await;
+    for (path, r) in results {
+        note(path, r);
+    }
+    for op in deletes {
+        let path = op.path().to_string();
+        note(path, run(ctx, op).await);
+    }
+    report
+}
+
+async fn run(ctx: &FolderCtx, op: Op) -> Result<(), OpError> {
+    let f = ctx.folder;
+    match op {
+        Op::RecordSynced { path, entry } => Ok(ctx.db.put_synced(f, &path, &entry)?),
+        Op::ForgetSynced { path } => Ok(ctx.db.remove_synced(f, &path)?),
+        Op::RemoteMkdir { path } => {
+            let node = ctx.remote_dir(&path).await?;
+            let stat = ctx.stat(&path)?.map(|(_, s)| s).unwrap_or_default();
+            ctx.db.put_synced(
+                f,
+                &path,
+                &SyncedEntry {
+                    kind: Kind::Dir,
+                    node,
+                    rev: 1,
+                    hash: String::new(),
+                    stat,
+                },
+            )?;
+            Ok(())
+        }
+        Op::LocalMkdir { path, remote } => {
+            ctx.local_dir(&path)?;
+            let stat = ctx.stat(&path)?.map(|(_, s)| s).unwrap_or_default();
+            ctx.db.put_local(
+                f,
+                &path,
+                &LocalEntry {
+                    kind: Kind::Dir,
+                    stat,
+                    hash: String::new(),
+                },
+            )?;
+            ctx.db.put_synced(
+                f,
+                &path,
+                &SyncedEntry {
+                    kind: Kind::Dir,
+                    node: remote.node,
+                    rev: remote.rev,
+                    hash: String::new(),
+                    stat,
+                },
+            )?;
+            Ok(())
+        }
+        Op::Upload { path, base } => upload(ctx, &path, base).await,
+        Op::Download {
+            path,
+            remote,
+            expect,
+        } => download(ctx, &path, &remote, &expect).await,
+        Op::RemoteMove { node, from, to } => {
+            let parent_id = ctx.remote_dir(parent(&to)).await?;
+            let moved = ctx
+                .remote
+                .move_node(node, parent_id, file_name(&to))
+                .await?;
+            ctx.db.put_remote(&moved)?;
+            ctx.db.rebase_synced(f, &from, &to)?;
+            ctx.event("moved on the service", &format!("{from} → {to}"));
+            Ok(())
+        }
+        Op::LocalMove { from, to } => {
+            ctx.local_dir(parent(&to))?;
+            ctx.fs.rename_new(&ctx.abs(&from), &ctx.abs(&to))?;
+            ctx.db.rebase_local(f, &from, &to)?;
+            ctx.db.rebase_synced(f, &from, &to)?;
+            ctx.event("moved here", &format!("{from} → {to}"));
+            Ok(())
+        }
+        Op::KeepConflictCopy { path, copy } => {
+            ctx.fs.rename_new(&ctx.abs(&path), &ctx.abs(&copy))?;
+            ctx.db.rebase_local(f, &path, &copy)?;
+            ctx.db.add_conflict(f, &path, &copy, &ctx.stamp)?;
+            ctx.event("conflict: kept this computer's version as", &copy);
+            Ok(())
+        }
+        Op::RemoteDelete {
+            path,
+            node,
+            kind,
+            base_rev,
+        } => {
+            let req = match kind {
+                Kind::File => DeleteRequest {
+                    base_rev: Some(base_rev),
+                    unchanged_since: None,
+                },
+                Kind::Dir => DeleteRequest {
+                    base_rev: None,
+                    unchanged_since: Some(ctx.cursor),
+                },
+            };
+            let gone = ctx.remote.delete(node, &req).await?;
+            ctx.db.remove_remote_subtree(gone.id)?;
+            ctx.db.remove_synced(f, &path)?;
+            ctx.event("moved to the service's trash", &path);
+            Ok(())
+        }
+        Op::LocalDelete { path, kind } => {
+            local_delete(ctx, &path, kind)?;
+            ctx.event("moved to the trash", &path);
+            Ok(())
+        }
+    }
+}
+
+fn unchanged(ctx: &FolderCtx, rel: &str) -> Result<bool, OpError> {
+    let Some(seen) = ctx.local.get(rel) else {
+        return Ok(false);
+    };
+    Ok(match ctx.stat(rel)? {
+        Some((kind, now)) => kind == seen.kind && (kind == Kind::Dir || now == seen.stat),
+        None => false,
+    })
+}
+
+fn local_delete(ctx: &FolderCtx, rel: &str, kind: Kind) -> Result<(), OpError> {
+    // Only what is exactly as planned goes: a file edited since, or a new
+    // file inside a folder, keeps it all for the next round.
+    if !unchanged(ctx, rel)? {
+        return Err(OpError::Stale(format!("{rel} changed since the plan")));
+    }
+    if kind == Kind::Dir {
+        let rules = crate::ignore_rules::IgnoreRules::load(&ctx.root);
+        let seen: Tree<LocalEntry> = inside(&ctx.local, rel)
+            .map(|(p, e)| (p[rel.len() + 1..].to_string(), e.clone()))
+            .collect();
+        // i64::MAX as "now": trust every unchanged stat, hash only what changed.
+        let now = crate::scanner::scan(
+            ctx.fs.as_ref(),
+            &ctx.root.join(rel),
+            &rules,
+            &seen,
+            i64::MAX,
+        );
+        let planned = inside(&ctx.local, rel).count();
+        if now.tree.len() != planned {
+            return Err(OpError::Stale(format!(
+                "{rel} has new content since the plan"
+            )));
+        }
+        for (sub, _) in &now.tree {
+            if !unchanged(ctx, &format!("{rel}/{sub}"))? {
+                return Err(OpError::Stale(format!(
+                    "{rel}/{sub} changed since the plan"
+                )));
+            }
+        }
+    }
+    ctx.fs.trash(&ctx.abs(rel))?;
+    ctx.db.remove_local(ctx.folder, rel)?;
+    ctx.db.remove_synced(ctx.folder, rel)?;
+    Ok(())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> Result<T, OpError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| OpError::Io(e.to_string()))?
+        .map_err(OpError::from)
+}
+
+async fn upload(ctx: &FolderCtx, rel: &str, base: Option<(NodeId, i64)>) -> Result<(), OpError> {
+    let abs = ctx.abs(rel);
+    let before = match ctx.stat(rel)? {
+        Some((Kind::File, s)) => s,
+        _ => return Err(OpError::Stale(format!("{rel} is no longer a file"))),
+    };
+    let fs = ctx.fs.clone();
+    let path = abs.clone();
+    let digest = blocking(move || fs.digest(&path)).await?;
+    if ctx.stat(rel)?.map(|(_, s)| s) != Some(before) {
+        return Err(OpError::Stale(format!(
+            "{rel} changed while it was read; it will be sent again"
+        )));
+    }
+    let hashes: Vec<String> = digest.chunks.iter().map(|c| c.hash.clone()).collect();
+    let mut missing = std::collections::HashSet::new();
+    for part in hashes.chunks(1000) {
+        missing.extend(ctx.remote.missing_chunks(part).await?);
+    }
+    for chunk in &digest.chunks {
+        // Each missing chunk once, even when the file repeats it.
+        if !missing.remove(&chunk.hash) {
+            continue;
+        }
+        let (fs, path, off, len) = (ctx.fs.clone(), abs.clone(), chunk.offset, chunk.size);
+        let data = blocking(move || fs.read_at(&path, off, len)).await?;
+        if hash_bytes(&data) != chunk.hash {
+            return Err(OpError::Stale(format!(
+                "{rel} changed while it was sent; it will be sent again"
+            )));
+        }
+        ctx.remote.put_chunk(&chunk.hash, data).await?;
+    }
+    let parent_id = ctx.remote_dir(parent(rel)).await?;
+    let req = CommitRequest {
+        parent: parent_id,
+        name: file_name(rel).to_string(),
+        node: base.map(|b| b.0),
+        base_rev: base.map(|b| b.1),
+        size: digest.size,
+        hash: digest.hash.clone(),
+        chunks: digest
+            .chunks
+            .iter()
+            .map(|c| ChunkRef {
+                hash: c.hash.clone(),
+                size: c.size,
+            })
+            .collect(),
+        mtime_ms: before.mtime_ns / 1_000_000,
+    };
+    let node = ctx.remote.commit(&req).await?;
+    ctx.db.put_remote(&node)?;
+    ctx.db.put_local(
+        ctx.folder,
+        rel,
+        &LocalEntry {
+            kind: Kind::File,
+            stat: before,
+            hash: digest.hash.clone(),
+        },
+    )?;
+    ctx.db.put_synced(
+        ctx.folder,
+        rel,
+        &SyncedEntry {
+            kind: Kind::File,
+            node: node.id,
+            rev: node.rev,
+            hash: digest.hash,
+            stat: before,
+        },
+    )?;
+    ctx.event("uploaded", rel);
+    Ok(())
+}
+
+async fn download(
+    ctx: &FolderCtx,
+    rel: &str,
+    remote: &RemoteEntry,
+    expect: &Expect,
+) -> Result<(), OpError> {
+    let manifest = ctx.remote.manifest(remote.node).await?;
+    ctx.local_dir(parent(rel))?;
+    let dir = ctx.abs(parent(rel));
+    let mut temp = ctx.fs.create_temp(&dir)?;
+    let temp_path = temp.path().to_path_buf();
+    let result: Result<(), OpError> = async {
+        let mut whole = blake3::Hasher::new();
+        for chunk in &manifest.chunks {
+            let data = ctx.remote.get_chunk(&chunk.hash).await?;
+            if hash_bytes(&data) != chunk.hash {
+                return Err(OpError::Refused(format!(
+                    "the service sent a damaged chunk of {rel}; it will be fetched again"
+                )));
+            }
+            whole.update(&data);
+            temp.write_all(&data)?;
+        }
+        if whole.finalize().to_hex().as_str() != manifest.hash {
+            return Err(OpError::Refused(format!(
+                "{rel} did not match its hash after download; it will be fetched again"
+            )));
+        }
+        temp.finish()?;
+        match ctx.fs.place(&temp_path, &ctx.abs(rel), expect) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(OpError::Stale(format!(
+                "{rel} changed here while its new version was downloaded"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = ctx.fs.remove_file(&temp_path);
+        return Err(e);
+    }
+    let stat = ctx.stat(rel)?.map(|(_, s)| s).unwrap_or_default();
+    ctx.db.put_local(
+        ctx.folder,
+        rel,
+        &LocalEntry {
+            kind: Kind::File,
+            stat,
+            hash: manifest.hash.clone(),
+        },
+    )?;
+    ctx.db.put_synced(
+        ctx.folder,
+        rel,
+        &SyncedEntry {
+            kind: Kind::File,
+            node: remote.node,
+            rev: manifest.rev,
+            hash: manifest.hash,
+            stat,
+        },
+    )?;
+    ctx.event("downloaded", rel);
+    Ok(())
+}
+
+/// The kind of a protocol node in the engine's terms.
+pub fn kind_of_node(k: NodeKind) -> Kind {
+    match k {
+        NodeKind::File => Kind::File,
+        NodeKind::Dir => Kind::Dir,
+    }
+}

@@ -1,0 +1,202 @@
+//! The local file system behind a trait, so that the executor can run against
+//! a simulated one. `RealFs` is the one users have.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::content::{self, Digest};
+use crate::planner::Expect;
+use crate::tree::{FileStat, Kind};
+
+/// A file being downloaded, in the target's folder under a `.nubo-tmp-` name.
+pub trait TempSink: Send {
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
+    /// Flushes and fsyncs; the content is durable after this.
+    fn finish(self: Box<Self>) -> io::Result<()>;
+    fn path(&self) -> &Path;
+}
+
+pub trait LocalFs: Send + Sync {
+    /// Without following symlinks; `None` when nothing is there.
+    fn stat(&self, path: &Path) -> io::Result<Option<(Kind, FileStat)>>;
+    fn hash(&self, path: &Path) -> io::Result<String>;
+    fn digest(&self, path: &Path) -> io::Result<Digest>;
+    fn read_at(&self, path: &Path, offset: u64, len: u64) -> io::Result<Vec<u8>>;
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    fn create_temp(&self, dir: &Path) -> io::Result<Box<dyn TempSink>>;
+    /// Moves a finished temp file onto `target`, only if `target` is still as
+    /// expected; `ErrorKind::AlreadyExists` when it is not.
+    fn place(&self, temp: &Path, target: &Path, expect: &Expect) -> io::Result<()>;
+    /// Renames without ever replacing what is at `to`.
+    fn rename_new(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// To the OS trash (or the home's holding folder where there is none).
+    fn trash(&self, path: &Path) -> io::Result<()>;
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+}
+
+pub struct RealFs {
+    /// Where deletions go when the OS trash cannot take them.
+    pub fallback_trash: PathBuf,
+}
+
+pub fn stat_of(meta: &fs::Metadata) -> FileStat {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        FileStat {
+            size: if meta.is_dir() { 0 } else { meta.size() },
+            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+            inode: meta.ino(),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i64);
+        FileStat {
+            size: if meta.is_dir() { 0 } else { meta.len() },
+            mtime_ns,
+            inode: 0,
+        }
+    }
+}
+
+pub fn kind_of(meta: &fs::Metadata) -> Option<Kind> {
+    if meta.is_dir() {
+        Some(Kind::Dir)
+    } else if meta.is_file() {
+        Some(Kind::File)
+    } else {
+        None
+    }
+}
+
+struct RealTemp {
+    file: File,
+    path: PathBuf,
+}
+
+impl TempSink for RealTemp {
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.file.write_all(buf)
+    }
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        self.file.sync_all()
+    }
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl LocalFs for RealFs {
+    fn stat(&self, path: &Path) -> io::Result<Option<(Kind, FileStat)>> {
+        match fs::symlink_metadata(path) {
+            Ok(m) => Ok(kind_of(&m).map(|k| (k, stat_of(&m)))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn hash(&self, path: &Path) -> io::Result<String> {
+        content::hash_reader(File::open(path)?)
+    }
+
+    fn digest(&self, path: &Path) -> io::Result<Digest> {
+        content::digest(io::BufReader::with_capacity(1 << 20, File::open(path)?))
+    }
+
+    fn read_at(&self, path: &Path, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+        let mut f = File::open(path)?;
+        f.seek(SeekFrom::Start(offset))?;
+        let mut buf = Vec::with_capacity(len as usize);
+        f.take(len).read_to_end(&mut buf)?;
+        if buf.len() as u64 != len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file got shorter while it was read",
+            ));
+        }
+        Ok(buf)
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        fs::create_dir_all(path)
+    }
+
+    fn create_temp(&self, dir: &Path) -> io::Result<Box<dyn TempSink>> {
+        let name = format!(".nubo-tmp-{:016x}", rand::random::<u64>());
+        let path = dir.join(name);
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        Ok(Box::new(RealTemp { file, path }))
+    }
+
+    fn place(&self, temp: &Path, target: &Path, expect: &Expect) -> io::Result<()> {
+        match expect {
+            Expect::Absent => self.rename_new(temp, target),
+            Expect::Present(want) => match self.stat(target)? {
+                Some((Kind::File, now))
+                    if now.size == want.size
+                        && now.mtime_ns == want.mtime_ns
+                        && now.inode == want.inode =>
+                {
+                    fs::rename(temp, target)
+                }
+                _ => Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "the local file changed while its new version was downloaded",
+                )),
+            },
+        }
+    }
+
+    fn rename_new(&self, from: &Path, to: &Path) -> io::Result<()> {
+        // A hard link fails atomically when the name is taken, so nothing is
+        // ever replaced; for folders (or file systems without links) the
+        // check and the rename are two steps.
+        if fs::symlink_metadata(from)?.is_file() {
+            match fs::hard_link(from, to) {
+                Ok(()) => return fs::remove_file(from),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
+                Err(_) => {}
+            }
+        }
+        if fs::symlink_metadata(to).is_ok() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} already exists", to.display()),
+            ));
+        }
+        fs::rename(from, to)
+    }
+
+    fn trash(&self, path: &Path) -> io::Result<()> {
+        match trash::delete(path) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::warn!(
+                    "the OS trash refused {}: {e}; keeping it in {}",
+                    path.display(),
+                    self.fallback_trash.display()
+                );
+                let stamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos());
+                let dir = self.fallback_trash.join(stamp.to_string());
+                fs::create_dir_all(&dir)?;
+                let name = path.file_name().unwrap_or_default();
+                fs::rename(path, dir.join(name))
+            }
+        }
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+}

@@ -1,0 +1,178 @@
+//! A client home: one account's config, state database, credentials
+//! fallback and logs. Two homes on one machine behave as two PCs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::planner::{MassDeleteGuard, Mode};
+
+/// The file a sync root carries, so an empty or unmounted folder is never
+/// taken for "everything was deleted".
+pub const ROOT_MARKER: &str = ".nubo-root";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FolderConfig {
+    pub id: i64,
+    pub local: PathBuf,
+    /// `/` is the account's top folder.
+    pub remote: String,
+    pub mode: Mode,
+    /// Written into the root marker; a marker with another value is another folder's.
+    pub marker: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenStore {
+    Keyring,
+    /// A 0600 file in the home, where no keyring service exists.
+    File,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    pub server: Option<String>,
+    pub account_id: Option<String>,
+    pub device_id: Option<i64>,
+    pub token_store: Option<TokenStore>,
+    #[serde(default)]
+    pub folders: Vec<FolderConfig>,
+    /// How often to ask the service for changes when push is not in use.
+    #[serde(default = "default_poll")]
+    pub poll_interval_secs: u64,
+    #[serde(default = "default_min_files")]
+    pub mass_delete_min_files: usize,
+    #[serde(default = "default_share")]
+    pub mass_delete_max_share: f64,
+}
+
+fn default_poll() -> u64 {
+    60
+}
+fn default_min_files() -> usize {
+    MassDeleteGuard::default().min_files
+}
+fn default_share() -> f64 {
+    MassDeleteGuard::default().max_share
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: None,
+            account_id: None,
+            device_id: None,
+            token_store: None,
+            folders: Vec::new(),
+            poll_interval_secs: default_poll(),
+            mass_delete_min_files: default_min_files(),
+            mass_delete_max_share: default_share(),
+        }
+    }
+}
+
+impl Config {
+    pub fn guard(&self) -> MassDeleteGuard {
+        MassDeleteGuard {
+            min_files: self.mass_delete_min_files,
+            max_share: self.mass_delete_max_share,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Home {
+    pub dir: PathBuf,
+}
+
+impl Home {
+    pub fn new(dir: impl Into<PathBuf>) -> anyhow::Result<Self> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the Nubo home {}", dir.display()))?;
+        let dir = dir.canonicalize()?;
+        Ok(Home { dir })
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join("state.sqlite")
+    }
+    pub fn logs_dir(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
+    pub fn credentials_path(&self) -> PathBuf {
+        self.dir.join("credentials.json")
+    }
+    pub fn trash_dir(&self) -> PathBuf {
+        self.dir.join("trash")
+    }
+
+    /// Held while syncing: two sync loops on one home would race each other.
+    pub fn lock_for_sync(&self) -> anyhow::Result<std::fs::File> {
+        let path = self.dir.join("sync.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                anyhow::bail!(
+                    "another `nubo sync` is already running for {}; stop it first",
+                    self.dir.display()
+                )
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+        }
+    }
+
+    pub fn load_config(&self) -> anyhow::Result<Config> {
+        let path = self.config_path();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{} is not valid; fix it or remove it and sign in again",
+                    path.display()
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    pub fn save_config(&self, config: &Config) -> anyhow::Result<()> {
+        write_atomic(
+            &self.config_path(),
+            serde_json::to_string_pretty(config)?.as_bytes(),
+            false,
+        )
+    }
+}
+
+/// Temp file, fsync, rename: a crash leaves the old file or the new one.
+pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts
+            .open(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}

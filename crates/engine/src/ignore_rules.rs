@@ -1,0 +1,99 @@
+//! What is never synced: the engine's own files, OS and editor clutter, and
+//! the user's patterns from `.nuboignore` (gitignore syntax) at the root.
+//! Applied alike to the local, remote and synced trees, so an ignored path is
+//! simply outside the sync: never uploaded, downloaded or deleted.
+
+use std::path::Path;
+
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+
+pub const IGNORE_FILE: &str = ".nuboignore";
+
+const BUILT_IN: &[&str] = &[
+    // The engine's own files in a sync root: marker, temp files, ignore file.
+    ".nubo*",
+    ".DS_Store",
+    "._*",
+    "Thumbs.db",
+    "desktop.ini",
+    // Office lock files and LibreOffice locks.
+    "~$*",
+    ".~lock.*#",
+    // Partial downloads of browsers and other tools.
+    "*.part",
+    "*.partial",
+    "*.crdownload",
+    "~*.tmp",
+    // Editor swap files.
+    ".*.swp",
+    ".*.swx",
+    ".Trash-*",
+];
+
+#[derive(Clone)]
+pub struct IgnoreRules {
+    matcher: Gitignore,
+    /// A problem with the user's `.nuboignore`, to show in `status`.
+    pub warning: Option<String>,
+}
+
+impl IgnoreRules {
+    pub fn load(root: &Path) -> Self {
+        let mut b = GitignoreBuilder::new(root);
+        for pattern in BUILT_IN {
+            b.add_line(None, pattern)
+                .expect("built-in ignore patterns are valid");
+        }
+        let file = root.join(IGNORE_FILE);
+        let mut warning = None;
+        if file.exists() {
+            if let Some(e) = b.add(&file) {
+                warning = Some(format!(
+                    "{} has a line that was skipped: {e}",
+                    file.display()
+                ));
+            }
+        }
+        let matcher = b.build().unwrap_or_else(|e| {
+            warning = Some(format!("{} could not be used: {e}", file.display()));
+            Gitignore::empty()
+        });
+        IgnoreRules { matcher, warning }
+    }
+
+    pub fn is_ignored(&self, rel_path: &str, is_dir: bool) -> bool {
+        !rel_path.is_empty()
+            && self
+                .matcher
+                .matched_path_or_any_parents(rel_path, is_dir)
+                .is_ignore()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_ins_and_user_patterns() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(IGNORE_FILE), "build/\n*.log\n!keep.log\n").unwrap();
+        let rules = IgnoreRules::load(dir.path());
+        for p in [
+            ".nubo-root",
+            "a/.nubo-tmp-1",
+            "a/.DS_Store",
+            "~$report.docx",
+            "build",
+            "build/x.o",
+            "a/b.log",
+            "x.crdownload",
+        ] {
+            assert!(rules.is_ignored(p, p == "build"), "{p} should be ignored");
+        }
+        for p in ["report.docx", "keep.log", "src/main.rs", "notes.txt"] {
+            assert!(!rules.is_ignored(p, false), "{p} should sync");
+        }
+        assert!(rules.warning.is_none());
+    }
+}

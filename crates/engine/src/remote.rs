@@ -1,0 +1,386 @@
+//! The service, as the engine sees it: a trait, so the simulator can stand in
+//! for it, and `HttpRemote`, which speaks `/v1` over HTTP(S) with rustls.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nubo_protocol::{
+    AcceptRequest, AccountInfo, AgreementList, AgreementStatus, ApiError, ChangesResponse,
+    CommitRequest, DeleteRequest, ErrorCode, LoginRequest, Manifest, MissingChunksRequest,
+    MissingChunksResponse, MkdirRequest, MoveRequest, Node, NodeId, PushEvent, RefreshRequest,
+    TokenResponse,
+};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("{0}")]
+    Api(ApiError),
+    #[error("cannot reach the service ({0}); check the network and the server address")]
+    Network(String),
+}
+
+impl RemoteError {
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            RemoteError::Api(e) => Some(e.code),
+            RemoteError::Network(_) => None,
+        }
+    }
+}
+
+pub type RemoteResult<T> = Result<T, RemoteError>;
+
+#[async_trait]
+pub trait Remote: Send + Sync {
+    async fn account(&self) -> RemoteResult<AccountInfo>;
+    async fn changes(&self, cursor: i64) -> RemoteResult<ChangesResponse>;
+    async fn mkdir(&self, parent: NodeId, name: &str) -> RemoteResult<Node>;
+    async fn commit(&self, req: &CommitRequest) -> RemoteResult<Node>;
+    async fn move_node(&self, id: NodeId, parent: NodeId, name: &str) -> RemoteResult<Node>;
+    async fn delete(&self, id: NodeId, req: &DeleteRequest) -> RemoteResult<Node>;
+    async fn manifest(&self, id: NodeId) -> RemoteResult<Manifest>;
+    async fn missing_chunks(&self, hashes: &[String]) -> RemoteResult<Vec<String>>;
+    async fn put_chunk(&self, hash: &str, data: Vec<u8>) -> RemoteResult<()>;
+    async fn get_chunk(&self, hash: &str) -> RemoteResult<Vec<u8>>;
+    async fn agreements(&self) -> RemoteResult<AgreementList>;
+    async fn agreement_text(&self, id: &str, locale: &str) -> RemoteResult<String>;
+    async fn agreement_status(&self) -> RemoteResult<AgreementStatus>;
+    async fn accept(&self, req: &AcceptRequest) -> RemoteResult<AgreementStatus>;
+    async fn logout(&self) -> RemoteResult<()>;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+}
+
+/// Called with new tokens after each refresh, to keep them.
+pub type TokenSaver = Arc<dyn Fn(&Tokens) + Send + Sync>;
+
+pub struct HttpRemote {
+    base: String,
+    client: reqwest::Client,
+    tokens: Mutex<Tokens>,
+    save: TokenSaver,
+}
+
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("nubo/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the HTTP client builds with static settings")
+}
+
+/// Plain HTTP only to this machine: anywhere else tokens would cross the
+/// network in the clear.
+pub fn check_server_url(url: &str) -> anyhow::Result<String> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| anyhow::anyhow!("{url:?} is not a server address: {e}"))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = match parsed.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d == "localhost",
+                None => false,
+            };
+            if !loopback {
+                anyhow::bail!(
+                    "refusing plain http:// to {url}: use https:// (plain HTTP is only for this machine)"
+                );
+            }
+        }
+        other => anyhow::bail!("{url:?}: unsupported scheme {other}; use https://"),
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+async fn decode_error(resp: reqwest::Response) -> RemoteError {
+    let status = resp.status();
+    match resp.json::<ApiError>().await {
+        Ok(e) => RemoteError::Api(e),
+        Err(_) => RemoteError::Api(ApiError::new(
+            if status == StatusCode::UNAUTHORIZED {
+                ErrorCode::Unauthorized
+            } else {
+                ErrorCode::Internal
+            },
+            format!("the service answered {status}"),
+        )),
+    }
+}
+
+fn net(e: reqwest::Error) -> RemoteError {
+    RemoteError::Network(e.to_string())
+}
+
+/// Password sign-in. The password goes to the service once and is not kept.
+pub async fn login(
+    server: &str,
+    login: &str,
+    password: &str,
+    device_name: &str,
+) -> RemoteResult<TokenResponse> {
+    let resp = client()
+        .post(format!("{server}/v1/auth/login"))
+        .timeout(REQUEST_TIMEOUT)
+        .json(&LoginRequest {
+            login: login.to_string(),
+            password: password.to_string(),
+            device_name: device_name.to_string(),
+        })
+        .send()
+        .await
+        .map_err(net)?;
+    if !resp.status().is_success() {
+        return Err(decode_error(resp).await);
+    }
+    resp.json().await.map_err(net)
+}
+
+enum Body<'a> {
+    None,
+    Json(serde_json::Value),
+    Bytes(&'a [u8]),
+}
+
+impl HttpRemote {
+    pub fn new(server: &str, tokens: Tokens, save: TokenSaver) -> Self {
+        HttpRemote {
+            base: server.trim_end_matches('/').to_string(),
+            client: client(),
+            tokens: Mutex::new(tokens),
+            save,
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn access(&self) -> String {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .access
+            .clone()
+    }
+
+    async fn refresh(&self) -> RemoteResult<()> {
+        let refresh = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .refresh
+            .clone();
+        let resp = self
+            .client
+            .post(format!("{}/v1/auth/refresh", self.base))
+            .timeout(REQUEST_TIMEOUT)
+            .json(&RefreshRequest {
+                refresh_token: refresh,
+            })
+            .send()
+            .await
+            .map_err(net)?;
+        if !resp.status().is_success() {
+            return Err(decode_error(resp).await);
+        }
+        let t: TokenResponse = resp.json().await.map_err(net)?;
+        let tokens = Tokens {
+            access: t.access_token,
+            refresh: t.refresh_token,
+        };
+        (self.save)(&tokens);
+        *self.tokens.lock().unwrap_or_else(|p| p.into_inner()) = tokens;
+        Ok(())
+    }
+
+    /// Sends with the access token; on 401 refreshes once and retries.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body<'_>,
+    ) -> RemoteResult<reqwest::Response> {
+        for attempt in 0..2 {
+            let mut req = self
+                .client
+                .request(method.clone(), format!("{}{path}", self.base))
+                .timeout(REQUEST_TIMEOUT)
+                .bearer_auth(self.access());
+            req = match &body {
+                Body::None => req,
+                Body::Json(v) => req.json(v),
+                Body::Bytes(b) => req
+                    .header("content-type", "application/octet-stream")
+                    .body(b.to_vec()),
+            };
+            let resp = req.send().await.map_err(net)?;
+            if resp.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
+                self.refresh().await?;
+                continue;
+            }
+            if !resp.status().is_success() {
+                return Err(decode_error(resp).await);
+            }
+            return Ok(resp);
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body<'_>,
+    ) -> RemoteResult<T> {
+        self.send(method, path, body)
+            .await?
+            .json()
+            .await
+            .map_err(net)
+    }
+
+    /// Follows the push channel, sending each new cursor to `tx`, until the
+    /// connection ends (then the caller falls back to polling and retries).
+    pub async fn follow_events(&self, tx: tokio::sync::mpsc::Sender<i64>) -> RemoteResult<()> {
+        use futures::StreamExt;
+        let resp = self
+            .client
+            .get(format!("{}/v1/events", self.base))
+            .bearer_auth(self.access())
+            .send()
+            .await
+            .map_err(net)?;
+        if !resp.status().is_success() {
+            return Err(decode_error(resp).await);
+        }
+        let mut stream = resp.bytes_stream();
+        let mut buf = String::new();
+        while let Some(part) = stream.next().await {
+            buf.push_str(&String::from_utf8_lossy(&part.map_err(net)?));
+            while let Some(i) = buf.find('\n') {
+                let line: String = buf.drain(..=i).collect();
+                if let Some(data) = line.trim_end().strip_prefix("data:") {
+                    if let Ok(ev) = serde_json::from_str::<PushEvent>(data.trim()) {
+                        if tx.send(ev.cursor).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn to_json(v: impl Serialize) -> Body<'static> {
+    Body::Json(serde_json::to_value(v).expect("request types serialise"))
+}
+
+#[async_trait]
+impl Remote for HttpRemote {
+    async fn account(&self) -> RemoteResult<AccountInfo> {
+        self.json(Method::GET, "/v1/account", Body::None).await
+    }
+    async fn changes(&self, cursor: i64) -> RemoteResult<ChangesResponse> {
+        self.json(
+            Method::GET,
+            &format!("/v1/changes?cursor={cursor}&limit=5000"),
+            Body::None,
+        )
+        .await
+    }
+    async fn mkdir(&self, parent: NodeId, name: &str) -> RemoteResult<Node> {
+        let req = MkdirRequest {
+            parent,
+            name: name.to_string(),
+        };
+        self.json(Method::POST, "/v1/nodes/mkdir", to_json(req))
+            .await
+    }
+    async fn commit(&self, req: &CommitRequest) -> RemoteResult<Node> {
+        self.json(Method::POST, "/v1/nodes/commit", to_json(req))
+            .await
+    }
+    async fn move_node(&self, id: NodeId, parent: NodeId, name: &str) -> RemoteResult<Node> {
+        let req = MoveRequest {
+            parent,
+            name: name.to_string(),
+        };
+        self.json(Method::POST, &format!("/v1/nodes/{id}/move"), to_json(req))
+            .await
+    }
+    async fn delete(&self, id: NodeId, req: &DeleteRequest) -> RemoteResult<Node> {
+        self.json(
+            Method::POST,
+            &format!("/v1/nodes/{id}/delete"),
+            to_json(req),
+        )
+        .await
+    }
+    async fn manifest(&self, id: NodeId) -> RemoteResult<Manifest> {
+        self.json(Method::GET, &format!("/v1/nodes/{id}/manifest"), Body::None)
+            .await
+    }
+    async fn missing_chunks(&self, hashes: &[String]) -> RemoteResult<Vec<String>> {
+        let req = MissingChunksRequest {
+            hashes: hashes.to_vec(),
+        };
+        let resp: MissingChunksResponse = self
+            .json(Method::POST, "/v1/chunks/missing", to_json(req))
+            .await?;
+        Ok(resp.missing)
+    }
+    async fn put_chunk(&self, hash: &str, data: Vec<u8>) -> RemoteResult<()> {
+        self.send(
+            Method::PUT,
+            &format!("/v1/chunks/{hash}"),
+            Body::Bytes(&data),
+        )
+        .await?;
+        Ok(())
+    }
+    async fn get_chunk(&self, hash: &str) -> RemoteResult<Vec<u8>> {
+        let resp = self
+            .send(Method::GET, &format!("/v1/chunks/{hash}"), Body::None)
+            .await?;
+        Ok(resp.bytes().await.map_err(net)?.to_vec())
+    }
+    async fn agreements(&self) -> RemoteResult<AgreementList> {
+        self.json(Method::GET, "/v1/agreements", Body::None).await
+    }
+    async fn agreement_text(&self, id: &str, locale: &str) -> RemoteResult<String> {
+        let resp = self
+            .send(
+                Method::GET,
+                &format!("/v1/agreements/{id}/{locale}"),
+                Body::None,
+            )
+            .await?;
+        resp.text().await.map_err(net)
+    }
+    async fn agreement_status(&self) -> RemoteResult<AgreementStatus> {
+        self.json(Method::GET, "/v1/agreements/status", Body::None)
+            .await
+    }
+    async fn accept(&self, req: &AcceptRequest) -> RemoteResult<AgreementStatus> {
+        self.json(Method::POST, "/v1/agreements/accept", to_json(req))
+            .await
+    }
+    async fn logout(&self) -> RemoteResult<()> {
+        self.send(Method::POST, "/v1/auth/logout", Body::None)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,68 @@
+//! Turns the account's node table into one folder's remote tree of paths.
+//! This is where names from the service are checked: a name that could
+//! address anything outside the folder is refused here, with its whole
+//! subtree, and reported; it never reaches the planner or the disk.
+
+use std::collections::HashMap;
+
+use nubo_protocol::names::check_name;
+
+use crate::db::RemoteRow;
+use crate::ignore_rules::IgnoreRules;
+use crate::tree::{join, Kind, NodeId, RemoteEntry, Tree};
+
+#[derive(Debug, Default)]
+pub struct RemoteTree {
+    pub tree: Tree<RemoteEntry>,
+    /// One sentence per refused name.
+    pub refused: Vec<String>,
+}
+
+pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTree {
+    let mut children: HashMap<NodeId, Vec<&RemoteRow>> = HashMap::new();
+    for r in rows {
+        if let Some(p) = r.parent {
+            children.entry(p).or_default().push(r);
+        }
+    }
+    let mut out = RemoteTree::default();
+    let mut stack: Vec<(NodeId, String)> = vec![(root, String::new())];
+    while let Some((id, dir)) = stack.pop() {
+        for r in children.get(&id).map(Vec::as_slice).unwrap_or_default() {
+            if let Err(problem) = check_name(&r.name) {
+                out.refused.push(format!(
+                    "refused a name from the service in {:?}: {:?} ({problem})",
+                    if dir.is_empty() { "/" } else { &dir },
+                    r.name
+                ));
+                continue;
+            }
+            #[cfg(windows)]
+            if let Some(why) = nubo_protocol::names::windows_problem(&r.name) {
+                out.refused.push(format!(
+                    "{:?} cannot be created here: {why}",
+                    join(&dir, &r.name)
+                ));
+                continue;
+            }
+            let path = join(&dir, &r.name);
+            if rules.is_ignored(&path, r.kind == Kind::Dir) {
+                continue;
+            }
+            out.tree.insert(
+                path.clone(),
+                RemoteEntry {
+                    node: r.id,
+                    kind: r.kind,
+                    rev: r.rev,
+                    size: r.size,
+                    hash: r.hash.clone(),
+                },
+            );
+            if r.kind == Kind::Dir {
+                stack.push((r.id, path));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,77 @@
+//! What wakes the sync loop: file-system events (notify) and the service's
+//! push channel. Any event means "rescan and replan": a full scan only reads
+//! what changed, so an overflowed or coalesced event loses nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc::Sender;
+
+use crate::home::FolderConfig;
+use crate::remote::HttpRemote;
+
+/// Keeps the watchers alive while held.
+pub struct Watchers {
+    _inner: Vec<notify::RecommendedWatcher>,
+}
+
+pub fn watch_folders(
+    folders: &[FolderConfig],
+    wake: Sender<&'static str>,
+) -> anyhow::Result<Watchers> {
+    let mut inner = Vec::new();
+    for f in folders {
+        let tx = wake.clone();
+        let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            let ours = res.as_ref().is_ok_and(|e| {
+                !e.paths.is_empty()
+                    && e.paths.iter().all(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with(".nubo"))
+                    })
+            });
+            if !ours {
+                let _ = tx.try_send("local change");
+            }
+        })?;
+        if let Err(e) = w.watch(&f.local, RecursiveMode::Recursive) {
+            tracing::warn!(
+                "cannot watch {} ({e}); changes there are seen at the next poll",
+                f.local.display()
+            );
+            continue;
+        }
+        inner.push(w);
+    }
+    Ok(Watchers { _inner: inner })
+}
+
+/// Follows the push channel for ever, reconnecting with backoff; polling
+/// covers the gaps.
+pub async fn follow_push(http: Arc<HttpRemote>, wake: Sender<&'static str>) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<i64>(16);
+        let forward = {
+            let wake = wake.clone();
+            async move {
+                while rx.recv().await.is_some() {
+                    if wake.send("push").await.is_err() {
+                        return;
+                    }
+                }
+            }
+        };
+        let (res, _) = tokio::join!(http.follow_events(tx), forward);
+        if wake.is_closed() {
+            return;
+        }
+        if let Err(e) = res {
+            tracing::info!("push channel closed ({e}); polling until it is back");
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(60));
+    }
+}
