@@ -1,7 +1,7 @@
 //! `nubo`: the headless client and the reference service in one binary.
 //! The command surface is a contract: scripts and tests drive it.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -223,14 +223,19 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 (None, false) => nubo_server::AgreementSource::None,
             };
             let server = nubo_server::start(config).await?;
-            println!("Nubo service listening on {}", server.url());
+            // A closed stdout (a supervisor that stopped reading) must not
+            // take the service down, so these writes ignore errors.
+            let mut out = std::io::stdout();
+            let _ = writeln!(out, "Nubo service listening on {}", server.url());
             if a.demo {
-                println!(
+                let _ = writeln!(
+                    out,
                     "demo account: {} / password {}",
                     nubo_server::DEMO_ACCOUNT,
                     nubo_server::DEMO_PASSWORD
                 );
             }
+            let _ = out.flush();
             stop_signal().await;
             server.shutdown().await;
             Ok(0)
@@ -423,6 +428,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("state: {}", s.state.as_deref().unwrap_or("not synced yet"));
             if let Some(n) = &s.notice {
                 println!("notice: {n}");
+            }
+            for p in &s.problems {
+                println!("not synced: {p}");
             }
             if let Some(e) = &s.last_error {
                 println!("last error: {e}");

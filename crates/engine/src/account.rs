@@ -285,6 +285,9 @@ pub struct Status {
     pub state_at: Option<String>,
     pub last_error: Option<String>,
     pub notice: Option<String>,
+    /// What was left out of the last sync and why: refused names from the
+    /// service, links, unreadable files.
+    pub problems: Vec<String>,
     pub conflicts: Vec<ConflictRecord>,
     pub recent: Vec<EventRecord>,
 }
@@ -317,6 +320,10 @@ pub fn status(home: &Home) -> anyhow::Result<Status> {
         state_at: db.meta("state_at")?,
         last_error: db.meta("last_error")?,
         notice: db.meta("notice")?,
+        problems: db
+            .meta("problems")?
+            .and_then(|p| serde_json::from_str(&p).ok())
+            .unwrap_or_default(),
         conflicts: db.conflicts()?,
         recent: db.recent_events(10)?,
     })

@@ -247,6 +247,7 @@ impl Engine {
         }
         let mut idle = 0;
         let mut last_failure: Option<OpError> = None;
+        let mut problems: Vec<String> = Vec::new();
         for _round in 0..MAX_ROUNDS {
             if let Err(e) = self.pull().await {
                 return self.remote_failure(e);
@@ -256,6 +257,7 @@ impl Engine {
             let mut round_pauses = Vec::new();
             let mut quota_failures = 0;
             let mut failures = 0;
+            problems.clear();
             for (folder, remote_root) in &roots {
                 let rules = IgnoreRules::load(&folder.local);
                 let previous = self.db.load_local(folder.id)?;
@@ -276,6 +278,9 @@ impl Engine {
                 for refused in &remote.refused {
                     tracing::warn!("{refused}");
                 }
+                problems.extend(remote.refused.iter().cloned());
+                problems.extend(scan.skipped.iter().cloned());
+                problems.extend(rules.warning.iter().cloned());
                 let mut synced = self.db.load_synced(folder.id)?;
                 synced.retain(|p, s| !rules.is_ignored(p, s.kind == Kind::Dir));
                 let trees = crate::tree::Trees {
@@ -302,6 +307,7 @@ impl Engine {
                     continue;
                 }
                 planned += plan.ops.len();
+                tracing::debug!(folder = folder.id, "plan: {:?}", plan.ops);
                 let ctx = FolderCtx::new(
                     folder.id,
                     folder.local.clone(),
@@ -336,6 +342,10 @@ impl Engine {
                 }
             }
             pauses.extend(round_pauses);
+            let _ = self.db.set_meta(
+                "problems",
+                Some(&serde_json::to_string(&problems).unwrap_or_default()),
+            );
             if planned == 0 || (!pauses.is_empty() && done == 0) {
                 return Ok(if pauses.is_empty() {
                     Outcome::InSync
@@ -426,7 +436,8 @@ impl Engine {
             tokio::select! {
                 _ = &mut stop => return Ok(()),
                 _ = tokio::time::sleep(wait) => {}
-                Some(_) = wake_rx.recv() => {
+                Some(why) = wake_rx.recv() => {
+                    tracing::debug!("woken: {why}");
                     // Coalesce a burst of events into one round.
                     tokio::time::sleep(Duration::from_millis(30)).await;
                     while wake_rx.try_recv().is_ok() {}

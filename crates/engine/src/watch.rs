@@ -24,15 +24,8 @@ pub fn watch_folders(
     for f in folders {
         let tx = wake.clone();
         let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            let ours = res.as_ref().is_ok_and(|e| {
-                !e.paths.is_empty()
-                    && e.paths.iter().all(|p| {
-                        p.file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(|n| n.starts_with(".nubo"))
-                    })
-            });
-            if !ours {
+            if is_relevant(&res) {
+                tracing::debug!("woken by {res:?}");
                 let _ = tx.try_send("local change");
             }
         })?;
@@ -46,6 +39,26 @@ pub fn watch_folders(
         inner.push(w);
     }
     Ok(Watchers { _inner: inner })
+}
+
+/// Whether a file-system event may mean a change to sync.
+fn is_relevant(res: &notify::Result<notify::Event>) -> bool {
+    match res {
+        // Opening and reading (the scanner's own walk among them) changes
+        // nothing; waking on it would rescan for ever.
+        Ok(e) if matches!(e.kind, notify::EventKind::Access(_)) => false,
+        // The engine's own files (temp downloads, the marker) are not news.
+        Ok(e) => {
+            e.paths.is_empty()
+                || !e.paths.iter().all(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(".nubo"))
+                })
+        }
+        // An error, an overflowed queue among them: rescan to be sure.
+        Err(_) => true,
+    }
 }
 
 /// Follows the push channel for ever, reconnecting with backoff; polling

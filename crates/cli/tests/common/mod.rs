@@ -1,0 +1,298 @@
+//! Test harness: a real `nubo serve` process on 127.0.0.1 and real `nubo`
+//! client processes, each with its own home, folder and trash, as separate
+//! PCs would have. Every wait is bounded.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_nubo");
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct Service {
+    pub url: String,
+    pub data: PathBuf,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Service {
+    /// With the project's sample agreements (`--demo`), as `make run` does.
+    pub fn start() -> Service {
+        Self::start_with(&["--demo"])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let (child, url) = spawn_service(&data, "127.0.0.1:0", extra);
+        Service {
+            url,
+            data,
+            child,
+            _dir: dir,
+        }
+    }
+
+    pub fn add_account(&self, id: &str) {
+        let mut c = Command::new(BIN)
+            .args(["admin", "add-account", "--data"])
+            .arg(&self.data)
+            .args([id, "--password-stdin"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(c.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+        assert!(c.wait().unwrap().success(), "add-account {id}");
+    }
+
+    /// Stops the process at once (kill -9) and starts it again on the same port.
+    pub fn restart_hard(&mut self, extra: &[&str]) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let listen = self.url.trim_start_matches("http://").to_string();
+        let (child, _) = spawn_service(&self.data, &listen, extra);
+        self.child = child;
+    }
+
+    /// Number of chunk objects the service stores.
+    pub fn chunk_count(&self) -> usize {
+        walk_files(&self.data.join("chunks")).len()
+    }
+}
+
+fn spawn_service(data: &Path, listen: &str, extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--data"])
+        .arg(data)
+        .args(["--listen", listen])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    // Keep draining: the service must never block or fail on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let url = line.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "service said {line:?}"
+    );
+    (child, url)
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Client {
+    pub name: String,
+    pub home: PathBuf,
+    pub root: PathBuf,
+    /// XDG_DATA_HOME: the OS trash lands in `data_home/Trash`.
+    pub data_home: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Client {
+    /// Signed in to the demo account, agreements accepted, folder added.
+    pub fn new(service: &Service, name: &str) -> Client {
+        Self::for_account(service, name, "demo", "nubo-demo", &["--mode", "two-way"])
+    }
+
+    pub fn for_account(
+        service: &Service,
+        name: &str,
+        account: &str,
+        password: &str,
+        folder_args: &[&str],
+    ) -> Client {
+        let c = Self::signed_in(service, name, account, password);
+        c.ok(&["agreements", "--accept"]);
+        let root = c.root.to_str().unwrap().to_string();
+        let mut args = vec!["folder", "add", root.as_str()];
+        args.extend_from_slice(folder_args);
+        c.ok(&args);
+        c
+    }
+
+    /// Signed in only: no agreements accepted, no folder.
+    pub fn signed_in(service: &Service, name: &str, account: &str, password: &str) -> Client {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Client {
+            name: name.into(),
+            home: dir.path().join("home"),
+            root: dir.path().join("Nubo"),
+            data_home: dir.path().join("xdg-data"),
+            _dir: dir,
+        };
+        let mut child = c
+            .command(&["login", &service.url, account, "--password-stdin"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "login: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        c
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--home")
+            .arg(&self.home)
+            .args(args)
+            .env("XDG_DATA_HOME", &self.data_home)
+            .env("NUBO_TOKEN_STORE", "file")
+            .env("NUBO_DEVICE_NAME", &self.name)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{}: nubo {args:?} failed: {}{}",
+            self.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `nubo sync --once`, which must end in sync.
+    pub fn sync(&self) {
+        self.ok(&["sync", "--once"]);
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.path(rel)).ok()
+    }
+
+    /// Path -> content of every file the user sees (the engine's `.nubo*` aside).
+    pub fn files(&self) -> BTreeMap<String, Vec<u8>> {
+        snapshot(&self.root)
+    }
+
+    /// Names of what the OS trash holds.
+    pub fn trash(&self) -> Vec<String> {
+        let dir = self.data_home.join("Trash/files");
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn status_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["status", "--json"])).unwrap()
+    }
+}
+
+pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+pub fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    walk_files(root)
+        .into_iter()
+        .filter(|p| {
+            !p.strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .split('/')
+                .any(|c| c.starts_with(".nubo"))
+        })
+        .map(|p| {
+            (
+                p.strip_prefix(root).unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Files the engine left behind: unfinished downloads.
+pub fn temp_files(root: &Path) -> Vec<PathBuf> {
+    walk_files(root)
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".nubo-tmp-")
+        })
+        .collect()
+}
+
+pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    // xorshift: incompressible enough, reproducible, no extra dependency.
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Polls `check` until it holds, for at most `limit`.
+pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    check()
+}

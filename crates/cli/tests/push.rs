@@ -1,0 +1,74 @@
+//! Instant change notifications: with the user's consent to the push terms,
+//! a watching home hears of a change at once; without it, it only polls.
+
+mod common;
+
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+/// `nubo sync` (watching) with a poll interval far beyond the test's length,
+/// so only push can bring the change in time.
+fn watch_without_polling(c: &Client) -> Child {
+    let cfg_path = c.home.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    cfg["poll_interval_secs"] = 3600.into();
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    c.command(&["sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+struct Stop(Child);
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn with_push_consent_a_watching_home_sees_an_edit_without_polling() {
+    let service = Service::start();
+    let a = Client::new(&service, "pc-a");
+    let b = Client::new(&service, "pc-b");
+    b.ok(&["agreements", "--accept", "--push"]);
+    let _watching = Stop(watch_without_polling(&b));
+    // Let B finish its first round and connect.
+    assert!(wait_until(Duration::from_secs(30), || b.status_json()
+        ["state"]
+        == "up to date"));
+
+    a.write("hello.txt", "pushed");
+    a.sync();
+    let arrived = wait_until(Duration::from_secs(20), || {
+        b.read("hello.txt").is_some_and(|c| c == b"pushed")
+    });
+    assert!(arrived, "B did not hear of the change through push");
+}
+
+#[test]
+fn without_push_consent_no_push_channel_is_used() {
+    let service = Service::start();
+    let a = Client::new(&service, "pc-a");
+    let b = Client::new(&service, "pc-b");
+    let _watching = Stop(watch_without_polling(&b));
+    assert!(wait_until(Duration::from_secs(30), || b.status_json()
+        ["state"]
+        == "up to date"));
+    a.write("hello.txt", "not pushed");
+    a.sync();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        b.read("hello.txt").is_none(),
+        "B got the change without consent to push"
+    );
+    // A one-off sync still brings it: only the channel was withheld.
+    drop(_watching);
+    b.sync();
+    assert_eq!(b.read("hello.txt").as_deref(), Some(&b"not pushed"[..]));
+}

@@ -1,0 +1,365 @@
+//! Two homes on one machine behave as two PCs sharing one account through a
+//! real service on 127.0.0.1. Each test asserts what the user would see on disk.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn edits_renames_moves_and_deletes_reach_the_other_home() {
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+
+    a.write("notes.txt", "first");
+    a.write("photos/2026/beach.jpg", random_bytes(1, 300_000));
+    a.write("photos/2026/hill.jpg", random_bytes(2, 5_000));
+    a.write("docs/plan.md", "# plan");
+    a.sync();
+    b.sync();
+    assert_eq!(a.files(), b.files());
+
+    // Edit and rename on B, move a whole folder and delete on A.
+    b.write("notes.txt", "second");
+    std::fs::rename(b.path("docs/plan.md"), b.path("docs/plan-v2.md")).unwrap();
+    b.sync();
+    a.sync();
+    std::fs::create_dir_all(a.path("archive")).unwrap();
+    std::fs::rename(a.path("photos"), a.path("archive/photos")).unwrap();
+    std::fs::remove_file(a.path("archive/photos/2026/hill.jpg")).unwrap();
+    a.write("docs/new.txt", "new");
+    a.sync();
+    b.sync();
+
+    let files = b.files();
+    assert_eq!(files, a.files());
+    let names: Vec<&str> = files.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "archive/photos/2026/beach.jpg",
+            "docs/new.txt",
+            "docs/plan-v2.md",
+            "notes.txt"
+        ]
+    );
+    assert_eq!(files["notes.txt"], b"second");
+    assert_eq!(
+        files["archive/photos/2026/beach.jpg"],
+        random_bytes(1, 300_000)
+    );
+
+    // The move went as a move: B's recent changes say so, and nothing was re-sent.
+    let status = b.status_json();
+    let recent = status["recent"].to_string();
+    assert!(recent.contains("moved here"), "{recent}");
+    assert!(
+        b.trash().contains(&"hill.jpg".to_string()),
+        "the deleted photo is in B's OS trash: {:?}",
+        b.trash()
+    );
+}
+
+#[test]
+fn both_sides_editing_one_file_keeps_both_versions() {
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    a.write("report.txt", "base");
+    a.sync();
+    b.sync();
+    a.write("report.txt", "from A");
+    b.write("report.txt", "from B");
+    a.sync();
+    b.sync();
+    a.sync();
+
+    let c = Client::new(&service, "pc-c");
+    c.sync();
+    for client in [&a, &b, &c] {
+        let files = client.files();
+        assert_eq!(files.len(), 2, "{}: {:?}", client.name, files.keys());
+        assert_eq!(
+            files["report.txt"], b"from A",
+            "{}: the first commit stays in place",
+            client.name
+        );
+        let (copy, content) = files
+            .iter()
+            .find(|(k, _)| k.as_str() != "report.txt")
+            .unwrap();
+        assert!(
+            copy.starts_with("report (conflicted copy from pc-b ") && copy.ends_with(").txt"),
+            "{copy}"
+        );
+        assert_eq!(content, b"from B");
+    }
+    let status = b.status_json();
+    assert_eq!(
+        status["conflicts"].as_array().unwrap().len(),
+        1,
+        "status lists the conflict: {status}"
+    );
+}
+
+#[test]
+fn identical_edits_on_both_sides_are_no_conflict() {
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    a.write("same.txt", "identical");
+    b.write("same.txt", "identical");
+    a.sync();
+    b.sync();
+    assert_eq!(b.files().len(), 1);
+    assert!(b.status_json()["conflicts"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn an_edit_beats_a_delete_and_deletions_go_to_the_trash() {
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    a.write("keep.txt", "v1");
+    a.write("drop.txt", "bye");
+    a.sync();
+    b.sync();
+
+    // A deletes keep.txt while B edits it: the edit survives everywhere.
+    std::fs::remove_file(a.path("keep.txt")).unwrap();
+    b.write("keep.txt", "v2 edited");
+    a.sync();
+    b.sync();
+    a.sync();
+    assert_eq!(a.read("keep.txt").as_deref(), Some(&b"v2 edited"[..]));
+    assert_eq!(b.read("keep.txt").as_deref(), Some(&b"v2 edited"[..]));
+
+    // B deletes an unchanged file: A's copy goes to A's OS trash, not away.
+    std::fs::remove_file(b.path("drop.txt")).unwrap();
+    b.sync();
+    a.sync();
+    assert!(a.read("drop.txt").is_none());
+    assert_eq!(a.trash(), ["drop.txt"]);
+    let trashed = std::fs::read(a.data_home.join("Trash/files/drop.txt")).unwrap();
+    assert_eq!(trashed, b"bye");
+}
+
+#[test]
+fn a_file_rewritten_while_it_uploads_ends_with_its_final_content() {
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    a.write("big.bin", random_bytes(3, 48 << 20));
+    let mut watcher = a
+        .command(&["sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Rewrite as soon as the first chunk has reached the service.
+    assert!(wait_until(Duration::from_secs(60), || service
+        .chunk_count()
+        > 0));
+    let last = random_bytes(4, 40 << 20);
+    a.write("big.bin", &last);
+    let synced = wait_until(Duration::from_secs(120), || {
+        b.sync();
+        b.read("big.bin").is_some_and(|c| c == last)
+    });
+    watcher.kill().unwrap();
+    watcher.wait().unwrap();
+    assert!(synced, "B never saw the final content");
+    assert_eq!(a.read("big.bin").unwrap(), last, "A's file is untouched");
+    assert_eq!(
+        b.files().len(),
+        1,
+        "no stray copies: {:?}",
+        b.files().keys()
+    );
+}
+
+#[test]
+fn killing_sync_mid_transfer_then_restarting_loses_and_duplicates_nothing() {
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    for i in 0..30 {
+        a.write(
+            &format!("set/file-{i:02}.bin"),
+            random_bytes(100 + i, 200_000 + i as usize * 1000),
+        );
+    }
+    a.write("set/large.bin", random_bytes(99, 24 << 20));
+    let expected = a.files();
+
+    let mut interrupted = 0;
+    for (client, delay_ms) in [(&a, 150), (&a, 400), (&b, 150), (&b, 400)] {
+        let mut child = client.command(&["sync", "--once"]).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_none() {
+            interrupted += 1;
+        }
+        let _ = child.kill(); // SIGKILL: no cleanup runs
+        let _ = child.wait();
+        if client.name == "pc-a" {
+            a.sync();
+        }
+    }
+    assert!(
+        interrupted >= 2,
+        "only {interrupted} kills landed mid-sync; the test did not test"
+    );
+    a.sync();
+    b.sync();
+    assert_eq!(a.files(), expected, "A lost or gained something");
+    assert_eq!(b.files(), expected, "B differs from A");
+    assert!(
+        temp_files(&a.root).is_empty() && temp_files(&b.root).is_empty(),
+        "unfinished downloads left behind"
+    );
+}
+
+#[test]
+fn changing_one_kib_in_a_large_file_sends_only_a_few_chunks() {
+    let service = Service::start();
+    let a = Client::new(&service, "pc-a");
+    let mut data = random_bytes(5, 32 << 20);
+    a.write("video.bin", &data);
+    a.sync();
+    let before = service.chunk_count();
+    assert!(
+        before >= 12,
+        "a 32 MiB file is cut into many chunks, got {before}"
+    );
+    let mid = data.len() / 2;
+    data.splice(mid..mid, [7u8; 1024]);
+    a.write("video.bin", &data);
+    a.sync();
+    let sent = service.chunk_count() - before;
+    assert!(
+        (1..=3).contains(&sent),
+        "{sent} new chunks were stored for a 1 KiB insertion"
+    );
+    let b = Client::new(&service, "pc-b");
+    b.sync();
+    assert_eq!(b.read("video.bin").unwrap(), data);
+}
+
+#[test]
+fn wiping_the_remote_folder_pauses_and_keeps_local_files() {
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    for i in 0..20 {
+        a.write(&format!("f{i}.txt"), format!("file {i}"));
+    }
+    a.sync();
+    b.sync();
+    // B empties its folder and insists; the service's copy is wiped.
+    for f in b.files().keys() {
+        std::fs::remove_file(b.path(f)).unwrap();
+    }
+    let out = b.run(&["sync", "--once"]);
+    assert_eq!(out.status.code(), Some(3), "B's own guard asks first");
+    b.ok(&["sync", "--once", "--allow-mass-delete"]);
+
+    let out = a.run(&["sync", "--once"]);
+    assert_eq!(out.status.code(), Some(3), "A pauses instead of deleting");
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        msg.contains("would delete 20 files here") && msg.contains("--allow-mass-delete"),
+        "{msg}"
+    );
+    assert_eq!(a.files().len(), 20, "every local file stays");
+    assert!(a.status_json()["state"]
+        .as_str()
+        .unwrap()
+        .contains("paused"));
+}
+
+#[test]
+fn agreements_gate_syncing_until_accepted() {
+    let service = Service::start();
+    let a = Client::signed_in(&service, "pc-a", "demo", "nubo-demo");
+    a.ok(&["folder", "add", a.root.to_str().unwrap()]);
+    a.write("x.txt", "x");
+    let out = a.run(&["sync", "--once"]);
+    assert_eq!(out.status.code(), Some(3));
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        msg.contains("accept the service's agreements") && msg.contains("nubo agreements --accept"),
+        "{msg}"
+    );
+
+    let list = a.ok(&["agreements", "--json"]);
+    let docs: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(
+        docs.as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["accepted"] == false)
+            .count(),
+        3
+    );
+    let zh = a.ok(&["agreements", "--read", "terms", "--locale", "zh-CN"]);
+    assert!(zh.contains("服务条款"));
+
+    a.ok(&["agreements", "--accept", "--guardian"]);
+    a.sync();
+    let history = a.ok(&["agreements", "--history"]);
+    assert!(
+        history.contains("terms\tversion 2026-11-01\ten\tguardian"),
+        "{history}"
+    );
+    let b = Client::new(&service, "pc-b");
+    b.sync();
+    assert_eq!(b.read("x.txt").as_deref(), Some(&b"x"[..]));
+}
+
+#[test]
+fn a_folder_without_its_marker_is_not_read_as_deleted() {
+    let service = Service::start();
+    let a = Client::new(&service, "pc-a");
+    a.write("one.txt", "1");
+    a.sync();
+    // An unmounted drive looks like an empty folder.
+    std::fs::remove_file(a.path("one.txt")).unwrap();
+    std::fs::remove_file(a.path(".nubo-root")).unwrap();
+    let out = a.run(&["sync", "--once"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("marker"));
+    let b = Client::new(&service, "pc-b");
+    b.sync();
+    assert_eq!(
+        b.read("one.txt").as_deref(),
+        Some(&b"1"[..]),
+        "the service kept the file"
+    );
+}
+
+#[test]
+fn upload_only_and_download_only_modes() {
+    let service = Service::start();
+    let backup = Client::for_account(
+        &service,
+        "backup",
+        "demo",
+        "nubo-demo",
+        &["--mode", "upload-only"],
+    );
+    let mirror = Client::for_account(
+        &service,
+        "mirror",
+        "demo",
+        "nubo-demo",
+        &["--mode", "download-only"],
+    );
+    backup.write("b.txt", "backed up");
+    backup.sync();
+    mirror.sync();
+    assert_eq!(mirror.read("b.txt").as_deref(), Some(&b"backed up"[..]));
+    mirror.write("local-only.txt", "stays here");
+    mirror.sync();
+    backup.sync();
+    assert!(
+        backup.read("local-only.txt").is_none(),
+        "download-only sent nothing"
+    );
+    assert!(mirror.read("local-only.txt").is_some());
+}
