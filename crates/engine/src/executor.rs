@@ -380,7 +380,7 @@ fn local_delete(ctx: &FolderCtx, rel: &str, kind: Kind) -> Result<(), OpError> {
                 "{rel} has new content since the plan"
             )));
         }
-        for (sub, _) in &now.tree {
+        for sub in now.tree.keys() {
             if !unchanged(ctx, &format!("{rel}/{sub}"))? {
                 return Err(OpError::Stale(format!(
                     "{rel}/{sub} changed since the plan"

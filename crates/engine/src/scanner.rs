@@ -32,14 +32,14 @@ enum Found {
     Leftover(std::path::PathBuf),
 }
 
-fn walk(
-    root: &Path,
-    rules: &IgnoreRules,
-) -> (
-    Vec<(RelPath, Kind, FileStat)>,
-    Vec<String>,
-    Vec<std::path::PathBuf>,
-) {
+/// What one walk of a folder found.
+struct Walked {
+    found: Vec<(RelPath, Kind, FileStat)>,
+    skipped: Vec<String>,
+    leftovers: Vec<std::path::PathBuf>,
+}
+
+fn walk(root: &Path, rules: &IgnoreRules) -> Walked {
     let (tx, rx) = mpsc::channel::<Found>();
     let leftover_tx = tx.clone();
     let filter_rules = rules.clone();
@@ -112,7 +112,11 @@ fn walk(
             Found::Leftover(p) => leftovers.push(p),
         }
     }
-    (found, skipped, leftovers)
+    Walked {
+        found,
+        skipped,
+        leftovers,
+    }
 }
 
 fn rel_path(root: &Path, path: &Path) -> Option<RelPath> {
@@ -135,7 +139,11 @@ pub fn scan(
     previous: &Tree<LocalEntry>,
     now_ns: i64,
 ) -> Scan {
-    let (found, mut skipped, leftovers) = walk(root, rules);
+    let Walked {
+        found,
+        mut skipped,
+        leftovers,
+    } = walk(root, rules);
     let mut tree = Tree::new();
     let mut to_hash: Vec<(RelPath, FileStat)> = Vec::new();
     for (rel, kind, stat) in found {

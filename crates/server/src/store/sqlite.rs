@@ -737,11 +737,9 @@ impl MetaStore for SqliteStore {
                     )));
                 }
             }
-            let subtree = format!(
-                "WITH RECURSIVE sub(id) AS (
+            let subtree = "WITH RECURSIVE sub(id) AS (
                     SELECT ?1
-                    UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent = sub.id WHERE n.deleted = 0)"
-            );
+                    UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent = sub.id WHERE n.deleted = 0)";
             if let Some(since) = req.unchanged_since {
                 let changed: bool = tx
                     .query_row(

@@ -1,0 +1,575 @@
+//! The service over real HTTP on 127.0.0.1: accounts cannot see each other,
+//! every file endpoint needs a valid token, writes are conditional, and the
+//! served OpenAPI document matches the committed one.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use nubo_protocol::*;
+use nubo_server::clock::Clock;
+use nubo_server::{AgreementSource, RunningServer, ServerConfig};
+use reqwest::{Client, StatusCode};
+use serde_json::json;
+
+struct TestClock(AtomicI64);
+impl Clock for TestClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+struct Env {
+    server: RunningServer,
+    http: Client,
+    clock: Arc<TestClock>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(agreements: AgreementSource) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    for id in ["alice", "bob"] {
+        nubo_server::add_account(dir.path(), id, None, 1 << 30, "pw-of-the-test").unwrap();
+    }
+    let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
+    let mut cfg = ServerConfig::new(dir.path());
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.agreements = agreements;
+    cfg.access_ttl_secs = 600;
+    cfg.clock = clock.clone();
+    let server = nubo_server::start(cfg).await.unwrap();
+    Env {
+        server,
+        http: Client::new(),
+        clock,
+        _dir: dir,
+    }
+}
+
+impl Env {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.url())
+    }
+
+    async fn login(&self, who: &str) -> TokenResponse {
+        let r = self
+            .http
+            .post(self.url("/v1/auth/login"))
+            .json(&json!({"login": who, "password": "pw-of-the-test", "device_name": "test"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    async fn call(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn root(&self, token: &str) -> i64 {
+        let info: AccountInfo = self
+            .call(token, reqwest::Method::GET, "/v1/account", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        info.root_id
+    }
+
+    /// Uploads `content` as one chunk and commits it as `name` under `parent`.
+    async fn put_file(
+        &self,
+        token: &str,
+        parent: i64,
+        name: &str,
+        content: &[u8],
+        base: Option<(i64, i64)>,
+    ) -> reqwest::Response {
+        let hash = blake3::hash(content).to_hex().to_string();
+        let r = self
+            .http
+            .put(self.url(&format!("/v1/chunks/{hash}")))
+            .bearer_auth(token)
+            .body(content.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        let body = json!({
+            "parent": parent, "name": name, "node": base.map(|b| b.0), "base_rev": base.map(|b| b.1),
+            "size": content.len(), "hash": hash, "chunks": [{"hash": hash, "size": content.len()}], "mtime_ms": 0
+        });
+        self.call(token, reqwest::Method::POST, "/v1/nodes/commit", Some(body))
+            .await
+    }
+}
+
+async fn error_code(r: reqwest::Response) -> ErrorCode {
+    r.json::<ApiError>().await.unwrap().code
+}
+
+#[tokio::test]
+async fn one_account_cannot_read_list_or_probe_another() {
+    let env = start(AgreementSource::None).await;
+    let (a, b) = (
+        env.login("alice").await.access_token,
+        env.login("bob").await.access_token,
+    );
+    let b_root = env.root(&b).await;
+    let secret = b"bob's secret".to_vec();
+    let secret_hash = blake3::hash(&secret).to_hex().to_string();
+    let b_file: Node = env
+        .put_file(&b, b_root, "secret.txt", &secret, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    use reqwest::Method as M;
+
+    // Read, list, download: as if nothing existed.
+    for path in [
+        format!("/v1/nodes/{}", b_file.id),
+        format!("/v1/nodes/{}/manifest", b_file.id),
+        format!("/v1/nodes/{}/versions", b_file.id),
+        format!("/v1/chunks/{secret_hash}"),
+    ] {
+        let r = env.call(&a, M::GET, &path, None).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let feed: ChangesResponse = env
+        .call(&a, M::GET, "/v1/changes?cursor=0", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        feed.nodes
+            .iter()
+            .all(|n| n.id != b_file.id && n.id != b_root),
+        "alice's feed shows bob's nodes"
+    );
+    // "Do you have this chunk?" says no to alice even though bob stored it.
+    let missing: MissingChunksResponse = env
+        .call(
+            &a,
+            M::POST,
+            "/v1/chunks/missing",
+            Some(json!({"hashes": [secret_hash]})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(missing.missing, std::slice::from_ref(&secret_hash));
+    // Committing bob's chunk without its bytes does not work either.
+    let a_root = env.root(&a).await;
+    let r = env
+        .call(&a, M::POST, "/v1/nodes/commit", Some(json!({"parent": a_root, "name": "x", "node": null, "base_rev": null,
+            "size": secret.len(), "hash": secret_hash, "chunks": [{"hash": secret_hash, "size": secret.len()}], "mtime_ms": 0})))
+        .await;
+    assert_eq!(error_code(r).await, ErrorCode::MissingChunks);
+    // Writes into bob's tree.
+    let writes = [
+        (
+            format!("/v1/nodes/{}/move", b_file.id),
+            json!({"parent": a_root, "name": "stolen"}),
+        ),
+        (
+            format!("/v1/nodes/{}/delete", b_file.id),
+            json!({"base_rev": 1}),
+        ),
+        (
+            "/v1/nodes/mkdir".to_string(),
+            json!({"parent": b_root, "name": "intrude"}),
+        ),
+    ];
+    for (path, body) in writes {
+        let r = env.call(&a, M::POST, &path, Some(body)).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let r = env.put_file(&a, b_root, "intrude.txt", b"x", None).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // Bob's file is untouched.
+    let still: Node = env
+        .call(&b, M::GET, &format!("/v1/nodes/{}", b_file.id), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (still.name.as_str(), still.deleted, still.parent),
+        ("secret.txt", false, Some(b_root))
+    );
+}
+
+#[tokio::test]
+async fn every_file_endpoint_needs_a_live_token() {
+    let env = start(AgreementSource::None).await;
+    let t = env.login("alice").await;
+    let doc: serde_json::Value = env
+        .http
+        .get(env.url("/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let public = [
+        "/v1/auth/login",
+        "/v1/auth/refresh",
+        "/v1/agreements",
+        "/v1/agreements/{id}/{locale}",
+        "/v1/openapi.json",
+    ];
+    let mut tried = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if public.contains(&path.as_str()) {
+            continue;
+        }
+        let concrete = path.replace("{id}", "1").replace("{hash}", &"a".repeat(64));
+        for method in ops.as_object().unwrap().keys() {
+            let m: reqwest::Method = method.to_uppercase().parse().unwrap();
+            for token in [None, Some("not-a-token")] {
+                let mut req = env.http.request(m.clone(), env.url(&concrete));
+                if let Some(tok) = token {
+                    req = req.bearer_auth(tok);
+                }
+                let r = req.send().await.unwrap();
+                assert_eq!(
+                    r.status(),
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {path} with {token:?}"
+                );
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried >= 30, "only {tried} calls tried");
+
+    // Expiry: an access token stops working when its time is up...
+    env.clock.0.fetch_add(601, Ordering::SeqCst);
+    let r = env
+        .call(&t.access_token, reqwest::Method::GET, "/v1/account", None)
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // ...the refresh token rotates: it works once, then never again.
+    let fresh: TokenResponse = env
+        .http
+        .post(env.url("/v1/auth/refresh"))
+        .json(&json!({"refresh_token": t.refresh_token}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let again = env
+        .http
+        .post(env.url("/v1/auth/refresh"))
+        .json(&json!({"refresh_token": t.refresh_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        env.call(
+            &fresh.access_token,
+            reqwest::Method::GET,
+            "/v1/account",
+            None
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    // Signing the device out revokes its tokens at once.
+    env.call(
+        &fresh.access_token,
+        reqwest::Method::POST,
+        "/v1/auth/logout",
+        None,
+    )
+    .await;
+    assert_eq!(
+        env.call(
+            &fresh.access_token,
+            reqwest::Method::GET,
+            "/v1/account",
+            None
+        )
+        .await
+        .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let r = env
+        .http
+        .post(env.url("/v1/auth/refresh"))
+        .json(&json!({"refresh_token": fresh.refresh_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn wrong_passwords_and_unknown_accounts_look_the_same() {
+    let env = start(AgreementSource::None).await;
+    for (login, pw) in [("alice", "wrong"), ("nobody", "pw-of-the-test")] {
+        let r = env
+            .http
+            .post(env.url("/v1/auth/login"))
+            .json(&json!({"login": login, "password": pw, "device_name": "t"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let e: ApiError = r.json().await.unwrap();
+        assert_eq!(e.code, ErrorCode::InvalidCredentials);
+        assert_eq!(
+            e.message,
+            "the account ID, phone number or password is wrong"
+        );
+    }
+}
+
+#[tokio::test]
+async fn commits_are_conditional_and_keep_old_versions() {
+    let env = start(AgreementSource::None).await;
+    let t = env.login("alice").await.access_token;
+    let root = env.root(&t).await;
+    let v1: Node = env
+        .put_file(&t, root, "doc.txt", b"one", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let v2: Node = env
+        .put_file(&t, root, "doc.txt", b"two", Some((v1.id, v1.rev)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v2.rev, v1.rev + 1);
+    // A writer that still thinks revision 1 is current loses the race.
+    let stale = env
+        .put_file(&t, root, "doc.txt", b"three", Some((v1.id, v1.rev)))
+        .await;
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    // A second create under a taken name is refused too.
+    let dup = env.put_file(&t, root, "doc.txt", b"other", None).await;
+    assert_eq!(dup.status(), StatusCode::CONFLICT);
+    let versions: VersionList = env
+        .call(
+            &t,
+            reqwest::Method::GET,
+            &format!("/v1/nodes/{}/versions", v1.id),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(versions.versions.len(), 1);
+    assert_eq!(
+        versions.versions[0].hash,
+        blake3::hash(b"one").to_hex().to_string()
+    );
+    // A chunk whose bytes do not match its name is refused.
+    let r = env
+        .http
+        .put(env.url(&format!("/v1/chunks/{}", "0".repeat(64))))
+        .bearer_auth(&t)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, ErrorCode::HashMismatch);
+    // Deleting a file that changed since the client saw it is refused; with the current revision it goes to the trash.
+    let r = env
+        .call(
+            &t,
+            reqwest::Method::POST,
+            &format!("/v1/nodes/{}/delete", v1.id),
+            Some(json!({"base_rev": v1.rev})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let gone: Node = env
+        .call(
+            &t,
+            reqwest::Method::POST,
+            &format!("/v1/nodes/{}/delete", v1.id),
+            Some(json!({"base_rev": v2.rev})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(gone.deleted);
+    // Bad names never enter the tree.
+    for bad in ["..", "a/b", "", "x\u{0}y"] {
+        let r = env
+            .call(
+                &t,
+                reqwest::Method::POST,
+                "/v1/nodes/mkdir",
+                Some(json!({"parent": root, "name": bad})),
+            )
+            .await;
+        assert_eq!(error_code(r).await, ErrorCode::InvalidName, "{bad:?}");
+    }
+}
+
+#[tokio::test]
+async fn required_agreements_gate_file_access_and_need_an_age_confirmation() {
+    let env = start(AgreementSource::Samples).await;
+    let t = env.login("alice").await.access_token;
+    let r = env
+        .call(&t, reqwest::Method::GET, "/v1/changes", None)
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let e: ApiError = r.json().await.unwrap();
+    assert_eq!(e.code, ErrorCode::AgreementsRequired);
+    let ids: Vec<&str> = e.pending.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["terms", "privacy"]);
+
+    let items = json!([{"id": "terms", "version": "2026-11-01", "locale": "zh-CN"}, {"id": "privacy", "version": "1", "locale": "en"}]);
+    let r = env
+        .call(
+            &t,
+            reqwest::Method::POST,
+            "/v1/agreements/accept",
+            Some(json!({"acceptances": items})),
+        )
+        .await;
+    assert_eq!(error_code(r).await, ErrorCode::AgeConfirmationRequired);
+    let r = env.call(&t, reqwest::Method::POST, "/v1/agreements/accept",
+        Some(json!({"acceptances": [{"id": "terms", "version": "2020-01-01", "locale": "en"}], "age": "adult"}))).await;
+    assert_eq!(
+        error_code(r).await,
+        ErrorCode::BadRequest,
+        "an old version cannot be accepted"
+    );
+    let s: AgreementStatus = env
+        .call(
+            &t,
+            reqwest::Method::POST,
+            "/v1/agreements/accept",
+            Some(json!({"acceptances": items, "age": "guardian"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s.accepted.len(), 2);
+    assert_eq!(s.accepted[0].age, AgeConfirmation::Guardian);
+    assert_eq!(
+        s.pending.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        ["push"],
+        "the optional push terms stay pending"
+    );
+    assert_eq!(
+        env.call(&t, reqwest::Method::GET, "/v1/changes", None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_shared_agreements_are_served_unchanged() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/agreements");
+    if !dir.exists() {
+        eprintln!("SKIPPED: {} is absent on this machine", dir.display());
+        return;
+    }
+    let env = start(AgreementSource::Dir(dir.clone())).await;
+    let list: AgreementList = env
+        .http
+        .get(env.url("/v1/agreements"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.documents.len(), 5);
+    for d in &list.documents {
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
+                .unwrap();
+        let file = manifest["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == d.id.as_str() && m["locale"] == d.locale.as_str())
+            .unwrap()["file"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let served = env
+            .http
+            .get(env.url(&format!("/v1/agreements/{}/{}", d.id, d.locale)))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(
+            served.as_ref(),
+            std::fs::read(dir.join(file)).unwrap().as_slice(),
+            "{} {}",
+            d.id,
+            d.locale
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_served_openapi_document_is_the_committed_one() {
+    let env = start(AgreementSource::None).await;
+    let served: serde_json::Value = env
+        .http
+        .get(env.url("/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pretty = serde_json::to_string_pretty(&served).unwrap() + "\n";
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(&committed, &pretty).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&committed).unwrap_or_default();
+    assert!(
+        on_disk == pretty,
+        "crates/server/openapi.json is stale; regenerate it with `UPDATE_OPENAPI=1 cargo test -p nubo-server --test api`"
+    );
+    for path in [
+        "/v1/auth/login",
+        "/v1/changes",
+        "/v1/nodes/commit",
+        "/v1/chunks/{hash}",
+        "/v1/events",
+        "/v1/agreements/accept",
+    ] {
+        assert!(
+            served["paths"].get(path).is_some(),
+            "{path} is not documented"
+        );
+    }
+}
