@@ -107,6 +107,9 @@ struct ServeArgs {
     /// Storage quota of new accounts, in bytes.
     #[arg(long, default_value_t = 10 << 30)]
     default_quota: u64,
+    /// Lifetime of access tokens, in seconds (clients refresh them on their own).
+    #[arg(long, default_value_t = 3600)]
+    access_ttl: u64,
 }
 
 #[derive(Subcommand)]
@@ -217,6 +220,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             config.demo = a.demo;
             config.keep_versions = a.keep_versions;
             config.default_quota_bytes = a.default_quota;
+            config.access_ttl_secs = a.access_ttl;
             config.agreements = match (a.agreements, a.demo) {
                 (Some(dir), _) => nubo_server::AgreementSource::Dir(dir),
                 (None, true) => nubo_server::AgreementSource::Samples,

@@ -363,3 +363,70 @@ fn upload_only_and_download_only_modes() {
     );
     assert!(mirror.read("local-only.txt").is_some());
 }
+
+#[test]
+fn a_corrupt_state_database_is_rebuilt_without_deleting_anything() {
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    a.write("same.txt", "unchanged");
+    a.write("edited.txt", "v1");
+    a.write("deleted-elsewhere.txt", "still wanted here?");
+    a.sync();
+    b.sync();
+    std::fs::remove_file(b.path("deleted-elsewhere.txt")).unwrap();
+    b.sync();
+
+    // A's database is damaged while A's copy of one file also changes.
+    for f in ["state.sqlite", "state.sqlite-wal", "state.sqlite-shm"] {
+        let _ = std::fs::remove_file(a.home.join(f));
+    }
+    std::fs::write(a.home.join("state.sqlite"), b"this is not a database").unwrap();
+    a.write("edited.txt", "v2 from A");
+    a.sync();
+
+    let files = a.files();
+    assert_eq!(files["same.txt"], b"unchanged");
+    assert_eq!(
+        files["deleted-elsewhere.txt"], b"still wanted here?",
+        "nothing is deleted while rebuilding"
+    );
+    let copies: Vec<_> = files
+        .iter()
+        .filter(|(k, _)| k.starts_with("edited (conflicted copy"))
+        .collect();
+    assert_eq!(copies.len(), 1, "{:?}", files.keys());
+    assert_eq!(copies[0].1, b"v2 from A");
+    assert_eq!(files["edited.txt"], b"v1");
+    assert!(a.status_json()["notice"]
+        .as_str()
+        .unwrap()
+        .contains("rebuilt"));
+    let aside = std::fs::read_dir(&a.home)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().contains("corrupt"));
+    assert!(aside, "the damaged database is kept for inspection");
+    b.sync();
+    assert_eq!(b.files(), files);
+}
+
+#[test]
+fn expired_access_tokens_are_refreshed_even_by_concurrent_transfers() {
+    let service = Service::start_with(&["--demo", "--access-ttl", "1"]);
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    // Enough data that the transfers outlast a one-second token, so several
+    // of them meet the expiry at once.
+    for i in 0..40 {
+        a.write(&format!("f{i}.bin"), random_bytes(1000 + i, 3 << 20));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    a.sync();
+    std::thread::sleep(Duration::from_millis(1500));
+    b.sync();
+    assert_eq!(b.files(), a.files());
+    assert_eq!(b.files().len(), 40);
+    // The rotated tokens were kept: a later run signs in with them.
+    std::thread::sleep(Duration::from_millis(1500));
+    a.write("later.txt", "later");
+    a.sync();
+}

@@ -247,46 +247,11 @@ impl StateDb {
             for path in old.keys().filter(|p| !new.contains_key(*p)) {
                 del.execute(params![folder, path])?;
             }
-            let mut put = tx.prepare_cached(
-                "INSERT OR REPLACE INTO local (folder, path, kind, size, mtime_ns, inode, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
             for (path, e) in new.iter().filter(|(p, e)| old.get(*p) != Some(e)) {
-                put.execute(params![
-                    folder,
-                    path,
-                    kind_str(e.kind),
-                    e.stat.size as i64,
-                    e.stat.mtime_ns,
-                    e.stat.inode as i64,
-                    e.hash
-                ])?;
+                apply(&tx, folder, &Change::Local(path, e))?;
             }
         }
         tx.commit()?;
-        Ok(())
-    }
-
-    pub fn put_local(&self, folder: FolderId, path: &str, e: &LocalEntry) -> anyhow::Result<()> {
-        self.conn().execute(
-            "INSERT OR REPLACE INTO local (folder, path, kind, size, mtime_ns, inode, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![folder, path, kind_str(e.kind), e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64, e.hash],
-        )?;
-        Ok(())
-    }
-
-    pub fn remove_local(&self, folder: FolderId, path: &str) -> anyhow::Result<()> {
-        self.conn().execute(
-            &format!("DELETE FROM local WHERE folder = ?1 AND {UNDER}"),
-            params![folder, path],
-        )?;
-        Ok(())
-    }
-
-    pub fn rebase_local(&self, folder: FolderId, from: &str, to: &str) -> anyhow::Result<()> {
-        self.conn().execute(
-            &format!("UPDATE OR REPLACE local SET path = ?3 || substr(path, length(?2) + 1) WHERE folder = ?1 AND {UNDER}"),
-            params![folder, from, to],
-        )?;
         Ok(())
     }
 
@@ -314,27 +279,15 @@ impl StateDb {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn put_synced(&self, folder: FolderId, path: &str, e: &SyncedEntry) -> anyhow::Result<()> {
-        self.conn().execute(
-            "INSERT OR REPLACE INTO synced (folder, path, kind, node, rev, hash, size, mtime_ns, inode) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![folder, path, kind_str(e.kind), e.node, e.rev, e.hash, e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64],
-        )?;
-        Ok(())
-    }
-
-    pub fn remove_synced(&self, folder: FolderId, path: &str) -> anyhow::Result<()> {
-        self.conn().execute(
-            &format!("DELETE FROM synced WHERE folder = ?1 AND {UNDER}"),
-            params![folder, path],
-        )?;
-        Ok(())
-    }
-
-    pub fn rebase_synced(&self, folder: FolderId, from: &str, to: &str) -> anyhow::Result<()> {
-        self.conn().execute(
-            &format!("UPDATE OR REPLACE synced SET path = ?3 || substr(path, length(?2) + 1) WHERE folder = ?1 AND {UNDER}"),
-            params![folder, from, to],
-        )?;
+    /// Applies the bookkeeping of one finished operation atomically: a crash
+    /// leaves all of it or none of it.
+    pub fn record(&self, folder: FolderId, changes: &[Change<'_>]) -> anyhow::Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for change in changes {
+            apply(&tx, folder, change)?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -352,24 +305,9 @@ impl StateDb {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         {
-            let mut put = tx.prepare_cached(
-                "INSERT OR REPLACE INTO remote (id, parent, name, kind, rev, size, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            let mut del = tx.prepare_cached("DELETE FROM remote WHERE id = ?1")?;
             for n in nodes {
-                if n.deleted {
-                    del.execute([n.id])?;
-                } else {
-                    put.execute(params![
-                        n.id,
-                        n.parent,
-                        n.name,
-                        node_kind(n.kind),
-                        n.rev,
-                        n.size as i64,
-                        n.hash
-                    ])?;
-                }
+                // Remote nodes belong to the account, not to a folder.
+                apply(&tx, 0, &Change::Remote(n))?;
             }
             tx.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor', ?1)",
@@ -377,29 +315,6 @@ impl StateDb {
             )?;
         }
         tx.commit()?;
-        Ok(())
-    }
-
-    /// Records a node the engine itself just changed, ahead of the feed.
-    pub fn put_remote(&self, n: &Node) -> anyhow::Result<()> {
-        if n.deleted {
-            self.conn()
-                .execute("DELETE FROM remote WHERE id = ?1", [n.id])?;
-        } else {
-            self.conn().execute(
-                "INSERT OR REPLACE INTO remote (id, parent, name, kind, rev, size, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![n.id, n.parent, n.name, node_kind(n.kind), n.rev, n.size as i64, n.hash],
-            )?;
-        }
-        Ok(())
-    }
-
-    pub fn remove_remote_subtree(&self, id: NodeId) -> anyhow::Result<()> {
-        self.conn().execute(
-            "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT r.id FROM remote r JOIN sub ON r.parent = sub.id)
-             DELETE FROM remote WHERE id IN sub",
-            [id],
-        )?;
         Ok(())
     }
 
@@ -423,20 +338,6 @@ impl StateDb {
 
     // ------------------------------------------------------------ history
 
-    pub fn add_conflict(
-        &self,
-        folder: FolderId,
-        path: &str,
-        copy: &str,
-        at: &str,
-    ) -> anyhow::Result<()> {
-        self.conn().execute(
-            "INSERT INTO conflicts (folder, path, copy, at) VALUES (?1, ?2, ?3, ?4)",
-            params![folder, path, copy, at],
-        )?;
-        Ok(())
-    }
-
     pub fn conflicts(&self) -> anyhow::Result<Vec<ConflictRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT folder, path, copy, at FROM conflicts ORDER BY id")?;
@@ -449,26 +350,6 @@ impl StateDb {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    pub fn add_event(
-        &self,
-        folder: FolderId,
-        action: &str,
-        path: &str,
-        at: &str,
-    ) -> anyhow::Result<()> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO events (folder, action, path, at) VALUES (?1, ?2, ?3, ?4)",
-            params![folder, action, path, at],
-        )?;
-        // Recent changes only: the log of record is the service's history.
-        conn.execute(
-            "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - 200",
-            [],
-        )?;
-        Ok(())
     }
 
     pub fn recent_events(&self, limit: usize) -> anyhow::Result<Vec<EventRecord>> {
@@ -510,6 +391,115 @@ impl StateDb {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// One write of the bookkeeping `StateDb::record` applies.
+#[derive(Debug)]
+pub enum Change<'a> {
+    /// A node the engine itself just changed, ahead of the change feed.
+    Remote(&'a Node),
+    RemoveRemoteSubtree(NodeId),
+    Local(&'a str, &'a LocalEntry),
+    RemoveLocal(&'a str),
+    RebaseLocal {
+        from: &'a str,
+        to: &'a str,
+    },
+    Synced(&'a str, &'a SyncedEntry),
+    RemoveSynced(&'a str),
+    RebaseSynced {
+        from: &'a str,
+        to: &'a str,
+    },
+    Conflict {
+        path: &'a str,
+        copy: &'a str,
+        at: &'a str,
+    },
+    Event {
+        action: &'a str,
+        path: &'a str,
+        at: &'a str,
+    },
+}
+
+fn apply(c: &Connection, folder: FolderId, change: &Change<'_>) -> rusqlite::Result<()> {
+    match *change {
+        Change::Remote(n) if n.deleted => {
+            c.execute("DELETE FROM remote WHERE id = ?1", [n.id])?;
+        }
+        Change::Remote(n) => {
+            c.prepare_cached(
+                "INSERT OR REPLACE INTO remote (id, parent, name, kind, rev, size, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(
+                params![n.id, n.parent, n.name, node_kind(n.kind), n.rev, n.size as i64, n.hash],
+            )?;
+        }
+        Change::RemoveRemoteSubtree(id) => {
+            c.execute(
+                "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT r.id FROM remote r JOIN sub ON r.parent = sub.id)
+                 DELETE FROM remote WHERE id IN sub",
+                [id],
+            )?;
+        }
+        Change::Local(path, e) => {
+            c.prepare_cached(
+                "INSERT OR REPLACE INTO local (folder, path, kind, size, mtime_ns, inode, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(
+                params![folder, path, kind_str(e.kind), e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64, e.hash],
+            )?;
+        }
+        Change::RemoveLocal(path) => {
+            c.execute(
+                &format!("DELETE FROM local WHERE folder = ?1 AND {UNDER}"),
+                params![folder, path],
+            )?;
+        }
+        Change::RebaseLocal { from, to } => {
+            c.execute(
+                &format!("UPDATE OR REPLACE local SET path = ?3 || substr(path, length(?2) + 1) WHERE folder = ?1 AND {UNDER}"),
+                params![folder, from, to],
+            )?;
+        }
+        Change::Synced(path, e) => {
+            c.execute(
+                "INSERT OR REPLACE INTO synced (folder, path, kind, node, rev, hash, size, mtime_ns, inode) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![folder, path, kind_str(e.kind), e.node, e.rev, e.hash, e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64],
+            )?;
+        }
+        Change::RemoveSynced(path) => {
+            c.execute(
+                &format!("DELETE FROM synced WHERE folder = ?1 AND {UNDER}"),
+                params![folder, path],
+            )?;
+        }
+        Change::RebaseSynced { from, to } => {
+            c.execute(
+                &format!("UPDATE OR REPLACE synced SET path = ?3 || substr(path, length(?2) + 1) WHERE folder = ?1 AND {UNDER}"),
+                params![folder, from, to],
+            )?;
+        }
+        Change::Conflict { path, copy, at } => {
+            c.execute(
+                "INSERT INTO conflicts (folder, path, copy, at) VALUES (?1, ?2, ?3, ?4)",
+                params![folder, path, copy, at],
+            )?;
+        }
+        Change::Event { action, path, at } => {
+            c.execute(
+                "INSERT INTO events (folder, action, path, at) VALUES (?1, ?2, ?3, ?4)",
+                params![folder, action, path, at],
+            )?;
+            // Recent changes only: the log of record is the service's history.
+            c.execute(
+                "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - 200",
+                [],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn node_kind(k: NodeKind) -> &'static str {

@@ -15,7 +15,7 @@ use futures::stream::{self, StreamExt};
 use nubo_protocol::{ChunkRef, CommitRequest, DeleteRequest, ErrorCode, NodeKind};
 
 use crate::content::hash_bytes;
-use crate::db::{FolderId, StateDb};
+use crate::db::{Change, FolderId, StateDb};
 use crate::fs::LocalFs;
 use crate::planner::{Expect, Op};
 use crate::remote::{Remote, RemoteError};
@@ -126,9 +126,22 @@ impl FolderCtx {
         self.root.join(rel)
     }
 
-    fn event(&self, action: &str, path: &str) {
-        let _ = self.db.add_event(self.folder, action, path, &self.stamp);
-        tracing::info!(folder = self.folder, "{action}: {path}");
+    /// Records a finished operation, its bookkeeping and its line in recent
+    /// changes, in one transaction.
+    fn record<'a>(
+        &'a self,
+        event: Option<(&'a str, &'a str)>,
+        mut changes: Vec<Change<'a>>,
+    ) -> Result<(), OpError> {
+        if let Some((action, path)) = event {
+            tracing::info!(folder = self.folder, "{action}: {path}");
+            changes.push(Change::Event {
+                action,
+                path,
+                at: &self.stamp,
+            });
+        }
+        Ok(self.db.record(self.folder, &changes)?)
     }
 
     /// Creates `rel` and its parents inside the root, refusing to pass
@@ -180,7 +193,7 @@ impl FolderCtx {
         }
         let parent_id = Box::pin(self.remote_dir(parent(rel))).await?;
         let node = self.remote.mkdir(parent_id, file_name(rel)).await?;
-        self.db.put_remote(&node)?;
+        self.record(None, vec![Change::Remote(&node)])?;
         self.made_dirs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -238,50 +251,40 @@ pub async fn execute(ctx: &FolderCtx, ops: Vec<Op>) -> Report {
 }
 
 async fn run(ctx: &FolderCtx, op: Op) -> Result<(), OpError> {
-    let f = ctx.folder;
     match op {
-        Op::RecordSynced { path, entry } => Ok(ctx.db.put_synced(f, &path, &entry)?),
-        Op::ForgetSynced { path } => Ok(ctx.db.remove_synced(f, &path)?),
+        Op::RecordSynced { path, entry } => ctx.record(None, vec![Change::Synced(&path, &entry)]),
+        Op::ForgetSynced { path } => ctx.record(None, vec![Change::RemoveSynced(&path)]),
         Op::RemoteMkdir { path } => {
             let node = ctx.remote_dir(&path).await?;
             let stat = ctx.stat(&path)?.map(|(_, s)| s).unwrap_or_default();
-            ctx.db.put_synced(
-                f,
-                &path,
-                &SyncedEntry {
-                    kind: Kind::Dir,
-                    node,
-                    rev: 1,
-                    hash: String::new(),
-                    stat,
-                },
-            )?;
-            Ok(())
+            let synced = SyncedEntry {
+                kind: Kind::Dir,
+                node,
+                rev: 1,
+                hash: String::new(),
+                stat,
+            };
+            ctx.record(None, vec![Change::Synced(&path, &synced)])
         }
         Op::LocalMkdir { path, remote } => {
             ctx.local_dir(&path)?;
             let stat = ctx.stat(&path)?.map(|(_, s)| s).unwrap_or_default();
-            ctx.db.put_local(
-                f,
-                &path,
-                &LocalEntry {
-                    kind: Kind::Dir,
-                    stat,
-                    hash: String::new(),
-                },
-            )?;
-            ctx.db.put_synced(
-                f,
-                &path,
-                &SyncedEntry {
-                    kind: Kind::Dir,
-                    node: remote.node,
-                    rev: remote.rev,
-                    hash: String::new(),
-                    stat,
-                },
-            )?;
-            Ok(())
+            let local = LocalEntry {
+                kind: Kind::Dir,
+                stat,
+                hash: String::new(),
+            };
+            let synced = SyncedEntry {
+                kind: Kind::Dir,
+                node: remote.node,
+                rev: remote.rev,
+                hash: String::new(),
+                stat,
+            };
+            ctx.record(
+                None,
+                vec![Change::Local(&path, &local), Change::Synced(&path, &synced)],
+            )
         }
         Op::Upload { path, base } => upload(ctx, &path, base).await,
         Op::Download {
@@ -295,25 +298,52 @@ async fn run(ctx: &FolderCtx, op: Op) -> Result<(), OpError> {
                 .remote
                 .move_node(node, parent_id, file_name(&to))
                 .await?;
-            ctx.db.put_remote(&moved)?;
-            ctx.db.rebase_synced(f, &from, &to)?;
-            ctx.event("moved on the service", &format!("{from} → {to}"));
-            Ok(())
+            let what = format!("{from} → {to}");
+            ctx.record(
+                Some(("moved on the service", &what)),
+                vec![
+                    Change::Remote(&moved),
+                    Change::RebaseSynced {
+                        from: &from,
+                        to: &to,
+                    },
+                ],
+            )
         }
         Op::LocalMove { from, to } => {
             ctx.local_dir(parent(&to))?;
             ctx.fs.rename_new(&ctx.abs(&from), &ctx.abs(&to))?;
-            ctx.db.rebase_local(f, &from, &to)?;
-            ctx.db.rebase_synced(f, &from, &to)?;
-            ctx.event("moved here", &format!("{from} → {to}"));
-            Ok(())
+            let what = format!("{from} → {to}");
+            ctx.record(
+                Some(("moved here", &what)),
+                vec![
+                    Change::RebaseLocal {
+                        from: &from,
+                        to: &to,
+                    },
+                    Change::RebaseSynced {
+                        from: &from,
+                        to: &to,
+                    },
+                ],
+            )
         }
         Op::KeepConflictCopy { path, copy } => {
             ctx.fs.rename_new(&ctx.abs(&path), &ctx.abs(&copy))?;
-            ctx.db.rebase_local(f, &path, &copy)?;
-            ctx.db.add_conflict(f, &path, &copy, &ctx.stamp)?;
-            ctx.event("conflict: kept this computer's version as", &copy);
-            Ok(())
+            ctx.record(
+                Some(("conflict: kept this computer's version as", &copy)),
+                vec![
+                    Change::RebaseLocal {
+                        from: &path,
+                        to: &copy,
+                    },
+                    Change::Conflict {
+                        path: &path,
+                        copy: &copy,
+                        at: &ctx.stamp,
+                    },
+                ],
+            )
         }
         Op::RemoteDelete {
             path,
@@ -332,16 +362,15 @@ async fn run(ctx: &FolderCtx, op: Op) -> Result<(), OpError> {
                 },
             };
             let gone = ctx.remote.delete(node, &req).await?;
-            ctx.db.remove_remote_subtree(gone.id)?;
-            ctx.db.remove_synced(f, &path)?;
-            ctx.event("moved to the service's trash", &path);
-            Ok(())
+            ctx.record(
+                Some(("moved to the service's trash", &path)),
+                vec![
+                    Change::RemoveRemoteSubtree(gone.id),
+                    Change::RemoveSynced(&path),
+                ],
+            )
         }
-        Op::LocalDelete { path, kind } => {
-            local_delete(ctx, &path, kind)?;
-            ctx.event("moved to the trash", &path);
-            Ok(())
-        }
+        Op::LocalDelete { path, kind } => local_delete(ctx, &path, kind),
     }
 }
 
@@ -389,9 +418,10 @@ fn local_delete(ctx: &FolderCtx, rel: &str, kind: Kind) -> Result<(), OpError> {
         }
     }
     ctx.fs.trash(&ctx.abs(rel))?;
-    ctx.db.remove_local(ctx.folder, rel)?;
-    ctx.db.remove_synced(ctx.folder, rel)?;
-    Ok(())
+    ctx.record(
+        Some(("moved to the trash", rel)),
+        vec![Change::RemoveLocal(rel), Change::RemoveSynced(rel)],
+    )
 }
 
 async fn blocking<T: Send + 'static>(
@@ -455,29 +485,26 @@ async fn upload(ctx: &FolderCtx, rel: &str, base: Option<(NodeId, i64)>) -> Resu
         mtime_ms: before.mtime_ns / 1_000_000,
     };
     let node = ctx.remote.commit(&req).await?;
-    ctx.db.put_remote(&node)?;
-    ctx.db.put_local(
-        ctx.folder,
-        rel,
-        &LocalEntry {
-            kind: Kind::File,
-            stat: before,
-            hash: digest.hash.clone(),
-        },
-    )?;
-    ctx.db.put_synced(
-        ctx.folder,
-        rel,
-        &SyncedEntry {
-            kind: Kind::File,
-            node: node.id,
-            rev: node.rev,
-            hash: digest.hash,
-            stat: before,
-        },
-    )?;
-    ctx.event("uploaded", rel);
-    Ok(())
+    let local = LocalEntry {
+        kind: Kind::File,
+        stat: before,
+        hash: digest.hash.clone(),
+    };
+    let synced = SyncedEntry {
+        kind: Kind::File,
+        node: node.id,
+        rev: node.rev,
+        hash: digest.hash,
+        stat: before,
+    };
+    ctx.record(
+        Some(("uploaded", rel)),
+        vec![
+            Change::Remote(&node),
+            Change::Local(rel, &local),
+            Change::Synced(rel, &synced),
+        ],
+    )
 }
 
 async fn download(
@@ -523,28 +550,22 @@ async fn download(
         return Err(e);
     }
     let stat = ctx.stat(rel)?.map(|(_, s)| s).unwrap_or_default();
-    ctx.db.put_local(
-        ctx.folder,
-        rel,
-        &LocalEntry {
-            kind: Kind::File,
-            stat,
-            hash: manifest.hash.clone(),
-        },
-    )?;
-    ctx.db.put_synced(
-        ctx.folder,
-        rel,
-        &SyncedEntry {
-            kind: Kind::File,
-            node: remote.node,
-            rev: manifest.rev,
-            hash: manifest.hash,
-            stat,
-        },
-    )?;
-    ctx.event("downloaded", rel);
-    Ok(())
+    let local = LocalEntry {
+        kind: Kind::File,
+        stat,
+        hash: manifest.hash.clone(),
+    };
+    let synced = SyncedEntry {
+        kind: Kind::File,
+        node: remote.node,
+        rev: manifest.rev,
+        hash: manifest.hash,
+        stat,
+    };
+    ctx.record(
+        Some(("downloaded", rel)),
+        vec![Change::Local(rel, &local), Change::Synced(rel, &synced)],
+    )
 }
 
 /// The kind of a protocol node in the engine's terms.

@@ -66,6 +66,9 @@ pub struct HttpRemote {
     base: String,
     client: reqwest::Client,
     tokens: Mutex<Tokens>,
+    /// One refresh at a time: the refresh token rotates, so concurrent
+    /// refreshes with the same one would sign the device out.
+    refreshing: tokio::sync::Mutex<()>,
     save: TokenSaver,
 }
 
@@ -159,6 +162,7 @@ impl HttpRemote {
             base: server.trim_end_matches('/').to_string(),
             client: client(),
             tokens: Mutex::new(tokens),
+            refreshing: tokio::sync::Mutex::new(()),
             save,
         }
     }
@@ -175,7 +179,13 @@ impl HttpRemote {
             .clone()
     }
 
-    async fn refresh(&self) -> RemoteResult<()> {
+    /// Refreshes the tokens, unless another request already did since
+    /// `stale_access` was sent.
+    async fn refresh(&self, stale_access: &str) -> RemoteResult<()> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        if self.access() != stale_access {
+            return Ok(());
+        }
         let refresh = self
             .tokens
             .lock()
@@ -213,11 +223,12 @@ impl HttpRemote {
         body: Body<'_>,
     ) -> RemoteResult<reqwest::Response> {
         for attempt in 0..2 {
+            let access = self.access();
             let mut req = self
                 .client
                 .request(method.clone(), format!("{}{path}", self.base))
                 .timeout(REQUEST_TIMEOUT)
-                .bearer_auth(self.access());
+                .bearer_auth(&access);
             req = match &body {
                 Body::None => req,
                 Body::Json(v) => req.json(v),
@@ -227,7 +238,7 @@ impl HttpRemote {
             };
             let resp = req.send().await.map_err(net)?;
             if resp.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
-                self.refresh().await?;
+                self.refresh(&access).await?;
                 continue;
             }
             if !resp.status().is_success() {
