@@ -5,11 +5,17 @@ SHELL := /bin/bash
 # Builds are reused across clones (CI starts from a fresh one each time).
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/nubo/target
 NUBO := $(CARGO_TARGET_DIR)/debug/nubo
+NUBO_APP := $(CARGO_TARGET_DIR)/debug/nubo-app
+TOOLS := $(HOME)/.cache/nubo/tools
+TAURI_DRIVER := $(TOOLS)/bin/tauri-driver
 
-# Debian packages the build and the tests need.
-APT_PACKAGES := pkg-config libdbus-1-dev gnome-keyring dbus libsecret-tools
+# Debian packages the build and the tests need: the keyring (engine), WebKitGTK
+# and the tray library (desktop app), chromium (UI tests).
+APT_PACKAGES := pkg-config libdbus-1-dev gnome-keyring dbus libsecret-tools \
+	libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev \
+	chromium xvfb xauth webkit2gtk-driver
 
-.PHONY: run test deps build lint fmt demo-clean
+.PHONY: run test deps ui build app lint fmt icons demo-clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -21,26 +27,48 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@command -v cargo >/dev/null || { echo "Rust is missing: install it with rustup (https://rustup.rs), then run make again"; exit 1; }
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)' 2>/dev/null \
+	  || { echo "Node.js 20.19 or newer is needed for the front end (found: $$(node --version 2>/dev/null || echo none))"; exit 1; }
+
+# The front end, built into ui/dist (which the desktop app embeds).
+ui: deps
+	cd ui && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm run build
 
 build: deps
 	cargo build --locked -p nubo-cli
 
+app: ui
+	cargo build --locked -p nubo-app
+
 # A service with the demo account and sample agreements, and two client homes
-# (two "PCs") syncing demo/pc-a and demo/pc-b. The desktop app comes later;
-# until then this is the headless demo.
+# (two "PCs") syncing demo/pc-a and demo/pc-b. The desktop app does not open
+# from here yet; until it does this is the headless demo.
 run: build
 	NUBO=$(NUBO) scripts/demo.sh
 
-lint: deps
+lint: ui
 	cargo fmt --all -- --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
+	cd ui && npm run lint
 
-test: lint
-	cargo test --locked --workspace
+$(TAURI_DRIVER):
+	cargo install tauri-driver --locked --version 2.1.0 --root $(TOOLS)
+
+# Unit and end-to-end tests of engine, service and CLI; the keyring test in a
+# session keyring; the UI in chromium; the real app under Xvfb.
+test: lint $(TAURI_DRIVER)
+	cargo test --locked --workspace --exclude nubo-app
 	scripts/with-keyring.sh cargo test --locked -p nubo-cli --test keyring -- --ignored
+	cd ui && npm test
+	cargo build --locked -p nubo-app -p nubo-cli
+	NUBO_APP=$(NUBO_APP) NUBO_BIN=$(NUBO) TAURI_DRIVER=$(TAURI_DRIVER) \
+	  scripts/with-keyring.sh xvfb-run -a node --test tests/app/
 
 fmt:
 	cargo fmt --all
+
+icons:
+	python3 scripts/make-icons.py
 
 demo-clean:
 	rm -rf demo

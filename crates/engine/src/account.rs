@@ -14,16 +14,40 @@ use crate::home::{FolderConfig, Home, TokenStore, ROOT_MARKER};
 use crate::planner::Mode;
 use crate::remote::{self, check_server_url, RemoteError, Tokens};
 
+/// Why a sign-in failed, for a front end to say it in the user's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginProblem {
+    WrongCredentials,
+    Unreachable,
+    BadCertificate,
+    /// Plain `http://` to another machine.
+    InsecureAddress,
+    Other,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct LoginError {
+    pub problem: LoginProblem,
+    pub message: String,
+}
+
 fn login_error(server: &str, e: RemoteError) -> anyhow::Error {
-    match e {
+    let (problem, message) = match e {
         RemoteError::Api(a) if a.code == ErrorCode::InvalidCredentials => {
-            anyhow::anyhow!("the account ID, phone number or password is wrong")
+            (LoginProblem::WrongCredentials, "the account ID, phone number or password is wrong".to_string())
         }
-        RemoteError::Network(m) => anyhow::anyhow!(
-            "cannot reach the service at {server} ({m}); check the address and the network"
+        RemoteError::Network(m) if m.to_lowercase().contains("certificate") => (
+            LoginProblem::BadCertificate,
+            format!("the service at {server} did not present a valid certificate ({m}); check the address"),
         ),
-        RemoteError::Api(a) => anyhow::anyhow!("sign-in failed: {}", a.message),
-    }
+        RemoteError::Network(m) => (
+            LoginProblem::Unreachable,
+            format!("cannot reach the service at {server} ({m}); check the address and the network"),
+        ),
+        RemoteError::Api(a) => (LoginProblem::Other, format!("sign-in failed: {}", a.message)),
+    };
+    LoginError { problem, message }.into()
 }
 
 /// Password sign-in. Only the tokens are kept.
@@ -33,7 +57,10 @@ pub async fn login(
     login: &str,
     password: &str,
 ) -> anyhow::Result<TokenStore> {
-    let server = check_server_url(server)?;
+    let server = check_server_url(server).map_err(|e| LoginError {
+        problem: LoginProblem::InsecureAddress,
+        message: format!("{e:#}"),
+    })?;
     let mut config = home.load_config()?;
     let t = remote::login(&server, login, password, &host_name())
         .await

@@ -61,6 +61,21 @@ impl Pause {
     }
 }
 
+/// What the loop tells an observer (the desktop app's tray and status window).
+#[derive(Debug, Clone)]
+pub enum SyncEvent {
+    /// A round planned this many operations and is running them.
+    Working { ops: usize },
+    /// A pass ended: in sync, paused (with what to do) or failed.
+    Settled {
+        state: String,
+        paused: bool,
+        failed: bool,
+    },
+}
+
+pub type Observer = Arc<dyn Fn(SyncEvent) + Send + Sync>;
+
 #[derive(Debug, Clone)]
 pub enum Outcome {
     InSync,
@@ -76,6 +91,7 @@ pub struct Engine {
     fs: Arc<dyn LocalFs>,
     clock: Arc<dyn Clock>,
     host: String,
+    observer: Option<Observer>,
 }
 
 /// Rounds without a single finished operation before giving up.
@@ -154,7 +170,18 @@ impl Engine {
             fs,
             clock,
             host: host_name(),
+            observer: None,
         })
+    }
+
+    pub fn set_observer(&mut self, observer: Observer) {
+        self.observer = Some(observer);
+    }
+
+    fn tell(&self, event: SyncEvent) {
+        if let Some(o) = &self.observer {
+            o(event);
+        }
     }
 
     pub fn remote(&self) -> &Arc<dyn Remote> {
@@ -215,6 +242,11 @@ impl Engine {
             Ok(Outcome::Paused(p)) => p.iter().map(Pause::message).collect::<Vec<_>>().join("; "),
             Err(e) => format!("error: {e:#}"),
         };
+        self.tell(SyncEvent::Settled {
+            state: state.clone(),
+            paused: matches!(result, Ok(Outcome::Paused(_))),
+            failed: result.is_err(),
+        });
         let _ = self.db.set_meta("state", Some(&state));
         let _ = self.db.set_meta("state_at", Some(&self.stamp()));
         match &result {
@@ -307,6 +339,9 @@ impl Engine {
                     continue;
                 }
                 planned += plan.ops.len();
+                self.tell(SyncEvent::Working {
+                    ops: plan.ops.len(),
+                });
                 tracing::debug!(folder = folder.id, "plan: {:?}", plan.ops);
                 let ctx = FolderCtx::new(
                     folder.id,

@@ -1,0 +1,252 @@
+//! What the desktop app's web front end and its Rust side say to each other.
+//! The TypeScript twin (`ui/src/lib/ipc-types.ts`) is generated from these
+//! types; a test fails when it is stale.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Where the first-run wizard stands, or that the app runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Welcome,
+    SignIn,
+    Agreements,
+    Folder,
+    Running,
+}
+
+/// The tray's state: its icon and the first line of its menu.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TrayState {
+    UpToDate,
+    Syncing {
+        files_left: u32,
+    },
+    Paused,
+    Offline,
+    Error {
+        message: String,
+    },
+    /// Sign in, agreements, storage full, frozen account: one action resolves it.
+    ActionNeeded {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct AppSnapshot {
+    pub phase: Phase,
+    pub language: String,
+    pub server: Option<String>,
+    pub account: Option<String>,
+    pub tray: TrayState,
+    pub status: Option<StatusView>,
+    /// Prefilled service address (the demo's, or the build's default).
+    pub default_server: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct SignIn {
+    pub server: String,
+    /// An account ID or a phone number.
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInProblem {
+    WrongCredentials,
+    Unreachable,
+    BadCertificate,
+    InsecureAddress,
+    Other,
+}
+
+/// A failed command: a code the UI turns into a translated sentence, and the
+/// underlying message for details.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct CommandError {
+    pub problem: Option<SignInProblem>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum Requirement {
+    SignIn,
+    Sync,
+    Optional,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct AgreementSummary {
+    pub id: String,
+    pub title: String,
+    pub version: String,
+    pub effective: String,
+    pub required: Requirement,
+    pub locales: Vec<String>,
+    pub accepted: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct AgreementText {
+    pub id: String,
+    pub locale: String,
+    pub markdown: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Age {
+    Adult,
+    Guardian,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct Acceptance {
+    pub age: Age,
+    /// Consent to instant change notifications (the optional push terms).
+    pub push: bool,
+    /// The language the documents were read in.
+    pub locale: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncMode {
+    TwoWay,
+    UploadOnly,
+    DownloadOnly,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct FolderChoice {
+    pub local: String,
+    pub remote: String,
+    pub mode: SyncMode,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct FolderView {
+    pub local: String,
+    pub remote: String,
+    pub mode: SyncMode,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct Conflict {
+    pub path: String,
+    pub copy: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct RecentChange {
+    pub action: String,
+    pub path: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct AcceptedAgreement {
+    pub id: String,
+    pub version: String,
+    pub locale: String,
+    pub age: String,
+    pub accepted_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct StatusView {
+    pub state: Option<String>,
+    pub last_error: Option<String>,
+    pub folders: Vec<FolderView>,
+    pub conflicts: Vec<Conflict>,
+    pub recent: Vec<RecentChange>,
+    pub problems: Vec<String>,
+    pub token_store: Option<String>,
+    pub accepted: Vec<AcceptedAgreement>,
+}
+
+/// The TypeScript declarations of every type above, in one file.
+pub fn typescript() -> String {
+    let decls = [
+        Phase::decl(),
+        TrayState::decl(),
+        AppSnapshot::decl(),
+        SignIn::decl(),
+        SignInProblem::decl(),
+        CommandError::decl(),
+        Requirement::decl(),
+        AgreementSummary::decl(),
+        AgreementText::decl(),
+        Age::decl(),
+        Acceptance::decl(),
+        SyncMode::decl(),
+        FolderChoice::decl(),
+        FolderView::decl(),
+        Conflict::decl(),
+        RecentChange::decl(),
+        AcceptedAgreement::decl(),
+        StatusView::decl(),
+    ];
+    let mut out = String::from(
+        "// Generated from crates/ipc by `UPDATE_IPC_TYPES=1 cargo test -p nubo-ipc`. Do not edit.\n\n",
+    );
+    for d in decls {
+        out.push_str("export ");
+        out.push_str(&d);
+        out.push_str("\n\n");
+    }
+    out.trim_end().to_string() + "\n"
+}
+
+/// The message catalogs, shared by the web front end and the tray menu.
+pub const CATALOGS: &[(&str, &str)] = &[
+    ("en", include_str!("../../../i18n/en.json")),
+    ("zh-CN", include_str!("../../../i18n/zh-CN.json")),
+];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_message_exists_in_every_language() {
+        let keys = |text: &str| -> std::collections::BTreeSet<String> {
+            let map: std::collections::BTreeMap<String, String> =
+                serde_json::from_str(text).expect("a catalog is a flat JSON object of strings");
+            map.into_keys().collect()
+        };
+        let (base_lang, base) = super::CATALOGS[0];
+        let base = keys(base);
+        assert!(base.len() > 40);
+        for (lang, text) in &super::CATALOGS[1..] {
+            let other = keys(text);
+            let missing: Vec<_> = base.difference(&other).collect();
+            let extra: Vec<_> = other.difference(&base).collect();
+            assert!(
+                missing.is_empty() && extra.is_empty(),
+                "{lang} lacks {missing:?} and has extra {extra:?} compared with {base_lang}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_typescript_twin_is_current() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/ipc-types.ts");
+        let want = super::typescript();
+        if std::env::var_os("UPDATE_IPC_TYPES").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "ui/src/lib/ipc-types.ts is stale; run `UPDATE_IPC_TYPES=1 cargo test -p nubo-ipc`"
+        );
+    }
+}

@@ -1,0 +1,480 @@
+//! The one task that owns the engine. IPC commands and tray clicks send it
+//! requests; it answers, and pushes every change of state to the front end
+//! and the tray. No sync logic lives here: it is all in `nubo-engine`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nubo_engine::account::{self, LoginError, LoginProblem};
+use nubo_engine::engine::SyncEvent;
+use nubo_engine::planner::Mode;
+use nubo_engine::{Engine, Home};
+use nubo_ipc::*;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::i18n;
+
+type Reply<T> = oneshot::Sender<Result<T, CommandError>>;
+
+pub enum Request {
+    Snapshot(Reply<AppSnapshot>),
+    SetLanguage(String, Reply<AppSnapshot>),
+    SignIn(SignIn, Reply<AppSnapshot>),
+    Agreements(Reply<Vec<AgreementSummary>>),
+    AgreementText(String, String, Reply<AgreementText>),
+    Accept(Acceptance, Reply<AppSnapshot>),
+    Decline(Reply<AppSnapshot>),
+    ChooseFolder(FolderChoice, Reply<AppSnapshot>),
+    Status(Reply<StatusView>),
+    Pause(Option<u64>, Reply<AppSnapshot>),
+    Resume(Reply<AppSnapshot>),
+    SignOut(Reply<AppSnapshot>),
+    /// From the engine's observer.
+    Engine(SyncEvent),
+}
+
+/// What the controller tells the outside world (front end, tray).
+pub trait Outlet: Send + Sync + 'static {
+    fn snapshot(&self, snapshot: &AppSnapshot);
+    fn notify(&self, title: &str, body: &str);
+}
+
+#[derive(Clone)]
+pub struct Handle {
+    tx: mpsc::Sender<Request>,
+}
+
+impl Handle {
+    pub async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T, CommandError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(make(tx))
+            .await
+            .map_err(|_| err("the app is shutting down"))?;
+        rx.await.map_err(|_| err("the app is shutting down"))?
+    }
+}
+
+fn err(message: impl Into<String>) -> CommandError {
+    CommandError {
+        problem: None,
+        message: message.into(),
+    }
+}
+
+fn from_anyhow(e: anyhow::Error) -> CommandError {
+    if let Some(l) = e.downcast_ref::<LoginError>() {
+        let problem = match l.problem {
+            LoginProblem::WrongCredentials => SignInProblem::WrongCredentials,
+            LoginProblem::Unreachable => SignInProblem::Unreachable,
+            LoginProblem::BadCertificate => SignInProblem::BadCertificate,
+            LoginProblem::InsecureAddress => SignInProblem::InsecureAddress,
+            LoginProblem::Other => SignInProblem::Other,
+        };
+        return CommandError {
+            problem: Some(problem),
+            message: l.message.clone(),
+        };
+    }
+    err(format!("{e:#}"))
+}
+
+struct Controller {
+    home: Home,
+    outlet: Arc<dyn Outlet>,
+    tx: mpsc::Sender<Request>,
+    language: String,
+    default_server: String,
+    engine: Option<Arc<Engine>>,
+    agreements_pending: bool,
+    tray: TrayState,
+    /// Stops the running sync loop.
+    stop: Option<oneshot::Sender<()>>,
+    paused: bool,
+}
+
+pub fn spawn(
+    home: Home,
+    outlet: Arc<dyn Outlet>,
+    language: String,
+    default_server: String,
+) -> Handle {
+    let (tx, rx) = mpsc::channel(64);
+    let c = Controller {
+        home,
+        outlet,
+        tx: tx.clone(),
+        language,
+        default_server,
+        engine: None,
+        agreements_pending: false,
+        tray: TrayState::Offline,
+        stop: None,
+        paused: false,
+    };
+    tauri::async_runtime::spawn(c.run(rx));
+    Handle { tx }
+}
+
+fn mode_of(m: SyncMode) -> Mode {
+    match m {
+        SyncMode::TwoWay => Mode::TwoWay,
+        SyncMode::UploadOnly => Mode::UploadOnly,
+        SyncMode::DownloadOnly => Mode::DownloadOnly,
+    }
+}
+
+fn sync_mode(m: Mode) -> SyncMode {
+    match m {
+        Mode::TwoWay => SyncMode::TwoWay,
+        Mode::UploadOnly => SyncMode::UploadOnly,
+        Mode::DownloadOnly => SyncMode::DownloadOnly,
+    }
+}
+
+impl Controller {
+    async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        self.resume_session().await;
+        while let Some(req) = rx.recv().await {
+            self.handle(req).await;
+        }
+    }
+
+    /// At start: a home that is signed in, has accepted and has a folder syncs at once.
+    async fn resume_session(&mut self) {
+        if self.open_engine().is_ok() {
+            self.refresh_agreements().await;
+            if self.phase() == Phase::Running {
+                self.start_sync().await;
+            }
+        }
+        self.publish();
+    }
+
+    fn open_engine(&mut self) -> anyhow::Result<Arc<Engine>> {
+        if let Some(e) = &self.engine {
+            return Ok(e.clone());
+        }
+        let mut engine = Engine::open(self.home.clone())?;
+        let tx = self.tx.clone();
+        engine.set_observer(Arc::new(move |ev| {
+            let _ = tx.try_send(Request::Engine(ev));
+        }));
+        let engine = Arc::new(engine);
+        self.engine = Some(engine.clone());
+        Ok(engine)
+    }
+
+    async fn refresh_agreements(&mut self) {
+        if let Some(engine) = &self.engine {
+            if let Ok(s) = engine.remote().agreement_status().await {
+                self.agreements_pending = s
+                    .pending
+                    .iter()
+                    .any(|p| p.required != nubo_protocol::Requirement::Optional);
+            }
+        }
+    }
+
+    fn phase(&self) -> Phase {
+        let config = self.home.load_config().unwrap_or_default();
+        if config.token_store.is_none() || self.engine.is_none() {
+            Phase::Welcome
+        } else if self.agreements_pending {
+            Phase::Agreements
+        } else if config.folders.is_empty() {
+            Phase::Folder
+        } else {
+            Phase::Running
+        }
+    }
+
+    fn snapshot(&self) -> AppSnapshot {
+        let config = self.home.load_config().unwrap_or_default();
+        AppSnapshot {
+            phase: self.phase(),
+            language: self.language.clone(),
+            server: config.server.clone(),
+            account: config.account_id.clone(),
+            tray: self.tray.clone(),
+            status: self.status_view().ok(),
+            default_server: self.default_server.clone(),
+        }
+    }
+
+    fn publish(&self) {
+        self.outlet.snapshot(&self.snapshot());
+    }
+
+    fn status_view(&self) -> anyhow::Result<StatusView> {
+        let s = account::status(&self.home)?;
+        let accepted = nubo_engine::db::StateDb::open(&self.home.db_path())?
+            .0
+            .acceptances()?;
+        Ok(StatusView {
+            state: s.state,
+            last_error: s.last_error,
+            folders: s
+                .folders
+                .into_iter()
+                .map(|f| FolderView {
+                    local: f.local.display().to_string(),
+                    remote: f.remote,
+                    mode: sync_mode(f.mode),
+                })
+                .collect(),
+            conflicts: s
+                .conflicts
+                .into_iter()
+                .map(|c| Conflict {
+                    path: c.path,
+                    copy: c.copy,
+                    at: c.at,
+                })
+                .collect(),
+            recent: s
+                .recent
+                .into_iter()
+                .map(|e| RecentChange {
+                    action: e.action,
+                    path: e.path,
+                    at: e.at,
+                })
+                .collect(),
+            problems: s.problems,
+            token_store: s.token_store,
+            accepted: accepted
+                .into_iter()
+                .map(|a| AcceptedAgreement {
+                    id: a.id,
+                    version: a.version,
+                    locale: a.locale,
+                    age: a.age,
+                    accepted_at: a.accepted_at,
+                })
+                .collect(),
+        })
+    }
+
+    async fn start_sync(&mut self) {
+        if self.stop.is_some() || self.paused {
+            return;
+        }
+        let Some(engine) = self.engine.clone() else {
+            return;
+        };
+        let push = account::push_allowed(&engine).await;
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        self.stop = Some(stop_tx);
+        self.tray = TrayState::Syncing { files_left: 0 };
+        tauri::async_runtime::spawn(async move {
+            let stop = async move {
+                let _ = stop_rx.await;
+            };
+            if let Err(e) = engine.watch(false, push, stop).await {
+                tracing::error!("the sync loop stopped: {e:#}");
+            }
+        });
+    }
+
+    fn stop_sync(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    async fn handle(&mut self, req: Request) {
+        match req {
+            Request::Snapshot(r) => {
+                let _ = r.send(Ok(self.snapshot()));
+            }
+            Request::SetLanguage(lang, r) => {
+                self.language = i18n::normalize(&lang).to_string();
+                let _ = crate::settings::save_language(&self.home, &self.language);
+                self.publish();
+                let _ = r.send(Ok(self.snapshot()));
+            }
+            Request::SignIn(s, r) => {
+                let result = account::login(&self.home, &s.server, &s.login, &s.password)
+                    .await
+                    .map_err(from_anyhow);
+                let result = match result {
+                    Ok(_) => {
+                        self.engine = None;
+                        match self.open_engine() {
+                            Ok(_) => {
+                                self.refresh_agreements().await;
+                                Ok(self.snapshot())
+                            }
+                            Err(e) => Err(from_anyhow(e)),
+                        }
+                    }
+                    Err(e) => Err(e),
+                };
+                self.publish();
+                let _ = r.send(result);
+            }
+            Request::Agreements(r) => {
+                let result = match self.open_engine() {
+                    Ok(engine) => {
+                        account::agreements(&engine)
+                            .await
+                            .map_err(from_anyhow)
+                            .map(|list| {
+                                list.into_iter()
+                                    .map(|a| AgreementSummary {
+                                        id: a.id,
+                                        title: a.title,
+                                        version: a.version,
+                                        effective: a.effective,
+                                        required: match a.required {
+                                            nubo_protocol::Requirement::SignIn => {
+                                                Requirement::SignIn
+                                            }
+                                            nubo_protocol::Requirement::Sync => Requirement::Sync,
+                                            nubo_protocol::Requirement::Optional => {
+                                                Requirement::Optional
+                                            }
+                                        },
+                                        locales: a.locales,
+                                        accepted: a.accepted,
+                                    })
+                                    .collect()
+                            })
+                    }
+                    Err(e) => Err(from_anyhow(e)),
+                };
+                let _ = r.send(result);
+            }
+            Request::AgreementText(id, locale, r) => {
+                let result = match self.open_engine() {
+                    Ok(engine) => engine
+                        .remote()
+                        .agreement_text(&id, &locale)
+                        .await
+                        .map(|markdown| AgreementText {
+                            id,
+                            locale,
+                            markdown,
+                        })
+                        .map_err(|e| err(e.to_string())),
+                    Err(e) => Err(from_anyhow(e)),
+                };
+                let _ = r.send(result);
+            }
+            Request::Accept(a, r) => {
+                let result = match self.open_engine() {
+                    Ok(engine) => {
+                        account::accept(&engine, a.age == Age::Guardian, a.push, &a.locale)
+                            .await
+                            .map_err(from_anyhow)
+                    }
+                    Err(e) => Err(from_anyhow(e)),
+                };
+                let result = match result {
+                    Ok(_) => {
+                        self.refresh_agreements().await;
+                        if self.phase() == Phase::Running {
+                            self.start_sync().await;
+                        }
+                        Ok(self.snapshot())
+                    }
+                    Err(e) => Err(e),
+                };
+                self.publish();
+                let _ = r.send(result);
+            }
+            Request::Decline(r) | Request::SignOut(r) => {
+                // Declining the agreements means no use of the service: sign
+                // out, sync nothing, keep every local file.
+                self.stop_sync();
+                let result = account::logout(&self.home).await.map_err(from_anyhow);
+                self.engine = None;
+                self.agreements_pending = false;
+                self.tray = TrayState::ActionNeeded {
+                    message: "sign in".into(),
+                };
+                self.publish();
+                let _ = r.send(result.map(|_| self.snapshot()));
+            }
+            Request::ChooseFolder(f, r) => {
+                let result = account::add_folder(
+                    &self.home,
+                    std::path::Path::new(&f.local),
+                    &f.remote,
+                    mode_of(f.mode),
+                );
+                let result = match result {
+                    Ok(_) => {
+                        self.engine = None;
+                        match self.open_engine() {
+                            Ok(_) => {
+                                self.start_sync().await;
+                                Ok(self.snapshot())
+                            }
+                            Err(e) => Err(from_anyhow(e)),
+                        }
+                    }
+                    Err(e) => Err(from_anyhow(e)),
+                };
+                self.publish();
+                let _ = r.send(result);
+            }
+            Request::Status(r) => {
+                let _ = r.send(self.status_view().map_err(from_anyhow));
+            }
+            Request::Pause(minutes, r) => {
+                self.stop_sync();
+                self.paused = true;
+                self.tray = TrayState::Paused;
+                if let Some(m) = minutes {
+                    let tx = self.tx.clone();
+                    tauri::async_runtime::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs(m * 60)).await;
+                        let (reply, _) = oneshot::channel();
+                        let _ = tx.send(Request::Resume(reply)).await;
+                    });
+                }
+                self.publish();
+                let _ = r.send(Ok(self.snapshot()));
+            }
+            Request::Resume(r) => {
+                self.paused = false;
+                if self.phase() == Phase::Running {
+                    self.start_sync().await;
+                }
+                self.publish();
+                let _ = r.send(Ok(self.snapshot()));
+            }
+            Request::Engine(ev) => {
+                let before = self.tray.clone();
+                self.tray = match ev {
+                    SyncEvent::Working { ops } => TrayState::Syncing {
+                        files_left: ops as u32,
+                    },
+                    SyncEvent::Settled {
+                        state,
+                        paused,
+                        failed,
+                    } => {
+                        if failed && state.contains("cannot reach") {
+                            TrayState::Offline
+                        } else if failed {
+                            TrayState::Error { message: state }
+                        } else if paused {
+                            TrayState::ActionNeeded { message: state }
+                        } else {
+                            TrayState::UpToDate
+                        }
+                    }
+                };
+                if let (TrayState::ActionNeeded { message }, false) =
+                    (&self.tray, matches!(before, TrayState::ActionNeeded { .. }))
+                {
+                    self.outlet.notify("Nubo", message);
+                }
+                self.publish();
+            }
+        }
+    }
+}

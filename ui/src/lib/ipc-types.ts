@@ -1,0 +1,53 @@
+// Generated from crates/ipc by `UPDATE_IPC_TYPES=1 cargo test -p nubo-ipc`. Do not edit.
+
+export type Phase = "welcome" | "sign_in" | "agreements" | "folder" | "running";
+
+export type TrayState = { "kind": "up_to_date" } | { "kind": "syncing", files_left: number, } | { "kind": "paused" } | { "kind": "offline" } | { "kind": "error", message: string, } | { "kind": "action_needed", message: string, };
+
+export type AppSnapshot = { phase: Phase, language: string, server: string | null, account: string | null, tray: TrayState, status: StatusView | null, 
+/**
+ * Prefilled service address (the demo's, or the build's default).
+ */
+default_server: string, };
+
+export type SignIn = { server: string, 
+/**
+ * An account ID or a phone number.
+ */
+login: string, password: string, };
+
+export type SignInProblem = "wrong_credentials" | "unreachable" | "bad_certificate" | "insecure_address" | "other";
+
+export type CommandError = { problem: SignInProblem | null, message: string, };
+
+export type Requirement = "sign-in" | "sync" | "optional";
+
+export type AgreementSummary = { id: string, title: string, version: string, effective: string, required: Requirement, locales: Array<string>, accepted: boolean, };
+
+export type AgreementText = { id: string, locale: string, markdown: string, };
+
+export type Age = "adult" | "guardian";
+
+export type Acceptance = { age: Age, 
+/**
+ * Consent to instant change notifications (the optional push terms).
+ */
+push: boolean, 
+/**
+ * The language the documents were read in.
+ */
+locale: string, };
+
+export type SyncMode = "two-way" | "upload-only" | "download-only";
+
+export type FolderChoice = { local: string, remote: string, mode: SyncMode, };
+
+export type FolderView = { local: string, remote: string, mode: SyncMode, };
+
+export type Conflict = { path: string, copy: string, at: string, };
+
+export type RecentChange = { action: string, path: string, at: string, };
+
+export type AcceptedAgreement = { id: string, version: string, locale: string, age: string, accepted_at: string, };
+
+export type StatusView = { state: string | null, last_error: string | null, folders: Array<FolderView>, conflicts: Array<Conflict>, recent: Array<RecentChange>, problems: Array<string>, token_store: string | null, accepted: Array<AcceptedAgreement>, };

@@ -1,0 +1,66 @@
+// The only module that talks to the Rust side. Every command the app offers
+// is a typed function here; the types come from crates/ipc (generated).
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import { open as openDialog } from "@tauri-apps/plugin-dialog";
+import { openUrl } from "@tauri-apps/plugin-opener";
+import type {
+  Acceptance,
+  AgreementSummary,
+  AgreementText,
+  AppSnapshot,
+  CommandError,
+  FolderChoice,
+  SignIn,
+  StatusView,
+} from "./ipc-types";
+
+export type * from "./ipc-types";
+
+/** A command's failure, as the Rust side describes it. */
+export class IpcError extends Error {
+  constructor(public readonly detail: CommandError) {
+    super(detail.message);
+  }
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    if (e && typeof e === "object" && "message" in e) {
+      throw new IpcError(e as CommandError);
+    }
+    throw new IpcError({ problem: null, message: String(e) });
+  }
+}
+
+export const snapshot = () => call<AppSnapshot>("snapshot");
+export const setLanguage = (language: string) => call<AppSnapshot>("set_language", { language });
+export const signIn = (request: SignIn) => call<AppSnapshot>("sign_in", { request });
+export const agreements = () => call<AgreementSummary[]>("agreements");
+export const agreementText = (id: string, locale: string) => call<AgreementText>("agreement_text", { id, locale });
+export const accept = (acceptance: Acceptance) => call<AppSnapshot>("accept", { acceptance });
+export const decline = () => call<AppSnapshot>("decline");
+export const chooseFolder = (choice: FolderChoice) => call<AppSnapshot>("choose_folder", { choice });
+export const status = () => call<StatusView>("status");
+export const pause = (minutes: number | null) => call<AppSnapshot>("pause", { minutes });
+export const resume = () => call<AppSnapshot>("resume");
+export const signOut = () => call<AppSnapshot>("sign_out");
+export const defaultFolder = () => call<string>("default_folder");
+
+/** The native folder picker; null when the user cancels. */
+export async function pickFolder(): Promise<string | null> {
+  const chosen = await openDialog({ directory: true, multiple: false });
+  return typeof chosen === "string" ? chosen : null;
+}
+
+/** Links in agreements open in the system browser, never in the app. */
+export const openLink = (url: string) => openUrl(url);
+
+export const onSnapshot = (f: (s: AppSnapshot) => void): Promise<UnlistenFn> =>
+  listen<AppSnapshot>("nubo://snapshot", (e) => f(e.payload));
+
+/** The tray asks to show a view ("status", "settings", "legal"). */
+export const onShow = (f: (view: string) => void): Promise<UnlistenFn> =>
+  listen<string>("nubo://show", (e) => f(e.payload));

@@ -1,0 +1,120 @@
+// A scripted stand-in for the Rust side, used only by the test build
+// (`vite build --mode test`): the browser tests drive the real UI against it.
+// Agreement texts are the project's own sample documents, or the shared
+// real-world ones when the page is opened with ?agreements=shared.
+import { mockIPC } from "@tauri-apps/api/mocks";
+import type { AgreementSummary, AppSnapshot, FolderChoice, SignIn, Acceptance } from "../src/lib/ipc-types";
+import termsEn from "../../crates/server/agreements/terms.en.md?raw";
+import termsZh from "../../crates/server/agreements/terms.zh-CN.md?raw";
+import privacyEn from "../../crates/server/agreements/privacy.en.md?raw";
+import privacyZh from "../../crates/server/agreements/privacy.zh-CN.md?raw";
+import pushEn from "../../crates/server/agreements/push.en.md?raw";
+import pushZh from "../../crates/server/agreements/push.zh-CN.md?raw";
+
+type Doc = AgreementSummary & { texts: Record<string, string> };
+
+const samples = (): Doc[] => [
+  { id: "terms", title: "Nubo Terms of Service", version: "2026-11-01", effective: "2026-11-01", required: "sign-in", locales: ["en", "zh-CN"], accepted: false, texts: { en: termsEn, "zh-CN": termsZh } },
+  { id: "privacy", title: "Nubo Privacy Policy", version: "1", effective: "2026-11-01", required: "sign-in", locales: ["en", "zh-CN"], accepted: false, texts: { en: privacyEn, "zh-CN": privacyZh } },
+  { id: "push", title: "Instant Change Notifications", version: "1", effective: "2026-11-01", required: "optional", locales: ["en", "zh-CN"], accepted: false, texts: { en: pushEn, "zh-CN": pushZh } },
+];
+
+async function shared(): Promise<Doc[]> {
+  const manifest = await (await fetch("/shared-agreements/manifest.json")).json();
+  const docs: Doc[] = [];
+  for (const m of manifest.documents) {
+    const text = await (await fetch(`/shared-agreements/${m.file}`)).text();
+    const existing = docs.find((d) => d.id === m.id);
+    if (existing) {
+      existing.locales.push(m.locale);
+      existing.texts[m.locale] = text;
+    } else {
+      docs.push({ id: m.id, title: m.title, version: m.version, effective: m.effective, required: m.required, locales: [m.locale], accepted: false, texts: { [m.locale]: text } });
+    }
+  }
+  return docs;
+}
+
+export function installMockBackend(params: URLSearchParams) {
+  const state: AppSnapshot = {
+    phase: "welcome",
+    language: params.get("lang") ?? "en",
+    server: null,
+    account: null,
+    tray: { kind: "offline" },
+    status: null,
+    default_server: "http://127.0.0.1:8787",
+  };
+  const docsReady = params.get("agreements") === "shared" ? shared() : Promise.resolve(samples());
+  const calls: { cmd: string; args: unknown }[] = [];
+  (window as unknown as { __nuboCalls: typeof calls }).__nuboCalls = calls;
+  const fail = (problem: string | null, message: string) => Promise.reject({ problem, message });
+
+  mockIPC(async (cmd, args) => {
+    calls.push({ cmd, args });
+    const a = (args ?? {}) as Record<string, unknown>;
+    switch (cmd) {
+      case "snapshot":
+        return state;
+      case "set_language":
+        state.language = String(a.language);
+        return state;
+      case "sign_in": {
+        const r = a.request as SignIn;
+        if (r.server.includes("unreachable")) return fail("unreachable", "connection refused");
+        if (r.server.startsWith("https://badcert")) return fail("bad_certificate", "invalid peer certificate: UnknownIssuer");
+        if (r.server.startsWith("http://") && !/127\.0\.0\.1|localhost/.test(r.server)) return fail("insecure_address", "plain http");
+        if (r.password !== "correct") return fail("wrong_credentials", "the account ID, phone number or password is wrong");
+        Object.assign(state, { phase: "agreements", server: r.server, account: r.login });
+        return state;
+      }
+      case "agreements":
+        return (await docsReady).map((d) => ({ id: d.id, title: d.title, version: d.version, effective: d.effective, required: d.required, locales: d.locales, accepted: d.accepted }));
+      case "agreement_text": {
+        const doc = (await docsReady).find((d) => d.id === a.id);
+        const markdown = doc?.texts[String(a.locale)];
+        if (markdown === undefined) return fail(null, "no such document");
+        return { id: a.id, locale: a.locale, markdown };
+      }
+      case "accept": {
+        const acc = a.acceptance as Acceptance;
+        if (!acc.age) return fail(null, "confirm your age");
+        state.phase = "folder";
+        return state;
+      }
+      case "decline":
+        Object.assign(state, { phase: "welcome", account: null });
+        return state;
+      case "default_folder":
+        return "/home/user/Nubo";
+      case "choose_folder": {
+        const f = a.choice as FolderChoice;
+        state.phase = "running";
+        state.tray = { kind: "up_to_date" };
+        state.status = {
+          state: "up to date", last_error: null, problems: [], token_store: "the OS keyring",
+          folders: [{ local: f.local, remote: f.remote, mode: f.mode }],
+          conflicts: [{ path: "report.txt", copy: "report (conflicted copy from laptop 2026-11-23 101500).txt", at: "2026-11-23 101500" }],
+          recent: [{ action: "downloaded", path: "photos/beach.jpg", at: "" }, { action: "uploaded", path: "report.txt", at: "" }],
+          accepted: [{ id: "terms", version: "2026-11-01", locale: "en", age: "adult", accepted_at: "2026-11-23T10:00:00Z" }],
+        };
+        return state;
+      }
+      case "status":
+        return state.status;
+      case "sign_out":
+        Object.assign(state, { phase: "welcome", account: null, status: null });
+        return state;
+      case "plugin:event|listen":
+        return calls.length;
+      case "plugin:event|unlisten":
+        return null;
+      case "plugin:dialog|open":
+        return "/home/user/Chosen";
+      case "plugin:opener|open_url":
+        return null;
+      default:
+        return fail(null, `the mock backend has no command ${cmd}`);
+    }
+  });
+}

@@ -1,0 +1,217 @@
+// The UI in a real browser: Debian's chromium driven by playwright-core,
+// against the test build (`npm run build:test`) whose IPC is a scripted
+// backend (test/mock-backend.ts). Screenshots go to ../artifacts/ui/.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { extname, join, normalize, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+const here = resolve(import.meta.dirname, "..");
+const dist = join(here, "dist-test");
+const sharedAgreements = resolve(here, "../../shared/agreements");
+const shots = resolve(here, "../artifacts/ui");
+mkdirSync(shots, { recursive: true });
+
+const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json", ".md": "text/markdown; charset=utf-8", ".png": "image/png" };
+
+let server, browser, base;
+
+before(async () => {
+  assert.ok(existsSync(join(dist, "index.html")), "run `npm run build:test` first");
+  server = createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    const [root, rel] = url.pathname.startsWith("/shared-agreements/")
+      ? [sharedAgreements, url.pathname.slice("/shared-agreements/".length)]
+      : [dist, url.pathname === "/" ? "index.html" : url.pathname.slice(1)];
+    const file = normalize(join(root, decodeURIComponent(rel)));
+    if (!file.startsWith(root) || !existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream" }).end(readFileSync(file));
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${server.address().port}`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+async function open(query = "") {
+  const page = await browser.newPage({ viewport: { width: 880, height: 700 } });
+  page.setDefaultTimeout(10_000);
+  await page.goto(`${base}/?${query}`);
+  return page;
+}
+
+const shot = (page, name) => page.screenshot({ path: join(shots, `${name}.png`) });
+const calls = (page, cmd) => page.evaluate((c) => window.__nuboCalls.filter((x) => x.cmd === c).map((x) => x.args), cmd);
+
+/** Scrolls the agreement text to its end, as a reader would. */
+async function readToEnd(page) {
+  await page.getByTestId("document").evaluate((el) => el.scrollTo(0, el.scrollHeight));
+}
+
+async function signIn(page, { server = "http://127.0.0.1:8787", password = "correct" } = {}) {
+  await page.getByTestId("server").fill(server);
+  await page.getByRole("button", { name: /Next|下一步/ }).click();
+  await page.getByTestId("login").fill("demo");
+  await page.getByTestId("password").fill(password);
+  await page.getByRole("button", { name: /^(Sign in|登录)$/ }).click();
+}
+
+describe("first-run wizard", () => {
+  test("goes from nothing to a synced folder, with Accept gated by reading and the age choice", async () => {
+    const page = await open();
+    await page.getByTestId("welcome").waitFor();
+    await shot(page, "1-welcome");
+    await signIn(page);
+    await page.getByTestId("agreements").waitFor();
+
+    // Document 1 of 2: the next one only after reading to the end.
+    assert.equal(await page.getByTestId("doc-title").textContent(), "Nubo Terms of Service");
+    assert.ok(await page.getByTestId("next-doc").isDisabled());
+    await page.getByTestId("scroll-hint").waitFor();
+    await shot(page, "3-agreement");
+    await readToEnd(page);
+    await page.getByTestId("next-doc").click();
+
+    // The last one: Accept needs the end of the text and an age choice.
+    assert.equal(await page.getByTestId("doc-title").textContent(), "Nubo Privacy Policy");
+    assert.ok(await page.getByTestId("accept").isDisabled(), "nothing read yet");
+    await readToEnd(page);
+    assert.ok(await page.getByTestId("accept").isDisabled(), "no age choice yet");
+    assert.equal(await page.getByTestId("push").isChecked(), false, "push consent is off unless chosen");
+    await page.getByTestId("age-guardian").check();
+    assert.ok(await page.getByTestId("accept").isEnabled());
+    await page.getByTestId("accept").click();
+
+    const [acceptance] = await calls(page, "accept");
+    assert.deepEqual(acceptance, { acceptance: { age: "guardian", push: false, locale: "en" } });
+
+    await page.getByTestId("folder").waitFor();
+    assert.equal(await page.getByTestId("local").inputValue(), "/home/user/Nubo");
+    await shot(page, "4-folder");
+    await page.getByTestId("start").click();
+    await page.getByTestId("done").waitFor();
+    await shot(page, "5-done");
+    await page.getByRole("button", { name: "Next" }).click();
+    assert.equal(await page.getByTestId("state-line").textContent(), "Up to date");
+    await shot(page, "6-status");
+    await page.getByRole("button", { name: "Settings" }).click();
+    await page.getByTestId("settings").waitFor();
+    await shot(page, "7-settings");
+    await page.getByRole("button", { name: "Privacy and legal" }).click();
+    await page.getByTestId("legal").getByText("Accepted version 2026-11-01").waitFor();
+    await page.close();
+  });
+
+  test("says what went wrong with each kind of sign-in failure", async () => {
+    const cases = [
+      [{ password: "wrong" }, "The account ID, phone number or password is wrong."],
+      [{ server: "http://unreachable.example:9" }, "Cannot reach the service."],
+      [{ server: "https://badcert.example" }, "certificate is not valid"],
+      [{ server: "http://sync.example.com" }, "This address is not secure."],
+    ];
+    for (const [input, expected] of cases) {
+      const page = await open();
+      await signIn(page, input);
+      const error = await page.getByTestId("sign-in-error").textContent();
+      assert.ok(error.includes(expected), `${JSON.stringify(input)}: ${error}`);
+      assert.equal(await page.getByTestId("password").inputValue(), "", "the password field is cleared");
+      if (input.password) await shot(page, "2-sign-in-error");
+      await page.close();
+    }
+  });
+
+  test("speaks Simplified Chinese, and documents follow the language switch", async () => {
+    const page = await open("lang=zh-CN");
+    assert.equal(await page.locator("h1").textContent(), "欢迎使用 Nubo");
+    await shot(page, "1-welcome-zh-CN");
+    await signIn(page);
+    await page.getByTestId("agreements").waitFor();
+    await page.getByTestId("document").getByText("服务条款").first().waitFor();
+    await shot(page, "3-agreement-zh-CN");
+    await page.getByTestId("lang-en").click();
+    await page.getByTestId("document").getByText("Nubo Terms of Service").first().waitFor();
+    assert.equal(await page.getByTestId("decline").textContent(), "Decline and sign out");
+    await page.close();
+  });
+
+  test("declining signs out and accepts nothing", async () => {
+    const page = await open();
+    await signIn(page);
+    await page.getByTestId("decline").click();
+    await page.getByTestId("welcome").waitFor();
+    assert.deepEqual(await calls(page, "accept"), []);
+    assert.equal((await calls(page, "decline")).length, 1);
+    await page.close();
+  });
+});
+
+describe("the service's real agreements", () => {
+  test("render with headings, numbered clauses and bold clauses highlighted", async (t) => {
+    if (!existsSync(join(sharedAgreements, "manifest.json"))) {
+      t.skip(`SKIPPED: ${sharedAgreements} is absent on this machine`);
+      return;
+    }
+    const page = await open("agreements=shared");
+    await signIn(page);
+    await page.getByTestId("agreements").waitFor();
+    const manifest = JSON.parse(readFileSync(join(sharedAgreements, "manifest.json"), "utf8"));
+    const seen = [];
+    let highlighted = 0;
+    for (;;) {
+      const title = await page.getByTestId("doc-title").textContent();
+      seen.push(title);
+      const doc = page.getByTestId("document");
+      await doc.locator("p").first().waitFor();
+      // What the source asks for decides what must show: not every document
+      // has headings or bold clauses (the privacy policy has neither).
+      const file = manifest.documents.find((d) => d.title === title).file;
+      const source = readFileSync(join(sharedAgreements, file), "utf8");
+      if (/^(=+|-+)\s*$|^#{1,3} /m.test(source)) {
+        assert.ok((await doc.locator("h1, h2, h3").count()) > 0, `${title}: headings render as headings`);
+      }
+      if (source.includes("**")) {
+        const bold = doc.locator("strong").first();
+        const bg = await bold.evaluate((el) => getComputedStyle(el).backgroundColor);
+        assert.equal(bg, "rgb(255, 241, 168)", `${title}: bold clauses are highlighted`);
+        highlighted += 1;
+      }
+      const text = await doc.textContent();
+      assert.ok(!text.includes("**"), `${title}: no raw Markdown bold markers`);
+      assert.ok(!/\d\\\./.test(text), `${title}: escaped numbering renders as plain numbers`);
+      await shot(page, `agreement-shared-${seen.length}`);
+      if (title === "云服务用户协议") {
+        assert.equal(await page.getByTestId("only-in").textContent(), "This document is only available in 简体中文.");
+        // A bare URL followed by full-width text links only the URL.
+        const links = await doc.locator("a").allTextContents();
+        assert.ok(links.includes("https://i.mi.com"), `links: ${JSON.stringify(links)}`);
+        assert.ok(links.every((l) => !/[\u3000-\u9fff]/.test(l)), `a link swallowed Chinese text: ${JSON.stringify(links)}`);
+      }
+      await readToEnd(page);
+      if (await page.getByTestId("next-doc").count()) {
+        await page.getByTestId("next-doc").click();
+        continue;
+      }
+      break;
+    }
+    assert.deepEqual(seen, ["Account User Agreement", "Privacy Policy", "云服务用户协议"]);
+    assert.ok(highlighted >= 1, "the documents with bold clauses showed them highlighted");
+    // The optional push terms can be read before consenting, off by default.
+    assert.equal(await page.getByTestId("push").isChecked(), false);
+    await page.getByTestId("read-push").click();
+    await page.getByTestId("push-terms").getByText("Push").first().waitFor();
+    await page.getByTestId("push").waitFor();
+    await page.close();
+  });
+});
