@@ -15,7 +15,7 @@ APT_PACKAGES := pkg-config libdbus-1-dev gnome-keyring dbus libsecret-tools \
 	libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev \
 	chromium xvfb xauth webkit2gtk-driver
 
-.PHONY: run test deps ui build app lint fmt icons demo-clean
+.PHONY: run test deps ui build app lint fmt icons screenshots demo-clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -41,10 +41,18 @@ app: ui
 	cargo build --locked -p nubo-app
 
 # A service with the demo account and sample agreements, and two client homes
-# (two "PCs") syncing demo/pc-a and demo/pc-b. The desktop app does not open
-# from here yet; until it does this is the headless demo.
+# (two "PCs") syncing demo/pc-a and demo/pc-b; with a display, the desktop app
+# opens too, at its first-run wizard, against the same service.
 run: build
-	NUBO=$(NUBO) scripts/demo.sh
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then $(MAKE) --no-print-directory app; fi
+	NUBO=$(NUBO) NUBO_APP=$(NUBO_APP) scripts/demo.sh
+
+# Refreshes the README's screenshots from the UI tests' artifacts.
+screenshots: deps
+	cd ui && npm test
+	mkdir -p docs/screenshots
+	for f in 1-welcome 1-welcome-zh-CN 3-agreement 3-agreement-zh-CN 4-folder 6-status agreement-shared-1; do \
+	  cp artifacts/ui/$$f.png docs/screenshots/; done
 
 lint: ui
 	cargo fmt --all -- --check

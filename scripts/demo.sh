@@ -28,12 +28,20 @@ for pc in pc-a pc-b; do
   pids+=($!)
 done
 
+app_line="  app:      no display here, so the desktop app was not started"
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -x "${NUBO_APP:-}" ]; then
+  NUBO_HOME="$DEMO/app-home" NUBO_SERVER="$URL" "$NUBO_APP" > "$DEMO/app.log" 2>&1 &
+  pids+=($!)
+  app_line="  app:      the desktop app opened its first-run wizard (sign in as demo / nubo-demo)"
+fi
+
 cat <<MSG
 
 Nubo demo is running.
   service:  $URL  (account: demo, password: nubo-demo; log: $DEMO/service.log)
   pc-a:     $DEMO/pc-a   (status: $NUBO --home $DEMO/pc-a-home status)
   pc-b:     $DEMO/pc-b   (status: $NUBO --home $DEMO/pc-b-home status)
+$app_line
 Put, edit, rename or delete files in either folder and watch the other.
 Ctrl-C stops everything; \`make demo-clean\` removes the demo data.
 MSG

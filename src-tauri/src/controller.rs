@@ -27,6 +27,7 @@ pub enum Request {
     ChooseFolder(FolderChoice, Reply<AppSnapshot>),
     Status(Reply<StatusView>),
     Pause(Option<u64>, Reply<AppSnapshot>),
+    SetStartAtLogin(bool, Reply<AppSnapshot>),
     Resume(Reply<AppSnapshot>),
     SignOut(Reply<AppSnapshot>),
     /// From the engine's observer.
@@ -37,6 +38,8 @@ pub enum Request {
 pub trait Outlet: Send + Sync + 'static {
     fn snapshot(&self, snapshot: &AppSnapshot);
     fn notify(&self, title: &str, body: &str);
+    fn start_at_login(&self) -> bool;
+    fn set_start_at_login(&self, on: bool) -> Result<(), String>;
 }
 
 #[derive(Clone)]
@@ -91,6 +94,9 @@ struct Controller {
     /// Stops the running sync loop.
     stop: Option<oneshot::Sender<()>>,
     paused: bool,
+    /// Conflicts already announced, so each new one is notified once.
+    conflicts_seen: usize,
+    revision: std::sync::atomic::AtomicU32,
 }
 
 pub fn spawn(
@@ -111,6 +117,8 @@ pub fn spawn(
         tray: TrayState::Offline,
         stop: None,
         paused: false,
+        conflicts_seen: usize::MAX,
+        revision: Default::default(),
     };
     tauri::async_runtime::spawn(c.run(rx));
     Handle { tx }
@@ -192,6 +200,10 @@ impl Controller {
     fn snapshot(&self) -> AppSnapshot {
         let config = self.home.load_config().unwrap_or_default();
         AppSnapshot {
+            revision: self
+                .revision
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1,
             phase: self.phase(),
             language: self.language.clone(),
             server: config.server.clone(),
@@ -199,6 +211,7 @@ impl Controller {
             tray: self.tray.clone(),
             status: self.status_view().ok(),
             default_server: self.default_server.clone(),
+            start_at_login: self.outlet.start_at_login(),
         }
     }
 
@@ -221,6 +234,7 @@ impl Controller {
                     local: f.local.display().to_string(),
                     remote: f.remote,
                     mode: sync_mode(f.mode),
+                    excluded: f.excluded,
                 })
                 .collect(),
             conflicts: s
@@ -275,6 +289,38 @@ impl Controller {
                 tracing::error!("the sync loop stopped: {e:#}");
             }
         });
+    }
+
+    /// Desktop notifications for what needs the user: a state that newly
+    /// needs an action (agreements, storage full, a paused mass delete), a new
+    /// error, a new conflict.
+    fn announce(&mut self, before: &TrayState) {
+        let messages = i18n::Messages::load(&self.language);
+        match &self.tray {
+            TrayState::ActionNeeded { .. } if !matches!(before, TrayState::ActionNeeded { .. }) => {
+                self.outlet
+                    .notify("Nubo", &crate::tray::state_line(&messages, &self.tray));
+            }
+            TrayState::Error { .. } if !matches!(before, TrayState::Error { .. }) => {
+                self.outlet
+                    .notify("Nubo", &crate::tray::state_line(&messages, &self.tray));
+            }
+            _ => {}
+        }
+        if let Ok(status) = self.status_view() {
+            let count = status.conflicts.len();
+            if count > self.conflicts_seen {
+                if let Some(c) = status.conflicts.last() {
+                    let body = messages.get(
+                        "status.conflict_item",
+                        &[("path", &c.path), ("copy", &c.copy)],
+                    );
+                    self.outlet
+                        .notify(&messages.get("status.conflicts", &[]), &body);
+                }
+            }
+            self.conflicts_seen = count;
+        }
     }
 
     fn stop_sync(&mut self) {
@@ -337,6 +383,7 @@ impl Controller {
                                             }
                                         },
                                         locales: a.locales,
+                                        titles: a.titles,
                                         accepted: a.accepted,
                                     })
                                     .collect()
@@ -406,6 +453,10 @@ impl Controller {
                 );
                 let result = match result {
                     Ok(_) => {
+                        // The end of the wizard: from now on Nubo starts with the session.
+                        if let Err(e) = self.outlet.set_start_at_login(true) {
+                            tracing::warn!("cannot turn on start at login: {e}");
+                        }
                         self.engine = None;
                         match self.open_engine() {
                             Ok(_) => {
@@ -417,6 +468,15 @@ impl Controller {
                     }
                     Err(e) => Err(from_anyhow(e)),
                 };
+                self.publish();
+                let _ = r.send(result);
+            }
+            Request::SetStartAtLogin(on, r) => {
+                let result = self
+                    .outlet
+                    .set_start_at_login(on)
+                    .map_err(err)
+                    .map(|_| self.snapshot());
                 self.publish();
                 let _ = r.send(result);
             }
@@ -468,11 +528,7 @@ impl Controller {
                         }
                     }
                 };
-                if let (TrayState::ActionNeeded { message }, false) =
-                    (&self.tray, matches!(before, TrayState::ActionNeeded { .. }))
-                {
-                    self.outlet.notify("Nubo", message);
-                }
+                self.announce(&before);
                 self.publish();
             }
         }

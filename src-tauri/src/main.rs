@@ -60,6 +60,22 @@ impl Outlet for AppOutlet {
             .body(body)
             .show();
     }
+
+    fn start_at_login(&self) -> bool {
+        use tauri_plugin_autostart::ManagerExt;
+        self.app.autolaunch().is_enabled().unwrap_or(false)
+    }
+
+    fn set_start_at_login(&self, on: bool) -> Result<(), String> {
+        use tauri_plugin_autostart::ManagerExt;
+        let launcher = self.app.autolaunch();
+        let done = if on {
+            launcher.enable()
+        } else {
+            launcher.disable()
+        };
+        done.map_err(|e| e.to_string())
+    }
 }
 
 type Cmd<T> = Result<T, CommandError>;
@@ -103,6 +119,10 @@ async fn status(c: State<'_, Handle>) -> Cmd<StatusView> {
 #[tauri::command]
 async fn pause(c: State<'_, Handle>, minutes: Option<u64>) -> Cmd<AppSnapshot> {
     c.ask(|r| Request::Pause(minutes, r)).await
+}
+#[tauri::command]
+async fn set_start_at_login(c: State<'_, Handle>, on: bool) -> Cmd<AppSnapshot> {
+    c.ask(|r| Request::SetStartAtLogin(on, r)).await
 }
 #[tauri::command]
 async fn resume(c: State<'_, Handle>) -> Cmd<AppSnapshot> {
@@ -236,7 +256,8 @@ fn main() {
             pause,
             resume,
             sign_out,
-            default_folder
+            default_folder,
+            set_start_at_login
         ])
         .on_window_event(|window, event| {
             // Closing a window leaves the app running in the tray.

@@ -78,7 +78,10 @@ before(async () => {
   }
   url = await startService();
   folder = join(work, "Nubo");
-  const env = { ...process.env, NUBO_HOME: join(work, "app-home"), NUBO_SERVER: url, NUBO_DEVICE_NAME: "desktop", LANG: "en_US.UTF-8" };
+  // A HOME of its own: start at login writes $HOME/.config/autostart/Nubo.desktop.
+  const appHome = join(work, "user");
+  mkdirSync(appHome);
+  const env = { ...process.env, HOME: appHome, NUBO_HOME: join(work, "app-home"), NUBO_SERVER: url, NUBO_DEVICE_NAME: "desktop", LANG: "en_US.UTF-8" };
   const driver = spawn(DRIVER, ["--port", "4444", "--native-port", "4445"], { env, stdio: "ignore" });
   children.push(driver);
   base = "http://127.0.0.1:4444";
@@ -93,6 +96,15 @@ after(async () => {
 });
 
 test("from nothing to a synced folder in the real app", async () => {
+  try {
+    await wizardToSyncedFolder();
+  } catch (e) {
+    await shot("failure").catch(() => {});
+    throw e;
+  }
+});
+
+async function wizardToSyncedFolder() {
   await find("welcome");
   assert.equal(await (await find("server")).length > 0, true);
   await shot("1-welcome");
@@ -119,6 +131,7 @@ test("from nothing to a synced folder in the real app", async () => {
   await click("start");
   await find("done");
   await shot("5-done");
+  await until("the autostart entry", async () => existsSync(join(work, "user/.config/autostart/Nubo.desktop")), 5_000);
   await clickButton("Next");
   await until("up to date", async () => (await textOf("state-line")) === "Up to date");
 
@@ -135,4 +148,4 @@ test("from nothing to a synced folder in the real app", async () => {
   });
   await until("up to date after the drop", async () => (await textOf("state-line")) === "Up to date");
   await shot("6-status");
-});
+}

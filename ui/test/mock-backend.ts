@@ -12,11 +12,15 @@ import pushEn from "../../crates/server/agreements/push.en.md?raw";
 import pushZh from "../../crates/server/agreements/push.zh-CN.md?raw";
 
 type Doc = AgreementSummary & { texts: Record<string, string> };
+const titled = (d: Omit<Doc, "titles"> & { zhTitle?: string }): Doc => {
+  const { zhTitle, ...rest } = d;
+  return { ...rest, titles: { en: d.title, ...(zhTitle ? { "zh-CN": zhTitle } : {}) } };
+};
 
 const samples = (): Doc[] => [
-  { id: "terms", title: "Nubo Terms of Service", version: "2026-11-01", effective: "2026-11-01", required: "sign-in", locales: ["en", "zh-CN"], accepted: false, texts: { en: termsEn, "zh-CN": termsZh } },
-  { id: "privacy", title: "Nubo Privacy Policy", version: "1", effective: "2026-11-01", required: "sign-in", locales: ["en", "zh-CN"], accepted: false, texts: { en: privacyEn, "zh-CN": privacyZh } },
-  { id: "push", title: "Instant Change Notifications", version: "1", effective: "2026-11-01", required: "optional", locales: ["en", "zh-CN"], accepted: false, texts: { en: pushEn, "zh-CN": pushZh } },
+  titled({ id: "terms", title: "Nubo Terms of Service", zhTitle: "Nubo 服务条款", version: "2026-11-01", effective: "2026-11-01", required: "sign-in", locales: ["en", "zh-CN"], accepted: false, texts: { en: termsEn, "zh-CN": termsZh } }),
+  titled({ id: "privacy", title: "Nubo Privacy Policy", zhTitle: "Nubo 隐私政策", version: "1", effective: "2026-11-01", required: "sign-in", locales: ["en", "zh-CN"], accepted: false, texts: { en: privacyEn, "zh-CN": privacyZh } }),
+  titled({ id: "push", title: "Instant Change Notifications", zhTitle: "即时变更通知", version: "1", effective: "2026-11-01", required: "optional", locales: ["en", "zh-CN"], accepted: false, texts: { en: pushEn, "zh-CN": pushZh } }),
 ];
 
 async function shared(): Promise<Doc[]> {
@@ -26,10 +30,11 @@ async function shared(): Promise<Doc[]> {
     const text = await (await fetch(`/shared-agreements/${m.file}`)).text();
     const existing = docs.find((d) => d.id === m.id);
     if (existing) {
+      existing.titles[m.locale] = m.title;
       existing.locales.push(m.locale);
       existing.texts[m.locale] = text;
     } else {
-      docs.push({ id: m.id, title: m.title, version: m.version, effective: m.effective, required: m.required, locales: [m.locale], accepted: false, texts: { [m.locale]: text } });
+      docs.push({ id: m.id, title: m.title, titles: { [m.locale]: m.title }, version: m.version, effective: m.effective, required: m.required, locales: [m.locale], accepted: false, texts: { [m.locale]: text } });
     }
   }
   return docs;
@@ -37,6 +42,7 @@ async function shared(): Promise<Doc[]> {
 
 export function installMockBackend(params: URLSearchParams) {
   const state: AppSnapshot = {
+    revision: 0,
     phase: "welcome",
     language: params.get("lang") ?? "en",
     server: null,
@@ -44,6 +50,7 @@ export function installMockBackend(params: URLSearchParams) {
     tray: { kind: "offline" },
     status: null,
     default_server: "http://127.0.0.1:8787",
+    start_at_login: false,
   };
   const docsReady = params.get("agreements") === "shared" ? shared() : Promise.resolve(samples());
   const calls: { cmd: string; args: unknown }[] = [];
@@ -52,6 +59,7 @@ export function installMockBackend(params: URLSearchParams) {
 
   mockIPC(async (cmd, args) => {
     calls.push({ cmd, args });
+    state.revision += 1;
     const a = (args ?? {}) as Record<string, unknown>;
     switch (cmd) {
       case "snapshot":
@@ -69,7 +77,7 @@ export function installMockBackend(params: URLSearchParams) {
         return state;
       }
       case "agreements":
-        return (await docsReady).map((d) => ({ id: d.id, title: d.title, version: d.version, effective: d.effective, required: d.required, locales: d.locales, accepted: d.accepted }));
+        return (await docsReady).map((d) => ({ id: d.id, title: d.title, titles: d.titles, version: d.version, effective: d.effective, required: d.required, locales: d.locales, accepted: d.accepted }));
       case "agreement_text": {
         const doc = (await docsReady).find((d) => d.id === a.id);
         const markdown = doc?.texts[String(a.locale)];
@@ -90,10 +98,11 @@ export function installMockBackend(params: URLSearchParams) {
       case "choose_folder": {
         const f = a.choice as FolderChoice;
         state.phase = "running";
+        state.start_at_login = true;
         state.tray = { kind: "up_to_date" };
         state.status = {
           state: "up to date", last_error: null, problems: [], token_store: "the OS keyring",
-          folders: [{ local: f.local, remote: f.remote, mode: f.mode }],
+          folders: [{ local: f.local, remote: f.remote, mode: f.mode, excluded: [] }],
           conflicts: [{ path: "report.txt", copy: "report (conflicted copy from laptop 2026-11-23 101500).txt", at: "2026-11-23 101500" }],
           recent: [{ action: "downloaded", path: "photos/beach.jpg", at: "" }, { action: "uploaded", path: "report.txt", at: "" }],
           accepted: [{ id: "terms", version: "2026-11-01", locale: "en", age: "adult", accepted_at: "2026-11-23T10:00:00Z" }],
@@ -102,6 +111,9 @@ export function installMockBackend(params: URLSearchParams) {
       }
       case "status":
         return state.status;
+      case "set_start_at_login":
+        state.start_at_login = Boolean(a.on);
+        return state;
       case "sign_out":
         Object.assign(state, { phase: "welcome", account: null, status: null });
         return state;

@@ -108,6 +108,9 @@ describe("first-run wizard", () => {
     await shot(page, "6-status");
     await page.getByRole("button", { name: "Settings" }).click();
     await page.getByTestId("settings").waitFor();
+    assert.equal(await page.getByTestId("start-at-login").isChecked(), true, "start at login is on after the wizard");
+    await page.getByTestId("start-at-login").uncheck();
+    assert.deepEqual(await calls(page, "set_start_at_login"), [{ on: false }]);
     await shot(page, "7-settings");
     await page.getByRole("button", { name: "Privacy and legal" }).click();
     await page.getByTestId("legal").getByText("Accepted version 2026-11-01").waitFor();
@@ -139,9 +142,11 @@ describe("first-run wizard", () => {
     await signIn(page);
     await page.getByTestId("agreements").waitFor();
     await page.getByTestId("document").getByText("服务条款").first().waitFor();
+    assert.equal(await page.getByTestId("doc-title").textContent(), "Nubo 服务条款", "the title follows the language");
     await shot(page, "3-agreement-zh-CN");
     await page.getByTestId("lang-en").click();
     await page.getByTestId("document").getByText("Nubo Terms of Service").first().waitFor();
+    assert.equal(await page.getByTestId("doc-title").textContent(), "Nubo Terms of Service");
     assert.equal(await page.getByTestId("decline").textContent(), "Decline and sign out");
     await page.close();
   });

@@ -142,6 +142,15 @@ enum FolderCommand {
     Remove {
         local_path: PathBuf,
     },
+    /// Selective sync: keep REMOTE_PATH on the service only. Its copy here
+    /// goes to the trash (refused while it has unsynced changes).
+    Exclude {
+        remote_path: String,
+    },
+    /// Sync REMOTE_PATH to this computer again.
+    Include {
+        remote_path: String,
+    },
     List,
 }
 
@@ -376,9 +385,24 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     account::remove_folder(&home, &local_path)?;
                     println!("stopped syncing {}; its files stay", local_path.display());
                 }
+                FolderCommand::Exclude { remote_path } => {
+                    let _lock = home.lock_for_sync()?;
+                    let local = account::exclude(&home, &remote_path)?;
+                    println!("{remote_path} now stays on the service only; its copy at {} is in the trash", local.display());
+                }
+                FolderCommand::Include { remote_path } => {
+                    let _lock = home.lock_for_sync()?;
+                    account::include(&home, &remote_path)?;
+                    println!(
+                        "{remote_path} will be synced to this computer again at the next sync"
+                    );
+                }
                 FolderCommand::List => {
                     for f in home.load_config()?.folders {
                         println!("{}\t{}\t{}", f.local.display(), f.remote, f.mode);
+                        for e in &f.excluded {
+                            println!("  excluded: {e}");
+                        }
                     }
                 }
             }

@@ -430,3 +430,47 @@ fn expired_access_tokens_are_refreshed_even_by_concurrent_transfers() {
     a.write("later.txt", "later");
     a.sync();
 }
+
+#[test]
+fn an_excluded_folder_stays_on_the_service_and_comes_back_when_included() {
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    a.write("photos/2020/beach.jpg", random_bytes(7, 50_000));
+    a.write("photos/2021/hill.jpg", random_bytes(8, 50_000));
+    a.write("docs/plan.md", "plan");
+    a.sync();
+    b.sync();
+
+    // An unsynced change inside blocks the exclusion: nothing may be lost.
+    b.write("photos/2020/new-here.txt", "not on the service yet");
+    let out = b.run(&["folder", "exclude", "/photos/2020"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not synced yet"));
+    b.sync();
+
+    b.ok(&["folder", "exclude", "/photos/2020"]);
+    assert!(
+        b.read("photos/2020/beach.jpg").is_none(),
+        "the excluded folder left this PC"
+    );
+    assert_eq!(b.trash(), ["2020"], "its copy is in the OS trash");
+    // Changes to it on the service do not come down; nothing is deleted there.
+    a.write("photos/2020/beach.jpg", "edited on A");
+    a.sync();
+    b.sync();
+    assert!(!b.path("photos/2020").exists());
+    a.sync();
+    assert_eq!(
+        a.read("photos/2020/new-here.txt").as_deref(),
+        Some(&b"not on the service yet"[..])
+    );
+    assert_eq!(
+        a.read("photos/2020/beach.jpg").as_deref(),
+        Some(&b"edited on A"[..])
+    );
+    assert!(b.ok(&["folder", "list"]).contains("excluded: photos/2020"));
+
+    b.ok(&["folder", "include", "/photos/2020"]);
+    b.sync();
+    assert_eq!(b.files(), a.files());
+}

@@ -153,6 +153,7 @@ pub fn add_folder(
         remote,
         mode,
         marker: format!("{:032x}", rand::random::<u128>()),
+        excluded: Vec::new(),
     };
     mark_root(&local, &folder.marker)?;
     config.folders.push(folder.clone());
@@ -174,6 +175,88 @@ pub fn remove_folder(home: &Home, local: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The synced folder holding `remote_path` (a path on the service), and the
+/// path relative to that folder.
+fn folder_for(config: &crate::home::Config, remote_path: &str) -> anyhow::Result<(usize, String)> {
+    let want = format!("/{}", remote_path.trim_matches('/'));
+    for (i, f) in config.folders.iter().enumerate() {
+        let base = format!("/{}", f.remote.trim_matches('/'));
+        let rel = if base == "/" {
+            want.trim_start_matches('/')
+        } else if let Some(r) = want.strip_prefix(&format!("{base}/")) {
+            r
+        } else {
+            continue;
+        };
+        if rel.is_empty() {
+            bail!("{want} is the whole synced folder; remove the folder with `nubo folder remove` instead");
+        }
+        for name in rel.split('/') {
+            nubo_protocol::names::check_name(name)
+                .map_err(|p| anyhow::anyhow!("{want:?} is not a folder path: {p}"))?;
+        }
+        return Ok((i, rel.to_string()));
+    }
+    bail!("{want} is not inside a synced folder")
+}
+
+/// Selective sync: `remote_path` stays on the service and leaves this PC.
+/// Refused while anything in it has changes here that are not synced yet;
+/// otherwise its local copy goes to the OS trash. Returns that local path.
+pub fn exclude(home: &Home, remote_path: &str) -> anyhow::Result<PathBuf> {
+    use crate::fs::LocalFs;
+    let mut config = home.load_config()?;
+    let (i, rel) = folder_for(&config, remote_path)?;
+    let folder = config.folders[i].clone();
+    if folder.excluded.contains(&rel) {
+        bail!("{remote_path} is already excluded");
+    }
+    let (db, _) = StateDb::open(&home.db_path())?;
+    let local_dir = folder.local.join(&rel);
+    if local_dir.exists() {
+        let synced = db.load_synced(folder.id)?;
+        let fs = crate::fs::RealFs {
+            fallback_trash: home.trash_dir(),
+        };
+        let rules = crate::ignore_rules::IgnoreRules::load(&local_dir, &[]);
+        let now = crate::scanner::scan(&fs, &local_dir, &rules, &Default::default(), i64::MAX);
+        for (sub, entry) in &now.tree {
+            let path = format!("{rel}/{sub}");
+            let in_step = synced
+                .get(&path)
+                .is_some_and(|s| s.kind == entry.kind && s.hash == entry.hash);
+            if !in_step {
+                bail!("{path} has changes here that are not synced yet; run `nubo sync --once` first, then exclude {remote_path}");
+            }
+        }
+        fs.trash(&local_dir)
+            .with_context(|| format!("cannot move {} to the trash", local_dir.display()))?;
+    }
+    db.record(
+        folder.id,
+        &[
+            crate::db::Change::RemoveLocal(&rel),
+            crate::db::Change::RemoveSynced(&rel),
+        ],
+    )?;
+    config.folders[i].excluded.push(rel);
+    home.save_config(&config)?;
+    Ok(local_dir)
+}
+
+/// Undoes `exclude`: the next sync brings the folder back from the service.
+pub fn include(home: &Home, remote_path: &str) -> anyhow::Result<()> {
+    let mut config = home.load_config()?;
+    let (i, rel) = folder_for(&config, remote_path)?;
+    let before = config.folders[i].excluded.len();
+    config.folders[i].excluded.retain(|e| *e != rel);
+    if config.folders[i].excluded.len() == before {
+        bail!("{remote_path} is not excluded");
+    }
+    home.save_config(&config)?;
+    Ok(())
+}
+
 #[derive(Debug, Serialize)]
 pub struct AgreementView {
     pub id: String,
@@ -182,6 +265,8 @@ pub struct AgreementView {
     pub effective: String,
     pub required: Requirement,
     pub locales: Vec<String>,
+    /// The title in each language, by locale.
+    pub titles: std::collections::BTreeMap<String, String>,
     pub accepted: bool,
 }
 
@@ -192,16 +277,18 @@ pub async fn agreements(engine: &Engine) -> anyhow::Result<Vec<AgreementView>> {
     let mut out: Vec<AgreementView> = Vec::new();
     for d in list.documents {
         if let Some(v) = out.iter_mut().find(|v| v.id == d.id) {
+            v.titles.insert(d.locale.clone(), d.title);
             v.locales.push(d.locale);
             continue;
         }
         let accepted = !status.pending.iter().any(|p| p.id == d.id);
         out.push(AgreementView {
             id: d.id,
-            title: d.title,
+            title: d.title.clone(),
             version: d.version,
             effective: d.effective,
             required: d.required,
+            titles: [(d.locale.clone(), d.title.clone())].into(),
             locales: vec![d.locale],
             accepted,
         });
@@ -297,6 +384,8 @@ pub struct FolderStatus {
     pub local: PathBuf,
     pub remote: String,
     pub mode: Mode,
+    /// Selective sync: what stays on the service only.
+    pub excluded: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -341,6 +430,7 @@ pub fn status(home: &Home) -> anyhow::Result<Status> {
                 local: f.local.clone(),
                 remote: f.remote.clone(),
                 mode: f.mode,
+                excluded: f.excluded.clone(),
             })
             .collect(),
         state: db.meta("state")?,

@@ -291,7 +291,7 @@ impl Engine {
             let mut failures = 0;
             problems.clear();
             for (folder, remote_root) in &roots {
-                let rules = IgnoreRules::load(&folder.local);
+                let rules = IgnoreRules::load(&folder.local, &folder.excluded);
                 let previous = self.db.load_local(folder.id)?;
                 let scan =
                     scanner::scan(self.fs.as_ref(), &folder.local, &rules, &previous, now_ns());

@@ -391,7 +391,7 @@ fn local_delete(ctx: &FolderCtx, rel: &str, kind: Kind) -> Result<(), OpError> {
         return Err(OpError::Stale(format!("{rel} changed since the plan")));
     }
     if kind == Kind::Dir {
-        let rules = crate::ignore_rules::IgnoreRules::load(&ctx.root);
+        let rules = crate::ignore_rules::IgnoreRules::load(&ctx.root, &[]);
         let seen: Tree<LocalEntry> = inside(&ctx.local, rel)
             .map(|(p, e)| (p[rel.len() + 1..].to_string(), e.clone()))
             .collect();

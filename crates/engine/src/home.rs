@@ -21,6 +21,9 @@ pub struct FolderConfig {
     pub mode: Mode,
     /// Written into the root marker; a marker with another value is another folder's.
     pub marker: String,
+    /// Selective sync: paths inside the folder that stay on the service only.
+    #[serde(default)]
+    pub excluded: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -38,11 +38,26 @@ pub struct IgnoreRules {
 }
 
 impl IgnoreRules {
-    pub fn load(root: &Path) -> Self {
+    /// The built-in rules, the folder's `.nuboignore`, and the folder's
+    /// selective-sync exclusions (paths relative to the root).
+    pub fn load(root: &Path, excluded: &[String]) -> Self {
         let mut b = GitignoreBuilder::new(root);
         for pattern in BUILT_IN {
             b.add_line(None, pattern)
                 .expect("built-in ignore patterns are valid");
+        }
+        for path in excluded {
+            // Anchored, literal: glob characters in a folder name are escaped.
+            let escaped: String = path
+                .chars()
+                .flat_map(|c| match c {
+                    '*' | '?' | '[' | ']' | '\\' | '!' | '#' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect();
+            if b.add_line(None, &format!("/{escaped}")).is_err() {
+                tracing::warn!("cannot exclude {path:?}");
+            }
         }
         let file = root.join(IGNORE_FILE);
         let mut warning = None;
@@ -78,7 +93,11 @@ mod tests {
     fn built_ins_and_user_patterns() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(IGNORE_FILE), "build/\n*.log\n!keep.log\n").unwrap();
-        let rules = IgnoreRules::load(dir.path());
+        let rules = IgnoreRules::load(dir.path(), &["photos/2020".to_string()]);
+        assert!(
+            rules.is_ignored("photos/2020", true) && rules.is_ignored("photos/2020/a.jpg", false)
+        );
+        assert!(!rules.is_ignored("photos/2021/a.jpg", false) && !rules.is_ignored("photos", true));
         for p in [
             ".nubo-root",
             "a/.nubo-tmp-1",

@@ -37,6 +37,9 @@ pub enum TrayState {
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct AppSnapshot {
+    /// Increases with every snapshot: command replies and events reach the
+    /// front end by different paths, so it keeps only the newest.
+    pub revision: u32,
     pub phase: Phase,
     pub language: String,
     pub server: Option<String>,
@@ -45,6 +48,8 @@ pub struct AppSnapshot {
     pub status: Option<StatusView>,
     /// Prefilled service address (the demo's, or the build's default).
     pub default_server: String,
+    /// Nubo starts when the user logs in (on by default after the wizard).
+    pub start_at_login: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
@@ -85,6 +90,8 @@ pub enum Requirement {
 pub struct AgreementSummary {
     pub id: String,
     pub title: String,
+    /// The title in each language, by locale.
+    pub titles: std::collections::BTreeMap<String, String>,
     pub version: String,
     pub effective: String,
     pub required: Requirement,
@@ -135,6 +142,8 @@ pub struct FolderView {
     pub local: String,
     pub remote: String,
     pub mode: SyncMode,
+    /// Selective sync: paths inside the folder that stay on the service only.
+    pub excluded: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]

@@ -4,11 +4,20 @@ export type Phase = "welcome" | "sign_in" | "agreements" | "folder" | "running";
 
 export type TrayState = { "kind": "up_to_date" } | { "kind": "syncing", files_left: number, } | { "kind": "paused" } | { "kind": "offline" } | { "kind": "error", message: string, } | { "kind": "action_needed", message: string, };
 
-export type AppSnapshot = { phase: Phase, language: string, server: string | null, account: string | null, tray: TrayState, status: StatusView | null, 
+export type AppSnapshot = { 
+/**
+ * Increases with every snapshot: command replies and events reach the
+ * front end by different paths, so it keeps only the newest.
+ */
+revision: number, phase: Phase, language: string, server: string | null, account: string | null, tray: TrayState, status: StatusView | null, 
 /**
  * Prefilled service address (the demo's, or the build's default).
  */
-default_server: string, };
+default_server: string, 
+/**
+ * Nubo starts when the user logs in (on by default after the wizard).
+ */
+start_at_login: boolean, };
 
 export type SignIn = { server: string, 
 /**
@@ -22,7 +31,11 @@ export type CommandError = { problem: SignInProblem | null, message: string, };
 
 export type Requirement = "sign-in" | "sync" | "optional";
 
-export type AgreementSummary = { id: string, title: string, version: string, effective: string, required: Requirement, locales: Array<string>, accepted: boolean, };
+export type AgreementSummary = { id: string, title: string, 
+/**
+ * The title in each language, by locale.
+ */
+titles: { [key in string]?: string }, version: string, effective: string, required: Requirement, locales: Array<string>, accepted: boolean, };
 
 export type AgreementText = { id: string, locale: string, markdown: string, };
 
@@ -42,7 +55,11 @@ export type SyncMode = "two-way" | "upload-only" | "download-only";
 
 export type FolderChoice = { local: string, remote: string, mode: SyncMode, };
 
-export type FolderView = { local: string, remote: string, mode: SyncMode, };
+export type FolderView = { local: string, remote: string, mode: SyncMode, 
+/**
+ * Selective sync: paths inside the folder that stay on the service only.
+ */
+excluded: Array<string>, };
 
 export type Conflict = { path: string, copy: string, at: string, };
 

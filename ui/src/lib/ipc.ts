@@ -46,6 +46,7 @@ export const chooseFolder = (choice: FolderChoice) => call<AppSnapshot>("choose_
 export const status = () => call<StatusView>("status");
 export const pause = (minutes: number | null) => call<AppSnapshot>("pause", { minutes });
 export const resume = () => call<AppSnapshot>("resume");
+export const setStartAtLogin = (on: boolean) => call<AppSnapshot>("set_start_at_login", { on });
 export const signOut = () => call<AppSnapshot>("sign_out");
 export const defaultFolder = () => call<string>("default_folder");
 
