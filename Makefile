@@ -51,7 +51,7 @@ run: build
 screenshots: deps
 	cd ui && npm test
 	mkdir -p docs/screenshots
-	for f in 1-welcome 1-welcome-zh-CN 3-agreement 3-agreement-zh-CN 4-folder 6-status agreement-shared-1; do \
+	for f in 1-welcome 1-welcome-zh-CN 3-agreement 3-agreement-zh-CN 4-folder 6-status 6-status-syncing agreement-shared-1; do \
 	  cp artifacts/ui/$$f.png docs/screenshots/; done
 
 lint: ui

@@ -97,6 +97,9 @@ struct Controller {
     /// Conflicts already announced, so each new one is notified once.
     conflicts_seen: usize,
     revision: std::sync::atomic::AtomicU32,
+    /// The running batch: operations and bytes.
+    batch: (u32, u64),
+    last_progress: std::time::Instant,
 }
 
 pub fn spawn(
@@ -119,9 +122,22 @@ pub fn spawn(
         paused: false,
         conflicts_seen: usize::MAX,
         revision: Default::default(),
+        batch: (0, 0),
+        last_progress: std::time::Instant::now(),
     };
     tauri::async_runtime::spawn(c.run(rx));
     Handle { tx }
+}
+
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+fn syncing((files, bytes): (u32, u64), files_done: u32, bytes_done: u64) -> TrayState {
+    TrayState::Syncing {
+        files_left: files.saturating_sub(files_done),
+        files_total: files,
+        bytes_left: bytes.saturating_sub(bytes_done),
+        bytes_total: bytes,
+    }
 }
 
 fn mode_of(m: SyncMode) -> Mode {
@@ -280,7 +296,7 @@ impl Controller {
         let push = account::push_allowed(&engine).await;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         self.stop = Some(stop_tx);
-        self.tray = TrayState::Syncing { files_left: 0 };
+        self.tray = syncing((0, 0), 0, 0);
         tauri::async_runtime::spawn(async move {
             let stop = async move {
                 let _ = stop_rx.await;
@@ -509,9 +525,23 @@ impl Controller {
             Request::Engine(ev) => {
                 let before = self.tray.clone();
                 self.tray = match ev {
-                    SyncEvent::Working { ops } => TrayState::Syncing {
-                        files_left: ops as u32,
-                    },
+                    SyncEvent::Working { ops, bytes } => {
+                        self.batch = (ops as u32, bytes);
+                        syncing(self.batch, 0, 0)
+                    }
+                    SyncEvent::Progress {
+                        ops_done,
+                        bytes_done,
+                    } => {
+                        self.tray = syncing(self.batch, ops_done as u32, bytes_done);
+                        // Thousands of small files finish in a second: tell the
+                        // window a few times a second, not once per file.
+                        if self.last_progress.elapsed() >= PROGRESS_EVERY {
+                            self.last_progress = std::time::Instant::now();
+                            self.publish();
+                        }
+                        return;
+                    }
                     SyncEvent::Settled {
                         state,
                         paused,

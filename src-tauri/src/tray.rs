@@ -42,7 +42,7 @@ fn icon_for(state: &TrayState) -> Image<'static> {
 pub fn state_line(m: &Messages, state: &TrayState) -> String {
     match state {
         TrayState::UpToDate => m.get("tray.up_to_date", &[]),
-        TrayState::Syncing { files_left } => {
+        TrayState::Syncing { files_left, .. } => {
             m.get("tray.syncing", &[("count", &files_left.to_string())])
         }
         TrayState::Paused => m.get("tray.paused", &[]),

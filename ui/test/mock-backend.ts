@@ -99,7 +99,10 @@ export function installMockBackend(params: URLSearchParams) {
         const f = a.choice as FolderChoice;
         state.phase = "running";
         state.start_at_login = true;
-        state.tray = { kind: "up_to_date" };
+        if (params.get("progress")) {
+          state.tray = { kind: "syncing", files_left: 3, files_total: 10, bytes_left: 4_000_000, bytes_total: 10_000_000 };
+        }
+        state.tray = params.get("progress") ? state.tray : { kind: "up_to_date" };
         state.status = {
           state: "up to date", last_error: null, problems: [], token_store: "the OS keyring",
           folders: [{ local: f.local, remote: f.remote, mode: f.mode, excluded: [] }],

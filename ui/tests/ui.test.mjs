@@ -151,6 +151,26 @@ describe("first-run wizard", () => {
     await page.close();
   });
 
+  test("the status window shows files and bytes left while syncing", async () => {
+    const page = await open("progress=1");
+    await signIn(page);
+    await page.getByTestId("agreements").waitFor();
+    for (let i = 0; i < 2; i++) {
+      await readToEnd(page);
+      if (await page.getByTestId("next-doc").count()) await page.getByTestId("next-doc").click();
+    }
+    await page.getByTestId("age-adult").check();
+    await page.getByTestId("accept").click();
+    await page.getByTestId("start").click();
+    await page.getByRole("button", { name: "Next" }).click();
+    assert.equal(await page.getByTestId("state-line").textContent(), "Syncing 3 files…");
+    const details = await page.getByTestId("progress-details").textContent();
+    assert.ok(details.includes("3 of 10 files left") && details.includes("4.0 MB of 10.0 MB left"), details);
+    assert.equal(await page.getByTestId("progress").evaluate((el) => el.value), 0.6);
+    await shot(page, "6-status-syncing");
+    await page.close();
+  });
+
   test("declining signs out and accepts nothing", async () => {
     const page = await open();
     await signIn(page);

@@ -5,6 +5,7 @@
 //! nothing (in sync) or something needs the user (paused).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,8 +65,10 @@ impl Pause {
 /// What the loop tells an observer (the desktop app's tray and status window).
 #[derive(Debug, Clone)]
 pub enum SyncEvent {
-    /// A round planned this many operations and is running them.
-    Working { ops: usize },
+    /// A round planned this many operations, moving this many bytes.
+    Working { ops: usize, bytes: u64 },
+    /// Of the round's batch, this much is done.
+    Progress { ops_done: usize, bytes_done: u64 },
     /// A pass ended: in sync, paused (with what to do) or failed.
     Settled {
         state: String,
@@ -339,9 +342,6 @@ impl Engine {
                     continue;
                 }
                 planned += plan.ops.len();
-                self.tell(SyncEvent::Working {
-                    ops: plan.ops.len(),
-                });
                 tracing::debug!(folder = folder.id, "plan: {:?}", plan.ops);
                 let ctx = FolderCtx::new(
                     folder.id,
@@ -355,7 +355,21 @@ impl Engine {
                     self.db.cursor()?,
                     self.stamp(),
                 );
-                let report = executor::execute(&ctx, plan.ops).await;
+                let bytes: u64 = plan.ops.iter().map(|op| executor::bytes_of(&ctx, op)).sum();
+                self.tell(SyncEvent::Working {
+                    ops: plan.ops.len(),
+                    bytes,
+                });
+                let (ops_done, bytes_done) = (AtomicUsize::new(0), AtomicU64::new(0));
+                let on_done = |b: u64| {
+                    let ops_done = ops_done.fetch_add(1, Ordering::Relaxed) + 1;
+                    let bytes_done = bytes_done.fetch_add(b, Ordering::Relaxed) + b;
+                    self.tell(SyncEvent::Progress {
+                        ops_done,
+                        bytes_done,
+                    });
+                };
+                let report = executor::execute(&ctx, plan.ops, &on_done).await;
                 done += report.done;
                 for (path, err) in report.failed {
                     match err.code() {

@@ -206,7 +206,17 @@ impl FolderCtx {
     }
 }
 
-pub async fn execute(ctx: &FolderCtx, ops: Vec<Op>) -> Report {
+/// The bytes an operation moves: what progress is measured in.
+pub fn bytes_of(ctx: &FolderCtx, op: &Op) -> u64 {
+    match op {
+        Op::Upload { path, .. } => ctx.local.get(path).map_or(0, |l| l.stat.size),
+        Op::Download { remote, .. } => remote.size,
+        _ => 0,
+    }
+}
+
+/// Runs the batch; `done` hears of every operation that finished, with its bytes.
+pub async fn execute(ctx: &FolderCtx, ops: Vec<Op>, done: &(dyn Fn(u64) + Sync)) -> Report {
     let mut report = Report::default();
     let (mut first, mut dirs, mut transfers, mut deletes, mut books) =
         (vec![], vec![], vec![], vec![], vec![]);
@@ -224,8 +234,11 @@ pub async fn execute(ctx: &FolderCtx, ops: Vec<Op>) -> Report {
     dirs.sort_by_key(|o| o.path().matches('/').count());
     deletes.sort_by_key(|o| std::cmp::Reverse(o.path().matches('/').count()));
 
-    let mut note = |path: String, r: Result<(), OpError>| match r {
-        Ok(()) => report.done += 1,
+    let mut note = |path: String, bytes: u64, r: Result<(), OpError>| match r {
+        Ok(()) => {
+            report.done += 1;
+            done(bytes);
+        }
         Err(e) => {
             tracing::warn!("{path}: {e}");
             report.failed.push((path, e));
@@ -233,19 +246,21 @@ pub async fn execute(ctx: &FolderCtx, ops: Vec<Op>) -> Report {
     };
     for op in first.into_iter().chain(dirs).chain(books) {
         let path = op.path().to_string();
-        note(path, run(ctx, op).await);
+        note(path, 0, run(ctx, op).await);
     }
-    let results: Vec<(String, Result<(), OpError>)> = stream::iter(transfers)
-        .map(|op| async move { (op.path().to_string(), run(ctx, op).await) })
-        .buffer_unordered(PARALLEL_TRANSFERS)
-        .collect()
-        .await;
-    for (path, r) in results {
-        note(path, r);
+    let mut running = stream::iter(transfers)
+        .map(|op| async move {
+            let (path, bytes) = (op.path().to_string(), bytes_of(ctx, &op));
+            (path, bytes, run(ctx, op).await)
+        })
+        .buffer_unordered(PARALLEL_TRANSFERS);
+    while let Some((path, bytes, r)) = running.next().await {
+        note(path, bytes, r);
     }
+    drop(running);
     for op in deletes {
         let path = op.path().to_string();
-        note(path, run(ctx, op).await);
+        note(path, 0, run(ctx, op).await);
     }
     report
 }

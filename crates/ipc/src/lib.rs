@@ -23,6 +23,11 @@ pub enum TrayState {
     UpToDate,
     Syncing {
         files_left: u32,
+        files_total: u32,
+        #[ts(type = "number")]
+        bytes_left: u64,
+        #[ts(type = "number")]
+        bytes_total: u64,
     },
     Paused,
     Offline,

@@ -2,7 +2,7 @@
 
 export type Phase = "welcome" | "sign_in" | "agreements" | "folder" | "running";
 
-export type TrayState = { "kind": "up_to_date" } | { "kind": "syncing", files_left: number, } | { "kind": "paused" } | { "kind": "offline" } | { "kind": "error", message: string, } | { "kind": "action_needed", message: string, };
+export type TrayState = { "kind": "up_to_date" } | { "kind": "syncing", files_left: number, files_total: number, bytes_left: number, bytes_total: number, } | { "kind": "paused" } | { "kind": "offline" } | { "kind": "error", message: string, } | { "kind": "action_needed", message: string, };
 
 export type AppSnapshot = { 
 /**
