@@ -28,6 +28,9 @@ pub enum Request {
     Status(Reply<StatusView>),
     Pause(Option<u64>, Reply<AppSnapshot>),
     SetStartAtLogin(bool, Reply<AppSnapshot>),
+    RemoteFolders(Reply<Vec<RemoteFolder>>),
+    /// Selective sync: keep a remote folder off this computer, or bring it back.
+    SetExcluded(String, bool, Reply<AppSnapshot>),
     Resume(Reply<AppSnapshot>),
     SignOut(Reply<AppSnapshot>),
     /// From the engine's observer.
@@ -93,6 +96,8 @@ struct Controller {
     tray: TrayState,
     /// Stops the running sync loop.
     stop: Option<oneshot::Sender<()>>,
+    /// The running sync loop, to wait for when it must be fully stopped.
+    sync_task: Option<tauri::async_runtime::JoinHandle<()>>,
     paused: bool,
     /// Conflicts already announced, so each new one is notified once.
     conflicts_seen: usize,
@@ -119,6 +124,7 @@ pub fn spawn(
         agreements_pending: false,
         tray: TrayState::Offline,
         stop: None,
+        sync_task: None,
         paused: false,
         conflicts_seen: usize::MAX,
         revision: Default::default(),
@@ -293,18 +299,29 @@ impl Controller {
         let Some(engine) = self.engine.clone() else {
             return;
         };
+        // The same lock as `nubo sync`: one sync loop per home, app or CLI.
+        let lock = match self.home.lock_for_sync() {
+            Ok(lock) => lock,
+            Err(e) => {
+                self.tray = TrayState::Error {
+                    message: format!("{e:#}"),
+                };
+                return;
+            }
+        };
         let push = account::push_allowed(&engine).await;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         self.stop = Some(stop_tx);
         self.tray = syncing((0, 0), 0, 0);
-        tauri::async_runtime::spawn(async move {
+        self.sync_task = Some(tauri::async_runtime::spawn(async move {
+            let _lock = lock;
             let stop = async move {
                 let _ = stop_rx.await;
             };
             if let Err(e) = engine.watch(false, push, stop).await {
                 tracing::error!("the sync loop stopped: {e:#}");
             }
-        });
+        }));
     }
 
     /// Desktop notifications for what needs the user: a state that newly
@@ -342,6 +359,15 @@ impl Controller {
     fn stop_sync(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+    }
+
+    /// Stops the sync loop and waits until its round has ended and the
+    /// home's lock is released.
+    async fn stop_sync_and_wait(&mut self) {
+        self.stop_sync();
+        if let Some(task) = self.sync_task.take() {
+            let _ = task.await;
         }
     }
 
@@ -450,7 +476,7 @@ impl Controller {
             Request::Decline(r) | Request::SignOut(r) => {
                 // Declining the agreements means no use of the service: sign
                 // out, sync nothing, keep every local file.
-                self.stop_sync();
+                self.stop_sync_and_wait().await;
                 let result = account::logout(&self.home).await.map_err(from_anyhow);
                 self.engine = None;
                 self.agreements_pending = false;
@@ -496,11 +522,41 @@ impl Controller {
                 self.publish();
                 let _ = r.send(result);
             }
+            Request::RemoteFolders(r) => {
+                let result = account::remote_folders(&self.home, 3)
+                    .map(|list| {
+                        list.into_iter()
+                            .map(|f| RemoteFolder {
+                                path: f.path,
+                                excluded: f.excluded,
+                            })
+                            .collect()
+                    })
+                    .map_err(from_anyhow);
+                let _ = r.send(result);
+            }
+            Request::SetExcluded(path, excluded, r) => {
+                // The sync loop holds the folder: stop it, change, start again.
+                let was_running = self.stop.is_some();
+                self.stop_sync_and_wait().await;
+                let changed = if excluded {
+                    account::exclude(&self.home, &path).map(|_| ())
+                } else {
+                    account::include(&self.home, &path)
+                };
+                self.engine = None;
+                let _ = self.open_engine();
+                if was_running {
+                    self.start_sync().await;
+                }
+                self.publish();
+                let _ = r.send(changed.map_err(from_anyhow).map(|_| self.snapshot()));
+            }
             Request::Status(r) => {
                 let _ = r.send(self.status_view().map_err(from_anyhow));
             }
             Request::Pause(minutes, r) => {
-                self.stop_sync();
+                self.stop_sync_and_wait().await;
                 self.paused = true;
                 self.tray = TrayState::Paused;
                 if let Some(m) = minutes {

@@ -125,6 +125,14 @@ async fn set_start_at_login(c: State<'_, Handle>, on: bool) -> Cmd<AppSnapshot> 
     c.ask(|r| Request::SetStartAtLogin(on, r)).await
 }
 #[tauri::command]
+async fn remote_folders(c: State<'_, Handle>) -> Cmd<Vec<RemoteFolder>> {
+    c.ask(Request::RemoteFolders).await
+}
+#[tauri::command]
+async fn set_excluded(c: State<'_, Handle>, path: String, excluded: bool) -> Cmd<AppSnapshot> {
+    c.ask(|r| Request::SetExcluded(path, excluded, r)).await
+}
+#[tauri::command]
 async fn resume(c: State<'_, Handle>) -> Cmd<AppSnapshot> {
     c.ask(Request::Resume).await
 }
@@ -257,7 +265,9 @@ fn main() {
             resume,
             sign_out,
             default_folder,
-            set_start_at_login
+            set_start_at_login,
+            remote_folders,
+            set_excluded
         ])
         .on_window_event(|window, event| {
             // Closing a window leaves the app running in the tray.

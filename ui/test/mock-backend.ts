@@ -54,6 +54,12 @@ export function installMockBackend(params: URLSearchParams) {
   };
   const docsReady = params.get("agreements") === "shared" ? shared() : Promise.resolve(samples());
   const calls: { cmd: string; args: unknown }[] = [];
+  const remote = [
+    { path: "/docs", excluded: false },
+    { path: "/photos", excluded: false },
+    { path: "/photos/2020", excluded: false },
+    { path: "/photos/2021", excluded: false },
+  ];
   (window as unknown as { __nuboCalls: typeof calls }).__nuboCalls = calls;
   const fail = (problem: string | null, message: string) => Promise.reject({ problem, message });
 
@@ -114,6 +120,15 @@ export function installMockBackend(params: URLSearchParams) {
       }
       case "status":
         return state.status;
+      case "remote_folders":
+        return remote;
+      case "set_excluded": {
+        const f = remote.find((r) => r.path === a.path);
+        if (!f) return fail(null, "no such folder");
+        if (a.excluded && f.path === "/photos/2021") return fail(null, "photos/2021/new.txt has changes here that are not synced yet");
+        for (const r of remote) if (r.path === f.path || r.path.startsWith(`${f.path}/`)) r.excluded = Boolean(a.excluded);
+        return state;
+      }
       case "set_start_at_login":
         state.start_at_login = Boolean(a.on);
         return state;

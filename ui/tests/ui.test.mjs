@@ -111,6 +111,22 @@ describe("first-run wizard", () => {
     assert.equal(await page.getByTestId("start-at-login").isChecked(), true, "start at login is on after the wizard");
     await page.getByTestId("start-at-login").uncheck();
     assert.deepEqual(await calls(page, "set_start_at_login"), [{ on: false }]);
+
+    // Selective sync: unticking asks first; cancelling changes nothing.
+    await page.getByTestId("sel-/photos/2020").click();
+    await page.getByTestId("exclude-confirm").waitFor();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    assert.deepEqual(await calls(page, "set_excluded"), []);
+    assert.equal(await page.getByTestId("sel-/photos/2020").isChecked(), true);
+    await page.getByTestId("sel-/photos/2020").click();
+    await page.getByTestId("exclude-yes").click();
+    assert.deepEqual(await calls(page, "set_excluded"), [{ path: "/photos/2020", excluded: true }]);
+    assert.equal(await page.getByTestId("sel-/photos/2020").isChecked(), false);
+    // A folder with unsynced changes is refused, with the reason shown.
+    await page.getByTestId("sel-/photos/2021").click();
+    await page.getByTestId("exclude-yes").click();
+    await page.getByText("has changes here that are not synced yet").waitFor();
+    assert.equal(await page.getByTestId("sel-/photos/2021").isChecked(), true);
     await shot(page, "7-settings");
     await page.getByRole("button", { name: "Privacy and legal" }).click();
     await page.getByTestId("legal").getByText("Accepted version 2026-11-01").waitFor();

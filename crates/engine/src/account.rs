@@ -244,6 +244,48 @@ pub fn exclude(home: &Home, remote_path: &str) -> anyhow::Result<PathBuf> {
     Ok(local_dir)
 }
 
+/// A folder on the service, for the selective-sync chooser.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteFolder {
+    /// The path on the service, e.g. `/photos/2020`.
+    pub path: String,
+    pub excluded: bool,
+}
+
+/// The service's folders inside each synced folder (as of the last sync),
+/// down to `depth` levels, with what is excluded.
+pub fn remote_folders(home: &Home, depth: usize) -> anyhow::Result<Vec<RemoteFolder>> {
+    let config = home.load_config()?;
+    let (db, _) = StateDb::open(&home.db_path())?;
+    let rows = db.remote_rows()?;
+    let mut out = Vec::new();
+    for f in &config.folders {
+        let Some(root) = db
+            .meta(&format!("remote_root:{}", f.id))?
+            .and_then(|r| r.parse().ok())
+        else {
+            continue;
+        };
+        let rules = crate::ignore_rules::IgnoreRules::load(&f.local, &[]);
+        let tree = crate::remote_tree::build(&rows, root, &rules).tree;
+        let base = f.remote.trim_end_matches('/');
+        for (rel, entry) in tree {
+            if entry.kind != crate::tree::Kind::Dir || rel.split('/').count() > depth {
+                continue;
+            }
+            let excluded = f
+                .excluded
+                .iter()
+                .any(|e| *e == rel || crate::tree::is_inside(&rel, e));
+            out.push(RemoteFolder {
+                path: format!("{base}/{rel}"),
+                excluded,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Undoes `exclude`: the next sync brings the folder back from the service.
 pub fn include(home: &Home, remote_path: &str) -> anyhow::Result<()> {
     let mut config = home.load_config()?;

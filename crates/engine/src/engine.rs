@@ -276,7 +276,13 @@ impl Engine {
                 continue;
             }
             match self.remote_root(folder).await {
-                Ok(id) => roots.push((folder, id)),
+                Ok(id) => {
+                    // Kept so the folder's remote tree can be listed offline
+                    // (the selective-sync chooser).
+                    self.db
+                        .set_meta(&format!("remote_root:{}", folder.id), Some(&id.to_string()))?;
+                    roots.push((folder, id))
+                }
                 Err(e) => return self.remote_failure(e),
             }
         }

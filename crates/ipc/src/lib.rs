@@ -186,6 +186,13 @@ pub struct StatusView {
     pub accepted: Vec<AcceptedAgreement>,
 }
 
+/// A folder on the service, for the selective-sync chooser.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct RemoteFolder {
+    pub path: String,
+    pub excluded: bool,
+}
+
 /// The TypeScript declarations of every type above, in one file.
 pub fn typescript() -> String {
     let decls = [
@@ -207,6 +214,7 @@ pub fn typescript() -> String {
         RecentChange::decl(),
         AcceptedAgreement::decl(),
         StatusView::decl(),
+        RemoteFolder::decl(),
     ];
     let mut out = String::from(
         "// Generated from crates/ipc by `UPDATE_IPC_TYPES=1 cargo test -p nubo-ipc`. Do not edit.\n\n",

@@ -11,6 +11,7 @@ import type {
   AppSnapshot,
   CommandError,
   FolderChoice,
+  RemoteFolder,
   SignIn,
   StatusView,
 } from "./ipc-types";
@@ -47,6 +48,8 @@ export const status = () => call<StatusView>("status");
 export const pause = (minutes: number | null) => call<AppSnapshot>("pause", { minutes });
 export const resume = () => call<AppSnapshot>("resume");
 export const setStartAtLogin = (on: boolean) => call<AppSnapshot>("set_start_at_login", { on });
+export const remoteFolders = () => call<RemoteFolder[]>("remote_folders");
+export const setExcluded = (path: string, excluded: boolean) => call<AppSnapshot>("set_excluded", { path, excluded });
 export const signOut = () => call<AppSnapshot>("sign_out");
 export const defaultFolder = () => call<string>("default_folder");
 
