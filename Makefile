@@ -15,7 +15,7 @@ APT_PACKAGES := pkg-config libdbus-1-dev gnome-keyring dbus libsecret-tools \
 	libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev \
 	chromium xvfb xauth webkit2gtk-driver
 
-.PHONY: run test deps ui build app lint fmt icons screenshots demo-clean
+.PHONY: run test deps ui build app package lint fmt icons screenshots demo-clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -71,6 +71,15 @@ test: lint $(TAURI_DRIVER)
 	cargo build --locked -p nubo-app -p nubo-cli
 	NUBO_APP=$(NUBO_APP) NUBO_BIN=$(NUBO) TAURI_DRIVER=$(TAURI_DRIVER) \
 	  scripts/with-keyring.sh xvfb-run -a node --test tests/app/
+	ui/node_modules/.bin/tauri build --debug --bundles deb --ci
+	scripts/test-package.sh $(CARGO_TARGET_DIR)/debug/bundle/deb/Nubo_0.1.0_amd64.deb
+
+# Release packages: a .deb, and an AppImage where its bundler can fetch the
+# tools it needs (it downloads them, which this project's machines cannot).
+package: ui
+	ui/node_modules/.bin/tauri build --bundles deb --ci
+	@ui/node_modules/.bin/tauri build --bundles appimage --ci \
+	  || echo "no AppImage: its bundler could not fetch its tools here; the .deb is in $(CARGO_TARGET_DIR)/release/bundle/deb/"
 
 fmt:
 	cargo fmt --all

@@ -103,7 +103,7 @@ def draw(size, badge=None, background=True, ss=4):
 
 def main():
     OUT.mkdir(exist_ok=True)
-    for size, name in [(32, "32x32.png"), (128, "128x128.png"), (256, "128x128@2x.png"), (512, "icon.png")]:
+    for size, name in [(32, "32x32.png"), (128, "128x128.png"), (256, "256x256.png"), (512, "icon.png")]:
         png(OUT / name, size, size, draw(size, ss=4 if size <= 256 else 2))
     for state in BADGES:
         png(OUT / f"tray-{state}.png", 64, 64, draw(64, badge=state, background=False))
