@@ -30,9 +30,12 @@ deps:
 	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)' 2>/dev/null \
 	  || { echo "Node.js 20.19 or newer is needed for the front end (found: $$(node --version 2>/dev/null || echo none))"; exit 1; }
 
-# The front end, built into ui/dist (which the desktop app embeds).
+# The front end, built into ui/dist (which the desktop app embeds). Versions
+# come from package-lock.json; `npm install` rather than `npm ci`, because the
+# lock lists the Tauri CLI's binaries for other platforms without entries, and
+# `npm ci` refuses such a lock.
 ui: deps
-	cd ui && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm run build
+	cd ui && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm install --no-audit --no-fund; } && npm run build
 
 build: deps
 	cargo build --locked -p nubo-cli
