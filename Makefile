@@ -74,7 +74,7 @@ test: lint $(TAURI_DRIVER)
 	cargo build --locked -p nubo-app -p nubo-cli
 	NUBO_APP=$(NUBO_APP) NUBO_BIN=$(NUBO) TAURI_DRIVER=$(TAURI_DRIVER) \
 	  scripts/with-keyring.sh xvfb-run -a node --test tests/app/
-	ui/node_modules/.bin/tauri build --debug --bundles deb --ci
+	ui/node_modules/.bin/tauri bundle --debug --bundles deb --ci
 	scripts/test-package.sh $(CARGO_TARGET_DIR)/debug/bundle/deb/Nubo_0.1.0_amd64.deb
 
 # Release packages: a .deb, and an AppImage where its bundler can fetch the
