@@ -29,6 +29,12 @@ pub enum Request {
     Pause(Option<u64>, Reply<AppSnapshot>),
     SetStartAtLogin(bool, Reply<AppSnapshot>),
     RemoteFolders(Reply<Vec<RemoteFolder>>),
+    /// Shows a conflict's two versions (they sit side by side) in the file manager.
+    ShowConflict(String, Reply<()>),
+    OpenLogs(Reply<()>),
+    /// The first folder's `.nuboignore`.
+    IgnorePatterns(Reply<String>),
+    SetIgnorePatterns(String, Reply<()>),
     /// Selective sync: keep a remote folder off this computer, or bring it back.
     SetExcluded(String, bool, Reply<AppSnapshot>),
     Resume(Reply<AppSnapshot>),
@@ -43,6 +49,8 @@ pub trait Outlet: Send + Sync + 'static {
     fn notify(&self, title: &str, body: &str);
     fn start_at_login(&self) -> bool;
     fn set_start_at_login(&self, on: bool) -> Result<(), String>;
+    /// Shows a file or folder in the file manager.
+    fn reveal(&self, path: &std::path::Path);
 }
 
 #[derive(Clone)]
@@ -278,6 +286,8 @@ impl Controller {
                 })
                 .collect(),
             problems: s.problems,
+            storage_used: s.storage.map(|(used, _)| used),
+            storage_quota: s.storage.map(|(_, quota)| quota),
             token_store: s.token_store,
             accepted: accepted
                 .into_iter()
@@ -554,6 +564,50 @@ impl Controller {
             }
             Request::Status(r) => {
                 let _ = r.send(self.status_view().map_err(from_anyhow));
+            }
+            Request::ShowConflict(path, r) => {
+                // Both versions sit side by side in one folder: show it.
+                let result = self.home.load_config().map_err(from_anyhow).and_then(|c| {
+                    let folder = c.folders.first().ok_or_else(|| err("no synced folder"))?;
+                    let file = folder.local.join(&path);
+                    if !file.starts_with(&folder.local) || path.split('/').any(|p| p == "..") {
+                        return Err(err("not a path in the synced folder"));
+                    }
+                    self.outlet.reveal(&file);
+                    Ok(())
+                });
+                let _ = r.send(result);
+            }
+            Request::OpenLogs(r) => {
+                self.outlet.reveal(&self.home.logs_dir());
+                let _ = r.send(Ok(()));
+            }
+            Request::IgnorePatterns(r) => {
+                let result = self.home.load_config().map_err(from_anyhow).map(|c| {
+                    c.folders
+                        .first()
+                        .and_then(|f| {
+                            std::fs::read_to_string(
+                                f.local.join(nubo_engine::ignore_rules::IGNORE_FILE),
+                            )
+                            .ok()
+                        })
+                        .unwrap_or_default()
+                });
+                let _ = r.send(result);
+            }
+            Request::SetIgnorePatterns(text, r) => {
+                let result = self.home.load_config().map_err(from_anyhow).and_then(|c| {
+                    let folder = c.folders.first().ok_or_else(|| err("no synced folder"))?;
+                    // The loop reads the file at every pass; a write wakes it.
+                    nubo_engine::home::write_atomic(
+                        &folder.local.join(nubo_engine::ignore_rules::IGNORE_FILE),
+                        text.as_bytes(),
+                        false,
+                    )
+                    .map_err(from_anyhow)
+                });
+                let _ = r.send(result);
             }
             Request::Pause(minutes, r) => {
                 self.stop_sync_and_wait().await;

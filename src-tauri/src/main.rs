@@ -61,6 +61,20 @@ impl Outlet for AppOutlet {
             .show();
     }
 
+    fn reveal(&self, path: &std::path::Path) {
+        use tauri_plugin_opener::OpenerExt;
+        let opened = if path.is_dir() {
+            self.app
+                .opener()
+                .open_path(path.display().to_string(), None::<&str>)
+        } else {
+            self.app.opener().reveal_item_in_dir(path)
+        };
+        if let Err(e) = opened {
+            tracing::warn!("cannot show {}: {e}", path.display());
+        }
+    }
+
     fn start_at_login(&self) -> bool {
         use tauri_plugin_autostart::ManagerExt;
         self.app.autolaunch().is_enabled().unwrap_or(false)
@@ -131,6 +145,22 @@ async fn remote_folders(c: State<'_, Handle>) -> Cmd<Vec<RemoteFolder>> {
 #[tauri::command]
 async fn set_excluded(c: State<'_, Handle>, path: String, excluded: bool) -> Cmd<AppSnapshot> {
     c.ask(|r| Request::SetExcluded(path, excluded, r)).await
+}
+#[tauri::command]
+async fn show_conflict(c: State<'_, Handle>, path: String) -> Cmd<()> {
+    c.ask(|r| Request::ShowConflict(path, r)).await
+}
+#[tauri::command]
+async fn open_logs(c: State<'_, Handle>) -> Cmd<()> {
+    c.ask(Request::OpenLogs).await
+}
+#[tauri::command]
+async fn ignore_patterns(c: State<'_, Handle>) -> Cmd<String> {
+    c.ask(Request::IgnorePatterns).await
+}
+#[tauri::command]
+async fn set_ignore_patterns(c: State<'_, Handle>, text: String) -> Cmd<()> {
+    c.ask(|r| Request::SetIgnorePatterns(text, r)).await
 }
 #[tauri::command]
 async fn resume(c: State<'_, Handle>) -> Cmd<AppSnapshot> {
@@ -267,7 +297,11 @@ fn main() {
             default_folder,
             set_start_at_login,
             remote_folders,
-            set_excluded
+            set_excluded,
+            show_conflict,
+            open_logs,
+            ignore_patterns,
+            set_ignore_patterns
         ])
         .on_window_event(|window, event| {
             // Closing a window leaves the app running in the tray.

@@ -54,6 +54,7 @@ export function installMockBackend(params: URLSearchParams) {
   };
   const docsReady = params.get("agreements") === "shared" ? shared() : Promise.resolve(samples());
   const calls: { cmd: string; args: unknown }[] = [];
+  let ignore = "*.log\n";
   const remote = [
     { path: "/docs", excluded: false },
     { path: "/photos", excluded: false },
@@ -111,6 +112,7 @@ export function installMockBackend(params: URLSearchParams) {
         state.tray = params.get("progress") ? state.tray : { kind: "up_to_date" };
         state.status = {
           state: "up to date", last_error: null, problems: [], token_store: "the OS keyring",
+          storage_used: 2_500_000_000, storage_quota: 10_000_000_000,
           folders: [{ local: f.local, remote: f.remote, mode: f.mode, excluded: [] }],
           conflicts: [{ path: "report.txt", copy: "report (conflicted copy from laptop 2026-11-23 101500).txt", at: "2026-11-23 101500" }],
           recent: [{ action: "downloaded", path: "photos/beach.jpg", at: "" }, { action: "uploaded", path: "report.txt", at: "" }],
@@ -120,6 +122,14 @@ export function installMockBackend(params: URLSearchParams) {
       }
       case "status":
         return state.status;
+      case "show_conflict":
+      case "open_logs":
+        return null;
+      case "ignore_patterns":
+        return ignore;
+      case "set_ignore_patterns":
+        ignore = String(a.text);
+        return null;
       case "remote_folders":
         return remote;
       case "set_excluded": {

@@ -105,6 +105,9 @@ describe("first-run wizard", () => {
     await shot(page, "5-done");
     await page.getByRole("button", { name: "Next" }).click();
     assert.equal(await page.getByTestId("state-line").textContent(), "Up to date");
+    assert.equal(await page.getByTestId("storage").textContent(), "Storage: 2.5 GB of 10.0 GB used");
+    await page.getByTestId("show-both").click();
+    assert.deepEqual(await calls(page, "show_conflict"), [{ path: "report.txt" }]);
     await shot(page, "6-status");
     await page.getByRole("button", { name: "Settings" }).click();
     await page.getByTestId("settings").waitFor();
@@ -127,6 +130,15 @@ describe("first-run wizard", () => {
     await page.getByTestId("exclude-yes").click();
     await page.getByText("has changes here that are not synced yet").waitFor();
     assert.equal(await page.getByTestId("sel-/photos/2021").isChecked(), true);
+
+    // Ignore patterns: the folder's .nuboignore, edited here.
+    assert.equal(await page.getByTestId("ignore-patterns").inputValue(), "*.log\n");
+    await page.getByTestId("ignore-patterns").fill("*.log\nbuild/\n");
+    await page.getByTestId("save-ignore").click();
+    await page.getByTestId("ignore-saved").waitFor();
+    assert.deepEqual(await calls(page, "set_ignore_patterns"), [{ text: "*.log\nbuild/\n" }]);
+    await page.getByTestId("open-logs").click();
+    assert.equal((await calls(page, "open_logs")).length, 1);
     await shot(page, "7-settings");
     await page.getByRole("button", { name: "Privacy and legal" }).click();
     await page.getByTestId("legal").getByText("Accepted version 2026-11-01").waitFor();

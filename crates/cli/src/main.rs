@@ -212,6 +212,20 @@ async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+fn human(bytes: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let (mut n, mut i) = (bytes as f64, 0);
+    while n >= 1000.0 && i < units.len() - 1 {
+        n /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{n:.1} {}", units[i])
+    }
+}
+
 /// Exit code 3: paused, waiting for a decision.
 const PAUSED: u8 = 3;
 
@@ -456,6 +470,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("state: {}", s.state.as_deref().unwrap_or("not synced yet"));
             if let Some(n) = &s.notice {
                 println!("notice: {n}");
+            }
+            if let Some((used, quota)) = s.storage {
+                println!("storage: {} of {} used", human(used), human(quota));
             }
             for p in &s.problems {
                 println!("not synced: {p}");

@@ -53,6 +53,16 @@ fn edits_renames_moves_and_deletes_reach_the_other_home() {
 
     // The move went as a move: B's recent changes say so, and nothing was re-sent.
     let status = b.status_json();
+    let used = status["storage"][0].as_u64().unwrap();
+    let expected: usize = b.files().values().map(Vec::len).sum();
+    assert_eq!(
+        used as usize, expected,
+        "status shows the storage the account uses"
+    );
+    assert!(
+        b.ok(&["status"]).contains("storage: "),
+        "and says it in words"
+    );
     let recent = status["recent"].to_string();
     assert!(recent.contains("moved here"), "{recent}");
     assert!(

@@ -446,6 +446,8 @@ pub struct Status {
     /// What was left out of the last sync and why: refused names from the
     /// service, links, unreadable files.
     pub problems: Vec<String>,
+    /// Storage on the service as of the last sync: (used, quota) in bytes.
+    pub storage: Option<(u64, u64)>,
     pub conflicts: Vec<ConflictRecord>,
     pub recent: Vec<EventRecord>,
 }
@@ -479,6 +481,10 @@ pub fn status(home: &Home) -> anyhow::Result<Status> {
         state_at: db.meta("state_at")?,
         last_error: db.meta("last_error")?,
         notice: db.meta("notice")?,
+        storage: db.meta("quota")?.and_then(|q| {
+            let (used, quota) = q.split_once(' ')?;
+            Some((used.parse().ok()?, quota.parse().ok()?))
+        }),
         problems: db
             .meta("problems")?
             .and_then(|p| serde_json::from_str(&p).ok())

@@ -213,7 +213,13 @@ impl Engine {
 
     /// The remote folder's node id, creating the path on the service if needed.
     async fn remote_root(&self, folder: &FolderConfig) -> Result<NodeId, RemoteError> {
-        let mut id = self.remote.account().await?.root_id;
+        let account = self.remote.account().await?;
+        // Storage use rides along with the call every pass makes anyway.
+        let _ = self.db.set_meta(
+            "quota",
+            Some(&format!("{} {}", account.used_bytes, account.quota_bytes)),
+        );
+        let mut id = account.root_id;
         for name in folder.remote.split('/').filter(|s| !s.is_empty()) {
             id = self.remote.mkdir(id, name).await?.id;
         }

@@ -177,6 +177,11 @@ pub struct AcceptedAgreement {
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct StatusView {
     pub state: Option<String>,
+    /// Bytes the account stores on the service, as of the last sync.
+    #[ts(type = "number | null")]
+    pub storage_used: Option<u64>,
+    #[ts(type = "number | null")]
+    pub storage_quota: Option<u64>,
     pub last_error: Option<String>,
     pub folders: Vec<FolderView>,
     pub conflicts: Vec<Conflict>,

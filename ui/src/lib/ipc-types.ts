@@ -67,6 +67,10 @@ export type RecentChange = { action: string, path: string, at: string, };
 
 export type AcceptedAgreement = { id: string, version: string, locale: string, age: string, accepted_at: string, };
 
-export type StatusView = { state: string | null, last_error: string | null, folders: Array<FolderView>, conflicts: Array<Conflict>, recent: Array<RecentChange>, problems: Array<string>, token_store: string | null, accepted: Array<AcceptedAgreement>, };
+export type StatusView = { state: string | null, 
+/**
+ * Bytes the account stores on the service, as of the last sync.
+ */
+storage_used: number | null, storage_quota: number | null, last_error: string | null, folders: Array<FolderView>, conflicts: Array<Conflict>, recent: Array<RecentChange>, problems: Array<string>, token_store: string | null, accepted: Array<AcceptedAgreement>, };
 
 export type RemoteFolder = { path: string, excluded: boolean, };

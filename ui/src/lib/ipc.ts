@@ -49,6 +49,10 @@ export const pause = (minutes: number | null) => call<AppSnapshot>("pause", { mi
 export const resume = () => call<AppSnapshot>("resume");
 export const setStartAtLogin = (on: boolean) => call<AppSnapshot>("set_start_at_login", { on });
 export const remoteFolders = () => call<RemoteFolder[]>("remote_folders");
+export const showConflict = (path: string) => call<null>("show_conflict", { path });
+export const openLogs = () => call<null>("open_logs");
+export const ignorePatterns = () => call<string>("ignore_patterns");
+export const setIgnorePatterns = (text: string) => call<null>("set_ignore_patterns", { text });
 export const setExcluded = (path: string, excluded: boolean) => call<AppSnapshot>("set_excluded", { path, excluded });
 export const signOut = () => call<AppSnapshot>("sign_out");
 export const defaultFolder = () => call<string>("default_folder");
