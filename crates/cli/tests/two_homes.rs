@@ -484,3 +484,49 @@ fn an_excluded_folder_stays_on_the_service_and_comes_back_when_included() {
     b.sync();
     assert_eq!(b.files(), a.files());
 }
+
+#[test]
+fn a_large_new_folder_on_the_service_waits_for_a_yes() {
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    // B's threshold: 1 MB (the default is 1 GB).
+    let cfg_path = b.home.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    cfg["large_folder_bytes"] = 1_000_000.into();
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+
+    a.write("small.txt", "small");
+    a.write("videos/one.bin", random_bytes(11, 800_000));
+    a.write("videos/two.bin", random_bytes(12, 800_000));
+    a.write("notes/n.txt", "fine");
+    a.sync();
+    let out = b.run(&["sync", "--once"]);
+    assert_eq!(out.status.code(), Some(3), "B waits for a decision");
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        msg.contains("/videos") && msg.contains("nubo folder include /videos"),
+        "{msg}"
+    );
+    assert_eq!(
+        msg.matches("/videos on the service").count(),
+        1,
+        "said once: {msg}"
+    );
+    assert!(!b.path("videos").exists(), "nothing of it came down");
+    assert_eq!(
+        b.read("small.txt").as_deref(),
+        Some(&b"small"[..]),
+        "the rest synced"
+    );
+    assert_eq!(b.read("notes/n.txt").as_deref(), Some(&b"fine"[..]));
+
+    b.ok(&["folder", "include", "/videos"]);
+    b.sync();
+    assert_eq!(b.files(), a.files());
+    // Once here, it is an ordinary folder: growing it asks nothing.
+    a.write("videos/three.bin", random_bytes(13, 900_000));
+    a.sync();
+    b.sync();
+    assert_eq!(b.files(), a.files());
+}

@@ -154,6 +154,7 @@ pub fn add_folder(
         mode,
         marker: format!("{:032x}", rand::random::<u128>()),
         excluded: Vec::new(),
+        confirmed: Vec::new(),
     };
     mark_root(&local, &folder.marker)?;
     config.folders.push(folder.clone());
@@ -286,14 +287,15 @@ pub fn remote_folders(home: &Home, depth: usize) -> anyhow::Result<Vec<RemoteFol
     Ok(out)
 }
 
-/// Undoes `exclude`: the next sync brings the folder back from the service.
+/// Undoes `exclude`, or says yes to a large new folder: the next sync
+/// brings it to this computer.
 pub fn include(home: &Home, remote_path: &str) -> anyhow::Result<()> {
     let mut config = home.load_config()?;
     let (i, rel) = folder_for(&config, remote_path)?;
-    let before = config.folders[i].excluded.len();
-    config.folders[i].excluded.retain(|e| *e != rel);
-    if config.folders[i].excluded.len() == before {
-        bail!("{remote_path} is not excluded");
+    let folder = &mut config.folders[i];
+    folder.excluded.retain(|e| *e != rel);
+    if !folder.confirmed.contains(&rel) {
+        folder.confirmed.push(rel);
     }
     home.save_config(&config)?;
     Ok(())

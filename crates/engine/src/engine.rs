@@ -42,6 +42,11 @@ pub enum Pause {
     FolderUnavailable {
         message: String,
     },
+    /// A new folder on the service is larger than the threshold.
+    LargeFolder {
+        remote_path: String,
+        bytes: u64,
+    },
 }
 
 impl Pause {
@@ -58,6 +63,11 @@ impl Pause {
             }
             Pause::StorageFull { message } => format!("paused uploads: {message}"),
             Pause::FolderUnavailable { message } => format!("paused: {message}"),
+            Pause::LargeFolder { remote_path, bytes } => format!(
+                "waiting: the new folder {remote_path} on the service holds {:.1} GB; download it with \
+                 `nubo folder include {remote_path}` or keep it off this computer with `nubo folder exclude {remote_path}`",
+                *bytes as f64 / 1e9
+            ),
         }
     }
 }
@@ -330,9 +340,31 @@ impl Engine {
                 problems.extend(rules.warning.iter().cloned());
                 let mut synced = self.db.load_synced(folder.id)?;
                 synced.retain(|p, s| !rules.is_ignored(p, s.kind == Kind::Dir));
+                let mut remote_tree = remote.tree;
+                for (path, bytes) in large_new_folders(
+                    &remote_tree,
+                    &synced,
+                    &scan.tree,
+                    folder,
+                    self.config.large_folder_bytes,
+                ) {
+                    // Hold it back this round; the rest of the folder syncs.
+                    let inside: Vec<String> = crate::tree::inside(&remote_tree, &path)
+                        .map(|(p, _)| p.clone())
+                        .collect();
+                    for p in inside {
+                        remote_tree.remove(&p);
+                    }
+                    remote_tree.remove(&path);
+                    let base = folder.remote.trim_end_matches('/');
+                    round_pauses.push(Pause::LargeFolder {
+                        remote_path: format!("{base}/{path}"),
+                        bytes,
+                    });
+                }
                 let trees = crate::tree::Trees {
                     local: scan.tree,
-                    remote: remote.tree,
+                    remote: remote_tree,
                     synced,
                 };
                 let opts = PlanOptions {
@@ -408,6 +440,9 @@ impl Engine {
                 Some(&serde_json::to_string(&problems).unwrap_or_default()),
             );
             if planned == 0 || (!pauses.is_empty() && done == 0) {
+                // A pause seen in several rounds is said once.
+                let mut seen = std::collections::HashSet::new();
+                pauses.retain(|p| seen.insert(p.message()));
                 return Ok(if pauses.is_empty() {
                     Outcome::InSync
                 } else {
@@ -506,6 +541,36 @@ impl Engine {
             }
         }
     }
+}
+
+/// New folders on the service, not yet here in any form, whose contents
+/// exceed `limit` bytes and that the user has not chosen to download.
+/// A folder that only moved (its node is known) is not new.
+fn large_new_folders(
+    remote: &crate::tree::Tree<crate::tree::RemoteEntry>,
+    synced: &crate::tree::Tree<crate::tree::SyncedEntry>,
+    local: &crate::tree::Tree<crate::tree::LocalEntry>,
+    folder: &FolderConfig,
+    limit: u64,
+) -> Vec<(String, u64)> {
+    let known: std::collections::HashSet<NodeId> = synced.values().map(|s| s.node).collect();
+    let mut out: Vec<(String, u64)> = Vec::new();
+    for (path, r) in remote {
+        let fresh = r.kind == Kind::Dir
+            && !synced.contains_key(path)
+            && !local.contains_key(path)
+            && !known.contains(&r.node)
+            && !folder.confirmed.contains(path)
+            && !out.iter().any(|(p, _)| crate::tree::is_inside(path, p));
+        if !fresh {
+            continue;
+        }
+        let bytes: u64 = crate::tree::inside(remote, path).map(|(_, e)| e.size).sum();
+        if bytes > limit {
+            out.push((path.clone(), bytes));
+        }
+    }
+    out
 }
 
 /// Writes the root marker of a new folder (keeping an existing one's value).

@@ -24,6 +24,9 @@ pub struct FolderConfig {
     /// Selective sync: paths inside the folder that stay on the service only.
     #[serde(default)]
     pub excluded: Vec<String>,
+    /// New remote folders over the size threshold the user chose to download.
+    #[serde(default)]
+    pub confirmed: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -49,6 +52,9 @@ pub struct Config {
     pub mass_delete_min_files: usize,
     #[serde(default = "default_share")]
     pub mass_delete_max_share: f64,
+    /// A new folder on the service larger than this waits for the user.
+    #[serde(default = "default_large_folder")]
+    pub large_folder_bytes: u64,
 }
 
 fn default_poll() -> u64 {
@@ -56,6 +62,9 @@ fn default_poll() -> u64 {
 }
 fn default_min_files() -> usize {
     MassDeleteGuard::default().min_files
+}
+fn default_large_folder() -> u64 {
+    1_000_000_000
 }
 fn default_share() -> f64 {
     MassDeleteGuard::default().max_share
@@ -72,6 +81,7 @@ impl Default for Config {
             poll_interval_secs: default_poll(),
             mass_delete_min_files: default_min_files(),
             mass_delete_max_share: default_share(),
+            large_folder_bytes: default_large_folder(),
         }
     }
 }
