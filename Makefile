@@ -68,7 +68,7 @@ $(TAURI_DRIVER):
 # Unit and end-to-end tests of engine, service and CLI; the keyring test in a
 # session keyring; the UI in chromium; the real app under Xvfb.
 test: lint $(TAURI_DRIVER)
-	cargo test --locked --workspace --exclude nubo-app
+	cargo test --locked --workspace
 	scripts/with-keyring.sh cargo test --locked -p nubo-cli --test keyring -- --ignored
 	cd ui && npm test
 	cargo build --locked -p nubo-app -p nubo-cli

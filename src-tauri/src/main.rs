@@ -94,6 +94,34 @@ impl Outlet for AppOutlet {
 
 type Cmd<T> = Result<T, CommandError>;
 
+/// Every IPC command the front end may call; also registered by the tests.
+macro_rules! handler {
+    () => {
+        tauri::generate_handler![
+            snapshot,
+            set_language,
+            sign_in,
+            agreements,
+            agreement_text,
+            accept,
+            decline,
+            choose_folder,
+            status,
+            pause,
+            resume,
+            sign_out,
+            default_folder,
+            set_start_at_login,
+            remote_folders,
+            set_excluded,
+            show_conflict,
+            open_logs,
+            ignore_patterns,
+            set_ignore_patterns
+        ]
+    };
+}
+
 #[tauri::command]
 async fn snapshot(c: State<'_, Handle>) -> Cmd<AppSnapshot> {
     c.ask(Request::Snapshot).await
@@ -281,28 +309,7 @@ fn main() {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init())
-        .invoke_handler(tauri::generate_handler![
-            snapshot,
-            set_language,
-            sign_in,
-            agreements,
-            agreement_text,
-            accept,
-            decline,
-            choose_folder,
-            status,
-            pause,
-            resume,
-            sign_out,
-            default_folder,
-            set_start_at_login,
-            remote_folders,
-            set_excluded,
-            show_conflict,
-            open_logs,
-            ignore_patterns,
-            set_ignore_patterns
-        ])
+        .invoke_handler(handler!())
         .on_window_event(|window, event| {
             // Closing a window leaves the app running in the tray.
             if let WindowEvent::CloseRequested { api, .. } = event {
@@ -349,3 +356,7 @@ fn main() {
         .run(tauri::generate_context!())
         .expect("the desktop app failed to start");
 }
+
+// After `handler!`, which the tests use too: a macro is in scope from its definition on.
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,194 @@
+//! The IPC commands through Tauri's mock runtime, against a real service on
+//! 127.0.0.1: what the front end gets back is what a user would see.
+
+use std::sync::{Arc, Mutex};
+
+use nubo_ipc::*;
+use serde_json::{json, Value};
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+
+use crate::controller::{self, Outlet};
+// The commands, for `handler!` (its names resolve here).
+#[allow(unused_imports)]
+use crate::*;
+
+#[derive(Default)]
+struct TestOutlet {
+    snapshots: Mutex<Vec<AppSnapshot>>,
+    notes: Mutex<Vec<String>>,
+    start_at_login: Mutex<bool>,
+}
+
+impl Outlet for TestOutlet {
+    fn snapshot(&self, s: &AppSnapshot) {
+        self.snapshots.lock().unwrap().push(s.clone());
+    }
+    fn notify(&self, _title: &str, body: &str) {
+        self.notes.lock().unwrap().push(body.to_string());
+    }
+    fn start_at_login(&self) -> bool {
+        *self.start_at_login.lock().unwrap()
+    }
+    fn set_start_at_login(&self, on: bool) -> Result<(), String> {
+        *self.start_at_login.lock().unwrap() = on;
+        Ok(())
+    }
+    fn reveal(&self, _path: &std::path::Path) {}
+}
+
+fn call<T: serde::de::DeserializeOwned>(
+    webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+    cmd: &str,
+    args: Value,
+) -> Result<T, CommandError> {
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: tauri::ipc::CallbackFn(0),
+        error: tauri::ipc::CallbackFn(1),
+        // The app's own origin on Linux; any other is remote and refused.
+        url: "tauri://localhost".parse().unwrap(),
+        body: tauri::ipc::InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    };
+    match get_ipc_response(webview, request) {
+        Ok(body) => Ok(body
+            .deserialize::<T>()
+            .expect("the reply has the declared type")),
+        Err(e) => Err(serde_json::from_value(e).expect("errors are CommandError")),
+    }
+}
+
+#[test]
+fn the_wizard_through_the_real_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = nubo_server::ServerConfig::new(dir.path().join("service"));
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.demo = true;
+    cfg.agreements = nubo_server::AgreementSource::Samples;
+    let server = tauri::async_runtime::block_on(nubo_server::start(cfg)).unwrap();
+    let url = server.url();
+
+    std::env::set_var("NUBO_TOKEN_STORE", "file");
+    let home = nubo_engine::Home::new(dir.path().join("home")).unwrap();
+    let outlet = Arc::new(TestOutlet::default());
+    let handle = controller::spawn(home, outlet.clone(), "en".into(), url.clone());
+    let app = mock_builder()
+        .manage(handle)
+        .invoke_handler(handler!())
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+
+    let s: AppSnapshot = call(&webview, "snapshot", json!({})).unwrap();
+    assert_eq!(
+        (s.phase, s.default_server.as_str()),
+        (Phase::Welcome, url.as_str())
+    );
+
+    let wrong = call::<AppSnapshot>(
+        &webview,
+        "sign_in",
+        json!({"request": {"server": url, "login": "demo", "password": "nope"}}),
+    );
+    assert_eq!(
+        wrong.unwrap_err().problem,
+        Some(SignInProblem::WrongCredentials)
+    );
+    let unreachable = call::<AppSnapshot>(
+        &webview,
+        "sign_in",
+        json!({"request": {"server": "http://127.0.0.1:9", "login": "demo", "password": "x"}}),
+    );
+    assert_eq!(
+        unreachable.unwrap_err().problem,
+        Some(SignInProblem::Unreachable)
+    );
+    let insecure = call::<AppSnapshot>(
+        &webview,
+        "sign_in",
+        json!({"request": {"server": "http://sync.example.com", "login": "demo", "password": "x"}}),
+    );
+    assert_eq!(
+        insecure.unwrap_err().problem,
+        Some(SignInProblem::InsecureAddress)
+    );
+
+    let s: AppSnapshot = call(&webview, "sign_in", json!({"request": {"server": url, "login": "demo", "password": nubo_server::DEMO_PASSWORD}})).unwrap();
+    assert_eq!(s.phase, Phase::Agreements);
+    let docs: Vec<AgreementSummary> = call(&webview, "agreements", json!({})).unwrap();
+    let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["terms", "privacy", "push"]);
+    assert_eq!(docs[0].titles["zh-CN"], "Nubo 服务条款");
+    let text: AgreementText = call(
+        &webview,
+        "agreement_text",
+        json!({"id": "terms", "locale": "zh-CN"}),
+    )
+    .unwrap();
+    assert!(text.markdown.contains("服务条款"));
+
+    let s: AppSnapshot = call(
+        &webview,
+        "accept",
+        json!({"acceptance": {"age": "guardian", "push": false, "locale": "zh-CN"}}),
+    )
+    .unwrap();
+    assert_eq!(s.phase, Phase::Folder);
+    let local = dir.path().join("Nubo");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::write(local.join("already-here.txt"), "merged, never wiped").unwrap();
+    let s: AppSnapshot = call(
+        &webview,
+        "choose_folder",
+        json!({"choice": {"local": local, "remote": "/", "mode": "two-way"}}),
+    )
+    .unwrap();
+    assert_eq!(s.phase, Phase::Running);
+    assert!(
+        *outlet.start_at_login.lock().unwrap(),
+        "start at login is on after the wizard"
+    );
+
+    // The sync loop runs: the file that was already in the folder reaches the service.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let status: StatusView = call(&webview, "status", json!({})).unwrap();
+        if status
+            .recent
+            .iter()
+            .any(|r| r.action == "uploaded" && r.path == "already-here.txt")
+        {
+            assert_eq!(
+                status.accepted.len(),
+                2,
+                "acceptances are kept locally: {:?}",
+                status.accepted
+            );
+            assert!(status
+                .accepted
+                .iter()
+                .all(|a| a.age == "guardian" && a.locale == "zh-CN"));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the folder never synced: {status:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let last = outlet.snapshots.lock().unwrap().last().cloned().unwrap();
+    assert!(
+        last.revision > s.revision,
+        "later snapshots carry later revisions"
+    );
+
+    // Declining (or signing out) stops syncing and keeps the files.
+    let s: AppSnapshot = call(&webview, "sign_out", json!({})).unwrap();
+    assert_eq!(s.phase, Phase::Welcome);
+    assert!(local.join("already-here.txt").exists());
+    tauri::async_runtime::block_on(server.shutdown());
+}
