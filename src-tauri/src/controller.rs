@@ -32,6 +32,8 @@ pub enum Request {
     /// Shows a conflict's two versions (they sit side by side) in the file manager.
     ShowConflict(String, Reply<()>),
     OpenLogs(Reply<()>),
+    Limits(Reply<Limits>),
+    SetLimits(Limits, Reply<()>),
     /// The first folder's `.nuboignore`.
     IgnorePatterns(Reply<String>),
     SetIgnorePatterns(String, Reply<()>),
@@ -576,6 +578,37 @@ impl Controller {
                     self.outlet.reveal(&file);
                     Ok(())
                 });
+                let _ = r.send(result);
+            }
+            Request::Limits(r) => {
+                let result = self
+                    .home
+                    .load_config()
+                    .map_err(from_anyhow)
+                    .map(|c| Limits {
+                        upload_kbps: c.upload_limit_kbps,
+                        download_kbps: c.download_limit_kbps,
+                    });
+                let _ = r.send(result);
+            }
+            Request::SetLimits(l, r) => {
+                let result = self
+                    .home
+                    .load_config()
+                    .map_err(from_anyhow)
+                    .and_then(|mut c| {
+                        c.upload_limit_kbps = l.upload_kbps;
+                        c.download_limit_kbps = l.download_kbps;
+                        self.home.save_config(&c).map_err(from_anyhow)
+                    });
+                // The loop reads its limits when it starts: start it again.
+                if result.is_ok() && self.stop.is_some() {
+                    self.stop_sync_and_wait().await;
+                    self.engine = None;
+                    let _ = self.open_engine();
+                    self.start_sync().await;
+                }
+                self.publish();
                 let _ = r.send(result);
             }
             Request::OpenLogs(r) => {

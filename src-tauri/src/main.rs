@@ -117,7 +117,9 @@ macro_rules! handler {
             show_conflict,
             open_logs,
             ignore_patterns,
-            set_ignore_patterns
+            set_ignore_patterns,
+            limits,
+            set_limits
         ]
     };
 }
@@ -177,6 +179,14 @@ async fn set_excluded(c: State<'_, Handle>, path: String, excluded: bool) -> Cmd
 #[tauri::command]
 async fn show_conflict(c: State<'_, Handle>, path: String) -> Cmd<()> {
     c.ask(|r| Request::ShowConflict(path, r)).await
+}
+#[tauri::command]
+async fn limits(c: State<'_, Handle>) -> Cmd<Limits> {
+    c.ask(Request::Limits).await
+}
+#[tauri::command]
+async fn set_limits(c: State<'_, Handle>, limits: Limits) -> Cmd<()> {
+    c.ask(|r| Request::SetLimits(limits, r)).await
 }
 #[tauri::command]
 async fn open_logs(c: State<'_, Handle>) -> Cmd<()> {

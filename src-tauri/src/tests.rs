@@ -186,6 +186,16 @@ fn the_wizard_through_the_real_commands() {
         "later snapshots carry later revisions"
     );
 
+    // Bandwidth limits land in the home's config, where the engine reads them.
+    call::<()>(
+        &webview,
+        "set_limits",
+        json!({"limits": {"upload_kbps": 500, "download_kbps": 0}}),
+    )
+    .unwrap();
+    let limits: Limits = call(&webview, "limits", json!({})).unwrap();
+    assert_eq!((limits.upload_kbps, limits.download_kbps), (500, 0));
+
     // Declining (or signing out) stops syncing and keeps the files.
     let s: AppSnapshot = call(&webview, "sign_out", json!({})).unwrap();
     assert_eq!(s.phase, Phase::Welcome);

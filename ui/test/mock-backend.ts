@@ -55,6 +55,7 @@ export function installMockBackend(params: URLSearchParams) {
   const docsReady = params.get("agreements") === "shared" ? shared() : Promise.resolve(samples());
   const calls: { cmd: string; args: unknown }[] = [];
   let ignore = "*.log\n";
+  let limits = { upload_kbps: 0, download_kbps: 0 };
   const remote = [
     { path: "/docs", excluded: false },
     { path: "/photos", excluded: false },
@@ -124,6 +125,11 @@ export function installMockBackend(params: URLSearchParams) {
         return state.status;
       case "show_conflict":
       case "open_logs":
+        return null;
+      case "limits":
+        return limits;
+      case "set_limits":
+        limits = a.limits as typeof limits;
         return null;
       case "ignore_patterns":
         return ignore;

@@ -137,6 +137,9 @@ describe("first-run wizard", () => {
     await page.getByTestId("save-ignore").click();
     await page.getByTestId("ignore-saved").waitFor();
     assert.deepEqual(await calls(page, "set_ignore_patterns"), [{ text: "*.log\nbuild/\n" }]);
+    await page.getByTestId("upload-limit").fill("500");
+    await page.getByTestId("upload-limit").blur();
+    assert.deepEqual(await calls(page, "set_limits"), [{ limits: { upload_kbps: 500, download_kbps: 0 } }]);
     await page.getByTestId("open-logs").click();
     assert.equal((await calls(page, "open_logs")).length, 1);
     await shot(page, "7-settings");

@@ -530,3 +530,27 @@ fn a_large_new_folder_on_the_service_waits_for_a_yes() {
     b.sync();
     assert_eq!(b.files(), a.files());
 }
+
+#[test]
+fn a_download_limit_holds_transfers_back() {
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    let cfg_path = b.home.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    cfg["download_limit_kbps"] = 1000.into();
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    let data = random_bytes(21, 3_000_000);
+    a.write("three-mb.bin", &data);
+    a.sync();
+    // 3 MB at 1 MB/s with one second of burst cannot take less than 2 s: a
+    // lower bound, which no slow machine can break, only a limit not applied.
+    let started = std::time::Instant::now();
+    b.sync();
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(b.read("three-mb.bin").unwrap(), data);
+}

@@ -105,6 +105,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     host: String,
     observer: Option<Observer>,
+    limits: Arc<crate::throttle::Limits>,
 }
 
 /// Rounds without a single finished operation before giving up.
@@ -174,6 +175,10 @@ impl Engine {
             );
             db.set_meta("notice", Some(&msg))?;
         }
+        let limits = Arc::new(crate::throttle::Limits {
+            up: crate::throttle::RateLimit::new(config.upload_limit_kbps),
+            down: crate::throttle::RateLimit::new(config.download_limit_kbps),
+        });
         Ok(Engine {
             home,
             config,
@@ -184,6 +189,7 @@ impl Engine {
             clock,
             host: host_name(),
             observer: None,
+            limits,
         })
     }
 
@@ -398,7 +404,8 @@ impl Engine {
                     trees.remote,
                     self.db.cursor()?,
                     self.stamp(),
-                );
+                )
+                .with_limits(self.limits.clone());
                 let bytes: u64 = plan.ops.iter().map(|op| executor::bytes_of(&ctx, op)).sum();
                 self.tell(SyncEvent::Working {
                     ops: plan.ops.len(),

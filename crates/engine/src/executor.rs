@@ -74,6 +74,7 @@ pub struct FolderCtx {
     pub cursor: i64,
     pub stamp: String,
     made_dirs: Mutex<HashMap<String, NodeId>>,
+    limits: Arc<crate::throttle::Limits>,
 }
 
 #[derive(Debug, Default)]
@@ -108,7 +109,14 @@ impl FolderCtx {
             cursor,
             stamp,
             made_dirs: Mutex::new(HashMap::new()),
+            limits: Arc::default(),
         }
+    }
+
+    /// The engine's bandwidth limits, shared by every folder.
+    pub fn with_limits(mut self, limits: Arc<crate::throttle::Limits>) -> Self {
+        self.limits = limits;
+        self
     }
 
     fn abs(&self, rel: &str) -> PathBuf {
@@ -479,6 +487,7 @@ async fn upload(ctx: &FolderCtx, rel: &str, base: Option<(NodeId, i64)>) -> Resu
                 "{rel} changed while it was sent; it will be sent again"
             )));
         }
+        ctx.limits.up.acquire(chunk.size).await;
         ctx.remote.put_chunk(&chunk.hash, data).await?;
     }
     let parent_id = ctx.remote_dir(parent(rel)).await?;
@@ -536,6 +545,7 @@ async fn download(
     let result: Result<(), OpError> = async {
         let mut whole = blake3::Hasher::new();
         for chunk in &manifest.chunks {
+            ctx.limits.down.acquire(chunk.size).await;
             let data = ctx.remote.get_chunk(&chunk.hash).await?;
             if hash_bytes(&data) != chunk.hash {
                 return Err(OpError::Refused(format!(

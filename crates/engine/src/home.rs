@@ -55,6 +55,11 @@ pub struct Config {
     /// A new folder on the service larger than this waits for the user.
     #[serde(default = "default_large_folder")]
     pub large_folder_bytes: u64,
+    /// Bandwidth limits in kB/s; 0 is unlimited.
+    #[serde(default)]
+    pub upload_limit_kbps: u64,
+    #[serde(default)]
+    pub download_limit_kbps: u64,
 }
 
 fn default_poll() -> u64 {
@@ -82,6 +87,8 @@ impl Default for Config {
             mass_delete_min_files: default_min_files(),
             mass_delete_max_share: default_share(),
             large_folder_bytes: default_large_folder(),
+            upload_limit_kbps: 0,
+            download_limit_kbps: 0,
         }
     }
 }

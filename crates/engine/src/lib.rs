@@ -19,6 +19,7 @@ pub mod planner;
 pub mod remote;
 pub mod remote_tree;
 pub mod scanner;
+pub mod throttle;
 pub mod tree;
 pub mod watch;
 

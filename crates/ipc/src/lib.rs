@@ -198,6 +198,15 @@ pub struct RemoteFolder {
     pub excluded: bool,
 }
 
+/// Bandwidth limits in kB/s; 0 is unlimited.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, TS)]
+pub struct Limits {
+    #[ts(type = "number")]
+    pub upload_kbps: u64,
+    #[ts(type = "number")]
+    pub download_kbps: u64,
+}
+
 /// The TypeScript declarations of every type above, in one file.
 pub fn typescript() -> String {
     let decls = [
@@ -220,6 +229,7 @@ pub fn typescript() -> String {
         AcceptedAgreement::decl(),
         StatusView::decl(),
         RemoteFolder::decl(),
+        Limits::decl(),
     ];
     let mut out = String::from(
         "// Generated from crates/ipc by `UPDATE_IPC_TYPES=1 cargo test -p nubo-ipc`. Do not edit.\n\n",

@@ -74,3 +74,5 @@ export type StatusView = { state: string | null,
 storage_used: number | null, storage_quota: number | null, last_error: string | null, folders: Array<FolderView>, conflicts: Array<Conflict>, recent: Array<RecentChange>, problems: Array<string>, token_store: string | null, accepted: Array<AcceptedAgreement>, };
 
 export type RemoteFolder = { path: string, excluded: boolean, };
+
+export type Limits = { upload_kbps: number, download_kbps: number, };

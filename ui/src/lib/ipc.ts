@@ -11,6 +11,7 @@ import type {
   AppSnapshot,
   CommandError,
   FolderChoice,
+  Limits,
   RemoteFolder,
   SignIn,
   StatusView,
@@ -51,6 +52,8 @@ export const setStartAtLogin = (on: boolean) => call<AppSnapshot>("set_start_at_
 export const remoteFolders = () => call<RemoteFolder[]>("remote_folders");
 export const showConflict = (path: string) => call<null>("show_conflict", { path });
 export const openLogs = () => call<null>("open_logs");
+export const limits = () => call<Limits>("limits");
+export const setLimits = (l: Limits) => call<null>("set_limits", { limits: l });
 export const ignorePatterns = () => call<string>("ignore_patterns");
 export const setIgnorePatterns = (text: string) => call<null>("set_ignore_patterns", { text });
 export const setExcluded = (path: string, excluded: boolean) => call<AppSnapshot>("set_excluded", { path, excluded });
