@@ -33,6 +33,8 @@ pub enum Request {
     ShowConflict(String, Reply<()>),
     OpenLogs(Reply<()>),
     Limits(Reply<Limits>),
+    /// Pause or resume one folder, or change its mode.
+    SetFolder(String, Option<SyncMode>, Option<bool>, Reply<AppSnapshot>),
     SetLimits(Limits, Reply<()>),
     /// The first folder's `.nuboignore`.
     IgnorePatterns(Reply<String>),
@@ -267,6 +269,7 @@ impl Controller {
                     remote: f.remote,
                     mode: sync_mode(f.mode),
                     excluded: f.excluded,
+                    paused: f.paused,
                 })
                 .collect(),
             conflicts: s
@@ -579,6 +582,23 @@ impl Controller {
                     Ok(())
                 });
                 let _ = r.send(result);
+            }
+            Request::SetFolder(local, mode, paused, r) => {
+                let changed = account::set_folder(
+                    &self.home,
+                    std::path::Path::new(&local),
+                    mode.map(mode_of),
+                    paused,
+                );
+                // The loop reads folders when it starts: start it again.
+                if changed.is_ok() && self.stop.is_some() {
+                    self.stop_sync_and_wait().await;
+                    self.engine = None;
+                    let _ = self.open_engine();
+                    self.start_sync().await;
+                }
+                self.publish();
+                let _ = r.send(changed.map_err(from_anyhow).map(|_| self.snapshot()));
             }
             Request::Limits(r) => {
                 let result = self

@@ -119,7 +119,8 @@ macro_rules! handler {
             ignore_patterns,
             set_ignore_patterns,
             limits,
-            set_limits
+            set_limits,
+            set_folder
         ]
     };
 }
@@ -179,6 +180,15 @@ async fn set_excluded(c: State<'_, Handle>, path: String, excluded: bool) -> Cmd
 #[tauri::command]
 async fn show_conflict(c: State<'_, Handle>, path: String) -> Cmd<()> {
     c.ask(|r| Request::ShowConflict(path, r)).await
+}
+#[tauri::command]
+async fn set_folder(
+    c: State<'_, Handle>,
+    local: String,
+    mode: Option<SyncMode>,
+    paused: Option<bool>,
+) -> Cmd<AppSnapshot> {
+    c.ask(|r| Request::SetFolder(local, mode, paused, r)).await
 }
 #[tauri::command]
 async fn limits(c: State<'_, Handle>) -> Cmd<Limits> {

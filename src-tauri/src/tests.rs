@@ -186,6 +186,24 @@ fn the_wizard_through_the_real_commands() {
         "later snapshots carry later revisions"
     );
 
+    // One folder paused, then its mode changed: the status says so.
+    let local_str = local.canonicalize().unwrap().display().to_string();
+    let s: AppSnapshot = call(
+        &webview,
+        "set_folder",
+        json!({"local": local_str, "mode": null, "paused": true}),
+    )
+    .unwrap();
+    assert!(s.status.as_ref().unwrap().folders[0].paused);
+    let s: AppSnapshot = call(
+        &webview,
+        "set_folder",
+        json!({"local": local_str, "mode": "upload-only", "paused": false}),
+    )
+    .unwrap();
+    let f = &s.status.as_ref().unwrap().folders[0];
+    assert_eq!((f.paused, f.mode), (false, SyncMode::UploadOnly));
+
     // Bandwidth limits land in the home's config, where the engine reads them.
     call::<()>(
         &webview,

@@ -114,7 +114,7 @@ export function installMockBackend(params: URLSearchParams) {
         state.status = {
           state: "up to date", last_error: null, problems: [], token_store: "the OS keyring",
           storage_used: 2_500_000_000, storage_quota: 10_000_000_000,
-          folders: [{ local: f.local, remote: f.remote, mode: f.mode, excluded: [] }],
+          folders: [{ local: f.local, remote: f.remote, mode: f.mode, excluded: [], paused: false }],
           conflicts: [{ path: "report.txt", copy: "report (conflicted copy from laptop 2026-11-23 101500).txt", at: "2026-11-23 101500" }],
           recent: [{ action: "downloaded", path: "photos/beach.jpg", at: "" }, { action: "uploaded", path: "report.txt", at: "" }],
           accepted: [{ id: "terms", version: "2026-11-01", locale: "en", age: "adult", accepted_at: "2026-11-23T10:00:00Z" }],
@@ -126,6 +126,13 @@ export function installMockBackend(params: URLSearchParams) {
       case "show_conflict":
       case "open_logs":
         return null;
+      case "set_folder": {
+        const folder = state.status?.folders.find((x) => x.local === a.local);
+        if (!folder) return fail(null, "not a synced folder");
+        if (a.mode) folder.mode = a.mode as FolderChoice["mode"];
+        if (a.paused !== null && a.paused !== undefined) folder.paused = Boolean(a.paused);
+        return state;
+      }
       case "limits":
         return limits;
       case "set_limits":

@@ -137,6 +137,12 @@ describe("first-run wizard", () => {
     await page.getByTestId("save-ignore").click();
     await page.getByTestId("ignore-saved").waitFor();
     assert.deepEqual(await calls(page, "set_ignore_patterns"), [{ text: "*.log\nbuild/\n" }]);
+    await page.getByTestId("folder-paused").check();
+    await page.getByTestId("folder-mode").selectOption("upload-only");
+    assert.deepEqual(await calls(page, "set_folder"), [
+      { local: "/home/user/Nubo", mode: null, paused: true },
+      { local: "/home/user/Nubo", mode: "upload-only", paused: null },
+    ]);
     await page.getByTestId("upload-limit").fill("500");
     await page.getByTestId("upload-limit").blur();
     assert.deepEqual(await calls(page, "set_limits"), [{ limits: { upload_kbps: 500, download_kbps: 0 } }]);

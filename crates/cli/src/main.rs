@@ -151,6 +151,19 @@ enum FolderCommand {
     Include {
         remote_path: String,
     },
+    /// Stop syncing a folder for now; nothing in it changes.
+    Pause {
+        local_path: PathBuf,
+    },
+    /// Sync a paused folder again.
+    Resume {
+        local_path: PathBuf,
+    },
+    /// Change how a folder syncs: two-way, upload-only or download-only.
+    Mode {
+        local_path: PathBuf,
+        mode: Mode,
+    },
     List,
 }
 
@@ -399,6 +412,21 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     account::remove_folder(&home, &local_path)?;
                     println!("stopped syncing {}; its files stay", local_path.display());
                 }
+                FolderCommand::Pause { local_path } => {
+                    let f = account::set_folder(&home, &local_path, None, Some(true))?;
+                    println!(
+                        "paused {}; nothing in it is synced until `nubo folder resume`",
+                        f.local.display()
+                    );
+                }
+                FolderCommand::Resume { local_path } => {
+                    let f = account::set_folder(&home, &local_path, None, Some(false))?;
+                    println!("{} syncs again", f.local.display());
+                }
+                FolderCommand::Mode { local_path, mode } => {
+                    let f = account::set_folder(&home, &local_path, Some(mode), None)?;
+                    println!("{} now syncs {}", f.local.display(), f.mode);
+                }
                 FolderCommand::Exclude { remote_path } => {
                     let _lock = home.lock_for_sync()?;
                     let local = account::exclude(&home, &remote_path)?;
@@ -465,7 +493,13 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 println!("tokens kept in {t}");
             }
             for f in &s.folders {
-                println!("folder {} <-> {} ({})", f.local.display(), f.remote, f.mode);
+                println!(
+                    "folder {} <-> {} ({}{})",
+                    f.local.display(),
+                    f.remote,
+                    f.mode,
+                    if f.paused { ", paused" } else { "" }
+                );
             }
             println!("state: {}", s.state.as_deref().unwrap_or("not synced yet"));
             if let Some(n) = &s.notice {

@@ -554,3 +554,35 @@ fn a_download_limit_holds_transfers_back() {
     );
     assert_eq!(b.read("three-mb.bin").unwrap(), data);
 }
+
+#[test]
+fn a_paused_folder_is_left_alone_until_resumed() {
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    a.write("one.txt", "1");
+    a.sync();
+    b.sync();
+    let root = a.root.to_str().unwrap().to_string();
+    a.ok(&["folder", "pause", &root]);
+    a.write("two.txt", "2");
+    std::fs::remove_file(a.path("one.txt")).unwrap();
+    a.sync();
+    b.sync();
+    assert_eq!(
+        b.read("one.txt").as_deref(),
+        Some(&b"1"[..]),
+        "nothing left a paused folder"
+    );
+    assert!(b.read("two.txt").is_none());
+    assert!(a.ok(&["status"]).contains(", paused)"));
+    a.ok(&["folder", "resume", &root]);
+    a.sync();
+    b.sync();
+    assert_eq!(b.files(), a.files());
+    // And the mode can change: download-only sends nothing more.
+    a.ok(&["folder", "mode", &root, "download-only"]);
+    a.write("three.txt", "3");
+    a.sync();
+    b.sync();
+    assert!(b.read("three.txt").is_none());
+}

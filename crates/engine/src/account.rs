@@ -155,11 +155,35 @@ pub fn add_folder(
         marker: format!("{:032x}", rand::random::<u128>()),
         excluded: Vec::new(),
         confirmed: Vec::new(),
+        paused: false,
     };
     mark_root(&local, &folder.marker)?;
     config.folders.push(folder.clone());
     home.save_config(&config)?;
     Ok(folder)
+}
+
+/// Pauses or resumes one folder, or changes how it syncs.
+pub fn set_folder(
+    home: &Home,
+    local: &Path,
+    mode: Option<Mode>,
+    paused: Option<bool>,
+) -> anyhow::Result<FolderConfig> {
+    let mut config = home.load_config()?;
+    let local: PathBuf = local.canonicalize().unwrap_or_else(|_| local.to_path_buf());
+    let Some(f) = config.folders.iter_mut().find(|f| f.local == local) else {
+        bail!("{} is not a synced folder", local.display());
+    };
+    if let Some(m) = mode {
+        f.mode = m;
+    }
+    if let Some(p) = paused {
+        f.paused = p;
+    }
+    let f = f.clone();
+    home.save_config(&config)?;
+    Ok(f)
 }
 
 pub fn remove_folder(home: &Home, local: &Path) -> anyhow::Result<()> {
@@ -430,6 +454,7 @@ pub struct FolderStatus {
     pub mode: Mode,
     /// Selective sync: what stays on the service only.
     pub excluded: Vec<String>,
+    pub paused: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -477,6 +502,7 @@ pub fn status(home: &Home) -> anyhow::Result<Status> {
                 remote: f.remote.clone(),
                 mode: f.mode,
                 excluded: f.excluded.clone(),
+                paused: f.paused,
             })
             .collect(),
         state: db.meta("state")?,

@@ -292,7 +292,7 @@ impl Engine {
         }
         let mut roots = Vec::new();
         let mut pauses = Vec::new();
-        for folder in &self.config.folders {
+        for folder in self.config.folders.iter().filter(|f| !f.paused) {
             if let Err(message) = self.check_root(folder) {
                 pauses.push(Pause::FolderUnavailable { message });
                 continue;

@@ -27,6 +27,9 @@ pub struct FolderConfig {
     /// New remote folders over the size threshold the user chose to download.
     #[serde(default)]
     pub confirmed: Vec<String>,
+    /// Paused by the user: not synced at all until resumed.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -149,6 +149,7 @@ pub struct FolderView {
     pub mode: SyncMode,
     /// Selective sync: paths inside the folder that stay on the service only.
     pub excluded: Vec<String>,
+    pub paused: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]

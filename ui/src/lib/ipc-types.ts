@@ -59,7 +59,7 @@ export type FolderView = { local: string, remote: string, mode: SyncMode,
 /**
  * Selective sync: paths inside the folder that stay on the service only.
  */
-excluded: Array<string>, };
+excluded: Array<string>, paused: boolean, };
 
 export type Conflict = { path: string, copy: string, at: string, };
 

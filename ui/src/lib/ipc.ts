@@ -15,6 +15,7 @@ import type {
   RemoteFolder,
   SignIn,
   StatusView,
+  SyncMode,
 } from "./ipc-types";
 
 export type * from "./ipc-types";
@@ -53,6 +54,8 @@ export const remoteFolders = () => call<RemoteFolder[]>("remote_folders");
 export const showConflict = (path: string) => call<null>("show_conflict", { path });
 export const openLogs = () => call<null>("open_logs");
 export const limits = () => call<Limits>("limits");
+export const setFolder = (local: string, mode: SyncMode | null, paused: boolean | null) =>
+  call<AppSnapshot>("set_folder", { local, mode, paused });
 export const setLimits = (l: Limits) => call<null>("set_limits", { limits: l });
 export const ignorePatterns = () => call<string>("ignore_patterns");
 export const setIgnorePatterns = (text: string) => call<null>("set_ignore_patterns", { text });
