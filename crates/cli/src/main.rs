@@ -85,6 +85,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The account's signed-in devices; `--revoke ID` signs one out remotely.
+    Devices {
+        #[arg(long, value_name = "ID")]
+        revoke: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Sign this device out; files and folders stay.
     Logout,
 }
@@ -522,6 +529,29 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             for e in &s.recent {
                 println!("recent: {} {}", e.action, e.path);
+            }
+            Ok(0)
+        }
+        Command::Devices { revoke, json } => {
+            let home = home_of(cli.home)?;
+            let engine = Engine::open(home)?;
+            if let Some(id) = revoke {
+                engine.remote().revoke_device(id).await?;
+                println!("device {id} is signed out; it stops syncing and must sign in again");
+                return Ok(0);
+            }
+            let list = engine.remote().devices().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list.devices)?);
+            } else {
+                for d in list.devices {
+                    println!(
+                        "{}\t{}{}",
+                        d.id,
+                        d.name,
+                        if d.current { "\t(this device)" } else { "" }
+                    );
+                }
             }
             Ok(0)
         }

@@ -586,3 +586,44 @@ fn a_paused_folder_is_left_alone_until_resumed() {
     b.sync();
     assert!(b.read("three.txt").is_none());
 }
+
+#[test]
+fn a_device_signed_out_remotely_stops_and_keeps_its_files() {
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    a.write("shared.txt", "hello");
+    a.sync();
+    b.sync();
+    let list: serde_json::Value = serde_json::from_str(&a.ok(&["devices", "--json"])).unwrap();
+    let names: Vec<(&str, bool)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["name"].as_str().unwrap(), d["current"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(names, [("pc-a", true), ("pc-b", false)]);
+    let b_id = list[1]["id"].as_i64().unwrap().to_string();
+    a.ok(&["devices", "--revoke", &b_id]);
+
+    let out = b.run(&["sync", "--once"]);
+    assert!(!out.status.success());
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(msg.contains("sign in again"), "{msg}");
+    assert_eq!(
+        b.read("shared.txt").as_deref(),
+        Some(&b"hello"[..]),
+        "its files stay"
+    );
+    // Another account's device cannot be signed out from here: it does not exist for A.
+    let out = a.run(&["devices", "--revoke", "999999"]);
+    assert!(!out.status.success());
+    // Signing in again resumes.
+    let again = Client::signed_in(&service, "pc-b", "demo", "nubo-demo");
+    drop(again);
+    let list: serde_json::Value = serde_json::from_str(&a.ok(&["devices", "--json"])).unwrap();
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        2,
+        "the revoked device is gone from the list; a new sign-in is listed"
+    );
+}

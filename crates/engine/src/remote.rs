@@ -7,9 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use nubo_protocol::{
     AcceptRequest, AccountInfo, AgreementList, AgreementStatus, ApiError, ChangesResponse,
-    CommitRequest, DeleteRequest, ErrorCode, LoginRequest, Manifest, MissingChunksRequest,
-    MissingChunksResponse, MkdirRequest, MoveRequest, Node, NodeId, PushEvent, RefreshRequest,
-    TokenResponse,
+    CommitRequest, DeleteRequest, DeviceList, ErrorCode, LoginRequest, Manifest,
+    MissingChunksRequest, MissingChunksResponse, MkdirRequest, MoveRequest, Node, NodeId,
+    PushEvent, RefreshRequest, TokenResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -51,6 +51,8 @@ pub trait Remote: Send + Sync {
     async fn agreement_status(&self) -> RemoteResult<AgreementStatus>;
     async fn accept(&self, req: &AcceptRequest) -> RemoteResult<AgreementStatus>;
     async fn logout(&self) -> RemoteResult<()>;
+    async fn devices(&self) -> RemoteResult<DeviceList>;
+    async fn revoke_device(&self, id: i64) -> RemoteResult<()>;
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -392,6 +394,18 @@ impl Remote for HttpRemote {
     async fn logout(&self) -> RemoteResult<()> {
         self.send(Method::POST, "/v1/auth/logout", Body::None)
             .await?;
+        Ok(())
+    }
+    async fn devices(&self) -> RemoteResult<DeviceList> {
+        self.json(Method::GET, "/v1/devices", Body::None).await
+    }
+    async fn revoke_device(&self, id: i64) -> RemoteResult<()> {
+        self.send(
+            Method::POST,
+            &format!("/v1/devices/{id}/revoke"),
+            Body::None,
+        )
+        .await?;
         Ok(())
     }
 }

@@ -48,6 +48,26 @@ pub struct AccountInfo {
     pub used_bytes: u64,
 }
 
+/// A signed-in client of the account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Device {
+    pub id: i64,
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds, to the minute.
+    pub last_seen: i64,
+    /// The device asking.
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DeviceList {
+    pub devices: Vec<Device>,
+}
+
 // ---------------------------------------------------------------- agreements
 
 /// When a document must have been accepted.

@@ -199,6 +199,27 @@ async fn one_account_cannot_read_list_or_probe_another() {
     }
     let r = env.put_file(&a, b_root, "intrude.txt", b"x", None).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // Bob's devices are not alice's to sign out: 404, as for no device at all.
+    let bob_devices: DeviceList = env
+        .call(&b, M::GET, "/v1/devices", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let bob_device = bob_devices.devices[0].id;
+    let r = env
+        .call(
+            &a,
+            M::POST,
+            &format!("/v1/devices/{bob_device}/revoke"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        env.call(&b, M::GET, "/v1/account", None).await.status(),
+        StatusCode::OK
+    );
     // Bob's file is untouched.
     let still: Node = env
         .call(&b, M::GET, &format!("/v1/nodes/{}", b_file.id), None)

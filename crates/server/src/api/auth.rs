@@ -5,7 +5,8 @@ use argon2::Argon2;
 use axum::extract::State;
 use axum::Json;
 use nubo_protocol::{
-    AccountInfo, ApiError, ErrorCode, LoginRequest, RefreshRequest, TokenResponse,
+    AccountInfo, ApiError, Device, DeviceList, ErrorCode, LoginRequest, RefreshRequest,
+    TokenResponse,
 };
 
 use super::session::{hash_token, issue_tokens, Session};
@@ -97,6 +98,46 @@ pub async fn logout(
 ) -> Result<axum::http::StatusCode, AppError> {
     let device = session.device;
     state.store(move |s| s.revoke_device(device)).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// The account's signed-in devices.
+#[utoipa::path(get, path = "/v1/devices", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = DeviceList), (status = 401, body = ApiError)))]
+pub async fn devices(State(state): State<AppState>, session: Session) -> ApiResult<DeviceList> {
+    let (account, me) = (session.account, session.device);
+    let rows = state.store(move |s| s.devices(account)).await?;
+    Ok(Json(DeviceList {
+        devices: rows
+            .into_iter()
+            .map(|(id, name, created_at, last_seen)| Device {
+                id,
+                name,
+                created_at,
+                last_seen,
+                current: id == me,
+            })
+            .collect(),
+    }))
+}
+
+/// Signs one of the account's devices out, at once: its tokens stop working.
+#[utoipa::path(post, path = "/v1/devices/{id}/revoke", tag = "auth", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ApiError)))]
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    session: Session,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let account = session.account;
+    // Another account's device answers exactly as a device that does not exist.
+    if state.store(move |s| s.device_owner(id)).await? != Some(account) {
+        return Err(AppError::new(
+            ErrorCode::NotFound,
+            "no such device in this account",
+        ));
+    }
+    state.store(move |s| s.revoke_device(id)).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 

@@ -122,6 +122,8 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::account))
+        .routes(routes!(auth::devices))
+        .routes(routes!(auth::revoke_device))
         .routes(routes!(legal::list))
         .routes(routes!(legal::document))
         .routes(routes!(legal::status))

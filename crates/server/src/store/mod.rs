@@ -58,6 +58,10 @@ pub trait MetaStore: Send + Sync + 'static {
 
     fn create_device(&self, account: AccountKey, name: &str, now: i64) -> StoreResult<DeviceId>;
     fn revoke_device(&self, device: DeviceId) -> StoreResult<()>;
+    /// The account's devices that are still signed in.
+    fn devices(&self, account: AccountKey) -> StoreResult<Vec<(DeviceId, String, i64, i64)>>;
+    /// The account that owns a device, if any.
+    fn device_owner(&self, device: DeviceId) -> StoreResult<Option<AccountKey>>;
     /// `token_hash` is a digest; the service never keeps a usable token.
     fn put_token(
         &self,

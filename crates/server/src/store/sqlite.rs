@@ -354,6 +354,30 @@ impl MetaStore for SqliteStore {
         })
     }
 
+    fn devices(&self, account: AccountKey) -> StoreResult<Vec<(DeviceId, String, i64, i64)>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare("SELECT id, name, created_at, last_seen FROM devices WHERE account = ?1 AND revoked = 0 ORDER BY id")
+                .map_err(internal)?;
+            let rows = stmt
+                .query_map([account], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .map_err(internal)?;
+            rows.collect::<Result<_, _>>().map_err(internal)
+        })
+    }
+
+    fn device_owner(&self, device: DeviceId) -> StoreResult<Option<AccountKey>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT account FROM devices WHERE id = ?1 AND revoked = 0",
+                [device],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(internal)
+        })
+    }
+
     fn revoke_device(&self, device: DeviceId) -> StoreResult<()> {
         self.with_tx(|tx| {
             tx.execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [device])
