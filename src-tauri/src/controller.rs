@@ -33,6 +33,8 @@ pub enum Request {
     ShowConflict(String, Reply<()>),
     OpenLogs(Reply<()>),
     Limits(Reply<Limits>),
+    Devices(Reply<Vec<DeviceView>>),
+    RevokeDevice(i64, Reply<Vec<DeviceView>>),
     /// Pause or resume one folder, or change its mode.
     SetFolder(String, Option<SyncMode>, Option<bool>, Reply<AppSnapshot>),
     SetLimits(Limits, Reply<()>),
@@ -148,6 +150,24 @@ pub fn spawn(
 }
 
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+async fn devices_of(engine: &Engine) -> Result<Vec<DeviceView>, CommandError> {
+    let list = engine
+        .remote()
+        .devices()
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    Ok(list
+        .devices
+        .into_iter()
+        .map(|d| DeviceView {
+            id: d.id,
+            name: d.name,
+            last_seen: d.last_seen,
+            current: d.current,
+        })
+        .collect())
+}
 
 fn syncing((files, bytes): (u32, u64), files_done: u32, bytes_done: u64) -> TrayState {
     TrayState::Syncing {
@@ -599,6 +619,23 @@ impl Controller {
                 }
                 self.publish();
                 let _ = r.send(changed.map_err(from_anyhow).map(|_| self.snapshot()));
+            }
+            Request::Devices(r) => {
+                let result = match self.open_engine() {
+                    Ok(engine) => devices_of(&engine).await,
+                    Err(e) => Err(from_anyhow(e)),
+                };
+                let _ = r.send(result);
+            }
+            Request::RevokeDevice(id, r) => {
+                let result = match self.open_engine() {
+                    Ok(engine) => match engine.remote().revoke_device(id).await {
+                        Ok(()) => devices_of(&engine).await,
+                        Err(e) => Err(err(e.to_string())),
+                    },
+                    Err(e) => Err(from_anyhow(e)),
+                };
+                let _ = r.send(result);
             }
             Request::Limits(r) => {
                 let result = self

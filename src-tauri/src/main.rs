@@ -120,7 +120,9 @@ macro_rules! handler {
             set_ignore_patterns,
             limits,
             set_limits,
-            set_folder
+            set_folder,
+            devices,
+            revoke_device
         ]
     };
 }
@@ -189,6 +191,14 @@ async fn set_folder(
     paused: Option<bool>,
 ) -> Cmd<AppSnapshot> {
     c.ask(|r| Request::SetFolder(local, mode, paused, r)).await
+}
+#[tauri::command]
+async fn devices(c: State<'_, Handle>) -> Cmd<Vec<DeviceView>> {
+    c.ask(Request::Devices).await
+}
+#[tauri::command]
+async fn revoke_device(c: State<'_, Handle>, id: i64) -> Cmd<Vec<DeviceView>> {
+    c.ask(|r| Request::RevokeDevice(id, r)).await
 }
 #[tauri::command]
 async fn limits(c: State<'_, Handle>) -> Cmd<Limits> {

@@ -204,6 +204,11 @@ fn the_wizard_through_the_real_commands() {
     let f = &s.status.as_ref().unwrap().folders[0];
     assert_eq!((f.paused, f.mode), (false, SyncMode::UploadOnly));
 
+    // The account's devices: this one, marked as such.
+    let devices: Vec<DeviceView> = call(&webview, "devices", json!({})).unwrap();
+    assert_eq!(devices.len(), 1);
+    assert!(devices[0].current);
+
     // Bandwidth limits land in the home's config, where the engine reads them.
     call::<()>(
         &webview,

@@ -56,6 +56,10 @@ export function installMockBackend(params: URLSearchParams) {
   const calls: { cmd: string; args: unknown }[] = [];
   let ignore = "*.log\n";
   let limits = { upload_kbps: 0, download_kbps: 0 };
+  let devices = [
+    { id: 1, name: "laptop", last_seen: 0, current: true },
+    { id: 2, name: "old-desktop", last_seen: 0, current: false },
+  ];
   const remote = [
     { path: "/docs", excluded: false },
     { path: "/photos", excluded: false },
@@ -133,6 +137,11 @@ export function installMockBackend(params: URLSearchParams) {
         if (a.paused !== null && a.paused !== undefined) folder.paused = Boolean(a.paused);
         return state;
       }
+      case "devices":
+        return devices;
+      case "revoke_device":
+        devices = devices.filter((d) => d.id !== a.id);
+        return devices;
       case "limits":
         return limits;
       case "set_limits":

@@ -146,6 +146,11 @@ describe("first-run wizard", () => {
     await page.getByTestId("upload-limit").fill("500");
     await page.getByTestId("upload-limit").blur();
     assert.deepEqual(await calls(page, "set_limits"), [{ limits: { upload_kbps: 500, download_kbps: 0 } }]);
+    // Devices: another one can be signed out from here.
+    assert.equal(await page.getByTestId("devices").locator("li").count(), 2);
+    await page.getByTestId("revoke-2").click();
+    await page.getByTestId("devices").locator("li").nth(1).waitFor({ state: "detached" });
+    assert.deepEqual(await calls(page, "revoke_device"), [{ id: 2 }]);
     await page.getByTestId("open-logs").click();
     assert.equal((await calls(page, "open_logs")).length, 1);
     await shot(page, "7-settings");

@@ -199,6 +199,18 @@ pub struct RemoteFolder {
     pub excluded: bool,
 }
 
+/// A signed-in device of the account.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct DeviceView {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub name: String,
+    /// Unix seconds.
+    #[ts(type = "number")]
+    pub last_seen: i64,
+    pub current: bool,
+}
+
 /// Bandwidth limits in kB/s; 0 is unlimited.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, TS)]
 pub struct Limits {
@@ -231,6 +243,7 @@ pub fn typescript() -> String {
         StatusView::decl(),
         RemoteFolder::decl(),
         Limits::decl(),
+        DeviceView::decl(),
     ];
     let mut out = String::from(
         "// Generated from crates/ipc by `UPDATE_IPC_TYPES=1 cargo test -p nubo-ipc`. Do not edit.\n\n",

@@ -76,3 +76,9 @@ storage_used: number | null, storage_quota: number | null, last_error: string | 
 export type RemoteFolder = { path: string, excluded: boolean, };
 
 export type Limits = { upload_kbps: number, download_kbps: number, };
+
+export type DeviceView = { id: number, name: string, 
+/**
+ * Unix seconds.
+ */
+last_seen: number, current: boolean, };

@@ -10,6 +10,7 @@ import type {
   AgreementText,
   AppSnapshot,
   CommandError,
+  DeviceView,
   FolderChoice,
   Limits,
   RemoteFolder,
@@ -54,6 +55,8 @@ export const remoteFolders = () => call<RemoteFolder[]>("remote_folders");
 export const showConflict = (path: string) => call<null>("show_conflict", { path });
 export const openLogs = () => call<null>("open_logs");
 export const limits = () => call<Limits>("limits");
+export const devices = () => call<DeviceView[]>("devices");
+export const revokeDevice = (id: number) => call<DeviceView[]>("revoke_device", { id });
 export const setFolder = (local: string, mode: SyncMode | null, paused: boolean | null) =>
   call<AppSnapshot>("set_folder", { local, mode, paused });
 export const setLimits = (l: Limits) => call<null>("set_limits", { limits: l });
