@@ -50,12 +50,17 @@ run: build
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then $(MAKE) --no-print-directory app; fi
 	NUBO=$(NUBO) NUBO_APP=$(NUBO_APP) scripts/demo.sh
 
-# Refreshes the README's screenshots from the UI tests' artifacts.
+# Refreshes the README's screenshots: the UI tests' artifacts, and the real
+# app's tray menu in an XEmbed tray under Xvfb.
 screenshots: deps
+	@for p in trayer xdotool imagemagick; do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" \
+	  || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq $$p >/dev/null; }; done
 	cd ui && npm test
 	mkdir -p docs/screenshots
 	for f in 1-welcome 1-welcome-zh-CN 3-agreement 3-agreement-zh-CN 4-folder 6-status 6-status-syncing agreement-shared-1; do \
 	  cp artifacts/ui/$$f.png docs/screenshots/; done
+	$(MAKE) --no-print-directory app
+	scripts/tray-screenshot.sh $(NUBO_APP) docs/screenshots/tray-menu.png
 
 lint: ui
 	cargo fmt --all -- --check

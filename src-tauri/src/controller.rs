@@ -262,10 +262,24 @@ impl Controller {
             language: self.language.clone(),
             server: config.server.clone(),
             account: config.account_id.clone(),
-            tray: self.tray.clone(),
+            tray: self.tray_state(),
             status: self.status_view().ok(),
             default_server: self.default_server.clone(),
             start_at_login: self.outlet.start_at_login(),
+        }
+    }
+
+    /// Until the wizard is done the tray says which step needs the user;
+    /// then it shows the sync loop's state.
+    fn tray_state(&self) -> TrayState {
+        let step = match self.phase() {
+            Phase::Welcome | Phase::SignIn => "tray.need_sign_in",
+            Phase::Agreements => "tray.need_agreements",
+            Phase::Folder => "tray.need_folder",
+            Phase::Running => return self.tray.clone(),
+        };
+        TrayState::ActionNeeded {
+            message: i18n::Messages::load(&self.language).get(step, &[]),
         }
     }
 

@@ -88,6 +88,13 @@ fn the_wizard_through_the_real_commands() {
         (s.phase, s.default_server.as_str()),
         (Phase::Welcome, url.as_str())
     );
+    assert_eq!(
+        s.tray,
+        TrayState::ActionNeeded {
+            message: "sign in to start syncing".into()
+        },
+        "the tray says what to do"
+    );
 
     let wrong = call::<AppSnapshot>(
         &webview,
