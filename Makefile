@@ -15,7 +15,7 @@ APT_PACKAGES := pkg-config libdbus-1-dev gnome-keyring dbus libsecret-tools \
 	libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev \
 	chromium xvfb xauth webkit2gtk-driver
 
-.PHONY: run test deps ui build app package lint fmt icons screenshots demo-clean
+.PHONY: run test test-install deps ui build app package lint fmt icons screenshots demo-clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -81,6 +81,15 @@ test: lint $(TAURI_DRIVER)
 	  scripts/with-keyring.sh xvfb-run -a node --test tests/app/
 	ui/node_modules/.bin/tauri bundle --debug --bundles deb --ci
 	scripts/test-package.sh $(CARGO_TARGET_DIR)/debug/bundle/deb/Nubo_0.1.0_amd64.deb
+
+# The .deb installed with apt on a clean, minimal Debian (debootstrap): every
+# dependency from Debian's archive, every library resolving. Not part of
+# `make test`: each run downloads a few hundred packages from the mirror.
+test-install: app
+	@dpkg-query -W -f='$${Status}' debootstrap 2>/dev/null | grep -q "install ok installed" \
+	  || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq debootstrap >/dev/null; }
+	ui/node_modules/.bin/tauri bundle --debug --bundles deb --ci
+	scripts/test-clean-install.sh $(CARGO_TARGET_DIR)/debug/bundle/deb/Nubo_0.1.0_amd64.deb
 
 # Release packages: a .deb, and an AppImage where its bundler can fetch the
 # tools it needs (it downloads them, which this project's machines cannot).
