@@ -34,6 +34,8 @@ pub enum Request {
     OpenLogs(Reply<()>),
     Limits(Reply<Limits>),
     Devices(Reply<Vec<DeviceView>>),
+    /// Stop syncing one folder; its files stay.
+    RemoveFolder(String, Reply<AppSnapshot>),
     RevokeDevice(i64, Reply<Vec<DeviceView>>),
     /// Pause or resume one folder, or change its mode.
     SetFolder(String, Option<SyncMode>, Option<bool>, Reply<AppSnapshot>),
@@ -536,6 +538,8 @@ impl Controller {
                 let _ = r.send(result.map(|_| self.snapshot()));
             }
             Request::ChooseFolder(f, r) => {
+                // Adding a second folder from settings: the loop must pick it up.
+                self.stop_sync_and_wait().await;
                 let result = account::add_folder(
                     &self.home,
                     std::path::Path::new(&f.local),
@@ -633,6 +637,18 @@ impl Controller {
                 }
                 self.publish();
                 let _ = r.send(changed.map_err(from_anyhow).map(|_| self.snapshot()));
+            }
+            Request::RemoveFolder(local, r) => {
+                let was_running = self.stop.is_some();
+                self.stop_sync_and_wait().await;
+                let removed = account::remove_folder(&self.home, std::path::Path::new(&local));
+                self.engine = None;
+                let _ = self.open_engine();
+                if was_running && self.phase() == Phase::Running {
+                    self.start_sync().await;
+                }
+                self.publish();
+                let _ = r.send(removed.map_err(from_anyhow).map(|_| self.snapshot()));
             }
             Request::Devices(r) => {
                 let result = match self.open_engine() {

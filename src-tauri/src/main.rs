@@ -122,7 +122,8 @@ macro_rules! handler {
             set_limits,
             set_folder,
             devices,
-            revoke_device
+            revoke_device,
+            remove_folder
         ]
     };
 }
@@ -191,6 +192,10 @@ async fn set_folder(
     paused: Option<bool>,
 ) -> Cmd<AppSnapshot> {
     c.ask(|r| Request::SetFolder(local, mode, paused, r)).await
+}
+#[tauri::command]
+async fn remove_folder(c: State<'_, Handle>, local: String) -> Cmd<AppSnapshot> {
+    c.ask(|r| Request::RemoveFolder(local, r)).await
 }
 #[tauri::command]
 async fn devices(c: State<'_, Handle>) -> Cmd<Vec<DeviceView>> {

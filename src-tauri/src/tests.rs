@@ -226,6 +226,21 @@ fn the_wizard_through_the_real_commands() {
     let limits: Limits = call(&webview, "limits", json!({})).unwrap();
     assert_eq!((limits.upload_kbps, limits.download_kbps), (500, 0));
 
+    // A second folder from settings, then removed again: its files stay.
+    let second = dir.path().join("Second");
+    std::fs::create_dir_all(&second).unwrap();
+    let s: AppSnapshot = call(
+        &webview,
+        "choose_folder",
+        json!({"choice": {"local": second, "remote": "/Second", "mode": "two-way"}}),
+    )
+    .unwrap();
+    assert_eq!(s.status.as_ref().unwrap().folders.len(), 2);
+    let second_str = second.canonicalize().unwrap().display().to_string();
+    let s: AppSnapshot = call(&webview, "remove_folder", json!({"local": second_str})).unwrap();
+    assert_eq!(s.status.as_ref().unwrap().folders.len(), 1);
+    assert!(second.exists());
+
     // Declining (or signing out) stops syncing and keeps the files.
     let s: AppSnapshot = call(&webview, "sign_out", json!({})).unwrap();
     assert_eq!(s.phase, Phase::Welcome);

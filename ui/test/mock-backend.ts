@@ -109,6 +109,10 @@ export function installMockBackend(params: URLSearchParams) {
         return "/home/user/Nubo";
       case "choose_folder": {
         const f = a.choice as FolderChoice;
+        if (state.status) {
+          state.status.folders.push({ local: f.local, remote: f.remote, mode: f.mode, excluded: [], paused: false });
+          return state;
+        }
         state.phase = "running";
         state.start_at_login = true;
         if (params.get("progress")) {
@@ -137,6 +141,9 @@ export function installMockBackend(params: URLSearchParams) {
         if (a.paused !== null && a.paused !== undefined) folder.paused = Boolean(a.paused);
         return state;
       }
+      case "remove_folder":
+        if (state.status) state.status.folders = state.status.folders.filter((x) => x.local !== a.local);
+        return state;
       case "devices":
         return devices;
       case "revoke_device":

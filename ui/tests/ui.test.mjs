@@ -143,6 +143,16 @@ describe("first-run wizard", () => {
       { local: "/home/user/Nubo", mode: null, paused: true },
       { local: "/home/user/Nubo", mode: "upload-only", paused: null },
     ]);
+    // Folders: add a second one, then stop syncing it (after a confirmation).
+    await page.getByTestId("add-folder").click();
+    await page.getByTestId("add-local").fill("/home/user/Work");
+    await page.getByTestId("add-remote").fill("/Work");
+    await page.getByTestId("add-yes").click();
+    assert.equal(await page.getByTestId("folder-row").count(), 2);
+    await page.getByTestId("remove-folder").nth(1).click();
+    await page.getByTestId("remove-yes").click();
+    assert.equal(await page.getByTestId("folder-row").count(), 1);
+    assert.deepEqual(await calls(page, "remove_folder"), [{ local: "/home/user/Work" }]);
     await page.getByTestId("upload-limit").fill("500");
     await page.getByTestId("upload-limit").blur();
     assert.deepEqual(await calls(page, "set_limits"), [{ limits: { upload_kbps: 500, download_kbps: 0 } }]);

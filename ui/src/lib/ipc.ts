@@ -56,6 +56,7 @@ export const showConflict = (path: string) => call<null>("show_conflict", { path
 export const openLogs = () => call<null>("open_logs");
 export const limits = () => call<Limits>("limits");
 export const devices = () => call<DeviceView[]>("devices");
+export const removeFolder = (local: string) => call<AppSnapshot>("remove_folder", { local });
 export const revokeDevice = (id: number) => call<DeviceView[]>("revoke_device", { id });
 export const setFolder = (local: string, mode: SyncMode | null, paused: boolean | null) =>
   call<AppSnapshot>("set_folder", { local, mode, paused });
