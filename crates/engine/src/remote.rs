@@ -217,14 +217,18 @@ impl HttpRemote {
         Ok(())
     }
 
-    /// Sends with the access token; on 401 refreshes once and retries.
+    /// Sends with the access token; on 401 refreshes and retries. Twice at
+    /// most: a token refreshed just before the service's clock ticks over its
+    /// expiry second can be refused once more. A revoked device fails at the
+    /// refresh itself.
     async fn send(
         &self,
         method: Method,
         path: &str,
         body: Body<'_>,
     ) -> RemoteResult<reqwest::Response> {
-        for attempt in 0..2 {
+        const REFRESHES: usize = 2;
+        for attempt in 0..=REFRESHES {
             let access = self.access();
             let mut req = self
                 .client
@@ -239,7 +243,7 @@ impl HttpRemote {
                     .body(b.to_vec()),
             };
             let resp = req.send().await.map_err(net)?;
-            if resp.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
+            if resp.status() == StatusCode::UNAUTHORIZED && attempt < REFRESHES {
                 self.refresh(&access).await?;
                 continue;
             }
@@ -248,7 +252,7 @@ impl HttpRemote {
             }
             return Ok(resp);
         }
-        unreachable!("the loop returns on its second pass")
+        unreachable!("the loop returns on its last pass")
     }
 
     async fn json<T: DeserializeOwned>(
