@@ -11,11 +11,7 @@ use common::*;
 /// `nubo sync` (watching) with a poll interval far beyond the test's length,
 /// so only push can bring the change in time.
 fn watch_without_polling(c: &Client) -> Child {
-    let cfg_path = c.home.join("config.json");
-    let mut cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
-    cfg["poll_interval_secs"] = 3600.into();
-    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    c.set_config("poll_interval_secs", 3600);
     c.command(&["sync"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -490,11 +490,7 @@ fn a_large_new_folder_on_the_service_waits_for_a_yes() {
     let service = Service::start();
     let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
     // B's threshold: 1 MB (the default is 1 GB).
-    let cfg_path = b.home.join("config.json");
-    let mut cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
-    cfg["large_folder_bytes"] = 1_000_000.into();
-    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    b.set_config("large_folder_bytes", 1_000_000);
 
     a.write("small.txt", "small");
     a.write("videos/one.bin", random_bytes(11, 800_000));
@@ -535,11 +531,7 @@ fn a_large_new_folder_on_the_service_waits_for_a_yes() {
 fn a_download_limit_holds_transfers_back() {
     let service = Service::start();
     let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
-    let cfg_path = b.home.join("config.json");
-    let mut cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
-    cfg["download_limit_kbps"] = 1000.into();
-    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    b.set_config("download_limit_kbps", 1000);
     let data = random_bytes(21, 3_000_000);
     a.write("three-mb.bin", &data);
     a.sync();

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use futures::stream::{self, StreamExt};
-use nubo_protocol::{ChunkRef, CommitRequest, DeleteRequest, ErrorCode, NodeKind};
+use nubo_protocol::{ChunkRef, CommitRequest, DeleteRequest, ErrorCode};
 
 use crate::content::hash_bytes;
 use crate::db::{Change, FolderId, StateDb};
@@ -591,12 +591,4 @@ async fn download(
         Some(("downloaded", rel)),
         vec![Change::Local(rel, &local), Change::Synced(rel, &synced)],
     )
-}
-
-/// The kind of a protocol node in the engine's terms.
-pub fn kind_of_node(k: NodeKind) -> Kind {
-    match k {
-        NodeKind::File => Kind::File,
-        NodeKind::Dir => Kind::Dir,
-    }
 }

@@ -216,6 +216,15 @@ impl Client {
             .unwrap_or_default()
     }
 
+    /// Sets one key of this home's config.json, as a user editing it would.
+    pub fn set_config(&self, key: &str, value: impl Into<serde_json::Value>) {
+        let path = self.home.join("config.json");
+        let mut cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        cfg[key] = value.into();
+        std::fs::write(&path, cfg.to_string()).unwrap();
+    }
+
     pub fn status_json(&self) -> serde_json::Value {
         serde_json::from_str(&self.ok(&["status", "--json"])).unwrap()
     }
