@@ -117,6 +117,9 @@ struct ServeArgs {
     /// Lifetime of access tokens, in seconds (clients refresh them on their own).
     #[arg(long, default_value_t = 3600)]
     access_ttl: u64,
+    /// Days deleted items and replaced versions are kept for restore.
+    #[arg(long, default_value_t = 30)]
+    retention_days: u32,
 }
 
 #[derive(Subcommand)]
@@ -264,6 +267,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             config.keep_versions = a.keep_versions;
             config.default_quota_bytes = a.default_quota;
             config.access_ttl_secs = a.access_ttl;
+            config.retention_days = a.retention_days;
             config.agreements = match (a.agreements, a.demo) {
                 (Some(dir), _) => nubo_server::AgreementSource::Dir(dir),
                 (None, true) => nubo_server::AgreementSource::Samples,

@@ -286,13 +286,81 @@ pub struct Version {
     pub hash: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// The device that wrote this revision, and its name.
     pub device_id: i64,
+    #[serde(default)]
+    pub device_name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct VersionList {
     pub versions: Vec<Version>,
+}
+
+// ---------------------------------------------------------------- restore
+
+/// One entry of the trash: what one delete removed. A deleted folder is one
+/// entry; the files that went with it are restored with it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TrashItem {
+    pub id: NodeId,
+    pub name: String,
+    /// Where it was, from the account's top folder: `/Docs/report.txt`.
+    pub path: String,
+    pub kind: NodeKind,
+    /// A file's size, or the total of the files a folder held.
+    pub size: u64,
+    /// 1 for a file; the files a folder held.
+    pub files: u64,
+    /// Unix seconds.
+    pub deleted_at: i64,
+    /// The device that deleted it, and its name.
+    pub deleted_by: i64,
+    pub device_name: String,
+}
+
+/// `GET /v1/trash`: newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TrashList {
+    pub items: Vec<TrashItem>,
+    /// Entries matching the query, over all pages.
+    pub total: u64,
+    /// Deleted items stay this many days before the service removes them.
+    pub retention_days: u32,
+}
+
+/// Bring back a deleted file or folder, or an earlier version of a file.
+/// Nothing is ever overwritten: a taken name becomes
+/// `name (restored YYYY-MM-DD).ext`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RestoreRequest {
+    pub node: NodeId,
+    /// A file's earlier revision (from its versions). Absent: the node as it
+    /// was deleted, with everything deleted with it.
+    pub rev: Option<i64>,
+    /// Restore into this folder instead of the old place.
+    pub to_parent: Option<NodeId>,
+    /// Under this name instead of the old one.
+    pub to_name: Option<String>,
+    /// With `rev` on a file that exists: add the old content as a new file
+    /// beside it instead of making it the current version.
+    #[serde(default)]
+    pub as_copy: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RestoreResponse {
+    /// The restored node as it is now.
+    pub node: Node,
+    /// Where it is now, from the account's top folder.
+    pub path: String,
+    /// Files brought back (a folder counts what it holds).
+    pub files: u64,
 }
 
 /// Data of a push (server-sent) event: the account's change feed moved on.

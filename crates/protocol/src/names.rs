@@ -95,3 +95,44 @@ mod tests {
         }
     }
 }
+
+/// The name a restored item takes when its old name is taken, so a restore
+/// never overwrites: `report (restored 2026-11-23).txt`, then
+/// `report (restored 2026-11-23 2).txt`. A folder keeps any dot in its name.
+pub fn restored_name(name: &str, is_dir: bool, date: &str, n: usize) -> String {
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if i > 0 && !is_dir => name.split_at(i),
+        _ => (name, ""),
+    };
+    let counter = if n > 1 {
+        format!(" {n}")
+    } else {
+        String::new()
+    };
+    format!("{stem} (restored {date}{counter}){ext}")
+}
+
+#[cfg(test)]
+mod restored_name_tests {
+    use super::restored_name;
+
+    #[test]
+    fn keeps_the_extension_of_files_only() {
+        assert_eq!(
+            restored_name("report.txt", false, "2026-11-23", 1),
+            "report (restored 2026-11-23).txt"
+        );
+        assert_eq!(
+            restored_name("report.txt", false, "2026-11-23", 3),
+            "report (restored 2026-11-23 3).txt"
+        );
+        assert_eq!(
+            restored_name("v1.2", true, "2026-11-23", 1),
+            "v1.2 (restored 2026-11-23)"
+        );
+        assert_eq!(
+            restored_name(".bashrc", false, "2026-11-23", 1),
+            ".bashrc (restored 2026-11-23)"
+        );
+    }
+}

@@ -6,6 +6,7 @@ pub mod agreements;
 pub mod api;
 pub mod chunks;
 pub mod clock;
+pub mod jobs;
 mod password;
 pub mod store;
 
@@ -23,6 +24,7 @@ use agreements::AgreementSet;
 use api::AppState;
 use chunks::ChunkStore;
 use clock::{Clock, SystemClock};
+use jobs::{JobReport, Jobs};
 use store::{MetaStore, SqliteStore};
 
 /// The demo account `--demo` creates, printed at start so a person can sign in.
@@ -49,6 +51,9 @@ pub struct ServerConfig {
     pub keep_versions: u32,
     pub default_quota_bytes: u64,
     pub access_ttl_secs: u64,
+    /// Days the trash and replaced versions are kept before the retention
+    /// job removes them.
+    pub retention_days: u32,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -62,6 +67,7 @@ impl ServerConfig {
             keep_versions: 50,
             default_quota_bytes: 10 << 30,
             access_ttl_secs: 3600,
+            retention_days: 30,
             clock: Arc::new(SystemClock),
         }
     }
@@ -104,6 +110,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    jobs: Jobs,
+    jobs_task: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -112,10 +120,18 @@ impl RunningServer {
     }
 
     pub async fn shutdown(mut self) {
+        self.jobs_task.abort();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         let _ = self.task.await;
+    }
+
+    /// One pass of the background jobs now, on the service's clock (tests
+    /// move the clock and call this instead of waiting for the interval).
+    pub async fn run_jobs_once(&self) -> anyhow::Result<JobReport> {
+        let jobs = self.jobs.clone();
+        tokio::task::spawn_blocking(move || jobs.run_once()).await?
     }
 }
 
@@ -150,16 +166,23 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             )
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
+    let store: Arc<dyn MetaStore> = Arc::new(store);
+    let jobs = Jobs {
+        store: store.clone(),
+        clock: config.clock.clone(),
+        retention_days: config.retention_days,
+    };
     let chunks = ChunkStore::local(&config.data_dir.join("chunks"))?;
     let (changes, _) = broadcast::channel(1024);
     let state = AppState {
-        store: Arc::new(store),
+        store,
         chunks,
         agreements: Arc::new(agreements),
         clock: config.clock.clone(),
         changes,
         access_ttl_secs: config.access_ttl_secs,
         refresh_ttl_secs: 90 * 24 * 3600,
+        retention_days: config.retention_days,
     };
     let listener = TcpListener::bind(config.listen)
         .await
@@ -177,9 +200,14 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             tracing::error!("the service stopped: {e}");
         }
     });
+    // The first pass runs at once: a service that was down for a while
+    // catches up before anyone asks.
+    let jobs_task = jobs.clone().spawn(std::time::Duration::from_secs(3600));
     Ok(RunningServer {
         addr,
         shutdown: Some(tx),
         task,
+        jobs,
+        jobs_task,
     })
 }

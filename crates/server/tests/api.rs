@@ -2,121 +2,15 @@
 //! every file endpoint needs a valid token, writes are conditional, and the
 //! served OpenAPI document matches the committed one.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+mod common;
 
+use std::sync::atomic::Ordering;
+
+use common::{error_code, start};
 use nubo_protocol::*;
-use nubo_server::clock::Clock;
-use nubo_server::{AgreementSource, RunningServer, ServerConfig};
-use reqwest::{Client, StatusCode};
+use nubo_server::AgreementSource;
+use reqwest::StatusCode;
 use serde_json::json;
-
-struct TestClock(AtomicI64);
-impl Clock for TestClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-struct Env {
-    server: RunningServer,
-    http: Client,
-    clock: Arc<TestClock>,
-    _dir: tempfile::TempDir,
-}
-
-async fn start(agreements: AgreementSource) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    for id in ["alice", "bob"] {
-        nubo_server::add_account(dir.path(), id, None, 1 << 30, "pw-of-the-test").unwrap();
-    }
-    let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
-    let mut cfg = ServerConfig::new(dir.path());
-    cfg.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.agreements = agreements;
-    cfg.access_ttl_secs = 600;
-    cfg.clock = clock.clone();
-    let server = nubo_server::start(cfg).await.unwrap();
-    Env {
-        server,
-        http: Client::new(),
-        clock,
-        _dir: dir,
-    }
-}
-
-impl Env {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.url())
-    }
-
-    async fn login(&self, who: &str) -> TokenResponse {
-        let r = self
-            .http
-            .post(self.url("/v1/auth/login"))
-            .json(&json!({"login": who, "password": "pw-of-the-test", "device_name": "test"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        r.json().await.unwrap()
-    }
-
-    async fn call(
-        &self,
-        token: &str,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<serde_json::Value>,
-    ) -> reqwest::Response {
-        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        req.send().await.unwrap()
-    }
-
-    async fn root(&self, token: &str) -> i64 {
-        let info: AccountInfo = self
-            .call(token, reqwest::Method::GET, "/v1/account", None)
-            .await
-            .json()
-            .await
-            .unwrap();
-        info.root_id
-    }
-
-    /// Uploads `content` as one chunk and commits it as `name` under `parent`.
-    async fn put_file(
-        &self,
-        token: &str,
-        parent: i64,
-        name: &str,
-        content: &[u8],
-        base: Option<(i64, i64)>,
-    ) -> reqwest::Response {
-        let hash = blake3::hash(content).to_hex().to_string();
-        let r = self
-            .http
-            .put(self.url(&format!("/v1/chunks/{hash}")))
-            .bearer_auth(token)
-            .body(content.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::NO_CONTENT);
-        let body = json!({
-            "parent": parent, "name": name, "node": base.map(|b| b.0), "base_rev": base.map(|b| b.1),
-            "size": content.len(), "hash": hash, "chunks": [{"hash": hash, "size": content.len()}], "mtime_ms": 0
-        });
-        self.call(token, reqwest::Method::POST, "/v1/nodes/commit", Some(body))
-            .await
-    }
-}
-
-async fn error_code(r: reqwest::Response) -> ErrorCode {
-    r.json::<ApiError>().await.unwrap().code
-}
 
 #[tokio::test]
 async fn one_account_cannot_read_list_or_probe_another() {

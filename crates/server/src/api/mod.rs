@@ -6,6 +6,7 @@ mod content;
 mod files;
 mod legal;
 mod push;
+mod restore;
 mod session;
 
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub changes: broadcast::Sender<(AccountKey, i64)>,
     pub access_ttl_secs: u64,
     pub refresh_ttl_secs: u64,
+    /// Days the trash and replaced versions are kept.
+    pub retention_days: u32,
 }
 
 impl AppState {
@@ -136,6 +139,9 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(files::delete))
         .routes(routes!(files::manifest))
         .routes(routes!(files::versions))
+        .routes(routes!(restore::trash))
+        .routes(routes!(restore::lookup))
+        .routes(routes!(restore::restore))
         .routes(routes!(content::missing))
         .routes(routes!(content::get_chunk, content::put_chunk))
         .routes(routes!(push::events))

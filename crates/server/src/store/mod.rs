@@ -8,7 +8,7 @@ pub use sqlite::SqliteStore;
 
 use nubo_protocol::{
     AcceptItem, Acceptance, AgeConfirmation, ApiError, ChangesResponse, ChunkRef, CommitRequest,
-    DeleteRequest, Manifest, Node, NodeId, Version,
+    DeleteRequest, Manifest, Node, NodeId, RestoreRequest, RestoreResponse, TrashItem, Version,
 };
 
 pub type StoreResult<T> = Result<T, ApiError>;
@@ -120,6 +120,28 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> StoreResult<Node>;
     fn manifest(&self, account: AccountKey, id: NodeId) -> StoreResult<Manifest>;
     fn versions(&self, account: AccountKey, id: NodeId) -> StoreResult<Vec<Version>>;
+
+    /// One page of the trash's entries matching `query`, and how many match.
+    fn trash(
+        &self,
+        account: AccountKey,
+        query: &str,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<(Vec<TrashItem>, u64)>;
+    /// The node at a path from the top folder: the live one, else the one
+    /// deleted last.
+    fn lookup(&self, account: AccountKey, path: &str) -> StoreResult<Node>;
+    fn restore(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        req: &RestoreRequest,
+        now: i64,
+    ) -> StoreResult<RestoreResponse>;
+    /// Retention, for every account: empties trash entries deleted before
+    /// `before` and drops versions replaced before it. Returns how many of each.
+    fn purge_expired(&self, before: i64) -> StoreResult<(u64, u64)>;
 
     /// Chunks are scoped per account: a chunk counts as present only once this
     /// account uploaded it, so no account can probe what another stores.

@@ -6,13 +6,17 @@ use std::sync::Mutex;
 use nubo_protocol::names::check_name;
 use nubo_protocol::{
     AcceptItem, Acceptance, AgeConfirmation, ApiError, ChangesResponse, ChunkRef, CommitRequest,
-    DeleteRequest, ErrorCode, Manifest, Node, NodeId, NodeKind, Version,
+    DeleteRequest, ErrorCode, Manifest, Node, NodeId, NodeKind, RestoreRequest, RestoreResponse,
+    TrashItem, Version,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+mod restore;
+
 use super::{AccountKey, AccountRow, DeviceId, MetaStore, StoreResult, TokenKind, TokenOwner};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE accounts (
     id            INTEGER PRIMARY KEY,
     account_id    TEXT NOT NULL UNIQUE,
@@ -85,7 +89,21 @@ CREATE TABLE account_chunks (
     size    INTEGER NOT NULL,
     PRIMARY KEY (account, hash)
 ) WITHOUT ROWID;
-"#];
+"#,
+    // Restore: which delete removed a node (`delete_op`, the change-feed seq of
+    // that delete: what one delete removed is restored together), when content
+    // was written (a version's `created_at` stays the time it was replaced, which
+    // retention counts from), and whether the retention job emptied a node.
+    r#"
+ALTER TABLE nodes ADD COLUMN delete_op INTEGER;
+ALTER TABLE nodes ADD COLUMN written_at INTEGER;
+ALTER TABLE nodes ADD COLUMN purged INTEGER NOT NULL DEFAULT 0;
+UPDATE nodes SET delete_op = seq WHERE deleted = 1;
+CREATE INDEX nodes_trash ON nodes(account, deleted_at) WHERE deleted = 1 AND purged = 0;
+ALTER TABLE versions ADD COLUMN written_at INTEGER;
+CREATE INDEX versions_age ON versions(created_at);
+"#,
+];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -213,6 +231,95 @@ fn valid_name(name: &str) -> StoreResult<()> {
             format!("{name:?} cannot be a file name: {p}"),
         )
     })
+}
+
+/// A file's content as a node row holds it.
+struct Content<'a> {
+    size: u64,
+    hash: &'a str,
+    chunks_json: &'a str,
+    mtime_ms: i64,
+}
+
+/// Gives a file new content; the current content becomes a version (only the
+/// newest `keep` are kept). The caller checked name, chunks and quota.
+fn replace_content(
+    tx: &Transaction<'_>,
+    account: AccountKey,
+    device: DeviceId,
+    id: NodeId,
+    c: &Content<'_>,
+    now: i64,
+    keep: u32,
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO versions (node, rev, size, hash, chunks, created_at, device, written_at)
+         SELECT id, rev, size, hash, chunks, ?2, device, written_at FROM nodes WHERE id = ?1",
+        params![id, now],
+    )
+    .map_err(internal)?;
+    tx.execute(
+        "DELETE FROM versions WHERE node = ?1 AND id NOT IN
+         (SELECT id FROM versions WHERE node = ?1 ORDER BY rev DESC LIMIT ?2)",
+        params![id, keep],
+    )
+    .map_err(internal)?;
+    let seq = next_seq(tx, account)?;
+    tx.execute(
+        "UPDATE nodes SET rev = rev + 1, size = ?2, hash = ?3, chunks = ?4, seq = ?5,
+         mtime_ms = ?6, device = ?7, written_at = ?8 WHERE id = ?1",
+        params![
+            id,
+            c.size as i64,
+            c.hash,
+            c.chunks_json,
+            seq,
+            c.mtime_ms,
+            device,
+            now
+        ],
+    )
+    .map_err(internal)?;
+    Ok(())
+}
+
+fn insert_file(
+    tx: &Transaction<'_>,
+    account: AccountKey,
+    device: DeviceId,
+    parent: NodeId,
+    name: &str,
+    c: &Content<'_>,
+    now: i64,
+) -> StoreResult<NodeId> {
+    let seq = next_seq(tx, account)?;
+    tx.execute(
+        "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms, device, written_at)
+         VALUES (?1, ?2, ?3, 'file', 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![account, parent, name, c.size as i64, c.hash, c.chunks_json, seq, c.mtime_ms, device, now],
+    )
+    .map_err(internal)?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn quota_check(c: &Connection, account: AccountKey, adding: u64, freeing: u64) -> StoreResult<()> {
+    let quota = c
+        .query_row(
+            "SELECT quota_bytes FROM accounts WHERE id = ?1",
+            [account],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(internal)? as u64;
+    let used = used_bytes(c, account)?;
+    if used.saturating_sub(freeing) + adding > quota {
+        return Err(ApiError::new(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "storage is full: {used} of {quota} bytes used; free some space or upgrade the plan"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl SqliteStore {
@@ -600,13 +707,6 @@ impl MetaStore for SqliteStore {
                 err.missing = missing;
                 return Err(err);
             }
-            let quota = tx
-                .query_row("SELECT quota_bytes FROM accounts WHERE id = ?1", [account], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .map_err(internal)? as u64;
-            let used = used_bytes(tx, account)?;
-
             let existing = match req.node {
                 Some(id) => {
                     let node = get_node(tx, account, id)?;
@@ -645,46 +745,19 @@ impl MetaStore for SqliteStore {
                 }
             }
             let old_size = existing.as_ref().map_or(0, |n| n.size);
-            if used - old_size + req.size > quota {
-                return Err(ApiError::new(
-                    ErrorCode::QuotaExceeded,
-                    format!(
-                        "storage is full: {used} of {quota} bytes used; free some space or upgrade the plan"
-                    ),
-                ));
-            }
-            let seq = next_seq(tx, account)?;
+            quota_check(tx, account, req.size, old_size)?;
+            let content = Content {
+                size: req.size,
+                hash: &req.hash,
+                chunks_json: &chunks_json,
+                mtime_ms: req.mtime_ms,
+            };
             let id = match existing {
                 Some(cur) => {
-                    tx.execute(
-                        "INSERT INTO versions (node, rev, size, hash, chunks, created_at, device)
-                         SELECT id, rev, size, hash, chunks, ?2, device FROM nodes WHERE id = ?1",
-                        params![cur.id, now],
-                    )
-                    .map_err(internal)?;
-                    tx.execute(
-                        "DELETE FROM versions WHERE node = ?1 AND id NOT IN
-                         (SELECT id FROM versions WHERE node = ?1 ORDER BY rev DESC LIMIT ?2)",
-                        params![cur.id, keep],
-                    )
-                    .map_err(internal)?;
-                    tx.execute(
-                        "UPDATE nodes SET rev = rev + 1, size = ?2, hash = ?3, chunks = ?4, seq = ?5,
-                         mtime_ms = ?6, device = ?7 WHERE id = ?1",
-                        params![cur.id, req.size as i64, req.hash, chunks_json, seq, req.mtime_ms, device],
-                    )
-                    .map_err(internal)?;
+                    replace_content(tx, account, device, cur.id, &content, now, keep)?;
                     cur.id
                 }
-                None => {
-                    tx.execute(
-                        "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms, device)
-                         VALUES (?1, ?2, ?3, 'file', 1, ?4, ?5, ?6, ?7, ?8, ?9)",
-                        params![account, req.parent, req.name, req.size as i64, req.hash, chunks_json, seq, req.mtime_ms, device],
-                    )
-                    .map_err(internal)?;
-                    tx.last_insert_rowid()
-                }
+                None => insert_file(tx, account, device, req.parent, &req.name, &content, now)?,
             };
             get_node(tx, account, id)
         })
@@ -786,11 +859,16 @@ impl MetaStore for SqliteStore {
                 let rows = stmt.query_map([id], |r| r.get(0)).map_err(internal)?;
                 rows.collect::<Result<_, _>>().map_err(internal)?
             };
+            // The seq of the first row names this delete: what it removed is
+            // one trash entry, restored together.
+            let mut op = None;
             for nid in ids {
                 let seq = next_seq(tx, account)?;
+                let op = *op.get_or_insert(seq);
                 tx.execute(
-                    "UPDATE nodes SET deleted = 1, deleted_at = ?2, deleted_by = ?3, seq = ?4 WHERE id = ?1",
-                    params![nid, now, device, seq],
+                    "UPDATE nodes SET deleted = 1, deleted_at = ?2, deleted_by = ?3, seq = ?4,
+                     delete_op = ?5 WHERE id = ?1",
+                    params![nid, now, device, seq, op],
                 )
                 .map_err(internal)?;
             }
@@ -827,8 +905,10 @@ impl MetaStore for SqliteStore {
             get_node(c, account, id)?;
             let mut stmt = c
                 .prepare(
-                    "SELECT rev, size, hash, created_at, device FROM versions WHERE node = ?1
-                     ORDER BY rev DESC",
+                    "SELECT v.rev, v.size, v.hash, COALESCE(v.written_at, v.created_at), v.device,
+                            COALESCE(d.name, '')
+                     FROM versions v LEFT JOIN devices d ON d.id = v.device
+                     WHERE v.node = ?1 ORDER BY v.rev DESC",
                 )
                 .map_err(internal)?;
             let rows = stmt
@@ -839,11 +919,41 @@ impl MetaStore for SqliteStore {
                         hash: r.get(2)?,
                         created_at: r.get(3)?,
                         device_id: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                        device_name: r.get(5)?,
                     })
                 })
                 .map_err(internal)?;
             rows.collect::<Result<_, _>>().map_err(internal)
         })
+    }
+
+    fn trash(
+        &self,
+        account: AccountKey,
+        query: &str,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<(Vec<TrashItem>, u64)> {
+        self.read(|c| restore::trash(c, account, query, offset, limit))
+    }
+
+    fn lookup(&self, account: AccountKey, path: &str) -> StoreResult<Node> {
+        self.read(|c| restore::lookup(c, account, path))
+    }
+
+    fn restore(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        req: &RestoreRequest,
+        now: i64,
+    ) -> StoreResult<RestoreResponse> {
+        let keep = self.keep_versions;
+        self.with_tx(|tx| restore::restore(tx, account, device, req, now, keep))
+    }
+
+    fn purge_expired(&self, before: i64) -> StoreResult<(u64, u64)> {
+        self.with_tx(|tx| restore::purge(tx, before))
     }
 
     fn add_chunk(&self, account: AccountKey, chunk: &ChunkRef) -> StoreResult<()> {

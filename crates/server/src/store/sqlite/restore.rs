@@ -1,0 +1,468 @@
+//! The trash, restore and retention over the node table. A delete marks
+//! nodes (`deleted`, `delete_op`) and keeps their content, so a restore is a
+//! new change in the feed that makes them live again, or writes an old
+//! version's chunks as new content. Nothing here overwrites: a taken name
+//! becomes `name (restored DATE).ext`.
+
+use std::collections::HashMap;
+
+use nubo_protocol::names::restored_name;
+use nubo_protocol::{
+    ApiError, ErrorCode, Node, NodeId, NodeKind, RestoreRequest, RestoreResponse, TrashItem,
+};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::{
+    get_node, insert_file, internal, live_child, live_dir, next_seq, not_found, quota_check,
+    replace_content, valid_name, Content,
+};
+use crate::store::{AccountKey, DeviceId, StoreResult};
+
+/// A deleted, not yet purged node, as the trash listing needs it.
+struct Deleted {
+    id: NodeId,
+    parent: Option<NodeId>,
+    name: String,
+    kind: NodeKind,
+    size: u64,
+    deleted_at: i64,
+    deleted_by: i64,
+    device_name: String,
+    op: i64,
+}
+
+/// `/a/b/c` for a node, following parents whether live or deleted.
+pub(super) fn path_of(c: &Connection, account: AccountKey, id: NodeId) -> StoreResult<String> {
+    let mut parts = Vec::new();
+    let mut cur = Some(id);
+    while let Some(n) = cur {
+        let node = get_node(c, account, n)?;
+        if node.parent.is_some() {
+            parts.push(node.name);
+        }
+        cur = node.parent;
+    }
+    parts.reverse();
+    Ok(format!("/{}", parts.join("/")))
+}
+
+/// The trash's entries, newest first. An entry is a deleted node whose parent
+/// was not removed by the same delete; a query matches an entry by its name,
+/// or by the name of anything that went with it.
+pub(super) fn trash(
+    c: &Connection,
+    account: AccountKey,
+    query: &str,
+    offset: u32,
+    limit: u32,
+) -> StoreResult<(Vec<TrashItem>, u64)> {
+    let mut stmt = c
+        .prepare(
+            "SELECT n.id, n.parent, n.name, n.kind, n.size, n.deleted_at, COALESCE(n.deleted_by, 0),
+                    COALESCE(d.name, ''), COALESCE(n.delete_op, n.seq)
+             FROM nodes n LEFT JOIN devices d ON d.id = n.deleted_by
+             WHERE n.account = ?1 AND n.deleted = 1 AND n.purged = 0",
+        )
+        .map_err(internal)?;
+    let rows: Vec<Deleted> = stmt
+        .query_map([account], |r| {
+            Ok(Deleted {
+                id: r.get(0)?,
+                parent: r.get(1)?,
+                name: r.get(2)?,
+                kind: if r.get::<_, String>(3)? == "dir" {
+                    NodeKind::Dir
+                } else {
+                    NodeKind::File
+                },
+                size: r.get::<_, i64>(4)? as u64,
+                deleted_at: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
+                deleted_by: r.get(6)?,
+                device_name: r.get(7)?,
+                op: r.get(8)?,
+            })
+        })
+        .map_err(internal)?
+        .collect::<Result<_, _>>()
+        .map_err(internal)?;
+    let by_id: HashMap<NodeId, usize> = rows.iter().enumerate().map(|(i, d)| (d.id, i)).collect();
+    // Each deleted node's entry: walk up while the parent went in the same delete.
+    let entry_of = |mut i: usize| {
+        while let Some(&p) = rows[i].parent.as_ref().and_then(|p| by_id.get(p)) {
+            if rows[p].op != rows[i].op {
+                break;
+            }
+            i = p;
+        }
+        i
+    };
+    let needle = query.trim().to_lowercase();
+    struct Tally {
+        files: u64,
+        size: u64,
+        matches: bool,
+    }
+    let mut entries: HashMap<usize, Tally> = HashMap::new();
+    for (i, d) in rows.iter().enumerate() {
+        let e = entry_of(i);
+        let t = entries.entry(e).or_insert(Tally {
+            files: 0,
+            size: 0,
+            matches: false,
+        });
+        if d.kind == NodeKind::File {
+            t.files += 1;
+            t.size += d.size;
+        }
+        t.matches |= needle.is_empty() || d.name.to_lowercase().contains(&needle);
+    }
+    let mut hits: Vec<(usize, Tally)> = entries.into_iter().filter(|(_, t)| t.matches).collect();
+    hits.sort_by_key(|(i, _)| {
+        (
+            std::cmp::Reverse(rows[*i].deleted_at),
+            std::cmp::Reverse(rows[*i].id),
+        )
+    });
+    let total = hits.len() as u64;
+    let items = hits
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .map(|(i, t)| {
+            let d = &rows[i];
+            Ok(TrashItem {
+                id: d.id,
+                name: d.name.clone(),
+                path: path_of(c, account, d.id)?,
+                kind: d.kind,
+                size: t.size,
+                files: t.files,
+                deleted_at: d.deleted_at,
+                deleted_by: d.deleted_by,
+                device_name: d.device_name.clone(),
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok((items, total))
+}
+
+/// The node at `/a/b/c`: the live one, or else the one deleted last.
+pub(super) fn lookup(c: &Connection, account: AccountKey, path: &str) -> StoreResult<Node> {
+    let root: NodeId = c
+        .query_row(
+            "SELECT root_id FROM accounts WHERE id = ?1",
+            [account],
+            |r| r.get(0),
+        )
+        .map_err(internal)?;
+    let mut node = get_node(c, account, root)?;
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        let id: Option<NodeId> = c
+            .query_row(
+                "SELECT id FROM nodes WHERE account = ?1 AND parent = ?2 AND name = ?3
+                 ORDER BY deleted, deleted_at DESC, id DESC LIMIT 1",
+                params![account, node.id, part],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(internal)?;
+        let Some(id) = id else {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("nothing was ever at {path:?} in this account"),
+            ));
+        };
+        node = get_node(c, account, id)?;
+    }
+    Ok(node)
+}
+
+fn today(now: i64) -> String {
+    let date = time::OffsetDateTime::from_unix_timestamp(now)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .date();
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+/// `name`, or the first `name (restored DATE[ n]).ext` that is free in `parent`.
+fn free_name(
+    c: &Connection,
+    account: AccountKey,
+    parent: NodeId,
+    name: &str,
+    kind: NodeKind,
+    now: i64,
+) -> StoreResult<String> {
+    if live_child(c, account, parent, name)?.is_none() {
+        return Ok(name.to_string());
+    }
+    let date = today(now);
+    for n in 1.. {
+        let candidate = restored_name(name, kind == NodeKind::Dir, &date, n);
+        if live_child(c, account, parent, &candidate)?.is_none() {
+            return Ok(candidate);
+        }
+    }
+    unreachable!("some counter is free")
+}
+
+/// Makes a deleted folder live again (itself only, not what it held), after
+/// its parents, so that something inside it can come back to its old place.
+/// A folder of that name created since is used instead.
+fn revive_dir(
+    tx: &Transaction<'_>,
+    account: AccountKey,
+    id: NodeId,
+    now: i64,
+) -> StoreResult<NodeId> {
+    let node = get_node(tx, account, id)?;
+    if !node.deleted {
+        return Ok(live_dir(tx, account, id)?.id);
+    }
+    let parent = revive_dir(tx, account, node.parent.ok_or_else(not_found)?, now)?;
+    if let Some(existing) = live_child(tx, account, parent, &node.name)? {
+        if existing.kind == NodeKind::Dir {
+            return Ok(existing.id);
+        }
+    }
+    let name = free_name(tx, account, parent, &node.name, NodeKind::Dir, now)?;
+    undelete(tx, account, id, Some((parent, &name)))?;
+    Ok(id)
+}
+
+fn undelete(
+    tx: &Transaction<'_>,
+    account: AccountKey,
+    id: NodeId,
+    place: Option<(NodeId, &str)>,
+) -> StoreResult<()> {
+    let seq = next_seq(tx, account)?;
+    // One statement: the live-name index must see the new place and the
+    // undelete together.
+    let (parent, name) = match place {
+        Some((p, n)) => (Some(p), Some(n)),
+        None => (None, None),
+    };
+    tx.execute(
+        "UPDATE nodes SET deleted = 0, deleted_at = NULL, deleted_by = NULL, delete_op = NULL,
+         purged = 0, seq = ?2, parent = COALESCE(?3, parent), name = COALESCE(?4, name)
+         WHERE id = ?1",
+        params![id, seq, parent, name],
+    )
+    .map_err(internal)?;
+    Ok(())
+}
+
+/// Where a restore goes: the folder asked for, or the old parent (revived).
+fn destination(
+    tx: &Transaction<'_>,
+    account: AccountKey,
+    node: &Node,
+    req: &RestoreRequest,
+    now: i64,
+) -> StoreResult<(NodeId, String)> {
+    let parent = match req.to_parent {
+        Some(p) => live_dir(tx, account, p)?.id,
+        None => revive_dir(tx, account, node.parent.ok_or_else(not_found)?, now)?,
+    };
+    let name = req.to_name.clone().unwrap_or_else(|| node.name.clone());
+    valid_name(&name)?;
+    let name = free_name(tx, account, parent, &name, node.kind, now)?;
+    Ok((parent, name))
+}
+
+fn gone(node: &Node) -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!(
+            "{:?} was removed from the trash for good (the service keeps deleted items only for its retention period)",
+            node.name
+        ),
+    )
+}
+
+fn purged(c: &Connection, id: NodeId) -> StoreResult<bool> {
+    c.query_row("SELECT purged FROM nodes WHERE id = ?1", [id], |r| r.get(0))
+        .map_err(internal)
+}
+
+pub(super) fn restore(
+    tx: &Transaction<'_>,
+    account: AccountKey,
+    device: DeviceId,
+    req: &RestoreRequest,
+    now: i64,
+    keep: u32,
+) -> StoreResult<RestoreResponse> {
+    let node = get_node(tx, account, req.node)?;
+    if node.parent.is_none() {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "the top folder cannot be restored",
+        ));
+    }
+    let (id, files) = match req.rev {
+        None => restore_deleted(tx, account, &node, req, now)?,
+        Some(rev) => (
+            restore_version(tx, account, device, &node, rev, req, now, keep)?,
+            1,
+        ),
+    };
+    Ok(RestoreResponse {
+        node: get_node(tx, account, id)?,
+        path: path_of(tx, account, id)?,
+        files,
+    })
+}
+
+/// A deleted node and everything the same delete removed below it.
+fn restore_deleted(
+    tx: &Transaction<'_>,
+    account: AccountKey,
+    node: &Node,
+    req: &RestoreRequest,
+    now: i64,
+) -> StoreResult<(NodeId, u64)> {
+    if !node.deleted {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "{:?} is not deleted; to bring back older content, restore one of its versions",
+                node.name
+            ),
+        ));
+    }
+    if purged(tx, node.id)? {
+        return Err(gone(node));
+    }
+    // Parents before children, so the feed never names a parent it has not shown.
+    let subtree: Vec<(NodeId, String, i64)> = {
+        let mut stmt = tx
+            .prepare(
+                "WITH RECURSIVE sub(id, depth) AS (
+                    SELECT ?1, 0
+                    UNION ALL SELECT n.id, sub.depth + 1 FROM nodes n JOIN sub ON n.parent = sub.id
+                    WHERE n.deleted = 1 AND n.purged = 0
+                      AND n.delete_op = (SELECT delete_op FROM nodes WHERE id = ?1))
+                 SELECT n.id, n.kind, n.size FROM sub JOIN nodes n ON n.id = sub.id
+                 ORDER BY sub.depth, n.id",
+            )
+            .map_err(internal)?;
+        let rows = stmt
+            .query_map([node.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(internal)?;
+        rows.collect::<Result<_, _>>().map_err(internal)?
+    };
+    let files = subtree.iter().filter(|(_, k, _)| k == "file").count() as u64;
+    let bytes: u64 = subtree
+        .iter()
+        .filter(|(_, k, _)| k == "file")
+        .map(|(_, _, s)| *s as u64)
+        .sum();
+    quota_check(tx, account, bytes, 0)?;
+    let (parent, name) = destination(tx, account, node, req, now)?;
+    for (i, (id, _, _)) in subtree.iter().enumerate() {
+        let place = (i == 0).then_some((parent, name.as_str()));
+        undelete(tx, account, *id, place)?;
+    }
+    Ok((node.id, files))
+}
+
+/// An earlier revision of a file: as its current content, as a copy beside
+/// it, or (for a deleted file) back in its place with that content.
+#[allow(clippy::too_many_arguments)]
+fn restore_version(
+    tx: &Transaction<'_>,
+    account: AccountKey,
+    device: DeviceId,
+    node: &Node,
+    rev: i64,
+    req: &RestoreRequest,
+    now: i64,
+    keep: u32,
+) -> StoreResult<NodeId> {
+    if node.kind != NodeKind::File {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "folders have no versions; restore the folder itself",
+        ));
+    }
+    let (size, hash, chunks_json): (i64, String, String) = if rev == node.rev {
+        if purged(tx, node.id)? {
+            return Err(gone(node));
+        }
+        tx.query_row(
+            "SELECT size, hash, chunks FROM nodes WHERE id = ?1",
+            [node.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .map_err(internal)?
+    } else {
+        tx.query_row(
+            "SELECT size, hash, chunks FROM versions WHERE node = ?1 AND rev = ?2",
+            params![node.id, rev],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!(
+                    "the service keeps no revision {rev} of {:?}; list its versions to see which it keeps",
+                    node.name
+                ),
+            )
+        })?
+    };
+    let content = Content {
+        size: size as u64,
+        hash: &hash,
+        chunks_json: &chunks_json,
+        mtime_ms: now * 1000,
+    };
+    let copy = req.as_copy || req.to_parent.is_some() || req.to_name.is_some();
+    if copy {
+        quota_check(tx, account, content.size, 0)?;
+        let (parent, name) = destination(tx, account, node, req, now)?;
+        return insert_file(tx, account, device, parent, &name, &content, now);
+    }
+    if node.deleted {
+        if purged(tx, node.id)? {
+            return Err(gone(node));
+        }
+        quota_check(tx, account, content.size, 0)?;
+        let (parent, name) = destination(tx, account, node, req, now)?;
+        undelete(tx, account, node.id, Some((parent, &name)))?;
+    } else {
+        quota_check(tx, account, content.size, node.size)?;
+    }
+    if node.hash != hash {
+        replace_content(tx, account, device, node.id, &content, now, keep)?;
+    }
+    Ok(node.id)
+}
+
+/// The retention job: empties trash entries deleted before `before` and drops
+/// versions replaced before it. Returns (nodes purged, versions dropped).
+pub(super) fn purge(tx: &Transaction<'_>, before: i64) -> StoreResult<(u64, u64)> {
+    let nodes = tx
+        .execute(
+            "UPDATE nodes SET purged = 1, chunks = '[]' WHERE deleted = 1 AND purged = 0 AND deleted_at < ?1",
+            [before],
+        )
+        .map_err(internal)? as u64;
+    let versions = tx
+        .execute(
+            "DELETE FROM versions WHERE created_at < ?1
+             OR node IN (SELECT id FROM nodes WHERE purged = 1)",
+            [before],
+        )
+        .map_err(internal)? as u64;
+    Ok((nodes, versions))
+}
