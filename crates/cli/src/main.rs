@@ -12,6 +12,8 @@ use nubo_engine::account;
 use nubo_engine::planner::Mode;
 use nubo_engine::{Engine, Home, Outcome};
 
+mod restore;
+
 #[derive(Parser)]
 #[command(
     name = "nubo",
@@ -92,6 +94,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Bring back deleted files and folders, or earlier versions of a file.
+    Restore(restore::RestoreArgs),
     /// Sign this device out; files and folders stay.
     Logout,
 }
@@ -558,6 +562,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
             }
             Ok(0)
+        }
+        Command::Restore(args) => {
+            let home = home_of(cli.home)?;
+            restore::run(home, args).await
         }
         Command::Logout => {
             let home = home_of(cli.home)?;

@@ -3,7 +3,7 @@
 //! Pure core: `tree`, `planner`. Edges: `scanner` and `fs` (the disk),
 //! `remote` (the service), `db` (the state database), `clock`. The loop that
 //! joins them: `engine`, `executor`, `watch`. Account-level actions the CLI
-//! and the app call: `account`.
+//! and the app call: `account`, `restore`.
 
 pub mod account;
 pub mod clock;
@@ -18,6 +18,7 @@ pub mod ignore_rules;
 pub mod planner;
 pub mod remote;
 pub mod remote_tree;
+pub mod restore;
 pub mod scanner;
 pub mod throttle;
 pub mod tree;

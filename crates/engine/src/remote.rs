@@ -9,7 +9,8 @@ use nubo_protocol::{
     AcceptRequest, AccountInfo, AgreementList, AgreementStatus, ApiError, ChangesResponse,
     CommitRequest, DeleteRequest, DeviceList, ErrorCode, LoginRequest, Manifest,
     MissingChunksRequest, MissingChunksResponse, MkdirRequest, MoveRequest, Node, NodeId,
-    PushEvent, RefreshRequest, TokenResponse,
+    PushEvent, RefreshRequest, RestoreRequest, RestoreResponse, TokenResponse, TrashList,
+    VersionList,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -53,6 +54,11 @@ pub trait Remote: Send + Sync {
     async fn logout(&self) -> RemoteResult<()>;
     async fn devices(&self) -> RemoteResult<DeviceList>;
     async fn revoke_device(&self, id: i64) -> RemoteResult<()>;
+    async fn trash(&self, query: &str, offset: u32, limit: u32) -> RemoteResult<TrashList>;
+    /// The node at a path from the account's top folder (live, else deleted last).
+    async fn lookup(&self, path: &str) -> RemoteResult<Node>;
+    async fn versions(&self, id: NodeId) -> RemoteResult<VersionList>;
+    async fn restore(&self, req: &RestoreRequest) -> RemoteResult<RestoreResponse>;
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -411,5 +417,26 @@ impl Remote for HttpRemote {
         )
         .await?;
         Ok(())
+    }
+    async fn trash(&self, query: &str, offset: u32, limit: u32) -> RemoteResult<TrashList> {
+        let q: String = url::form_urlencoded::byte_serialize(query.as_bytes()).collect();
+        self.json(
+            Method::GET,
+            &format!("/v1/trash?q={q}&offset={offset}&limit={limit}"),
+            Body::None,
+        )
+        .await
+    }
+    async fn lookup(&self, path: &str) -> RemoteResult<Node> {
+        let p: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+        self.json(Method::GET, &format!("/v1/lookup?path={p}"), Body::None)
+            .await
+    }
+    async fn versions(&self, id: NodeId) -> RemoteResult<VersionList> {
+        self.json(Method::GET, &format!("/v1/nodes/{id}/versions"), Body::None)
+            .await
+    }
+    async fn restore(&self, req: &RestoreRequest) -> RemoteResult<RestoreResponse> {
+        self.json(Method::POST, "/v1/restore", to_json(req)).await
     }
 }
