@@ -8,6 +8,7 @@ use std::time::Duration;
 use nubo_engine::account::{self, LoginError, LoginProblem};
 use nubo_engine::engine::SyncEvent;
 use nubo_engine::planner::Mode;
+use nubo_engine::restore;
 use nubo_engine::{Engine, Home};
 use nubo_ipc::*;
 use tokio::sync::{mpsc, oneshot};
@@ -47,6 +48,15 @@ pub enum Request {
     SetExcluded(String, bool, Reply<AppSnapshot>),
     Resume(Reply<AppSnapshot>),
     SignOut(Reply<AppSnapshot>),
+    /// One page of the service's trash matching a search.
+    ListDeleted(String, u32, Reply<DeletedPage>),
+    /// A file's versions, by its path on the service.
+    ListVersions(String, Reply<FileVersions>),
+    /// Runs in its own task, with progress events; then `Restored`.
+    Restore(Vec<RestoreItem>, Reply<RestoreSummary>),
+    /// Where restored items are now on the service: sync them down, then
+    /// tell the user and show them.
+    Restored(RestoreSummary),
     /// From the engine's observer.
     Engine(SyncEvent),
 }
@@ -59,6 +69,7 @@ pub trait Outlet: Send + Sync + 'static {
     fn set_start_at_login(&self, on: bool) -> Result<(), String>;
     /// Shows a file or folder in the file manager.
     fn reveal(&self, path: &std::path::Path);
+    fn restore_progress(&self, progress: &RestoreProgress);
 }
 
 #[derive(Clone)]
@@ -196,7 +207,131 @@ fn sync_mode(m: Mode) -> SyncMode {
     }
 }
 
+fn deleted_page(list: nubo_protocol::TrashList) -> DeletedPage {
+    DeletedPage {
+        total: list.total,
+        retention_days: list.retention_days,
+        items: list
+            .items
+            .into_iter()
+            .map(|i| DeletedItem {
+                folder: match i.path.rsplit_once('/') {
+                    Some(("", _)) | None => "/".into(),
+                    Some((dir, _)) => dir.into(),
+                },
+                id: i.id,
+                name: i.name,
+                path: i.path,
+                is_dir: i.kind == nubo_protocol::NodeKind::Dir,
+                size: i.size,
+                files: i.files,
+                deleted_at: i.deleted_at,
+                device: i.device_name,
+            })
+            .collect(),
+    }
+}
+
+fn file_versions(v: restore::FileVersions) -> FileVersions {
+    let current = VersionView {
+        rev: v.node.rev,
+        size: v.node.size,
+        at: v.node.mtime_ms / 1000,
+        device: String::new(),
+        current: true,
+    };
+    FileVersions {
+        node: v.node.id,
+        path: v.path,
+        deleted: v.node.deleted,
+        versions: std::iter::once(current)
+            .chain(v.versions.into_iter().map(|x| VersionView {
+                rev: x.rev,
+                size: x.size,
+                at: x.created_at,
+                device: x.device_name,
+                current: false,
+            }))
+            .collect(),
+    }
+}
+
+async fn run_restore(engine: &Engine, items: &[RestoreItem], outlet: &dyn Outlet) -> RestoreSummary {
+    let targets: Vec<restore::Target> = items
+        .iter()
+        .map(|i| restore::Target {
+            node: i.node,
+            rev: i.rev,
+            to: None,
+            as_copy: i.as_copy,
+            label: i.label.clone(),
+        })
+        .collect();
+    let results = restore::restore_many(engine, &targets, &mut |p| {
+        outlet.restore_progress(&RestoreProgress {
+            done: p.done as u32,
+            total: p.total as u32,
+            label: p.label.clone(),
+            error: p.result.as_ref().err().cloned(),
+        })
+    })
+    .await;
+    let mut summary = RestoreSummary {
+        restored: 0,
+        files: 0,
+        paths: Vec::new(),
+        failed: Vec::new(),
+    };
+    for p in results {
+        match p.result {
+            Ok(r) => {
+                summary.restored += 1;
+                summary.files += r.files;
+                summary.paths.push(r.path);
+            }
+            Err(e) => summary.failed.push(format!("{}: {e}", p.label)),
+        }
+    }
+    summary
+}
+
+/// How long to wait for restored files to reach the disk before saying so
+/// without showing them.
+const REVEAL_WAIT: Duration = Duration::from_secs(120);
+
 impl Controller {
+    /// A notification, and the first restored item shown in the file manager
+    /// once the sync loop has brought it down.
+    fn show_restored(&self, summary: RestoreSummary) {
+        if summary.restored == 0 {
+            return;
+        }
+        let config = self.home.load_config().unwrap_or_default();
+        let local = summary
+            .paths
+            .iter()
+            .find_map(|p| restore::local_path(&config, p));
+        let messages = i18n::Messages::load(&self.language);
+        let title = messages.get("restore.done_title", &[]);
+        let count = summary.files.to_string();
+        let outlet = self.outlet.clone();
+        let Some(local) = local else {
+            outlet.notify(&title, &messages.get("restore.done_remote", &[("count", &count)]));
+            return;
+        };
+        let body = messages.get("restore.done_body", &[("count", &count)]);
+        tauri::async_runtime::spawn(async move {
+            let start = std::time::Instant::now();
+            while !local.exists() && start.elapsed() < REVEAL_WAIT {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            outlet.notify(&title, &body);
+            if local.exists() {
+                outlet.reveal(&local);
+            }
+        });
+    }
+
     async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
         self.resume_session().await;
         while let Some(req) = rx.recv().await {
@@ -291,6 +426,7 @@ impl Controller {
 
     fn status_view(&self) -> anyhow::Result<StatusView> {
         let s = account::status(&self.home)?;
+        let config = self.home.load_config()?;
         let accepted = nubo_engine::db::StateDb::open(&self.home.db_path())?
             .0
             .acceptances()?;
@@ -321,6 +457,11 @@ impl Controller {
                 .recent
                 .into_iter()
                 .map(|e| RecentChange {
+                    service_path: config
+                        .folders
+                        .iter()
+                        .find(|f| f.id == e.folder)
+                        .map(|f| format!("{}/{}", f.remote.trim_end_matches('/'), e.path)),
                     action: e.action,
                     path: e.path,
                     at: e.at,
@@ -751,6 +892,50 @@ impl Controller {
                 }
                 self.publish();
                 let _ = r.send(Ok(self.snapshot()));
+            }
+            Request::ListDeleted(query, offset, r) => {
+                let result = match self.open_engine() {
+                    Ok(engine) => restore::deleted(&engine, &query, offset, 200)
+                        .await
+                        .map(deleted_page)
+                        .map_err(from_anyhow),
+                    Err(e) => Err(from_anyhow(e)),
+                };
+                let _ = r.send(result);
+            }
+            Request::ListVersions(path, r) => {
+                let result = match self.open_engine() {
+                    Ok(engine) => restore::versions(&engine, &path)
+                        .await
+                        .map(file_versions)
+                        .map_err(from_anyhow),
+                    Err(e) => Err(from_anyhow(e)),
+                };
+                let _ = r.send(result);
+            }
+            Request::Restore(items, r) => {
+                let engine = match self.open_engine() {
+                    Ok(e) => e,
+                    Err(e) => {
+                        let _ = r.send(Err(from_anyhow(e)));
+                        return;
+                    }
+                };
+                let (outlet, tx) = (self.outlet.clone(), self.tx.clone());
+                // Its own task: the controller keeps answering while it runs.
+                tauri::async_runtime::spawn(async move {
+                    let summary = run_restore(&engine, &items, outlet.as_ref()).await;
+                    let _ = tx.send(Request::Restored(summary.clone())).await;
+                    let _ = r.send(Ok(summary));
+                });
+            }
+            Request::Restored(summary) => {
+                // Wake the loop now rather than at its next poll.
+                if self.stop.is_some() {
+                    self.stop_sync_and_wait().await;
+                    self.start_sync().await;
+                }
+                self.show_restored(summary);
             }
             Request::Engine(ev) => {
                 let before = self.tray.clone();

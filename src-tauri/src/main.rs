@@ -17,6 +17,8 @@ use tauri::{AppHandle, Emitter, Manager, State, WindowEvent};
 
 /// The event the front end listens to for every change of state.
 pub const SNAPSHOT_EVENT: &str = "nubo://snapshot";
+/// After each item of a restore.
+pub const RESTORE_PROGRESS_EVENT: &str = "nubo://restore-progress";
 
 struct AppOutlet {
     app: AppHandle,
@@ -75,6 +77,10 @@ impl Outlet for AppOutlet {
         }
     }
 
+    fn restore_progress(&self, progress: &RestoreProgress) {
+        let _ = self.app.emit(RESTORE_PROGRESS_EVENT, progress);
+    }
+
     fn start_at_login(&self) -> bool {
         use tauri_plugin_autostart::ManagerExt;
         self.app.autolaunch().is_enabled().unwrap_or(false)
@@ -123,7 +129,10 @@ macro_rules! handler {
             set_folder,
             devices,
             revoke_device,
-            remove_folder
+            remove_folder,
+            list_deleted,
+            list_versions,
+            restore
         ]
     };
 }
@@ -234,6 +243,18 @@ async fn sign_out(c: State<'_, Handle>) -> Cmd<AppSnapshot> {
     c.ask(Request::SignOut).await
 }
 #[tauri::command]
+async fn list_deleted(c: State<'_, Handle>, query: String, offset: u32) -> Cmd<DeletedPage> {
+    c.ask(|r| Request::ListDeleted(query, offset, r)).await
+}
+#[tauri::command]
+async fn list_versions(c: State<'_, Handle>, path: String) -> Cmd<FileVersions> {
+    c.ask(|r| Request::ListVersions(path, r)).await
+}
+#[tauri::command]
+async fn restore(c: State<'_, Handle>, items: Vec<RestoreItem>) -> Cmd<RestoreSummary> {
+    c.ask(|r| Request::Restore(items, r)).await
+}
+#[tauri::command]
 fn default_folder() -> String {
     directories::UserDirs::new()
         .map(|d| d.home_dir().join("Nubo").display().to_string())
@@ -289,6 +310,7 @@ fn on_menu(app: &AppHandle, id: &str) {
         "pause-forever" => send(|r| Request::Pause(None, r)),
         "resume" => send(Request::Resume),
         "show-status" => show_main(app, Some("status")),
+        "restore" => show_main(app, Some("restore")),
         "settings" => show_main(app, Some("settings")),
         "legal" => show_main(app, Some("legal")),
         "sign-out" => send(Request::SignOut),

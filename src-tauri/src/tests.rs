@@ -35,6 +35,7 @@ impl Outlet for TestOutlet {
         Ok(())
     }
     fn reveal(&self, _path: &std::path::Path) {}
+    fn restore_progress(&self, _progress: &RestoreProgress) {}
 }
 
 fn call<T: serde::de::DeserializeOwned>(

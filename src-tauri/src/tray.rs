@@ -20,6 +20,7 @@ pub struct Tray {
     resume: MenuItem<Wry>,
     recent: Submenu<Wry>,
     recent_items: Vec<MenuItem<Wry>>,
+    restore: MenuItem<Wry>,
     show_status: MenuItem<Wry>,
     settings: MenuItem<Wry>,
     legal: MenuItem<Wry>,
@@ -88,6 +89,7 @@ impl Tray {
             .collect();
         let recent =
             Submenu::with_id_and_items(app, "recent", m.get("menu.recent", &[]), true, &refs)?;
+        let restore = item("restore", "menu.restore", true)?;
         let show_status = item("show-status", "menu.status", true)?;
         let settings = item("settings", "menu.settings", true)?;
         let legal = item("legal", "menu.legal", true)?;
@@ -103,6 +105,7 @@ impl Tray {
                 &pause,
                 &resume,
                 &recent,
+                &restore,
                 &sep()?,
                 &show_status,
                 &settings,
@@ -128,6 +131,7 @@ impl Tray {
             resume,
             recent,
             recent_items,
+            restore,
             show_status,
             settings,
             legal,
@@ -176,6 +180,7 @@ impl Tray {
             .set_text(m.get("menu.pause_forever", &[]));
         let _ = self.resume.set_text(m.get("menu.resume", &[]));
         let _ = self.recent.set_text(m.get("menu.recent", &[]));
+        let _ = self.restore.set_text(m.get("menu.restore", &[]));
         let _ = self.show_status.set_text(m.get("menu.status", &[]));
         let _ = self.settings.set_text(m.get("menu.settings", &[]));
         let _ = self.legal.set_text(m.get("menu.legal", &[]));

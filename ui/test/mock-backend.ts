@@ -3,7 +3,8 @@
 // Agreement texts are the project's own sample documents, or the shared
 // real-world ones when the page is opened with ?agreements=shared.
 import { mockIPC } from "@tauri-apps/api/mocks";
-import type { AgreementSummary, AppSnapshot, FolderChoice, SignIn, Acceptance } from "../src/lib/ipc-types";
+import { emit } from "@tauri-apps/api/event";
+import type { AgreementSummary, AppSnapshot, DeletedItem, FolderChoice, RestoreItem, SignIn, Acceptance } from "../src/lib/ipc-types";
 import termsEn from "../../crates/server/agreements/terms.en.md?raw";
 import termsZh from "../../crates/server/agreements/terms.zh-CN.md?raw";
 import privacyEn from "../../crates/server/agreements/privacy.en.md?raw";
@@ -66,7 +67,37 @@ export function installMockBackend(params: URLSearchParams) {
     { path: "/photos/2020", excluded: false },
     { path: "/photos/2021", excluded: false },
   ];
+  // The trash: two days, three folders; ?trash=empty for none, ?trash=fail
+  // for a service that cannot be reached.
+  const day1 = Date.UTC(2026, 10, 23, 10, 0) / 1000;
+  const day0 = Date.UTC(2026, 10, 20, 15, 30) / 1000;
+  const trashed = (id: number, path: string, is_dir: boolean, files: number, size: number, at: number, device: string): DeletedItem => {
+    const cut = path.lastIndexOf("/");
+    return { id, path, name: path.slice(cut + 1), folder: cut === 0 ? "/" : path.slice(0, cut), is_dir, files, size, deleted_at: at, device };
+  };
+  let trash: DeletedItem[] =
+    params.get("trash") === "empty"
+      ? []
+      : [
+          trashed(11, "/photos/2020", true, 100, 250_000_000, day1, "laptop"),
+          trashed(12, "/docs/report.txt", false, 1, 12_000, day1 - 600, "laptop"),
+          trashed(13, "/docs/old notes.md", false, 1, 900, day1 - 700, "old-desktop"),
+          trashed(14, "/budget.xlsx", false, 1, 40_000, day0, "old-desktop"),
+        ];
+  const versions = {
+    node: 21,
+    path: "/report.txt",
+    deleted: false,
+    versions: [
+      { rev: 4, size: 5_000, at: day1, device: "", current: true },
+      { rev: 3, size: 4_800, at: day1 - 3600, device: "laptop", current: false },
+      { rev: 2, size: 3_000, at: day0, device: "laptop", current: false },
+      { rev: 1, size: 1_000, at: day0 - 86_400, device: "old-desktop", current: false },
+    ],
+  };
   (window as unknown as { __nuboCalls: typeof calls }).__nuboCalls = calls;
+  // Lets a test play the tray: `__nuboEmit("nubo://show", "restore")`.
+  (window as unknown as { __nuboEmit: typeof emit }).__nuboEmit = emit;
   const fail = (problem: string | null, message: string) => Promise.reject({ problem, message });
 
   mockIPC(async (cmd, args) => {
@@ -124,7 +155,10 @@ export function installMockBackend(params: URLSearchParams) {
           storage_used: 2_500_000_000, storage_quota: 10_000_000_000,
           folders: [{ local: f.local, remote: f.remote, mode: f.mode, excluded: [], paused: false }],
           conflicts: [{ path: "report.txt", copy: "report (conflicted copy from laptop 2026-11-23 101500).txt", at: "2026-11-23 101500" }],
-          recent: [{ action: "downloaded", path: "photos/beach.jpg", at: "" }, { action: "uploaded", path: "report.txt", at: "" }],
+          recent: [
+            { action: "downloaded", path: "photos/beach.jpg", at: "", service_path: "/photos/beach.jpg" },
+            { action: "uploaded", path: "report.txt", at: "", service_path: "/report.txt" },
+          ],
           accepted: [{ id: "terms", version: "2026-11-01", locale: "en", age: "adult", accepted_at: "2026-11-23T10:00:00Z" }],
         };
         return state;
@@ -168,16 +202,39 @@ export function installMockBackend(params: URLSearchParams) {
         for (const r of remote) if (r.path === f.path || r.path.startsWith(`${f.path}/`)) r.excluded = Boolean(a.excluded);
         return state;
       }
+      case "list_deleted": {
+        if (params.get("trash") === "fail") return fail(null, "cannot reach the service (connection refused)");
+        const q = String(a.query).trim().toLowerCase();
+        const hits = trash.filter((i) => !q || i.name.toLowerCase().includes(q) || (i.id === 11 && "beach.jpg".includes(q)));
+        const offset = Number(a.offset);
+        return { items: hits.slice(offset, offset + 2), total: hits.length, retention_days: 30 };
+      }
+      case "list_versions":
+        return { ...versions, path: String(a.path) };
+      case "restore": {
+        const items = a.items as RestoreItem[];
+        const out = { restored: 0, files: 0, paths: [] as string[], failed: [] as string[] };
+        for (const [i, item] of items.entries()) {
+          // Slow enough for a person (and a test) to see the progress.
+          await new Promise((r) => setTimeout(r, 300));
+          const hit = trash.find((x) => x.id === item.node);
+          if (item.rev === null && !hit) out.failed.push(`${item.label}: no longer in the trash`);
+          else {
+            out.restored += 1;
+            out.files += hit?.files ?? 1;
+            out.paths.push(item.label);
+            trash = trash.filter((x) => x.id !== item.node);
+          }
+          await emit("nubo://restore-progress", { done: i + 1, total: items.length, label: item.label, error: null });
+        }
+        return out;
+      }
       case "set_start_at_login":
         state.start_at_login = Boolean(a.on);
         return state;
       case "sign_out":
         Object.assign(state, { phase: "welcome", account: null, status: null });
         return state;
-      case "plugin:event|listen":
-        return calls.length;
-      case "plugin:event|unlisten":
-        return null;
       case "plugin:dialog|open":
         return "/home/user/Chosen";
       case "plugin:opener|open_url":
@@ -185,5 +242,5 @@ export function installMockBackend(params: URLSearchParams) {
       default:
         return fail(null, `the mock backend has no command ${cmd}`);
     }
-  });
+  }, { shouldMockEvents: true });
 }

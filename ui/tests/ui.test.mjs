@@ -292,3 +292,97 @@ describe("the service's real agreements", () => {
     await page.close();
   });
 });
+
+/** Through the wizard to the running app's status window. */
+async function toRunning(query = "") {
+  const page = await open(query);
+  await signIn(page);
+  await page.getByTestId("agreements").waitFor();
+  for (let i = 0; i < 2; i++) {
+    await readToEnd(page);
+    if (await page.getByTestId("next-doc").count()) await page.getByTestId("next-doc").click();
+  }
+  await page.getByTestId("age-adult").check();
+  await page.getByTestId("accept").click();
+  await page.getByTestId("start").click();
+  await page.getByRole("button", { name: /^(Next|下一步)$/ }).click();
+  await page.getByTestId("status").waitFor();
+  return page;
+}
+
+describe("restore", () => {
+  test("the tray's entry opens deleted items grouped by day and folder; several come back with progress", async () => {
+    const page = await toRunning();
+    // What the tray's "Restore deleted files…" does.
+    await page.evaluate(() => window.__nuboEmit("nubo://show", "restore"));
+    await page.getByTestId("restore").waitFor();
+    // Two per page: the rest behind "Show more".
+    await page.getByTestId("deleted-item").nth(1).waitFor();
+    assert.equal(await page.getByTestId("deleted-item").count(), 2);
+    await page.getByRole("button", { name: "Show more" }).click();
+    await page.getByTestId("deleted-item").nth(3).waitFor();
+    const days = await page.getByTestId("restore").locator("h2").allTextContents();
+    assert.equal(days.length, 2, `grouped by day: ${days}`);
+    const folders = await page.getByTestId("restore").locator("h3").allTextContents();
+    assert.deepEqual(folders, ["/photos", "/docs", "/"]);
+    const first = await page.getByTestId("deleted-item").first().textContent();
+    assert.ok(first.includes("2020/") && first.includes("folder, 100 files") && first.includes("by laptop"), first);
+    await shot(page, "restore-1-deleted");
+
+    // Search finds a folder by a file inside it.
+    await page.getByTestId("restore-search").fill("beach");
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=deleted-item]").length === 1);
+    await page.getByTestId("restore-search").fill("");
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=deleted-item]").length === 2);
+    await page.getByRole("button", { name: "Show more" }).click();
+    await page.getByTestId("deleted-item").nth(3).waitFor();
+
+    const button = page.getByTestId("restore-selected");
+    assert.equal(await button.isDisabled(), true, "nothing selected, nothing to restore");
+    await page.getByTestId("deleted-item").filter({ hasText: "2020/" }).getByRole("checkbox").check();
+    await page.getByTestId("deleted-item").filter({ hasText: "report.txt" }).getByRole("checkbox").check();
+    assert.equal(await button.textContent(), "Restore selected (2)");
+    await button.click();
+    await page.getByTestId("restore-progress").waitFor();
+    await shot(page, "restore-2-progress");
+    const summary = await page.getByTestId("restore-summary").textContent();
+    assert.ok(summary.includes("Restored 101 files"), summary);
+    const restored = (await calls(page, "restore"))[0].items;
+    assert.deepEqual(restored.map((i) => [i.node, i.rev]), [[11, null], [12, null]]);
+    // They left the trash.
+    await page.waitForFunction(() => !document.body.textContent.includes("report.txt"));
+    await page.close();
+  });
+
+  test("a file's earlier versions come back as the current one or as a copy", async () => {
+    const page = await toRunning();
+    await page.getByTestId("recent").getByRole("listitem").filter({ hasText: "report.txt" }).getByTestId("earlier-versions").click();
+    await page.getByTestId("versions").waitFor();
+    assert.equal(await page.getByTestId("restore").locator("h1").textContent(), "Earlier versions of /report.txt");
+    const rows = page.getByTestId("version");
+    assert.equal(await rows.count(), 4);
+    assert.ok((await rows.first().textContent()).includes("current"));
+    assert.ok((await rows.last().textContent()).includes("old-desktop"));
+    await shot(page, "restore-3-versions");
+    await rows.last().getByRole("button", { name: "Restore as a copy" }).click();
+    await page.getByTestId("restore-summary").waitFor();
+    await rows.nth(1).getByRole("button", { name: "Restore this version" }).click();
+    await page.waitForFunction(() => window.__nuboCalls.filter((c) => c.cmd === "restore").length === 2);
+    const asked = (await calls(page, "restore")).map((c) => c.items[0]);
+    assert.deepEqual(asked.map((i) => [i.node, i.rev, i.as_copy]), [[21, 1, true], [21, 3, false]]);
+    await page.close();
+  });
+
+  test("an empty trash and an unreachable service each say what is going on", async () => {
+    let page = await toRunning("trash=empty");
+    await page.getByTestId("open-restore").click();
+    assert.equal(await page.getByTestId("restore-empty").textContent(), "Nothing was deleted in the last 30 days.");
+    await page.close();
+    page = await toRunning("trash=fail&lang=zh-CN");
+    await page.getByTestId("open-restore").click();
+    const error = await page.getByTestId("restore-error").textContent();
+    assert.ok(error.includes("无法访问服务上的回收站") && error.includes("connection refused"), error);
+    await page.getByRole("button", { name: "重试" }).waitFor();
+    await page.close();
+  });
+});

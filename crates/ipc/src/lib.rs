@@ -164,6 +164,8 @@ pub struct RecentChange {
     pub action: String,
     pub path: String,
     pub at: String,
+    /// The file's path on the service, for "Earlier versions…".
+    pub service_path: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
@@ -220,6 +222,96 @@ pub struct Limits {
     pub download_kbps: u64,
 }
 
+/// One entry of the service's trash: what one delete removed.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct DeletedItem {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub name: String,
+    /// Where it was on the service, e.g. `/Docs/report.txt`.
+    pub path: String,
+    /// The folder it was in, on the service (for grouping).
+    pub folder: String,
+    pub is_dir: bool,
+    #[ts(type = "number")]
+    pub size: u64,
+    /// Files it holds (1 for a file).
+    #[ts(type = "number")]
+    pub files: u64,
+    /// Unix seconds.
+    #[ts(type = "number")]
+    pub deleted_at: i64,
+    /// The device that deleted it.
+    pub device: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct DeletedPage {
+    pub items: Vec<DeletedItem>,
+    #[ts(type = "number")]
+    pub total: u64,
+    /// How long the service keeps deleted items.
+    pub retention_days: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct VersionView {
+    #[ts(type = "number")]
+    pub rev: i64,
+    #[ts(type = "number")]
+    pub size: u64,
+    /// When this content was written, Unix seconds.
+    #[ts(type = "number")]
+    pub at: i64,
+    pub device: String,
+    /// The file's content now (listed first).
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct FileVersions {
+    #[ts(type = "number")]
+    pub node: i64,
+    pub path: String,
+    pub deleted: bool,
+    pub versions: Vec<VersionView>,
+}
+
+/// One thing to bring back.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct RestoreItem {
+    #[ts(type = "number")]
+    pub node: i64,
+    /// An earlier version of a file; null for a deleted item as it was.
+    #[ts(type = "number | null")]
+    pub rev: Option<i64>,
+    /// With `rev`: beside the current file instead of replacing it.
+    pub as_copy: bool,
+    /// How the item is named in progress and messages.
+    pub label: String,
+}
+
+/// Sent as the `nubo://restore-progress` event after each item.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct RestoreProgress {
+    pub done: u32,
+    pub total: u32,
+    pub label: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct RestoreSummary {
+    /// Items brought back, and the files they hold.
+    pub restored: u32,
+    #[ts(type = "number")]
+    pub files: u64,
+    /// Where they are now on the service.
+    pub paths: Vec<String>,
+    /// One sentence per item that could not be restored.
+    pub failed: Vec<String>,
+}
+
 /// The TypeScript declarations of every type above, in one file.
 pub fn typescript() -> String {
     let decls = [
@@ -244,6 +336,13 @@ pub fn typescript() -> String {
         RemoteFolder::decl(),
         Limits::decl(),
         DeviceView::decl(),
+        DeletedItem::decl(),
+        DeletedPage::decl(),
+        VersionView::decl(),
+        FileVersions::decl(),
+        RestoreItem::decl(),
+        RestoreProgress::decl(),
+        RestoreSummary::decl(),
     ];
     let mut out = String::from(
         "// Generated from crates/ipc by `UPDATE_IPC_TYPES=1 cargo test -p nubo-ipc`. Do not edit.\n\n",

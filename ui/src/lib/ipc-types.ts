@@ -63,7 +63,11 @@ excluded: Array<string>, paused: boolean, };
 
 export type Conflict = { path: string, copy: string, at: string, };
 
-export type RecentChange = { action: string, path: string, at: string, };
+export type RecentChange = { action: string, path: string, at: string, 
+/**
+ * The file's path on the service, for "Earlier versions…".
+ */
+service_path: string | null, };
 
 export type AcceptedAgreement = { id: string, version: string, locale: string, age: string, accepted_at: string, };
 
@@ -82,3 +86,73 @@ export type DeviceView = { id: number, name: string,
  * Unix seconds.
  */
 last_seen: number, current: boolean, };
+
+export type DeletedItem = { id: number, name: string, 
+/**
+ * Where it was on the service, e.g. `/Docs/report.txt`.
+ */
+path: string, 
+/**
+ * The folder it was in, on the service (for grouping).
+ */
+folder: string, is_dir: boolean, size: number, 
+/**
+ * Files it holds (1 for a file).
+ */
+files: number, 
+/**
+ * Unix seconds.
+ */
+deleted_at: number, 
+/**
+ * The device that deleted it.
+ */
+device: string, };
+
+export type DeletedPage = { items: Array<DeletedItem>, total: number, 
+/**
+ * How long the service keeps deleted items.
+ */
+retention_days: number, };
+
+export type VersionView = { rev: number, size: number, 
+/**
+ * When this content was written, Unix seconds.
+ */
+at: number, device: string, 
+/**
+ * The file's content now (listed first).
+ */
+current: boolean, };
+
+export type FileVersions = { node: number, path: string, deleted: boolean, versions: Array<VersionView>, };
+
+export type RestoreItem = { node: number, 
+/**
+ * An earlier version of a file; null for a deleted item as it was.
+ */
+rev: number | null, 
+/**
+ * With `rev`: beside the current file instead of replacing it.
+ */
+as_copy: boolean, 
+/**
+ * How the item is named in progress and messages.
+ */
+label: string, };
+
+export type RestoreProgress = { done: number, total: number, label: string, error: string | null, };
+
+export type RestoreSummary = { 
+/**
+ * Items brought back, and the files they hold.
+ */
+restored: number, files: number, 
+/**
+ * Where they are now on the service.
+ */
+paths: Array<string>, 
+/**
+ * One sentence per item that could not be restored.
+ */
+failed: Array<string>, };

@@ -10,10 +10,15 @@ import type {
   AgreementText,
   AppSnapshot,
   CommandError,
+  DeletedPage,
   DeviceView,
+  FileVersions,
   FolderChoice,
   Limits,
   RemoteFolder,
+  RestoreItem,
+  RestoreProgress,
+  RestoreSummary,
   SignIn,
   StatusView,
   SyncMode,
@@ -66,6 +71,10 @@ export const setIgnorePatterns = (text: string) => call<null>("set_ignore_patter
 export const setExcluded = (path: string, excluded: boolean) => call<AppSnapshot>("set_excluded", { path, excluded });
 export const signOut = () => call<AppSnapshot>("sign_out");
 export const defaultFolder = () => call<string>("default_folder");
+export const listDeleted = (query: string, offset: number) => call<DeletedPage>("list_deleted", { query, offset });
+/** `path` is where the file is on the service, e.g. `/Docs/report.txt`. */
+export const listVersions = (path: string) => call<FileVersions>("list_versions", { path });
+export const restore = (items: RestoreItem[]) => call<RestoreSummary>("restore", { items });
 
 /** The native folder picker; null when the user cancels. */
 export async function pickFolder(): Promise<string | null> {
@@ -79,6 +88,10 @@ export const openLink = (url: string) => openUrl(url);
 export const onSnapshot = (f: (s: AppSnapshot) => void): Promise<UnlistenFn> =>
   listen<AppSnapshot>("nubo://snapshot", (e) => f(e.payload));
 
-/** The tray asks to show a view ("status", "settings", "legal"). */
+/** After each item of a running restore. */
+export const onRestoreProgress = (f: (p: RestoreProgress) => void): Promise<UnlistenFn> =>
+  listen<RestoreProgress>("nubo://restore-progress", (e) => f(e.payload));
+
+/** The tray asks to show a view ("status", "settings", "legal", "restore"). */
 export const onShow = (f: (view: string) => void): Promise<UnlistenFn> =>
   listen<string>("nubo://show", (e) => f(e.payload));
