@@ -256,7 +256,11 @@ fn file_versions(v: restore::FileVersions) -> FileVersions {
     }
 }
 
-async fn run_restore(engine: &Engine, items: &[RestoreItem], outlet: &dyn Outlet) -> RestoreSummary {
+async fn run_restore(
+    engine: &Engine,
+    items: &[RestoreItem],
+    outlet: &dyn Outlet,
+) -> RestoreSummary {
     let targets: Vec<restore::Target> = items
         .iter()
         .map(|i| restore::Target {
@@ -316,7 +320,10 @@ impl Controller {
         let count = summary.files.to_string();
         let outlet = self.outlet.clone();
         let Some(local) = local else {
-            outlet.notify(&title, &messages.get("restore.done_remote", &[("count", &count)]));
+            outlet.notify(
+                &title,
+                &messages.get("restore.done_remote", &[("count", &count)]),
+            );
             return;
         };
         let body = messages.get("restore.done_body", &[("count", &count)]);

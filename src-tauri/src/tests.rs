@@ -18,6 +18,8 @@ struct TestOutlet {
     snapshots: Mutex<Vec<AppSnapshot>>,
     notes: Mutex<Vec<String>>,
     start_at_login: Mutex<bool>,
+    revealed: Mutex<Vec<std::path::PathBuf>>,
+    progress: Mutex<Vec<RestoreProgress>>,
 }
 
 impl Outlet for TestOutlet {
@@ -34,8 +36,12 @@ impl Outlet for TestOutlet {
         *self.start_at_login.lock().unwrap() = on;
         Ok(())
     }
-    fn reveal(&self, _path: &std::path::Path) {}
-    fn restore_progress(&self, _progress: &RestoreProgress) {}
+    fn reveal(&self, path: &std::path::Path) {
+        self.revealed.lock().unwrap().push(path.to_path_buf());
+    }
+    fn restore_progress(&self, progress: &RestoreProgress) {
+        self.progress.lock().unwrap().push(progress.clone());
+    }
 }
 
 fn call<T: serde::de::DeserializeOwned>(
@@ -58,6 +64,19 @@ fn call<T: serde::de::DeserializeOwned>(
             .deserialize::<T>()
             .expect("the reply has the declared type")),
         Err(e) => Err(serde_json::from_value(e).expect("errors are CommandError")),
+    }
+}
+
+/// Polls `check` until it gives something (bounded: a sync loop on loopback
+/// takes well under this).
+fn wait_for<T>(mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting");
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
 
@@ -241,6 +260,57 @@ fn the_wizard_through_the_real_commands() {
     let s: AppSnapshot = call(&webview, "remove_folder", json!({"local": second_str})).unwrap();
     assert_eq!(s.status.as_ref().unwrap().folders.len(), 1);
     assert!(second.exists());
+
+    // A file deleted here comes back from the service's trash, and is shown.
+    call::<AppSnapshot>(
+        &webview,
+        "set_folder",
+        json!({"local": local_str, "mode": "two-way", "paused": null}),
+    )
+    .unwrap();
+    std::fs::remove_file(local.join("already-here.txt")).unwrap();
+    let item = wait_for(|| {
+        let page: DeletedPage = call(
+            &webview,
+            "list_deleted",
+            json!({"query": "already", "offset": 0}),
+        )
+        .unwrap();
+        page.items.into_iter().next()
+    });
+    assert_eq!(
+        (item.path.as_str(), item.folder.as_str()),
+        ("/already-here.txt", "/")
+    );
+    let summary: RestoreSummary = call(
+        &webview,
+        "restore",
+        json!({"items": [{"node": item.id, "rev": null, "as_copy": false, "label": item.path}]}),
+    )
+    .unwrap();
+    assert_eq!((summary.restored, summary.files), (1, 1));
+    assert_eq!(outlet.progress.lock().unwrap().len(), 1);
+    let back = local.join("already-here.txt");
+    wait_for(|| {
+        std::fs::read(&back)
+            .ok()
+            .filter(|b| b == b"merged, never wiped")
+    });
+    wait_for(|| {
+        outlet
+            .revealed
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .filter(|p| *p == back)
+    });
+    assert!(outlet
+        .notes
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|n| n == "Files restored: 1. They are back in your Nubo folder."));
 
     // Declining (or signing out) stops syncing and keeps the files.
     let s: AppSnapshot = call(&webview, "sign_out", json!({})).unwrap();

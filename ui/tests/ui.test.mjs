@@ -346,7 +346,7 @@ describe("restore", () => {
     await page.getByTestId("restore-progress").waitFor();
     await shot(page, "restore-2-progress");
     const summary = await page.getByTestId("restore-summary").textContent();
-    assert.ok(summary.includes("Restored 101 files"), summary);
+    assert.ok(summary.includes("Files restored: 101."), summary);
     const restored = (await calls(page, "restore"))[0].items;
     assert.deepEqual(restored.map((i) => [i.node, i.rev]), [[11, null], [12, null]]);
     // They left the trash.
