@@ -1,15 +1,16 @@
 // The real desktop app, end to end: `nubo-app` under Xvfb, driven through
 // tauri-driver and WebKitWebDriver (W3C WebDriver), against a real
 // `nubo serve` on 127.0.0.1. Sign in, accept, choose a folder; a file dropped
-// in it reaches the service; the status says "Up to date". A screenshot of
-// each step goes to artifacts/app/.
+// in it reaches the service; the status says "Up to date"; deleted on another
+// PC, it comes back from the restore dialog. A screenshot of each step goes
+// to artifacts/app/.
 //
 // Run by `make test` as: scripts/with-keyring.sh xvfb-run -a node --test tests/app/
 // with NUBO_APP, NUBO_BIN and TAURI_DRIVER pointing at the binaries.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -71,6 +72,8 @@ const shot = async (name) => writeFileSync(join(shots, `${name}.png`), Buffer.fr
 const clickButton = (label) => run(`const b=[...document.querySelectorAll("button")].find(b=>b.textContent.trim()===arguments[0]); if(!b) throw new Error("no button "+arguments[0]); b.click();`, label);
 
 let url, folder;
+/** `nubo` on a second home: another PC of the same account. */
+const cli = (...args) => spawnSync(NUBO, ["--home", join(work, "cli-home"), ...args], { input: "nubo-demo\n", env: { ...process.env, NUBO_TOKEN_STORE: "file", NUBO_DEVICE_NAME: "pc-cli" }, encoding: "utf8" });
 
 before(async () => {
   for (const [name, path] of [["NUBO_APP", APP], ["NUBO_BIN", NUBO], ["TAURI_DRIVER", DRIVER]]) {
@@ -95,14 +98,34 @@ after(async () => {
   for (const c of children) c.kill();
 });
 
-test("from nothing to a synced folder in the real app", async () => {
+const withShotOnFailure = (f) => async () => {
   try {
-    await wizardToSyncedFolder();
+    await f();
   } catch (e) {
     await shot("failure").catch(() => {});
     throw e;
   }
-});
+};
+
+test("from nothing to a synced folder in the real app", withShotOnFailure(wizardToSyncedFolder));
+
+test("a file deleted on another PC comes back from the app's restore dialog", withShotOnFailure(async () => {
+  rmSync(join(work, "Other/dropped.txt"));
+  assert.equal(cli("sync", "--once").status, 0);
+  await until("the delete reaching the app's folder", async () => !existsSync(join(folder, "dropped.txt")));
+
+  await click("open-restore");
+  await until("dropped.txt in the trash", async () => (await textOf("restore")).includes("dropped.txt"));
+  const line = await textOf("deleted-item");
+  assert.ok(line.includes("by pc-cli"), line);
+  await run(`document.querySelector('[data-testid="deleted-item"] input[type=checkbox]').click();`);
+  await shot("7-restore");
+  await click("restore-selected");
+  await until("the summary", async () => (await textOf("restore-summary")).includes("Files restored: 1."));
+  await until("dropped.txt back on disk", async () => existsSync(join(folder, "dropped.txt")) && readFileSync(join(folder, "dropped.txt"), "utf8") === "from the desktop app");
+  await until("dropped.txt gone from the trash", async () => !(await textOf("restore")).includes("dropped.txt"));
+  await shot("8-restored");
+}));
 
 async function wizardToSyncedFolder() {
   await find("welcome");
@@ -123,6 +146,8 @@ async function wizardToSyncedFolder() {
   await until("the second document", async () => (await textOf("doc-title")) === "Nubo Privacy Policy");
   await scrollDown();
   await click("age-adult");
+  // Instant change notifications on: another PC's changes arrive by push.
+  await click("push");
   await click("accept");
 
   await find("folder");
@@ -137,8 +162,6 @@ async function wizardToSyncedFolder() {
 
   // A file dropped into the folder reaches the service: another home sees it.
   writeFileSync(join(folder, "dropped.txt"), "from the desktop app");
-  const other = join(work, "cli-home");
-  const cli = (...args) => spawnSync(NUBO, ["--home", other, ...args], { input: "nubo-demo\n", env: { ...process.env, NUBO_TOKEN_STORE: "file" }, encoding: "utf8" });
   assert.equal(cli("login", url, "demo", "--password-stdin").status, 0);
   assert.equal(cli("agreements", "--accept").status, 0);
   assert.equal(cli("folder", "add", join(work, "Other")).status, 0);
