@@ -475,6 +475,11 @@ impl Controller {
                 })
                 .collect(),
             problems: s.problems,
+            waiting_folders: s
+                .waiting_folders
+                .into_iter()
+                .map(|(path, bytes)| WaitingFolder { path, bytes })
+                .collect(),
             storage_used: s.storage.map(|(used, _)| used),
             storage_quota: s.storage.map(|(_, quota)| quota),
             token_store: s.token_store,

@@ -71,7 +71,7 @@ const run = (script, ...args) => wd("POST", s("/execute/sync"), { script, args }
 const shot = async (name) => writeFileSync(join(shots, `${name}.png`), Buffer.from(await wd("GET", s("/screenshot")), "base64"));
 const clickButton = (label) => run(`const b=[...document.querySelectorAll("button")].find(b=>b.textContent.trim()===arguments[0]); if(!b) throw new Error("no button "+arguments[0]); b.click();`, label);
 
-let url, folder;
+let url, folder, appEnv;
 /** `nubo` on a second home: another PC of the same account. */
 const cli = (...args) => spawnSync(NUBO, ["--home", join(work, "cli-home"), ...args], { input: "nubo-demo\n", env: { ...process.env, NUBO_TOKEN_STORE: "file", NUBO_DEVICE_NAME: "pc-cli" }, encoding: "utf8" });
 
@@ -84,8 +84,8 @@ before(async () => {
   // A HOME of its own: start at login writes $HOME/.config/autostart/Nubo.desktop.
   const appHome = join(work, "user");
   mkdirSync(appHome);
-  const env = { ...process.env, HOME: appHome, NUBO_HOME: join(work, "app-home"), NUBO_SERVER: url, NUBO_DEVICE_NAME: "desktop", LANG: "en_US.UTF-8" };
-  const driver = spawn(DRIVER, ["--port", "4444", "--native-port", "4445"], { env, stdio: "ignore" });
+  appEnv = { ...process.env, HOME: appHome, NUBO_HOME: join(work, "app-home"), NUBO_SERVER: url, NUBO_DEVICE_NAME: "desktop", LANG: "en_US.UTF-8" };
+  const driver = spawn(DRIVER, ["--port", "4444", "--native-port", "4445"], { env: appEnv, stdio: "ignore" });
   children.push(driver);
   base = "http://127.0.0.1:4444";
   await until("tauri-driver", async () => (await fetch(`${base}/status`)).ok, 20_000);
@@ -172,3 +172,15 @@ async function wizardToSyncedFolder() {
   await until("up to date after the drop", async () => (await textOf("state-line")) === "Up to date");
   await shot("6-status");
 }
+
+test("a second launch hands over to the running app and exits", withShotOnFailure(async () => {
+  const second = spawn(APP, [], { env: appEnv, stdio: "ignore" });
+  children.push(second);
+  const code = await Promise.race([
+    new Promise((ok) => second.once("exit", (c) => ok(c))),
+    sleep(30_000).then(() => "still running"),
+  ]);
+  assert.equal(code, 0, "the second instance should have exited at once");
+  // The first one still answers.
+  await find("restore");
+}));

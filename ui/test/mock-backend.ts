@@ -160,6 +160,7 @@ export function installMockBackend(params: URLSearchParams) {
             { action: "uploaded", path: "report.txt", at: "", service_path: "/report.txt" },
           ],
           accepted: [{ id: "terms", version: "2026-11-01", locale: "en", age: "adult", accepted_at: "2026-11-23T10:00:00Z" }],
+          waiting_folders: params.get("waiting") ? [{ path: "/videos", bytes: 4_200_000_000 }] : [],
         };
         return state;
       }
@@ -196,6 +197,11 @@ export function installMockBackend(params: URLSearchParams) {
       case "remote_folders":
         return remote;
       case "set_excluded": {
+        const waiting = state.status?.waiting_folders.find((w) => w.path === a.path);
+        if (waiting && state.status) {
+          state.status.waiting_folders = state.status.waiting_folders.filter((w) => w !== waiting);
+          return state;
+        }
         const f = remote.find((r) => r.path === a.path);
         if (!f) return fail(null, "no such folder");
         if (a.excluded && f.path === "/photos/2021") return fail(null, "photos/2021/new.txt has changes here that are not synced yet");

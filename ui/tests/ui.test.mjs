@@ -386,3 +386,15 @@ describe("restore", () => {
     await page.close();
   });
 });
+
+describe("a large new folder on the service", () => {
+  test("waits in the status window until the user downloads it or keeps it off", async () => {
+    const page = await toRunning("waiting=1");
+    const waiting = page.getByTestId("waiting");
+    assert.ok((await waiting.textContent()).includes("The new folder /videos on the service holds 4.2 GB."));
+    await waiting.getByRole("button", { name: "Download it" }).click();
+    assert.deepEqual(await calls(page, "set_excluded"), [{ path: "/videos", excluded: false }]);
+    await page.getByTestId("status").waitFor();
+    await page.close();
+  });
+});

@@ -516,9 +516,14 @@ fn a_large_new_folder_on_the_service_waits_for_a_yes() {
         "the rest synced"
     );
     assert_eq!(b.read("notes/n.txt").as_deref(), Some(&b"fine"[..]));
+    // What the app lists with its "Download it" button.
+    let waiting = b.status_json()["waiting_folders"].clone();
+    assert_eq!(waiting[0][0], "/videos", "{waiting}");
+    assert!(waiting[0][1].as_u64().unwrap() > 1_000_000);
 
     b.ok(&["folder", "include", "/videos"]);
     b.sync();
+    assert_eq!(b.status_json()["waiting_folders"], serde_json::json!([]));
     assert_eq!(b.files(), a.files());
     // Once here, it is an ordinary folder: growing it asks nothing.
     a.write("videos/three.bin", random_bytes(13, 900_000));

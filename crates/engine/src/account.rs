@@ -477,6 +477,9 @@ pub struct Status {
     pub storage: Option<(u64, u64)>,
     pub conflicts: Vec<ConflictRecord>,
     pub recent: Vec<EventRecord>,
+    /// New folders on the service over the size threshold, waiting for the
+    /// user to include or exclude them: (path on the service, bytes).
+    pub waiting_folders: Vec<(String, u64)>,
 }
 
 /// Reads the home only; needs no network.
@@ -519,5 +522,9 @@ pub fn status(home: &Home) -> anyhow::Result<Status> {
             .unwrap_or_default(),
         conflicts: db.conflicts()?,
         recent: db.recent_events(10)?,
+        waiting_folders: db
+            .meta("waiting_folders")?
+            .and_then(|w| serde_json::from_str(&w).ok())
+            .unwrap_or_default(),
     })
 }

@@ -272,6 +272,21 @@ impl Engine {
             paused: matches!(result, Ok(Outcome::Paused(_))),
             failed: result.is_err(),
         });
+        // Large new folders waiting for a yes or no, for the app's buttons.
+        let waiting: Vec<(String, u64)> = match &result {
+            Ok(Outcome::Paused(p)) => p
+                .iter()
+                .filter_map(|p| match p {
+                    Pause::LargeFolder { remote_path, bytes } => Some((remote_path.clone(), *bytes)),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let _ = self.db.set_meta(
+            "waiting_folders",
+            Some(&serde_json::to_string(&waiting).unwrap_or_default()),
+        );
         let _ = self.db.set_meta("state", Some(&state));
         let _ = self.db.set_meta("state_at", Some(&self.stamp()));
         match &result {

@@ -192,6 +192,17 @@ pub struct StatusView {
     pub problems: Vec<String>,
     pub token_store: Option<String>,
     pub accepted: Vec<AcceptedAgreement>,
+    /// New folders on the service over the size threshold, waiting for a
+    /// yes (download) or no (keep on the service only).
+    pub waiting_folders: Vec<WaitingFolder>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct WaitingFolder {
+    /// On the service, e.g. `/photos/2020`.
+    pub path: String,
+    #[ts(type = "number")]
+    pub bytes: u64,
 }
 
 /// A folder on the service, for the selective-sync chooser.
@@ -333,6 +344,7 @@ pub fn typescript() -> String {
         RecentChange::decl(),
         AcceptedAgreement::decl(),
         StatusView::decl(),
+        WaitingFolder::decl(),
         RemoteFolder::decl(),
         Limits::decl(),
         DeviceView::decl(),

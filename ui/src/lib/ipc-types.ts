@@ -75,7 +75,18 @@ export type StatusView = { state: string | null,
 /**
  * Bytes the account stores on the service, as of the last sync.
  */
-storage_used: number | null, storage_quota: number | null, last_error: string | null, folders: Array<FolderView>, conflicts: Array<Conflict>, recent: Array<RecentChange>, problems: Array<string>, token_store: string | null, accepted: Array<AcceptedAgreement>, };
+storage_used: number | null, storage_quota: number | null, last_error: string | null, folders: Array<FolderView>, conflicts: Array<Conflict>, recent: Array<RecentChange>, problems: Array<string>, token_store: string | null, accepted: Array<AcceptedAgreement>, 
+/**
+ * New folders on the service over the size threshold, waiting for a
+ * yes (download) or no (keep on the service only).
+ */
+waiting_folders: Array<WaitingFolder>, };
+
+export type WaitingFolder = { 
+/**
+ * On the service, e.g. `/photos/2020`.
+ */
+path: string, bytes: number, };
 
 export type RemoteFolder = { path: string, excluded: boolean, };
 
