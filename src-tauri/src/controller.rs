@@ -668,6 +668,8 @@ impl Controller {
                     Ok(_) => {
                         self.refresh_agreements().await;
                         if self.phase() == Phase::Running {
+                            // A loop paused on the old version goes again now.
+                            self.stop_sync_and_wait().await;
                             self.start_sync().await;
                         }
                         Ok(self.snapshot())
@@ -979,6 +981,10 @@ impl Controller {
                         } else if failed {
                             TrayState::Error { message: state }
                         } else if paused {
+                            // A new version of a required agreement brings
+                            // back the agreement screen: the one action that
+                            // resolves it.
+                            self.refresh_agreements().await;
                             TrayState::ActionNeeded { message: state }
                         } else {
                             TrayState::UpToDate

@@ -65,6 +65,9 @@ enum Command {
         /// The local record of acceptances (document, version, language, time).
         #[arg(long)]
         history: bool,
+        /// Decline: sign this device out; nothing is synced, every file stays.
+        #[arg(long, conflicts_with = "accept")]
+        decline: bool,
         #[arg(long)]
         json: bool,
     },
@@ -336,10 +339,19 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             read,
             locale,
             history,
+            decline,
             json,
         } => {
             let home = home_of(cli.home)?;
             let _log = log_to_home(&home);
+            if decline {
+                account::logout(&home).await?;
+                println!(
+                    "declined: this device is signed out and syncs nothing; your files stay where they are. \
+                     To use Nubo again, sign in and accept the agreements"
+                );
+                return Ok(0);
+            }
             let engine = Engine::open(home)?;
             if history {
                 let records = engine.db.acceptances()?;

@@ -277,7 +277,9 @@ impl Engine {
             Ok(Outcome::Paused(p)) => p
                 .iter()
                 .filter_map(|p| match p {
-                    Pause::LargeFolder { remote_path, bytes } => Some((remote_path.clone(), *bytes)),
+                    Pause::LargeFolder { remote_path, bytes } => {
+                        Some((remote_path.clone(), *bytes))
+                    }
                     _ => None,
                 })
                 .collect(),

@@ -172,6 +172,75 @@ impl AgreementSet {
     }
 }
 
+/// The agreements as currently published. A folder source is re-read when its
+/// `manifest.json` changes, so an operator publishes a new version by
+/// replacing the files; clients then get `agreements_required` until they
+/// accept it. A manifest that does not load keeps the previous set in force.
+/// When `manifest.json` was last seen changed (mtime, size), and the set then.
+type Snapshot = (
+    Option<(std::time::SystemTime, u64)>,
+    std::sync::Arc<AgreementSet>,
+);
+
+pub struct Published {
+    dir: Option<std::path::PathBuf>,
+    current: std::sync::RwLock<Snapshot>,
+}
+
+fn stamp(dir: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let meta = std::fs::metadata(dir.join("manifest.json")).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+impl Published {
+    pub fn fixed(set: AgreementSet) -> Self {
+        Published {
+            dir: None,
+            current: std::sync::RwLock::new((None, std::sync::Arc::new(set))),
+        }
+    }
+
+    pub fn from_dir(dir: &Path) -> anyhow::Result<Self> {
+        let seen = stamp(dir);
+        let set = AgreementSet::load_dir(dir)?;
+        Ok(Published {
+            dir: Some(dir.to_path_buf()),
+            current: std::sync::RwLock::new((seen, std::sync::Arc::new(set))),
+        })
+    }
+
+    /// The set in force now (one `stat` per call for a folder source).
+    pub fn get(&self) -> std::sync::Arc<AgreementSet> {
+        let Some(dir) = &self.dir else {
+            return self
+                .current
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .1
+                .clone();
+        };
+        let now = stamp(dir);
+        {
+            let cur = self.current.read().unwrap_or_else(|p| p.into_inner());
+            if cur.0 == now {
+                return cur.1.clone();
+            }
+        }
+        let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
+        match AgreementSet::load_dir(dir) {
+            Ok(set) => {
+                tracing::info!("published agreements reloaded from {}", dir.display());
+                *cur = (now, std::sync::Arc::new(set));
+            }
+            Err(e) => {
+                tracing::error!("{e:#}; the previous agreements stay in force");
+                cur.0 = now;
+            }
+        }
+        cur.1.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

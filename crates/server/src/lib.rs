@@ -20,7 +20,7 @@ use tokio::sync::broadcast;
 
 pub use password::hash_password;
 
-use agreements::AgreementSet;
+use agreements::{AgreementSet, Published};
 use api::AppState;
 use chunks::ChunkStore;
 use clock::{Clock, SystemClock};
@@ -145,9 +145,9 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         );
     }
     let agreements = match &config.agreements {
-        AgreementSource::None => AgreementSet::default(),
-        AgreementSource::Samples => AgreementSet::samples(),
-        AgreementSource::Dir(dir) => AgreementSet::load_dir(dir)?,
+        AgreementSource::None => Published::fixed(AgreementSet::default()),
+        AgreementSource::Samples => Published::fixed(AgreementSet::samples()),
+        AgreementSource::Dir(dir) => Published::from_dir(dir)?,
     };
     let store = open_store(&config.data_dir, config.keep_versions)?;
     if config.demo

@@ -11,7 +11,7 @@ use super::{ApiResult, AppError, AppState};
     responses((status = 200, body = AgreementList)))]
 pub async fn list(State(state): State<AppState>) -> Json<AgreementList> {
     Json(AgreementList {
-        documents: state.agreements.list(),
+        documents: state.agreements.get().list(),
     })
 }
 
@@ -23,7 +23,8 @@ pub async fn document(
     State(state): State<AppState>,
     Path((id, locale)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, AppError> {
-    let body = state.agreements.body(&id, &locale).ok_or_else(|| {
+    let published = state.agreements.get();
+    let body = published.body(&id, &locale).ok_or_else(|| {
         AppError::new(
             ErrorCode::NotFound,
             format!("no agreement {id:?} in {locale:?}"),
@@ -41,7 +42,7 @@ pub async fn status(State(state): State<AppState>, session: Session) -> ApiResul
     let account = session.account;
     let accepted = state.store(move |s| s.acceptances(account)).await?;
     Ok(Json(AgreementStatus {
-        pending: state.agreements.pending(&accepted),
+        pending: state.agreements.get().pending(&accepted),
         accepted,
     }))
 }
@@ -69,6 +70,7 @@ pub async fn accept(
     for item in &req.acceptances {
         state
             .agreements
+            .get()
             .check_acceptance(item)
             .map_err(|m| AppError(ApiError::new(ErrorCode::BadRequest, m)))?;
     }
@@ -80,7 +82,7 @@ pub async fn accept(
         })
         .await?;
     Ok(Json(AgreementStatus {
-        pending: state.agreements.pending(&accepted),
+        pending: state.agreements.get().pending(&accepted),
         accepted,
     }))
 }

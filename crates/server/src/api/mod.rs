@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::agreements::AgreementSet;
+use crate::agreements::Published;
 use crate::chunks::ChunkStore;
 use crate::clock::Clock;
 use crate::store::{AccountKey, MetaStore, StoreResult};
@@ -35,7 +35,7 @@ pub const MAX_CHUNK_BYTES: usize = 16 << 20;
 pub struct AppState {
     pub store: Arc<dyn MetaStore>,
     pub chunks: ChunkStore,
-    pub agreements: Arc<AgreementSet>,
+    pub agreements: Arc<Published>,
     pub clock: Arc<dyn Clock>,
     /// (account, new cursor) after every change, for the push channel.
     pub changes: broadcast::Sender<(AccountKey, i64)>,

@@ -97,7 +97,7 @@ impl FromRequestParts<AppState> for FileSession {
         let session = Session::from_request_parts(parts, state).await?;
         let account = session.account;
         let accepted = state.store(move |s| s.acceptances(account)).await?;
-        let pending = state.agreements.required_pending(&accepted);
+        let pending = state.agreements.get().required_pending(&accepted);
         if !pending.is_empty() {
             let names: Vec<String> = pending
                 .iter()
