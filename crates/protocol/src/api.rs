@@ -48,6 +48,14 @@ pub struct AccountInfo {
     pub used_bytes: u64,
 }
 
+/// `POST /v1/account/cancel`: deletes the account and everything it stores.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CancelRequest {
+    /// The account ID, typed by the user as confirmation.
+    pub confirm: String,
+}
+
 /// A signed-in client of the account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -25,6 +25,12 @@ pub enum ErrorCode {
     /// A commit names chunks the account has not uploaded.
     MissingChunks,
     InvalidName,
+    /// No one used the account for 12 months: its files are kept but sync is
+    /// refused; signing in with the password before `deletes_at` reactivates it.
+    AccountFrozen,
+    /// The account was cancelled, or deleted after staying frozen: nothing of
+    /// it is left on the service. Clients keep their local files and stop.
+    AccountDeleted,
     Internal,
 }
 
@@ -41,6 +47,8 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
             ErrorCode::QuotaExceeded => 507,
+            ErrorCode::AccountFrozen => 423,
+            ErrorCode::AccountDeleted => 410,
             ErrorCode::Internal => 500,
         }
     }
@@ -59,6 +67,10 @@ pub struct ApiError {
     /// With `missing_chunks`: the chunk hashes the service lacks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
+    /// With `account_frozen`: when the service deletes the account's files
+    /// unless someone signs in (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletes_at: Option<i64>,
 }
 
 impl ApiError {
@@ -68,6 +80,7 @@ impl ApiError {
             message: message.into(),
             pending: Vec::new(),
             missing: Vec::new(),
+            deletes_at: None,
         }
     }
 }

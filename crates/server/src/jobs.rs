@@ -1,5 +1,6 @@
 //! Background work that runs on the service's clock: retention of the trash
-//! and of replaced versions. One pass at start, then once an interval.
+//! and of replaced versions, and deleting accounts frozen past their date.
+//! One pass at start, then once an interval.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,8 @@ pub struct JobReport {
     /// Trash items removed for good.
     pub purged_nodes: u64,
     pub dropped_versions: u64,
+    /// Accounts deleted after staying frozen past their date.
+    pub deleted_accounts: u64,
 }
 
 impl Jobs {
@@ -37,9 +40,24 @@ impl Jobs {
                 self.retention_days
             );
         }
+        let now = self.clock.now();
+        let expired = self
+            .store
+            .inactive_accounts(
+                now - crate::lifecycle::FREEZE_AFTER_SECS
+                    - crate::lifecycle::DELETE_AFTER_FREEZE_SECS,
+            )
+            .map_err(|e| anyhow::anyhow!("the account lifecycle job failed: {}", e.message))?;
+        for &account in &expired {
+            self.store
+                .delete_account(account, now)
+                .map_err(|e| anyhow::anyhow!("cannot delete an expired account: {}", e.message))?;
+            tracing::info!(account, "deleted after staying frozen for 30 days");
+        }
         Ok(JobReport {
             purged_nodes,
             dropped_versions,
+            deleted_accounts: expired.len() as u64,
         })
     }
 

@@ -7,6 +7,7 @@ pub mod api;
 pub mod chunks;
 pub mod clock;
 pub mod jobs;
+pub mod lifecycle;
 mod password;
 pub mod store;
 

@@ -5,12 +5,13 @@ use argon2::Argon2;
 use axum::extract::State;
 use axum::Json;
 use nubo_protocol::{
-    AccountInfo, ApiError, Device, DeviceList, ErrorCode, LoginRequest, RefreshRequest,
-    TokenResponse,
+    AccountInfo, ApiError, CancelRequest, Device, DeviceList, ErrorCode, LoginRequest,
+    RefreshRequest, TokenResponse,
 };
 
-use super::session::{hash_token, issue_tokens, Session};
+use super::session::{hash_token, issue_tokens, live_token, Session};
 use super::{ApiResult, AppError, AppState};
+use crate::lifecycle;
 use crate::password::hash_password;
 use crate::store::TokenKind;
 
@@ -55,6 +56,21 @@ pub async fn login(
         _ => return Err(invalid_credentials()),
     };
     let now = state.now();
+    // A sign-in reactivates a frozen account; a deleted one stays deleted
+    // (and one past its date is emptied now, before anyone is told otherwise).
+    match lifecycle::standing(account.last_used_at, account.deleted, now) {
+        lifecycle::Standing::Deleted => {
+            let key = account.key;
+            state.store(move |s| s.delete_account(key, now)).await?;
+            return Err(AppError(
+                lifecycle::refusal(lifecycle::Standing::Deleted).expect("deleted is refused"),
+            ));
+        }
+        lifecycle::Standing::Frozen { .. } => {
+            tracing::info!(account = account.account_id, "reactivated by a sign-in");
+        }
+        lifecycle::Standing::Active => {}
+    }
     let (key, name) = (account.key, req.device_name);
     let device = state
         .store(move |s| s.create_device(key, &name, now))
@@ -71,17 +87,13 @@ pub async fn refresh(
     Json(req): Json<RefreshRequest>,
 ) -> ApiResult<TokenResponse> {
     let h = hash_token(&req.refresh_token);
-    let now = state.now();
-    let h2 = h.clone();
-    let owner = state
-        .store(move |s| s.find_token(&h2, TokenKind::Refresh, now))
-        .await?
-        .ok_or_else(|| {
-            AppError::new(
-                ErrorCode::Unauthorized,
-                "this device was signed out or its sign-in expired; sign in again",
-            )
-        })?;
+    let owner = live_token(
+        &state,
+        h.clone(),
+        TokenKind::Refresh,
+        "this device was signed out or its sign-in expired; sign in again",
+    )
+    .await?;
     // Rotation: the used refresh token is spent.
     state.store(move |s| s.delete_token(&h)).await?;
     let account = state.store(move |s| s.account(owner.account)).await?;
@@ -154,4 +166,31 @@ pub async fn account(State(state): State<AppState>, session: Session) -> ApiResu
         quota_bytes: row.quota_bytes,
         used_bytes: used,
     }))
+}
+
+/// Cancels the account: everything it stores on the service is deleted and
+/// every device signed out. The body must repeat the account ID.
+#[utoipa::path(post, path = "/v1/account/cancel", tag = "auth", security(("bearer" = [])),
+    request_body = CancelRequest,
+    responses((status = 204), (status = 400, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    session: Session,
+    Json(req): Json<CancelRequest>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let key = session.account;
+    let row = state.store(move |s| s.account(key)).await?;
+    if req.confirm.trim() != row.account_id {
+        return Err(AppError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "to cancel, confirm with the account ID {:?}; nothing was deleted",
+                row.account_id
+            ),
+        ));
+    }
+    let now = state.now();
+    state.store(move |s| s.delete_account(key, now)).await?;
+    tracing::info!(account = row.account_id, "cancelled by its owner");
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

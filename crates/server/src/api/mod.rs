@@ -127,6 +127,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::account))
         .routes(routes!(auth::devices))
         .routes(routes!(auth::revoke_device))
+        .routes(routes!(auth::cancel))
         .routes(routes!(legal::list))
         .routes(routes!(legal::document))
         .routes(routes!(legal::status))

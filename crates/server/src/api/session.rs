@@ -6,7 +6,8 @@ use nubo_protocol::{ApiError, ErrorCode, TokenResponse};
 use rand::RngCore;
 
 use super::{AppError, AppState};
-use crate::store::{AccountKey, DeviceId, TokenKind};
+use crate::lifecycle;
+use crate::store::{AccountKey, DeviceId, TokenKind, TokenOwner};
 
 /// Tokens are stored only as digests: a copy of the database signs no one in.
 pub fn hash_token(token: &str) -> String {
@@ -47,6 +48,31 @@ pub async fn issue_tokens(
     })
 }
 
+/// The owner of a live token of an active account. A frozen or deleted
+/// account is refused with its own error (even when the token itself has
+/// expired since), so its clients can tell the user what happened.
+pub async fn live_token(
+    state: &AppState,
+    hash: String,
+    kind: TokenKind,
+    unauthorized: &'static str,
+) -> Result<TokenOwner, AppError> {
+    let now = state.now();
+    let h = hash.clone();
+    let owner = state.store(move |s| s.find_token(&h, kind, now)).await?;
+    let standing = match &owner {
+        Some(o) => lifecycle::standing(o.last_used_at, o.account_deleted, now),
+        None => match state.store(move |s| s.token_account(&hash)).await? {
+            Some((last_used, deleted)) => lifecycle::standing(last_used, deleted, now),
+            None => lifecycle::Standing::Active,
+        },
+    };
+    if let Some(e) = lifecycle::refusal(standing) {
+        return Err(AppError(e));
+    }
+    owner.ok_or_else(|| AppError::new(ErrorCode::Unauthorized, unauthorized))
+}
+
 /// A signed-in device, from a valid access token.
 pub struct Session {
     pub account: AccountKey,
@@ -69,16 +95,13 @@ impl FromRequestParts<AppState> for Session {
                 )
             })?;
         let h = hash_token(token);
-        let now = state.now();
-        let owner = state
-            .store(move |s| s.find_token(&h, TokenKind::Access, now))
-            .await?
-            .ok_or_else(|| {
-                AppError::new(
-                    ErrorCode::Unauthorized,
-                    "the access token is expired or was revoked; refresh it or sign in again",
-                )
-            })?;
+        let owner = live_token(
+            state,
+            h,
+            TokenKind::Access,
+            "the access token is expired or was revoked; refresh it or sign in again",
+        )
+        .await?;
         Ok(Session {
             account: owner.account,
             device: owner.device,

@@ -25,6 +25,10 @@ pub struct AccountRow {
     pub password_hash: String,
     pub root_id: NodeId,
     pub quota_bytes: u64,
+    /// Last authenticated use (Unix seconds): what freezes an account.
+    pub last_used_at: i64,
+    /// Cancelled, or deleted after staying frozen.
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +42,10 @@ pub struct TokenOwner {
     pub account: AccountKey,
     pub device: DeviceId,
     pub expires_at: i64,
+    /// The account's last use before this one, and whether it was deleted:
+    /// its standing (`lifecycle`).
+    pub last_used_at: i64,
+    pub account_deleted: bool,
 }
 
 /// Every call is blocking and atomic: one transaction each. Handlers call it
@@ -78,6 +86,15 @@ pub trait MetaStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<Option<TokenOwner>>;
     fn delete_token(&self, token_hash: &str) -> StoreResult<()>;
+    /// The standing of the account behind any token ever issued (expired or
+    /// revoked too): (last use, deleted). Lets a refused client learn that
+    /// its account is frozen or deleted rather than just "sign in again".
+    fn token_account(&self, token_hash: &str) -> StoreResult<Option<(i64, bool)>>;
+    /// Deletes what the account stores (nodes, versions, chunk references)
+    /// and signs every device out; the account row stays, marked deleted.
+    fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<()>;
+    /// Accounts not deleted whose last use was before `before`.
+    fn inactive_accounts(&self, before: i64) -> StoreResult<Vec<AccountKey>>;
 
     fn acceptances(&self, account: AccountKey) -> StoreResult<Vec<Acceptance>>;
     fn record_acceptances(

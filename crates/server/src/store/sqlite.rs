@@ -103,6 +103,10 @@ CREATE INDEX nodes_trash ON nodes(account, deleted_at) WHERE deleted = 1 AND pur
 ALTER TABLE versions ADD COLUMN written_at INTEGER;
 CREATE INDEX versions_age ON versions(created_at);
 "#,
+    // The account lifecycle: cancelled, or deleted after staying frozen.
+    r#"
+ALTER TABLE accounts ADD COLUMN deleted_at INTEGER;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -170,10 +174,13 @@ fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
         password_hash: r.get(3)?,
         root_id: r.get(4)?,
         quota_bytes: r.get::<_, i64>(5)? as u64,
+        last_used_at: r.get(6)?,
+        deleted: r.get::<_, Option<i64>>(7)?.is_some(),
     })
 }
 
-const ACCOUNT_COLUMNS: &str = "id, account_id, phone, password_hash, root_id, quota_bytes";
+const ACCOUNT_COLUMNS: &str =
+    "id, account_id, phone, password_hash, root_id, quota_bytes, last_used_at, deleted_at";
 
 fn next_seq(tx: &Transaction<'_>, account: AccountKey) -> StoreResult<i64> {
     tx.query_row(
@@ -410,6 +417,8 @@ impl MetaStore for SqliteStore {
                 password_hash: password_hash.to_string(),
                 root_id: root,
                 quota_bytes,
+                last_used_at: now,
+                deleted: false,
             })
         })
     }
@@ -521,8 +530,9 @@ impl MetaStore for SqliteStore {
         self.with_tx(|tx| {
             let owner = tx
                 .query_row(
-                    "SELECT d.account, d.id, t.expires_at FROM tokens t
+                    "SELECT d.account, d.id, t.expires_at, a.last_used_at, a.deleted_at FROM tokens t
                      JOIN devices d ON d.id = t.device
+                     JOIN accounts a ON a.id = d.account
                      WHERE t.hash = ?1 AND t.kind = ?2 AND d.revoked = 0 AND t.expires_at > ?3",
                     params![token_hash, token_kind_str(kind), now],
                     |r| {
@@ -530,6 +540,8 @@ impl MetaStore for SqliteStore {
                             account: r.get(0)?,
                             device: r.get(1)?,
                             expires_at: r.get(2)?,
+                            last_used_at: r.get(3)?,
+                            account_deleted: r.get::<_, Option<i64>>(4)?.is_some(),
                         })
                     },
                 )
@@ -543,9 +555,12 @@ impl MetaStore for SqliteStore {
                     params![now, o.device],
                 )
                 .map_err(internal)?;
+                // A frozen account is not woken by a token: only a sign-in
+                // with the password reactivates it.
                 tx.execute(
-                    "UPDATE accounts SET last_used_at = ?1 WHERE id = ?2 AND last_used_at < ?1 - 60",
-                    params![now, o.account],
+                    "UPDATE accounts SET last_used_at = ?1 WHERE id = ?2 AND last_used_at < ?1 - 60
+                     AND last_used_at > ?1 - ?3 AND deleted_at IS NULL",
+                    params![now, o.account, crate::lifecycle::FREEZE_AFTER_SECS],
                 )
                 .map_err(internal)?;
             }
@@ -558,6 +573,49 @@ impl MetaStore for SqliteStore {
             tx.execute("DELETE FROM tokens WHERE hash = ?1", [token_hash])
                 .map_err(internal)?;
             Ok(())
+        })
+    }
+
+    fn token_account(&self, token_hash: &str) -> StoreResult<Option<(i64, bool)>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT a.last_used_at, a.deleted_at FROM tokens t
+                 JOIN devices d ON d.id = t.device JOIN accounts a ON a.id = d.account
+                 WHERE t.hash = ?1",
+                [token_hash],
+                |r| Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?.is_some())),
+            )
+            .optional()
+            .map_err(internal)
+        })
+    }
+
+    fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<()> {
+        self.with_tx(|tx| {
+            for sql in [
+                "DELETE FROM versions WHERE node IN (SELECT id FROM nodes WHERE account = ?1)",
+                "DELETE FROM nodes WHERE account = ?1 AND parent IS NOT NULL",
+                "DELETE FROM account_chunks WHERE account = ?1",
+                "UPDATE devices SET revoked = 1 WHERE account = ?1",
+            ] {
+                tx.execute(sql, [account]).map_err(internal)?;
+            }
+            tx.execute(
+                "UPDATE accounts SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
+                params![account, now],
+            )
+            .map_err(internal)?;
+            Ok(())
+        })
+    }
+
+    fn inactive_accounts(&self, before: i64) -> StoreResult<Vec<AccountKey>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare("SELECT id FROM accounts WHERE deleted_at IS NULL AND last_used_at < ?1")
+                .map_err(internal)?;
+            let rows = stmt.query_map([before], |r| r.get(0)).map_err(internal)?;
+            rows.collect::<Result<_, _>>().map_err(internal)
         })
     }
 
