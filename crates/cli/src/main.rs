@@ -97,6 +97,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The account itself.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
     /// Bring back deleted files and folders, or earlier versions of a file.
     Restore(restore::RestoreArgs),
     /// Sign this device out; files and folders stay.
@@ -127,6 +132,9 @@ struct ServeArgs {
     /// Days deleted items and replaced versions are kept for restore.
     #[arg(long, default_value_t = 30)]
     retention_days: u32,
+    /// Tests only: move the service's clock by the seconds in this file.
+    #[arg(long, hide = true)]
+    clock_offset_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -143,6 +151,13 @@ enum AdminCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Delete the account and everything it stores on the service, after
+    /// typing its ID on standard input. Files on your computers stay.
+    Cancel,
 }
 
 #[derive(Subcommand)]
@@ -275,6 +290,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             config.default_quota_bytes = a.default_quota;
             config.access_ttl_secs = a.access_ttl;
             config.retention_days = a.retention_days;
+            if let Some(f) = a.clock_offset_file {
+                config.clock = std::sync::Arc::new(nubo_server::clock::FileOffsetClock(f));
+            }
             config.agreements = match (a.agreements, a.demo) {
                 (Some(dir), _) => nubo_server::AgreementSource::Dir(dir),
                 (None, true) => nubo_server::AgreementSource::Samples,
@@ -573,6 +591,30 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     );
                 }
             }
+            Ok(0)
+        }
+        Command::Account {
+            command: AccountCommand::Cancel,
+        } => {
+            let home = home_of(cli.home)?;
+            let account = home
+                .load_config()?
+                .account_id
+                .context("not signed in: there is no account to cancel")?;
+            eprintln!(
+                "This deletes the account {account} and everything it stores on the service, for every device. \
+                 Files on your computers stay. Type the account ID to confirm:"
+            );
+            let mut typed = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut typed)
+                .context("cannot read the confirmation from standard input")?;
+            if typed.trim() != account {
+                bail!("the confirmation did not match {account:?}; nothing was deleted");
+            }
+            account::cancel_account(&home, typed.trim()).await?;
+            println!("the account {account} is cancelled; your files here stay where they are");
             Ok(0)
         }
         Command::Restore(args) => {

@@ -107,6 +107,23 @@ pub async fn logout(home: &Home) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Cancels the account on the service (everything it stores there is
+/// deleted) and forgets this device's sign-in. Local files stay. `confirm`
+/// must be the account ID, typed by the user.
+pub async fn cancel_account(home: &Home, confirm: &str) -> anyhow::Result<()> {
+    let mut config = home.load_config()?;
+    let engine = Engine::open(home.clone())?;
+    engine
+        .remote()
+        .cancel_account(confirm)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    credentials::delete(home, &config);
+    config.token_store = None;
+    home.save_config(&config)?;
+    Ok(())
+}
+
 pub fn add_folder(
     home: &Home,
     local: &Path,

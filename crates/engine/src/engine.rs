@@ -42,6 +42,12 @@ pub enum Pause {
     FolderUnavailable {
         message: String,
     },
+    /// The account is frozen (sign in to reactivate) or was deleted on the
+    /// service; every local file stays.
+    Account {
+        message: String,
+        deleted: bool,
+    },
     /// A new folder on the service is larger than the threshold.
     LargeFolder {
         remote_path: String,
@@ -63,6 +69,14 @@ impl Pause {
             }
             Pause::StorageFull { message } => format!("paused uploads: {message}"),
             Pause::FolderUnavailable { message } => format!("paused: {message}"),
+            Pause::Account {
+                message,
+                deleted: false,
+            } => format!("stopped: {message}. Reactivate it with `nubo login`"),
+            Pause::Account {
+                message,
+                deleted: true,
+            } => format!("stopped: {message}; nothing here was deleted"),
             Pause::LargeFolder { remote_path, bytes } => format!(
                 "waiting: the new folder {remote_path} on the service holds {:.1} GB; download it with \
                  `nubo folder include {remote_path}` or keep it off this computer with `nubo folder exclude {remote_path}`",
@@ -441,7 +455,10 @@ impl Engine {
                 done += report.done;
                 for (path, err) in report.failed {
                     match err.code() {
-                        Some(ErrorCode::AgreementsRequired) | Some(ErrorCode::Unauthorized) => {
+                        Some(ErrorCode::AgreementsRequired)
+                        | Some(ErrorCode::Unauthorized)
+                        | Some(ErrorCode::AccountFrozen)
+                        | Some(ErrorCode::AccountDeleted) => {
                             if let OpError::Remote(e) = err {
                                 return self.remote_failure(e);
                             }
@@ -502,6 +519,19 @@ impl Engine {
                 Ok(Outcome::Paused(vec![Pause::AgreementsRequired {
                     message: api.message,
                     pending: api.pending,
+                }]))
+            }
+            RemoteError::Api(api)
+                if matches!(
+                    api.code,
+                    ErrorCode::AccountFrozen | ErrorCode::AccountDeleted
+                ) =>
+            {
+                // Nothing is planned, so nothing local can be deleted: the
+                // service's empty answer never reaches the planner.
+                Ok(Outcome::Paused(vec![Pause::Account {
+                    message: api.message,
+                    deleted: api.code == ErrorCode::AccountDeleted,
                 }]))
             }
             RemoteError::Api(api) if api.code == ErrorCode::Unauthorized => {

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nubo_protocol::{
-    AcceptRequest, AccountInfo, AgreementList, AgreementStatus, ApiError, ChangesResponse,
-    CommitRequest, DeleteRequest, DeviceList, ErrorCode, LoginRequest, Manifest,
+    AcceptRequest, AccountInfo, AgreementList, AgreementStatus, ApiError, CancelRequest,
+    ChangesResponse, CommitRequest, DeleteRequest, DeviceList, ErrorCode, LoginRequest, Manifest,
     MissingChunksRequest, MissingChunksResponse, MkdirRequest, MoveRequest, Node, NodeId,
     PushEvent, RefreshRequest, RestoreRequest, RestoreResponse, TokenResponse, TrashList,
     VersionList,
@@ -59,6 +59,8 @@ pub trait Remote: Send + Sync {
     async fn lookup(&self, path: &str) -> RemoteResult<Node>;
     async fn versions(&self, id: NodeId) -> RemoteResult<VersionList>;
     async fn restore(&self, req: &RestoreRequest) -> RemoteResult<RestoreResponse>;
+    /// Deletes the account and all it stores; `confirm` is its account ID.
+    async fn cancel_account(&self, confirm: &str) -> RemoteResult<()>;
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -438,5 +440,13 @@ impl Remote for HttpRemote {
     }
     async fn restore(&self, req: &RestoreRequest) -> RemoteResult<RestoreResponse> {
         self.json(Method::POST, "/v1/restore", to_json(req)).await
+    }
+    async fn cancel_account(&self, confirm: &str) -> RemoteResult<()> {
+        let req = CancelRequest {
+            confirm: confirm.to_string(),
+        };
+        self.send(Method::POST, "/v1/account/cancel", to_json(req))
+            .await?;
+        Ok(())
     }
 }

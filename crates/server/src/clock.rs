@@ -14,3 +14,18 @@ impl Clock for SystemClock {
             .unwrap_or(0)
     }
 }
+
+/// The system clock moved by a number of seconds read from a file at every
+/// call (missing or unreadable: 0). Only for tests that move a real
+/// service process through months (`nubo serve --clock-offset-file`).
+pub struct FileOffsetClock(pub std::path::PathBuf);
+
+impl Clock for FileOffsetClock {
+    fn now(&self) -> i64 {
+        let offset = std::fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .unwrap_or(0);
+        SystemClock.now() + offset
+    }
+}

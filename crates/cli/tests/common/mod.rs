@@ -151,6 +151,30 @@ impl Client {
         c
     }
 
+    /// `nubo login` again with the demo password, as a user would.
+    pub fn login_again(&self, service: &Service) {
+        let out = self.run_with_stdin(
+            &["login", &service.url, "demo", "--password-stdin"],
+            "nubo-demo\n",
+        );
+        assert!(
+            out.status.success(),
+            "login: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self.command(args).stdin(Stdio::piped()).spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.arg("--home")
