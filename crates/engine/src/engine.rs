@@ -492,8 +492,23 @@ impl Engine {
             }
             if done == 0 {
                 if failures > 0 && failures == quota_failures {
+                    // Usage as of this pass, so the user sees how full it is.
+                    let usage = self
+                        .db
+                        .meta("quota")
+                        .ok()
+                        .flatten()
+                        .and_then(|q| {
+                            let (used, quota) = q.split_once(' ')?;
+                            Some(format!(
+                                " ({:.1} MB of {:.1} MB used)",
+                                used.parse::<f64>().ok()? / 1e6,
+                                quota.parse::<f64>().ok()? / 1e6
+                            ))
+                        })
+                        .unwrap_or_default();
                     pauses.push(Pause::StorageFull {
-                        message: format!("storage on the service is full; {quota_failures} files wait to be uploaded. Free some space or upgrade the plan"),
+                        message: format!("storage on the service is full{usage}; {quota_failures} files wait to be uploaded, everything else synced. Free some space or upgrade the plan; uploads resume by themselves"),
                     });
                     return Ok(Outcome::Paused(pauses));
                 }
