@@ -65,6 +65,10 @@ enum Command {
         /// The local record of acceptances (document, version, language, time).
         #[arg(long)]
         history: bool,
+        /// Withdraw consent to instant change notifications (the push terms):
+        /// the client polls instead. `--accept --push` gives it again.
+        #[arg(long, conflicts_with = "accept")]
+        withdraw_push: bool,
         /// Decline: sign this device out; nothing is synced, every file stays.
         #[arg(long, conflicts_with = "accept")]
         decline: bool,
@@ -358,6 +362,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             locale,
             history,
             decline,
+            withdraw_push,
             json,
         } => {
             let home = home_of(cli.home)?;
@@ -382,6 +387,21 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                             r.id, r.version, r.locale, r.age, r.accepted_at
                         );
                     }
+                }
+                return Ok(0);
+            }
+            if withdraw_push {
+                let records = account::withdraw_optional(&engine).await?;
+                if records.is_empty() {
+                    println!(
+                        "no consent to withdraw: instant change notifications were not allowed"
+                    );
+                }
+                for r in records {
+                    println!(
+                        "withdrew consent to {} version {}; changes from the service are now found by polling",
+                        r.id, r.version
+                    );
                 }
                 return Ok(0);
             }

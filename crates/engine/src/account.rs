@@ -452,6 +452,36 @@ pub async fn accept(
     Ok(records)
 }
 
+/// Takes back consent to the optional documents (the push terms): from the
+/// next start of the sync loop the client polls instead. Kept in the local
+/// history as "withdrawn".
+pub async fn withdraw_optional(engine: &Engine) -> anyhow::Result<Vec<AcceptanceRecord>> {
+    let status = engine.remote().agreement_status().await?;
+    let list = engine.remote().agreements().await?;
+    let at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for d in list.documents {
+        let pending = status.pending.iter().any(|p| p.id == d.id);
+        if d.required != Requirement::Optional || pending || !seen.insert(d.id.clone()) {
+            continue;
+        }
+        engine.remote().withdraw(&d.id).await?;
+        let r = AcceptanceRecord {
+            id: d.id,
+            version: d.version,
+            locale: String::new(),
+            age: "withdrawn".into(),
+            accepted_at: at.clone(),
+        };
+        engine.db.add_acceptance(&r)?;
+        out.push(r);
+    }
+    Ok(out)
+}
+
 /// Push is used only with the user's consent: every optional document (the
 /// push terms) accepted in its current version.
 pub async fn push_allowed(engine: &Engine) -> bool {

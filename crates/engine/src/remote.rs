@@ -10,7 +10,7 @@ use nubo_protocol::{
     ChangesResponse, CommitRequest, DeleteRequest, DeviceList, ErrorCode, LoginRequest, Manifest,
     MissingChunksRequest, MissingChunksResponse, MkdirRequest, MoveRequest, Node, NodeId,
     PushEvent, RefreshRequest, RestoreRequest, RestoreResponse, TokenResponse, TrashList,
-    VersionList,
+    VersionList, WithdrawRequest,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -61,6 +61,8 @@ pub trait Remote: Send + Sync {
     async fn restore(&self, req: &RestoreRequest) -> RemoteResult<RestoreResponse>;
     /// Deletes the account and all it stores; `confirm` is its account ID.
     async fn cancel_account(&self, confirm: &str) -> RemoteResult<()>;
+    /// Takes back consent to an optional document.
+    async fn withdraw(&self, id: &str) -> RemoteResult<AgreementStatus>;
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -440,6 +442,11 @@ impl Remote for HttpRemote {
     }
     async fn restore(&self, req: &RestoreRequest) -> RemoteResult<RestoreResponse> {
         self.json(Method::POST, "/v1/restore", to_json(req)).await
+    }
+    async fn withdraw(&self, id: &str) -> RemoteResult<AgreementStatus> {
+        let req = WithdrawRequest { id: id.to_string() };
+        self.json(Method::POST, "/v1/agreements/withdraw", to_json(req))
+            .await
     }
     async fn cancel_account(&self, confirm: &str) -> RemoteResult<()> {
         let req = CancelRequest {

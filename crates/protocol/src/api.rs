@@ -160,6 +160,17 @@ pub struct Acceptance {
     pub accepted_at: i64,
     pub age: AgeConfirmation,
     pub device_id: i64,
+    /// A withdrawal of an earlier consent (optional documents only); the
+    /// latest record for a document and version decides.
+    #[serde(default)]
+    pub withdrawn: bool,
+}
+
+/// `POST /v1/agreements/withdraw`: take back consent to an optional document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WithdrawRequest {
+    pub id: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

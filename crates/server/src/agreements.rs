@@ -126,9 +126,13 @@ impl AgreementSet {
     pub fn pending(&self, accepted: &[Acceptance]) -> Vec<PendingAgreement> {
         let mut out: Vec<PendingAgreement> = Vec::new();
         for d in &self.docs {
+            // The latest record for this version decides: a withdrawal
+            // undoes an earlier consent.
             let done = accepted
                 .iter()
-                .any(|a| a.id == d.meta.id && a.version == d.meta.version);
+                .rev()
+                .find(|a| a.id == d.meta.id && a.version == d.meta.version)
+                .is_some_and(|a| !a.withdrawn);
             if done {
                 continue;
             }

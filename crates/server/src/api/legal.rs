@@ -2,7 +2,10 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
-use nubo_protocol::{AcceptRequest, AgreementList, AgreementStatus, ApiError, ErrorCode};
+use nubo_protocol::{
+    AcceptRequest, AgreementList, AgreementStatus, ApiError, ErrorCode, Requirement,
+    WithdrawRequest,
+};
 
 use super::session::Session;
 use super::{ApiResult, AppError, AppState};
@@ -83,6 +86,50 @@ pub async fn accept(
         .await?;
     Ok(Json(AgreementStatus {
         pending: state.agreements.get().pending(&accepted),
+        accepted,
+    }))
+}
+
+/// Withdraws consent to an optional document (the push terms): the client
+/// stops using what it allowed. Required documents cannot be withdrawn here;
+/// declining them means signing out or cancelling the account.
+#[utoipa::path(post, path = "/v1/agreements/withdraw", tag = "agreements", security(("bearer" = [])),
+    request_body = WithdrawRequest,
+    responses((status = 200, body = AgreementStatus), (status = 400, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn withdraw(
+    State(state): State<AppState>,
+    session: Session,
+    Json(req): Json<WithdrawRequest>,
+) -> ApiResult<AgreementStatus> {
+    let published = state.agreements.get();
+    let doc = published
+        .list()
+        .into_iter()
+        .find(|d| d.id == req.id)
+        .ok_or_else(|| {
+            AppError::new(
+                ErrorCode::NotFound,
+                format!("there is no agreement {:?}", req.id),
+            )
+        })?;
+    if doc.required != Requirement::Optional {
+        return Err(AppError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "{:?} is required to use the service; to decline it, sign out or cancel the account",
+                doc.title
+            ),
+        ));
+    }
+    let (account, device, now) = (session.account, session.device, state.now());
+    let accepted = state
+        .store(move |s| {
+            s.record_withdrawal(account, device, &doc.id, &doc.version, now)?;
+            s.acceptances(account)
+        })
+        .await?;
+    Ok(Json(AgreementStatus {
+        pending: published.pending(&accepted),
         accepted,
     }))
 }

@@ -132,6 +132,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(legal::document))
         .routes(routes!(legal::status))
         .routes(routes!(legal::accept))
+        .routes(routes!(legal::withdraw))
         .routes(routes!(files::changes))
         .routes(routes!(files::node))
         .routes(routes!(files::mkdir))

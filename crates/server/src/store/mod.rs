@@ -106,6 +106,16 @@ pub trait MetaStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<()>;
 
+    /// Records the withdrawal of consent to `version` of document `id`.
+    fn record_withdrawal(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        id: &str,
+        version: &str,
+        now: i64,
+    ) -> StoreResult<()>;
+
     fn changes(&self, account: AccountKey, cursor: i64, limit: u32)
         -> StoreResult<ChangesResponse>;
     fn current_cursor(&self, account: AccountKey) -> StoreResult<i64>;

@@ -107,6 +107,10 @@ CREATE INDEX versions_age ON versions(created_at);
     r#"
 ALTER TABLE accounts ADD COLUMN deleted_at INTEGER;
 "#,
+    // Consent to an optional document can be withdrawn; the history keeps both.
+    r#"
+ALTER TABLE acceptances ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -623,7 +627,7 @@ impl MetaStore for SqliteStore {
         self.read(|c| {
             let mut stmt = c
                 .prepare(
-                    "SELECT doc_id, version, locale, accepted_at, age, device FROM acceptances
+                    "SELECT doc_id, version, locale, accepted_at, age, device, withdrawn FROM acceptances
                      WHERE account = ?1 ORDER BY id",
                 )
                 .map_err(internal)?;
@@ -641,6 +645,7 @@ impl MetaStore for SqliteStore {
                             AgeConfirmation::Adult
                         },
                         device_id: r.get(5)?,
+                        withdrawn: r.get(6)?,
                     })
                 })
                 .map_err(internal)?;
@@ -665,6 +670,25 @@ impl MetaStore for SqliteStore {
                 )
                 .map_err(internal)?;
             }
+            Ok(())
+        })
+    }
+
+    fn record_withdrawal(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        id: &str,
+        version: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.with_tx(|tx| {
+            tx.execute(
+                "INSERT INTO acceptances (account, doc_id, version, locale, age, device, accepted_at, withdrawn)
+                 VALUES (?1, ?2, ?3, '', 'adult', ?4, ?5, 1)",
+                params![account, id, version, device, now],
+            )
+            .map_err(internal)?;
             Ok(())
         })
     }
