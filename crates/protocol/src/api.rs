@@ -48,6 +48,46 @@ pub struct AccountInfo {
     pub used_bytes: u64,
 }
 
+/// `POST /v1/auth/device`: start a sign-in that another, signed-in device
+/// approves (RFC 8628, device authorization grant).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DeviceCodeRequest {
+    /// Shown in the account's device list once approved.
+    pub device_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DeviceCodeResponse {
+    /// Secret: only the waiting client holds it, to poll for its tokens.
+    pub device_code: String,
+    /// Short, for a person to type: `ABCD-EFGH`.
+    pub user_code: String,
+    /// The service's approval page.
+    pub verification_uri: String,
+    /// The page with the code filled in (for a QR code).
+    pub verification_uri_complete: String,
+    pub expires_in: u64,
+    /// Seconds between polls.
+    pub interval: u64,
+}
+
+/// `POST /v1/auth/device/token`: poll. Answers `authorization_pending` or
+/// `slow_down` until approved, then the tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DeviceTokenRequest {
+    pub device_code: String,
+}
+
+/// `POST /v1/auth/device/approve`, from a signed-in device.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ApproveRequest {
+    pub user_code: String,
+}
+
 /// `POST /v1/account/cancel`: deletes the account and everything it stores.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

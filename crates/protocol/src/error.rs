@@ -31,6 +31,12 @@ pub enum ErrorCode {
     /// The account was cancelled, or deleted after staying frozen: nothing of
     /// it is left on the service. Clients keep their local files and stop.
     AccountDeleted,
+    /// Device sign-in: not approved yet; poll again after the interval.
+    AuthorizationPending,
+    /// Device sign-in: polling too fast; add 5 seconds to the interval.
+    SlowDown,
+    /// Device sign-in: the code expired; start again.
+    ExpiredToken,
     Internal,
 }
 
@@ -41,7 +47,10 @@ impl ErrorCode {
             | ErrorCode::HashMismatch
             | ErrorCode::InvalidName
             | ErrorCode::MissingChunks
-            | ErrorCode::AgeConfirmationRequired => 400,
+            | ErrorCode::AgeConfirmationRequired
+            | ErrorCode::AuthorizationPending
+            | ErrorCode::SlowDown
+            | ErrorCode::ExpiredToken => 400,
             ErrorCode::Unauthorized | ErrorCode::InvalidCredentials => 401,
             ErrorCode::AgreementsRequired => 403,
             ErrorCode::NotFound => 404,

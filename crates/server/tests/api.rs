@@ -143,6 +143,10 @@ async fn every_file_endpoint_needs_a_live_token() {
     let public = [
         "/v1/auth/login",
         "/v1/auth/refresh",
+        // Device sign-in: the waiting client has no token yet by design;
+        // the device code is its secret (tests/device.rs).
+        "/v1/auth/device",
+        "/v1/auth/device/token",
         "/v1/agreements",
         "/v1/agreements/{id}/{locale}",
         "/v1/openapi.json",

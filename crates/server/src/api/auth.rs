@@ -13,7 +13,7 @@ use super::session::{hash_token, issue_tokens, live_token, Session};
 use super::{ApiResult, AppError, AppState};
 use crate::lifecycle;
 use crate::password::hash_password;
-use crate::store::TokenKind;
+use crate::store::{AccountRow, TokenKind};
 
 /// The hash of a password nobody has: checked when the account does not
 /// exist, so the answer takes as long either way (no account oracle).
@@ -33,13 +33,31 @@ pub async fn login(
     State(state): State<AppState>,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<TokenResponse> {
-    let login = req.login.trim().to_string();
+    let account = check_password(&state, req.login, req.password).await?;
+    let now = state.now();
+    let (key, name) = (account.key, req.device_name);
+    let device = state
+        .store(move |s| s.create_device(key, &name, now))
+        .await?;
+    Ok(Json(
+        issue_tokens(&state, device, account.account_id).await?,
+    ))
+}
+
+/// The account a login and password name, in the same time whether or not
+/// it exists. A frozen account passes (signing in reactivates it); a deleted
+/// one is refused (and one past its date is emptied now).
+pub async fn check_password(
+    state: &AppState,
+    login: String,
+    password: String,
+) -> Result<AccountRow, AppError> {
+    let login = login.trim().to_string();
     let account = state.store(move |s| s.find_account(&login)).await?;
     let stored = account
         .as_ref()
         .map(|a| a.password_hash.clone())
         .unwrap_or_else(|| DECOY_HASH.clone());
-    let password = req.password;
     let ok = tokio::task::spawn_blocking(move || {
         PasswordHash::new(&stored)
             .map(|h| {
@@ -56,28 +74,20 @@ pub async fn login(
         _ => return Err(invalid_credentials()),
     };
     let now = state.now();
-    // A sign-in reactivates a frozen account; a deleted one stays deleted
-    // (and one past its date is emptied now, before anyone is told otherwise).
     match lifecycle::standing(account.last_used_at, account.deleted, now) {
         lifecycle::Standing::Deleted => {
             let key = account.key;
             state.store(move |s| s.delete_account(key, now)).await?;
-            return Err(AppError(
+            Err(AppError(
                 lifecycle::refusal(lifecycle::Standing::Deleted).expect("deleted is refused"),
-            ));
+            ))
         }
         lifecycle::Standing::Frozen { .. } => {
             tracing::info!(account = account.account_id, "reactivated by a sign-in");
+            Ok(account)
         }
-        lifecycle::Standing::Active => {}
+        lifecycle::Standing::Active => Ok(account),
     }
-    let (key, name) = (account.key, req.device_name);
-    let device = state
-        .store(move |s| s.create_device(key, &name, now))
-        .await?;
-    Ok(Json(
-        issue_tokens(&state, device, account.account_id).await?,
-    ))
 }
 
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,

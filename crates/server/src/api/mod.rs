@@ -3,6 +3,7 @@
 
 mod auth;
 mod content;
+mod device;
 mod files;
 mod legal;
 mod push;
@@ -128,6 +129,9 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::devices))
         .routes(routes!(auth::revoke_device))
         .routes(routes!(auth::cancel))
+        .routes(routes!(device::start))
+        .routes(routes!(device::token))
+        .routes(routes!(device::approve))
         .routes(routes!(legal::list))
         .routes(routes!(legal::document))
         .routes(routes!(legal::status))
@@ -165,6 +169,10 @@ pub fn router(state: AppState) -> Router {
                 let doc = doc.clone();
                 async move { Json(doc.as_ref().clone()) }
             }),
+        )
+        .route(
+            "/device",
+            axum::routing::get(device::page_get).post(device::page_post),
         )
         .layer(DefaultBodyLimit::max(MAX_CHUNK_BYTES))
         .with_state(state)

@@ -48,6 +48,21 @@ pub struct TokenOwner {
     pub account_deleted: bool,
 }
 
+/// What polling a device sign-in finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantPoll {
+    Unknown,
+    Expired,
+    Pending,
+    /// Polled again before the interval passed.
+    SlowDown,
+    /// Approved by a signed-in device of `account`; the grant is spent.
+    Approved {
+        account: AccountKey,
+        device_name: String,
+    },
+}
+
 /// Every call is blocking and atomic: one transaction each. Handlers call it
 /// from a blocking thread. `now` is passed in so tests can move time.
 pub trait MetaStore: Send + Sync + 'static {
@@ -95,6 +110,19 @@ pub trait MetaStore: Send + Sync + 'static {
     fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<()>;
     /// Accounts not deleted whose last use was before `before`.
     fn inactive_accounts(&self, before: i64) -> StoreResult<Vec<AccountKey>>;
+
+    /// Device sign-in (RFC 8628): a pending grant, found by the digest of
+    /// its device code or by its user code.
+    fn create_grant(
+        &self,
+        code_hash: &str,
+        user_code: &str,
+        device_name: &str,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// False when no live grant has that user code.
+    fn approve_grant(&self, user_code: &str, account: AccountKey, now: i64) -> StoreResult<bool>;
+    fn poll_grant(&self, code_hash: &str, now: i64, interval: i64) -> StoreResult<GrantPoll>;
 
     fn acceptances(&self, account: AccountKey) -> StoreResult<Vec<Acceptance>>;
     fn record_acceptances(

@@ -13,7 +13,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 mod restore;
 
-use super::{AccountKey, AccountRow, DeviceId, MetaStore, StoreResult, TokenKind, TokenOwner};
+use super::{
+    AccountKey, AccountRow, DeviceId, GrantPoll, MetaStore, StoreResult, TokenKind, TokenOwner,
+};
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -110,6 +112,17 @@ ALTER TABLE accounts ADD COLUMN deleted_at INTEGER;
     // Consent to an optional document can be withdrawn; the history keeps both.
     r#"
 ALTER TABLE acceptances ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0;
+"#,
+    // Device sign-in grants, short-lived; the device code only as a digest.
+    r#"
+CREATE TABLE device_grants (
+    code_hash   TEXT PRIMARY KEY,
+    user_code   TEXT NOT NULL UNIQUE,
+    device_name TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    last_poll   INTEGER NOT NULL DEFAULT 0,
+    account     INTEGER REFERENCES accounts(id)
+);
 "#,
 ];
 
@@ -620,6 +633,78 @@ impl MetaStore for SqliteStore {
                 .map_err(internal)?;
             let rows = stmt.query_map([before], |r| r.get(0)).map_err(internal)?;
             rows.collect::<Result<_, _>>().map_err(internal)
+        })
+    }
+
+    fn create_grant(
+        &self,
+        code_hash: &str,
+        user_code: &str,
+        device_name: &str,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        self.with_tx(|tx| {
+            tx.execute(
+                "DELETE FROM device_grants WHERE expires_at < ?1",
+                [expires_at - 86_400],
+            )
+            .map_err(internal)?;
+            tx.execute(
+                "INSERT INTO device_grants (code_hash, user_code, device_name, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![code_hash, user_code, device_name, expires_at],
+            )
+            .map_err(internal)?;
+            Ok(())
+        })
+    }
+
+    fn approve_grant(&self, user_code: &str, account: AccountKey, now: i64) -> StoreResult<bool> {
+        self.with_tx(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE device_grants SET account = ?2
+                     WHERE user_code = ?1 AND expires_at > ?3 AND account IS NULL",
+                    params![user_code, account, now],
+                )
+                .map_err(internal)?;
+            Ok(n == 1)
+        })
+    }
+
+    fn poll_grant(&self, code_hash: &str, now: i64, interval: i64) -> StoreResult<GrantPoll> {
+        self.with_tx(|tx| {
+            let row: Option<(String, i64, i64, Option<AccountKey>)> = tx
+                .query_row(
+                    "SELECT device_name, expires_at, last_poll, account FROM device_grants WHERE code_hash = ?1",
+                    [code_hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()
+                .map_err(internal)?;
+            let Some((device_name, expires_at, last_poll, account)) = row else {
+                return Ok(GrantPoll::Unknown);
+            };
+            if now >= expires_at {
+                return Ok(GrantPoll::Expired);
+            }
+            if let Some(account) = account {
+                tx.execute("DELETE FROM device_grants WHERE code_hash = ?1", [code_hash])
+                    .map_err(internal)?;
+                return Ok(GrantPoll::Approved {
+                    account,
+                    device_name,
+                });
+            }
+            tx.execute(
+                "UPDATE device_grants SET last_poll = ?2 WHERE code_hash = ?1",
+                params![code_hash, now],
+            )
+            .map_err(internal)?;
+            Ok(if now - last_poll < interval {
+                GrantPoll::SlowDown
+            } else {
+                GrantPoll::Pending
+            })
         })
     }
 
