@@ -37,14 +37,23 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
-    /// Sign in; the password is read from standard input and never stored.
+    /// Sign in: with the password (read from standard input, never stored),
+    /// or with --device-code, approved from a device already signed in.
     Login {
         server_url: String,
-        /// An account ID or a phone number.
-        account: String,
-        #[arg(long, required = true)]
+        /// An account ID or a phone number (with --password-stdin).
+        #[arg(required_unless_present = "device_code")]
+        account: Option<String>,
+        #[arg(long, required_unless_present = "device_code", requires = "account")]
         password_stdin: bool,
+        /// Show a code to approve with `nubo approve CODE` (or on the
+        /// service's /device page), and wait for it.
+        #[arg(long, conflicts_with = "password_stdin")]
+        device_code: bool,
     },
+    /// Approve a device-code sign-in shown on another device, into this
+    /// home's account.
+    Approve { code: String },
     /// Show the service's agreements, or accept them.
     Agreements {
         /// Accept every pending required agreement, as an adult.
@@ -338,12 +347,31 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Login {
             server_url,
             account,
+            device_code,
             ..
         } => {
             let home = home_of(cli.home)?;
             let _log = log_to_home(&home);
-            let password = read_password()?;
-            let store = account::login(&home, &server_url, &account, &password).await?;
+            let store = if device_code {
+                let (server, code) = account::start_code_sign_in(&server_url).await?;
+                // Printed at once: the user acts on it while this waits.
+                let mut out = std::io::stdout();
+                let _ = writeln!(
+                    out,
+                    "To sign in, approve the code {code} from a device already signed in: \
+                     run `nubo approve {code}` there, or open {uri} and enter the code with your account.\n\
+                     Waiting for approval (the code works for {min} minutes)…",
+                    code = code.user_code,
+                    uri = code.verification_uri_complete,
+                    min = code.expires_in / 60
+                );
+                let _ = out.flush();
+                account::finish_code_sign_in(&home, &server, &code).await?
+            } else {
+                let password = read_password()?;
+                let account = account.context("name the account to sign in to")?;
+                account::login(&home, &server_url, &account, &password).await?
+            };
             let status = account::status(&home)?;
             println!(
                 "signed in as {} on {}; tokens kept in {}",
@@ -352,6 +380,17 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 status.token_store.unwrap_or_default()
             );
             let _ = store;
+            Ok(0)
+        }
+        Command::Approve { code } => {
+            let home = home_of(cli.home)?;
+            let engine = Engine::open(home)?;
+            engine
+                .remote()
+                .approve_device(&code)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("approved: the device showing {code} is signing in to this account now");
             Ok(0)
         }
         Command::Agreements {

@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use nubo_protocol::{AcceptItem, AcceptRequest, AgeConfirmation, ErrorCode, Requirement};
+use nubo_protocol::{
+    AcceptItem, AcceptRequest, AgeConfirmation, DeviceCodeResponse, ErrorCode, Requirement,
+    TokenResponse,
+};
 use serde::Serialize;
 
 use crate::credentials;
@@ -61,10 +64,60 @@ pub async fn login(
         problem: LoginProblem::InsecureAddress,
         message: format!("{e:#}"),
     })?;
-    let mut config = home.load_config()?;
     let t = remote::login(&server, login, password, &host_name())
         .await
         .map_err(|e| login_error(&server, e))?;
+    keep_sign_in(home, server, t)
+}
+
+/// Starts a sign-in that a device already signed in approves: show the
+/// returned code (and its address) to the user, then `finish_code_sign_in`.
+pub async fn start_code_sign_in(server: &str) -> anyhow::Result<(String, DeviceCodeResponse)> {
+    let server = check_server_url(server).map_err(|e| LoginError {
+        problem: LoginProblem::InsecureAddress,
+        message: format!("{e:#}"),
+    })?;
+    let code = remote::device_code_start(&server, &host_name())
+        .await
+        .map_err(|e| login_error(&server, e))?;
+    Ok((server, code))
+}
+
+/// Polls at the service's pace until the code is approved (then keeps the
+/// tokens, as a password sign-in does) or expires.
+pub async fn finish_code_sign_in(
+    home: &Home,
+    server: &str,
+    code: &DeviceCodeResponse,
+) -> anyhow::Result<TokenStore> {
+    let mut interval = code.interval.max(1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(code.expires_in);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(interval)).await;
+        match remote::device_code_poll(server, &code.device_code).await {
+            Ok(t) => return keep_sign_in(home, server.to_string(), t),
+            Err(RemoteError::Api(e)) if e.code == ErrorCode::AuthorizationPending => {}
+            Err(RemoteError::Api(e)) if e.code == ErrorCode::SlowDown => interval += 5,
+            Err(RemoteError::Api(e)) if e.code == ErrorCode::ExpiredToken => {
+                bail!(
+                    "the code {} expired before it was approved; start the sign-in again",
+                    code.user_code
+                )
+            }
+            Err(e) => return Err(login_error(server, e)),
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "the code {} expired before it was approved; start the sign-in again",
+                code.user_code
+            );
+        }
+    }
+}
+
+/// Keeps a sign-in's tokens (keyring or 0600 file) and its account in the home.
+fn keep_sign_in(home: &Home, server: String, t: TokenResponse) -> anyhow::Result<TokenStore> {
+    let mut config = home.load_config()?;
     if let Some(prev) = &config.account_id {
         if *prev != t.account_id && !config.folders.is_empty() {
             bail!(

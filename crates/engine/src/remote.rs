@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nubo_protocol::{
-    AcceptRequest, AccountInfo, AgreementList, AgreementStatus, ApiError, CancelRequest,
-    ChangesResponse, CommitRequest, DeleteRequest, DeviceList, ErrorCode, LoginRequest, Manifest,
+    AcceptRequest, AccountInfo, AgreementList, AgreementStatus, ApiError, ApproveRequest,
+    CancelRequest, ChangesResponse, CommitRequest, DeleteRequest, DeviceCodeRequest,
+    DeviceCodeResponse, DeviceList, DeviceTokenRequest, ErrorCode, LoginRequest, Manifest,
     MissingChunksRequest, MissingChunksResponse, MkdirRequest, MoveRequest, Node, NodeId,
     PushEvent, RefreshRequest, RestoreRequest, RestoreResponse, TokenResponse, TrashList,
     VersionList, WithdrawRequest,
@@ -63,6 +64,8 @@ pub trait Remote: Send + Sync {
     async fn cancel_account(&self, confirm: &str) -> RemoteResult<()>;
     /// Takes back consent to an optional document.
     async fn withdraw(&self, id: &str) -> RemoteResult<AgreementStatus>;
+    /// Approves a device-code sign-in into this account.
+    async fn approve_device(&self, user_code: &str) -> RemoteResult<()>;
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -152,6 +155,44 @@ pub async fn login(
             login: login.to_string(),
             password: password.to_string(),
             device_name: device_name.to_string(),
+        })
+        .send()
+        .await
+        .map_err(net)?;
+    if !resp.status().is_success() {
+        return Err(decode_error(resp).await);
+    }
+    resp.json().await.map_err(net)
+}
+
+/// Starts a sign-in by device code (RFC 8628).
+pub async fn device_code_start(
+    server: &str,
+    device_name: &str,
+) -> RemoteResult<DeviceCodeResponse> {
+    let resp = client()
+        .post(format!("{server}/v1/auth/device"))
+        .timeout(REQUEST_TIMEOUT)
+        .json(&DeviceCodeRequest {
+            device_name: device_name.to_string(),
+        })
+        .send()
+        .await
+        .map_err(net)?;
+    if !resp.status().is_success() {
+        return Err(decode_error(resp).await);
+    }
+    resp.json().await.map_err(net)
+}
+
+/// One poll of a device-code sign-in: the tokens once approved, else the
+/// service's `authorization_pending`, `slow_down` or `expired_token`.
+pub async fn device_code_poll(server: &str, device_code: &str) -> RemoteResult<TokenResponse> {
+    let resp = client()
+        .post(format!("{server}/v1/auth/device/token"))
+        .timeout(REQUEST_TIMEOUT)
+        .json(&DeviceTokenRequest {
+            device_code: device_code.to_string(),
         })
         .send()
         .await
@@ -442,6 +483,14 @@ impl Remote for HttpRemote {
     }
     async fn restore(&self, req: &RestoreRequest) -> RemoteResult<RestoreResponse> {
         self.json(Method::POST, "/v1/restore", to_json(req)).await
+    }
+    async fn approve_device(&self, user_code: &str) -> RemoteResult<()> {
+        let req = ApproveRequest {
+            user_code: user_code.to_string(),
+        };
+        self.send(Method::POST, "/v1/auth/device/approve", to_json(req))
+            .await?;
+        Ok(())
     }
     async fn withdraw(&self, id: &str) -> RemoteResult<AgreementStatus> {
         let req = WithdrawRequest { id: id.to_string() };

@@ -126,16 +126,21 @@ impl Client {
         c
     }
 
-    /// Signed in only: no agreements accepted, no folder.
-    pub fn signed_in(service: &Service, name: &str, account: &str, password: &str) -> Client {
+    /// A home that has not signed in yet.
+    pub fn blank(name: &str) -> Client {
         let dir = tempfile::tempdir().unwrap();
-        let c = Client {
+        Client {
             name: name.into(),
             home: dir.path().join("home"),
             root: dir.path().join("Nubo"),
             data_home: dir.path().join("xdg-data"),
             _dir: dir,
-        };
+        }
+    }
+
+    /// Signed in only: no agreements accepted, no folder.
+    pub fn signed_in(service: &Service, name: &str, account: &str, password: &str) -> Client {
+        let c = Self::blank(name);
         let mut child = c
             .command(&["login", &service.url, account, "--password-stdin"])
             .stdin(Stdio::piped())

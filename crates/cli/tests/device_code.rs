@@ -1,0 +1,69 @@
+//! Sign-in by device code between real processes: a new home shows a code,
+//! a home already signed in approves it with `nubo approve`, the new home is
+//! signed in to the same account and syncs.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+#[test]
+fn a_new_pc_signs_in_with_a_code_approved_from_another() {
+    let service = Service::start();
+    let a = Client::new(&service, "pc-a");
+    a.write("hello.txt", "from A");
+    a.sync();
+
+    let c = Client::blank("pc-c");
+    let mut child = c
+        .command(&["login", &service.url, "--device-code"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
+    // The rest is read once it exits; the pipe stays open meanwhile.
+    let rest = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut s).unwrap();
+        s
+    });
+    let code = first
+        .split_whitespace()
+        .find(|w| w.len() == 9 && w.as_bytes()[4] == b'-')
+        .unwrap_or_else(|| panic!("no code in {first:?}"))
+        .to_string();
+    assert!(first.contains(&format!("nubo approve {code}")), "{first}");
+    assert!(first.contains(&format!("/device?code={code}")), "{first}");
+
+    let out = a.ok(&["approve", &code.to_lowercase()]);
+    assert!(out.contains("approved"), "{out}");
+    // Bounded: the client polls every 5 s.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the waiting login never finished"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+    let rest = rest.join().unwrap();
+    assert!(rest.contains("signed in as demo"), "{rest}");
+    let devices = a.ok(&["devices"]);
+    assert!(devices.contains("pc-c"), "{devices}");
+
+    c.ok(&["agreements", "--accept"]);
+    c.ok(&["folder", "add", c.root.to_str().unwrap()]);
+    c.sync();
+    assert_eq!(c.read("hello.txt").unwrap(), b"from A");
+}
