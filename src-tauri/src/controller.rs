@@ -21,6 +21,11 @@ pub enum Request {
     Snapshot(Reply<AppSnapshot>),
     SetLanguage(String, Reply<AppSnapshot>),
     SignIn(SignIn, Reply<AppSnapshot>),
+    /// Starts a sign-in by code for the given service address.
+    CodeSignInStart(String, Reply<CodeSignIn>),
+    /// Waits (in its own task) until the code is approved or expires.
+    CodeSignInWait(Reply<AppSnapshot>),
+    CodeSignInDone(Result<(), CommandError>, Reply<AppSnapshot>),
     Agreements(Reply<Vec<AgreementSummary>>),
     AgreementText(String, String, Reply<AgreementText>),
     Accept(Acceptance, Reply<AppSnapshot>),
@@ -132,6 +137,8 @@ struct Controller {
     /// The running batch: operations and bytes.
     batch: (u32, u64),
     last_progress: std::time::Instant,
+    /// A sign-in by code started and not finished: (service, code).
+    pending_code: Option<(String, nubo_protocol::DeviceCodeResponse)>,
 }
 
 pub fn spawn(
@@ -157,6 +164,7 @@ pub fn spawn(
         revision: Default::default(),
         batch: (0, 0),
         last_progress: std::time::Instant::now(),
+        pending_code: None,
     };
     tauri::async_runtime::spawn(c.run(rx));
     Handle { tx }
@@ -205,6 +213,16 @@ fn sync_mode(m: Mode) -> SyncMode {
         Mode::UploadOnly => SyncMode::UploadOnly,
         Mode::DownloadOnly => SyncMode::DownloadOnly,
     }
+}
+
+/// A QR code a phone camera reads, as SVG.
+fn qr_svg(text: &str) -> Result<String, CommandError> {
+    let code = qrcode::QrCode::new(text.as_bytes()).map_err(|e| err(e.to_string()))?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(180, 180)
+        .quiet_zone(true)
+        .build())
 }
 
 fn deleted_page(list: nubo_protocol::TrashList) -> DeletedPage {
@@ -592,6 +610,56 @@ impl Controller {
                     .map_err(from_anyhow);
                 let result = match result {
                     Ok(_) => {
+                        self.engine = None;
+                        match self.open_engine() {
+                            Ok(_) => {
+                                self.refresh_agreements().await;
+                                Ok(self.snapshot())
+                            }
+                            Err(e) => Err(from_anyhow(e)),
+                        }
+                    }
+                    Err(e) => Err(e),
+                };
+                self.publish();
+                let _ = r.send(result);
+            }
+            Request::CodeSignInStart(server, r) => {
+                let result = account::start_code_sign_in(&server)
+                    .await
+                    .map_err(from_anyhow)
+                    .and_then(|(server, code)| {
+                        let view = CodeSignIn {
+                            qr_svg: qr_svg(&code.verification_uri_complete)?,
+                            user_code: code.user_code.clone(),
+                            verification_uri: code.verification_uri.clone(),
+                            verification_uri_complete: code.verification_uri_complete.clone(),
+                            expires_in: code.expires_in,
+                        };
+                        self.pending_code = Some((server, code));
+                        Ok(view)
+                    });
+                let _ = r.send(result);
+            }
+            Request::CodeSignInWait(r) => {
+                let Some((server, code)) = self.pending_code.clone() else {
+                    let _ = r.send(Err(err("no sign-in by code was started")));
+                    return;
+                };
+                let (home, tx) = (self.home.clone(), self.tx.clone());
+                // Its own task: approval can take minutes.
+                tauri::async_runtime::spawn(async move {
+                    let done = account::finish_code_sign_in(&home, &server, &code)
+                        .await
+                        .map(|_| ())
+                        .map_err(from_anyhow);
+                    let _ = tx.send(Request::CodeSignInDone(done, r)).await;
+                });
+            }
+            Request::CodeSignInDone(done, r) => {
+                self.pending_code = None;
+                let result = match done {
+                    Ok(()) => {
                         self.engine = None;
                         match self.open_engine() {
                             Ok(_) => {

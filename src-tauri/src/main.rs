@@ -131,6 +131,8 @@ macro_rules! handler {
             revoke_device,
             remove_folder,
             list_deleted,
+            code_sign_in_start,
+            code_sign_in_wait,
             list_versions,
             restore
         ]
@@ -241,6 +243,14 @@ async fn resume(c: State<'_, Handle>) -> Cmd<AppSnapshot> {
 #[tauri::command]
 async fn sign_out(c: State<'_, Handle>) -> Cmd<AppSnapshot> {
     c.ask(Request::SignOut).await
+}
+#[tauri::command]
+async fn code_sign_in_start(c: State<'_, Handle>, server: String) -> Cmd<CodeSignIn> {
+    c.ask(|r| Request::CodeSignInStart(server, r)).await
+}
+#[tauri::command]
+async fn code_sign_in_wait(c: State<'_, Handle>) -> Cmd<AppSnapshot> {
+    c.ask(Request::CodeSignInWait).await
 }
 #[tauri::command]
 async fn list_deleted(c: State<'_, Handle>, query: String, offset: u32) -> Cmd<DeletedPage> {

@@ -316,5 +316,30 @@ fn the_wizard_through_the_real_commands() {
     let s: AppSnapshot = call(&webview, "sign_out", json!({})).unwrap();
     assert_eq!(s.phase, Phase::Welcome);
     assert!(local.join("already-here.txt").exists());
+
+    // Back in by a code that another device of the account approves.
+    let code: CodeSignIn = call(&webview, "code_sign_in_start", json!({"server": url})).unwrap();
+    assert!(
+        code.qr_svg.contains("<svg") && code.verification_uri_complete.contains(&code.user_code)
+    );
+    let other = tauri::async_runtime::block_on(nubo_engine::remote::login(
+        &url,
+        "demo",
+        nubo_server::DEMO_PASSWORD,
+        "phone",
+    ))
+    .unwrap();
+    let other = nubo_engine::remote::HttpRemote::new(
+        &url,
+        nubo_engine::remote::Tokens {
+            access: other.access_token,
+            refresh: other.refresh_token,
+        },
+        Arc::new(|_| {}),
+    );
+    use nubo_engine::remote::Remote;
+    tauri::async_runtime::block_on(other.approve_device(&code.user_code)).unwrap();
+    let s: AppSnapshot = call(&webview, "code_sign_in_wait", json!({})).unwrap();
+    assert_eq!(s.phase, Phase::Running, "signed in again, folder and all");
     tauri::async_runtime::block_on(server.shutdown());
 }

@@ -119,6 +119,19 @@ export function installMockBackend(params: URLSearchParams) {
         Object.assign(state, { phase: "agreements", server: r.server, account: r.login });
         return state;
       }
+      case "code_sign_in_start":
+        return {
+          user_code: "BCDF-GHJK",
+          verification_uri: `${String(a.server)}/device`,
+          verification_uri_complete: `${String(a.server)}/device?code=BCDF-GHJK`,
+          qr_svg: '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 2 2" data-testid="qr-svg"><rect width="1" height="1"/></svg>',
+          expires_in: 600,
+        };
+      case "code_sign_in_wait":
+        await new Promise((r) => setTimeout(r, 400));
+        if (params.get("code") === "expire") return fail(null, "the code BCDF-GHJK expired before it was approved; start the sign-in again");
+        Object.assign(state, { phase: "agreements", server: "http://127.0.0.1:8787", account: "demo" });
+        return state;
       case "agreements":
         return (await docsReady).map((d) => ({ id: d.id, title: d.title, titles: d.titles, version: d.version, effective: d.effective, required: d.required, locales: d.locales, accepted: d.accepted }));
       case "agreement_text": {

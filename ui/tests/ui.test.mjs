@@ -223,6 +223,28 @@ describe("first-run wizard", () => {
     await page.close();
   });
 
+  test("signs in with a code approved from another device, shown with a QR code", async () => {
+    let page = await open();
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByTestId("with-code").click();
+    assert.equal(await page.getByTestId("user-code").textContent(), "BCDF-GHJK");
+    await page.getByTestId("qr").locator("svg").waitFor();
+    const body = await page.getByTestId("code-sign-in").textContent();
+    assert.ok(body.includes("nubo approve BCDF-GHJK") && body.includes("http://127.0.0.1:8787/device"), body);
+    await shot(page, "2-sign-in-code");
+    // Approved elsewhere: the wizard goes on by itself.
+    await page.getByTestId("agreements").waitFor();
+    await page.close();
+
+    page = await open("code=expire");
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByTestId("with-code").click();
+    const error = await page.getByTestId("sign-in-error").textContent();
+    assert.ok(error.includes("expired"), error);
+    await page.getByRole("button", { name: "Get a new code" }).waitFor();
+    await page.close();
+  });
+
   test("declining signs out and accepts nothing", async () => {
     const page = await open();
     await signIn(page);

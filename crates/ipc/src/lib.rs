@@ -65,6 +65,21 @@ pub struct SignIn {
     pub password: String,
 }
 
+/// A sign-in by code waiting for approval from a device already signed in.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct CodeSignIn {
+    /// For a person to type: `ABCD-EFGH`.
+    pub user_code: String,
+    /// The service's approval page.
+    pub verification_uri: String,
+    /// The page with the code filled in: what the QR code holds.
+    pub verification_uri_complete: String,
+    /// The QR code of `verification_uri_complete`, as an SVG document.
+    pub qr_svg: String,
+    #[ts(type = "number")]
+    pub expires_in: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum SignInProblem {
@@ -331,6 +346,7 @@ pub fn typescript() -> String {
         AppSnapshot::decl(),
         SignIn::decl(),
         SignInProblem::decl(),
+        CodeSignIn::decl(),
         CommandError::decl(),
         Requirement::decl(),
         AgreementSummary::decl(),

@@ -27,6 +27,24 @@ login: string, password: string, };
 
 export type SignInProblem = "wrong_credentials" | "unreachable" | "bad_certificate" | "insecure_address" | "other";
 
+export type CodeSignIn = { 
+/**
+ * For a person to type: `ABCD-EFGH`.
+ */
+user_code: string, 
+/**
+ * The service's approval page.
+ */
+verification_uri: string, 
+/**
+ * The page with the code filled in: what the QR code holds.
+ */
+verification_uri_complete: string, 
+/**
+ * The QR code of `verification_uri_complete`, as an SVG document.
+ */
+qr_svg: string, expires_in: number, };
+
 export type CommandError = { problem: SignInProblem | null, message: string, };
 
 export type Requirement = "sign-in" | "sync" | "optional";

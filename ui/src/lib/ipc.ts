@@ -9,6 +9,7 @@ import type {
   AgreementSummary,
   AgreementText,
   AppSnapshot,
+  CodeSignIn,
   CommandError,
   DeletedPage,
   DeviceView,
@@ -47,6 +48,9 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 export const snapshot = () => call<AppSnapshot>("snapshot");
 export const setLanguage = (language: string) => call<AppSnapshot>("set_language", { language });
 export const signIn = (request: SignIn) => call<AppSnapshot>("sign_in", { request });
+/** Sign-in approved from another device: show the code, then wait. */
+export const codeSignInStart = (server: string) => call<CodeSignIn>("code_sign_in_start", { server });
+export const codeSignInWait = () => call<AppSnapshot>("code_sign_in_wait");
 export const agreements = () => call<AgreementSummary[]>("agreements");
 export const agreementText = (id: string, locale: string) => call<AgreementText>("agreement_text", { id, locale });
 export const accept = (acceptance: Acceptance) => call<AppSnapshot>("accept", { acceptance });
