@@ -52,6 +52,8 @@ pub enum Request {
     /// Selective sync: keep a remote folder off this computer, or bring it back.
     SetExcluded(String, bool, Reply<AppSnapshot>),
     Resume(Reply<AppSnapshot>),
+    /// The user confirms a paused mass delete: one pass goes ahead with it.
+    AllowMassDelete(Reply<AppSnapshot>),
     SignOut(Reply<AppSnapshot>),
     /// One page of the service's trash matching a search.
     ListDeleted(String, u32, Reply<DeletedPage>),
@@ -139,6 +141,8 @@ struct Controller {
     last_progress: std::time::Instant,
     /// A sign-in by code started and not finished: (service, code).
     pending_code: Option<(String, nubo_protocol::DeviceCodeResponse)>,
+    /// The next start of the loop lets a paused mass delete through, once.
+    allow_mass_delete_once: bool,
 }
 
 pub fn spawn(
@@ -165,6 +169,7 @@ pub fn spawn(
         batch: (0, 0),
         last_progress: std::time::Instant::now(),
         pending_code: None,
+        allow_mass_delete_once: false,
     };
     tauri::async_runtime::spawn(c.run(rx));
     Handle { tx }
@@ -493,6 +498,7 @@ impl Controller {
                 })
                 .collect(),
             problems: s.problems,
+            pauses: s.pauses,
             waiting_folders: s
                 .waiting_folders
                 .into_iter()
@@ -532,6 +538,7 @@ impl Controller {
             }
         };
         let push = account::push_allowed(&engine).await;
+        let allow_once = std::mem::take(&mut self.allow_mass_delete_once);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         self.stop = Some(stop_tx);
         self.tray = syncing((0, 0), 0, 0);
@@ -540,6 +547,11 @@ impl Controller {
             let stop = async move {
                 let _ = stop_rx.await;
             };
+            if allow_once {
+                if let Err(e) = engine.sync_once(true).await {
+                    tracing::error!("the confirmed pass failed: {e:#}");
+                }
+            }
             if let Err(e) = engine.watch(false, push, stop).await {
                 tracing::error!("the sync loop stopped: {e:#}");
             }
@@ -963,6 +975,15 @@ impl Controller {
                         let (reply, _) = oneshot::channel();
                         let _ = tx.send(Request::Resume(reply)).await;
                     });
+                }
+                self.publish();
+                let _ = r.send(Ok(self.snapshot()));
+            }
+            Request::AllowMassDelete(r) => {
+                self.stop_sync_and_wait().await;
+                self.allow_mass_delete_once = true;
+                if self.phase() == Phase::Running && !self.paused {
+                    self.start_sync().await;
                 }
                 self.publish();
                 let _ = r.send(Ok(self.snapshot()));

@@ -132,6 +132,7 @@ macro_rules! handler {
             remove_folder,
             list_deleted,
             code_sign_in_start,
+            allow_mass_delete,
             code_sign_in_wait,
             list_versions,
             restore
@@ -243,6 +244,10 @@ async fn resume(c: State<'_, Handle>) -> Cmd<AppSnapshot> {
 #[tauri::command]
 async fn sign_out(c: State<'_, Handle>) -> Cmd<AppSnapshot> {
     c.ask(Request::SignOut).await
+}
+#[tauri::command]
+async fn allow_mass_delete(c: State<'_, Handle>) -> Cmd<AppSnapshot> {
+    c.ask(Request::AllowMassDelete).await
 }
 #[tauri::command]
 async fn code_sign_in_start(c: State<'_, Handle>, server: String) -> Cmd<CodeSignIn> {

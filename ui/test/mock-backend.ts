@@ -174,6 +174,7 @@ export function installMockBackend(params: URLSearchParams) {
           ],
           accepted: [{ id: "terms", version: "2026-11-01", locale: "en", age: "adult", accepted_at: "2026-11-23T10:00:00Z" }],
           waiting_folders: params.get("waiting") ? [{ path: "/videos", bytes: 4_200_000_000 }] : [],
+          pauses: params.get("pause") ? [params.get("pause") as string] : [],
         };
         return state;
       }
@@ -248,6 +249,9 @@ export function installMockBackend(params: URLSearchParams) {
         }
         return out;
       }
+      case "allow_mass_delete":
+        if (state.status) state.status.pauses = [];
+        return state;
       case "set_start_at_login":
         state.start_at_login = Boolean(a.on);
         return state;

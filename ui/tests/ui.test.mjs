@@ -420,3 +420,21 @@ describe("a large new folder on the service", () => {
     await page.close();
   });
 });
+
+describe("paused for the user", () => {
+  test("a paused mass delete offers restore or going ahead", async () => {
+    const page = await toRunning("pause=mass_delete");
+    const panel = page.getByTestId("what-to-do");
+    await panel.getByRole("button", { name: "Delete them on the other side too" }).click();
+    assert.equal((await calls(page, "allow_mass_delete")).length, 1);
+    await panel.waitFor({ state: "detached" });
+    await page.close();
+  });
+
+  test("a frozen account offers to sign in again", async () => {
+    const page = await toRunning("pause=account_frozen");
+    await page.getByTestId("what-to-do").getByRole("button", { name: "Sign in again to reactivate the account" }).click();
+    await page.getByTestId("welcome").waitFor();
+    await page.close();
+  });
+});

@@ -580,6 +580,8 @@ pub struct Status {
     /// New folders on the service over the size threshold, waiting for the
     /// user to include or exclude them: (path on the service, bytes).
     pub waiting_folders: Vec<(String, u64)>,
+    /// What the last pass paused for (`Pause::kind`), if it paused.
+    pub pauses: Vec<String>,
 }
 
 /// Reads the home only; needs no network.
@@ -622,6 +624,10 @@ pub fn status(home: &Home) -> anyhow::Result<Status> {
             .unwrap_or_default(),
         conflicts: db.conflicts()?,
         recent: db.recent_events(10)?,
+        pauses: db
+            .meta("pauses")?
+            .and_then(|w| serde_json::from_str(&w).ok())
+            .unwrap_or_default(),
         waiting_folders: db
             .meta("waiting_folders")?
             .and_then(|w| serde_json::from_str(&w).ok())

@@ -56,6 +56,19 @@ pub enum Pause {
 }
 
 impl Pause {
+    /// What kind of decision it waits for, for a front end's buttons.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Pause::MassDelete { .. } => "mass_delete",
+            Pause::AgreementsRequired { .. } => "agreements",
+            Pause::StorageFull { .. } => "storage_full",
+            Pause::FolderUnavailable { .. } => "folder_unavailable",
+            Pause::Account { deleted: false, .. } => "account_frozen",
+            Pause::Account { deleted: true, .. } => "account_deleted",
+            Pause::LargeFolder { .. } => "large_folder",
+        }
+    }
+
     /// One sentence: what happened and what to do.
     pub fn message(&self) -> String {
         match self {
@@ -299,6 +312,14 @@ impl Engine {
                 .collect(),
             _ => Vec::new(),
         };
+        let kinds: Vec<&str> = match &result {
+            Ok(Outcome::Paused(p)) => p.iter().map(Pause::kind).collect(),
+            _ => Vec::new(),
+        };
+        let _ = self.db.set_meta(
+            "pauses",
+            Some(&serde_json::to_string(&kinds).unwrap_or_default()),
+        );
         let _ = self.db.set_meta(
             "waiting_folders",
             Some(&serde_json::to_string(&waiting).unwrap_or_default()),

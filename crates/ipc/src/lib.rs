@@ -210,6 +210,11 @@ pub struct StatusView {
     /// New folders on the service over the size threshold, waiting for a
     /// yes (download) or no (keep on the service only).
     pub waiting_folders: Vec<WaitingFolder>,
+    /// What the last pass paused for: `mass_delete`, `agreements`,
+    /// `storage_full`, `folder_unavailable`, `account_frozen`,
+    /// `account_deleted`, `large_folder`. The status window offers the action
+    /// that resolves each.
+    pub pauses: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]

@@ -98,7 +98,14 @@ storage_used: number | null, storage_quota: number | null, last_error: string | 
  * New folders on the service over the size threshold, waiting for a
  * yes (download) or no (keep on the service only).
  */
-waiting_folders: Array<WaitingFolder>, };
+waiting_folders: Array<WaitingFolder>, 
+/**
+ * What the last pass paused for: `mass_delete`, `agreements`,
+ * `storage_full`, `folder_unavailable`, `account_frozen`,
+ * `account_deleted`, `large_folder`. The status window offers the action
+ * that resolves each.
+ */
+pauses: Array<string>, };
 
 export type WaitingFolder = { 
 /**

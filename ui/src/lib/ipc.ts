@@ -59,6 +59,8 @@ export const chooseFolder = (choice: FolderChoice) => call<AppSnapshot>("choose_
 export const status = () => call<StatusView>("status");
 export const pause = (minutes: number | null) => call<AppSnapshot>("pause", { minutes });
 export const resume = () => call<AppSnapshot>("resume");
+/** A paused mass delete goes ahead, once. */
+export const allowMassDelete = () => call<AppSnapshot>("allow_mass_delete");
 export const setStartAtLogin = (on: boolean) => call<AppSnapshot>("set_start_at_login", { on });
 export const remoteFolders = () => call<RemoteFolder[]>("remote_folders");
 export const showConflict = (path: string) => call<null>("show_conflict", { path });
