@@ -38,10 +38,10 @@ fn frozen_then_reactivated_then_deleted_and_no_local_file_is_lost() {
         msg.contains("frozen") && msg.contains("before 20") && msg.contains("nubo login"),
         "{msg}"
     );
-    assert!(a.status_json()["state"]
-        .as_str()
-        .unwrap()
-        .contains("frozen"));
+    let status = a.status_json();
+    assert!(status["state"].as_str().unwrap().contains("frozen"));
+    // What the app turns into its "Sign in again" button.
+    assert_eq!(status["pauses"], serde_json::json!(["account_frozen"]));
     assert_eq!(a.files(), before);
 
     // Signing in within the 30 days reactivates it.
@@ -61,6 +61,10 @@ fn frozen_then_reactivated_then_deleted_and_no_local_file_is_lost() {
         stderr(&out)
     );
     assert_eq!(a.files(), before, "every local file is kept");
+    assert_eq!(
+        a.status_json()["pauses"],
+        serde_json::json!(["account_deleted"])
+    );
     assert!(a.trash().is_empty(), "nothing went to the OS trash either");
 }
 
