@@ -189,6 +189,7 @@ async fn devices_of(engine: &Engine) -> Result<Vec<DeviceView>, CommandError> {
         .map(|d| DeviceView {
             id: d.id,
             name: d.name,
+            os: d.os,
             last_seen: d.last_seen,
             current: d.current,
         })

@@ -58,8 +58,8 @@ export function installMockBackend(params: URLSearchParams) {
   let ignore = "*.log\n";
   let limits = { upload_kbps: 0, download_kbps: 0 };
   let devices = [
-    { id: 1, name: "laptop", last_seen: 0, current: true },
-    { id: 2, name: "old-desktop", last_seen: 0, current: false },
+    { id: 1, name: "laptop", os: "linux", last_seen: 1_795_000_000, current: true },
+    { id: 2, name: "old-desktop", os: "windows", last_seen: 1_780_000_000, current: false },
   ];
   const remote = [
     { path: "/docs", excluded: false },

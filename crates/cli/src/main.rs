@@ -643,9 +643,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             } else {
                 for d in list.devices {
                     println!(
-                        "{}\t{}{}",
+                        "{}\t{}\t{}\tlast seen {}{}",
                         d.id,
                         d.name,
+                        if d.os.is_empty() { "?" } else { &d.os },
+                        restore::when(d.last_seen),
                         if d.current { "\t(this device)" } else { "" }
                     );
                 }

@@ -42,7 +42,7 @@ enum RestoreCommand {
 }
 
 /// Unix seconds as local `YYYY-MM-DD HH:MM`.
-fn when(secs: i64) -> String {
+pub fn when(secs: i64) -> String {
     let utc =
         time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let t = time::UtcOffset::current_local_offset().map_or(utc, |o| utc.to_offset(o));

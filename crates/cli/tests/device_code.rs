@@ -60,7 +60,11 @@ fn a_new_pc_signs_in_with_a_code_approved_from_another() {
     let rest = rest.join().unwrap();
     assert!(rest.contains("signed in as demo"), "{rest}");
     let devices = a.ok(&["devices"]);
-    assert!(devices.contains("pc-c"), "{devices}");
+    // Name, operating system and last seen, as the account's device list shows.
+    assert!(
+        devices.contains(&format!("pc-c\t{}\tlast seen 20", std::env::consts::OS)),
+        "{devices}"
+    );
 
     c.ok(&["agreements", "--accept"]);
     c.ok(&["folder", "add", c.root.to_str().unwrap()]);

@@ -155,6 +155,7 @@ pub async fn login(
             login: login.to_string(),
             password: password.to_string(),
             device_name: device_name.to_string(),
+            os: std::env::consts::OS.to_string(),
         })
         .send()
         .await
@@ -175,6 +176,7 @@ pub async fn device_code_start(
         .timeout(REQUEST_TIMEOUT)
         .json(&DeviceCodeRequest {
             device_name: device_name.to_string(),
+            os: std::env::consts::OS.to_string(),
         })
         .send()
         .await

@@ -238,6 +238,8 @@ pub struct DeviceView {
     #[ts(type = "number")]
     pub id: i64,
     pub name: String,
+    /// `linux`, `windows`, `macos`, or empty.
+    pub os: String,
     /// Unix seconds.
     #[ts(type = "number")]
     pub last_seen: i64,

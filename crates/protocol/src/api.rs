@@ -18,6 +18,9 @@ pub struct LoginRequest {
     pub password: String,
     /// Shown in the account's device list, e.g. the host name.
     pub device_name: String,
+    /// The device's operating system, for the device list (`linux`, `windows`, `macos`).
+    #[serde(default)]
+    pub os: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,6 +58,8 @@ pub struct AccountInfo {
 pub struct DeviceCodeRequest {
     /// Shown in the account's device list once approved.
     pub device_name: String,
+    #[serde(default)]
+    pub os: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +107,9 @@ pub struct CancelRequest {
 pub struct Device {
     pub id: i64,
     pub name: String,
+    /// `linux`, `windows`, `macos`, or empty when the client did not say.
+    #[serde(default)]
+    pub os: String,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds, to the minute.

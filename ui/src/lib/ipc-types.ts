@@ -119,6 +119,10 @@ export type Limits = { upload_kbps: number, download_kbps: number, };
 
 export type DeviceView = { id: number, name: string, 
 /**
+ * `linux`, `windows`, `macos`, or empty.
+ */
+os: string, 
+/**
  * Unix seconds.
  */
 last_seen: number, current: boolean, };

@@ -35,9 +35,9 @@ pub async fn login(
 ) -> ApiResult<TokenResponse> {
     let account = check_password(&state, req.login, req.password).await?;
     let now = state.now();
-    let (key, name) = (account.key, req.device_name);
+    let (key, name, os) = (account.key, req.device_name, req.os);
     let device = state
-        .store(move |s| s.create_device(key, &name, now))
+        .store(move |s| s.create_device(key, &name, &os, now))
         .await?;
     Ok(Json(
         issue_tokens(&state, device, account.account_id).await?,
@@ -132,12 +132,13 @@ pub async fn devices(State(state): State<AppState>, session: Session) -> ApiResu
     Ok(Json(DeviceList {
         devices: rows
             .into_iter()
-            .map(|(id, name, created_at, last_seen)| Device {
-                id,
-                name,
-                created_at,
-                last_seen,
-                current: id == me,
+            .map(|d| Device {
+                current: d.id == me,
+                id: d.id,
+                name: d.name,
+                os: d.os,
+                created_at: d.created_at,
+                last_seen: d.last_seen,
             })
             .collect(),
     }))

@@ -74,9 +74,14 @@ pub async fn start(
     let device_code = hex::encode(secret);
     let code = user_code();
     let expires_at = state.now() + CODE_TTL_SECS as i64;
-    let (h, c, name) = (hash_token(&device_code), code.clone(), req.device_name);
+    let (h, c, name, os) = (
+        hash_token(&device_code),
+        code.clone(),
+        req.device_name,
+        req.os,
+    );
     state
-        .store(move |s| s.create_grant(&h, &c, &name, expires_at))
+        .store(move |s| s.create_grant(&h, &c, &name, &os, expires_at))
         .await?;
     let base = base_url(&headers);
     Ok(Json(DeviceCodeResponse {
@@ -100,11 +105,12 @@ pub async fn token(
     let poll = state
         .store(move |s| s.poll_grant(&h, now, interval))
         .await?;
-    let (account, device_name) = match poll {
+    let (account, device_name, os) = match poll {
         GrantPoll::Approved {
             account,
             device_name,
-        } => (account, device_name),
+            os,
+        } => (account, device_name, os),
         GrantPoll::Pending => {
             return Err(AppError::new(
                 ErrorCode::AuthorizationPending,
@@ -125,7 +131,7 @@ pub async fn token(
         }
     };
     let device = state
-        .store(move |s| s.create_device(account, &device_name, now))
+        .store(move |s| s.create_device(account, &device_name, &os, now))
         .await?;
     let row = state.store(move |s| s.account(account)).await?;
     Ok(Json(issue_tokens(&state, device, row.account_id).await?))

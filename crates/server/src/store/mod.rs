@@ -31,6 +31,15 @@ pub struct AccountRow {
     pub deleted: bool,
 }
 
+#[derive(Debug, Clone)]
+pub struct DeviceRow {
+    pub id: DeviceId,
+    pub name: String,
+    pub os: String,
+    pub created_at: i64,
+    pub last_seen: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
     Access,
@@ -60,6 +69,7 @@ pub enum GrantPoll {
     Approved {
         account: AccountKey,
         device_name: String,
+        os: String,
     },
 }
 
@@ -79,10 +89,16 @@ pub trait MetaStore: Send + Sync + 'static {
     fn account(&self, account: AccountKey) -> StoreResult<AccountRow>;
     fn used_bytes(&self, account: AccountKey) -> StoreResult<u64>;
 
-    fn create_device(&self, account: AccountKey, name: &str, now: i64) -> StoreResult<DeviceId>;
+    fn create_device(
+        &self,
+        account: AccountKey,
+        name: &str,
+        os: &str,
+        now: i64,
+    ) -> StoreResult<DeviceId>;
     fn revoke_device(&self, device: DeviceId) -> StoreResult<()>;
     /// The account's devices that are still signed in.
-    fn devices(&self, account: AccountKey) -> StoreResult<Vec<(DeviceId, String, i64, i64)>>;
+    fn devices(&self, account: AccountKey) -> StoreResult<Vec<DeviceRow>>;
     /// The account that owns a device, if any.
     fn device_owner(&self, device: DeviceId) -> StoreResult<Option<AccountKey>>;
     /// `token_hash` is a digest; the service never keeps a usable token.
@@ -118,6 +134,7 @@ pub trait MetaStore: Send + Sync + 'static {
         code_hash: &str,
         user_code: &str,
         device_name: &str,
+        os: &str,
         expires_at: i64,
     ) -> StoreResult<()>;
     /// False when no live grant has that user code.

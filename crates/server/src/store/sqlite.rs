@@ -14,7 +14,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 mod restore;
 
 use super::{
-    AccountKey, AccountRow, DeviceId, GrantPoll, MetaStore, StoreResult, TokenKind, TokenOwner,
+    AccountKey, AccountRow, DeviceId, DeviceRow, GrantPoll, MetaStore, StoreResult, TokenKind,
+    TokenOwner,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -123,6 +124,11 @@ CREATE TABLE device_grants (
     last_poll   INTEGER NOT NULL DEFAULT 0,
     account     INTEGER REFERENCES accounts(id)
 );
+"#,
+    // Each device's operating system, for the device list.
+    r#"
+ALTER TABLE devices ADD COLUMN os TEXT NOT NULL DEFAULT '';
+ALTER TABLE device_grants ADD COLUMN os TEXT NOT NULL DEFAULT '';
 "#,
 ];
 
@@ -471,11 +477,17 @@ impl MetaStore for SqliteStore {
         self.read(|c| used_bytes(c, account))
     }
 
-    fn create_device(&self, account: AccountKey, name: &str, now: i64) -> StoreResult<DeviceId> {
+    fn create_device(
+        &self,
+        account: AccountKey,
+        name: &str,
+        os: &str,
+        now: i64,
+    ) -> StoreResult<DeviceId> {
         self.with_tx(|tx| {
             tx.execute(
-                "INSERT INTO devices (account, name, created_at, last_seen) VALUES (?1, ?2, ?3, ?3)",
-                params![account, name, now],
+                "INSERT INTO devices (account, name, os, created_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![account, name, os, now],
             )
             .map_err(internal)?;
             tx.execute(
@@ -487,13 +499,21 @@ impl MetaStore for SqliteStore {
         })
     }
 
-    fn devices(&self, account: AccountKey) -> StoreResult<Vec<(DeviceId, String, i64, i64)>> {
+    fn devices(&self, account: AccountKey) -> StoreResult<Vec<DeviceRow>> {
         self.read(|c| {
             let mut stmt = c
-                .prepare("SELECT id, name, created_at, last_seen FROM devices WHERE account = ?1 AND revoked = 0 ORDER BY id")
+                .prepare("SELECT id, name, os, created_at, last_seen FROM devices WHERE account = ?1 AND revoked = 0 ORDER BY id")
                 .map_err(internal)?;
             let rows = stmt
-                .query_map([account], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .query_map([account], |r| {
+                    Ok(DeviceRow {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        os: r.get(2)?,
+                        created_at: r.get(3)?,
+                        last_seen: r.get(4)?,
+                    })
+                })
                 .map_err(internal)?;
             rows.collect::<Result<_, _>>().map_err(internal)
         })
@@ -641,6 +661,7 @@ impl MetaStore for SqliteStore {
         code_hash: &str,
         user_code: &str,
         device_name: &str,
+        os: &str,
         expires_at: i64,
     ) -> StoreResult<()> {
         self.with_tx(|tx| {
@@ -650,8 +671,8 @@ impl MetaStore for SqliteStore {
             )
             .map_err(internal)?;
             tx.execute(
-                "INSERT INTO device_grants (code_hash, user_code, device_name, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                params![code_hash, user_code, device_name, expires_at],
+                "INSERT INTO device_grants (code_hash, user_code, device_name, os, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![code_hash, user_code, device_name, os, expires_at],
             )
             .map_err(internal)?;
             Ok(())
@@ -673,15 +694,15 @@ impl MetaStore for SqliteStore {
 
     fn poll_grant(&self, code_hash: &str, now: i64, interval: i64) -> StoreResult<GrantPoll> {
         self.with_tx(|tx| {
-            let row: Option<(String, i64, i64, Option<AccountKey>)> = tx
+            let row: Option<(String, i64, i64, Option<AccountKey>, String)> = tx
                 .query_row(
-                    "SELECT device_name, expires_at, last_poll, account FROM device_grants WHERE code_hash = ?1",
+                    "SELECT device_name, expires_at, last_poll, account, os FROM device_grants WHERE code_hash = ?1",
                     [code_hash],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
                 .optional()
                 .map_err(internal)?;
-            let Some((device_name, expires_at, last_poll, account)) = row else {
+            let Some((device_name, expires_at, last_poll, account, os)) = row else {
                 return Ok(GrantPoll::Unknown);
             };
             if now >= expires_at {
@@ -693,6 +714,7 @@ impl MetaStore for SqliteStore {
                 return Ok(GrantPoll::Approved {
                     account,
                     device_name,
+                    os,
                 });
             }
             tx.execute(
