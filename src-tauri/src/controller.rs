@@ -54,6 +54,10 @@ pub enum Request {
     Resume(Reply<AppSnapshot>),
     /// The user confirms a paused mass delete: one pass goes ahead with it.
     AllowMassDelete(Reply<AppSnapshot>),
+    /// Gives or withdraws consent to instant change notifications.
+    SetPush(bool, Reply<AppSnapshot>),
+    /// Cancels the account (the argument is the typed account ID).
+    CancelAccount(String, Reply<AppSnapshot>),
     SignOut(Reply<AppSnapshot>),
     /// One page of the service's trash matching a search.
     ListDeleted(String, u32, Reply<DeletedPage>),
@@ -143,6 +147,8 @@ struct Controller {
     pending_code: Option<(String, nubo_protocol::DeviceCodeResponse)>,
     /// The next start of the loop lets a paused mass delete through, once.
     allow_mass_delete_once: bool,
+    /// Consent to the push terms, as of the last look at the agreements.
+    push: bool,
 }
 
 pub fn spawn(
@@ -170,6 +176,7 @@ pub fn spawn(
         last_progress: std::time::Instant::now(),
         pending_code: None,
         allow_mass_delete_once: false,
+        push: false,
     };
     tauri::async_runtime::spawn(c.run(rx));
     Handle { tx }
@@ -402,6 +409,10 @@ impl Controller {
                     .pending
                     .iter()
                     .any(|p| p.required != nubo_protocol::Requirement::Optional);
+                self.push = !s
+                    .pending
+                    .iter()
+                    .any(|p| p.required == nubo_protocol::Requirement::Optional);
             }
         }
     }
@@ -434,6 +445,7 @@ impl Controller {
             status: self.status_view().ok(),
             default_server: self.default_server.clone(),
             start_at_login: self.outlet.start_at_login(),
+            push: self.push,
         }
     }
 
@@ -979,6 +991,50 @@ impl Controller {
                 }
                 self.publish();
                 let _ = r.send(Ok(self.snapshot()));
+            }
+            Request::SetPush(on, r) => {
+                let result = match self.open_engine() {
+                    Ok(engine) => {
+                        if on {
+                            // The same age confirmation as the last acceptance.
+                            let guardian = engine
+                                .db
+                                .acceptances()
+                                .ok()
+                                .and_then(|a| a.last().map(|x| x.age == "guardian"))
+                                .unwrap_or(false);
+                            account::accept(&engine, guardian, true, &self.language)
+                                .await
+                                .map(|_| ())
+                        } else {
+                            account::withdraw_optional(&engine).await.map(|_| ())
+                        }
+                        .map_err(from_anyhow)
+                    }
+                    Err(e) => Err(from_anyhow(e)),
+                };
+                self.refresh_agreements().await;
+                // The loop opens or drops its push channel when it starts.
+                if result.is_ok() && self.stop.is_some() {
+                    self.stop_sync_and_wait().await;
+                    self.start_sync().await;
+                }
+                self.publish();
+                let _ = r.send(result.map(|_| self.snapshot()));
+            }
+            Request::CancelAccount(confirm, r) => {
+                self.stop_sync_and_wait().await;
+                let result = account::cancel_account(&self.home, &confirm)
+                    .await
+                    .map_err(from_anyhow);
+                if result.is_ok() {
+                    self.engine = None;
+                    self.agreements_pending = false;
+                } else if self.phase() == Phase::Running && !self.paused {
+                    self.start_sync().await;
+                }
+                self.publish();
+                let _ = r.send(result.map(|_| self.snapshot()));
             }
             Request::AllowMassDelete(r) => {
                 self.stop_sync_and_wait().await;

@@ -133,6 +133,8 @@ macro_rules! handler {
             list_deleted,
             code_sign_in_start,
             allow_mass_delete,
+            set_push,
+            cancel_account,
             code_sign_in_wait,
             list_versions,
             restore
@@ -244,6 +246,14 @@ async fn resume(c: State<'_, Handle>) -> Cmd<AppSnapshot> {
 #[tauri::command]
 async fn sign_out(c: State<'_, Handle>) -> Cmd<AppSnapshot> {
     c.ask(Request::SignOut).await
+}
+#[tauri::command]
+async fn set_push(c: State<'_, Handle>, on: bool) -> Cmd<AppSnapshot> {
+    c.ask(|r| Request::SetPush(on, r)).await
+}
+#[tauri::command]
+async fn cancel_account(c: State<'_, Handle>, confirm: String) -> Cmd<AppSnapshot> {
+    c.ask(|r| Request::CancelAccount(confirm, r)).await
 }
 #[tauri::command]
 async fn allow_mass_delete(c: State<'_, Handle>) -> Cmd<AppSnapshot> {

@@ -341,5 +341,19 @@ fn the_wizard_through_the_real_commands() {
     tauri::async_runtime::block_on(other.approve_device(&code.user_code)).unwrap();
     let s: AppSnapshot = call(&webview, "code_sign_in_wait", json!({})).unwrap();
     assert_eq!(s.phase, Phase::Running, "signed in again, folder and all");
+
+    // Push consent, given and taken back from settings.
+    assert!(!s.push, "push was declined in the wizard");
+    let s: AppSnapshot = call(&webview, "set_push", json!({"on": true})).unwrap();
+    assert!(s.push);
+    let s: AppSnapshot = call(&webview, "set_push", json!({"on": false})).unwrap();
+    assert!(!s.push);
+
+    // Cancelling needs the account ID; then signed out, files kept.
+    let wrong = call::<AppSnapshot>(&webview, "cancel_account", json!({"confirm": "dem"}));
+    assert!(wrong.unwrap_err().message.contains("nothing was deleted"));
+    let s: AppSnapshot = call(&webview, "cancel_account", json!({"confirm": "demo"})).unwrap();
+    assert_eq!(s.phase, Phase::Welcome);
+    assert!(local.join("already-here.txt").exists());
     tauri::async_runtime::block_on(server.shutdown());
 }

@@ -52,6 +52,7 @@ export function installMockBackend(params: URLSearchParams) {
     status: null,
     default_server: "http://127.0.0.1:8787",
     start_at_login: false,
+    push: false,
   };
   const docsReady = params.get("agreements") === "shared" ? shared() : Promise.resolve(samples());
   const calls: { cmd: string; args: unknown }[] = [];
@@ -249,6 +250,13 @@ export function installMockBackend(params: URLSearchParams) {
         }
         return out;
       }
+      case "set_push":
+        state.push = Boolean(a.on);
+        return state;
+      case "cancel_account":
+        if (a.confirm !== state.account) return fail(null, `to cancel, confirm with the account ID "${state.account}"; nothing was deleted`);
+        Object.assign(state, { phase: "welcome", account: null, status: null });
+        return state;
       case "allow_mass_delete":
         if (state.status) state.status.pauses = [];
         return state;

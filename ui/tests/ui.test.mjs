@@ -118,7 +118,7 @@ describe("first-run wizard", () => {
     // Selective sync: unticking asks first; cancelling changes nothing.
     await page.getByTestId("sel-/photos/2020").click();
     await page.getByTestId("exclude-confirm").waitFor();
-    await page.getByRole("button", { name: "Cancel" }).click();
+    await page.getByRole("button", { name: "Cancel", exact: true }).click();
     assert.deepEqual(await calls(page, "set_excluded"), []);
     assert.equal(await page.getByTestId("sel-/photos/2020").isChecked(), true);
     await page.getByTestId("sel-/photos/2020").click();
@@ -434,6 +434,28 @@ describe("paused for the user", () => {
   test("a frozen account offers to sign in again", async () => {
     const page = await toRunning("pause=account_frozen");
     await page.getByTestId("what-to-do").getByRole("button", { name: "Sign in again to reactivate the account" }).click();
+    await page.getByTestId("welcome").waitFor();
+    await page.close();
+  });
+});
+
+describe("account settings", () => {
+  test("push consent toggles, and cancelling needs the account ID typed", async () => {
+    const page = await toRunning();
+    await page.getByRole("button", { name: "Settings" }).click();
+    const push = page.getByTestId("push-setting");
+    assert.equal(await push.isChecked(), false, "off unless chosen");
+    await push.check();
+    assert.deepEqual(await calls(page, "set_push"), [{ on: true }]);
+    await page.getByTestId("cancel-account").click();
+    const go = page.getByTestId("cancel-go");
+    assert.equal(await go.isDisabled(), true);
+    await page.getByTestId("cancel-typed").fill("dem");
+    assert.equal(await go.isDisabled(), true, "a wrong ID cannot cancel");
+    await page.getByTestId("cancel-typed").fill("demo");
+    await shot(page, "settings-cancel-account");
+    await go.click();
+    assert.deepEqual(await calls(page, "cancel_account"), [{ confirm: "demo" }]);
     await page.getByTestId("welcome").waitFor();
     await page.close();
   });

@@ -55,6 +55,8 @@ pub struct AppSnapshot {
     pub default_server: String,
     /// Nubo starts when the user logs in (on by default after the wizard).
     pub start_at_login: bool,
+    /// Consent to instant change notifications (the optional push terms).
+    pub push: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]

@@ -17,7 +17,11 @@ default_server: string,
 /**
  * Nubo starts when the user logs in (on by default after the wizard).
  */
-start_at_login: boolean, };
+start_at_login: boolean, 
+/**
+ * Consent to instant change notifications (the optional push terms).
+ */
+push: boolean, };
 
 export type SignIn = { server: string, 
 /**

@@ -61,6 +61,9 @@ export const pause = (minutes: number | null) => call<AppSnapshot>("pause", { mi
 export const resume = () => call<AppSnapshot>("resume");
 /** A paused mass delete goes ahead, once. */
 export const allowMassDelete = () => call<AppSnapshot>("allow_mass_delete");
+export const setPush = (on: boolean) => call<AppSnapshot>("set_push", { on });
+/** `confirm` is the account ID as the user typed it. */
+export const cancelAccount = (confirm: string) => call<AppSnapshot>("cancel_account", { confirm });
 export const setStartAtLogin = (on: boolean) => call<AppSnapshot>("set_start_at_login", { on });
 export const remoteFolders = () => call<RemoteFolder[]>("remote_folders");
 export const showConflict = (path: string) => call<null>("show_conflict", { path });
