@@ -57,7 +57,7 @@ screenshots: deps
 	  || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq $$p >/dev/null; }; done
 	cd ui && npm test
 	mkdir -p docs/screenshots
-	for f in 1-welcome 1-welcome-zh-CN 3-agreement 3-agreement-zh-CN 4-folder 6-status 6-status-syncing agreement-shared-1 restore-1-deleted restore-3-versions 2-sign-in-code; do \
+	for f in 1-welcome 1-welcome-zh-CN 3-agreement 3-agreement-zh-CN 4-folder 6-status 6-status-syncing agreement-shared-1 restore-1-deleted restore-3-versions; do \
 	  cp artifacts/ui/$$f.png docs/screenshots/; done
 	$(MAKE) --no-print-directory app
 	scripts/tray-screenshot.sh $(NUBO_APP) docs/screenshots/tray-menu.png
