@@ -131,6 +131,20 @@ async fn one_account_cannot_read_list_or_probe_another() {
 async fn every_file_endpoint_needs_a_live_token() {
     let env = start(AgreementSource::None).await;
     let t = env.login("alice").await;
+    // A token whose time ran out, and one of a device signed out remotely.
+    let expiring = env.login("alice").await.access_token;
+    let revoked = env.login("alice").await;
+    let r = env
+        .call(
+            &t.access_token,
+            reqwest::Method::POST,
+            &format!("/v1/devices/{}/revoke", revoked.device_id),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    env.clock.0.fetch_add(601, Ordering::SeqCst);
+    let t = env.login("alice").await;
     let doc: serde_json::Value = env
         .http
         .get(env.url("/v1/openapi.json"))
@@ -159,7 +173,12 @@ async fn every_file_endpoint_needs_a_live_token() {
         let concrete = path.replace("{id}", "1").replace("{hash}", &"a".repeat(64));
         for method in ops.as_object().unwrap().keys() {
             let m: reqwest::Method = method.to_uppercase().parse().unwrap();
-            for token in [None, Some("not-a-token")] {
+            for token in [
+                None,
+                Some("not-a-token"),
+                Some(expiring.as_str()),
+                Some(revoked.access_token.as_str()),
+            ] {
                 let mut req = env.http.request(m.clone(), env.url(&concrete));
                 if let Some(tok) = token {
                     req = req.bearer_auth(tok);
@@ -174,7 +193,7 @@ async fn every_file_endpoint_needs_a_live_token() {
             }
         }
     }
-    assert!(tried >= 30, "only {tried} calls tried");
+    assert!(tried >= 60, "only {tried} calls tried");
 
     // Expiry: an access token stops working when its time is up...
     env.clock.0.fetch_add(601, Ordering::SeqCst);
@@ -491,4 +510,78 @@ async fn the_served_openapi_document_is_the_committed_one() {
             "{path} is not documented"
         );
     }
+}
+
+/// Every endpoint that names an id in its path, called by bob with alice's
+/// ids: the same answer as for an id that does not exist.
+#[tokio::test]
+async fn another_accounts_ids_are_not_found_by_any_endpoint() {
+    let env = start(AgreementSource::None).await;
+    let alice = env.login("alice").await;
+    let a_root = env.root(&alice.access_token).await;
+    let a_file: Node = env
+        .put_file(
+            &alice.access_token,
+            a_root,
+            "private.txt",
+            b"alice only",
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let bob = env.login("bob").await.access_token;
+    let b_root = env.root(&bob).await;
+    let doc: serde_json::Value = env
+        .http
+        .get(env.url("/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hash = blake3::hash(b"alice only").to_hex().to_string();
+    let mut tried = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if !path.contains("{id}") && !path.contains("{hash}") || path.contains("{locale}") {
+            continue;
+        }
+        // A device id where the path names devices, a node id elsewhere.
+        let id = if path.starts_with("/v1/devices/") {
+            alice.device_id
+        } else {
+            a_file.id
+        };
+        let concrete = path
+            .replace("{id}", &id.to_string())
+            .replace("{hash}", &hash);
+        for method in ops.as_object().unwrap().keys() {
+            if path.contains("{hash}") && method == "put" {
+                continue; // an upload is by content; tried in one_account_cannot_read_list_or_probe_another
+            }
+            let m: reqwest::Method = method.to_uppercase().parse().unwrap();
+            // One body that every such endpoint accepts.
+            let body = json!({"parent": b_root, "name": "stolen", "base_rev": 1});
+            let r = env.call(&bob, m, &concrete, Some(body)).await;
+            assert_eq!(
+                r.status(),
+                StatusCode::NOT_FOUND,
+                "{method} {concrete} by another account"
+            );
+            tried += 1;
+        }
+    }
+    assert!(tried >= 6, "only {tried} calls tried");
+    // Alice's file and device are untouched.
+    let still: Node = env
+        .ok(
+            &alice.access_token,
+            reqwest::Method::GET,
+            &format!("/v1/nodes/{}", a_file.id),
+            None,
+        )
+        .await;
+    assert!(!still.deleted && still.name == "private.txt");
 }
