@@ -11,7 +11,7 @@ TAURI_DRIVER := $(TOOLS)/bin/tauri-driver
 
 # Debian packages the build and the tests need: the keyring (engine), WebKitGTK
 # and the tray library (desktop app), chromium (UI tests).
-APT_PACKAGES := pkg-config libdbus-1-dev gnome-keyring dbus libsecret-tools \
+APT_PACKAGES := pkg-config libdbus-1-dev gnome-keyring dbus libsecret-tools openssl \
 	libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev \
 	chromium xvfb xauth webkit2gtk-driver
 

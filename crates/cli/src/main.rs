@@ -145,6 +145,13 @@ struct ServeArgs {
     /// Days deleted items and replaced versions are kept for restore.
     #[arg(long, default_value_t = 30)]
     retention_days: u32,
+    /// Serve HTTPS with this certificate chain (PEM); needed to listen on
+    /// anything but loopback.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Tests only: move the service's clock by the seconds in this file.
     #[arg(long, hide = true)]
     clock_offset_file: Option<PathBuf>,
@@ -303,6 +310,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             config.default_quota_bytes = a.default_quota;
             config.access_ttl_secs = a.access_ttl;
             config.retention_days = a.retention_days;
+            if let (Some(cert), Some(key)) = (a.tls_cert, a.tls_key) {
+                config.tls = Some(nubo_server::tls::TlsFiles { cert, key });
+            }
             if let Some(f) = a.clock_offset_file {
                 config.clock = std::sync::Arc::new(nubo_server::clock::FileOffsetClock(f));
             }

@@ -11,7 +11,10 @@ use common::*;
 struct Moments(u64);
 impl Moments {
     fn next_ms(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         30 + (self.0 >> 33) % 450
     }
 }
@@ -55,7 +58,11 @@ fn fifty_kills_during_a_large_sync_lose_and_duplicate_nothing() {
     b.sync();
     a.sync();
     let moments = log.join(" ");
-    assert_eq!(a.files(), expected, "A lost or gained something; kills: {moments}");
+    assert_eq!(
+        a.files(),
+        expected,
+        "A lost or gained something; kills: {moments}"
+    );
     assert_eq!(b.files(), expected, "B differs from A; kills: {moments}");
     assert!(
         temp_files(&a.root).is_empty() && temp_files(&b.root).is_empty(),

@@ -90,9 +90,28 @@ pub struct HttpRemote {
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
-        .user_agent(concat!("nubo/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("nubo/", env!("CARGO_PKG_VERSION")));
+    // A self-hosted service with its own certificate authority: trust it in
+    // addition to the public roots.
+    if let Some(path) = std::env::var_os("NUBO_CA_FILE") {
+        match std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string()))
+        {
+            Ok(certs) => {
+                for c in certs {
+                    builder = builder.add_root_certificate(c);
+                }
+            }
+            Err(e) => tracing::error!(
+                "NUBO_CA_FILE={}: cannot use it ({e}); only the public roots are trusted",
+                std::path::Path::new(&path).display()
+            ),
+        }
+    }
+    builder
         .build()
         .expect("the HTTP client builds with static settings")
 }
@@ -137,8 +156,19 @@ async fn decode_error(resp: reqwest::Response) -> RemoteError {
     }
 }
 
+/// The whole chain: reqwest's own message hides the cause ("error sending
+/// request"), which is what tells a refused connection from a bad certificate.
 fn net(e: reqwest::Error) -> RemoteError {
-    RemoteError::Network(e.to_string())
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        source = s.source();
+    }
+    RemoteError::Network(message)
 }
 
 /// Password sign-in. The password goes to the service once and is not kept.

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod lifecycle;
 mod password;
 pub mod store;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -56,6 +57,8 @@ pub struct ServerConfig {
     /// job removes them.
     pub retention_days: u32,
     pub clock: Arc<dyn Clock>,
+    /// HTTPS with this certificate; required to listen beyond loopback.
+    pub tls: Option<tls::TlsFiles>,
 }
 
 impl ServerConfig {
@@ -70,6 +73,7 @@ impl ServerConfig {
             access_ttl_secs: 3600,
             retention_days: 30,
             clock: Arc::new(SystemClock),
+            tls: None,
         }
     }
 }
@@ -109,6 +113,7 @@ pub fn add_account(
 /// A service that is listening. Dropping it does not stop it; call `shutdown`.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    https: bool,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     jobs: Jobs,
@@ -117,7 +122,8 @@ pub struct RunningServer {
 
 impl RunningServer {
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub async fn shutdown(mut self) {
@@ -138,10 +144,10 @@ impl RunningServer {
 
 /// Binds and serves in the background.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
-    if !config.listen.ip().is_loopback() {
+    if !config.listen.ip().is_loopback() && config.tls.is_none() {
         bail!(
             "refusing to serve plain HTTP on {}: tokens would cross the network unencrypted. \
-             Listen on 127.0.0.1 and put a TLS reverse proxy in front",
+             Give a certificate with --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS reverse proxy",
             config.listen
         );
     }
@@ -184,6 +190,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         access_ttl_secs: config.access_ttl_secs,
         refresh_ttl_secs: 90 * 24 * 3600,
         retention_days: config.retention_days,
+        https: config.tls.is_some(),
     };
     let listener = TcpListener::bind(config.listen)
         .await
@@ -191,21 +198,29 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = api::router(state);
-    let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
-        if let Err(e) = served {
-            tracing::error!("the service stopped: {e}");
+    let https = config.tls.is_some();
+    let task = match &config.tls {
+        Some(files) => {
+            let acceptor = tls::acceptor(files)?;
+            tokio::spawn(tls::serve(listener, acceptor, app, rx))
         }
-    });
+        None => tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!("the service stopped: {e}");
+            }
+        }),
+    };
     // The first pass runs at once: a service that was down for a while
     // catches up before anyone asks.
     let jobs_task = jobs.clone().spawn(std::time::Duration::from_secs(3600));
     Ok(RunningServer {
         addr,
+        https,
         shutdown: Some(tx),
         task,
         jobs,

@@ -82,7 +82,7 @@ fn spawn_service(data: &Path, listen: &str, extra: &[&str]) -> (Child, String) {
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let url = line.trim().rsplit(' ').next().unwrap().to_string();
     assert!(
-        url.starts_with("http://127.0.0.1:"),
+        url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
         "service said {line:?}"
     );
     (child, url)

@@ -49,7 +49,7 @@ pub fn normalize_code(typed: &str) -> String {
 }
 
 /// The address people reach this service at, as this request came in.
-fn base_url(headers: &HeaderMap) -> String {
+fn base_url(headers: &HeaderMap, https: bool) -> String {
     let host = headers
         .get("x-forwarded-host")
         .or_else(|| headers.get(axum::http::header::HOST))
@@ -58,7 +58,7 @@ fn base_url(headers: &HeaderMap) -> String {
     let scheme = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("http");
+        .unwrap_or(if https { "https" } else { "http" });
     format!("{scheme}://{host}")
 }
 
@@ -83,7 +83,7 @@ pub async fn start(
     state
         .store(move |s| s.create_grant(&h, &c, &name, &os, expires_at))
         .await?;
-    let base = base_url(&headers);
+    let base = base_url(&headers, state.https);
     Ok(Json(DeviceCodeResponse {
         device_code,
         verification_uri: format!("{base}/device"),

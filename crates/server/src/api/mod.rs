@@ -44,6 +44,8 @@ pub struct AppState {
     pub refresh_ttl_secs: u64,
     /// Days the trash and replaced versions are kept.
     pub retention_days: u32,
+    /// Served over HTTPS (for the addresses the service gives out).
+    pub https: bool,
 }
 
 impl AppState {
