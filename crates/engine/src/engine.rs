@@ -151,12 +151,6 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "this computer".to_string())
 }
 
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
-}
-
 impl Engine {
     /// Opens a signed-in home against the real world.
     pub fn open(home: Home) -> anyhow::Result<Self> {
@@ -269,14 +263,24 @@ impl Engine {
         Ok(id)
     }
 
+    /// The folder's ignore rules, its `.nuboignore` read through the file system.
+    fn ignore_rules(&self, folder: &FolderConfig) -> IgnoreRules {
+        let text = self
+            .fs
+            .read_small(&folder.local.join(crate::ignore_rules::IGNORE_FILE))
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        IgnoreRules::with_file(&folder.local, &folder.excluded, text.as_deref())
+    }
+
     /// Rule: a root without its marker (unmounted, emptied, replaced) stops.
     fn check_root(&self, folder: &FolderConfig) -> Result<(), String> {
         let root = &folder.local;
-        if !root.is_dir() {
+        if !matches!(self.fs.stat(root), Ok(Some((Kind::Dir, _)))) {
             return Err(format!("{} is missing or not mounted; nothing was changed. Reconnect the drive or remove the folder with `nubo folder remove`", root.display()));
         }
-        match std::fs::read_to_string(root.join(ROOT_MARKER)) {
-            Ok(m) if m.trim() == folder.marker => Ok(()),
+        match self.fs.read_small(&root.join(ROOT_MARKER)) {
+            Ok(m) if String::from_utf8_lossy(&m).trim() == folder.marker => Ok(()),
             Ok(_) => Err(format!("{} belongs to another Nubo folder (its {ROOT_MARKER} differs); nothing was changed", root.display())),
             Err(_) => Err(format!(
                 "{} lost its {ROOT_MARKER} marker, so it may be an empty mount point; nothing was changed. \
@@ -374,14 +378,15 @@ impl Engine {
             let mut failures = 0;
             problems.clear();
             for (folder, remote_root) in &roots {
-                let rules = IgnoreRules::load(&folder.local, &folder.excluded);
+                let rules = self.ignore_rules(folder);
                 let previous = self.db.load_local(folder.id)?;
+                let now_ns = self.clock.now().unix_timestamp_nanos() as i64;
                 let scan =
-                    scanner::scan(self.fs.as_ref(), &folder.local, &rules, &previous, now_ns());
+                    scanner::scan(self.fs.as_ref(), &folder.local, &rules, &previous, now_ns);
                 self.db.store_local(folder.id, &previous, &scan.tree)?;
                 // No download runs between rounds: any temp file is a leftover.
                 for leftover in &scan.leftovers {
-                    if let Err(e) = std::fs::remove_file(leftover) {
+                    if let Err(e) = self.fs.remove_file(leftover) {
                         tracing::warn!(
                             "cannot remove the unfinished download {}: {e}",
                             leftover.display()

@@ -16,7 +16,7 @@ use nubo_protocol::{ChunkRef, CommitRequest, DeleteRequest, ErrorCode};
 
 use crate::content::hash_bytes;
 use crate::db::{Change, FolderId, StateDb};
-use crate::fs::LocalFs;
+use crate::fs::{LocalFs, MadeDir};
 use crate::planner::{Expect, Op};
 use crate::remote::{Remote, RemoteError};
 use crate::tree::{
@@ -158,26 +158,20 @@ impl FolderCtx {
         let mut at = self.root.clone();
         for part in rel.split('/').filter(|p| !p.is_empty()) {
             at.push(part);
-            match std::fs::symlink_metadata(&at) {
-                Ok(m) if m.is_dir() => {}
-                Ok(m) if m.file_type().is_symlink() => {
+            match self.fs.make_dir(&at)? {
+                MadeDir::Ready => {}
+                MadeDir::Symlink => {
                     return Err(OpError::Refused(format!(
                         "refusing to write through the symbolic link {}",
                         at.display()
                     )))
                 }
-                Ok(_) => {
+                MadeDir::File => {
                     return Err(OpError::Stale(format!(
                         "{} is a file where a folder is needed",
                         at.display()
                     )))
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => match std::fs::create_dir(&at) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(e.into()),
-                },
-                Err(e) => return Err(e.into()),
             }
         }
         Ok(())
@@ -414,7 +408,12 @@ fn local_delete(ctx: &FolderCtx, rel: &str, kind: Kind) -> Result<(), OpError> {
         return Err(OpError::Stale(format!("{rel} changed since the plan")));
     }
     if kind == Kind::Dir {
-        let rules = crate::ignore_rules::IgnoreRules::load(&ctx.root, &[]);
+        let text = ctx
+            .fs
+            .read_small(&ctx.root.join(crate::ignore_rules::IGNORE_FILE))
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        let rules = crate::ignore_rules::IgnoreRules::with_file(&ctx.root, &[], text.as_deref());
         let seen: Tree<LocalEntry> = inside(&ctx.local, rel)
             .map(|(p, e)| (p[rel.len() + 1..].to_string(), e.clone()))
             .collect();

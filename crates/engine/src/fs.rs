@@ -6,7 +6,9 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::content::{self, Digest};
+use crate::ignore_rules::IgnoreRules;
 use crate::planner::Expect;
+use crate::scanner::Walked;
 use crate::tree::{FileStat, Kind};
 
 /// A file being downloaded, in the target's folder under a `.nubo-tmp-` name.
@@ -33,6 +35,23 @@ pub trait LocalFs: Send + Sync {
     /// To the OS trash (or the home's holding folder where there is none).
     fn trash(&self, path: &Path) -> io::Result<()>;
     fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Every entry under `root` the rules do not ignore.
+    fn walk(&self, root: &Path, rules: &IgnoreRules) -> Walked;
+    /// Makes one folder, without ever passing through a symbolic link.
+    fn make_dir(&self, path: &Path) -> io::Result<MadeDir>;
+    /// A small file whole (the root marker, `.nuboignore`).
+    fn read_small(&self, path: &Path) -> io::Result<Vec<u8>>;
+}
+
+/// What `make_dir` found or did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MadeDir {
+    /// The folder is there (made now or before).
+    Ready,
+    /// A symbolic link is in the way: writing through it could leave the root.
+    Symlink,
+    /// A file is in the way.
+    File,
 }
 
 pub struct RealFs {
@@ -198,5 +217,34 @@ impl LocalFs for RealFs {
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         fs::remove_file(path)
+    }
+
+    fn walk(&self, root: &Path, rules: &IgnoreRules) -> Walked {
+        crate::scanner::walk_disk(root, rules)
+    }
+
+    fn make_dir(&self, path: &Path) -> io::Result<MadeDir> {
+        match fs::symlink_metadata(path) {
+            Ok(m) if m.is_dir() => Ok(MadeDir::Ready),
+            Ok(m) if m.file_type().is_symlink() => Ok(MadeDir::Symlink),
+            Ok(_) => Ok(MadeDir::File),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(path) {
+                Ok(()) => Ok(MadeDir::Ready),
+                // Made meanwhile by someone else: look again.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    match fs::symlink_metadata(path) {
+                        Ok(m) if m.is_dir() => Ok(MadeDir::Ready),
+                        Ok(m) if m.file_type().is_symlink() => Ok(MadeDir::Symlink),
+                        _ => Ok(MadeDir::File),
+                    }
+                }
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    fn read_small(&self, path: &Path) -> io::Result<Vec<u8>> {
+        fs::read(path)
     }
 }

@@ -41,6 +41,12 @@ impl IgnoreRules {
     /// The built-in rules, the folder's `.nuboignore`, and the folder's
     /// selective-sync exclusions (paths relative to the root).
     pub fn load(root: &Path, excluded: &[String]) -> Self {
+        let text = std::fs::read_to_string(root.join(IGNORE_FILE)).ok();
+        Self::with_file(root, excluded, text.as_deref())
+    }
+
+    /// As `load`, with the `.nuboignore` text already read (or `None`).
+    pub fn with_file(root: &Path, excluded: &[String], text: Option<&str>) -> Self {
         let mut b = GitignoreBuilder::new(root);
         for pattern in BUILT_IN {
             b.add_line(None, pattern)
@@ -61,8 +67,8 @@ impl IgnoreRules {
         }
         let file = root.join(IGNORE_FILE);
         let mut warning = None;
-        if file.exists() {
-            if let Some(e) = b.add(&file) {
+        for line in text.unwrap_or_default().lines() {
+            if let Err(e) = b.add_line(Some(file.clone()), line) {
                 warning = Some(format!(
                     "{} has a line that was skipped: {e}",
                     file.display()

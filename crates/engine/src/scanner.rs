@@ -26,20 +26,23 @@ pub struct Scan {
 
 pub const TEMP_PREFIX: &str = ".nubo-tmp-";
 
-enum Found {
+pub(crate) enum Found {
     Entry(RelPath, Kind, FileStat),
     Skipped(String),
     Leftover(std::path::PathBuf),
 }
 
-/// What one walk of a folder found.
-struct Walked {
-    found: Vec<(RelPath, Kind, FileStat)>,
-    skipped: Vec<String>,
-    leftovers: Vec<std::path::PathBuf>,
+/// What one walk of a folder found: entries not ignored (the root itself
+/// left out), what could not be read, and temp files of unfinished downloads.
+#[derive(Debug, Default)]
+pub struct Walked {
+    pub found: Vec<(RelPath, Kind, FileStat)>,
+    pub skipped: Vec<String>,
+    pub leftovers: Vec<std::path::PathBuf>,
 }
 
-fn walk(root: &Path, rules: &IgnoreRules) -> Walked {
+/// The walk of a real folder: parallel, never following links.
+pub fn walk_disk(root: &Path, rules: &IgnoreRules) -> Walked {
     let (tx, rx) = mpsc::channel::<Found>();
     let leftover_tx = tx.clone();
     let filter_rules = rules.clone();
@@ -119,7 +122,7 @@ fn walk(root: &Path, rules: &IgnoreRules) -> Walked {
     }
 }
 
-fn rel_path(root: &Path, path: &Path) -> Option<RelPath> {
+pub fn rel_path(root: &Path, path: &Path) -> Option<RelPath> {
     let rel = path.strip_prefix(root).ok()?;
     let mut out = String::new();
     for part in rel.components() {
@@ -143,7 +146,7 @@ pub fn scan(
         found,
         mut skipped,
         leftovers,
-    } = walk(root, rules);
+    } = fs.walk(root, rules);
     let mut tree = Tree::new();
     let mut to_hash: Vec<(RelPath, FileStat)> = Vec::new();
     for (rel, kind, stat) in found {
