@@ -15,7 +15,7 @@ APT_PACKAGES := pkg-config libdbus-1-dev gnome-keyring dbus libsecret-tools open
 	libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev \
 	chromium xvfb xauth webkit2gtk-driver
 
-.PHONY: run test test-install deps ui build app package lint fmt icons screenshots demo-clean
+.PHONY: run test test-install deps ui build app package lint fmt icons screenshots demo-clean soak
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -81,6 +81,13 @@ test: lint $(TAURI_DRIVER)
 	  scripts/with-keyring.sh xvfb-run -a node --test tests/app/
 	ui/node_modules/.bin/tauri bundle --debug --bundles deb --ci
 	scripts/test-package.sh $(CARGO_TARGET_DIR)/debug/bundle/deb/Nubo_0.1.0_amd64.deb
+
+# The simulator over many seeds (make test runs 1000): stops at the first
+# seed that breaks an invariant and prints its replay.
+SEEDS ?= 100000
+FROM ?= 0
+soak: deps
+	cargo run --locked --release -p nubo-sim -- --seeds $(SEEDS) --from $(FROM)
 
 # The .deb installed with apt on a clean, minimal Debian (debootstrap): every
 # dependency from Debian's archive, every library resolving. Not part of

@@ -462,7 +462,8 @@ impl Engine {
                     self.db.cursor()?,
                     self.stamp(),
                 )
-                .with_limits(self.limits.clone());
+                .with_limits(self.limits.clone())
+                .with_parallel_transfers(self.config.parallel_transfers);
                 let bytes: u64 = plan.ops.iter().map(|op| executor::bytes_of(&ctx, op)).sum();
                 self.tell(SyncEvent::Working {
                     ops: plan.ops.len(),

@@ -75,6 +75,8 @@ pub struct FolderCtx {
     pub stamp: String,
     made_dirs: Mutex<HashMap<String, NodeId>>,
     limits: Arc<crate::throttle::Limits>,
+    /// Transfers in flight at once.
+    parallel: usize,
 }
 
 #[derive(Debug, Default)]
@@ -110,7 +112,15 @@ impl FolderCtx {
             stamp,
             made_dirs: Mutex::new(HashMap::new()),
             limits: Arc::default(),
+            parallel: PARALLEL_TRANSFERS,
         }
+    }
+
+    /// How many transfers run at once (1 makes a batch's order fixed, which
+    /// the simulator needs to replay a seed).
+    pub fn with_parallel_transfers(mut self, n: usize) -> Self {
+        self.parallel = n.max(1);
+        self
     }
 
     /// The engine's bandwidth limits, shared by every folder.
@@ -255,7 +265,7 @@ pub async fn execute(ctx: &FolderCtx, ops: Vec<Op>, done: &(dyn Fn(u64) + Sync))
             let (path, bytes) = (op.path().to_string(), bytes_of(ctx, &op));
             (path, bytes, run(ctx, op).await)
         })
-        .buffer_unordered(PARALLEL_TRANSFERS);
+        .buffer_unordered(ctx.parallel);
     while let Some((path, bytes, r)) = running.next().await {
         note(path, bytes, r);
     }

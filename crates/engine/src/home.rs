@@ -63,6 +63,9 @@ pub struct Config {
     pub upload_limit_kbps: u64,
     #[serde(default)]
     pub download_limit_kbps: u64,
+    /// Transfers in flight at once.
+    #[serde(default = "default_parallel")]
+    pub parallel_transfers: usize,
 }
 
 fn default_poll() -> u64 {
@@ -92,8 +95,13 @@ impl Default for Config {
             large_folder_bytes: default_large_folder(),
             upload_limit_kbps: 0,
             download_limit_kbps: 0,
+            parallel_transfers: default_parallel(),
         }
     }
+}
+
+fn default_parallel() -> usize {
+    8
 }
 
 impl Config {

@@ -220,6 +220,35 @@ pub fn is_conflict_copy(name: &str) -> bool {
 
 // ------------------------------------------------------------------ moves
 
+/// A file on this side where `path` needs a folder: the move cannot happen
+/// until the per-path decisions sort out that clash (as a conflict copy).
+/// Found by the simulator: otherwise the move is planned, refused, and
+/// planned again every round.
+fn file_above<T: HasKind>(tree: &crate::tree::Tree<T>, path: &str) -> bool {
+    let mut p = parent(path);
+    while !p.is_empty() {
+        if tree.get(p).is_some_and(|e| e.kind() == Kind::File) {
+            return true;
+        }
+        p = parent(p);
+    }
+    false
+}
+
+trait HasKind {
+    fn kind(&self) -> Kind;
+}
+impl HasKind for LocalEntry {
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+}
+impl HasKind for RemoteEntry {
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+}
+
 fn plan_moves(t: &Trees, mode: Mode) -> Vec<Op> {
     let mut ops = Vec::new();
     let mut moved_from: Vec<&str> = Vec::new();
@@ -241,6 +270,7 @@ fn plan_moves(t: &Trees, mode: Mode) -> Vec<Op> {
             }
             let movable = t.local.get(sp).is_some_and(|l| l.kind == s.kind)
                 && !t.local.contains_key(*rp)
+                && !file_above(&t.local, rp)
                 && !taken.contains(rp.as_str())
                 && !covered(rp, &moved_from);
             if movable {
@@ -283,6 +313,7 @@ fn plan_moves(t: &Trees, mode: Mode) -> Vec<Op> {
                 && remote_here
                 && !t.synced.contains_key(*lp)
                 && !t.remote.contains_key(*lp)
+                && !file_above(&t.remote, lp)
                 && !is_inside(lp, sp)
                 && !taken.contains(lp.as_str())
                 && !covered(lp, &moved_from)

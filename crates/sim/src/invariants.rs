@@ -1,0 +1,153 @@
+//! The rules of DESIGN.md a run must end with, written once: every test of
+//! the simulator checks exactly these.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use nubo_engine::content::hash_bytes;
+use nubo_engine::scanner::TEMP_PREFIX;
+use nubo_engine::tree::Kind;
+
+use crate::memfs::Entry;
+use crate::world::{user_files, World};
+
+pub fn check(w: &World) -> Result<(), String> {
+    same_tree_everywhere(w)?;
+    nothing_written_is_lost(w)?;
+    nothing_outside_the_roots(w)?;
+    no_leftovers(w)?;
+    database_matches_disk(w)?;
+    Ok(())
+}
+
+/// Folders of one client, relative to its root.
+fn local_dirs(w: &World, c: usize) -> BTreeSet<String> {
+    let root = w.client_root(c);
+    w.clients[c]
+        .fs
+        .inner
+        .lock()
+        .unwrap()
+        .entries
+        .iter()
+        .filter(|(p, e)| matches!(e, Entry::Dir { .. }) && p.starts_with(root) && *p != root)
+        .map(|(p, _)| p.strip_prefix(root).unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// All clients and the service hold the same tree.
+fn same_tree_everywhere(w: &World) -> Result<(), String> {
+    let service = w.service.tree();
+    let remote_files: BTreeMap<String, Vec<u8>> = service
+        .iter()
+        .filter_map(|(p, c)| c.clone().map(|c| (p.clone(), c)))
+        .collect();
+    let remote_dirs: BTreeSet<String> = service
+        .iter()
+        .filter(|(_, c)| c.is_none())
+        .map(|(p, _)| p.clone())
+        .collect();
+    for (i, c) in w.clients.iter().enumerate() {
+        let files = user_files(c);
+        if files != remote_files {
+            let here: BTreeSet<_> = files.keys().collect();
+            let there: BTreeSet<_> = remote_files.keys().collect();
+            let differ: Vec<_> = files
+                .iter()
+                .filter(|(p, d)| remote_files.get(*p).is_some_and(|r| r != *d))
+                .map(|(p, _)| p)
+                .collect();
+            return Err(format!(
+                "{} differs from the service: only here {:?}, only there {:?}, other content {:?}",
+                c.name,
+                here.difference(&there).collect::<Vec<_>>(),
+                there.difference(&here).collect::<Vec<_>>(),
+                differ
+            ));
+        }
+        let dirs = local_dirs(w, i);
+        if dirs != remote_dirs {
+            return Err(format!(
+                "{}'s folders differ from the service's: here {dirs:?}, there {remote_dirs:?}",
+                c.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// No sync lost what was on its disk (checked after every sync, crashed or
+/// not), and the service still holds everything it ever held (live, in its
+/// trash, or as a version). What a user overwrites or deletes before it was
+/// ever synced is the user's doing, not a loss.
+fn nothing_written_is_lost(w: &World) -> Result<(), String> {
+    if let Some(first) = w.lost.first() {
+        return Err(format!("{first} ({} losses in all)", w.lost.len()));
+    }
+    let kept = w.service.kept_hashes();
+    let gone: Vec<&String> = w.committed.iter().filter(|h| !kept.contains(*h)).collect();
+    if gone.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the service lost {} contents it held: {gone:?}",
+            gone.len()
+        ))
+    }
+}
+
+fn nothing_outside_the_roots(w: &World) -> Result<(), String> {
+    for c in &w.clients {
+        for p in c.fs.paths() {
+            if !p.starts_with(&c.root) && !c.root.starts_with(&p) {
+                return Err(format!(
+                    "{} wrote outside its folder: {}",
+                    c.name,
+                    p.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn no_leftovers(w: &World) -> Result<(), String> {
+    for c in &w.clients {
+        if let Some(p) = c.fs.paths().into_iter().find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(TEMP_PREFIX))
+        }) {
+            return Err(format!("{} left a temp file: {}", c.name, p.display()));
+        }
+    }
+    Ok(())
+}
+
+/// The merge base each client keeps is what is on its disk.
+fn database_matches_disk(w: &World) -> Result<(), String> {
+    for c in &w.clients {
+        let synced = c
+            .engine()
+            .db
+            .load_synced(1)
+            .map_err(|e| format!("{}: {e:#}", c.name))?;
+        let files = user_files(c);
+        let db_files: BTreeMap<&String, &String> = synced
+            .iter()
+            .filter(|(_, s)| s.kind == Kind::File)
+            .map(|(p, s)| (p, &s.hash))
+            .collect();
+        let disk: BTreeMap<&String, String> =
+            files.iter().map(|(p, d)| (p, hash_bytes(d))).collect();
+        let disk_ref: BTreeMap<&String, &String> = disk.iter().map(|(p, h)| (*p, h)).collect();
+        if db_files != disk_ref {
+            return Err(format!(
+                "{}'s state database does not match its disk: db {:?}, disk {:?}",
+                c.name,
+                db_files.keys().collect::<Vec<_>>(),
+                disk_ref.keys().collect::<Vec<_>>()
+            ));
+        }
+    }
+    Ok(())
+}

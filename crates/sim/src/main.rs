@@ -1,0 +1,43 @@
+//! `nubo-sim`: run seeds. `--seed N` replays one (printing what it did);
+//! `--seeds N [--from S]` runs many and stops at the first failure.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let opts = nubo_sim::Options::default();
+    if let Some(seed) = value("--seed") {
+        return match nubo_sim::run(seed, &opts) {
+            Ok(log) => {
+                for l in log {
+                    println!("{l}");
+                }
+                println!("seed {seed}: every invariant holds");
+                ExitCode::SUCCESS
+            }
+            Err(f) => {
+                eprintln!("{f}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let count = value("--seeds").unwrap_or(1000);
+    let from = value("--from").unwrap_or(0);
+    for seed in from..from + count {
+        if let Err(f) = nubo_sim::run(seed, &opts) {
+            eprintln!("{f}");
+            return ExitCode::FAILURE;
+        }
+        if (seed - from + 1) % 100 == 0 {
+            println!("{} seeds passed", seed - from + 1);
+        }
+    }
+    println!("{count} seeds from {from}: every invariant holds");
+    ExitCode::SUCCESS
+}

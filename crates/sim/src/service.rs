@@ -1,0 +1,339 @@
+//! The service, in process: the real metadata store (SQLite, the same code
+//! `nubo serve` runs) and a chunk map, behind the engine's `Remote` trait,
+//! with faults injected at the request boundary.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use nubo_engine::remote::{Remote, RemoteError, RemoteResult};
+use nubo_protocol::*;
+use nubo_server::clock::Clock as _;
+use nubo_server::store::{AccountKey, MetaStore, SqliteStore};
+use rand::rngs::StdRng;
+use rand::Rng;
+
+use crate::clock::SimClock;
+
+pub struct SimService {
+    pub store: SqliteStore,
+    pub chunks: Mutex<HashMap<String, Vec<u8>>>,
+    pub account: AccountKey,
+    pub root: NodeId,
+    pub clock: Arc<SimClock>,
+    _dir: tempfile::TempDir,
+}
+
+impl SimService {
+    pub fn new(clock: Arc<SimClock>) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let store = SqliteStore::open(&dir.path().join("meta.sqlite"), 50)?;
+        let row = store
+            .create_account("sim", None, "unused", u64::MAX / 4, clock.now())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(SimService {
+            store,
+            chunks: Mutex::default(),
+            account: row.key,
+            root: row.root_id,
+            clock,
+            _dir: dir,
+        })
+    }
+
+    pub fn device(&self, name: &str) -> i64 {
+        self.store
+            .create_device(self.account, name, "sim", self.clock.now())
+            .expect("a device can be made")
+    }
+
+    /// The live tree: path -> content (folders as None).
+    pub fn tree(&self) -> std::collections::BTreeMap<String, Option<Vec<u8>>> {
+        let mut nodes = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let page = self
+                .store
+                .changes(self.account, cursor, 5000)
+                .expect("the feed reads");
+            nodes.extend(page.nodes);
+            cursor = page.cursor;
+            if !page.has_more {
+                break;
+            }
+        }
+        let by_id: HashMap<NodeId, &Node> = nodes.iter().map(|n| (n.id, n)).collect();
+        let mut out = std::collections::BTreeMap::new();
+        for n in nodes.iter().filter(|n| !n.deleted && n.parent.is_some()) {
+            // Its path, if every ancestor is live.
+            let mut parts = vec![n.name.clone()];
+            let mut up = n.parent;
+            let mut live = true;
+            while let Some(p) = up {
+                if p == self.root {
+                    break;
+                }
+                match by_id.get(&p) {
+                    Some(a) if !a.deleted => {
+                        parts.push(a.name.clone());
+                        up = a.parent;
+                    }
+                    _ => {
+                        live = false;
+                        break;
+                    }
+                }
+            }
+            if !live {
+                continue;
+            }
+            parts.reverse();
+            let content = match n.kind {
+                NodeKind::Dir => None,
+                NodeKind::File => Some(self.content(n.id)),
+            };
+            out.insert(parts.join("/"), content);
+        }
+        out
+    }
+
+    fn content(&self, id: NodeId) -> Vec<u8> {
+        let m = self.store.manifest(self.account, id).expect("a manifest");
+        let chunks = self.chunks.lock().unwrap();
+        m.chunks
+            .iter()
+            .flat_map(|c| chunks.get(&c.hash).cloned().unwrap_or_default())
+            .collect()
+    }
+
+    /// Every content hash the service still holds: live, in the trash, or as
+    /// an earlier version.
+    pub fn kept_hashes(&self) -> std::collections::HashSet<String> {
+        let mut out = std::collections::HashSet::new();
+        let mut cursor = 0;
+        loop {
+            let page = self
+                .store
+                .changes(self.account, cursor, 5000)
+                .expect("feed");
+            for n in &page.nodes {
+                if n.kind == NodeKind::File {
+                    out.insert(n.hash.clone());
+                    if let Ok(vs) = self.store.versions(self.account, n.id) {
+                        out.extend(vs.into_iter().map(|v| v.hash));
+                    }
+                }
+            }
+            cursor = page.cursor;
+            if !page.has_more {
+                break;
+            }
+        }
+        out
+    }
+}
+
+/// Faults at the request boundary, drawn from the run's random source.
+pub struct Faults {
+    pub rng: Mutex<StdRng>,
+    /// Per mille of requests lost before the service applied them.
+    pub lost_before: AtomicU64,
+    /// Per mille of requests lost after the service applied them.
+    pub lost_after: AtomicU64,
+    /// Requests left until this client crashes (0: no crash planned).
+    pub crash_in: AtomicU64,
+    pub crashed: AtomicBool,
+    pub crash_signal: tokio::sync::Notify,
+}
+
+impl Faults {
+    pub fn new(rng: StdRng) -> Self {
+        Faults {
+            rng: Mutex::new(rng),
+            lost_before: AtomicU64::new(0),
+            lost_after: AtomicU64::new(0),
+            crash_in: AtomicU64::new(0),
+            crashed: AtomicBool::new(false),
+            crash_signal: tokio::sync::Notify::new(),
+        }
+    }
+
+    pub fn quiet(&self) {
+        self.lost_before.store(0, Ordering::SeqCst);
+        self.lost_after.store(0, Ordering::SeqCst);
+        self.crash_in.store(0, Ordering::SeqCst);
+    }
+
+    fn roll(&self, per_mille: &AtomicU64) -> bool {
+        let p = per_mille.load(Ordering::SeqCst);
+        p > 0 && self.rng.lock().unwrap().gen_range(0..1000) < p
+    }
+}
+
+pub struct SimRemote {
+    pub service: Arc<SimService>,
+    pub device: i64,
+    pub faults: Arc<Faults>,
+}
+
+fn lost() -> RemoteError {
+    RemoteError::Network("the simulated connection dropped".into())
+}
+
+fn unsupported() -> RemoteError {
+    RemoteError::Api(ApiError::new(ErrorCode::BadRequest, "not simulated"))
+}
+
+impl SimRemote {
+    /// Every request passes here: maybe crash the client (never answers),
+    /// maybe lose it before the service sees it, or after.
+    async fn call<T>(
+        &self,
+        apply: impl FnOnce(&SimService) -> Result<T, ApiError>,
+    ) -> RemoteResult<T> {
+        let left = self.faults.crash_in.load(Ordering::SeqCst);
+        if left == 1 {
+            self.faults.crashed.store(true, Ordering::SeqCst);
+            self.faults.crash_signal.notify_one();
+            std::future::pending::<()>().await;
+        } else if left > 1 {
+            self.faults.crash_in.store(left - 1, Ordering::SeqCst);
+        }
+        // Let other transfers of this client run in between, as on a network.
+        tokio::task::yield_now().await;
+        if self.faults.roll(&self.faults.lost_before) {
+            return Err(lost());
+        }
+        let out = apply(&self.service).map_err(RemoteError::Api);
+        if self.faults.roll(&self.faults.lost_after) {
+            return Err(lost());
+        }
+        out
+    }
+}
+
+#[async_trait]
+impl Remote for SimRemote {
+    async fn account(&self) -> RemoteResult<AccountInfo> {
+        self.call(|s| {
+            Ok(AccountInfo {
+                account_id: "sim".into(),
+                root_id: s.root,
+                quota_bytes: u64::MAX / 4,
+                used_bytes: s.store.used_bytes(s.account)?,
+            })
+        })
+        .await
+    }
+    async fn changes(&self, cursor: i64) -> RemoteResult<ChangesResponse> {
+        self.call(|s| s.store.changes(s.account, cursor, 1000))
+            .await
+    }
+    async fn mkdir(&self, parent: NodeId, name: &str) -> RemoteResult<Node> {
+        self.call(|s| s.store.mkdir(s.account, parent, name, s.clock.now()))
+            .await
+    }
+    async fn commit(&self, req: &CommitRequest) -> RemoteResult<Node> {
+        let device = self.device;
+        self.call(|s| s.store.commit(s.account, device, req, s.clock.now()))
+            .await
+    }
+    async fn move_node(&self, id: NodeId, parent: NodeId, name: &str) -> RemoteResult<Node> {
+        self.call(|s| s.store.move_node(s.account, id, parent, name))
+            .await
+    }
+    async fn delete(&self, id: NodeId, req: &DeleteRequest) -> RemoteResult<Node> {
+        let device = self.device;
+        self.call(|s| {
+            s.store
+                .delete_node(s.account, device, id, req, s.clock.now())
+        })
+        .await
+    }
+    async fn manifest(&self, id: NodeId) -> RemoteResult<Manifest> {
+        self.call(|s| s.store.manifest(s.account, id)).await
+    }
+    async fn missing_chunks(&self, hashes: &[String]) -> RemoteResult<Vec<String>> {
+        self.call(|s| s.store.missing_chunks(s.account, hashes))
+            .await
+    }
+    async fn put_chunk(&self, hash: &str, data: Vec<u8>) -> RemoteResult<()> {
+        self.call(|s| {
+            if blake3::hash(&data).to_hex().as_str() != hash {
+                return Err(ApiError::new(
+                    ErrorCode::HashMismatch,
+                    "bytes do not hash to the name",
+                ));
+            }
+            let size = data.len() as u64;
+            s.chunks.lock().unwrap().insert(hash.to_string(), data);
+            s.store.add_chunk(
+                s.account,
+                &ChunkRef {
+                    hash: hash.to_string(),
+                    size,
+                },
+            )
+        })
+        .await
+    }
+    async fn get_chunk(&self, hash: &str) -> RemoteResult<Vec<u8>> {
+        self.call(|s| {
+            s.chunks
+                .lock()
+                .unwrap()
+                .get(hash)
+                .cloned()
+                .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such chunk"))
+        })
+        .await
+    }
+    async fn agreements(&self) -> RemoteResult<AgreementList> {
+        Ok(AgreementList {
+            documents: Vec::new(),
+        })
+    }
+    async fn agreement_text(&self, _: &str, _: &str) -> RemoteResult<String> {
+        Err(unsupported())
+    }
+    async fn agreement_status(&self) -> RemoteResult<AgreementStatus> {
+        Ok(AgreementStatus {
+            pending: Vec::new(),
+            accepted: Vec::new(),
+        })
+    }
+    async fn accept(&self, _: &AcceptRequest) -> RemoteResult<AgreementStatus> {
+        Err(unsupported())
+    }
+    async fn logout(&self) -> RemoteResult<()> {
+        Err(unsupported())
+    }
+    async fn devices(&self) -> RemoteResult<DeviceList> {
+        Err(unsupported())
+    }
+    async fn revoke_device(&self, _: i64) -> RemoteResult<()> {
+        Err(unsupported())
+    }
+    async fn trash(&self, _: &str, _: u32, _: u32) -> RemoteResult<TrashList> {
+        Err(unsupported())
+    }
+    async fn lookup(&self, _: &str) -> RemoteResult<Node> {
+        Err(unsupported())
+    }
+    async fn versions(&self, _: NodeId) -> RemoteResult<VersionList> {
+        Err(unsupported())
+    }
+    async fn restore(&self, _: &RestoreRequest) -> RemoteResult<RestoreResponse> {
+        Err(unsupported())
+    }
+    async fn cancel_account(&self, _: &str) -> RemoteResult<()> {
+        Err(unsupported())
+    }
+    async fn withdraw(&self, _: &str) -> RemoteResult<AgreementStatus> {
+        Err(unsupported())
+    }
+    async fn approve_device(&self, _: &str) -> RemoteResult<()> {
+        Err(unsupported())
+    }
+}

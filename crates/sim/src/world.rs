@@ -1,0 +1,496 @@
+//! One simulated run: N clients with in-memory folders, the in-process
+//! service, random user actions and syncs, injected faults; then quiesce and
+//! check the invariants. Everything random comes from the run's seed.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use nubo_engine::planner::Mode;
+use nubo_engine::{Config, Engine, FolderConfig, Home, Outcome};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+use crate::clock::{SimClock, SkewedClock};
+use crate::invariants;
+use crate::memfs::MemFs;
+use crate::service::{Faults, SimRemote, SimService};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub clients: usize,
+    pub steps: usize,
+    /// Lost requests, crashes and clock skew.
+    pub faults: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            clients: 3,
+            steps: 40,
+            faults: true,
+        }
+    }
+}
+
+/// A run that broke an invariant: its seed, what it did, and what broke.
+#[derive(Debug)]
+pub struct Failure {
+    pub seed: u64,
+    pub log: Vec<String>,
+    pub problem: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "seed {} broke an invariant: {}", self.seed, self.problem)?;
+        writeln!(f, "replay: cargo run -p nubo-sim -- --seed {}", self.seed)?;
+        for (i, l) in self.log.iter().enumerate() {
+            writeln!(f, "  {i:3} {l}")?;
+        }
+        Ok(())
+    }
+}
+
+pub struct Client {
+    pub name: String,
+    pub fs: MemFs,
+    pub root: PathBuf,
+    pub faults: Arc<Faults>,
+    home: Home,
+    config: Config,
+    device: i64,
+    clock: Arc<SkewedClock>,
+    pub engine: Option<Engine>,
+    _dir: tempfile::TempDir,
+}
+
+impl Client {
+    fn open(&mut self, service: &Arc<SimService>) -> anyhow::Result<()> {
+        let remote = Arc::new(SimRemote {
+            service: service.clone(),
+            device: self.device,
+            faults: self.faults.clone(),
+        });
+        self.engine = Some(Engine::with_parts(
+            self.home.clone(),
+            self.config.clone(),
+            remote,
+            Arc::new(self.fs.clone()),
+            self.clock.clone(),
+        )?);
+        Ok(())
+    }
+
+    pub fn engine(&self) -> &Engine {
+        self.engine.as_ref().expect("open")
+    }
+}
+
+/// Names drawn from a small pool so that clients collide on purpose; two
+/// spellings of "é" (NFC and NFD) and names differing only in case.
+const NAMES: &[&str] = &[
+    "a.txt",
+    "b.txt",
+    "A.txt",
+    "notes.md",
+    "caf\u{e9}.txt",
+    "cafe\u{301}.txt",
+    "data.bin",
+];
+const DIRS: &[&str] = &["docs", "docs/old", "photos", "Photos", "x"];
+
+pub struct World {
+    pub seed: u64,
+    rng: StdRng,
+    pub clock: Arc<SimClock>,
+    pub service: Arc<SimService>,
+    pub clients: Vec<Client>,
+    pub log: Vec<String>,
+    /// Every content the service ever held: it must keep holding it (live,
+    /// in its trash, or as a version).
+    pub committed: HashSet<String>,
+    /// What a sync lost: content on the client's disk before it that is
+    /// neither on its disk, nor in its trash, nor on the service after.
+    pub lost: Vec<String>,
+    opts: Options,
+}
+
+impl World {
+    pub fn new(seed: u64, opts: Options) -> anyhow::Result<World> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let clock = Arc::new(SimClock::new(1_800_000_000));
+        let service = Arc::new(SimService::new(clock.clone())?);
+        let mut clients = Vec::new();
+        for i in 0..opts.clients {
+            let name = format!("pc-{i}");
+            let dir = tempfile::tempdir()?;
+            let home = Home::new(dir.path().join("home"))?;
+            let root = PathBuf::from(format!("/sim/{name}/Nubo"));
+            let fs = MemFs::new(clock.clone());
+            nubo_engine::fs::LocalFs::create_dir_all(&fs, &root)?;
+            fs.write(&root.join(nubo_engine::home::ROOT_MARKER), b"sim".to_vec())?;
+            let config = Config {
+                folders: vec![FolderConfig {
+                    id: 1,
+                    local: root.clone(),
+                    remote: "/".into(),
+                    mode: Mode::TwoWay,
+                    marker: "sim".into(),
+                    excluded: Vec::new(),
+                    confirmed: Vec::new(),
+                    paused: false,
+                }],
+                // One transfer at a time: a batch runs in one order, so a
+                // seed replays exactly.
+                parallel_transfers: 1,
+                ..Config::default()
+            };
+            let skew = if opts.faults {
+                rng.gen_range(-3600..3600)
+            } else {
+                0
+            };
+            let faults = Arc::new(Faults::new(StdRng::seed_from_u64(rng.gen())));
+            let mut c = Client {
+                device: service.device(&name),
+                name,
+                fs,
+                root,
+                faults,
+                home,
+                config,
+                clock: Arc::new(SkewedClock {
+                    clock: clock.clone(),
+                    skew_secs: skew,
+                }),
+                engine: None,
+                _dir: dir,
+            };
+            c.open(&service)?;
+            clients.push(c);
+        }
+        Ok(World {
+            seed,
+            rng,
+            clock,
+            service,
+            clients,
+            log: Vec::new(),
+            committed: HashSet::new(),
+            lost: Vec::new(),
+            opts,
+        })
+    }
+
+    fn random_path(&mut self) -> String {
+        let name = *NAMES.choose(&mut self.rng).expect("names");
+        if self.rng.gen_bool(0.4) {
+            name.to_string()
+        } else {
+            format!("{}/{name}", DIRS.choose(&mut self.rng).expect("dirs"))
+        }
+    }
+
+    fn content(&mut self) -> Vec<u8> {
+        let len = match self.rng.gen_range(0..10) {
+            0 => 0,
+            1..=7 => self.rng.gen_range(1..200),
+            _ => self.rng.gen_range(1000..300_000),
+        };
+        let mut v = vec![0u8; len];
+        self.rng.fill(&mut v[..]);
+        v
+    }
+
+    /// One thing a user does on one client's folder.
+    fn user_action(&mut self, c: usize) {
+        let root = self.clients[c].root.clone();
+        let existing: Vec<PathBuf> = self.clients[c]
+            .fs
+            .paths()
+            .into_iter()
+            .filter(|p| {
+                p.starts_with(&root) && *p != root && !p.ends_with(nubo_engine::home::ROOT_MARKER)
+            })
+            .collect();
+        let fs = self.clients[c].fs.clone();
+        let pick = self.rng.gen_range(0..100);
+        let what = if pick < 30 || existing.is_empty() {
+            let rel = self.random_path();
+            let p = root.join(&rel);
+            if let Some(parent) = p.parent() {
+                let _ = nubo_engine::fs::LocalFs::create_dir_all(&fs, parent);
+            }
+            let data = self.content();
+            let h = nubo_engine::content::hash_bytes(&data)[..8].to_string();
+            let ok = fs.write(&p, data).is_ok();
+            format!("write {rel} [{h}]{}", if ok { "" } else { " (refused)" })
+        } else {
+            let target = existing.choose(&mut self.rng).expect("not empty").clone();
+            let rel = target.strip_prefix(&root).unwrap().display().to_string();
+            match pick {
+                30..=49 => match fs.read(&target) {
+                    Some(mut old) => {
+                        let extra = self.content();
+                        if self.rng.gen_bool(0.5) {
+                            old.extend(extra);
+                        } else {
+                            old.truncate(old.len() / 2);
+                        }
+                        let h = nubo_engine::content::hash_bytes(&old)[..8].to_string();
+                        let _ = fs.write(&target, old);
+                        format!("edit {rel} [{h}]")
+                    }
+                    None => format!("nothing to edit in {rel}"),
+                },
+                50..=64 => {
+                    fs.remove_all(&target);
+                    format!("delete {rel}")
+                }
+                65..=84 => {
+                    let to_rel = self.random_path();
+                    let to = root.join(&to_rel);
+                    if let Some(parent) = to.parent() {
+                        let _ = nubo_engine::fs::LocalFs::create_dir_all(&fs, parent);
+                    }
+                    let ok = fs.rename(&target, &to).is_ok();
+                    format!(
+                        "move {rel} -> {to_rel}{}",
+                        if ok { "" } else { " (refused)" }
+                    )
+                }
+                _ => {
+                    // Case-only rename of the last component.
+                    let name = target.file_name().unwrap().to_string_lossy().to_string();
+                    let flipped: String = name
+                        .chars()
+                        .map(|ch| {
+                            if ch.is_lowercase() {
+                                ch.to_ascii_uppercase()
+                            } else {
+                                ch.to_ascii_lowercase()
+                            }
+                        })
+                        .collect();
+                    let to = target.with_file_name(&flipped);
+                    let ok = fs.rename(&target, &to).is_ok();
+                    format!(
+                        "case-rename {rel} -> {flipped}{}",
+                        if ok { "" } else { " (refused)" }
+                    )
+                }
+            }
+        };
+        self.log.push(format!("{}: {what}", self.clients[c].name));
+    }
+
+    fn contents_of(&self, c: usize) -> HashSet<String> {
+        let cl = &self.clients[c];
+        // The user's files: not the engine's marker or unfinished downloads.
+        let mut out: HashSet<String> = cl
+            .fs
+            .files_under(&cl.root)
+            .iter()
+            .filter(|(p, _)| !p.rsplit('/').next().is_some_and(|n| n.starts_with(".nubo")))
+            .map(|(_, d)| nubo_engine::content::hash_bytes(d))
+            .collect();
+        out.extend(
+            cl.fs
+                .inner
+                .lock()
+                .unwrap()
+                .trash
+                .iter()
+                .map(|(_, d)| nubo_engine::content::hash_bytes(d)),
+        );
+        out
+    }
+
+    /// Nothing that was on the disk before a sync may be gone after it
+    /// (unless the service or the trash has it): the user did nothing meanwhile.
+    fn check_sync_kept(&mut self, c: usize, before: &HashSet<String>) {
+        let kept = self.service.kept_hashes();
+        let after = self.contents_of(c);
+        for h in before {
+            if !after.contains(h) && !kept.contains(h) {
+                self.lost.push(format!(
+                    "{} lost content {} in step {}",
+                    self.clients[c].name,
+                    &h[..8],
+                    self.log.len()
+                ));
+            }
+        }
+        self.committed.extend(kept);
+    }
+
+    /// One `sync_once` on a client, which may crash on the way; a crashed
+    /// client restarts from its state database.
+    async fn sync(&mut self, c: usize, allow_mass_delete: bool) -> anyhow::Result<Option<Outcome>> {
+        let before = self.contents_of(c);
+        let faults = self.clients[c].faults.clone();
+        let outcome = {
+            let engine = self.clients[c].engine();
+            tokio::select! {
+                r = engine.sync_once(allow_mass_delete) => Some(r),
+                _ = faults.crash_signal.notified() => None,
+            }
+        };
+        let name = self.clients[c].name.clone();
+        self.check_sync_kept(c, &before);
+        match outcome {
+            None => {
+                self.log.push(format!(
+                    "{name}: crashed mid-sync; restarts from its database"
+                ));
+                faults.crashed.store(false, Ordering::SeqCst);
+                faults.crash_in.store(0, Ordering::SeqCst);
+                self.clients[c].engine = None;
+                let service = self.service.clone();
+                self.clients[c].open(&service)?;
+                Ok(None)
+            }
+            Some(Ok(o)) => {
+                self.log.push(format!("{name}: sync -> {}", describe(&o)));
+                Ok(Some(o))
+            }
+            Some(Err(e)) => {
+                self.log.push(format!("{name}: sync failed: {e:#}"));
+                Ok(None)
+            }
+        }
+    }
+
+    /// The random part of the run.
+    pub async fn play(&mut self) -> anyhow::Result<()> {
+        for _ in 0..self.opts.steps {
+            let c = self.rng.gen_range(0..self.clients.len());
+            self.clock.advance_ms(self.rng.gen_range(1..5000));
+            if self.rng.gen_bool(0.55) {
+                self.user_action(c);
+            } else {
+                if self.opts.faults {
+                    let f = &self.clients[c].faults;
+                    f.lost_before.store(
+                        if self.rng.gen_bool(0.3) { 80 } else { 0 },
+                        Ordering::SeqCst,
+                    );
+                    f.lost_after.store(
+                        if self.rng.gen_bool(0.3) { 80 } else { 0 },
+                        Ordering::SeqCst,
+                    );
+                    let crash = if self.rng.gen_bool(0.2) {
+                        self.rng.gen_range(2..30)
+                    } else {
+                        0
+                    };
+                    f.crash_in.store(crash, Ordering::SeqCst);
+                }
+                self.sync(c, false).await?;
+                self.clients[c].faults.quiet();
+            }
+        }
+        Ok(())
+    }
+
+    /// Faults off; everyone syncs until a whole round changes nothing.
+    pub async fn quiesce(&mut self) -> anyhow::Result<()> {
+        for c in &self.clients {
+            c.faults.quiet();
+        }
+        for _ in 0..12 {
+            let before = self.service_cursor();
+            let mut all_in_sync = true;
+            for c in 0..self.clients.len() {
+                self.clock.advance_ms(3000);
+                // The user confirms any mass delete: the run's actions meant it.
+                match self.sync(c, true).await? {
+                    Some(Outcome::InSync) => {}
+                    _ => all_in_sync = false,
+                }
+            }
+            // A whole round in which nobody changed the service, and every
+            // client in sync with all of it: settled.
+            let after = self.service_cursor();
+            let caught_up = self
+                .clients
+                .iter()
+                .all(|c| c.engine().db.cursor().unwrap_or(-1) == after);
+            if all_in_sync && before == after && caught_up {
+                return Ok(());
+            }
+        }
+        anyhow::bail!("the clients never settled")
+    }
+
+    fn service_cursor(&self) -> i64 {
+        use nubo_server::store::MetaStore;
+        self.service
+            .store
+            .current_cursor(self.service.account)
+            .expect("the service store reads")
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        invariants::check(self)
+    }
+
+    pub fn client_root(&self, c: usize) -> &Path {
+        &self.clients[c].root
+    }
+}
+
+fn describe(o: &Outcome) -> String {
+    match o {
+        Outcome::InSync => "in sync".into(),
+        Outcome::Paused(p) => format!(
+            "paused ({})",
+            p.iter().map(|p| p.kind()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Runs one seed to the end and checks it.
+pub fn run(seed: u64, opts: &Options) -> Result<Vec<String>, Failure> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut world = match World::new(seed, opts.clone()) {
+        Ok(w) => w,
+        Err(e) => {
+            return Err(Failure {
+                seed,
+                log: Vec::new(),
+                problem: format!("setup failed: {e:#}"),
+            })
+        }
+    };
+    let played = rt.block_on(async {
+        world.play().await?;
+        world.quiesce().await
+    });
+    let problem = match played {
+        Err(e) => Some(format!("{e:#}")),
+        Ok(()) => world.check().err(),
+    };
+    match problem {
+        None => Ok(world.log),
+        Some(problem) => Err(Failure {
+            seed,
+            log: world.log,
+            problem,
+        }),
+    }
+}
+
+/// Paths and contents of one client's folder, without the engine's marker.
+pub fn user_files(c: &Client) -> BTreeMap<String, Vec<u8>> {
+    let mut f = c.fs.files_under(&c.root);
+    f.remove(nubo_engine::home::ROOT_MARKER);
+    f
+}
