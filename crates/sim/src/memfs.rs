@@ -35,6 +35,10 @@ pub struct Inner {
     pub trash: Vec<(PathBuf, Vec<u8>)>,
     next_inode: u64,
     next_temp: u64,
+    /// Per mille of the engine's writes that fail as a full disk would.
+    pub failing_writes: u64,
+    /// xorshift state for those failures (seeded by the run).
+    pub dice: u64,
 }
 
 #[derive(Clone)]
@@ -51,6 +55,23 @@ fn not_found(p: &Path) -> io::Error {
 }
 
 impl Inner {
+    /// A write the engine asked for fails now and then, as on a full disk.
+    fn disk_full(&mut self) -> io::Result<()> {
+        if self.failing_writes == 0 {
+            return Ok(());
+        }
+        self.dice ^= self.dice << 13;
+        self.dice ^= self.dice >> 7;
+        self.dice ^= self.dice << 17;
+        if self.dice % 1000 < self.failing_writes {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on the simulated disk",
+            ));
+        }
+        Ok(())
+    }
+
     fn new_dir(&mut self) -> Entry {
         self.next_inode += 1;
         Entry::Dir {
@@ -202,6 +223,7 @@ struct MemTemp {
 impl TempSink for MemTemp {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         let mut g = self.fs.lock();
+        g.disk_full()?;
         match g.entries.get_mut(&self.path) {
             Some(Entry::File { data, .. }) => {
                 data.extend_from_slice(buf);
@@ -307,6 +329,7 @@ impl LocalFs for MemFs {
 
     fn place(&self, temp: &Path, target: &Path, expect: &Expect) -> io::Result<()> {
         let mut g = self.lock();
+        g.disk_full()?;
         match expect {
             Expect::Absent => Self::move_tree(&mut g, temp, target),
             Expect::Present(want) => match g.entries.get(target) {
@@ -331,7 +354,9 @@ impl LocalFs for MemFs {
     }
 
     fn rename_new(&self, from: &Path, to: &Path) -> io::Result<()> {
-        Self::move_tree(&mut self.lock(), from, to)
+        let mut g = self.lock();
+        g.disk_full()?;
+        Self::move_tree(&mut g, from, to)
     }
 
     fn trash(&self, path: &Path) -> io::Result<()> {

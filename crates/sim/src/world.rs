@@ -389,9 +389,13 @@ impl World {
                         0
                     };
                     f.crash_in.store(crash, Ordering::SeqCst);
+                    let mut disk = self.clients[c].fs.inner.lock().unwrap();
+                    disk.failing_writes = if self.rng.gen_bool(0.2) { 150 } else { 0 };
+                    disk.dice = self.rng.gen::<u64>() | 1;
                 }
                 self.sync(c, false).await?;
                 self.clients[c].faults.quiet();
+                self.clients[c].fs.inner.lock().unwrap().failing_writes = 0;
             }
         }
         Ok(())
