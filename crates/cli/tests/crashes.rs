@@ -82,3 +82,38 @@ fn fifty_kills_during_a_large_sync_lose_and_duplicate_nothing() {
         "a crash made a conflict copy; kills: {moments}"
     );
 }
+
+#[test]
+fn the_service_killed_mid_upload_and_restarted_loses_and_doubles_nothing() {
+    let mut service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    for i in 0..12 {
+        a.write(
+            &format!("big/part-{i:02}.bin"),
+            random_bytes(300 + i, 3 << 20),
+        );
+    }
+    let expected = a.files();
+    let mut upload = a.command(&["sync", "--once"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let cut = upload.try_wait().unwrap().is_none();
+    service.restart_hard(&["--demo"]);
+    // It fails, or finishes if no request was in flight at the moment:
+    // either way, the next passes must converge.
+    let _ = upload.wait().unwrap();
+    assert!(
+        cut,
+        "the upload had finished before the service died; the test did not test"
+    );
+
+    // Back up: the next pass finishes, nothing twice on the service.
+    a.sync();
+    b.sync();
+    assert_eq!(b.files(), expected);
+    let listed = b.ok(&["restore", "list", "--json"]);
+    assert!(
+        listed.contains("\"total\": 0"),
+        "nothing was deleted or replaced: {listed}"
+    );
+    assert!(temp_files(&b.root).is_empty());
+}
