@@ -431,3 +431,39 @@ fn download_only_never_sends() {
         .local_file("mine", 40, "m");
     assert!(w.plan_mode(Mode::DownloadOnly).ops.is_empty());
 }
+
+/// Found by the simulator (seeds 134, 219, 280): a file moved into a new local
+/// folder `b.txt` while a file `b.txt` appeared on the service. The move can
+/// never happen there, so it must not be planned; the clash is decided per
+/// path instead (a conflict copy), and the move follows once it is sorted.
+#[test]
+fn no_move_into_a_folder_whose_name_a_remote_file_took() {
+    let mut w = World::default()
+        .synced_dir("photos", 1, 10)
+        .synced_file("photos/a.txt", 2, 11, "a")
+        .no_local("photos/a.txt")
+        .remote_file("b.txt", 3, 1, "other");
+    w.t.local.insert(
+        "b.txt".into(),
+        LocalEntry {
+            kind: Kind::Dir,
+            stat: FileStat {
+                size: 0,
+                mtime_ns: 3,
+                inode: 20,
+            },
+            hash: String::new(),
+        },
+    );
+    let w = w.local_file("b.txt/a.txt", 11, "a");
+    let ops = w.plan().ops;
+    assert!(
+        !ops.iter().any(|op| matches!(op, Op::RemoteMove { .. })),
+        "a move that cannot succeed was planned: {ops:?}"
+    );
+    assert!(
+        ops.iter()
+            .any(|op| matches!(op, Op::KeepConflictCopy { path, .. } if path == "b.txt")),
+        "the folder/file clash becomes a conflict copy: {ops:?}"
+    );
+}
