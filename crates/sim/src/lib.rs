@@ -9,4 +9,4 @@ pub mod memfs;
 pub mod service;
 pub mod world;
 
-pub use world::{run, Failure, Options};
+pub use world::{run, shrink, Failure, Options};

@@ -1,4 +1,4 @@
-//! `nubo-sim`: run seeds. `--seed N` replays one (printing what it did);
+//! `nubo-sim`: run seeds. `--seed N [--steps K]` replays one (printing what it did);
 //! `--seeds N [--from S]` runs many and stops at the first failure.
 
 use std::process::ExitCode;
@@ -11,7 +11,10 @@ fn main() -> ExitCode {
             .and_then(|i| args.get(i + 1))
             .and_then(|v| v.parse::<u64>().ok())
     };
-    let opts = nubo_sim::Options::default();
+    let mut opts = nubo_sim::Options::default();
+    if let Some(steps) = value("--steps") {
+        opts.steps = steps as usize;
+    }
     if let Some(seed) = value("--seed") {
         return match nubo_sim::run(seed, &opts) {
             Ok(log) => {
@@ -22,7 +25,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(f) => {
-                eprintln!("{f}");
+                eprintln!("{}", nubo_sim::shrink(f, &opts));
                 ExitCode::FAILURE
             }
         };
@@ -31,7 +34,7 @@ fn main() -> ExitCode {
     let from = value("--from").unwrap_or(0);
     for seed in from..from + count {
         if let Err(f) = nubo_sim::run(seed, &opts) {
-            eprintln!("{f}");
+            eprintln!("{}", nubo_sim::shrink(f, &opts));
             return ExitCode::FAILURE;
         }
         if (seed - from + 1) % 100 == 0 {

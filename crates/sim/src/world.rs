@@ -40,6 +40,8 @@ impl Default for Options {
 #[derive(Debug)]
 pub struct Failure {
     pub seed: u64,
+    /// Random steps before quiescing: after `shrink`, the fewest that fail.
+    pub steps: usize,
     pub log: Vec<String>,
     pub problem: String,
 }
@@ -47,7 +49,11 @@ pub struct Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "seed {} broke an invariant: {}", self.seed, self.problem)?;
-        writeln!(f, "replay: cargo run -p nubo-sim -- --seed {}", self.seed)?;
+        writeln!(
+            f,
+            "replay: cargo run -p nubo-sim -- --seed {} --steps {}",
+            self.seed, self.steps
+        )?;
         for (i, l) in self.log.iter().enumerate() {
             writeln!(f, "  {i:3} {l}")?;
         }
@@ -469,6 +475,7 @@ pub fn run(seed: u64, opts: &Options) -> Result<Vec<String>, Failure> {
         Err(e) => {
             return Err(Failure {
                 seed,
+                steps: opts.steps,
                 log: Vec::new(),
                 problem: format!("setup failed: {e:#}"),
             })
@@ -486,10 +493,27 @@ pub fn run(seed: u64, opts: &Options) -> Result<Vec<String>, Failure> {
         None => Ok(world.log),
         Some(problem) => Err(Failure {
             seed,
+            steps: opts.steps,
             log: world.log,
             problem,
         }),
     }
+}
+
+/// The shortest replay of a failing seed. A run's first k steps are the same
+/// whatever the step count (they draw from the seed in the same order), so
+/// the smallest k that still fails is a minimal prefix of the original run.
+pub fn shrink(failure: Failure, opts: &Options) -> Failure {
+    for steps in 0..failure.steps {
+        let shorter = Options {
+            steps,
+            ..opts.clone()
+        };
+        if let Err(f) = run(failure.seed, &shorter) {
+            return f;
+        }
+    }
+    failure
 }
 
 /// Paths and contents of one client's folder, without the engine's marker.
