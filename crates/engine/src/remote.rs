@@ -171,6 +171,25 @@ fn net(e: reqwest::Error) -> RemoteError {
     RemoteError::Network(message)
 }
 
+/// A request before sign-in: no token, one JSON body, one JSON answer.
+async fn post_unsigned<T: DeserializeOwned>(
+    server: &str,
+    path: &str,
+    body: &impl Serialize,
+) -> RemoteResult<T> {
+    let resp = client()
+        .post(format!("{server}{path}"))
+        .timeout(REQUEST_TIMEOUT)
+        .json(body)
+        .send()
+        .await
+        .map_err(net)?;
+    if !resp.status().is_success() {
+        return Err(decode_error(resp).await);
+    }
+    resp.json().await.map_err(net)
+}
+
 /// Password sign-in. The password goes to the service once and is not kept.
 pub async fn login(
     server: &str,
@@ -178,22 +197,13 @@ pub async fn login(
     password: &str,
     device_name: &str,
 ) -> RemoteResult<TokenResponse> {
-    let resp = client()
-        .post(format!("{server}/v1/auth/login"))
-        .timeout(REQUEST_TIMEOUT)
-        .json(&LoginRequest {
-            login: login.to_string(),
-            password: password.to_string(),
-            device_name: device_name.to_string(),
-            os: std::env::consts::OS.to_string(),
-        })
-        .send()
-        .await
-        .map_err(net)?;
-    if !resp.status().is_success() {
-        return Err(decode_error(resp).await);
-    }
-    resp.json().await.map_err(net)
+    let req = LoginRequest {
+        login: login.to_string(),
+        password: password.to_string(),
+        device_name: device_name.to_string(),
+        os: std::env::consts::OS.to_string(),
+    };
+    post_unsigned(server, "/v1/auth/login", &req).await
 }
 
 /// Starts a sign-in by device code (RFC 8628).
@@ -201,38 +211,20 @@ pub async fn device_code_start(
     server: &str,
     device_name: &str,
 ) -> RemoteResult<DeviceCodeResponse> {
-    let resp = client()
-        .post(format!("{server}/v1/auth/device"))
-        .timeout(REQUEST_TIMEOUT)
-        .json(&DeviceCodeRequest {
-            device_name: device_name.to_string(),
-            os: std::env::consts::OS.to_string(),
-        })
-        .send()
-        .await
-        .map_err(net)?;
-    if !resp.status().is_success() {
-        return Err(decode_error(resp).await);
-    }
-    resp.json().await.map_err(net)
+    let req = DeviceCodeRequest {
+        device_name: device_name.to_string(),
+        os: std::env::consts::OS.to_string(),
+    };
+    post_unsigned(server, "/v1/auth/device", &req).await
 }
 
 /// One poll of a device-code sign-in: the tokens once approved, else the
 /// service's `authorization_pending`, `slow_down` or `expired_token`.
 pub async fn device_code_poll(server: &str, device_code: &str) -> RemoteResult<TokenResponse> {
-    let resp = client()
-        .post(format!("{server}/v1/auth/device/token"))
-        .timeout(REQUEST_TIMEOUT)
-        .json(&DeviceTokenRequest {
-            device_code: device_code.to_string(),
-        })
-        .send()
-        .await
-        .map_err(net)?;
-    if !resp.status().is_success() {
-        return Err(decode_error(resp).await);
-    }
-    resp.json().await.map_err(net)
+    let req = DeviceTokenRequest {
+        device_code: device_code.to_string(),
+    };
+    post_unsigned(server, "/v1/auth/device/token", &req).await
 }
 
 enum Body<'a> {

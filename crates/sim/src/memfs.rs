@@ -215,6 +215,32 @@ impl MemFs {
     }
 }
 
+/// What `stat` says of an entry (no link is ever followed: there are none).
+fn kind_and_stat(e: &Entry) -> (Kind, FileStat) {
+    match e {
+        Entry::Dir { inode } => (
+            Kind::Dir,
+            FileStat {
+                size: 0,
+                mtime_ns: 0,
+                inode: *inode,
+            },
+        ),
+        Entry::File {
+            data,
+            mtime_ns,
+            inode,
+        } => (
+            Kind::File,
+            FileStat {
+                size: data.len() as u64,
+                mtime_ns: *mtime_ns,
+                inode: *inode,
+            },
+        ),
+    }
+}
+
 struct MemTemp {
     fs: MemFs,
     path: PathBuf,
@@ -242,28 +268,7 @@ impl TempSink for MemTemp {
 
 impl LocalFs for MemFs {
     fn stat(&self, path: &Path) -> io::Result<Option<(Kind, FileStat)>> {
-        Ok(self.lock().entries.get(path).map(|e| match e {
-            Entry::Dir { inode } => (
-                Kind::Dir,
-                FileStat {
-                    size: 0,
-                    mtime_ns: 0,
-                    inode: *inode,
-                },
-            ),
-            Entry::File {
-                data,
-                mtime_ns,
-                inode,
-            } => (
-                Kind::File,
-                FileStat {
-                    size: data.len() as u64,
-                    mtime_ns: *mtime_ns,
-                    inode: *inode,
-                },
-            ),
-        }))
+        Ok(self.lock().entries.get(path).map(kind_and_stat))
     }
 
     fn hash(&self, path: &Path) -> io::Result<String> {
@@ -414,28 +419,7 @@ impl LocalFs for MemFs {
                 pruned.push(p.clone());
                 continue;
             }
-            let (kind, stat) = match e {
-                Entry::Dir { inode } => (
-                    Kind::Dir,
-                    FileStat {
-                        size: 0,
-                        mtime_ns: 0,
-                        inode: *inode,
-                    },
-                ),
-                Entry::File {
-                    data,
-                    mtime_ns,
-                    inode,
-                } => (
-                    Kind::File,
-                    FileStat {
-                        size: data.len() as u64,
-                        mtime_ns: *mtime_ns,
-                        inode: *inode,
-                    },
-                ),
-            };
+            let (kind, stat) = kind_and_stat(e);
             out.found.push((rel, kind, stat));
         }
         out
