@@ -171,6 +171,34 @@ fn net(e: reqwest::Error) -> RemoteError {
     RemoteError::Network(message)
 }
 
+/// A pooled connection the service had just closed (it closes one whose
+/// request body it did not read, such as an upload refused with 401): the
+/// request never reached it, so sending once more on a fresh connection is
+/// safe. Seen as a flake when many transfers hit an expired token at once.
+async fn retry_stale<F, Fut>(send: F) -> RemoteResult<reqwest::Response>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+{
+    match send().await {
+        Err(e) if is_stale_connection(&e) => send().await.map_err(net),
+        other => other.map_err(net),
+    }
+}
+
+fn is_stale_connection(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.to_string()
+            .contains("connection closed before message completed")
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 /// A request before sign-in: no token, one JSON body, one JSON answer.
 async fn post_unsigned<T: DeserializeOwned>(
     server: &str,
@@ -269,16 +297,17 @@ impl HttpRemote {
             .unwrap_or_else(|p| p.into_inner())
             .refresh
             .clone();
-        let resp = self
-            .client
-            .post(format!("{}/v1/auth/refresh", self.base))
-            .timeout(REQUEST_TIMEOUT)
-            .json(&RefreshRequest {
-                refresh_token: refresh,
-            })
-            .send()
-            .await
-            .map_err(net)?;
+        let req = RefreshRequest {
+            refresh_token: refresh,
+        };
+        let resp = retry_stale(|| {
+            self.client
+                .post(format!("{}/v1/auth/refresh", self.base))
+                .timeout(REQUEST_TIMEOUT)
+                .json(&req)
+                .send()
+        })
+        .await?;
         if !resp.status().is_success() {
             return Err(decode_error(resp).await);
         }
@@ -305,19 +334,22 @@ impl HttpRemote {
         const REFRESHES: usize = 2;
         for attempt in 0..=REFRESHES {
             let access = self.access();
-            let mut req = self
-                .client
-                .request(method.clone(), format!("{}{path}", self.base))
-                .timeout(REQUEST_TIMEOUT)
-                .bearer_auth(&access);
-            req = match &body {
-                Body::None => req,
-                Body::Json(v) => req.json(v),
-                Body::Bytes(b) => req
-                    .header("content-type", "application/octet-stream")
-                    .body(b.to_vec()),
-            };
-            let resp = req.send().await.map_err(net)?;
+            let resp = retry_stale(|| {
+                let req = self
+                    .client
+                    .request(method.clone(), format!("{}{path}", self.base))
+                    .timeout(REQUEST_TIMEOUT)
+                    .bearer_auth(&access);
+                match &body {
+                    Body::None => req,
+                    Body::Json(v) => req.json(v),
+                    Body::Bytes(b) => req
+                        .header("content-type", "application/octet-stream")
+                        .body(b.to_vec()),
+                }
+                .send()
+            })
+            .await?;
             if resp.status() == StatusCode::UNAUTHORIZED && attempt < REFRESHES {
                 self.refresh(&access).await?;
                 continue;
