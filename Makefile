@@ -15,7 +15,7 @@ APT_PACKAGES := pkg-config libdbus-1-dev gnome-keyring dbus libsecret-tools open
 	libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev \
 	chromium xvfb xauth webkit2gtk-driver
 
-.PHONY: run test test-install deps ui build app package lint fmt icons screenshots demo-clean soak
+.PHONY: run test test-install deps ui build app package lint fmt icons screenshots demo-clean soak fuzz
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -88,6 +88,16 @@ SEEDS ?= 100000
 FROM ?= 0
 soak: deps
 	cargo run --locked --release -p nubo-sim -- --seeds $(SEEDS) --from $(FROM)
+
+# Schemathesis (from PyPI, into ~/.cache/nubo/tools) generates requests from
+# the service's OpenAPI document against a real `nubo serve`; a 5xx fails it.
+FUZZ_VENV := $(TOOLS)/fuzz-venv
+EXAMPLES ?= 60
+$(FUZZ_VENV)/bin/st:
+	python3 -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/pip install -q "schemathesis==4.32.5"
+fuzz: build $(FUZZ_VENV)/bin/st
+	scripts/fuzz.sh $(NUBO) $(FUZZ_VENV)/bin/st $(EXAMPLES)
 
 # The .deb installed with apt on a clean, minimal Debian (debootstrap): every
 # dependency from Debian's archive, every library resolving. Not part of
