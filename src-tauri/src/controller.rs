@@ -388,6 +388,15 @@ impl Controller {
         self.publish();
     }
 
+    /// After a sign-in (password or code): a fresh engine on the new
+    /// tokens, and where the wizard goes next.
+    async fn signed_in(&mut self) -> Result<AppSnapshot, CommandError> {
+        self.engine = None;
+        self.open_engine().map_err(from_anyhow)?;
+        self.refresh_agreements().await;
+        Ok(self.snapshot())
+    }
+
     fn open_engine(&mut self) -> anyhow::Result<Arc<Engine>> {
         if let Some(e) = &self.engine {
             return Ok(e.clone());
@@ -634,16 +643,7 @@ impl Controller {
                     .await
                     .map_err(from_anyhow);
                 let result = match result {
-                    Ok(_) => {
-                        self.engine = None;
-                        match self.open_engine() {
-                            Ok(_) => {
-                                self.refresh_agreements().await;
-                                Ok(self.snapshot())
-                            }
-                            Err(e) => Err(from_anyhow(e)),
-                        }
-                    }
+                    Ok(_) => self.signed_in().await,
                     Err(e) => Err(e),
                 };
                 self.publish();
@@ -684,16 +684,7 @@ impl Controller {
             Request::CodeSignInDone(done, r) => {
                 self.pending_code = None;
                 let result = match done {
-                    Ok(()) => {
-                        self.engine = None;
-                        match self.open_engine() {
-                            Ok(_) => {
-                                self.refresh_agreements().await;
-                                Ok(self.snapshot())
-                            }
-                            Err(e) => Err(from_anyhow(e)),
-                        }
-                    }
+                    Ok(()) => self.signed_in().await,
                     Err(e) => Err(e),
                 };
                 self.publish();

@@ -204,17 +204,7 @@ describe("first-run wizard", () => {
   });
 
   test("the status window shows files and bytes left while syncing", async () => {
-    const page = await open("progress=1");
-    await signIn(page);
-    await page.getByTestId("agreements").waitFor();
-    for (let i = 0; i < 2; i++) {
-      await readToEnd(page);
-      if (await page.getByTestId("next-doc").count()) await page.getByTestId("next-doc").click();
-    }
-    await page.getByTestId("age-adult").check();
-    await page.getByTestId("accept").click();
-    await page.getByTestId("start").click();
-    await page.getByRole("button", { name: "Next" }).click();
+    const page = await toRunning("progress=1");
     assert.equal(await page.getByTestId("state-line").textContent(), "Syncing 3 files…");
     const details = await page.getByTestId("progress-details").textContent();
     assert.ok(details.includes("3 of 10 files left") && details.includes("4.0 MB of 10.0 MB left"), details);

@@ -4,6 +4,14 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> i64;
 }
 
+/// `YYYY-MM-DD` (UTC) of Unix seconds, for names and messages.
+pub fn date(secs: i64) -> String {
+    let d = time::OffsetDateTime::from_unix_timestamp(secs)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
 pub struct SystemClock;
 
 impl Clock for SystemClock {

@@ -27,7 +27,8 @@ pub struct JobReport {
 impl Jobs {
     /// One pass of every job. Blocking: call it from a blocking thread.
     pub fn run_once(&self) -> anyhow::Result<JobReport> {
-        let before = self.clock.now() - i64::from(self.retention_days) * 86_400;
+        let now = self.clock.now();
+        let before = now - i64::from(self.retention_days) * 86_400;
         let (purged_nodes, dropped_versions) = self
             .store
             .purge_expired(before)
@@ -40,13 +41,9 @@ impl Jobs {
                 self.retention_days
             );
         }
-        let now = self.clock.now();
         let expired = self
             .store
-            .inactive_accounts(
-                now - crate::lifecycle::FREEZE_AFTER_SECS
-                    - crate::lifecycle::DELETE_AFTER_FREEZE_SECS,
-            )
+            .inactive_accounts(crate::lifecycle::deleted_if_last_used_before(now))
             .map_err(|e| anyhow::anyhow!("the account lifecycle job failed: {}", e.message))?;
         for &account in &expired {
             self.store

@@ -6,6 +6,8 @@
 
 use nubo_protocol::{ApiError, ErrorCode};
 
+use crate::clock::date;
+
 pub const FREEZE_AFTER_SECS: i64 = 365 * 86_400;
 pub const DELETE_AFTER_FREEZE_SECS: i64 = 30 * 86_400;
 
@@ -28,12 +30,9 @@ pub fn standing(last_used_at: i64, deleted: bool, now: i64) -> Standing {
     }
 }
 
-/// `YYYY-MM-DD` (UTC) for messages.
-pub fn date(secs: i64) -> String {
-    let d = time::OffsetDateTime::from_unix_timestamp(secs)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .date();
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+/// Accounts last used before this, at `now`, are past their deletion date.
+pub fn deleted_if_last_used_before(now: i64) -> i64 {
+    now - FREEZE_AFTER_SECS - DELETE_AFTER_FREEZE_SECS
 }
 
 /// The answer to any use of an account that is not active.

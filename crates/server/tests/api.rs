@@ -145,15 +145,7 @@ async fn every_file_endpoint_needs_a_live_token() {
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     env.clock.0.fetch_add(601, Ordering::SeqCst);
     let t = env.login("alice").await;
-    let doc: serde_json::Value = env
-        .http
-        .get(env.url("/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: serde_json::Value = env.openapi().await;
     let public = [
         "/v1/auth/login",
         "/v1/auth/refresh",
@@ -478,15 +470,7 @@ async fn the_shared_agreements_are_served_unchanged() {
 #[tokio::test]
 async fn the_served_openapi_document_is_the_committed_one() {
     let env = start(AgreementSource::None).await;
-    let served: serde_json::Value = env
-        .http
-        .get(env.url("/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let served: serde_json::Value = env.openapi().await;
     let pretty = serde_json::to_string_pretty(&served).unwrap() + "\n";
     let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
     if std::env::var_os("UPDATE_OPENAPI").is_some() {
@@ -533,15 +517,7 @@ async fn another_accounts_ids_are_not_found_by_any_endpoint() {
         .unwrap();
     let bob = env.login("bob").await.access_token;
     let b_root = env.root(&bob).await;
-    let doc: serde_json::Value = env
-        .http
-        .get(env.url("/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: serde_json::Value = env.openapi().await;
     let hash = blake3::hash(b"alice only").to_hex().to_string();
     let mut tried = 0;
     for (path, ops) in doc["paths"].as_object().unwrap() {

@@ -118,39 +118,23 @@ async fn the_service_page_approves_with_the_password_only() {
         .unwrap();
     assert!(page.contains(&format!("value=\"{}\"", code.user_code)));
 
-    let form = |password: &str| {
-        [
+    let submit = |password: &'static str| {
+        let form = [
             ("code", code.user_code.clone()),
             ("login", "alice".to_string()),
             ("password", password.to_string()),
-        ]
+        ];
+        let req = env.http.post(env.url("/device")).form(&form);
+        async move { req.send().await.unwrap().text().await.unwrap() }
     };
-    let wrong = env
-        .http
-        .post(env.url("/device"))
-        .form(&form("guess"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let wrong = submit("guess").await;
     assert!(wrong.contains("password is wrong"), "{wrong}");
     assert_eq!(
         error_code(poll(&env, &code).await).await,
         ErrorCode::AuthorizationPending
     );
 
-    let ok = env
-        .http
-        .post(env.url("/device"))
-        .form(&form("pw-of-the-test"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let ok = submit("pw-of-the-test").await;
     assert!(ok.contains("Approved"), "{ok}");
     env.advance(5);
     let tokens: TokenResponse = poll(&env, &code).await.json().await.unwrap();

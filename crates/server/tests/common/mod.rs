@@ -136,6 +136,18 @@ impl Env {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
     }
 
+    /// The OpenAPI document the service serves.
+    pub async fn openapi(&self) -> serde_json::Value {
+        self.http
+            .get(self.url("/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub fn advance(&self, secs: i64) {
         self.clock.0.fetch_add(secs, Ordering::SeqCst);
     }

@@ -177,18 +177,6 @@ pub(super) fn lookup(c: &Connection, account: AccountKey, path: &str) -> StoreRe
     Ok(node)
 }
 
-fn today(now: i64) -> String {
-    let date = time::OffsetDateTime::from_unix_timestamp(now)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .date();
-    format!(
-        "{:04}-{:02}-{:02}",
-        date.year(),
-        u8::from(date.month()),
-        date.day()
-    )
-}
-
 /// `name`, or the first `name (restored DATE[ n]).ext` that is free in `parent`.
 fn free_name(
     c: &Connection,
@@ -201,7 +189,7 @@ fn free_name(
     if live_child(c, account, parent, name)?.is_none() {
         return Ok(name.to_string());
     }
-    let date = today(now);
+    let date = crate::clock::date(now);
     for n in 1.. {
         let candidate = restored_name(name, kind == NodeKind::Dir, &date, n);
         if live_child(c, account, parent, &candidate)?.is_none() {
