@@ -71,10 +71,12 @@ $(TAURI_DRIVER):
 	cargo install tauri-driver --locked --version 2.1.0 --root $(TOOLS)
 
 # Unit and end-to-end tests of engine, service and CLI; the keyring test in a
-# session keyring; the UI in chromium; the real app under Xvfb.
+# session keyring; the full-disk tests in a mount namespace (small tmpfs
+# mounts); the UI in chromium; the real app under Xvfb.
 test: lint $(TAURI_DRIVER)
 	cargo test --locked --workspace
 	scripts/with-keyring.sh cargo test --locked -p nubo-cli --test keyring -- --ignored
+	scripts/with-mount-namespace.sh cargo test --locked -p nubo-cli --test disk_full -- --ignored
 	cd ui && npm test
 	cargo build --locked -p nubo-app -p nubo-cli
 	NUBO_APP=$(NUBO_APP) NUBO_BIN=$(NUBO) TAURI_DRIVER=$(TAURI_DRIVER) \

@@ -39,6 +39,11 @@ pub enum Pause {
     StorageFull {
         message: String,
     },
+    /// The disk holding a synced folder has too little room for what waits
+    /// to be downloaded; everything else synced.
+    DiskFull {
+        message: String,
+    },
     FolderUnavailable {
         message: String,
     },
@@ -62,6 +67,7 @@ impl Pause {
             Pause::MassDelete { .. } => "mass_delete",
             Pause::AgreementsRequired { .. } => "agreements",
             Pause::StorageFull { .. } => "storage_full",
+            Pause::DiskFull { .. } => "disk_full",
             Pause::FolderUnavailable { .. } => "folder_unavailable",
             Pause::Account { deleted: false, .. } => "account_frozen",
             Pause::Account { deleted: true, .. } => "account_deleted",
@@ -81,6 +87,7 @@ impl Pause {
                 format!("paused: {message}; read them with `nubo agreements` and accept with `nubo agreements --accept`")
             }
             Pause::StorageFull { message } => format!("paused uploads: {message}"),
+            Pause::DiskFull { message } => format!("paused downloads: {message}"),
             Pause::FolderUnavailable { message } => format!("paused: {message}"),
             Pause::Account {
                 message,
@@ -375,6 +382,8 @@ impl Engine {
             let mut done = 0;
             let mut round_pauses = Vec::new();
             let mut quota_failures = 0;
+            let mut service_full = 0;
+            let mut disk_full: Vec<String> = Vec::new();
             let mut failures = 0;
             problems.clear();
             for (folder, remote_root) in &roots {
@@ -463,7 +472,8 @@ impl Engine {
                     self.stamp(),
                 )
                 .with_limits(self.limits.clone())
-                .with_parallel_transfers(self.config.parallel_transfers);
+                .with_parallel_transfers(self.config.parallel_transfers)
+                .with_keep_free(self.config.keep_free_mb * 1_000_000);
                 let bytes: u64 = plan.ops.iter().map(|op| executor::bytes_of(&ctx, op)).sum();
                 self.tell(SyncEvent::Working {
                     ops: plan.ops.len(),
@@ -491,6 +501,10 @@ impl Engine {
                             }
                         }
                         Some(ErrorCode::QuotaExceeded) => quota_failures += 1,
+                        Some(ErrorCode::ServiceFull) => service_full += 1,
+                        None if matches!(err, OpError::DiskFull(_)) => {
+                            disk_full.push(format!("{path}: {err}"));
+                        }
                         None if matches!(err, OpError::Remote(RemoteError::Network(_))) => {
                             if let OpError::Remote(e) = err {
                                 return self.remote_failure(e);
@@ -518,7 +532,7 @@ impl Engine {
                 });
             }
             if done == 0 {
-                if failures > 0 && failures == quota_failures {
+                if failures > 0 && failures == quota_failures + service_full + disk_full.len() {
                     // Usage as of this pass, so the user sees how full it is.
                     let usage = self
                         .db
@@ -534,9 +548,26 @@ impl Engine {
                             ))
                         })
                         .unwrap_or_default();
-                    pauses.push(Pause::StorageFull {
-                        message: format!("storage on the service is full{usage}; {quota_failures} files wait to be uploaded, everything else synced. Free some space or upgrade the plan; uploads resume by themselves"),
-                    });
+                    if quota_failures > 0 {
+                        pauses.push(Pause::StorageFull {
+                            message: format!("storage on the service is full{usage}; {quota_failures} files wait to be uploaded, everything else synced. Free some space or upgrade the plan; uploads resume by themselves"),
+                        });
+                    }
+                    if service_full > 0 {
+                        pauses.push(Pause::StorageFull {
+                            message: format!("the service's disk is full (not your storage plan; its operator has to free space); {service_full} changes wait to be uploaded, everything else synced. They go up by themselves once it has room"),
+                        });
+                    }
+                    if let Some(first) = disk_full.first() {
+                        pauses.push(Pause::DiskFull {
+                            message: format!(
+                                "this computer's disk is too full: {} files wait to be downloaded ({first}), everything else synced. \
+                                 Free some space (Nubo leaves {} MB free for your other programs); downloads resume by themselves",
+                                disk_full.len(),
+                                self.config.keep_free_mb
+                            ),
+                        });
+                    }
                     return Ok(Outcome::Paused(pauses));
                 }
                 idle += 1;

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use futures::stream::{self, StreamExt};
@@ -37,17 +37,32 @@ pub enum OpError {
     Stale(String),
     #[error("{0}")]
     Refused(String),
+    /// The local disk has no room for it; it waits for space.
+    #[error("{0}")]
+    DiskFull(String),
 }
 
 impl From<io::Error> for OpError {
     fn from(e: io::Error) -> Self {
-        OpError::Io(e.to_string())
+        if e.kind() == io::ErrorKind::StorageFull {
+            OpError::DiskFull(e.to_string())
+        } else {
+            OpError::Io(e.to_string())
+        }
     }
 }
 
 impl From<anyhow::Error> for OpError {
     fn from(e: anyhow::Error) -> Self {
-        OpError::Io(format!("{e:#}"))
+        let full = e.chain().any(|c| {
+            c.downcast_ref::<io::Error>()
+                .is_some_and(|io| io.kind() == io::ErrorKind::StorageFull)
+        });
+        if full {
+            OpError::DiskFull(format!("{e:#}"))
+        } else {
+            OpError::Io(format!("{e:#}"))
+        }
     }
 }
 
@@ -77,6 +92,29 @@ pub struct FolderCtx {
     limits: Arc<crate::throttle::Limits>,
     /// Transfers in flight at once.
     parallel: usize,
+    /// Room downloads must leave free on the folder's disk.
+    keep_free: u64,
+    /// Bytes of downloads under way, not yet all on the disk: parallel
+    /// downloads must fit together, not each alone.
+    reserved: std::sync::atomic::AtomicU64,
+}
+
+/// Disk room held for one download.
+struct Room<'a> {
+    ctx: &'a FolderCtx,
+    size: u64,
+}
+
+impl Drop for Room<'_> {
+    fn drop(&mut self) {
+        self.ctx
+            .reserved
+            .fetch_sub(self.size, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+pub fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
 #[derive(Debug, Default)]
@@ -113,7 +151,16 @@ impl FolderCtx {
             made_dirs: Mutex::new(HashMap::new()),
             limits: Arc::default(),
             parallel: PARALLEL_TRANSFERS,
+            keep_free: 0,
+            reserved: Default::default(),
         }
+    }
+
+    /// Downloads that would leave less than `bytes` free on the folder's
+    /// disk wait (`OpError::DiskFull`) instead of filling it.
+    pub fn with_keep_free(mut self, bytes: u64) -> Self {
+        self.keep_free = bytes;
+        self
     }
 
     /// How many transfers run at once (1 makes a batch's order fixed, which
@@ -164,6 +211,25 @@ impl FolderCtx {
 
     /// Creates `rel` and its parents inside the root, refusing to pass
     /// through a symbolic link (which could lead outside the root).
+    /// Holds `size` bytes of the folder's disk for one download until the
+    /// guard drops, or says the disk is too full for it.
+    fn reserve_room(&self, dir: &Path, rel: &str, size: u64) -> Result<Room<'_>, OpError> {
+        use std::sync::atomic::Ordering;
+        let reserved = self.reserved.fetch_add(size, Ordering::SeqCst) + size;
+        let room = Room { ctx: self, size };
+        if let Some(free) = self.fs.available_space(dir)? {
+            if free < reserved.saturating_add(self.keep_free) {
+                return Err(OpError::DiskFull(format!(
+                    "{rel} ({}) does not fit: {} free on the folder's disk, {} kept free",
+                    mb(size),
+                    mb(free),
+                    mb(self.keep_free)
+                )));
+            }
+        }
+        Ok(room)
+    }
+
     fn local_dir(&self, rel: &str) -> Result<(), OpError> {
         let mut at = self.root.clone();
         for part in rel.split('/').filter(|p| !p.is_empty()) {
@@ -549,6 +615,7 @@ async fn download(
     let manifest = ctx.remote.manifest(remote.node).await?;
     ctx.local_dir(parent(rel))?;
     let dir = ctx.abs(parent(rel));
+    let _room = ctx.reserve_room(&dir, rel, manifest.size)?;
     let mut temp = ctx.fs.create_temp(&dir)?;
     let temp_path = temp.path().to_path_buf();
     let result: Result<(), OpError> = async {

@@ -41,6 +41,12 @@ pub trait LocalFs: Send + Sync {
     fn make_dir(&self, path: &Path) -> io::Result<MadeDir>;
     /// A small file whole (the root marker, `.nuboignore`).
     fn read_small(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Bytes this user may still write on the disk holding `dir`; `None`
+    /// where that cannot be known (downloads then stop only at a full disk).
+    fn available_space(&self, dir: &Path) -> io::Result<Option<u64>> {
+        let _ = dir;
+        Ok(None)
+    }
 }
 
 /// What `make_dir` found or did.
@@ -112,6 +118,10 @@ impl TempSink for RealTemp {
 }
 
 impl LocalFs for RealFs {
+    fn available_space(&self, dir: &Path) -> io::Result<Option<u64>> {
+        fs4::available_space(dir).map(Some)
+    }
+
     fn stat(&self, path: &Path) -> io::Result<Option<(Kind, FileStat)>> {
         match fs::symlink_metadata(path) {
             Ok(m) => Ok(kind_of(&m).map(|k| (k, stat_of(&m)))),

@@ -66,6 +66,10 @@ pub struct Config {
     /// Transfers in flight at once.
     #[serde(default = "default_parallel")]
     pub parallel_transfers: usize,
+    /// Downloads leave this much free on a synced folder's disk (MB), so
+    /// that syncing never fills it for the user's other programs.
+    #[serde(default = "default_keep_free")]
+    pub keep_free_mb: u64,
 }
 
 fn default_poll() -> u64 {
@@ -96,12 +100,17 @@ impl Default for Config {
             upload_limit_kbps: 0,
             download_limit_kbps: 0,
             parallel_transfers: default_parallel(),
+            keep_free_mb: default_keep_free(),
         }
     }
 }
 
 fn default_parallel() -> usize {
     8
+}
+
+fn default_keep_free() -> u64 {
+    100
 }
 
 impl Config {

@@ -213,7 +213,7 @@ pub struct StatusView {
     /// yes (download) or no (keep on the service only).
     pub waiting_folders: Vec<WaitingFolder>,
     /// What the last pass paused for: `mass_delete`, `agreements`,
-    /// `storage_full`, `folder_unavailable`, `account_frozen`,
+    /// `storage_full`, `disk_full`, `folder_unavailable`, `account_frozen`,
     /// `account_deleted`, `large_folder`. The status window offers the action
     /// that resolves each.
     pub pauses: Vec<String>,

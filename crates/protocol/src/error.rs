@@ -37,6 +37,9 @@ pub enum ErrorCode {
     SlowDown,
     /// Device sign-in: the code expired; start again.
     ExpiredToken,
+    /// The service's own disk is full (not the account's quota): the write
+    /// was not applied; try again once its operator has freed space.
+    ServiceFull,
     Internal,
 }
 
@@ -55,7 +58,7 @@ impl ErrorCode {
             ErrorCode::AgreementsRequired => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
-            ErrorCode::QuotaExceeded => 507,
+            ErrorCode::QuotaExceeded | ErrorCode::ServiceFull => 507,
             ErrorCode::AccountFrozen => 423,
             ErrorCode::AccountDeleted => 410,
             ErrorCode::Internal => 500,

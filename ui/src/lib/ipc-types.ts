@@ -105,7 +105,7 @@ storage_used: number | null, storage_quota: number | null, last_error: string | 
 waiting_folders: Array<WaitingFolder>, 
 /**
  * What the last pass paused for: `mass_delete`, `agreements`,
- * `storage_full`, `folder_unavailable`, `account_frozen`,
+ * `storage_full`, `disk_full`, `folder_unavailable`, `account_frozen`,
  * `account_deleted`, `large_folder`. The status window offers the action
  * that resolves each.
  */

@@ -29,6 +29,11 @@ impl Service {
     pub fn start_with(extra: &[&str]) -> Service {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
+        Self::start_in(dir, data, extra)
+    }
+
+    /// Keeping its data in `data` (inside `dir`, which lives as long as it).
+    pub fn start_in(dir: tempfile::TempDir, data: PathBuf, extra: &[&str]) -> Service {
         let (child, url) = spawn_service(&data, "127.0.0.1:0", extra);
         Service {
             url,
@@ -333,4 +338,58 @@ pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(25));
     }
     check()
+}
+
+/// A small file system (tmpfs) mounted at a path, to fill up on purpose.
+/// Mounting needs root, or a user and mount namespace of the test's own
+/// (`scripts/with-mount-namespace.sh`, which `make test` uses).
+pub struct SmallDisk {
+    pub path: PathBuf,
+}
+
+impl SmallDisk {
+    pub fn mount(path: &Path, bytes: u64) -> SmallDisk {
+        std::fs::create_dir_all(path).unwrap();
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={bytes}"),
+                "nubo-small-disk",
+            ])
+            .arg(path)
+            .output()
+            .expect("mount(8) runs");
+        assert!(
+            out.status.success(),
+            "cannot mount a small tmpfs at {} ({}); run this test as root or under \
+             scripts/with-mount-namespace.sh, as `make test` does",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        SmallDisk {
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// More room, as when the user deletes something elsewhere on that disk.
+    pub fn grow(&self, bytes: u64) {
+        let out = Command::new("mount")
+            .args(["-o", &format!("remount,size={bytes}")])
+            .arg(&self.path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).output();
+    }
 }

@@ -6,7 +6,7 @@ use axum::Json;
 use nubo_protocol::{ApiError, ChunkRef, ErrorCode, MissingChunksRequest, MissingChunksResponse};
 
 use super::session::FileSession;
-use super::{ApiResult, AppError, AppState};
+use super::{storage_failure, ApiResult, AppError, AppState};
 use crate::chunks::is_chunk_name;
 
 fn check_name(hash: &str) -> Result<(), AppError> {
@@ -61,7 +61,7 @@ pub async fn put_chunk(
         .chunks
         .put(&hash, body)
         .await
-        .map_err(AppError::internal)?;
+        .map_err(storage_failure)?;
     let account = s.account;
     state
         .store(move |st| st.add_chunk(account, &ChunkRef { hash, size }))

@@ -92,6 +92,29 @@ impl AppError {
     }
 }
 
+/// The service's disk is full: a write was refused whole, nothing half-done.
+pub fn service_full(detail: &str) -> ApiError {
+    tracing::error!("out of disk space: {detail}");
+    ApiError::new(
+        ErrorCode::ServiceFull,
+        "the service's disk is full, so nothing was written; try again later (its operator has to free space)",
+    )
+}
+
+/// A storage failure as the client should see it: `service_full` when the
+/// cause is a full disk, an internal error otherwise.
+pub fn storage_failure(e: anyhow::Error) -> AppError {
+    let full = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::StorageFull)
+    });
+    if full {
+        AppError(service_full(&format!("{e:#}")))
+    } else {
+        AppError::internal(format!("{e:#}"))
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = axum::http::StatusCode::from_u16(self.0.code.http_status())

@@ -139,7 +139,16 @@ pub struct SqliteStore {
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(ErrorCode::Internal, format!("metadata store failed: {e}"))
+    let message = e.to_string();
+    // SQLITE_FULL has no error value left by the time it is only displayed;
+    // its message is fixed by SQLite.
+    if message.contains("database or disk is full") {
+        return crate::api::service_full(&message);
+    }
+    ApiError::new(
+        ErrorCode::Internal,
+        format!("metadata store failed: {message}"),
+    )
 }
 
 fn conflict(msg: impl Into<String>) -> ApiError {
