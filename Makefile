@@ -91,14 +91,21 @@ FROM ?= 0
 soak: deps
 	cargo run --locked --release -p nubo-sim -- --seeds $(SEEDS) --from $(FROM)
 
-# Schemathesis (from PyPI, into ~/.cache/nubo/tools) generates requests from
-# the service's OpenAPI document against a real `nubo serve`; a 5xx fails it.
+# cargo-fuzz (from crates.io, into ~/.cache/nubo/tools) runs each target of
+# fuzz/ for FUZZ_SECONDS; then Schemathesis (from PyPI, likewise) generates
+# requests from the service's OpenAPI document against a real `nubo serve`,
+# where a 5xx fails it. `make test` replays the fuzz corpus on stable.
 FUZZ_VENV := $(TOOLS)/fuzz-venv
+CARGO_FUZZ := $(TOOLS)/bin/cargo-fuzz
 EXAMPLES ?= 60
+FUZZ_SECONDS ?= 60
 $(FUZZ_VENV)/bin/st:
 	python3 -m venv $(FUZZ_VENV)
 	$(FUZZ_VENV)/bin/pip install -q "schemathesis==4.32.5"
-fuzz: build $(FUZZ_VENV)/bin/st
+$(CARGO_FUZZ):
+	cargo install cargo-fuzz --locked --version 0.13.2 --root $(TOOLS)
+fuzz: build $(FUZZ_VENV)/bin/st $(CARGO_FUZZ)
+	scripts/fuzz-targets.sh $(CARGO_FUZZ) $(FUZZ_SECONDS)
 	scripts/fuzz.sh $(NUBO) $(FUZZ_VENV)/bin/st $(EXAMPLES)
 
 # The .deb installed with apt on a clean, minimal Debian (debootstrap): every

@@ -33,6 +33,10 @@ const BUILT_IN: &[&str] = &[
 #[derive(Clone)]
 pub struct IgnoreRules {
     matcher: Gitignore,
+    /// Selective-sync exclusions: literal paths, compared as they are. (As
+    /// gitignore lines, a folder named "\n" or "photos " would have read as
+    /// "everything" or "photos".)
+    excluded: Vec<String>,
     /// A problem with the user's `.nuboignore`, to show in `status`.
     pub warning: Option<String>,
 }
@@ -52,19 +56,6 @@ impl IgnoreRules {
             b.add_line(None, pattern)
                 .expect("built-in ignore patterns are valid");
         }
-        for path in excluded {
-            // Anchored, literal: glob characters in a folder name are escaped.
-            let escaped: String = path
-                .chars()
-                .flat_map(|c| match c {
-                    '*' | '?' | '[' | ']' | '\\' | '!' | '#' => vec!['\\', c],
-                    c => vec![c],
-                })
-                .collect();
-            if b.add_line(None, &format!("/{escaped}")).is_err() {
-                tracing::warn!("cannot exclude {path:?}");
-            }
-        }
         let file = root.join(IGNORE_FILE);
         let mut warning = None;
         for line in text.unwrap_or_default().lines() {
@@ -79,15 +70,21 @@ impl IgnoreRules {
             warning = Some(format!("{} could not be used: {e}", file.display()));
             Gitignore::empty()
         });
-        IgnoreRules { matcher, warning }
+        IgnoreRules {
+            matcher,
+            excluded: excluded.to_vec(),
+            warning,
+        }
     }
 
     pub fn is_ignored(&self, rel_path: &str, is_dir: bool) -> bool {
         !rel_path.is_empty()
-            && self
+            && (self.excluded.iter().any(|ex| {
+                !ex.is_empty() && (rel_path == ex || crate::tree::is_inside(rel_path, ex))
+            }) || self
                 .matcher
                 .matched_path_or_any_parents(rel_path, is_dir)
-                .is_ignore()
+                .is_ignore())
     }
 }
 
@@ -120,5 +117,23 @@ mod tests {
             assert!(!rules.is_ignored(p, false), "{p} should sync");
         }
         assert!(rules.warning.is_none());
+    }
+
+    /// Found by the `ignore_rules` fuzz target: exclusions went through
+    /// gitignore lines, where trailing whitespace is dropped, so excluding a
+    /// folder named "\n" excluded everything and "photos " excluded "photos".
+    #[test]
+    fn exclusions_are_literal_paths() {
+        let root = std::path::Path::new("/r");
+        for odd in ["\n", "photos ", " ", "a*", "!x", "#y", "[z]", "back\\"] {
+            let rules = IgnoreRules::with_file(root, &[odd.to_string()], None);
+            assert!(rules.is_ignored(odd, true) && rules.is_ignored(&format!("{odd}/f"), false));
+            for other in ["photos", "photos/a.jpg", "ab", "x", "notes.txt"] {
+                assert!(
+                    !rules.is_ignored(other, true),
+                    "excluding {odd:?} excluded {other:?}"
+                );
+            }
+        }
     }
 }

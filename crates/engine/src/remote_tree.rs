@@ -3,7 +3,7 @@
 //! address anything outside the folder is refused here, with its whole
 //! subtree, and reported; it never reaches the planner or the disk.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use nubo_protocol::names::check_name;
 
@@ -26,8 +26,17 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
         }
     }
     let mut out = RemoteTree::default();
+    // A folder listed as inside its own subtree would otherwise be walked
+    // for ever: each folder is entered once.
+    let mut entered: HashSet<NodeId> = HashSet::new();
     let mut stack: Vec<(NodeId, String)> = vec![(root, String::new())];
     while let Some((id, dir)) = stack.pop() {
+        if !entered.insert(id) {
+            out.refused.push(format!(
+                "the service lists the folder {dir:?} inside itself; it is left out"
+            ));
+            continue;
+        }
         for r in children.get(&id).map(Vec::as_slice).unwrap_or_default() {
             if let Err(problem) = check_name(&r.name) {
                 out.refused.push(format!(
@@ -46,6 +55,12 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
                 continue;
             }
             let path = join(&dir, &r.name);
+            if r.kind == Kind::Dir && entered.contains(&r.id) {
+                out.refused.push(format!(
+                    "the service lists the folder {path:?} inside itself; it is left out"
+                ));
+                continue;
+            }
             if rules.is_ignored(&path, r.kind == Kind::Dir) {
                 continue;
             }
@@ -65,4 +80,34 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(id: NodeId, parent: NodeId, name: &str) -> RemoteRow {
+        RemoteRow {
+            id,
+            parent: Some(parent),
+            name: name.into(),
+            kind: Kind::Dir,
+            rev: 1,
+            size: 0,
+            hash: String::new(),
+        }
+    }
+
+    /// Found by the `service_names` fuzz target: a service listing the
+    /// synced root inside its own child made the walk run until memory ran out.
+    #[test]
+    fn a_folder_inside_itself_is_refused_not_walked_for_ever() {
+        let rows = vec![dir(2, 1, "a"), dir(1, 2, "b"), dir(3, 2, "c")];
+        let rules = IgnoreRules::with_file(std::path::Path::new("/r"), &[], None);
+        let built = build(&rows, 1, &rules);
+        let paths: Vec<&String> = built.tree.keys().collect();
+        assert_eq!(paths, ["a", "a/c"]);
+        assert_eq!(built.refused.len(), 1, "{:?}", built.refused);
+        assert!(built.refused[0].contains("inside itself"));
+    }
 }
