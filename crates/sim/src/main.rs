@@ -1,4 +1,5 @@
-//! `nubo-sim`: run seeds. `--seed N [--steps K]` replays one (printing what it did);
+//! `nubo-sim`: run seeds. `--seed N [--steps K] [--skip A,B,..]` replays one
+//! (printing what it did);
 //! `--seeds N [--from S]` runs many and stops at the first failure.
 
 use std::process::ExitCode;
@@ -14,6 +15,16 @@ fn main() -> ExitCode {
     let mut opts = nubo_sim::Options::default();
     if let Some(steps) = value("--steps") {
         opts.steps = steps as usize;
+    }
+    if let Some(list) = args
+        .iter()
+        .position(|a| a == "--skip")
+        .and_then(|i| args.get(i + 1))
+    {
+        opts.skip = list
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect();
     }
     if let Some(seed) = value("--seed") {
         return match nubo_sim::run(seed, &opts) {

@@ -2,7 +2,7 @@
 //! service, random user actions and syncs, injected faults; then quiesce and
 //! check the invariants. Everything random comes from the run's seed.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -24,6 +24,9 @@ pub struct Options {
     pub steps: usize,
     /// Lost requests, crashes and clock skew.
     pub faults: bool,
+    /// Steps left out (by shrinking): each step draws from its own generator,
+    /// so leaving one out changes nothing else the run draws.
+    pub skip: BTreeSet<usize>,
 }
 
 impl Default for Options {
@@ -32,6 +35,7 @@ impl Default for Options {
             clients: 3,
             steps: 40,
             faults: true,
+            skip: BTreeSet::new(),
         }
     }
 }
@@ -42,6 +46,8 @@ pub struct Failure {
     pub seed: u64,
     /// Random steps before quiescing: after `shrink`, the fewest that fail.
     pub steps: usize,
+    /// Steps of those left out: after `shrink`, all that can be.
+    pub skip: BTreeSet<usize>,
     pub log: Vec<String>,
     pub problem: String,
 }
@@ -49,13 +55,19 @@ pub struct Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "seed {} broke an invariant: {}", self.seed, self.problem)?;
+        let skip = if self.skip.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = self.skip.iter().map(|s| s.to_string()).collect();
+            format!(" --skip {}", list.join(","))
+        };
         writeln!(
             f,
-            "replay: cargo run -p nubo-sim -- --seed {} --steps {}",
+            "replay: cargo run -p nubo-sim -- --seed {} --steps {}{skip}",
             self.seed, self.steps
         )?;
-        for (i, l) in self.log.iter().enumerate() {
-            writeln!(f, "  {i:3} {l}")?;
+        for l in &self.log {
+            writeln!(f, "  {l}")?;
         }
         Ok(())
     }
@@ -111,11 +123,12 @@ const DIRS: &[&str] = &["docs", "docs/old", "photos", "Photos", "x"];
 
 pub struct World {
     pub seed: u64,
-    rng: StdRng,
     pub clock: Arc<SimClock>,
     pub service: Arc<SimService>,
     pub clients: Vec<Client>,
     pub log: Vec<String>,
+    /// The step being played, for the log (`None` while settling).
+    step: Option<usize>,
     /// Every content the service ever held: it must keep holding it (live,
     /// in its trash, or as a version).
     pub committed: HashSet<String>,
@@ -181,39 +194,28 @@ impl World {
         }
         Ok(World {
             seed,
-            rng,
             clock,
             service,
             clients,
             log: Vec::new(),
+            step: None,
             committed: HashSet::new(),
             lost: Vec::new(),
             opts,
         })
     }
 
-    fn random_path(&mut self) -> String {
-        let name = *NAMES.choose(&mut self.rng).expect("names");
-        if self.rng.gen_bool(0.4) {
-            name.to_string()
-        } else {
-            format!("{}/{name}", DIRS.choose(&mut self.rng).expect("dirs"))
-        }
-    }
-
-    fn content(&mut self) -> Vec<u8> {
-        let len = match self.rng.gen_range(0..10) {
-            0 => 0,
-            1..=7 => self.rng.gen_range(1..200),
-            _ => self.rng.gen_range(1000..300_000),
+    /// One line of what the run did, marked with its step.
+    fn note(&mut self, line: String) {
+        let mark = match self.step {
+            Some(s) => format!("{s:3}"),
+            None => "  -".to_string(),
         };
-        let mut v = vec![0u8; len];
-        self.rng.fill(&mut v[..]);
-        v
+        self.log.push(format!("{mark} {line}"));
     }
 
     /// One thing a user does on one client's folder.
-    fn user_action(&mut self, c: usize) {
+    fn user_action(&mut self, c: usize, rng: &mut StdRng) {
         let root = self.clients[c].root.clone();
         let existing: Vec<PathBuf> = self.clients[c]
             .fs
@@ -224,25 +226,25 @@ impl World {
             })
             .collect();
         let fs = self.clients[c].fs.clone();
-        let pick = self.rng.gen_range(0..100);
+        let pick = rng.gen_range(0..100);
         let what = if pick < 30 || existing.is_empty() {
-            let rel = self.random_path();
+            let rel = random_path(rng);
             let p = root.join(&rel);
             if let Some(parent) = p.parent() {
                 let _ = nubo_engine::fs::LocalFs::create_dir_all(&fs, parent);
             }
-            let data = self.content();
+            let data = content(rng);
             let h = nubo_engine::content::hash_bytes(&data)[..8].to_string();
             let ok = fs.write(&p, data).is_ok();
             format!("write {rel} [{h}]{}", if ok { "" } else { " (refused)" })
         } else {
-            let target = existing.choose(&mut self.rng).expect("not empty").clone();
+            let target = existing.choose(rng).expect("not empty").clone();
             let rel = target.strip_prefix(&root).unwrap().display().to_string();
             match pick {
                 30..=49 => match fs.read(&target) {
                     Some(mut old) => {
-                        let extra = self.content();
-                        if self.rng.gen_bool(0.5) {
+                        let extra = content(rng);
+                        if rng.gen_bool(0.5) {
                             old.extend(extra);
                         } else {
                             old.truncate(old.len() / 2);
@@ -258,7 +260,7 @@ impl World {
                     format!("delete {rel}")
                 }
                 65..=84 => {
-                    let to_rel = self.random_path();
+                    let to_rel = random_path(rng);
                     let to = root.join(&to_rel);
                     if let Some(parent) = to.parent() {
                         let _ = nubo_engine::fs::LocalFs::create_dir_all(&fs, parent);
@@ -291,7 +293,7 @@ impl World {
                 }
             }
         };
-        self.log.push(format!("{}: {what}", self.clients[c].name));
+        self.note(format!("{}: {what}", self.clients[c].name));
     }
 
     fn contents_of(&self, c: usize) -> HashSet<String> {
@@ -350,7 +352,7 @@ impl World {
         self.check_sync_kept(c, &before);
         match outcome {
             None => {
-                self.log.push(format!(
+                self.note(format!(
                     "{name}: crashed mid-sync; restarts from its database"
                 ));
                 faults.crashed.store(false, Ordering::SeqCst);
@@ -361,11 +363,11 @@ impl World {
                 Ok(None)
             }
             Some(Ok(o)) => {
-                self.log.push(format!("{name}: sync -> {}", describe(&o)));
+                self.note(format!("{name}: sync -> {}", describe(&o)));
                 Ok(Some(o))
             }
             Some(Err(e)) => {
-                self.log.push(format!("{name}: sync failed: {e:#}"));
+                self.note(format!("{name}: sync failed: {e:#}"));
                 Ok(None)
             }
         }
@@ -373,37 +375,40 @@ impl World {
 
     /// The random part of the run.
     pub async fn play(&mut self) -> anyhow::Result<()> {
-        for _ in 0..self.opts.steps {
-            let c = self.rng.gen_range(0..self.clients.len());
-            self.clock.advance_ms(self.rng.gen_range(1..5000));
-            if self.rng.gen_bool(0.55) {
-                self.user_action(c);
+        for step in 0..self.opts.steps {
+            if self.opts.skip.contains(&step) {
+                continue;
+            }
+            self.step = Some(step);
+            let mut rng = step_rng(self.seed, step);
+            let c = rng.gen_range(0..self.clients.len());
+            self.clock.advance_ms(rng.gen_range(1..5000));
+            if rng.gen_bool(0.55) {
+                self.user_action(c, &mut rng);
             } else {
                 if self.opts.faults {
                     let f = &self.clients[c].faults;
-                    f.lost_before.store(
-                        if self.rng.gen_bool(0.3) { 80 } else { 0 },
-                        Ordering::SeqCst,
-                    );
-                    f.lost_after.store(
-                        if self.rng.gen_bool(0.3) { 80 } else { 0 },
-                        Ordering::SeqCst,
-                    );
-                    let crash = if self.rng.gen_bool(0.2) {
-                        self.rng.gen_range(2..30)
+                    *f.rng.lock().unwrap() = StdRng::seed_from_u64(rng.gen());
+                    f.lost_before
+                        .store(if rng.gen_bool(0.3) { 80 } else { 0 }, Ordering::SeqCst);
+                    f.lost_after
+                        .store(if rng.gen_bool(0.3) { 80 } else { 0 }, Ordering::SeqCst);
+                    let crash = if rng.gen_bool(0.2) {
+                        rng.gen_range(2..30)
                     } else {
                         0
                     };
                     f.crash_in.store(crash, Ordering::SeqCst);
                     let mut disk = self.clients[c].fs.inner.lock().unwrap();
-                    disk.failing_writes = if self.rng.gen_bool(0.2) { 150 } else { 0 };
-                    disk.dice = self.rng.gen::<u64>() | 1;
+                    disk.failing_writes = if rng.gen_bool(0.2) { 150 } else { 0 };
+                    disk.dice = rng.gen::<u64>() | 1;
                 }
                 self.sync(c, false).await?;
                 self.clients[c].faults.quiet();
                 self.clients[c].fs.inner.lock().unwrap().failing_writes = 0;
             }
         }
+        self.step = None;
         Ok(())
     }
 
@@ -454,6 +459,31 @@ impl World {
     }
 }
 
+/// Step `step`'s own generator: the same whatever other steps do.
+fn step_rng(seed: u64, step: usize) -> StdRng {
+    StdRng::seed_from_u64(seed ^ (step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+fn random_path(rng: &mut StdRng) -> String {
+    let name = *NAMES.choose(rng).expect("names");
+    if rng.gen_bool(0.4) {
+        name.to_string()
+    } else {
+        format!("{}/{name}", DIRS.choose(rng).expect("dirs"))
+    }
+}
+
+fn content(rng: &mut StdRng) -> Vec<u8> {
+    let len = match rng.gen_range(0..10) {
+        0 => 0,
+        1..=7 => rng.gen_range(1..200),
+        _ => rng.gen_range(1000..300_000),
+    };
+    let mut v = vec![0u8; len];
+    rng.fill(&mut v[..]);
+    v
+}
+
 fn describe(o: &Outcome) -> String {
     match o {
         Outcome::InSync => "in sync".into(),
@@ -476,6 +506,7 @@ pub fn run(seed: u64, opts: &Options) -> Result<Vec<String>, Failure> {
             return Err(Failure {
                 seed,
                 steps: opts.steps,
+                skip: opts.skip.clone(),
                 log: Vec::new(),
                 problem: format!("setup failed: {e:#}"),
             })
@@ -494,26 +525,52 @@ pub fn run(seed: u64, opts: &Options) -> Result<Vec<String>, Failure> {
         Some(problem) => Err(Failure {
             seed,
             steps: opts.steps,
+            skip: opts.skip.clone(),
             log: world.log,
             problem,
         }),
     }
 }
 
-/// The shortest replay of a failing seed. A run's first k steps are the same
-/// whatever the step count (they draw from the seed in the same order), so
-/// the smallest k that still fails is a minimal prefix of the original run.
+/// A shorter replay of a failing seed: first the shortest prefix of its
+/// steps that still fails, then every step of that prefix that can be left
+/// out while it still fails (each step draws from its own generator, so the
+/// others do the same as before; what they act on may differ, which is why
+/// each removal is checked by running again).
 pub fn shrink(failure: Failure, opts: &Options) -> Failure {
-    for steps in 0..failure.steps {
+    let mut best = failure;
+    for steps in 0..best.steps {
         let shorter = Options {
             steps,
             ..opts.clone()
         };
-        if let Err(f) = run(failure.seed, &shorter) {
-            return f;
+        if let Err(f) = run(best.seed, &shorter) {
+            best = f;
+            break;
         }
     }
-    failure
+    loop {
+        let mut smaller = false;
+        for step in (0..best.steps).rev() {
+            if best.skip.contains(&step) {
+                continue;
+            }
+            let mut skip = best.skip.clone();
+            skip.insert(step);
+            let fewer = Options {
+                steps: best.steps,
+                skip,
+                ..opts.clone()
+            };
+            if let Err(f) = run(best.seed, &fewer) {
+                best = f;
+                smaller = true;
+            }
+        }
+        if !smaller {
+            return best;
+        }
+    }
 }
 
 /// Paths and contents of one client's folder, without the engine's marker.
