@@ -15,7 +15,7 @@ APT_PACKAGES := pkg-config libdbus-1-dev gnome-keyring dbus libsecret-tools open
 	libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev \
 	chromium xvfb xauth webkit2gtk-driver
 
-.PHONY: run test test-install deps ui build app package lint fmt icons screenshots demo-clean soak fuzz
+.PHONY: run test test-install deps ui build app package lint fmt icons screenshots demo-clean soak fuzz bench
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -107,6 +107,24 @@ $(CARGO_FUZZ):
 fuzz: build $(FUZZ_VENV)/bin/st $(CARGO_FUZZ)
 	scripts/fuzz-targets.sh $(CARGO_FUZZ) $(FUZZ_SECONDS)
 	scripts/fuzz.sh $(NUBO) $(FUZZ_VENV)/bin/st $(EXAMPLES)
+
+# Nubo against cp -a, rsync, Unison and rclone bisync (from Debian) on the
+# same seeded data: bench/results.md and bench/results.png. Not part of
+# `make test`: a full run takes tens of minutes and needs a quiet machine.
+# BENCH=small,watch RUNS=1 make bench runs a part.
+BENCH_VENV := $(TOOLS)/bench-venv
+RUNS ?= 3
+BENCH ?= small,mixed,large-tree,watch
+BENCH_PACKAGES := rsync unison rclone time
+$(BENCH_VENV)/bin/python:
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q "matplotlib==3.10.7"
+bench: deps $(BENCH_VENV)/bin/python
+	@missing=""; for p in $(BENCH_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq $$missing >/dev/null; fi
+	cargo build --locked --release -p nubo-cli
+	$(BENCH_VENV)/bin/python scripts/bench.py --nubo $(CARGO_TARGET_DIR)/release/nubo --runs $(RUNS) --only $(BENCH) --out bench
+	$(BENCH_VENV)/bin/python scripts/bench_report.py bench
 
 # The .deb installed with apt on a clean, minimal Debian (debootstrap): every
 # dependency from Debian's archive, every library resolving. Not part of

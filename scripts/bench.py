@@ -1,0 +1,426 @@
+#!/usr/bin/env python3
+"""`make bench`: Nubo and the tools people use instead, side by side, on the
+same seeded data, on this machine, in one run.
+
+Each scenario runs every tool RUNS times on fresh copies and keeps the
+median. "Done" for Nubo is when home B holds every byte home A has (both
+`nubo sync --once`, through a real `nubo serve` on 127.0.0.1). Results go to
+bench/results.md (tables, ratios, versions, machine) and bench/results.png.
+
+Usage: bench.py --nubo PATH [--runs N] [--only SCENARIO,..] [--out DIR]
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+# ---------------------------------------------------------------- datasets
+
+def rand_bytes(rng, n):
+    return rng.randbytes(n)
+
+
+def make_small(root: Path, seed: int, files=10_000, folders=200):
+    """`small`: FILES files of 1-16 KiB in FOLDERS nested folders."""
+    rng = random.Random(seed)
+    dirs = [Path("")]
+    for i in range(folders - 1):
+        parent = rng.choice(dirs)
+        dirs.append(parent / f"d{i:03}")
+    for d in dirs:
+        (root / d).mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        d = dirs[i % len(dirs)]
+        (root / d / f"f{i:05}.bin").write_bytes(rand_bytes(rng, rng.randint(1 * KIB, 16 * KIB)))
+
+
+def make_mixed(root: Path, seed: int, big=512 * MIB):
+    """`mixed`: 5,000 small, 20 files of 1-20 MiB, one large file."""
+    make_small(root, seed, files=5_000, folders=100)
+    rng = random.Random(seed + 1)
+    (root / "media").mkdir(exist_ok=True)
+    for i in range(20):
+        (root / "media" / f"clip-{i:02}.bin").write_bytes(rand_bytes(rng, rng.randint(1 * MIB, 20 * MIB)))
+    with open(root / "disk-image.bin", "wb") as f:
+        left = big
+        while left:
+            n = min(left, 16 * MIB)
+            f.write(rand_bytes(rng, n))
+            left -= n
+
+
+def make_large_tree(root: Path, seed: int):
+    """`large-tree`: 100,000 small files."""
+    make_small(root, seed, files=100_000, folders=1_000)
+
+
+def edit_round(root: Path, seed: int):
+    """40 appends, 20 renames (half across folders), 20 deletes, 20 new
+    files, 1 KiB inserted in the middle of the large file."""
+    rng = random.Random(seed + 7)
+    files = sorted(p for p in root.rglob("f*.bin"))
+    picks = rng.sample(files, 100)
+    for p in picks[:40]:
+        with open(p, "ab") as f:
+            f.write(rand_bytes(rng, 512))
+    dirs = sorted({p.parent for p in files})
+    for i, p in enumerate(picks[40:60]):
+        target_dir = rng.choice(dirs) if i % 2 else p.parent
+        p.rename(target_dir / f"renamed-{i:02}.bin")
+    for p in picks[60:80]:
+        p.unlink()
+    for i in range(20):
+        (rng.choice(dirs) / f"new-{i:02}.bin").write_bytes(rand_bytes(rng, rng.randint(KIB, 16 * KIB)))
+    big = root / "disk-image.bin"
+    if big.exists():
+        with open(big, "r+b") as f:
+            size = f.seek(0, 2)
+            mid = size // 2
+            f.seek(mid)
+            tail = f.read()
+            f.seek(mid)
+            f.write(rand_bytes(rng, KIB))
+            f.write(tail)
+
+
+def tree_digest(root: Path):
+    h = hashlib.blake2b()
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if any(part.startswith(".nubo") or part.startswith(".unison") or part.startswith(".stfolder")
+               or part.startswith(".stversions") for part in rel.parts):
+            continue
+        if p.is_file():
+            h.update(str(rel).encode())
+            with open(p, "rb") as f:
+                while chunk := f.read(4 * MIB):
+                    h.update(chunk)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- helpers
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+
+
+def timed(cmd, env=None):
+    """Wall seconds and peak RSS (KiB) of one command."""
+    t0 = time.monotonic()
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    dt = time.monotonic() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]} failed ({p.returncode}): {p.stderr[-2000:]}")
+    rss = int(p.stderr.strip().splitlines()[-1])
+    return dt, rss
+
+
+def lo_bytes():
+    for line in Path("/proc/net/dev").read_text().splitlines():
+        if line.strip().startswith("lo:"):
+            return int(line.split(":")[1].split()[0])
+    return 0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def version(cmd):
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except Exception as e:  # a missing peer is reported, not fatal
+        return f"not available ({e})"
+
+
+# ---------------------------------------------------------------- tools
+
+class Nubo:
+    name = "nubo"
+
+    def __init__(self, exe, work: Path):
+        self.exe = exe
+        self.work = work
+
+    def start(self, a: Path, b: Path):
+        self.data = self.work / "service"
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = open(self.work / "service.log", "w")
+        self.service = subprocess.Popen(
+            [self.exe, "serve", "--data", str(self.data), "--listen", f"127.0.0.1:{port}", "--demo",
+             "--default-quota", str(1 << 40)], stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(200):
+            if "listening" in (self.work / "service.log").read_text():
+                break
+            time.sleep(0.05)
+        self.homes = {}
+        for side, root in (("a", a), ("b", b)):
+            home = self.work / f"home-{side}"
+            env = self.env(side)
+            subprocess.run([self.exe, "--home", str(home), "login", self.url, "demo", "--password-stdin"],
+                           input=b"nubo-demo\n", check=True, env=env, stdout=subprocess.DEVNULL)
+            run([self.exe, "--home", str(home), "agreements", "--accept", "--push"], env=env)
+            run([self.exe, "--home", str(home), "folder", "add", str(root), "--mode", "two-way"], env=env)
+            cfg = json.loads((home / "config.json").read_text())
+            cfg["large_folder_bytes"] = 1 << 50
+            cfg["keep_free_mb"] = 0
+            (home / "config.json").write_text(json.dumps(cfg))
+            self.homes[side] = home
+
+    def env(self, side):
+        return {**os.environ, "NUBO_TOKEN_STORE": "file", "NUBO_DEVICE_NAME": f"bench-{side}"}
+
+    def sync_cmd(self, side):
+        return [self.exe, "--home", str(self.homes[side]), "sync", "--once"]
+
+    def sync(self):
+        """A uploads, B downloads; peak RSS of the larger engine."""
+        ta, ra = timed(self.sync_cmd("a"), env=self.env("a"))
+        tb, rb = timed(self.sync_cmd("b"), env=self.env("b"))
+        print(f"    nubo: A {ta:.2f}s, B {tb:.2f}s", flush=True)
+        return ta + tb, max(ra, rb)
+
+    def service_rss_kib(self):
+        for line in Path(f"/proc/{self.service.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        return 0
+
+    def watch(self):
+        self.watchers = [subprocess.Popen([self.exe, "--home", str(self.homes[s]), "sync"], env=self.env(s),
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         for s in ("a", "b")]
+        return [w.pid for w in self.watchers]
+
+    def stop(self):
+        for w in getattr(self, "watchers", []):
+            w.send_signal(signal.SIGTERM)
+            w.wait(timeout=30)
+        self.watchers = []
+        if hasattr(self, "service"):
+            self.service.kill()
+            self.service.wait()
+
+
+class Simple:
+    """A one-command peer: `argv(a, b)` syncs a to b (or both ways)."""
+
+    def __init__(self, name, argv, first=None):
+        self.name = name
+        self.argv = argv
+        self.first = first or argv
+
+    def start(self, a, b):
+        self.started = False
+        self.a, self.b = a, b
+
+    def sync(self):
+        cmd = self.argv if self.started else self.first
+        self.started = True
+        return timed(cmd(self.a, self.b))
+
+    def stop(self):
+        pass
+
+
+def peers(work: Path):
+    rclone_conf = work / "rclone.conf"
+    rclone_conf.write_text("")
+    rc = ["rclone", "--config", str(rclone_conf)]
+    bisync_dir = work / "bisync-state"
+    return [
+        Simple("cp -a", lambda a, b: ["cp", "-a", f"{a}/.", str(b)]),
+        Simple("rsync", lambda a, b: ["rsync", "-a", "--delete", f"{a}/", f"{b}/"]),
+        Simple("unison", lambda a, b: ["unison", str(a), str(b), "-batch", "-auto", "-times", "-perms", "0",
+                                       "-ui", "text", "-confirmbigdel=false"],),
+        Simple("rclone bisync",
+               lambda a, b: [*rc, "bisync", str(a), str(b), "--workdir", str(bisync_dir)],
+               first=lambda a, b: [*rc, "bisync", str(a), str(b), "--resync", "--workdir", str(bisync_dir)]),
+    ]
+
+
+# ---------------------------------------------------------------- scenarios
+
+def fresh_pair(work: Path, dataset, seed):
+    a, b = work / "A", work / "B"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    a.mkdir()
+    b.mkdir()
+    cache = work.parent / f"dataset-{dataset.__name__}-{seed}"
+    if not cache.exists():
+        tmp = work.parent / "dataset-tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        dataset(tmp, seed)
+        tmp.rename(cache)
+    run(["cp", "-a", f"{cache}/.", str(a)])
+    return a, b
+
+
+def scenario(tools, base: Path, dataset, runs, phases, nubo_exe):
+    """phases: 'initial', 'nochange', 'edit'. Returns {phase: {tool: (median s, rss KiB, bytes)}}."""
+    out = {p: {} for p in phases}
+    for tool_factory in tools:
+        samples = {p: [] for p in phases}
+        for r in range(runs):
+            work = base / "run"
+            a, b = fresh_pair(work, dataset, 1)
+            tool = tool_factory(work)
+            tool.start(a, b)
+            try:
+                for p in ("initial", "nochange", "edit"):
+                    if p == "edit":
+                        edit_round(a, 1)
+                    before = lo_bytes()
+                    dt, rss = tool.sync()
+                    sent = lo_bytes() - before
+                    if p in phases:
+                        samples[p].append((dt, rss, sent))
+                    if p != "nochange" and tree_digest(a) != tree_digest(b):
+                        raise RuntimeError(f"{tool.name}: B differs from A after {p}")
+                    if p == phases[-1]:
+                        break
+                if isinstance(tool, Nubo) and "initial" in phases:
+                    samples.setdefault("service_rss", []).append((0, tool.service_rss_kib(), 0))
+            finally:
+                tool.stop()
+            print(f"  {tool.name} run {r + 1}/{runs}: " + ", ".join(
+                f"{p} {samples[p][-1][0]:.2f}s" for p in phases if samples[p]), flush=True)
+        for p, s in samples.items():
+            if not s:
+                continue
+            name = tool.name if p != "service_rss" else "nubo service"
+            out.setdefault(p, {})[name] = (statistics.median(x[0] for x in s), max(x[1] for x in s),
+                                           statistics.median(x[2] for x in s))
+    return out
+
+
+def watch_latency(nubo_exe, base: Path, samples=50):
+    """One file changed in A with both sides watching: seconds until B has it."""
+    work = base / "watch"
+    a, b = fresh_pair(work, make_small, 1)
+    tool = Nubo(nubo_exe, work)
+    tool.start(a, b)
+    try:
+        tool.sync()
+        pids = tool.watch()
+        time.sleep(2)
+        # Idle: CPU ticks and context switches of the two engines over 60 s.
+        def ticks():
+            t = s = 0
+            for pid in pids:
+                st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                t += int(st[11]) + int(st[12])
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if "ctxt_switches" in line:
+                        s += int(line.split()[1])
+            return t, s
+        t0, s0 = ticks()
+        time.sleep(60)
+        t1, s1 = ticks()
+        idle = {"cpu_s": (t1 - t0) / os.sysconf("SC_CLK_TCK"), "wakeups": s1 - s0}
+        lat = []
+        target = b / "d000" if (b / "d000").exists() else b
+        for i in range(samples):
+            data = f"change {i} {time.time()}".encode()
+            t = time.monotonic()
+            (a / (target.relative_to(b)) / "watched.txt").write_bytes(data)
+            dest = target / "watched.txt"
+            deadline = t + 30
+            while time.monotonic() < deadline:
+                try:
+                    if dest.read_bytes() == data:
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.002)
+            lat.append(time.monotonic() - t)
+            time.sleep(0.3)
+        return {"median": statistics.median(lat), "p95": sorted(lat)[int(len(lat) * 0.95) - 1], "idle": idle}
+    finally:
+        tool.stop()
+
+
+# ---------------------------------------------------------------- report
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nubo", required=True)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--only", default="small,mixed,large-tree,watch")
+    ap.add_argument("--out", default="bench")
+    ap.add_argument("--work", default=os.path.expanduser("~/.cache/nubo/bench"))
+    ap.add_argument("--tools", default="nubo,cp -a,rsync,unison,rclone bisync")
+    args = ap.parse_args()
+    only = args.only.split(",")
+    base = Path(args.work)
+    base.mkdir(parents=True, exist_ok=True)
+    nubo = lambda work: Nubo(args.nubo, work)  # noqa: E731
+    names = ["nubo", "cp -a", "rsync", "unison", "rclone bisync"]
+    every = [nubo, *[lambda w, i=i: peers(w)[i] for i in range(4)]]
+    wanted = args.tools.split(",")
+    all_tools = [t for n, t in zip(names, every) if n in wanted]
+    by_name = dict(zip(names, every))
+    results = {}
+    if "small" in only:
+        print("small: initial, no-change re-sync", flush=True)
+        results["small"] = scenario(all_tools, base, make_small, args.runs, ["initial", "nochange"], args.nubo)
+    if "mixed" in only:
+        print("mixed: initial, edit round", flush=True)
+        results["mixed"] = scenario(all_tools, base, make_mixed, args.runs, ["initial", "nochange", "edit"],
+                                    args.nubo)
+    if "large-tree" in only:
+        print("large-tree: no-change re-sync", flush=True)
+        results["large-tree"] = scenario([t for n, t in by_name.items() if n in ("nubo", "rsync") and n in wanted],
+                                         base, make_large_tree, args.runs,
+                                         ["initial", "nochange"], args.nubo)
+    if "watch" in only:
+        print("one-file change with watchers (50 samples), idle 60 s", flush=True)
+        results["watch"] = watch_latency(args.nubo, base)
+    versions = {
+        "nubo": version([args.nubo, "--version"]),
+        "rsync": version(["rsync", "--version"]),
+        "unison": version(["unison", "-version"]),
+        "rclone": version(["rclone", "version"]),
+        "cp": version(["cp", "--version"]),
+    }
+    machine = {
+        "cpu": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name")), platform.processor()),
+        "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "kernel": platform.release(),
+        "filesystem": subprocess.run(["stat", "-f", "-c", "%T", str(base)], capture_output=True,
+                                     text=True).stdout.strip(),
+    }
+    out = Path(args.out)
+    out.mkdir(exist_ok=True)
+    (out / "results.json").write_text(json.dumps({"results": results, "versions": versions,
+                                                  "machine": machine}, indent=1))
+    print(f"wrote {out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Turns bench/results.json into bench/results.md (tables, the issue's
+targets met or missed by how much) and bench/results.png (a chart of the
+Nubo/peer ratios). Usage: bench_report.py DIR"""
+
+import json
+import sys
+from pathlib import Path
+
+MIB = 1024 * 1024
+
+
+def fmt_s(x):
+    return f"{x:.2f} s" if x >= 0.1 else f"{x * 1000:.0f} ms"
+
+
+def main():
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "bench")
+    data = json.loads((out / "results.json").read_text())
+    res, versions, machine = data["results"], data["versions"], data["machine"]
+    lines = ["# Benchmark results", "",
+             "Written by `make bench` (scripts/bench.py, then scripts/bench_report.py). "
+             "Every time is the median of the runs; \"done\" for Nubo is when home B holds every byte "
+             "of home A through a `nubo serve` on 127.0.0.1 (`sync --once` on A, then on B).", ""]
+    ratios = []  # (label, ratio, target)
+    targets = []
+
+    def table(title, phase_results, phase):
+        rows = phase_results.get(phase, {})
+        if not rows:
+            return
+        nubo = rows.get("nubo", (None,))[0]
+        lines.append(f"### {title}")
+        lines.append("")
+        lines.append("| tool | time | Nubo/tool | peak RSS | bytes on loopback |")
+        lines.append("|---|---|---|---|---|")
+        for tool, (t, rss, sent) in sorted(rows.items(), key=lambda kv: kv[1][0]):
+            if tool == "nubo service":
+                continue
+            ratio = f"{nubo / t:.2f}" if nubo and t and tool != "nubo" else ""
+            lines.append(f"| {tool} | {fmt_s(t)} | {ratio} | {rss / 1024:.0f} MiB | {sent / MIB:.1f} MiB |")
+        if "nubo service" in rows:
+            lines.append(f"| (nubo service) | | | {rows['nubo service'][1] / 1024:.0f} MiB | |")
+        lines.append("")
+
+    def target(label, ok, detail):
+        result = "not measured" if detail.startswith("not measured") else "met" if ok else "**missed**"
+        targets.append(f"| {label} | {result} | {detail} |")
+
+    def get(ds, phase, tool):
+        return res.get(ds, {}).get(phase, {}).get(tool)
+
+    for ds in ("small", "mixed", "large-tree"):
+        if ds not in res:
+            continue
+        lines.append(f"## `{ds}`")
+        lines.append("")
+        table("initial sync", res[ds], "initial")
+        table("no-change re-sync", res[ds], "nochange")
+        table("edit round", res[ds], "edit")
+
+    def ratio_target(label, ds, phase, peer, limit):
+        n, p = get(ds, phase, "nubo"), get(ds, phase, peer)
+        if n and p:
+            r = n[0] / p[0]
+            ratios.append((f"{ds} {phase} / {peer}", r, limit))
+            target(label, r <= limit, f"Nubo {fmt_s(n[0])}, {peer} {fmt_s(p[0])}: ratio {r:.2f} (target ≤ {limit})")
+        else:
+            target(label, False, "not measured in this run")
+
+    ratio_target("`small` initial ≤ ½ Unison", "small", "initial", "unison", 0.5)
+    target("`small` initial 4x faster than Syncthing", False,
+           "not measured: Syncthing is not driven by the harness yet")
+    ratio_target("`mixed` initial within 1.5x of `cp -a`", "mixed", "initial", "cp -a", 1.5)
+    ratio_target("`small` no-change ≤ rsync", "small", "nochange", "rsync", 1.0)
+    lt = get("large-tree", "nochange", "nubo")
+    target("`large-tree` no-change under 1 s", bool(lt and lt[0] < 1.0),
+           f"{fmt_s(lt[0])}" if lt else "not measured in this run")
+    ratio_target("`edit` round ≤ rsync one-way", "mixed", "edit", "rsync", 1.0)
+    ed = get("mixed", "edit", "nubo")
+    target("`edit` bytes under 1% of 512 MiB (5.1 MiB)", bool(ed and ed[2] < 0.01 * 512 * MIB),
+           f"{ed[2] / MIB:.1f} MiB on loopback (both directions, all requests)" if ed else "not measured")
+    w = res.get("watch")
+    target("one-file change with watchers: median under 0.2 s", bool(w and w["median"] < 0.2),
+           f"median {fmt_s(w['median'])}, p95 {fmt_s(w['p95'])} (50 samples)" if w else "not measured")
+    mi = get("mixed", "initial", "nubo")
+    target("engine peak RSS on `mixed` under 50 MiB", bool(mi and mi[1] < 50 * 1024),
+           f"{mi[1] / 1024:.0f} MiB" if mi else "not measured")
+    li = get("large-tree", "initial", "nubo")
+    target("engine peak RSS with 100,000 files under 100 MiB", bool(li and li[1] < 100 * 1024),
+           f"{li[1] / 1024:.0f} MiB" if li else "not measured")
+    if w:
+        idle = w["idle"]
+        target("idle: no timer wake-ups while nothing changes", idle["wakeups"] < 10,
+               f"{idle['wakeups']} context switches and {idle['cpu_s']:.2f} s CPU over 60 s, two engines")
+    else:
+        target("idle: no timer wake-ups", False, "not measured")
+
+    lines[4:4] = ["## Targets", "", "| target | result | measured |", "|---|---|---|", *targets, ""]
+    lines.append("## Versions and machine")
+    lines.append("")
+    for k, v in versions.items():
+        lines.append(f"- {k}: {v}")
+    for k, v in machine.items():
+        lines.append(f"- {k}: {v}")
+    lines.append("")
+    (out / "results.md").write_text("\n".join(lines))
+
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing: no chart")
+        return
+    if ratios:
+        fig, ax = plt.subplots(figsize=(8, 0.6 * len(ratios) + 1.2))
+        labels = [r[0] for r in ratios]
+        vals = [r[1] for r in ratios]
+        colors = ["#2e7d32" if r[1] <= r[2] else "#c62828" for r in ratios]
+        ax.barh(labels, vals, color=colors)
+        for i, r in enumerate(ratios):
+            ax.plot([r[2], r[2]], [i - 0.4, i + 0.4], color="black", lw=2)
+        ax.axvline(1.0, color="grey", lw=0.8, ls="--")
+        ax.set_xlabel("Nubo time / peer time (lower is better; black tick: target)")
+        ax.invert_yaxis()
+        fig.tight_layout()
+        fig.savefig(out / "results.png", dpi=110)
+    print(f"wrote {out / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main()
