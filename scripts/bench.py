@@ -252,8 +252,11 @@ def peers(work: Path):
     return [
         Simple("cp -a", lambda a, b: ["cp", "-a", f"{a}/.", str(b)]),
         Simple("rsync", lambda a, b: ["rsync", "-a", "--delete", f"{a}/", f"{b}/"]),
-        Simple("unison", lambda a, b: ["unison", str(a), str(b), "-batch", "-auto", "-times", "-perms", "0",
-                                       "-ui", "text", "-confirmbigdel=false"],),
+        # Its archive in this run's folder: one left by an earlier run on
+        # the same paths would make it think B once held A's files.
+        Simple("unison", lambda a, b: ["env", f"UNISON={work / 'unison'}", "unison", str(a), str(b), "-batch",
+                                       "-auto", "-times", "-perms", "0", "-ui", "text",
+                                       "-confirmbigdel=false"]),
         Simple("rclone bisync",
                lambda a, b: [*rc, "bisync", str(a), str(b), "--workdir", str(bisync_dir)],
                first=lambda a, b: [*rc, "bisync", str(a), str(b), "--resync", "--workdir", str(bisync_dir)]),
@@ -293,13 +296,16 @@ def scenario(tools, base: Path, dataset, runs, phases, nubo_exe):
                 for p in ("initial", "nochange", "edit"):
                     if p == "edit":
                         edit_round(a, 1)
+                    want = tree_digest(a)
                     before = lo_bytes()
                     dt, rss = tool.sync()
                     sent = lo_bytes() - before
                     if p in phases:
                         samples[p].append((dt, rss, sent))
-                    if p != "nochange" and tree_digest(a) != tree_digest(b):
-                        raise RuntimeError(f"{tool.name}: B differs from A after {p}")
+                    # A must be as it was and B equal to it: a tool that
+                    # emptied both sides would otherwise pass.
+                    if tree_digest(a) != want or tree_digest(b) != want:
+                        raise RuntimeError(f"{tool.name}: A changed or B differs from A after {p}")
                     if p == phases[-1]:
                         break
                 if isinstance(tool, Nubo) and "initial" in phases:
