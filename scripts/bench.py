@@ -282,7 +282,7 @@ def fresh_pair(work: Path, dataset, seed):
     return a, b
 
 
-def scenario(tools, base: Path, dataset, runs, phases, nubo_exe):
+def scenario(tools, base: Path, dataset, runs, phases):
     """phases: 'initial', 'nochange', 'edit'. Returns {phase: {tool: (median s, rss KiB, bytes)}}."""
     out = {p: {} for p in phases}
     for tool_factory in tools:
@@ -392,16 +392,15 @@ def main():
     results = {}
     if "small" in only:
         print("small: initial, no-change re-sync", flush=True)
-        results["small"] = scenario(all_tools, base, make_small, args.runs, ["initial", "nochange"], args.nubo)
+        results["small"] = scenario(all_tools, base, make_small, args.runs, ["initial", "nochange"])
     if "mixed" in only:
         print("mixed: initial, edit round", flush=True)
-        results["mixed"] = scenario(all_tools, base, make_mixed, args.runs, ["initial", "nochange", "edit"],
-                                    args.nubo)
+        results["mixed"] = scenario(all_tools, base, make_mixed, args.runs, ["initial", "nochange", "edit"])
     if "large-tree" in only:
         print("large-tree: no-change re-sync", flush=True)
         results["large-tree"] = scenario([t for n, t in by_name.items() if n in ("nubo", "rsync") and n in wanted],
                                          base, make_large_tree, args.runs,
-                                         ["initial", "nochange"], args.nubo)
+                                         ["initial", "nochange"])
     if "watch" in only:
         print("one-file change with watchers (50 samples), idle 60 s", flush=True)
         results["watch"] = watch_latency(args.nubo, base)

@@ -542,9 +542,9 @@ impl Engine {
                         .and_then(|q| {
                             let (used, quota) = q.split_once(' ')?;
                             Some(format!(
-                                " ({:.1} MB of {:.1} MB used)",
-                                used.parse::<f64>().ok()? / 1e6,
-                                quota.parse::<f64>().ok()? / 1e6
+                                " ({} of {} used)",
+                                executor::mb(used.parse().ok()?),
+                                executor::mb(quota.parse().ok()?)
                             ))
                         })
                         .unwrap_or_default();

@@ -113,7 +113,8 @@ impl Drop for Room<'_> {
     }
 }
 
-pub fn mb(bytes: u64) -> String {
+/// Bytes as the messages the user reads give them.
+pub(crate) fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
@@ -209,8 +210,6 @@ impl FolderCtx {
         Ok(self.db.record(self.folder, &changes)?)
     }
 
-    /// Creates `rel` and its parents inside the root, refusing to pass
-    /// through a symbolic link (which could lead outside the root).
     /// Holds `size` bytes of the folder's disk for one download until the
     /// guard drops, or says the disk is too full for it.
     fn reserve_room(&self, dir: &Path, rel: &str, size: u64) -> Result<Room<'_>, OpError> {
@@ -230,6 +229,8 @@ impl FolderCtx {
         Ok(room)
     }
 
+    /// Creates `rel` and its parents inside the root, refusing to pass
+    /// through a symbolic link (which could lead outside the root).
     fn local_dir(&self, rel: &str) -> Result<(), OpError> {
         let mut at = self.root.clone();
         for part in rel.split('/').filter(|p| !p.is_empty()) {
