@@ -110,6 +110,8 @@ fn open_checked(path: &Path) -> rusqlite::Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Every statement of `apply` and the scans stay prepared.
+    conn.set_prepared_statement_cache_capacity(64);
     let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
     if check != "ok" {
         return Err(rusqlite::Error::SqliteFailure(
@@ -423,77 +425,90 @@ pub enum Change<'a> {
     },
 }
 
+/// Runs a statement from the connection's cache: a sync records thousands
+/// of changes, and parsing the same SQL for each was a visible part of it.
+fn cached(c: &Connection, sql: &str, p: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(p)
+}
+
 fn apply(c: &Connection, folder: FolderId, change: &Change<'_>) -> rusqlite::Result<()> {
     match *change {
         Change::Remote(n) if n.deleted => {
-            c.execute("DELETE FROM remote WHERE id = ?1", [n.id])?;
+            cached(c, "DELETE FROM remote WHERE id = ?1", [n.id])?;
         }
         Change::Remote(n) => {
-            c.prepare_cached(
+            cached(
+                c,
                 "INSERT OR REPLACE INTO remote (id, parent, name, kind, rev, size, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(
                 params![n.id, n.parent, n.name, node_kind(n.kind), n.rev, n.size as i64, n.hash],
             )?;
         }
         Change::RemoveRemoteSubtree(id) => {
-            c.execute(
+            cached(
+                c,
                 "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT r.id FROM remote r JOIN sub ON r.parent = sub.id)
                  DELETE FROM remote WHERE id IN sub",
                 [id],
             )?;
         }
         Change::Local(path, e) => {
-            c.prepare_cached(
+            cached(
+                c,
                 "INSERT OR REPLACE INTO local (folder, path, kind, size, mtime_ns, inode, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(
                 params![folder, path, kind_str(e.kind), e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64, e.hash],
             )?;
         }
         Change::RemoveLocal(path) => {
-            c.execute(
+            cached(
+                c,
                 &format!("DELETE FROM local WHERE folder = ?1 AND {UNDER}"),
                 params![folder, path],
             )?;
         }
         Change::RebaseLocal { from, to } => {
-            c.execute(
+            cached(
+                c,
                 &format!("UPDATE OR REPLACE local SET path = ?3 || substr(path, length(?2) + 1) WHERE folder = ?1 AND {UNDER}"),
                 params![folder, from, to],
             )?;
         }
         Change::Synced(path, e) => {
-            c.execute(
+            cached(
+                c,
                 "INSERT OR REPLACE INTO synced (folder, path, kind, node, rev, hash, size, mtime_ns, inode) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![folder, path, kind_str(e.kind), e.node, e.rev, e.hash, e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64],
             )?;
         }
         Change::RemoveSynced(path) => {
-            c.execute(
+            cached(
+                c,
                 &format!("DELETE FROM synced WHERE folder = ?1 AND {UNDER}"),
                 params![folder, path],
             )?;
         }
         Change::RebaseSynced { from, to } => {
-            c.execute(
+            cached(
+                c,
                 &format!("UPDATE OR REPLACE synced SET path = ?3 || substr(path, length(?2) + 1) WHERE folder = ?1 AND {UNDER}"),
                 params![folder, from, to],
             )?;
         }
         Change::Conflict { path, copy, at } => {
-            c.execute(
+            cached(
+                c,
                 "INSERT INTO conflicts (folder, path, copy, at) VALUES (?1, ?2, ?3, ?4)",
                 params![folder, path, copy, at],
             )?;
         }
         Change::Event { action, path, at } => {
-            c.execute(
+            cached(
+                c,
                 "INSERT INTO events (folder, action, path, at) VALUES (?1, ?2, ?3, ?4)",
                 params![folder, action, path, at],
             )?;
             // Recent changes only: the log of record is the service's history.
-            c.execute(
+            cached(
+                c,
                 "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - 200",
                 [],
             )?;

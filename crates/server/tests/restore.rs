@@ -56,6 +56,12 @@ async fn content_hash(env: &Env, token: &str, id: i64) -> String {
     m.hash
 }
 
+/// What the account page shows as used: the quota's measure.
+async fn used(env: &Env, token: &str) -> u64 {
+    let info: AccountInfo = env.ok(token, M::GET, "/v1/account", None).await;
+    info.used_bytes
+}
+
 fn hash(b: &[u8]) -> String {
     blake3::hash(b).to_hex().to_string()
 }
@@ -78,7 +84,13 @@ async fn a_deleted_folder_is_one_trash_entry_and_comes_back_whole() {
         .await;
     }
     file(&env, &t, docs.id, "notes.md", b"notes").await;
+    let total = (0..5)
+        .map(|i| format!("report {i}").len() as u64)
+        .sum::<u64>()
+        + 5;
+    assert_eq!(used(&env, &t).await, total);
     delete(&env, &t, docs.id).await;
+    assert_eq!(used(&env, &t).await, 0, "the trash is not counted");
 
     let list = trash(&env, &t, "").await;
     assert_eq!(list.total, 1, "one delete, one entry: {:?}", list.items);
@@ -103,6 +115,7 @@ async fn a_deleted_folder_is_one_trash_entry_and_comes_back_whole() {
     let out: RestoreResponse = restored(&env, &t, json!({"node": docs.id})).await;
     assert_eq!((out.path.as_str(), out.files), ("/Docs", 6));
     assert_eq!(trash(&env, &t, "").await.total, 0);
+    assert_eq!(used(&env, &t).await, total);
     // Every restored node reaches clients through the feed, parents first.
     let feed: ChangesResponse = env
         .ok(
@@ -219,6 +232,8 @@ async fn an_earlier_version_comes_back_as_the_current_one_or_as_a_copy() {
         hash(b"version 2")
     );
     assert_eq!(content_hash(&env, &t, node.id).await, hash(b"version 1"));
+    // Versions are not counted; the copy is a file of its own.
+    assert_eq!(used(&env, &t).await, 18);
 
     let r = restore(&env, &t, json!({"node": node.id, "rev": 99})).await;
     assert_eq!(error_code(r).await, ErrorCode::NotFound);

@@ -16,6 +16,31 @@ pub fn check(w: &World) -> Result<(), String> {
     nothing_outside_the_roots(w)?;
     no_leftovers(w)?;
     database_matches_disk(w)?;
+    usage_is_the_live_files(w)?;
+    Ok(())
+}
+
+/// The account's used bytes (kept by the service's triggers, the quota's
+/// measure) are exactly the sizes of its live files.
+fn usage_is_the_live_files(w: &World) -> Result<(), String> {
+    use nubo_server::store::MetaStore;
+    let live: u64 = w
+        .service
+        .tree()
+        .values()
+        .flatten()
+        .map(|c| c.len() as u64)
+        .sum();
+    let used = w
+        .service
+        .store
+        .used_bytes(w.service.account)
+        .map_err(|e| e.to_string())?;
+    if used != live {
+        return Err(format!(
+            "the service counts {used} bytes used, its live files hold {live}"
+        ));
+    }
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{
     get_node, insert_file, internal, live_child, live_dir, next_seq, not_found, quota_check,
-    replace_content, valid_name, Content,
+    replace_content, valid_name, Cached, Content,
 };
 use crate::store::{AccountKey, DeviceId, StoreResult};
 
@@ -57,7 +57,7 @@ pub(super) fn trash(
     limit: u32,
 ) -> StoreResult<(Vec<TrashItem>, u64)> {
     let mut stmt = c
-        .prepare(
+        .prepare_cached(
             "SELECT n.id, n.parent, n.name, n.kind, n.size, n.deleted_at, COALESCE(n.deleted_by, 0),
                     COALESCE(d.name, ''), COALESCE(n.delete_op, n.seq)
              FROM nodes n LEFT JOIN devices d ON d.id = n.deleted_by
@@ -149,7 +149,7 @@ pub(super) fn trash(
 /// The node at `/a/b/c`: the live one, or else the one deleted last.
 pub(super) fn lookup(c: &Connection, account: AccountKey, path: &str) -> StoreResult<Node> {
     let root: NodeId = c
-        .query_row(
+        .row(
             "SELECT root_id FROM accounts WHERE id = ?1",
             [account],
             |r| r.get(0),
@@ -158,7 +158,7 @@ pub(super) fn lookup(c: &Connection, account: AccountKey, path: &str) -> StoreRe
     let mut node = get_node(c, account, root)?;
     for part in path.split('/').filter(|p| !p.is_empty()) {
         let id: Option<NodeId> = c
-            .query_row(
+            .row(
                 "SELECT id FROM nodes WHERE account = ?1 AND parent = ?2 AND name = ?3
                  ORDER BY deleted, deleted_at DESC, id DESC LIMIT 1",
                 params![account, node.id, part],
@@ -236,7 +236,7 @@ fn undelete(
         Some((p, n)) => (Some(p), Some(n)),
         None => (None, None),
     };
-    tx.execute(
+    tx.run(
         "UPDATE nodes SET deleted = 0, deleted_at = NULL, deleted_by = NULL, delete_op = NULL,
          purged = 0, seq = ?2, parent = COALESCE(?3, parent), name = COALESCE(?4, name)
          WHERE id = ?1",
@@ -275,7 +275,7 @@ fn gone(node: &Node) -> ApiError {
 }
 
 fn purged(c: &Connection, id: NodeId) -> StoreResult<bool> {
-    c.query_row("SELECT purged FROM nodes WHERE id = ?1", [id], |r| r.get(0))
+    c.row("SELECT purged FROM nodes WHERE id = ?1", [id], |r| r.get(0))
         .map_err(internal)
 }
 
@@ -331,7 +331,7 @@ fn restore_deleted(
     // Parents before children, so the feed never names a parent it has not shown.
     let subtree: Vec<(NodeId, String, i64)> = {
         let mut stmt = tx
-            .prepare(
+            .prepare_cached(
                 "WITH RECURSIVE sub(id, depth) AS (
                     SELECT ?1, 0
                     UNION ALL SELECT n.id, sub.depth + 1 FROM nodes n JOIN sub ON n.parent = sub.id
@@ -384,14 +384,14 @@ fn restore_version(
         if purged(tx, node.id)? {
             return Err(gone(node));
         }
-        tx.query_row(
+        tx.row(
             "SELECT size, hash, chunks FROM nodes WHERE id = ?1",
             [node.id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .map_err(internal)?
     } else {
-        tx.query_row(
+        tx.row(
             "SELECT size, hash, chunks FROM versions WHERE node = ?1 AND rev = ?2",
             params![node.id, rev],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -440,13 +440,13 @@ fn restore_version(
 /// versions replaced before it. Returns (nodes purged, versions dropped).
 pub(super) fn purge(tx: &Transaction<'_>, before: i64) -> StoreResult<(u64, u64)> {
     let nodes = tx
-        .execute(
+        .run(
             "UPDATE nodes SET purged = 1, chunks = '[]' WHERE deleted = 1 AND purged = 0 AND deleted_at < ?1",
             [before],
         )
         .map_err(internal)? as u64;
     let versions = tx
-        .execute(
+        .run(
             "DELETE FROM versions WHERE created_at < ?1
              OR node IN (SELECT id FROM nodes WHERE purged = 1)",
             [before],
