@@ -333,15 +333,21 @@ def watch_latency(nubo_exe, base: Path, samples=50):
         tool.sync()
         pids = tool.watch()
         time.sleep(2)
-        # Idle: CPU ticks and context switches of the two engines over 60 s.
+        # Idle: CPU ticks and context switches (every thread's: each is a
+        # wake-up) of the two engines over 60 s.
         def ticks():
             t = s = 0
             for pid in pids:
                 st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 t += int(st[11]) + int(st[12])
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if "ctxt_switches" in line:
-                        s += int(line.split()[1])
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    try:
+                        status = (task / "status").read_text()
+                    except OSError:  # a thread that ended meanwhile
+                        continue
+                    for line in status.splitlines():
+                        if "ctxt_switches" in line:
+                            s += int(line.split()[1])
             return t, s
         t0, s0 = ticks()
         time.sleep(60)

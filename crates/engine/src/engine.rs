@@ -5,7 +5,7 @@
 //! nothing (in sync) or something needs the user (paused).
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -627,10 +627,11 @@ impl Engine {
     ) -> anyhow::Result<()> {
         let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<&'static str>(64);
         let _watchers = crate::watch::watch_folders(&self.config.folders, wake_tx.clone())?;
+        let push_up = Arc::new(AtomicBool::new(false));
         if push {
             if let Some(http) = self.http.clone() {
                 let tx = wake_tx.clone();
-                tokio::spawn(crate::watch::follow_push(http, tx));
+                tokio::spawn(crate::watch::follow_push(http, tx, push_up.clone()));
             }
         }
         let poll = Duration::from_secs(self.config.poll_interval_secs.max(1));
@@ -638,31 +639,46 @@ impl Engine {
         let mut backoff = Duration::from_secs(1);
         loop {
             let wait = match self.sync_once(allow_mass_delete).await {
+                // In sync with the push channel open: the watcher and the
+                // channel say when to look again, and no timer runs (an idle
+                // laptop stays asleep).
+                Ok(Outcome::InSync) if push_up.load(Ordering::SeqCst) => {
+                    backoff = Duration::from_secs(1);
+                    None
+                }
                 Ok(Outcome::InSync) => {
                     backoff = Duration::from_secs(1);
-                    poll
+                    Some(poll)
                 }
                 Ok(Outcome::Paused(p)) => {
                     for pause in p {
                         tracing::warn!("{}", pause.message());
                         eprintln!("{}", pause.message());
                     }
-                    poll
+                    // A disk with room again or a plan with space sends no
+                    // event: pauses keep polling.
+                    Some(poll)
                 }
                 Err(e) => {
                     tracing::error!("{e:#}");
                     eprintln!("{e:#}");
                     backoff = (backoff * 2).min(Duration::from_secs(60));
-                    backoff
+                    Some(backoff)
+                }
+            };
+            let timer = async {
+                match wait {
+                    Some(w) => tokio::time::sleep(w).await,
+                    None => std::future::pending().await,
                 }
             };
             tokio::select! {
                 _ = &mut stop => return Ok(()),
-                _ = tokio::time::sleep(wait) => {}
+                _ = timer => {}
                 Some(why) = wake_rx.recv() => {
                     tracing::debug!("woken: {why}");
                     // Coalesce a burst of events into one round.
-                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                     while wake_rx.try_recv().is_ok() {}
                 }
             }

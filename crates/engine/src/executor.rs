@@ -23,10 +23,12 @@ use crate::tree::{
     file_name, inside, parent, FileStat, Kind, LocalEntry, NodeId, RemoteEntry, SyncedEntry, Tree,
 };
 
+mod batch;
+
 /// Transfers at once per folder.
 const PARALLEL_TRANSFERS: usize = 8;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum OpError {
     #[error(transparent)]
     Remote(#[from] RemoteError),
@@ -327,14 +329,13 @@ pub async fn execute(ctx: &FolderCtx, ops: Vec<Op>, done: &(dyn Fn(u64) + Sync))
         let path = op.path().to_string();
         note(path, 0, run(ctx, op).await);
     }
-    let mut running = stream::iter(transfers)
-        .map(|op| async move {
-            let (path, bytes) = (op.path().to_string(), bytes_of(ctx, &op));
-            (path, bytes, run(ctx, op).await)
-        })
+    let mut running = stream::iter(batch::jobs(ctx, transfers))
+        .map(|job| batch::run_job(ctx, job))
         .buffer_unordered(ctx.parallel);
-    while let Some((path, bytes, r)) = running.next().await {
-        note(path, bytes, r);
+    while let Some(finished) = running.next().await {
+        for (path, bytes, r) in finished {
+            note(path, bytes, r);
+        }
     }
     drop(running);
     for op in deletes {
@@ -638,13 +639,7 @@ async fn download(
             )));
         }
         temp.finish()?;
-        match ctx.fs.place(&temp_path, &ctx.abs(rel), expect) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(OpError::Stale(format!(
-                "{rel} changed here while its new version was downloaded"
-            ))),
-            Err(e) => Err(e.into()),
-        }
+        place(ctx, rel, &temp_path, expect)
     }
     .await;
     if let Err(e) = result {
@@ -668,4 +663,16 @@ async fn download(
         Some(("downloaded", rel)),
         vec![Change::Local(rel, &local), Change::Synced(rel, &synced)],
     )
+}
+
+/// Moves a finished (durable) temp file onto `rel`, only if `rel` is still
+/// as planned.
+fn place(ctx: &FolderCtx, rel: &str, temp_path: &Path, expect: &Expect) -> Result<(), OpError> {
+    match ctx.fs.place(temp_path, &ctx.abs(rel), expect) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(OpError::Stale(format!(
+            "{rel} changed here while its new version was downloaded"
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -5,19 +5,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use nubo_protocol::frames;
 use nubo_protocol::{
     AcceptRequest, AccountInfo, AgreementList, AgreementStatus, ApiError, ApproveRequest,
-    CancelRequest, ChangesResponse, CommitRequest, DeleteRequest, DeviceCodeRequest,
-    DeviceCodeResponse, DeviceList, DeviceTokenRequest, ErrorCode, LoginRequest, Manifest,
-    MissingChunksRequest, MissingChunksResponse, MkdirRequest, MoveRequest, Node, NodeId,
-    PushEvent, RefreshRequest, RestoreRequest, RestoreResponse, TokenResponse, TrashList,
-    VersionList, WithdrawRequest,
+    CancelRequest, ChangesResponse, CommitBatchRequest, CommitBatchResponse, CommitRequest,
+    DeleteRequest, DeviceCodeRequest, DeviceCodeResponse, DeviceList, DeviceTokenRequest,
+    ErrorCode, FetchChunksRequest, LoginRequest, Manifest, MissingChunksRequest,
+    MissingChunksResponse, MkdirRequest, MoveRequest, Node, NodeId, PushEvent, RefreshRequest,
+    RestoreRequest, RestoreResponse, TokenResponse, TrashList, VersionList, WithdrawRequest,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum RemoteError {
     #[error("{0}")]
     Api(ApiError),
@@ -42,12 +43,19 @@ pub trait Remote: Send + Sync {
     async fn changes(&self, cursor: i64) -> RemoteResult<ChangesResponse>;
     async fn mkdir(&self, parent: NodeId, name: &str) -> RemoteResult<Node>;
     async fn commit(&self, req: &CommitRequest) -> RemoteResult<Node>;
+    /// Several commits in one request (at most `MAX_BATCH`); each result is
+    /// what `commit` alone would have answered.
+    async fn commit_many(&self, reqs: &[CommitRequest]) -> RemoteResult<Vec<RemoteResult<Node>>>;
     async fn move_node(&self, id: NodeId, parent: NodeId, name: &str) -> RemoteResult<Node>;
     async fn delete(&self, id: NodeId, req: &DeleteRequest) -> RemoteResult<Node>;
     async fn manifest(&self, id: NodeId) -> RemoteResult<Manifest>;
     async fn missing_chunks(&self, hashes: &[String]) -> RemoteResult<Vec<String>>;
     async fn put_chunk(&self, hash: &str, data: Vec<u8>) -> RemoteResult<()>;
     async fn get_chunk(&self, hash: &str) -> RemoteResult<Vec<u8>>;
+    /// Several chunks in one request: (name, bytes) each.
+    async fn put_chunks(&self, chunks: &[(String, Vec<u8>)]) -> RemoteResult<()>;
+    /// Several chunks in one answer, in the order asked.
+    async fn get_chunks(&self, hashes: &[String]) -> RemoteResult<Vec<Vec<u8>>>;
     async fn agreements(&self) -> RemoteResult<AgreementList>;
     async fn agreement_text(&self, id: &str, locale: &str) -> RemoteResult<String>;
     async fn agreement_status(&self) -> RemoteResult<AgreementStatus>;
@@ -92,6 +100,12 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 fn client() -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
+        // A connection that died without a word (a laptop moved networks)
+        // is found by the kernel's probes, which wake nothing here: the push
+        // channel can stay open for hours with no timer of ours running.
+        .tcp_keepalive(Duration::from_secs(60))
+        .tcp_keepalive_interval(Duration::from_secs(15))
+        .tcp_keepalive_retries(4u32)
         .user_agent(concat!("nubo/", env!("CARGO_PKG_VERSION")));
     // A self-hosted service with its own certificate authority: trust it in
     // addition to the public roots.
@@ -158,6 +172,12 @@ async fn decode_error(resp: reqwest::Response) -> RemoteError {
 
 /// The whole chain: reqwest's own message hides the cause ("error sending
 /// request"), which is what tells a refused connection from a bad certificate.
+/// An answer that does not follow the protocol: treated like a dropped
+/// connection (the operation is tried again later), and said so.
+fn garbled(what: impl std::fmt::Display) -> RemoteError {
+    RemoteError::Network(format!("the service's answer made no sense: {what}"))
+}
+
 fn net(e: reqwest::Error) -> RemoteError {
     let mut message = e.to_string();
     let mut source = std::error::Error::source(&e);
@@ -480,6 +500,52 @@ impl Remote for HttpRemote {
             .send(Method::GET, &format!("/v1/chunks/{hash}"), Body::None)
             .await?;
         Ok(resp.bytes().await.map_err(net)?.to_vec())
+    }
+    async fn commit_many(&self, reqs: &[CommitRequest]) -> RemoteResult<Vec<RemoteResult<Node>>> {
+        let req = CommitBatchRequest {
+            commits: reqs.to_vec(),
+        };
+        let resp: CommitBatchResponse = self
+            .json(Method::POST, "/v1/nodes/commit-batch", to_json(req))
+            .await?;
+        if resp.results.len() != reqs.len() {
+            return Err(garbled(format!(
+                "{} results for {} commits",
+                resp.results.len(),
+                reqs.len()
+            )));
+        }
+        Ok(resp
+            .results
+            .into_iter()
+            .map(|r| match (r.node, r.error) {
+                (Some(node), None) => Ok(node),
+                (_, Some(e)) => Err(RemoteError::Api(e)),
+                (None, None) => Err(garbled("a commit result with neither node nor error")),
+            })
+            .collect())
+    }
+    async fn put_chunks(&self, chunks: &[(String, Vec<u8>)]) -> RemoteResult<()> {
+        let body = frames::encode(chunks.iter().map(|(h, d)| (h.as_str(), d.as_slice())));
+        self.send(Method::POST, "/v1/chunks/upload", Body::Bytes(&body))
+            .await?;
+        Ok(())
+    }
+    async fn get_chunks(&self, hashes: &[String]) -> RemoteResult<Vec<Vec<u8>>> {
+        let req = FetchChunksRequest {
+            hashes: hashes.to_vec(),
+        };
+        let body = self
+            .send(Method::POST, "/v1/chunks/fetch", to_json(req))
+            .await?
+            .bytes()
+            .await
+            .map_err(net)?;
+        let parts = frames::decode(&body).map_err(garbled)?;
+        if parts.len() != hashes.len() || parts.iter().zip(hashes).any(|((h, _), want)| h != want) {
+            return Err(garbled("other chunks than the ones asked for"));
+        }
+        Ok(parts.into_iter().map(|(_, r)| body[r].to_vec()).collect())
     }
     async fn agreements(&self) -> RemoteResult<AgreementList> {
         self.json(Method::GET, "/v1/agreements", Body::None).await

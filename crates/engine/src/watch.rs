@@ -2,6 +2,7 @@
 //! push channel. Any event means "rescan and replan": a full scan only reads
 //! what changed, so an overflowed or coalesced event loses nothing.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,15 +63,18 @@ fn is_relevant(res: &notify::Result<notify::Event>) -> bool {
 }
 
 /// Follows the push channel for ever, reconnecting with backoff; polling
-/// covers the gaps.
-pub async fn follow_push(http: Arc<HttpRemote>, wake: Sender<&'static str>) {
+/// covers the gaps. `up` says whether the channel is open (the service's
+/// first event arrives as soon as it is), so the loop polls only without it.
+pub async fn follow_push(http: Arc<HttpRemote>, wake: Sender<&'static str>, up: Arc<AtomicBool>) {
     let mut backoff = Duration::from_secs(1);
     loop {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<i64>(16);
         let forward = {
             let wake = wake.clone();
+            let up = up.clone();
             async move {
                 while rx.recv().await.is_some() {
+                    up.store(true, Ordering::SeqCst);
                     if wake.send("push").await.is_err() {
                         return;
                     }
@@ -78,7 +82,9 @@ pub async fn follow_push(http: Arc<HttpRemote>, wake: Sender<&'static str>) {
             }
         };
         let (res, _) = tokio::join!(http.follow_events(tx), forward);
-        if wake.is_closed() {
+        up.store(false, Ordering::SeqCst);
+        // Wake the loop so that it polls again while the channel is down.
+        if wake.send("push channel closed").await.is_err() {
             return;
         }
         if let Err(e) = res {

@@ -64,6 +64,11 @@ fn ignore_rules() {
 }
 
 #[test]
+fn chunk_frames() {
+    replay("chunk_frames", nubo_fuzz::chunk_frames::check, cases());
+}
+
+#[test]
 fn chunking() {
     // Each case cuts up to a few MiB three times: fewer of them.
     replay("chunking", nubo_fuzz::chunking::check, cases() / 10);

@@ -331,6 +331,41 @@ pub struct Manifest {
     pub chunks: Vec<ChunkRef>,
 }
 
+/// At most this many commits, or chunks, in one batch request.
+pub const MAX_BATCH: usize = 1000;
+
+/// Several commits in one request and one transaction on the service; each
+/// succeeds or fails on its own, as if sent alone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CommitBatchRequest {
+    pub commits: Vec<CommitRequest>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CommitBatchResponse {
+    /// One per commit, in the order asked.
+    pub results: Vec<CommitResult>,
+}
+
+/// The node the commit made, or why it was refused (as a lone commit's error).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CommitResult {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<Node>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::ApiError>,
+}
+
+/// Chunks to download in one answer (see `frames`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FetchChunksRequest {
+    pub hashes: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct MissingChunksRequest {

@@ -6,6 +6,7 @@
 
 mod api;
 mod error;
+pub mod frames;
 pub mod names;
 
 pub use api::*;

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use common::{error_code, start};
 use nubo_protocol::*;
 use nubo_server::AgreementSource;
+use reqwest::Method as M;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -28,7 +29,6 @@ async fn one_account_cannot_read_list_or_probe_another() {
         .json()
         .await
         .unwrap();
-    use reqwest::Method as M;
 
     // Read, list, download: as if nothing existed.
     for path in [
@@ -560,4 +560,133 @@ async fn another_accounts_ids_are_not_found_by_any_endpoint() {
         )
         .await;
     assert!(!still.deleted && still.name == "private.txt");
+}
+
+/// Many small files in few requests: chunks up and down in one body each,
+/// commits in one transaction where each stands or falls alone.
+#[tokio::test]
+async fn batches_move_many_files_and_judge_each_on_its_own() {
+    let env = start(AgreementSource::None).await;
+    let t = env.login("alice").await.access_token;
+    let root = env.root(&t).await;
+    let files: Vec<(String, Vec<u8>)> = (0..5)
+        .map(|i| (format!("f{i}.txt"), format!("content {i}").into_bytes()))
+        .collect();
+    let hash = |b: &[u8]| blake3::hash(b).to_hex().to_string();
+    let upload = |body: Vec<u8>| {
+        env.http
+            .post(env.url("/v1/chunks/upload"))
+            .bearer_auth(&t)
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+    };
+
+    // A body whose second chunk lies about its bytes stores nothing.
+    let names: Vec<String> = files.iter().map(|(_, c)| hash(c)).collect();
+    let lying = frames::encode([
+        (names[0].as_str(), files[0].1.as_slice()),
+        (names[1].as_str(), &b"not these bytes"[..]),
+    ]);
+    let r = upload(lying).await.unwrap();
+    assert_eq!(error_code(r).await, ErrorCode::HashMismatch);
+    let missing: MissingChunksResponse = env
+        .ok(
+            &t,
+            M::POST,
+            "/v1/chunks/missing",
+            Some(json!({"hashes": names})),
+        )
+        .await;
+    assert_eq!(
+        missing.missing.len(),
+        5,
+        "nothing of a refused body is kept"
+    );
+    let r = upload(b"short".to_vec()).await.unwrap();
+    assert_eq!(error_code(r).await, ErrorCode::BadRequest);
+
+    let body = frames::encode(
+        names
+            .iter()
+            .zip(&files)
+            .map(|(h, (_, c))| (h.as_str(), c.as_slice())),
+    );
+    assert_eq!(upload(body).await.unwrap().status(), StatusCode::NO_CONTENT);
+
+    // Five commits and one for a name already taken with other content.
+    let mut commits: Vec<serde_json::Value> = files
+        .iter()
+        .map(|(name, c)| {
+            json!({"parent": root, "name": name, "size": c.len(), "hash": hash(c),
+                   "chunks": [{"hash": hash(c), "size": c.len()}], "mtime_ms": 0})
+        })
+        .collect();
+    let other = &files[1].1;
+    commits.push(
+        json!({"parent": root, "name": "f0.txt", "size": other.len(), "hash": hash(other),
+                        "chunks": [{"hash": hash(other), "size": other.len()}], "mtime_ms": 0}),
+    );
+    let out: CommitBatchResponse = env
+        .ok(
+            &t,
+            M::POST,
+            "/v1/nodes/commit-batch",
+            Some(json!({"commits": commits})),
+        )
+        .await;
+    assert_eq!(out.results.len(), 6);
+    for (r, (name, _)) in out.results.iter().zip(&files) {
+        assert_eq!(
+            r.node.as_ref().map(|n| n.name.as_str()),
+            Some(name.as_str())
+        );
+    }
+    let refused = out.results[5].error.as_ref().expect("the sixth is refused");
+    assert_eq!(refused.code, ErrorCode::Conflict);
+    let feed: ChangesResponse = env.ok(&t, M::GET, "/v1/changes?cursor=0", None).await;
+    assert_eq!(
+        feed.nodes
+            .iter()
+            .filter(|n| n.kind == NodeKind::File)
+            .count(),
+        5
+    );
+
+    // Down again in one answer, in the order asked.
+    let asked = vec![names[3].clone(), names[0].clone()];
+    let r = env
+        .call(
+            &t,
+            M::POST,
+            "/v1/chunks/fetch",
+            Some(json!({"hashes": asked})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.bytes().await.unwrap();
+    let parts = frames::decode(&body).unwrap();
+    let got: Vec<(&str, &[u8])> = parts
+        .iter()
+        .map(|(h, range)| (h.as_str(), &body[range.clone()]))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (names[3].as_str(), files[3].1.as_slice()),
+            (names[0].as_str(), files[0].1.as_slice())
+        ]
+    );
+
+    // Another account cannot fetch them: the chunks are alice's.
+    let bob = env.login("bob").await.access_token;
+    let r = env
+        .call(
+            &bob,
+            M::POST,
+            "/v1/chunks/fetch",
+            Some(json!({"hashes": [names[0]]})),
+        )
+        .await;
+    assert_eq!(error_code(r).await, ErrorCode::NotFound);
 }

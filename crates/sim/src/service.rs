@@ -268,13 +268,62 @@ impl Remote for SimRemote {
             }
             let size = data.len() as u64;
             s.chunks.lock().unwrap().insert(hash.to_string(), data);
-            s.store.add_chunk(
+            s.store.add_chunks(
                 s.account,
-                &ChunkRef {
+                &[ChunkRef {
                     hash: hash.to_string(),
                     size,
-                },
+                }],
             )
+        })
+        .await
+    }
+    async fn commit_many(&self, reqs: &[CommitRequest]) -> RemoteResult<Vec<RemoteResult<Node>>> {
+        let device = self.device;
+        let out = self
+            .call(|s| s.store.commit_many(s.account, device, reqs, s.clock.now()))
+            .await?;
+        Ok(out
+            .into_iter()
+            .map(|r| r.map_err(RemoteError::Api))
+            .collect())
+    }
+    async fn put_chunks(&self, chunks: &[(String, Vec<u8>)]) -> RemoteResult<()> {
+        self.call(|s| {
+            let mut refs = Vec::new();
+            for (hash, data) in chunks {
+                if blake3::hash(data).to_hex().as_str() != hash {
+                    return Err(ApiError::new(
+                        ErrorCode::HashMismatch,
+                        "bytes do not hash to the name",
+                    ));
+                }
+                refs.push(ChunkRef {
+                    hash: hash.clone(),
+                    size: data.len() as u64,
+                });
+            }
+            let mut store = s.chunks.lock().unwrap();
+            for (hash, data) in chunks {
+                store.insert(hash.clone(), data.clone());
+            }
+            drop(store);
+            s.store.add_chunks(s.account, &refs)
+        })
+        .await
+    }
+    async fn get_chunks(&self, hashes: &[String]) -> RemoteResult<Vec<Vec<u8>>> {
+        self.call(|s| {
+            let store = s.chunks.lock().unwrap();
+            hashes
+                .iter()
+                .map(|h| {
+                    store
+                        .get(h)
+                        .cloned()
+                        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such chunk"))
+                })
+                .collect()
         })
         .await
     }

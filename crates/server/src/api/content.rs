@@ -3,11 +3,24 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use nubo_protocol::{ApiError, ChunkRef, ErrorCode, MissingChunksRequest, MissingChunksResponse};
+use nubo_protocol::{
+    frames, ApiError, ChunkRef, ErrorCode, FetchChunksRequest, MissingChunksRequest,
+    MissingChunksResponse, MAX_BATCH,
+};
 
 use super::session::FileSession;
-use super::{storage_failure, ApiResult, AppError, AppState};
+use super::{storage_failure, ApiResult, AppError, AppState, MAX_CHUNK_BYTES};
 use crate::chunks::is_chunk_name;
+
+fn check_count(n: usize) -> Result<(), AppError> {
+    if n > MAX_BATCH {
+        return Err(AppError::new(
+            ErrorCode::BadRequest,
+            format!("{n} chunks in one request; send at most {MAX_BATCH}"),
+        ));
+    }
+    Ok(())
+}
 
 fn check_name(hash: &str) -> Result<(), AppError> {
     if is_chunk_name(hash) {
@@ -64,7 +77,7 @@ pub async fn put_chunk(
         .map_err(storage_failure)?;
     let account = s.account;
     state
-        .store(move |st| st.add_chunk(account, &ChunkRef { hash, size }))
+        .store(move |st| st.add_chunks(account, &[ChunkRef { hash, size }]))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -90,4 +103,96 @@ pub async fn get_chunk(
     }
     let bytes = state.chunks.get(&hash).await.map_err(AppError::internal)?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
+}
+
+/// Upload several chunks in one request (see `frames` in the protocol); each
+/// must hash to its name, and none is recorded unless all are good.
+#[utoipa::path(post, path = "/v1/chunks/upload", tag = "content", security(("bearer" = [])),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 204), (status = 400, body = ApiError), (status = 507, body = ApiError)))]
+pub async fn upload(
+    State(state): State<AppState>,
+    FileSession(s): FileSession,
+    body: Bytes,
+) -> Result<StatusCode, AppError> {
+    let parts = frames::decode(&body).map_err(|e| AppError::new(ErrorCode::BadRequest, e))?;
+    check_count(parts.len())?;
+    let mut refs = Vec::with_capacity(parts.len());
+    for (hash, range) in &parts {
+        check_name(hash)?;
+        let data = &body[range.clone()];
+        if blake3::hash(data).to_hex().as_str() != hash {
+            return Err(AppError::new(
+                ErrorCode::HashMismatch,
+                format!("the bytes sent as chunk {hash} hash to something else; upload it again"),
+            ));
+        }
+        refs.push(ChunkRef {
+            hash: hash.clone(),
+            size: data.len() as u64,
+        });
+    }
+    for (hash, range) in parts {
+        state
+            .chunks
+            .put(&hash, body.slice(range))
+            .await
+            .map_err(storage_failure)?;
+    }
+    let account = s.account;
+    state.store(move |st| st.add_chunks(account, &refs)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Download several chunks of this account in one answer (see `frames`), in
+/// the order asked; 404 when any is not this account's.
+#[utoipa::path(post, path = "/v1/chunks/fetch", tag = "content", security(("bearer" = [])),
+    request_body = FetchChunksRequest,
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn fetch(
+    State(state): State<AppState>,
+    FileSession(s): FileSession,
+    Json(req): Json<FetchChunksRequest>,
+) -> Result<impl IntoResponse, AppError> {
+    check_count(req.hashes.len())?;
+    for h in &req.hashes {
+        check_name(h)?;
+    }
+    let account = s.account;
+    let hashes = req.hashes.clone();
+    let missing = state
+        .store(move |st| st.missing_chunks(account, &hashes))
+        .await?;
+    if !missing.is_empty() {
+        let mut err = ApiError::new(
+            ErrorCode::NotFound,
+            format!("{} of these chunks are not in this account", missing.len()),
+        );
+        err.missing = missing;
+        return Err(AppError(err));
+    }
+    let mut got = Vec::with_capacity(req.hashes.len());
+    let mut total = 0;
+    for hash in &req.hashes {
+        let bytes = state.chunks.get(hash).await.map_err(AppError::internal)?;
+        total += bytes.len();
+        if total > MAX_CHUNK_BYTES {
+            return Err(AppError::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "these chunks hold more than {} MiB; ask for fewer at once",
+                    MAX_CHUNK_BYTES >> 20
+                ),
+            ));
+        }
+        got.push(bytes);
+    }
+    let body = frames::encode(
+        req.hashes
+            .iter()
+            .zip(&got)
+            .map(|(h, b)| (h.as_str(), b.as_ref())),
+    );
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body))
 }

@@ -1,14 +1,15 @@
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use nubo_protocol::{
-    ApiError, ChangesResponse, CommitRequest, DeleteRequest, Manifest, MkdirRequest, MoveRequest,
-    Node, NodeId, VersionList,
+    ApiError, ChangesResponse, CommitBatchRequest, CommitBatchResponse, CommitRequest,
+    CommitResult, DeleteRequest, ErrorCode, Manifest, MkdirRequest, MoveRequest, Node, NodeId,
+    VersionList,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::session::FileSession;
-use super::{ApiResult, AppState};
+use super::{ApiResult, AppError, AppState};
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ChangesQuery {
@@ -75,6 +76,49 @@ pub async fn commit(
         .await?;
     state.notify_change(account, node.seq);
     Ok(Json(node))
+}
+
+/// Several commits in one request and one transaction; each succeeds or
+/// fails on its own, exactly as it would alone.
+#[utoipa::path(post, path = "/v1/nodes/commit-batch", tag = "files", security(("bearer" = [])),
+    request_body = CommitBatchRequest,
+    responses((status = 200, body = CommitBatchResponse), (status = 400, body = ApiError), (status = 507, body = ApiError)))]
+pub async fn commit_batch(
+    State(state): State<AppState>,
+    FileSession(s): FileSession,
+    Json(req): Json<CommitBatchRequest>,
+) -> ApiResult<CommitBatchResponse> {
+    if req.commits.len() > nubo_protocol::MAX_BATCH {
+        return Err(AppError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "{} commits in one request; send at most {}",
+                req.commits.len(),
+                nubo_protocol::MAX_BATCH
+            ),
+        ));
+    }
+    let (account, device, now) = (s.account, s.device, state.now());
+    let results = state
+        .store(move |st| st.commit_many(account, device, &req.commits, now))
+        .await?;
+    if let Some(seq) = results.iter().flatten().map(|n| n.seq).max() {
+        state.notify_change(account, seq);
+    }
+    let results = results
+        .into_iter()
+        .map(|r| match r {
+            Ok(node) => CommitResult {
+                node: Some(node),
+                error: None,
+            },
+            Err(e) => CommitResult {
+                node: None,
+                error: Some(e),
+            },
+        })
+        .collect();
+    Ok(Json(CommitBatchResponse { results }))
 }
 
 #[utoipa::path(post, path = "/v1/nodes/{id}/move", tag = "files", security(("bearer" = [])),

@@ -29,7 +29,8 @@ use crate::store::{AccountKey, MetaStore, StoreResult};
 
 pub use session::{hash_token, issue_tokens};
 
-/// Largest body a chunk upload may carry; the client's chunker stays below it.
+/// Largest request body: one chunk, or a batch of them (the client's chunker
+/// and batches stay below it); also the most one fetch answers with.
 pub const MAX_CHUNK_BYTES: usize = 16 << 20;
 
 #[derive(Clone)]
@@ -166,6 +167,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(files::node))
         .routes(routes!(files::mkdir))
         .routes(routes!(files::commit))
+        .routes(routes!(files::commit_batch))
         .routes(routes!(files::move_node))
         .routes(routes!(files::delete))
         .routes(routes!(files::manifest))
@@ -174,6 +176,8 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(restore::lookup))
         .routes(routes!(restore::restore))
         .routes(routes!(content::missing))
+        .routes(routes!(content::upload))
+        .routes(routes!(content::fetch))
         .routes(routes!(content::get_chunk, content::put_chunk))
         .routes(routes!(push::events))
         .split_for_parts()

@@ -39,5 +39,8 @@ pub async fn events(
         .unwrap_or_default();
         Ok(Event::default().event("change").data(data))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    // A comment line now and then keeps reverse proxies from closing an idle
+    // stream (nginx gives up after 60 s by default); any more often would
+    // only wake idle clients. Dead peers are found by TCP keepalive.
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(50))))
 }

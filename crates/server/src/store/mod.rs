@@ -175,6 +175,15 @@ pub trait MetaStore: Send + Sync + 'static {
         req: &CommitRequest,
         now: i64,
     ) -> StoreResult<Node>;
+    /// Several commits in one transaction, each as `commit` alone would
+    /// decide it; `Err` only when the store itself fails.
+    fn commit_many(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        reqs: &[CommitRequest],
+        now: i64,
+    ) -> StoreResult<Vec<StoreResult<Node>>>;
     fn move_node(
         &self,
         account: AccountKey,
@@ -217,7 +226,7 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Chunks are scoped per account: a chunk counts as present only once this
     /// account uploaded it, so no account can probe what another stores.
-    fn add_chunk(&self, account: AccountKey, chunk: &ChunkRef) -> StoreResult<()>;
+    fn add_chunks(&self, account: AccountKey, chunks: &[ChunkRef]) -> StoreResult<()>;
     fn missing_chunks(&self, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>>;
     fn has_chunk(&self, account: AccountKey, hash: &str) -> StoreResult<bool>;
 }

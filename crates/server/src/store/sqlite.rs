@@ -415,6 +415,89 @@ fn quota_check(c: &Connection, account: AccountKey, adding: u64, freeing: u64) -
     Ok(())
 }
 
+/// One commit inside `tx`: the rules of `MetaStore::commit`.
+fn commit_in(
+    tx: &Transaction<'_>,
+    account: AccountKey,
+    device: DeviceId,
+    req: &CommitRequest,
+    now: i64,
+    keep: u32,
+) -> StoreResult<Node> {
+    valid_name(&req.name)?;
+    let total: u64 = req.chunks.iter().map(|c| c.size).sum();
+    if total != req.size {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("the chunks add up to {total} bytes, not {}", req.size),
+        ));
+    }
+    let chunks_json = serde_json::to_string(&req.chunks).map_err(internal)?;
+    let hashes: Vec<String> = req.chunks.iter().map(|c| c.hash.clone()).collect();
+    let missing = missing_chunks(tx, account, &hashes)?;
+    if !missing.is_empty() {
+        let mut err = ApiError::new(
+            ErrorCode::MissingChunks,
+            format!("{} chunks of this file were never uploaded", missing.len()),
+        );
+        err.missing = missing;
+        return Err(err);
+    }
+    let existing = match req.node {
+        Some(id) => {
+            let node = get_node(tx, account, id)?;
+            if node.deleted {
+                return Err(conflict("the file was deleted on the service"));
+            }
+            if node.kind != NodeKind::File {
+                return Err(conflict("that node is a folder"));
+            }
+            Some(node)
+        }
+        None => {
+            live_dir(tx, account, req.parent)?;
+            live_child(tx, account, req.parent, &req.name)?
+        }
+    };
+    if let Some(cur) = &existing {
+        // Same content is never a conflict, and a retried commit whose
+        // first attempt landed must not fail.
+        if cur.kind == NodeKind::File && cur.hash == req.hash && cur.size == req.size {
+            return Ok(cur.clone());
+        }
+        if req.node.is_none() {
+            return Err(conflict(format!(
+                "{:?} already exists on the service with other content",
+                req.name
+            )));
+        }
+        if req.base_rev != Some(cur.rev) {
+            return Err(conflict(format!(
+                "{:?} changed on the service (revision {} is current, not {})",
+                cur.name,
+                cur.rev,
+                req.base_rev.unwrap_or(0)
+            )));
+        }
+    }
+    let old_size = existing.as_ref().map_or(0, |n| n.size);
+    quota_check(tx, account, req.size, old_size)?;
+    let content = Content {
+        size: req.size,
+        hash: &req.hash,
+        chunks_json: &chunks_json,
+        mtime_ms: req.mtime_ms,
+    };
+    let id = match existing {
+        Some(cur) => {
+            replace_content(tx, account, device, cur.id, &content, now, keep)?;
+            cur.id
+        }
+        None => insert_file(tx, account, device, req.parent, &req.name, &content, now)?,
+    };
+    get_node(tx, account, id)
+}
+
 impl SqliteStore {
     pub fn open(path: &Path, keep_versions: u32) -> anyhow::Result<Self> {
         let mut conn = Connection::open(path)?;
@@ -941,80 +1024,37 @@ impl MetaStore for SqliteStore {
         req: &CommitRequest,
         now: i64,
     ) -> StoreResult<Node> {
-        valid_name(&req.name)?;
-        let total: u64 = req.chunks.iter().map(|c| c.size).sum();
-        if total != req.size {
-            return Err(ApiError::new(
-                ErrorCode::BadRequest,
-                format!("the chunks add up to {total} bytes, not {}", req.size),
-            ));
-        }
-        let chunks_json = serde_json::to_string(&req.chunks).map_err(internal)?;
-        let keep = self.keep_versions;
+        self.with_tx(|tx| commit_in(tx, account, device, req, now, self.keep_versions))
+    }
+
+    fn commit_many(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        reqs: &[CommitRequest],
+        now: i64,
+    ) -> StoreResult<Vec<StoreResult<Node>>> {
         self.with_tx(|tx| {
-            let hashes: Vec<String> = req.chunks.iter().map(|c| c.hash.clone()).collect();
-            let missing = missing_chunks(tx, account, &hashes)?;
-            if !missing.is_empty() {
-                let mut err = ApiError::new(
-                    ErrorCode::MissingChunks,
-                    format!("{} chunks of this file were never uploaded", missing.len()),
-                );
-                err.missing = missing;
-                return Err(err);
-            }
-            let existing = match req.node {
-                Some(id) => {
-                    let node = get_node(tx, account, id)?;
-                    if node.deleted {
-                        return Err(conflict("the file was deleted on the service"));
+            let mut out = Vec::with_capacity(reqs.len());
+            for req in reqs {
+                // Each commit in a savepoint: a refused one leaves no trace
+                // and does not take the others with it.
+                tx.execute_batch("SAVEPOINT one_commit").map_err(internal)?;
+                let r = commit_in(tx, account, device, req, now, self.keep_versions);
+                if r.is_err() {
+                    tx.execute_batch("ROLLBACK TO one_commit")
+                        .map_err(internal)?;
+                }
+                tx.execute_batch("RELEASE one_commit").map_err(internal)?;
+                match r {
+                    // The store itself failing (a full disk) fails the batch.
+                    Err(e) if matches!(e.code, ErrorCode::Internal | ErrorCode::ServiceFull) => {
+                        return Err(e)
                     }
-                    if node.kind != NodeKind::File {
-                        return Err(conflict("that node is a folder"));
-                    }
-                    Some(node)
-                }
-                None => {
-                    live_dir(tx, account, req.parent)?;
-                    live_child(tx, account, req.parent, &req.name)?
-                }
-            };
-            if let Some(cur) = &existing {
-                // Same content is never a conflict, and a retried commit whose
-                // first attempt landed must not fail.
-                if cur.kind == NodeKind::File && cur.hash == req.hash && cur.size == req.size {
-                    return Ok(cur.clone());
-                }
-                if req.node.is_none() {
-                    return Err(conflict(format!(
-                        "{:?} already exists on the service with other content",
-                        req.name
-                    )));
-                }
-                if req.base_rev != Some(cur.rev) {
-                    return Err(conflict(format!(
-                        "{:?} changed on the service (revision {} is current, not {})",
-                        cur.name,
-                        cur.rev,
-                        req.base_rev.unwrap_or(0)
-                    )));
+                    r => out.push(r),
                 }
             }
-            let old_size = existing.as_ref().map_or(0, |n| n.size);
-            quota_check(tx, account, req.size, old_size)?;
-            let content = Content {
-                size: req.size,
-                hash: &req.hash,
-                chunks_json: &chunks_json,
-                mtime_ms: req.mtime_ms,
-            };
-            let id = match existing {
-                Some(cur) => {
-                    replace_content(tx, account, device, cur.id, &content, now, keep)?;
-                    cur.id
-                }
-                None => insert_file(tx, account, device, req.parent, &req.name, &content, now)?,
-            };
-            get_node(tx, account, id)
+            Ok(out)
         })
     }
 
@@ -1211,13 +1251,15 @@ impl MetaStore for SqliteStore {
         self.with_tx(|tx| restore::purge(tx, before))
     }
 
-    fn add_chunk(&self, account: AccountKey, chunk: &ChunkRef) -> StoreResult<()> {
+    fn add_chunks(&self, account: AccountKey, chunks: &[ChunkRef]) -> StoreResult<()> {
         self.with_tx(|tx| {
-            tx.run(
-                "INSERT OR IGNORE INTO account_chunks (account, hash, size) VALUES (?1, ?2, ?3)",
-                params![account, chunk.hash, chunk.size as i64],
-            )
-            .map_err(internal)?;
+            for chunk in chunks {
+                tx.run(
+                    "INSERT OR IGNORE INTO account_chunks (account, hash, size) VALUES (?1, ?2, ?3)",
+                    params![account, chunk.hash, chunk.size as i64],
+                )
+                .map_err(internal)?;
+            }
             Ok(())
         })
     }

@@ -1,0 +1,455 @@
+//! Small files in batches: a file no larger than the smallest chunk is one
+//! chunk named by the file's own hash, so a batch of them needs one "which
+//! are missing" call, one upload of the missing chunks and one multi-file
+//! commit (or one fetch) and one state-database transaction, where each file
+//! alone cost three requests and a transaction. Each file still succeeds or
+//! fails on its own.
+
+use std::collections::{HashMap, HashSet};
+
+use super::*;
+use crate::content::MIN_CHUNK;
+use crate::fs::TempSink;
+
+/// Files up to this size move in batches.
+const SMALL: u64 = MIN_CHUNK as u64;
+/// A batch's limits: well below the service's body limit (16 MiB) and
+/// `MAX_BATCH`, and small enough that progress still moves often.
+const BATCH_FILES: usize = 256;
+const BATCH_BYTES: u64 = 8 << 20;
+
+/// One finished file: its path, its bytes (for progress) and its outcome.
+pub(super) type Outcome = (String, u64, Result<(), OpError>);
+
+pub(super) enum Job {
+    One(Op),
+    Uploads(Vec<Op>),
+    Downloads(Vec<Op>),
+}
+
+/// The transfers as jobs: each large file alone, the small ones in batches.
+pub(super) fn jobs(ctx: &FolderCtx, transfers: Vec<Op>) -> Vec<Job> {
+    let (mut ups, mut downs, mut jobs) = (vec![], vec![], vec![]);
+    for op in transfers {
+        match &op {
+            Op::Upload { path, .. }
+                if ctx
+                    .local
+                    .get(path)
+                    .is_some_and(|l| l.kind == Kind::File && l.stat.size <= SMALL) =>
+            {
+                ups.push(op)
+            }
+            Op::Download { remote, .. } if remote.kind == Kind::File && remote.size <= SMALL => {
+                downs.push(op)
+            }
+            _ => jobs.push(Job::One(op)),
+        }
+    }
+    jobs.extend(group(ctx, ups).into_iter().map(Job::Uploads));
+    jobs.extend(group(ctx, downs).into_iter().map(Job::Downloads));
+    jobs
+}
+
+fn group(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Vec<Op>> {
+    let mut out: Vec<Vec<Op>> = vec![];
+    let mut bytes = 0;
+    for op in ops {
+        let size = bytes_of(ctx, &op);
+        match out.last_mut() {
+            Some(last) if last.len() < BATCH_FILES && bytes + size <= BATCH_BYTES => {
+                bytes += size;
+                last.push(op);
+            }
+            _ => {
+                bytes = size;
+                out.push(vec![op]);
+            }
+        }
+    }
+    out
+}
+
+pub(super) async fn run_job(ctx: &FolderCtx, job: Job) -> Vec<Outcome> {
+    match job {
+        Job::One(op) => {
+            let (path, bytes) = (op.path().to_string(), bytes_of(ctx, &op));
+            vec![(path, bytes, run(ctx, op).await)]
+        }
+        Job::Uploads(ops) => upload(ctx, ops).await,
+        Job::Downloads(ops) => download(ctx, ops).await,
+    }
+}
+
+/// A file read whole and unchanged while it was read.
+struct Read {
+    rel: String,
+    base: Option<(NodeId, i64)>,
+    stat: FileStat,
+    data: Vec<u8>,
+    hash: String,
+}
+
+async fn upload(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
+    let mut out = vec![];
+    let mut wanted = vec![];
+    for op in ops {
+        if let Op::Upload { path, base } = op {
+            match ctx.stat(&path) {
+                Ok(Some((Kind::File, stat))) if stat.size <= SMALL => {
+                    wanted.push((path, base, stat))
+                }
+                Ok(_) => {
+                    // Grown past a batch file, or gone: the next round replans it.
+                    let e = OpError::Stale(format!("{path} changed since it was planned"));
+                    out.push((path, 0, Err(e)));
+                }
+                Err(e) => out.push((path, 0, Err(e))),
+            }
+        }
+    }
+    // Every file of the batch read in one trip to the blocking pool.
+    let fs = ctx.fs.clone();
+    let jobs: Vec<_> = wanted
+        .iter()
+        .map(|(rel, _, stat)| (ctx.abs(rel), stat.size))
+        .collect();
+    let reads = match blocking(move || {
+        Ok(jobs
+            .into_iter()
+            .map(|(abs, size)| fs.read_at(&abs, 0, size))
+            .collect::<Vec<_>>())
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return fail_all(out, wanted.into_iter().map(|w| w.0), e),
+    };
+    let mut ready = vec![];
+    for ((rel, base, stat), data) in wanted.into_iter().zip(reads) {
+        let data = match data {
+            Ok(d) => d,
+            Err(e) => {
+                out.push((rel, 0, Err(e.into())));
+                continue;
+            }
+        };
+        match ctx.stat(&rel) {
+            Ok(Some((_, now))) if now == stat => {}
+            Ok(_) => {
+                let e = OpError::Stale(format!(
+                    "{rel} changed while it was read; it will be sent again"
+                ));
+                out.push((rel, 0, Err(e)));
+                continue;
+            }
+            Err(e) => {
+                out.push((rel, 0, Err(e)));
+                continue;
+            }
+        }
+        let hash = hash_bytes(&data);
+        ready.push(Read {
+            rel,
+            base,
+            stat,
+            data,
+            hash,
+        });
+    }
+    if ready.is_empty() {
+        return out;
+    }
+
+    let hashes: Vec<String> = ready
+        .iter()
+        .filter(|r| !r.data.is_empty())
+        .map(|r| r.hash.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let missing: HashSet<String> = if hashes.is_empty() {
+        HashSet::new()
+    } else {
+        match ctx.remote.missing_chunks(&hashes).await {
+            Ok(m) => m.into_iter().collect(),
+            Err(e) => return fail_all(out, ready.into_iter().map(|r| r.rel), e.into()),
+        }
+    };
+    let mut sent = HashSet::new();
+    let mut chunks = vec![];
+    for r in &ready {
+        if missing.contains(&r.hash) && sent.insert(r.hash.clone()) {
+            ctx.limits.up.acquire(r.data.len() as u64).await;
+            chunks.push((r.hash.clone(), r.data.clone()));
+        }
+    }
+    if !chunks.is_empty() {
+        if let Err(e) = ctx.remote.put_chunks(&chunks).await {
+            return fail_all(out, ready.into_iter().map(|r| r.rel), e.into());
+        }
+    }
+    drop(chunks);
+
+    let mut reqs = vec![];
+    let mut committing = vec![];
+    for r in ready {
+        let parent_id = match ctx.remote_dir(parent(&r.rel)).await {
+            Ok(id) => id,
+            Err(e) => {
+                out.push((r.rel, 0, Err(e)));
+                continue;
+            }
+        };
+        let size = r.data.len() as u64;
+        let chunks = if size == 0 {
+            vec![]
+        } else {
+            vec![ChunkRef {
+                hash: r.hash.clone(),
+                size,
+            }]
+        };
+        reqs.push(CommitRequest {
+            parent: parent_id,
+            name: file_name(&r.rel).to_string(),
+            node: r.base.map(|b| b.0),
+            base_rev: r.base.map(|b| b.1),
+            size,
+            hash: r.hash.clone(),
+            chunks,
+            mtime_ms: r.stat.mtime_ns / 1_000_000,
+        });
+        committing.push(r);
+    }
+    if reqs.is_empty() {
+        return out;
+    }
+    let results = match ctx.remote.commit_many(&reqs).await {
+        Ok(r) => r,
+        Err(e) => return fail_all(out, committing.into_iter().map(|r| r.rel), e.into()),
+    };
+
+    let mut done = vec![];
+    for (r, result) in committing.into_iter().zip(results) {
+        match result {
+            Ok(node) => {
+                let local = LocalEntry {
+                    kind: Kind::File,
+                    stat: r.stat,
+                    hash: r.hash.clone(),
+                };
+                let synced = SyncedEntry {
+                    kind: Kind::File,
+                    node: node.id,
+                    rev: node.rev,
+                    hash: r.hash,
+                    stat: r.stat,
+                };
+                done.push((r.rel, node, local, synced));
+            }
+            Err(e) => out.push((r.rel, 0, Err(e.into()))),
+        }
+    }
+    let mut changes = vec![];
+    for (rel, node, local, synced) in &done {
+        tracing::info!(folder = ctx.folder, "uploaded: {rel}");
+        changes.extend([
+            Change::Remote(node),
+            Change::Local(rel, local),
+            Change::Synced(rel, synced),
+            Change::Event {
+                action: "uploaded",
+                path: rel,
+                at: &ctx.stamp,
+            },
+        ]);
+    }
+    let recorded = ctx.db.record(ctx.folder, &changes).map_err(OpError::from);
+    drop(changes);
+    for (rel, _, local, _) in done {
+        out.push((rel, local.stat.size, recorded.clone()));
+    }
+    out
+}
+
+async fn download(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
+    let files: Vec<(String, RemoteEntry, Expect)> = ops
+        .into_iter()
+        .filter_map(|op| match op {
+            Op::Download {
+                path,
+                remote,
+                expect,
+            } => Some((path, remote, expect)),
+            _ => None,
+        })
+        .collect();
+    let hashes: Vec<String> = files
+        .iter()
+        .filter(|(_, r, _)| r.size > 0)
+        .map(|(_, r, _)| r.hash.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let total: u64 = files.iter().map(|(_, r, _)| r.size).sum();
+    ctx.limits.down.acquire(total).await;
+    let got = if hashes.is_empty() {
+        Ok(vec![])
+    } else {
+        ctx.remote.get_chunks(&hashes).await
+    };
+    let chunks: HashMap<String, Vec<u8>> = match got {
+        Ok(datas) => hashes.into_iter().zip(datas).collect(),
+        // A file the service holds in other chunks than its own hash (sent
+        // by another client's chunker): each file the long way.
+        Err(e) if e.code() == Some(ErrorCode::NotFound) => {
+            let mut out = vec![];
+            for (rel, remote, expect) in files {
+                let r = super::download(ctx, &rel, &remote, &expect).await;
+                out.push((rel, remote.size, r));
+            }
+            return out;
+        }
+        Err(e) => return fail_all(vec![], files.into_iter().map(|f| f.0), e.into()),
+    };
+
+    let mut out = vec![];
+    let mut written = vec![];
+    for (rel, remote, expect) in files {
+        let data = chunks.get(&remote.hash).map_or(&[][..], |d| d.as_slice());
+        match write_temp(ctx, &rel, &remote, data) {
+            Ok(w) => written.push((rel, remote, expect, w)),
+            Err(e) => out.push((rel, 0, Err(e))),
+        }
+    }
+    // Durable before any is renamed into place, as one file alone is; the
+    // batch's fsyncs run side by side, so the disk commits them together.
+    let temps = written.iter_mut().filter_map(|w| w.3.temp.take()).collect();
+    let finished = match blocking(move || Ok(finish_all(temps))).await {
+        Ok(f) => f,
+        Err(e) => {
+            for (_, _, _, w) in &written {
+                let _ = ctx.fs.remove_file(&w.path);
+            }
+            return fail_all(out, written.into_iter().map(|w| w.0), e);
+        }
+    };
+    let mut done = vec![];
+    for ((rel, remote, expect, w), finished) in written.into_iter().zip(finished) {
+        let placed = finished
+            .map_err(OpError::from)
+            .and_then(|()| place(ctx, &rel, &w.path, &expect))
+            .and_then(|()| Ok(ctx.stat(&rel)?.map(|(_, s)| s).unwrap_or_default()));
+        match placed {
+            Ok(stat) => {
+                let local = LocalEntry {
+                    kind: Kind::File,
+                    stat,
+                    hash: remote.hash.clone(),
+                };
+                let synced = SyncedEntry {
+                    kind: Kind::File,
+                    node: remote.node,
+                    rev: remote.rev,
+                    hash: remote.hash,
+                    stat,
+                };
+                done.push((rel, (local, synced)));
+            }
+            Err(e) => {
+                let _ = ctx.fs.remove_file(&w.path);
+                out.push((rel, 0, Err(e)));
+            }
+        }
+    }
+    let mut changes = vec![];
+    for (rel, (local, synced)) in &done {
+        tracing::info!(folder = ctx.folder, "downloaded: {rel}");
+        changes.extend([
+            Change::Local(rel, local),
+            Change::Synced(rel, synced),
+            Change::Event {
+                action: "downloaded",
+                path: rel,
+                at: &ctx.stamp,
+            },
+        ]);
+    }
+    let recorded = ctx.db.record(ctx.folder, &changes).map_err(OpError::from);
+    drop(changes);
+    for (rel, (local, _)) in done {
+        out.push((rel, local.stat.size, recorded.clone()));
+    }
+    out
+}
+
+/// A small file's bytes in a temp file beside it, not yet durable; the
+/// disk room it needs held until it is placed.
+struct Written<'a> {
+    temp: Option<Box<dyn TempSink>>,
+    path: PathBuf,
+    _room: Room<'a>,
+}
+
+/// Checks a small file's bytes against its hash and writes them to a temp
+/// file in its folder, as `download` does for any file.
+fn write_temp<'a>(
+    ctx: &'a FolderCtx,
+    rel: &str,
+    remote: &RemoteEntry,
+    data: &[u8],
+) -> Result<Written<'a>, OpError> {
+    if data.len() as u64 != remote.size || hash_bytes(data) != remote.hash {
+        return Err(OpError::Refused(format!(
+            "the service sent other content for {rel}; it will be fetched again"
+        )));
+    }
+    ctx.local_dir(parent(rel))?;
+    let dir = ctx.abs(parent(rel));
+    let room = ctx.reserve_room(&dir, rel, remote.size)?;
+    let mut temp = ctx.fs.create_temp(&dir)?;
+    let path = temp.path().to_path_buf();
+    if let Err(e) = temp.write_all(data) {
+        let _ = ctx.fs.remove_file(&path);
+        return Err(e.into());
+    }
+    Ok(Written {
+        temp: Some(temp),
+        path,
+        _room: room,
+    })
+}
+
+/// Finishes (fsyncs) every temp file, several at once.
+fn finish_all(temps: Vec<Box<dyn TempSink>>) -> Vec<io::Result<()>> {
+    const AT_ONCE: usize = 8;
+    let threads = temps.len().min(AT_ONCE);
+    let mut slots: Vec<Option<io::Result<()>>> = (0..temps.len()).map(|_| None).collect();
+    let work = Mutex::new(temps.into_iter().enumerate());
+    let results = Mutex::new(&mut slots);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let next = work.lock().unwrap_or_else(|p| p.into_inner()).next();
+                let Some((i, temp)) = next else { break };
+                let r = temp.finish();
+                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(io::Error::other("a temp file was not finished"))))
+        .collect()
+}
+
+/// The same error for every file of a batch whose shared step failed.
+fn fail_all(
+    mut out: Vec<Outcome>,
+    paths: impl IntoIterator<Item = String>,
+    e: OpError,
+) -> Vec<Outcome> {
+    out.extend(paths.into_iter().map(|p| (p, 0, Err(e.clone()))));
+    out
+}
