@@ -677,8 +677,11 @@ impl Engine {
                 _ = timer => {}
                 Some(why) = wake_rx.recv() => {
                     tracing::debug!("woken: {why}");
-                    // Coalesce a burst of events into one round.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    // Coalesce a burst of file events (an editor's save is
+                    // several) into one round; a push is one event.
+                    if why != "push" {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
                     while wake_rx.try_recv().is_ok() {}
                 }
             }
