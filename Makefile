@@ -108,14 +108,16 @@ fuzz: build $(FUZZ_VENV)/bin/st $(CARGO_FUZZ)
 	scripts/fuzz-targets.sh $(CARGO_FUZZ) $(FUZZ_SECONDS)
 	scripts/fuzz.sh $(NUBO) $(FUZZ_VENV)/bin/st $(EXAMPLES)
 
-# Nubo against cp -a, rsync, Unison and rclone bisync (from Debian) on the
-# same seeded data: bench/results.md and bench/results.png. Not part of
+# Nubo against cp -a, rsync, Unison, rclone (bisync, and to its WebDAV server)
+# and Syncthing, all from Debian, on the same seeded data: bench/results.md
+# and bench/results.png. Not part of
 # `make test`: a full run takes tens of minutes and needs a quiet machine.
-# BENCH=small,watch RUNS=1 make bench runs a part.
+# BENCH=small,watch RUNS=1 make bench runs a part; BENCH_TOOLS picks the tools.
 BENCH_VENV := $(TOOLS)/bench-venv
 RUNS ?= 3
 BENCH ?= small,mixed,large-tree,watch
-BENCH_PACKAGES := rsync unison rclone time
+BENCH_TOOLS ?= nubo,cp -a,rsync,unison,rclone bisync,rclone webdav,syncthing
+BENCH_PACKAGES := rsync unison rclone syncthing time
 $(BENCH_VENV)/bin/python:
 	python3 -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install -q "matplotlib==3.10.7"
@@ -123,7 +125,7 @@ bench: deps $(BENCH_VENV)/bin/python
 	@missing=""; for p in $(BENCH_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
 	  if [ -n "$$missing" ]; then SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq $$missing >/dev/null; fi
 	cargo build --locked --release -p nubo-cli
-	$(BENCH_VENV)/bin/python scripts/bench.py --nubo $(CARGO_TARGET_DIR)/release/nubo --runs $(RUNS) --only $(BENCH) --out bench
+	$(BENCH_VENV)/bin/python scripts/bench.py --nubo $(CARGO_TARGET_DIR)/release/nubo --runs $(RUNS) --only $(BENCH) --tools "$(BENCH_TOOLS)" --out bench
 	$(BENCH_VENV)/bin/python scripts/bench_report.py bench
 
 # The .deb installed with apt on a clean, minimal Debian (debootstrap): every

@@ -226,10 +226,12 @@ class Nubo:
 class Simple:
     """A one-command peer: `argv(a, b)` syncs a to b (or both ways)."""
 
-    def __init__(self, name, argv, first=None):
+    def __init__(self, name, argv, first=None, edits=True):
         self.name = name
         self.argv = argv
         self.first = first or argv
+        # A copy that never deletes cannot take the edit round's renames.
+        self.edits = edits
 
     def start(self, a, b):
         self.started = False
@@ -244,13 +246,149 @@ class Simple:
         pass
 
 
+class RcloneWebdav:
+    """rclone one way from A to `rclone serve webdav` serving B, on loopback."""
+
+    name = "rclone webdav"
+
+    def __init__(self, work: Path):
+        self.work = work
+
+    def start(self, a, b):
+        self.a = a
+        conf = self.work / "rclone-webdav.conf"
+        conf.write_text("")
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.rc = ["rclone", "--config", str(conf)]
+        self.server = subprocess.Popen([*self.rc, "serve", "webdav", str(b), "--addr", f"127.0.0.1:{port}"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("rclone serve webdav did not start")
+
+    def sync(self):
+        return timed([*self.rc, "sync", str(self.a), ":webdav:", "--webdav-url", self.url])
+
+    def stop(self):
+        self.server.kill()
+        self.server.wait()
+
+
+class Syncthing:
+    """Two Syncthing instances on 127.0.0.1 (discovery, relays, NAT, usage
+    reports off; fsWatcherDelayS 1), driven through their REST API. "Done" is
+    when A reports B 100% complete and B holds every file."""
+
+    name = "syncthing"
+    key = "nubo-bench-key"
+
+    def __init__(self, work: Path):
+        self.work = work
+
+    def api(self, side, method, path, body=None):
+        import urllib.request
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.gui[side] + path, method=method, data=data,
+                                     headers={"X-API-Key": self.key, "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            text = r.read()
+        return json.loads(text) if text.strip() else None
+
+    def start(self, a, b):
+        import re
+        self.roots = {"a": a, "b": b}
+        self.gui, self.procs, self.ids, listen = {}, {}, {}, {}
+        for side in ("a", "b"):
+            home = self.work / f"syncthing-{side}"
+            run(["syncthing", "generate", f"--home={home}", "--no-default-folder", "--skip-port-probing"])
+            gui_port, listen_port = free_port(), free_port()
+            self.gui[side] = f"http://127.0.0.1:{gui_port}"
+            listen[side] = f"tcp://127.0.0.1:{listen_port}"
+            cfg = (home / "config.xml").read_text()
+            for tag, value in (("listenAddress", listen[side]), ("globalAnnounceEnabled", "false"),
+                               ("localAnnounceEnabled", "false"), ("relaysEnabled", "false"),
+                               ("natEnabled", "false"), ("urAccepted", "-1"), ("startBrowser", "false"),
+                               ("autoUpgradeIntervalH", "0"), ("crashReportingEnabled", "false")):
+                cfg = re.sub(rf"<{tag}>[^<]*</{tag}>", f"<{tag}>{value}</{tag}>", cfg)
+            (home / "config.xml").write_text(cfg)
+            log = open(self.work / f"syncthing-{side}.log", "w")
+            self.procs[side] = subprocess.Popen(
+                ["syncthing", "serve", f"--home={home}", "--no-browser", "--no-restart", "--no-upgrade",
+                 f"--gui-address={self.gui[side]}", f"--gui-apikey={self.key}"],
+                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "STNODEFAULTFOLDER": "1"})
+        for side in ("a", "b"):
+            for _ in range(600):
+                try:
+                    self.ids[side] = self.api(side, "GET", "/rest/system/status")["myID"]
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                raise RuntimeError(f"syncthing {side} did not start; see {self.work}/syncthing-{side}.log")
+        for side, other in (("a", "b"), ("b", "a")):
+            self.api(side, "POST", "/rest/config/devices",
+                     {"deviceID": self.ids[other], "name": other, "addresses": [listen[other]]})
+        self.until(lambda: self.api("a", "GET", "/rest/system/connections")["connections"]
+                   .get(self.ids["b"], {}).get("connected"), "the two instances to connect")
+        self.shared = False
+
+    def until(self, done, what, limit=900):
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if done():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"syncthing: gave up waiting for {what}")
+
+    def complete(self):
+        files = sum(1 for p in self.roots["a"].rglob("*") if p.is_file() and ".stfolder" not in p.parts)
+        def check():
+            c = self.api("a", "GET", f"/rest/db/completion?folder=bench&device={self.ids['b']}")
+            sb = self.api("b", "GET", "/rest/db/status?folder=bench")
+            sa = self.api("a", "GET", "/rest/db/status?folder=bench")
+            return (c["completion"] == 100 and c["needItems"] == 0 and sa["state"] == "idle"
+                    and sb["state"] == "idle" and sb["needTotalItems"] == 0 and sb["localFiles"] == files
+                    and sa["localFiles"] == files)
+        return check
+
+    def sync(self):
+        t0 = time.monotonic()
+        if not self.shared:
+            for side in ("a", "b"):
+                self.api(side, "POST", "/rest/config/folders", {
+                    "id": "bench", "label": "bench", "path": str(self.roots[side]), "type": "sendreceive",
+                    "devices": [{"deviceID": self.ids["a"]}, {"deviceID": self.ids["b"]}],
+                    "fsWatcherEnabled": True, "fsWatcherDelayS": 1, "rescanIntervalS": 3600})
+            self.shared = True
+        else:
+            self.api("a", "POST", "/rest/db/scan?folder=bench")
+        self.until(self.complete(), "B to hold everything")
+        dt = time.monotonic() - t0
+        rss = 0
+        for p in self.procs.values():
+            for line in Path(f"/proc/{p.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    rss = max(rss, int(line.split()[1]))
+        return dt, rss
+
+    def stop(self):
+        for p in self.procs.values():
+            p.kill()
+            p.wait()
+
+
 def peers(work: Path):
     rclone_conf = work / "rclone.conf"
     rclone_conf.write_text("")
     rc = ["rclone", "--config", str(rclone_conf)]
     bisync_dir = work / "bisync-state"
     return [
-        Simple("cp -a", lambda a, b: ["cp", "-a", f"{a}/.", str(b)]),
+        Simple("cp -a", lambda a, b: ["cp", "-a", f"{a}/.", str(b)], edits=False),
         Simple("rsync", lambda a, b: ["rsync", "-a", "--delete", f"{a}/", f"{b}/"]),
         # Its archive in this run's folder: one left by an earlier run on
         # the same paths would make it think B once held A's files.
@@ -294,6 +432,8 @@ def scenario(tools, base: Path, dataset, runs, phases):
             tool.start(a, b)
             try:
                 for p in ("initial", "nochange", "edit"):
+                    if p == "edit" and not getattr(tool, "edits", True):
+                        break
                     if p == "edit":
                         edit_round(a, 1)
                     want = tree_digest(a)
@@ -384,37 +524,23 @@ def main():
     ap.add_argument("--only", default="small,mixed,large-tree,watch")
     ap.add_argument("--out", default="bench")
     ap.add_argument("--work", default=os.path.expanduser("~/.cache/nubo/bench"))
-    ap.add_argument("--tools", default="nubo,cp -a,rsync,unison,rclone bisync")
+    ap.add_argument("--tools", default="nubo,cp -a,rsync,unison,rclone bisync,rclone webdav,syncthing")
     args = ap.parse_args()
     only = args.only.split(",")
     base = Path(args.work)
     base.mkdir(parents=True, exist_ok=True)
     nubo = lambda work: Nubo(args.nubo, work)  # noqa: E731
-    names = ["nubo", "cp -a", "rsync", "unison", "rclone bisync"]
-    every = [nubo, *[lambda w, i=i: peers(w)[i] for i in range(4)]]
+    names = ["nubo", "cp -a", "rsync", "unison", "rclone bisync", "rclone webdav", "syncthing"]
+    every = [nubo, *[lambda w, i=i: peers(w)[i] for i in range(4)], RcloneWebdav, Syncthing]
     wanted = args.tools.split(",")
     all_tools = [t for n, t in zip(names, every) if n in wanted]
     by_name = dict(zip(names, every))
-    results = {}
-    if "small" in only:
-        print("small: initial, no-change re-sync", flush=True)
-        results["small"] = scenario(all_tools, base, make_small, args.runs, ["initial", "nochange"])
-    if "mixed" in only:
-        print("mixed: initial, edit round", flush=True)
-        results["mixed"] = scenario(all_tools, base, make_mixed, args.runs, ["initial", "nochange", "edit"])
-    if "large-tree" in only:
-        print("large-tree: no-change re-sync", flush=True)
-        results["large-tree"] = scenario([t for n, t in by_name.items() if n in ("nubo", "rsync") and n in wanted],
-                                         base, make_large_tree, args.runs,
-                                         ["initial", "nochange"])
-    if "watch" in only:
-        print("one-file change with watchers (50 samples), idle 60 s", flush=True)
-        results["watch"] = watch_latency(args.nubo, base)
     versions = {
         "nubo": version([args.nubo, "--version"]),
         "rsync": version(["rsync", "--version"]),
         "unison": version(["unison", "-version"]),
         "rclone": version(["rclone", "version"]),
+        "syncthing": version(["syncthing", "--version"]),
         "cp": version(["cp", "--version"]),
     }
     machine = {
@@ -428,8 +554,31 @@ def main():
     }
     out = Path(args.out)
     out.mkdir(exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"results": results, "versions": versions,
-                                                  "machine": machine}, indent=1))
+
+    def save():
+        # After every scenario: a later one failing keeps what was measured.
+        (out / "results.json").write_text(json.dumps({"results": results, "versions": versions,
+                                                      "machine": machine}, indent=1))
+
+    results = {}
+    if "small" in only:
+        print("small: initial, no-change re-sync", flush=True)
+        results["small"] = scenario(all_tools, base, make_small, args.runs, ["initial", "nochange"])
+        save()
+    if "mixed" in only:
+        print("mixed: initial, edit round", flush=True)
+        results["mixed"] = scenario(all_tools, base, make_mixed, args.runs, ["initial", "nochange", "edit"])
+        save()
+    if "large-tree" in only:
+        print("large-tree: no-change re-sync", flush=True)
+        results["large-tree"] = scenario([t for n, t in by_name.items() if n in ("nubo", "rsync") and n in wanted],
+                                         base, make_large_tree, args.runs,
+                                         ["initial", "nochange"])
+        save()
+    if "watch" in only:
+        print("one-file change with watchers (50 samples), idle 60 s", flush=True)
+        results["watch"] = watch_latency(args.nubo, base)
+        save()
     print(f"wrote {out / 'results.json'}")
 
 

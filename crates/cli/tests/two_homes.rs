@@ -627,3 +627,42 @@ fn a_device_signed_out_remotely_stops_and_keeps_its_files() {
         "the revoked device is gone from the list; a new sign-in is listed"
     );
 }
+
+#[test]
+fn a_downloaded_file_keeps_the_time_it_was_last_modified() {
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    // 2020-01-02 03:04:05.678 UTC, on a small file (sent in a batch) and on
+    // one of several chunks (sent alone).
+    let then = std::time::UNIX_EPOCH + Duration::from_millis(1_577_934_245_678);
+    a.write("small.txt", "small");
+    a.write("large.bin", random_bytes(3, 700_000));
+    for name in ["small.txt", "large.bin"] {
+        let f = std::fs::File::options()
+            .write(true)
+            .open(a.path(name))
+            .unwrap();
+        f.set_modified(then).unwrap();
+    }
+    a.sync();
+    b.sync();
+    assert_eq!(a.files(), b.files());
+    for name in ["small.txt", "large.bin"] {
+        let got = std::fs::metadata(b.path(name)).unwrap().modified().unwrap();
+        assert_eq!(got, then, "{name} on B has the time it had on A");
+    }
+    // Nothing goes back up from B: the old time is the file's, not an edit.
+    b.sync();
+    let recent = b.status_json()["recent"].clone();
+    let actions: Vec<&str> = recent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(!actions.is_empty());
+    assert!(
+        actions.iter().all(|a| *a == "downloaded"),
+        "B only downloaded: {actions:?}"
+    );
+}

@@ -16,7 +16,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::tree::{FileStat, Kind, LocalEntry, SyncedEntry, Tree};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE local (
     folder INTEGER NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL,
@@ -43,7 +44,13 @@ CREATE TABLE acceptances (
     id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, version TEXT NOT NULL, locale TEXT NOT NULL,
     age TEXT NOT NULL, accepted_at TEXT NOT NULL
 );
-"#];
+"#,
+    // Each remote file's modification time, given to the file downloaded
+    // (0: not known yet; the file keeps the time it was written).
+    r#"
+ALTER TABLE remote ADD COLUMN mtime_ms INTEGER NOT NULL DEFAULT 0;
+"#,
+];
 
 pub type FolderId = i64;
 
@@ -60,6 +67,7 @@ pub struct RemoteRow {
     pub rev: i64,
     pub size: u64,
     pub hash: String,
+    pub mtime_ms: i64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -322,8 +330,9 @@ impl StateDb {
 
     pub fn remote_rows(&self) -> anyhow::Result<Vec<RemoteRow>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("SELECT id, parent, name, kind, rev, size, hash FROM remote")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, parent, name, kind, rev, size, hash, mtime_ms FROM remote",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok(RemoteRow {
                 id: r.get(0)?,
@@ -333,6 +342,7 @@ impl StateDb {
                 rev: r.get(4)?,
                 size: r.get::<_, i64>(5)? as u64,
                 hash: r.get(6)?,
+                mtime_ms: r.get(7)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -439,8 +449,8 @@ fn apply(c: &Connection, folder: FolderId, change: &Change<'_>) -> rusqlite::Res
         Change::Remote(n) => {
             cached(
                 c,
-                "INSERT OR REPLACE INTO remote (id, parent, name, kind, rev, size, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![n.id, n.parent, n.name, node_kind(n.kind), n.rev, n.size as i64, n.hash],
+                "INSERT OR REPLACE INTO remote (id, parent, name, kind, rev, size, hash, mtime_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![n.id, n.parent, n.name, node_kind(n.kind), n.rev, n.size as i64, n.hash, n.mtime_ms],
             )?;
         }
         Change::RemoveRemoteSubtree(id) => {

@@ -638,6 +638,9 @@ async fn download(
                 "{rel} did not match its hash after download; it will be fetched again"
             )));
         }
+        if remote.mtime_ms > 0 {
+            temp.set_modified(remote.mtime_ms)?;
+        }
         temp.finish()?;
         place(ctx, rel, &temp_path, expect)
     }

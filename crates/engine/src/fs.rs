@@ -14,6 +14,9 @@ use crate::tree::{FileStat, Kind};
 /// A file being downloaded, in the target's folder under a `.nubo-tmp-` name.
 pub trait TempSink: Send {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
+    /// Gives the file the modification time it had where it was written
+    /// (milliseconds since 1970), as rsync -a and Syncthing do.
+    fn set_modified(&mut self, mtime_ms: i64) -> io::Result<()>;
     /// Flushes and fsyncs; the content is durable after this.
     fn finish(self: Box<Self>) -> io::Result<()>;
     fn path(&self) -> &Path;
@@ -108,6 +111,10 @@ struct RealTemp {
 impl TempSink for RealTemp {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         self.file.write_all(buf)
+    }
+    fn set_modified(&mut self, mtime_ms: i64) -> io::Result<()> {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(mtime_ms.max(0) as u64);
+        self.file.set_modified(at)
     }
     fn finish(self: Box<Self>) -> io::Result<()> {
         self.file.sync_all()

@@ -72,6 +72,7 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
                     rev: r.rev,
                     size: r.size,
                     hash: r.hash.clone(),
+                    mtime_ms: r.mtime_ms,
                 },
             );
             if r.kind == Kind::Dir {
@@ -95,6 +96,7 @@ mod tests {
             rev: 1,
             size: 0,
             hash: String::new(),
+            mtime_ms: 0,
         }
     }
 

@@ -41,6 +41,8 @@ pub struct RemoteEntry {
     pub rev: i64,
     pub size: u64,
     pub hash: String,
+    /// The file's modification time as its writer had it (0: unknown).
+    pub mtime_ms: i64,
 }
 
 /// The last state both sides agreed on: the merge base.

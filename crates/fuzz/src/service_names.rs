@@ -56,6 +56,7 @@ impl<'a> Arbitrary<'a> for Row {
             rev: 1,
             size: 0,
             hash: String::new(),
+            mtime_ms: 0,
         }))
     }
 }

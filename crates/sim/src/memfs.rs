@@ -258,6 +258,16 @@ impl TempSink for MemTemp {
             _ => Err(not_found(&self.path)),
         }
     }
+    fn set_modified(&mut self, mtime_ms: i64) -> io::Result<()> {
+        let mut g = self.fs.lock();
+        match g.entries.get_mut(&self.path) {
+            Some(Entry::File { mtime_ns, .. }) => {
+                *mtime_ns = mtime_ms * 1_000_000;
+                Ok(())
+            }
+            _ => Err(not_found(&self.path)),
+        }
+    }
     fn finish(self: Box<Self>) -> io::Result<()> {
         Ok(())
     }

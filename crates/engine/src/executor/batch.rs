@@ -410,7 +410,13 @@ fn write_temp<'a>(
     let room = ctx.reserve_room(&dir, rel, remote.size)?;
     let mut temp = ctx.fs.create_temp(&dir)?;
     let path = temp.path().to_path_buf();
-    if let Err(e) = temp.write_all(data) {
+    let written = temp.write_all(data).and_then(|()| {
+        if remote.mtime_ms > 0 {
+            temp.set_modified(remote.mtime_ms)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = written {
         let _ = ctx.fs.remove_file(&path);
         return Err(e.into());
     }

@@ -45,6 +45,7 @@ impl World {
                 rev: 1,
                 size: stat.size,
                 hash: h(content),
+                mtime_ms: 0,
             },
         );
         self
@@ -81,6 +82,7 @@ impl World {
                 rev: 1,
                 size: 0,
                 hash: String::new(),
+                mtime_ms: 0,
             },
         );
         self
@@ -110,6 +112,7 @@ impl World {
                 rev,
                 size: content.len() as u64,
                 hash: h(content),
+                mtime_ms: 0,
             },
         );
         self
