@@ -620,9 +620,15 @@ async fn download(
     let _room = ctx.reserve_room(&dir, rel, manifest.size)?;
     let mut temp = ctx.fs.create_temp(&dir)?;
     let temp_path = temp.path().to_path_buf();
+    let here = chunks_here(ctx, rel, expect).await;
     let result: Result<(), OpError> = async {
         let mut whole = blake3::Hasher::new();
         for chunk in &manifest.chunks {
+            if let Some(data) = copy_chunk(ctx, rel, &here, chunk).await {
+                whole.update(&data);
+                temp.write_all(&data)?;
+                continue;
+            }
             ctx.limits.down.acquire(chunk.size).await;
             let data = ctx.remote.get_chunk(&chunk.hash).await?;
             if hash_bytes(&data) != chunk.hash {
@@ -666,6 +672,48 @@ async fn download(
         Some(("downloaded", rel)),
         vec![Change::Local(rel, &local), Change::Synced(rel, &synced)],
     )
+}
+
+/// The chunks of the file now at `rel`, by hash, when a version of it is
+/// here and larger than one chunk: a download copies those instead of
+/// fetching them, so an edit in the middle of a large file moves only the
+/// chunks around the edit (the cut follows content, so the rest match).
+async fn chunks_here(ctx: &FolderCtx, rel: &str, expect: &Expect) -> HashMap<String, (u64, u64)> {
+    let Expect::Present(stat) = expect else {
+        return HashMap::new();
+    };
+    if stat.size <= u64::from(crate::content::MIN_CHUNK) {
+        return HashMap::new();
+    }
+    let (fs, path) = (ctx.fs.clone(), ctx.abs(rel));
+    match blocking(move || fs.digest(&path)).await {
+        Ok(d) => d
+            .chunks
+            .into_iter()
+            .map(|c| (c.hash, (c.offset, c.size)))
+            .collect(),
+        // Unreadable: everything is fetched, as for a new file.
+        Err(_) => HashMap::new(),
+    }
+}
+
+/// One chunk read from the file here, if it holds it still.
+async fn copy_chunk(
+    ctx: &FolderCtx,
+    rel: &str,
+    here: &HashMap<String, (u64, u64)>,
+    chunk: &ChunkRef,
+) -> Option<Vec<u8>> {
+    let &(offset, size) = here.get(&chunk.hash)?;
+    if size != chunk.size {
+        return None;
+    }
+    let (fs, path) = (ctx.fs.clone(), ctx.abs(rel));
+    let data = blocking(move || fs.read_at(&path, offset, size))
+        .await
+        .ok()?;
+    // Changed since it was cut: fetch it instead.
+    (hash_bytes(&data) == chunk.hash).then_some(data)
 }
 
 /// Moves a finished (durable) temp file onto `rel`, only if `rel` is still

@@ -275,10 +275,11 @@ pub async fn device_code_poll(server: &str, device_code: &str) -> RemoteResult<T
     post_unsigned(server, "/v1/auth/device/token", &req).await
 }
 
-enum Body<'a> {
+enum Body {
     None,
     Json(serde_json::Value),
-    Bytes(&'a [u8]),
+    /// Shared, so that a retried request sends it again without a copy.
+    Bytes(bytes::Bytes),
 }
 
 impl HttpRemote {
@@ -349,7 +350,7 @@ impl HttpRemote {
         &self,
         method: Method,
         path: &str,
-        body: Body<'_>,
+        body: Body,
     ) -> RemoteResult<reqwest::Response> {
         const REFRESHES: usize = 2;
         for attempt in 0..=REFRESHES {
@@ -365,7 +366,7 @@ impl HttpRemote {
                     Body::Json(v) => req.json(v),
                     Body::Bytes(b) => req
                         .header("content-type", "application/octet-stream")
-                        .body(b.to_vec()),
+                        .body(b.clone()),
                 }
                 .send()
             })
@@ -386,7 +387,7 @@ impl HttpRemote {
         &self,
         method: Method,
         path: &str,
-        body: Body<'_>,
+        body: Body,
     ) -> RemoteResult<T> {
         self.send(method, path, body)
             .await?
@@ -428,7 +429,7 @@ impl HttpRemote {
     }
 }
 
-fn to_json(v: impl Serialize) -> Body<'static> {
+fn to_json(v: impl Serialize) -> Body {
     Body::Json(serde_json::to_value(v).expect("request types serialise"))
 }
 
@@ -490,7 +491,7 @@ impl Remote for HttpRemote {
         self.send(
             Method::PUT,
             &format!("/v1/chunks/{hash}"),
-            Body::Bytes(&data),
+            Body::Bytes(data.into()),
         )
         .await?;
         Ok(())
@@ -527,7 +528,7 @@ impl Remote for HttpRemote {
     }
     async fn put_chunks(&self, chunks: &[(String, Vec<u8>)]) -> RemoteResult<()> {
         let body = frames::encode(chunks.iter().map(|(h, d)| (h.as_str(), d.as_slice())));
-        self.send(Method::POST, "/v1/chunks/upload", Body::Bytes(&body))
+        self.send(Method::POST, "/v1/chunks/upload", Body::Bytes(body.into()))
             .await?;
         Ok(())
     }

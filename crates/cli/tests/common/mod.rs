@@ -66,7 +66,12 @@ impl Service {
 
     /// Number of chunk objects the service stores.
     pub fn chunk_count(&self) -> usize {
-        walk_files(&self.data.join("chunks")).len()
+        self.chunk_files().len()
+    }
+
+    /// The files of the service's chunk store.
+    pub fn chunk_files(&self) -> Vec<PathBuf> {
+        walk_files(&self.data.join("chunks"))
     }
 }
 

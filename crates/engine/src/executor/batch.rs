@@ -163,7 +163,7 @@ async fn upload(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
 
     let hashes: Vec<String> = ready
         .iter()
-        .filter(|r| !r.data.is_empty())
+        .filter(|r| r.stat.size > 0)
         .map(|r| r.hash.clone())
         .collect::<HashSet<_>>()
         .into_iter()
@@ -178,10 +178,11 @@ async fn upload(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
     };
     let mut sent = HashSet::new();
     let mut chunks = vec![];
-    for r in &ready {
+    for r in &mut ready {
         if missing.contains(&r.hash) && sent.insert(r.hash.clone()) {
-            ctx.limits.up.acquire(r.data.len() as u64).await;
-            chunks.push((r.hash.clone(), r.data.clone()));
+            ctx.limits.up.acquire(r.stat.size).await;
+            // Moved, not copied: only its size and hash are needed after.
+            chunks.push((r.hash.clone(), std::mem::take(&mut r.data)));
         }
     }
     if !chunks.is_empty() {
@@ -201,7 +202,7 @@ async fn upload(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
                 continue;
             }
         };
-        let size = r.data.len() as u64;
+        let size = r.stat.size;
         let chunks = if size == 0 {
             vec![]
         } else {
