@@ -586,18 +586,7 @@ async fn upload(ctx: &FolderCtx, rel: &str, base: Option<(NodeId, i64)>) -> Resu
         mtime_ms: before.mtime_ns / 1_000_000,
     };
     let node = ctx.remote.commit(&req).await?;
-    let local = LocalEntry {
-        kind: Kind::File,
-        stat: before,
-        hash: digest.hash.clone(),
-    };
-    let synced = SyncedEntry {
-        kind: Kind::File,
-        node: node.id,
-        rev: node.rev,
-        hash: digest.hash,
-        stat: before,
-    };
+    let (local, synced) = agreed(before, digest.hash, node.id, node.rev);
     ctx.record(
         Some(("uploaded", rel)),
         vec![
@@ -656,22 +645,28 @@ async fn download(
         return Err(e);
     }
     let stat = ctx.stat(rel)?.map(|(_, s)| s).unwrap_or_default();
-    let local = LocalEntry {
-        kind: Kind::File,
-        stat,
-        hash: manifest.hash.clone(),
-    };
-    let synced = SyncedEntry {
-        kind: Kind::File,
-        node: remote.node,
-        rev: manifest.rev,
-        hash: manifest.hash,
-        stat,
-    };
+    let (local, synced) = agreed(stat, manifest.hash, remote.node, manifest.rev);
     ctx.record(
         Some(("downloaded", rel)),
         vec![Change::Local(rel, &local), Change::Synced(rel, &synced)],
     )
+}
+
+/// What the state database holds for a file both sides now agree on.
+fn agreed(stat: FileStat, hash: String, node: NodeId, rev: i64) -> (LocalEntry, SyncedEntry) {
+    let local = LocalEntry {
+        kind: Kind::File,
+        stat,
+        hash: hash.clone(),
+    };
+    let synced = SyncedEntry {
+        kind: Kind::File,
+        node,
+        rev,
+        hash,
+        stat,
+    };
+    (local, synced)
 }
 
 /// The chunks of the file now at `rel`, by hash, when a version of it is

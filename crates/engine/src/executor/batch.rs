@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use super::*;
 use crate::content::MIN_CHUNK;
 use crate::fs::TempSink;
+use nubo_protocol::Node;
 
 /// Files up to this size move in batches.
 const SMALL: u64 = MIN_CHUNK as u64;
@@ -235,43 +236,18 @@ async fn upload(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
     for (r, result) in committing.into_iter().zip(results) {
         match result {
             Ok(node) => {
-                let local = LocalEntry {
-                    kind: Kind::File,
-                    stat: r.stat,
-                    hash: r.hash.clone(),
-                };
-                let synced = SyncedEntry {
-                    kind: Kind::File,
-                    node: node.id,
-                    rev: node.rev,
-                    hash: r.hash,
-                    stat: r.stat,
-                };
-                done.push((r.rel, node, local, synced));
+                let (local, synced) = agreed(r.stat, r.hash, node.id, node.rev);
+                done.push(Done {
+                    rel: r.rel,
+                    node: Some(node),
+                    local,
+                    synced,
+                });
             }
             Err(e) => out.push((r.rel, 0, Err(e.into()))),
         }
     }
-    let mut changes = vec![];
-    for (rel, node, local, synced) in &done {
-        tracing::info!(folder = ctx.folder, "uploaded: {rel}");
-        changes.extend([
-            Change::Remote(node),
-            Change::Local(rel, local),
-            Change::Synced(rel, synced),
-            Change::Event {
-                action: "uploaded",
-                path: rel,
-                at: &ctx.stamp,
-            },
-        ]);
-    }
-    let recorded = ctx.db.record(ctx.folder, &changes).map_err(OpError::from);
-    drop(changes);
-    for (rel, _, local, _) in done {
-        out.push((rel, local.stat.size, recorded.clone()));
-    }
-    out
+    record_all(ctx, "uploaded", done, out)
 }
 
 async fn download(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
@@ -344,19 +320,13 @@ async fn download(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
             .and_then(|()| Ok(ctx.stat(&rel)?.map(|(_, s)| s).unwrap_or_default()));
         match placed {
             Ok(stat) => {
-                let local = LocalEntry {
-                    kind: Kind::File,
-                    stat,
-                    hash: remote.hash.clone(),
-                };
-                let synced = SyncedEntry {
-                    kind: Kind::File,
-                    node: remote.node,
-                    rev: remote.rev,
-                    hash: remote.hash,
-                    stat,
-                };
-                done.push((rel, (local, synced)));
+                let (local, synced) = agreed(stat, remote.hash, remote.node, remote.rev);
+                done.push(Done {
+                    rel,
+                    node: None,
+                    local,
+                    synced,
+                });
             }
             Err(e) => {
                 let _ = ctx.fs.remove_file(&w.path);
@@ -364,24 +334,47 @@ async fn download(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
             }
         }
     }
+    record_all(ctx, "downloaded", done, out)
+}
+
+/// A file of a batch that made it, and its node when the service made one.
+struct Done {
+    rel: String,
+    node: Option<Node>,
+    local: LocalEntry,
+    synced: SyncedEntry,
+}
+
+/// Records every finished file of a batch in one transaction, a line of
+/// recent changes each; the transaction's outcome is each file's.
+fn record_all(
+    ctx: &FolderCtx,
+    action: &'static str,
+    done: Vec<Done>,
+    mut out: Vec<Outcome>,
+) -> Vec<Outcome> {
     let mut changes = vec![];
-    for (rel, (local, synced)) in &done {
-        tracing::info!(folder = ctx.folder, "downloaded: {rel}");
+    for d in &done {
+        tracing::info!(folder = ctx.folder, "{action}: {}", d.rel);
+        if let Some(node) = &d.node {
+            changes.push(Change::Remote(node));
+        }
         changes.extend([
-            Change::Local(rel, local),
-            Change::Synced(rel, synced),
+            Change::Local(&d.rel, &d.local),
+            Change::Synced(&d.rel, &d.synced),
             Change::Event {
-                action: "downloaded",
-                path: rel,
+                action,
+                path: &d.rel,
                 at: &ctx.stamp,
             },
         ]);
     }
     let recorded = ctx.db.record(ctx.folder, &changes).map_err(OpError::from);
     drop(changes);
-    for (rel, (local, _)) in done {
-        out.push((rel, local.stat.size, recorded.clone()));
-    }
+    out.extend(
+        done.into_iter()
+            .map(|d| (d.rel, d.local.stat.size, recorded.clone())),
+    );
     out
 }
 
