@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use futures::stream::{self, StreamExt};
 use nubo_protocol::{ChunkRef, CommitRequest, DeleteRequest, ErrorCode};
 
-use crate::content::hash_bytes;
+use crate::content::{hash_bytes, Digest};
 use crate::db::{Change, FolderId, StateDb};
 use crate::fs::{LocalFs, MadeDir};
 use crate::planner::{Expect, Op};
@@ -568,23 +568,7 @@ async fn upload(ctx: &FolderCtx, rel: &str, base: Option<(NodeId, i64)>) -> Resu
         ctx.remote.put_chunk(&chunk.hash, data).await?;
     }
     let parent_id = ctx.remote_dir(parent(rel)).await?;
-    let req = CommitRequest {
-        parent: parent_id,
-        name: file_name(rel).to_string(),
-        node: base.map(|b| b.0),
-        base_rev: base.map(|b| b.1),
-        size: digest.size,
-        hash: digest.hash.clone(),
-        chunks: digest
-            .chunks
-            .iter()
-            .map(|c| ChunkRef {
-                hash: c.hash.clone(),
-                size: c.size,
-            })
-            .collect(),
-        mtime_ms: before.mtime_ns / 1_000_000,
-    };
+    let req = commit_request(parent_id, rel, base, &digest, &before);
     let node = ctx.remote.commit(&req).await?;
     let (local, synced) = agreed(before, digest.hash, node.id, node.rev);
     ctx.record(
@@ -613,18 +597,19 @@ async fn download(
     let result: Result<(), OpError> = async {
         let mut whole = blake3::Hasher::new();
         for chunk in &manifest.chunks {
-            if let Some(data) = copy_chunk(ctx, rel, &here, chunk).await {
-                whole.update(&data);
-                temp.write_all(&data)?;
-                continue;
-            }
-            ctx.limits.down.acquire(chunk.size).await;
-            let data = ctx.remote.get_chunk(&chunk.hash).await?;
-            if hash_bytes(&data) != chunk.hash {
-                return Err(OpError::Refused(format!(
-                    "the service sent a damaged chunk of {rel}; it will be fetched again"
-                )));
-            }
+            let data = match copy_chunk(ctx, rel, &here, chunk).await {
+                Some(data) => data,
+                None => {
+                    ctx.limits.down.acquire(chunk.size).await;
+                    let data = ctx.remote.get_chunk(&chunk.hash).await?;
+                    if hash_bytes(&data) != chunk.hash {
+                        return Err(OpError::Refused(format!(
+                            "the service sent a damaged chunk of {rel}; it will be fetched again"
+                        )));
+                    }
+                    data
+                }
+            };
             whole.update(&data);
             temp.write_all(&data)?;
         }
@@ -650,6 +635,33 @@ async fn download(
         Some(("downloaded", rel)),
         vec![Change::Local(rel, &local), Change::Synced(rel, &synced)],
     )
+}
+
+/// The commit of `rel`'s content as read (`digest`, with the file's `stat`).
+fn commit_request(
+    parent_id: NodeId,
+    rel: &str,
+    base: Option<(NodeId, i64)>,
+    digest: &Digest,
+    stat: &FileStat,
+) -> CommitRequest {
+    CommitRequest {
+        parent: parent_id,
+        name: file_name(rel).to_string(),
+        node: base.map(|b| b.0),
+        base_rev: base.map(|b| b.1),
+        size: digest.size,
+        hash: digest.hash.clone(),
+        chunks: digest
+            .chunks
+            .iter()
+            .map(|c| ChunkRef {
+                hash: c.hash.clone(),
+                size: c.size,
+            })
+            .collect(),
+        mtime_ms: stat.mtime_ns / 1_000_000,
+    }
 }
 
 /// What the state database holds for a file both sides now agree on.

@@ -172,12 +172,6 @@ async fn decode_error(resp: reqwest::Response) -> RemoteError {
 
 /// The whole chain: reqwest's own message hides the cause ("error sending
 /// request"), which is what tells a refused connection from a bad certificate.
-/// An answer that does not follow the protocol: treated like a dropped
-/// connection (the operation is tried again later), and said so.
-fn garbled(what: impl std::fmt::Display) -> RemoteError {
-    RemoteError::Network(format!("the service's answer made no sense: {what}"))
-}
-
 fn net(e: reqwest::Error) -> RemoteError {
     let mut message = e.to_string();
     let mut source = std::error::Error::source(&e);
@@ -189,6 +183,12 @@ fn net(e: reqwest::Error) -> RemoteError {
         source = s.source();
     }
     RemoteError::Network(message)
+}
+
+/// An answer that does not follow the protocol: treated like a dropped
+/// connection (the operation is tried again later), and said so.
+fn garbled(what: impl std::fmt::Display) -> RemoteError {
+    RemoteError::Network(format!("the service's answer made no sense: {what}"))
 }
 
 /// A pooled connection the service had just closed (it closes one whose

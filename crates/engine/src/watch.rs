@@ -82,9 +82,12 @@ pub async fn follow_push(http: Arc<HttpRemote>, wake: Sender<&'static str>, up: 
             }
         };
         let (res, _) = tokio::join!(http.follow_events(tx), forward);
-        up.store(false, Ordering::SeqCst);
-        // Wake the loop so that it polls again while the channel is down.
-        if wake.send("push channel closed").await.is_err() {
+        // Wake the loop once when an open channel closes, so that it polls
+        // again while the channel is down; failed reconnects do not.
+        if up.swap(false, Ordering::SeqCst) && wake.send("push channel closed").await.is_err() {
+            return;
+        }
+        if wake.is_closed() {
             return;
         }
         if let Err(e) = res {

@@ -48,6 +48,43 @@ impl SimService {
             .expect("a device can be made")
     }
 
+    /// Keeps chunks as the service does: each must hash to its name, and
+    /// none is recorded unless all do.
+    fn store_chunks(&self, chunks: &[(String, Vec<u8>)]) -> Result<(), ApiError> {
+        let mut refs = Vec::new();
+        for (hash, data) in chunks {
+            if blake3::hash(data).to_hex().as_str() != hash {
+                return Err(ApiError::new(
+                    ErrorCode::HashMismatch,
+                    "bytes do not hash to the name",
+                ));
+            }
+            refs.push(ChunkRef {
+                hash: hash.clone(),
+                size: data.len() as u64,
+            });
+        }
+        let mut store = self.chunks.lock().unwrap();
+        for (hash, data) in chunks {
+            store.insert(hash.clone(), data.clone());
+        }
+        drop(store);
+        self.store.add_chunks(self.account, &refs)
+    }
+
+    fn load_chunks(&self, hashes: &[String]) -> Result<Vec<Vec<u8>>, ApiError> {
+        let store = self.chunks.lock().unwrap();
+        hashes
+            .iter()
+            .map(|h| {
+                store
+                    .get(h)
+                    .cloned()
+                    .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such chunk"))
+            })
+            .collect()
+    }
+
     /// The live tree: path -> content (folders as None).
     pub fn tree(&self) -> std::collections::BTreeMap<String, Option<Vec<u8>>> {
         let mut nodes = Vec::new();
@@ -259,24 +296,8 @@ impl Remote for SimRemote {
             .await
     }
     async fn put_chunk(&self, hash: &str, data: Vec<u8>) -> RemoteResult<()> {
-        self.call(|s| {
-            if blake3::hash(&data).to_hex().as_str() != hash {
-                return Err(ApiError::new(
-                    ErrorCode::HashMismatch,
-                    "bytes do not hash to the name",
-                ));
-            }
-            let size = data.len() as u64;
-            s.chunks.lock().unwrap().insert(hash.to_string(), data);
-            s.store.add_chunks(
-                s.account,
-                &[ChunkRef {
-                    hash: hash.to_string(),
-                    size,
-                }],
-            )
-        })
-        .await
+        self.call(|s| s.store_chunks(&[(hash.to_string(), data)]))
+            .await
     }
     async fn commit_many(&self, reqs: &[CommitRequest]) -> RemoteResult<Vec<RemoteResult<Node>>> {
         let device = self.device;
@@ -289,54 +310,14 @@ impl Remote for SimRemote {
             .collect())
     }
     async fn put_chunks(&self, chunks: &[(String, Vec<u8>)]) -> RemoteResult<()> {
-        self.call(|s| {
-            let mut refs = Vec::new();
-            for (hash, data) in chunks {
-                if blake3::hash(data).to_hex().as_str() != hash {
-                    return Err(ApiError::new(
-                        ErrorCode::HashMismatch,
-                        "bytes do not hash to the name",
-                    ));
-                }
-                refs.push(ChunkRef {
-                    hash: hash.clone(),
-                    size: data.len() as u64,
-                });
-            }
-            let mut store = s.chunks.lock().unwrap();
-            for (hash, data) in chunks {
-                store.insert(hash.clone(), data.clone());
-            }
-            drop(store);
-            s.store.add_chunks(s.account, &refs)
-        })
-        .await
+        self.call(|s| s.store_chunks(chunks)).await
     }
     async fn get_chunks(&self, hashes: &[String]) -> RemoteResult<Vec<Vec<u8>>> {
-        self.call(|s| {
-            let store = s.chunks.lock().unwrap();
-            hashes
-                .iter()
-                .map(|h| {
-                    store
-                        .get(h)
-                        .cloned()
-                        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such chunk"))
-                })
-                .collect()
-        })
-        .await
+        self.call(|s| s.load_chunks(hashes)).await
     }
     async fn get_chunk(&self, hash: &str) -> RemoteResult<Vec<u8>> {
-        self.call(|s| {
-            s.chunks
-                .lock()
-                .unwrap()
-                .get(hash)
-                .cloned()
-                .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such chunk"))
-        })
-        .await
+        self.call(|s| s.load_chunks(&[hash.to_string()]).map(|mut c| c.remove(0)))
+            .await
     }
     async fn agreements(&self) -> RemoteResult<AgreementList> {
         Ok(AgreementList {

@@ -88,7 +88,7 @@ struct Read {
     base: Option<(NodeId, i64)>,
     stat: FileStat,
     data: Vec<u8>,
-    hash: String,
+    digest: Digest,
 }
 
 async fn upload(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
@@ -149,13 +149,20 @@ async fn upload(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
                 continue;
             }
         }
-        let hash = hash_bytes(&data);
+        // Cut from the bytes already read: the file is not read again.
+        let digest = match crate::content::digest(&data[..]) {
+            Ok(d) => d,
+            Err(e) => {
+                out.push((rel, 0, Err(e.into())));
+                continue;
+            }
+        };
         ready.push(Read {
             rel,
             base,
             stat,
             data,
-            hash,
+            digest,
         });
     }
     if ready.is_empty() {
@@ -165,7 +172,7 @@ async fn upload(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
     let hashes: Vec<String> = ready
         .iter()
         .filter(|r| r.stat.size > 0)
-        .map(|r| r.hash.clone())
+        .map(|r| r.digest.hash.clone())
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
@@ -180,10 +187,10 @@ async fn upload(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
     let mut sent = HashSet::new();
     let mut chunks = vec![];
     for r in &mut ready {
-        if missing.contains(&r.hash) && sent.insert(r.hash.clone()) {
+        if missing.contains(&r.digest.hash) && sent.insert(r.digest.hash.clone()) {
             ctx.limits.up.acquire(r.stat.size).await;
-            // Moved, not copied: only its size and hash are needed after.
-            chunks.push((r.hash.clone(), std::mem::take(&mut r.data)));
+            // Moved, not copied: only its digest is needed after.
+            chunks.push((r.digest.hash.clone(), std::mem::take(&mut r.data)));
         }
     }
     if !chunks.is_empty() {
@@ -203,25 +210,9 @@ async fn upload(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
                 continue;
             }
         };
-        let size = r.stat.size;
-        let chunks = if size == 0 {
-            vec![]
-        } else {
-            vec![ChunkRef {
-                hash: r.hash.clone(),
-                size,
-            }]
-        };
-        reqs.push(CommitRequest {
-            parent: parent_id,
-            name: file_name(&r.rel).to_string(),
-            node: r.base.map(|b| b.0),
-            base_rev: r.base.map(|b| b.1),
-            size,
-            hash: r.hash.clone(),
-            chunks,
-            mtime_ms: r.stat.mtime_ns / 1_000_000,
-        });
+        reqs.push(commit_request(
+            parent_id, &r.rel, r.base, &r.digest, &r.stat,
+        ));
         committing.push(r);
     }
     if reqs.is_empty() {
@@ -236,7 +227,7 @@ async fn upload(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
     for (r, result) in committing.into_iter().zip(results) {
         match result {
             Ok(node) => {
-                let (local, synced) = agreed(r.stat, r.hash, node.id, node.rev);
+                let (local, synced) = agreed(r.stat, r.digest.hash, node.id, node.rev);
                 done.push(Done {
                     rel: r.rel,
                     node: Some(node),

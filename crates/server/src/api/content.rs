@@ -5,22 +5,12 @@ use axum::response::IntoResponse;
 use axum::Json;
 use nubo_protocol::{
     frames, ApiError, ChunkRef, ErrorCode, FetchChunksRequest, MissingChunksRequest,
-    MissingChunksResponse, MAX_BATCH,
+    MissingChunksResponse,
 };
 
 use super::session::FileSession;
-use super::{storage_failure, ApiResult, AppError, AppState, MAX_CHUNK_BYTES};
+use super::{check_batch, storage_failure, ApiResult, AppError, AppState, MAX_CHUNK_BYTES};
 use crate::chunks::is_chunk_name;
-
-fn check_count(n: usize) -> Result<(), AppError> {
-    if n > MAX_BATCH {
-        return Err(AppError::new(
-            ErrorCode::BadRequest,
-            format!("{n} chunks in one request; send at most {MAX_BATCH}"),
-        ));
-    }
-    Ok(())
-}
 
 fn check_name(hash: &str) -> Result<(), AppError> {
     if is_chunk_name(hash) {
@@ -116,7 +106,7 @@ pub async fn upload(
     body: Bytes,
 ) -> Result<StatusCode, AppError> {
     let parts = frames::decode(&body).map_err(|e| AppError::new(ErrorCode::BadRequest, e))?;
-    check_count(parts.len())?;
+    check_batch(parts.len(), "chunks")?;
     let mut refs = Vec::with_capacity(parts.len());
     for (hash, range) in &parts {
         check_name(hash)?;
@@ -155,7 +145,7 @@ pub async fn fetch(
     FileSession(s): FileSession,
     Json(req): Json<FetchChunksRequest>,
 ) -> Result<impl IntoResponse, AppError> {
-    check_count(req.hashes.len())?;
+    check_batch(req.hashes.len(), "chunks")?;
     for h in &req.hashes {
         check_name(h)?;
     }

@@ -2,14 +2,13 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use nubo_protocol::{
     ApiError, ChangesResponse, CommitBatchRequest, CommitBatchResponse, CommitRequest,
-    CommitResult, DeleteRequest, ErrorCode, Manifest, MkdirRequest, MoveRequest, Node, NodeId,
-    VersionList,
+    CommitResult, DeleteRequest, Manifest, MkdirRequest, MoveRequest, Node, NodeId, VersionList,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::session::FileSession;
-use super::{ApiResult, AppError, AppState};
+use super::{check_batch, ApiResult, AppState};
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ChangesQuery {
@@ -88,16 +87,7 @@ pub async fn commit_batch(
     FileSession(s): FileSession,
     Json(req): Json<CommitBatchRequest>,
 ) -> ApiResult<CommitBatchResponse> {
-    if req.commits.len() > nubo_protocol::MAX_BATCH {
-        return Err(AppError::new(
-            ErrorCode::BadRequest,
-            format!(
-                "{} commits in one request; send at most {}",
-                req.commits.len(),
-                nubo_protocol::MAX_BATCH
-            ),
-        ));
-    }
+    check_batch(req.commits.len(), "commits")?;
     let (account, device, now) = (s.account, s.device, state.now());
     let results = state
         .store(move |st| st.commit_many(account, device, &req.commits, now))

@@ -126,6 +126,20 @@ impl IntoResponse for AppError {
 
 pub type ApiResult<T> = Result<Json<T>, AppError>;
 
+/// Refuses a batch request of more than `MAX_BATCH` items (`what`: their name).
+pub(crate) fn check_batch(n: usize, what: &str) -> Result<(), AppError> {
+    if n > nubo_protocol::MAX_BATCH {
+        return Err(AppError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "{n} {what} in one request; send at most {}",
+                nubo_protocol::MAX_BATCH
+            ),
+        ));
+    }
+    Ok(())
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
