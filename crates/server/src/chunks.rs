@@ -1,14 +1,22 @@
 //! Content-addressed chunk bytes, kept through `object_store` so that a local
 //! folder and an S3 bucket are interchangeable. Which account may read which
-//! chunk is the metadata store's business, not this one's.
+//! chunk, and where a packed chunk lies, is the metadata store's business.
+//!
+//! A chunk uploaded on its own (a large file's) is an object of its own. The
+//! chunks of a batch (many small files) go into one pack object: one object
+//! per chunk made creating files (inodes, on a local disk; requests, on S3)
+//! most of the service's work in an upload of many small files.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
+
+use crate::store::{PackedAt, PackedChunk};
 
 #[derive(Clone)]
 pub struct ChunkStore {
@@ -22,6 +30,11 @@ pub fn is_chunk_name(hash: &str) -> bool {
 
 fn location(hash: &str) -> ObjectPath {
     ObjectPath::from(format!("chunks/{}/{}", &hash[..2], hash))
+}
+
+/// A pack is named by the BLAKE3 hash of its bytes, so writing it twice is harmless.
+fn pack_location(name: &str) -> ObjectPath {
+    ObjectPath::from(format!("packs/{}/{}", &name[..2], name))
 }
 
 impl ChunkStore {
@@ -50,7 +63,92 @@ impl ChunkStore {
         Ok(())
     }
 
-    pub async fn get(&self, hash: &str) -> anyhow::Result<Bytes> {
-        Ok(self.inner.get(&location(hash)).await?.bytes().await?)
+    /// Writes these chunks side by side as one pack object and says where
+    /// each lies. The caller checked their hashes and left out duplicates.
+    pub async fn put_pack(&self, chunks: &[(String, Bytes)]) -> anyhow::Result<Vec<PackedChunk>> {
+        let mut pack = BytesMut::with_capacity(chunks.iter().map(|(_, b)| b.len()).sum());
+        let mut placed = Vec::with_capacity(chunks.len());
+        for (hash, bytes) in chunks {
+            placed.push((hash, pack.len() as u64, bytes.len() as u64));
+            pack.extend_from_slice(bytes);
+        }
+        let pack = pack.freeze();
+        let name = blake3::hash(&pack).to_hex().to_string();
+        self.inner
+            .put(&pack_location(&name), PutPayload::from(pack))
+            .await?;
+        Ok(placed
+            .into_iter()
+            .map(|(hash, start, size)| PackedChunk {
+                hash: hash.clone(),
+                at: PackedAt {
+                    pack: name.clone(),
+                    start,
+                    size,
+                },
+            })
+            .collect())
+    }
+
+    /// One chunk, from its pack when `packed` says it lies in one.
+    pub async fn get(&self, hash: &str, packed: Option<&PackedAt>) -> anyhow::Result<Bytes> {
+        match packed {
+            None => Ok(self.inner.get(&location(hash)).await?.bytes().await?),
+            Some(at) => Ok(self
+                .inner
+                .get_range(&pack_location(&at.pack), at.start..at.start + at.size)
+                .await?),
+        }
+    }
+
+    /// Several chunks in the order asked; those of one pack are read with
+    /// one request for all their ranges. None when they hold more than
+    /// `max_bytes`: reading stops there, so an answer's size stays bounded.
+    pub async fn get_many(
+        &self,
+        hashes: &[String],
+        packed: &HashMap<String, PackedAt>,
+        max_bytes: u64,
+    ) -> anyhow::Result<Option<Vec<Bytes>>> {
+        let mut total: u64 = hashes
+            .iter()
+            .filter_map(|h| packed.get(h))
+            .map(|at| at.size)
+            .sum();
+        if total > max_bytes {
+            return Ok(None);
+        }
+        let mut got: Vec<Option<Bytes>> = vec![None; hashes.len()];
+        let mut by_pack: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, hash) in hashes.iter().enumerate() {
+            match packed.get(hash) {
+                Some(at) => by_pack.entry(at.pack.as_str()).or_default().push(i),
+                None => {
+                    let bytes = self.get(hash, None).await?;
+                    total += bytes.len() as u64;
+                    if total > max_bytes {
+                        return Ok(None);
+                    }
+                    got[i] = Some(bytes);
+                }
+            }
+        }
+        for (pack, wanted) in by_pack {
+            let ranges: Vec<_> = wanted
+                .iter()
+                .map(|&i| {
+                    let at = &packed[&hashes[i]];
+                    at.start..at.start + at.size
+                })
+                .collect();
+            let bytes = self.inner.get_ranges(&pack_location(pack), &ranges).await?;
+            for (i, b) in wanted.into_iter().zip(bytes) {
+                got[i] = Some(b);
+            }
+        }
+        got.into_iter()
+            .collect::<Option<Vec<_>>>()
+            .map(Some)
+            .ok_or_else(|| anyhow::anyhow!("a pack answered fewer ranges than asked"))
     }
 }

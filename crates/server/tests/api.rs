@@ -612,7 +612,17 @@ async fn batches_move_many_files_and_judge_each_on_its_own() {
             .zip(&files)
             .map(|(h, (_, c))| (h.as_str(), c.as_slice())),
     );
+    assert_eq!(
+        upload(body.clone()).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    // The batch's chunks went into one pack object, not an object each.
+    let objects = |dir: &str| files_under(&env.data_dir().join("chunks").join(dir));
+    assert_eq!(objects("packs").len(), 1, "one pack for the batch");
+    assert_eq!(objects("chunks").len(), 0, "no object per chunk");
+    // Sent again, it writes nothing more.
     assert_eq!(upload(body).await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(objects("packs").len(), 1);
 
     // Five commits and one for a name already taken with other content.
     let mut commits: Vec<serde_json::Value> = files
@@ -678,6 +688,13 @@ async fn batches_move_many_files_and_judge_each_on_its_own() {
         ]
     );
 
+    // One packed chunk on its own, as a large file's chunk is fetched.
+    let r = env
+        .call(&t, M::GET, &format!("/v1/chunks/{}", names[2]), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), files[2].1.as_slice());
+
     // Another account cannot fetch them: the chunks are alice's.
     let bob = env.login("bob").await.access_token;
     let r = env
@@ -689,4 +706,46 @@ async fn batches_move_many_files_and_judge_each_on_its_own() {
         )
         .await;
     assert_eq!(error_code(r).await, ErrorCode::NotFound);
+    // Once bob uploads the same bytes, he reads them: from the pack alice's
+    // upload wrote, for no second copy is kept.
+    let one = frames::encode([(names[0].as_str(), files[0].1.as_slice())]);
+    let r = env
+        .http
+        .post(env.url("/v1/chunks/upload"))
+        .bearer_auth(&bob)
+        .header("content-type", "application/octet-stream")
+        .body(one)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(objects("packs").len(), 1);
+    let r = env
+        .call(
+            &bob,
+            M::POST,
+            "/v1/chunks/fetch",
+            Some(json!({"hashes": [names[0]]})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.bytes().await.unwrap();
+    let parts = frames::decode(&body).unwrap();
+    assert_eq!(&body[parts[0].1.clone()], files[0].1.as_slice());
+}
+
+/// Every file under `dir`, at any depth (none when it does not exist).
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                todo.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
 }

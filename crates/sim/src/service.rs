@@ -69,7 +69,7 @@ impl SimService {
             store.insert(hash.clone(), data.clone());
         }
         drop(store);
-        self.store.add_chunks(self.account, &refs)
+        self.store.add_chunks(self.account, &refs, &[])
     }
 
     fn load_chunks(&self, hashes: &[String]) -> Result<Vec<Vec<u8>>, ApiError> {

@@ -67,7 +67,7 @@ pub async fn put_chunk(
         .map_err(storage_failure)?;
     let account = s.account;
     state
-        .store(move |st| st.add_chunks(account, &[ChunkRef { hash, size }]))
+        .store(move |st| st.add_chunks(account, &[ChunkRef { hash, size }], &[]))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -91,7 +91,13 @@ pub async fn get_chunk(
             "no such chunk in this account",
         )));
     }
-    let bytes = state.chunks.get(&hash).await.map_err(AppError::internal)?;
+    let h = [hash.clone()];
+    let packed = state.store(move |st| st.packed_chunks(&h)).await?;
+    let bytes = state
+        .chunks
+        .get(&hash, packed.get(&hash))
+        .await
+        .map_err(AppError::internal)?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
 }
 
@@ -122,15 +128,24 @@ pub async fn upload(
             size: data.len() as u64,
         });
     }
+    // What no account has sent before goes into one pack.
+    let hashes: Vec<String> = refs.iter().map(|r| r.hash.clone()).collect();
+    let stored = state.store(move |st| st.packed_chunks(&hashes)).await?;
+    let mut new: Vec<(String, Bytes)> = Vec::new();
     for (hash, range) in parts {
-        state
-            .chunks
-            .put(&hash, body.slice(range))
-            .await
-            .map_err(storage_failure)?;
+        if !stored.contains_key(&hash) && !new.iter().any(|(h, _)| *h == hash) {
+            new.push((hash, body.slice(range)));
+        }
     }
+    let packed = if new.is_empty() {
+        Vec::new()
+    } else {
+        state.chunks.put_pack(&new).await.map_err(storage_failure)?
+    };
     let account = s.account;
-    state.store(move |st| st.add_chunks(account, &refs)).await?;
+    state
+        .store(move |st| st.add_chunks(account, &refs, &packed))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -162,22 +177,22 @@ pub async fn fetch(
         err.missing = missing;
         return Err(AppError(err));
     }
-    let mut got = Vec::with_capacity(req.hashes.len());
-    let mut total = 0;
-    for hash in &req.hashes {
-        let bytes = state.chunks.get(hash).await.map_err(AppError::internal)?;
-        total += bytes.len();
-        if total > MAX_CHUNK_BYTES {
-            return Err(AppError::new(
-                ErrorCode::BadRequest,
-                format!(
-                    "these chunks hold more than {} MiB; ask for fewer at once",
-                    MAX_CHUNK_BYTES >> 20
-                ),
-            ));
-        }
-        got.push(bytes);
-    }
+    let hashes = req.hashes.clone();
+    let packed = state.store(move |st| st.packed_chunks(&hashes)).await?;
+    let Some(got) = state
+        .chunks
+        .get_many(&req.hashes, &packed, MAX_CHUNK_BYTES as u64)
+        .await
+        .map_err(AppError::internal)?
+    else {
+        return Err(AppError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "these chunks hold more than {} MiB; ask for fewer at once",
+                MAX_CHUNK_BYTES >> 20
+            ),
+        ));
+    };
     let body = frames::encode(
         req.hashes
             .iter()

@@ -4,6 +4,8 @@
 
 mod sqlite;
 
+use std::collections::HashMap;
+
 pub use sqlite::SqliteStore;
 
 use nubo_protocol::{
@@ -12,6 +14,20 @@ use nubo_protocol::{
 };
 
 pub type StoreResult<T> = Result<T, ApiError>;
+
+/// Where a packed chunk lies: a byte range of one pack object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedAt {
+    pub pack: String,
+    pub start: u64,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedChunk {
+    pub hash: String,
+    pub at: PackedAt,
+}
 
 /// The service's internal key of an account (not the user-facing account ID).
 pub type AccountKey = i64;
@@ -226,7 +242,16 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Chunks are scoped per account: a chunk counts as present only once this
     /// account uploaded it, so no account can probe what another stores.
-    fn add_chunks(&self, account: AccountKey, chunks: &[ChunkRef]) -> StoreResult<()>;
+    /// `packed` says where the chunks written into a pack object lie.
+    fn add_chunks(
+        &self,
+        account: AccountKey,
+        chunks: &[ChunkRef],
+        packed: &[PackedChunk],
+    ) -> StoreResult<()>;
+    /// Which of these chunks lie in a pack object, and where; the others
+    /// are objects of their own.
+    fn packed_chunks(&self, hashes: &[String]) -> StoreResult<HashMap<String, PackedAt>>;
     fn missing_chunks(&self, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>>;
     fn has_chunk(&self, account: AccountKey, hash: &str) -> StoreResult<bool>;
 }

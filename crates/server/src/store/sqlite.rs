@@ -1,5 +1,6 @@
 //! The embedded metadata store: one SQLite file in WAL mode, one writer.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -14,8 +15,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 mod restore;
 
 use super::{
-    AccountKey, AccountRow, DeviceId, DeviceRow, GrantPoll, MetaStore, StoreResult, TokenKind,
-    TokenOwner,
+    AccountKey, AccountRow, DeviceId, DeviceRow, GrantPoll, MetaStore, PackedAt, PackedChunk,
+    StoreResult, TokenKind, TokenOwner,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -155,6 +156,16 @@ BEGIN
     UPDATE accounts SET used_bytes = used_bytes + NEW.size
         WHERE id = NEW.account AND NEW.kind = 'file' AND NEW.deleted = 0;
 END;
+"#,
+    // Chunks that came in a batch lie side by side in one pack object; a
+    // chunk with no row here is an object of its own (as before packs).
+    r#"
+CREATE TABLE packed_chunks (
+    hash       TEXT PRIMARY KEY,
+    pack       TEXT NOT NULL,
+    pack_start INTEGER NOT NULL,
+    size       INTEGER NOT NULL
+) WITHOUT ROWID;
 "#,
 ];
 
@@ -1251,8 +1262,23 @@ impl MetaStore for SqliteStore {
         self.with_tx(|tx| restore::purge(tx, before))
     }
 
-    fn add_chunks(&self, account: AccountKey, chunks: &[ChunkRef]) -> StoreResult<()> {
+    fn add_chunks(
+        &self,
+        account: AccountKey,
+        chunks: &[ChunkRef],
+        packed: &[PackedChunk],
+    ) -> StoreResult<()> {
         self.with_tx(|tx| {
+            // A chunk two uploads packed at once keeps the first place
+            // recorded; the other copy is never read.
+            for p in packed {
+                tx.run(
+                    "INSERT OR IGNORE INTO packed_chunks (hash, pack, pack_start, size)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![p.hash, p.at.pack, p.at.start as i64, p.at.size as i64],
+                )
+                .map_err(internal)?;
+            }
             for chunk in chunks {
                 tx.run(
                     "INSERT OR IGNORE INTO account_chunks (account, hash, size) VALUES (?1, ?2, ?3)",
@@ -1261,6 +1287,31 @@ impl MetaStore for SqliteStore {
                 .map_err(internal)?;
             }
             Ok(())
+        })
+    }
+
+    fn packed_chunks(&self, hashes: &[String]) -> StoreResult<HashMap<String, PackedAt>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached("SELECT pack, pack_start, size FROM packed_chunks WHERE hash = ?1")
+                .map_err(internal)?;
+            let mut found = HashMap::new();
+            for h in hashes {
+                let at = stmt
+                    .query_row([h], |r| {
+                        Ok(PackedAt {
+                            pack: r.get(0)?,
+                            start: r.get::<_, i64>(1)? as u64,
+                            size: r.get::<_, i64>(2)? as u64,
+                        })
+                    })
+                    .optional()
+                    .map_err(internal)?;
+                if let Some(at) = at {
+                    found.insert(h.clone(), at);
+                }
+            }
+            Ok(found)
         })
     }
 

@@ -48,6 +48,11 @@ pub async fn start(agreements: AgreementSource) -> Env {
 }
 
 impl Env {
+    /// The service's data folder (its database and chunk objects).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.url())
     }
