@@ -411,7 +411,8 @@ impl Engine {
                 problems.extend(scan.skipped.iter().cloned());
                 problems.extend(rules.warning.iter().cloned());
                 let mut synced = self.db.load_synced(folder.id)?;
-                synced.retain(|p, s| !rules.is_ignored(p, s.kind == Kind::Dir));
+                let mut ignored = rules.cached();
+                synced.retain(|p, s| !ignored.is_ignored(p, s.kind == Kind::Dir));
                 let mut remote_tree = remote.tree;
                 for (path, bytes) in large_new_folders(
                     &remote_tree,

@@ -3,9 +3,11 @@
 //! Applied alike to the local, remote and synced trees, so an ignored path is
 //! simply outside the sync: never uploaded, downloaded or deleted.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use ignore::Match;
 
 pub const IGNORE_FILE: &str = ".nuboignore";
 
@@ -79,13 +81,93 @@ impl IgnoreRules {
 
     pub fn is_ignored(&self, rel_path: &str, is_dir: bool) -> bool {
         !rel_path.is_empty()
-            && (self.excluded.iter().any(|ex| {
-                !ex.is_empty() && (rel_path == ex || crate::tree::is_inside(rel_path, ex))
-            }) || self
-                .matcher
-                .matched_path_or_any_parents(rel_path, is_dir)
-                .is_ignore())
+            && (self.is_excluded(rel_path)
+                || self
+                    .matcher
+                    .matched_path_or_any_parents(rel_path, is_dir)
+                    .is_ignore())
     }
+
+    /// `is_ignored` for a walk that never enters an ignored folder: only the
+    /// entry's own path is matched, for its folders were matched when the
+    /// walk entered them. Matching every folder again for every file was a
+    /// fifth of a no-change scan of 100,000 files.
+    pub fn is_ignored_in_walk(&self, rel_path: &str, is_dir: bool) -> bool {
+        !rel_path.is_empty()
+            && (self.is_excluded(rel_path)
+                || match self.own_match(rel_path, is_dir) {
+                    Some(verdict) => verdict,
+                    // A folder the walk entered has no verdict of its own
+                    // or a `!` one, which decides for what it holds; only
+                    // the root's own match is left (a line can match "").
+                    None => !rel_path.contains('/') && self.own_match("", true) == Some(true),
+                })
+    }
+
+    /// `is_ignored` for many paths in any order: each folder's verdict is
+    /// worked out once.
+    pub fn cached(&self) -> CachedRules<'_> {
+        CachedRules {
+            rules: self,
+            folders: HashMap::new(),
+        }
+    }
+
+    fn is_excluded(&self, rel_path: &str) -> bool {
+        self.excluded
+            .iter()
+            .any(|ex| !ex.is_empty() && (rel_path == ex || crate::tree::is_inside(rel_path, ex)))
+    }
+
+    /// What decides for a path: its own match, else its nearest folder's.
+    /// `Some(true)` ignored, `Some(false)` re-included by a `!` line.
+    fn own_match(&self, rel_path: &str, is_dir: bool) -> Option<bool> {
+        match self.matcher.matched(rel_path, is_dir) {
+            Match::None => None,
+            Match::Ignore(_) => Some(true),
+            Match::Whitelist(_) => Some(false),
+        }
+    }
+}
+
+/// See `IgnoreRules::cached`.
+pub struct CachedRules<'r> {
+    rules: &'r IgnoreRules,
+    /// Each folder's verdict from its own match or its nearest folder's,
+    /// as `matched_path_or_any_parents` walks up.
+    folders: HashMap<String, Option<bool>>,
+}
+
+impl CachedRules<'_> {
+    pub fn is_ignored(&mut self, rel_path: &str, is_dir: bool) -> bool {
+        if rel_path.is_empty() {
+            return false;
+        }
+        if self.rules.is_excluded(rel_path) {
+            return true;
+        }
+        match self.rules.own_match(rel_path, is_dir) {
+            Some(verdict) => verdict,
+            None => self.folder(parent(rel_path)) == Some(true),
+        }
+    }
+
+    fn folder(&mut self, dir: &str) -> Option<bool> {
+        if let Some(v) = self.folders.get(dir) {
+            return *v;
+        }
+        let v = match self.rules.own_match(dir, true) {
+            Some(v) => Some(v),
+            None if dir.is_empty() => None,
+            None => self.folder(parent(dir)),
+        };
+        self.folders.insert(dir.to_string(), v);
+        v
+    }
+}
+
+fn parent(rel_path: &str) -> &str {
+    rel_path.rsplit_once('/').map_or("", |(p, _)| p)
 }
 
 #[cfg(test)]

@@ -254,21 +254,25 @@ fn plan_moves(t: &Trees, mode: Mode) -> Vec<Op> {
     let mut moved_from: Vec<&str> = Vec::new();
     let covered = |p: &str, moved: &[&str]| moved.iter().any(|m| p == *m || is_inside(p, m));
 
+    // The indexes by node and by inode are built only once some entry is
+    // not where it was: most rounds move nothing.
     if mode != Mode::UploadOnly {
-        let remote_by_node: HashMap<NodeId, &RelPath> =
-            t.remote.iter().map(|(p, r)| (r.node, p)).collect();
+        let mut remote_by_node: Option<HashMap<NodeId, &RelPath>> = None;
         let mut taken: HashSet<&str> = HashSet::new();
-        for (sp, s) in &t.synced {
-            if covered(sp, &moved_from) {
+        for (sp, s, l, r) in aligned(t) {
+            let Some(s) = s else { continue };
+            if r.is_some_and(|r| r.node == s.node) || covered(sp, &moved_from) {
                 continue;
             }
-            let Some(rp) = remote_by_node.get(&s.node) else {
+            let by_node = remote_by_node
+                .get_or_insert_with(|| t.remote.iter().map(|(p, r)| (r.node, p)).collect());
+            let Some(rp) = by_node.get(&s.node) else {
                 continue;
             };
             if *rp == sp || is_inside(rp, sp) {
                 continue;
             }
-            let movable = t.local.get(sp).is_some_and(|l| l.kind == s.kind)
+            let movable = l.is_some_and(|l| l.kind == s.kind)
                 && !t.local.contains_key(*rp)
                 && !file_above(&t.local, rp)
                 && !taken.contains(rp.as_str())
@@ -285,30 +289,30 @@ fn plan_moves(t: &Trees, mode: Mode) -> Vec<Op> {
     }
 
     if mode != Mode::DownloadOnly {
-        let local_by_inode: HashMap<u64, (&RelPath, &LocalEntry)> = t
-            .local
-            .iter()
-            .filter(|(_, l)| l.stat.inode != 0)
-            .map(|(p, l)| (l.stat.inode, (p, l)))
-            .collect();
+        let mut local_by_inode: Option<HashMap<u64, (&RelPath, &LocalEntry)>> = None;
         let mut taken: HashSet<&str> = HashSet::new();
-        for (sp, s) in &t.synced {
-            if covered(sp, &moved_from) || s.stat.inode == 0 {
-                continue;
-            }
-            if t.local
-                .get(sp)
-                .is_some_and(|l| l.stat.inode == s.stat.inode)
+        for (sp, s, l, r) in aligned(t) {
+            let Some(s) = s else { continue };
+            if s.stat.inode == 0
+                || l.is_some_and(|l| l.stat.inode == s.stat.inode)
+                || covered(sp, &moved_from)
             {
                 continue;
             }
-            let Some((lp, l)) = local_by_inode.get(&s.stat.inode) else {
+            let by_inode = local_by_inode.get_or_insert_with(|| {
+                t.local
+                    .iter()
+                    .filter(|(_, l)| l.stat.inode != 0)
+                    .map(|(p, l)| (l.stat.inode, (p, l)))
+                    .collect()
+            });
+            let Some((lp, l)) = by_inode.get(&s.stat.inode) else {
                 continue;
             };
             // Inodes are reused: a file only counts as moved if its content
             // is what was synced; anything else is a delete plus a create.
             let same = l.kind == s.kind && (s.kind == Kind::Dir || l.hash == s.hash);
-            let remote_here = t.remote.get(sp).is_some_and(|r| r.node == s.node);
+            let remote_here = r.is_some_and(|r| r.node == s.node);
             if same
                 && remote_here
                 && !t.synced.contains_key(*lp)
@@ -406,20 +410,43 @@ fn pull_op(path: &RelPath, r: &RemoteEntry, l: Option<&LocalEntry>) -> Op {
     }
 }
 
-fn plan_changes(t: &Trees, opts: &PlanOptions) -> Vec<Op> {
-    let mut paths: Vec<&RelPath> = t
-        .local
-        .keys()
-        .chain(t.remote.keys())
-        .chain(t.synced.keys())
-        .collect();
-    paths.sort();
-    paths.dedup();
+/// Every path of the three trees once, in order, with what each tree holds
+/// there: one merge of three sorted maps. (Sorting every path and looking
+/// each up in each tree was most of the planner's time on 100,000 files.)
+type Aligned<'t> = (
+    &'t RelPath,
+    Option<&'t SyncedEntry>,
+    Option<&'t LocalEntry>,
+    Option<&'t RemoteEntry>,
+);
+fn aligned(t: &Trees) -> impl Iterator<Item = Aligned<'_>> {
+    let (mut s, mut l, mut r) = (
+        t.synced.iter().peekable(),
+        t.local.iter().peekable(),
+        t.remote.iter().peekable(),
+    );
+    std::iter::from_fn(move || {
+        let path = [
+            s.peek().map(|e| e.0),
+            l.peek().map(|e| e.0),
+            r.peek().map(|e| e.0),
+        ]
+        .into_iter()
+        .flatten()
+        .min()?;
+        Some((
+            path,
+            s.next_if(|e| e.0 == path).map(|e| e.1),
+            l.next_if(|e| e.0 == path).map(|e| e.1),
+            r.next_if(|e| e.0 == path).map(|e| e.1),
+        ))
+    })
+}
 
+fn plan_changes(t: &Trees, opts: &PlanOptions) -> Vec<Op> {
     let mut decisions: BTreeMap<&RelPath, Op> = BTreeMap::new();
     let mut conflict_names: HashSet<RelPath> = HashSet::new();
-    for path in paths {
-        let (s, l, r) = (t.synced.get(path), t.local.get(path), t.remote.get(path));
+    for (path, s, l, r) in aligned(t) {
         if let Some(op) = decide(t, opts, path, s, l, r, &mut conflict_names) {
             decisions.insert(path, op);
         }

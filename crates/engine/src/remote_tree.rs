@@ -61,7 +61,7 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
                 ));
                 continue;
             }
-            if rules.is_ignored(&path, r.kind == Kind::Dir) {
+            if rules.is_ignored_in_walk(&path, r.kind == Kind::Dir) {
                 continue;
             }
             out.tree.insert(

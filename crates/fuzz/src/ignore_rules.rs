@@ -1,6 +1,7 @@
 //! A user's `.nuboignore` (any text) and selective-sync exclusions (any
 //! valid path on the service): building the rules never fails or panics, an
-//! excluded folder is ignored with all it holds, and exactly that folder.
+//! excluded folder is ignored with all it holds, and exactly that folder;
+//! the scan's faster forms of the check decide as the plain one does.
 
 use std::path::Path;
 
@@ -62,6 +63,10 @@ pub fn check(data: &[u8]) {
         "{excluded:?} not excluded with {text:?}"
     );
     assert!(!with_text.is_ignored("", true));
+    same_verdicts(
+        &with_text,
+        &[&excluded, &other, &format!("{other}/inside.txt")],
+    );
 
     let rules = IgnoreRules::with_file(root, std::slice::from_ref(&excluded), None);
     assert!(
@@ -81,5 +86,34 @@ pub fn check(data: &[u8]) {
             !rules.is_ignored(&other, true),
             "excluding {excluded:?} also excluded {other:?}"
         );
+    }
+}
+
+/// `cached` always, and `is_ignored_in_walk` where a walk would reach the
+/// path (no folder above it ignored), agree with `is_ignored`.
+fn same_verdicts(rules: &IgnoreRules, paths: &[&str]) {
+    let mut cached = rules.cached();
+    for path in paths {
+        for is_dir in [true, false] {
+            let plain = rules.is_ignored(path, is_dir);
+            assert_eq!(
+                cached.is_ignored(path, is_dir),
+                plain,
+                "cached verdict differs for {path:?}"
+            );
+            let mut above = path.rsplit_once('/').map(|(p, _)| p);
+            let mut reached = true;
+            while let Some(dir) = above {
+                reached &= !rules.is_ignored(dir, true);
+                above = dir.rsplit_once('/').map(|(p, _)| p);
+            }
+            if reached {
+                assert_eq!(
+                    rules.is_ignored_in_walk(path, is_dir),
+                    plain,
+                    "walk verdict differs for {path:?}"
+                );
+            }
+        }
     }
 }

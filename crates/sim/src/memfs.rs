@@ -425,7 +425,7 @@ impl LocalFs for MemFs {
                 continue;
             };
             let is_dir = matches!(e, Entry::Dir { .. });
-            if rules.is_ignored(&rel, is_dir) {
+            if rules.is_ignored_in_walk(&rel, is_dir) {
                 pruned.push(p.clone());
                 continue;
             }
