@@ -196,7 +196,10 @@ class Nubo:
 
     def sync(self):
         """A uploads, B downloads; peak RSS of the larger engine."""
+        before = lo_bytes()
         ta, ra = timed(self.sync_cmd("a"), env=self.env("a"))
+        # What A's pass put on the wire: A sends, B only fetches.
+        self.a_bytes = lo_bytes() - before
         tb, rb = timed(self.sync_cmd("b"), env=self.env("b"))
         print(f"    nubo: A {ta:.2f}s, B {tb:.2f}s", flush=True)
         return ta + tb, max(ra, rb)
@@ -480,6 +483,8 @@ def scenario(tools, base: Path, dataset, runs, phases):
                         raise RuntimeError(f"{tool.name}: A changed or B differs from A after {p}")
                     if p == phases[-1]:
                         break
+                if isinstance(tool, Nubo) and "edit" in phases:
+                    samples.setdefault("edit_sent", []).append((0, 0, tool.a_bytes))
                 if isinstance(tool, Nubo) and "initial" in phases:
                     samples.setdefault("service_rss", []).append((0, tool.service_rss_kib(), 0))
             finally:
@@ -489,7 +494,7 @@ def scenario(tools, base: Path, dataset, runs, phases):
         for p, s in samples.items():
             if not s:
                 continue
-            name = tool.name if p != "service_rss" else "nubo service"
+            name = {"service_rss": "nubo service", "edit_sent": "nubo A's pass"}.get(p, tool.name)
             out.setdefault(p, {})[name] = (statistics.median(x[0] for x in s), max(x[1] for x in s),
                                            statistics.median(x[2] for x in s))
     return out
