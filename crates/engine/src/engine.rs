@@ -393,6 +393,9 @@ impl Engine {
                 let scan =
                     scanner::scan(self.fs.as_ref(), &folder.local, &rules, &previous, now_ns);
                 self.db.store_local(folder.id, &previous, &scan.tree)?;
+                // Each tree of 100,000 entries is tens of MB: what is done
+                // with goes before the next is loaded.
+                drop(previous);
                 // No download runs between rounds: any temp file is a leftover.
                 for leftover in &scan.leftovers {
                     if let Err(e) = self.fs.remove_file(leftover) {
@@ -404,6 +407,7 @@ impl Engine {
                 }
                 let rows = self.db.remote_rows()?;
                 let remote = remote_tree::build(&rows, *remote_root, &rules);
+                drop(rows);
                 for refused in &remote.refused {
                     tracing::warn!("{refused}");
                 }
@@ -460,6 +464,12 @@ impl Engine {
                 }
                 planned += plan.ops.len();
                 tracing::debug!(folder = folder.id, "plan: {:?}", plan.ops);
+                let crate::tree::Trees {
+                    local,
+                    remote,
+                    synced,
+                } = trees;
+                drop(synced);
                 let ctx = FolderCtx::new(
                     folder.id,
                     folder.local.clone(),
@@ -467,8 +477,8 @@ impl Engine {
                     self.db.clone(),
                     self.remote.clone(),
                     self.fs.clone(),
-                    trees.local,
-                    trees.remote,
+                    local,
+                    remote,
                     self.db.cursor()?,
                     self.stamp(),
                 )
