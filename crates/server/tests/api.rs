@@ -573,10 +573,10 @@ async fn batches_move_many_files_and_judge_each_on_its_own() {
         .map(|i| (format!("f{i}.txt"), format!("content {i}").into_bytes()))
         .collect();
     let hash = |b: &[u8]| blake3::hash(b).to_hex().to_string();
-    let upload = |body: Vec<u8>| {
+    let upload_as = |token: &str, body: Vec<u8>| {
         env.http
             .post(env.url("/v1/chunks/upload"))
-            .bearer_auth(&t)
+            .bearer_auth(token)
             .header("content-type", "application/octet-stream")
             .body(body)
             .send()
@@ -588,7 +588,7 @@ async fn batches_move_many_files_and_judge_each_on_its_own() {
         (names[0].as_str(), files[0].1.as_slice()),
         (names[1].as_str(), &b"not these bytes"[..]),
     ]);
-    let r = upload(lying).await.unwrap();
+    let r = upload_as(&t, lying).await.unwrap();
     assert_eq!(error_code(r).await, ErrorCode::HashMismatch);
     let missing: MissingChunksResponse = env
         .ok(
@@ -603,7 +603,7 @@ async fn batches_move_many_files_and_judge_each_on_its_own() {
         5,
         "nothing of a refused body is kept"
     );
-    let r = upload(b"short".to_vec()).await.unwrap();
+    let r = upload_as(&t, b"short".to_vec()).await.unwrap();
     assert_eq!(error_code(r).await, ErrorCode::BadRequest);
 
     let body = frames::encode(
@@ -613,7 +613,7 @@ async fn batches_move_many_files_and_judge_each_on_its_own() {
             .map(|(h, (_, c))| (h.as_str(), c.as_slice())),
     );
     assert_eq!(
-        upload(body.clone()).await.unwrap().status(),
+        upload_as(&t, body.clone()).await.unwrap().status(),
         StatusCode::NO_CONTENT
     );
     // The batch's chunks went into one pack object, not an object each.
@@ -621,7 +621,10 @@ async fn batches_move_many_files_and_judge_each_on_its_own() {
     assert_eq!(objects("packs").len(), 1, "one pack for the batch");
     assert_eq!(objects("chunks").len(), 0, "no object per chunk");
     // Sent again, it writes nothing more.
-    assert_eq!(upload(body).await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        upload_as(&t, body).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(objects("packs").len(), 1);
 
     // Five commits and one for a name already taken with other content.
@@ -697,37 +700,25 @@ async fn batches_move_many_files_and_judge_each_on_its_own() {
 
     // Another account cannot fetch them: the chunks are alice's.
     let bob = env.login("bob").await.access_token;
-    let r = env
-        .call(
+    let bob_fetches_the_first = || {
+        env.call(
             &bob,
             M::POST,
             "/v1/chunks/fetch",
             Some(json!({"hashes": [names[0]]})),
         )
-        .await;
-    assert_eq!(error_code(r).await, ErrorCode::NotFound);
+    };
+    assert_eq!(
+        error_code(bob_fetches_the_first().await).await,
+        ErrorCode::NotFound
+    );
     // Once bob uploads the same bytes, he reads them: from the pack alice's
     // upload wrote, for no second copy is kept.
     let one = frames::encode([(names[0].as_str(), files[0].1.as_slice())]);
-    let r = env
-        .http
-        .post(env.url("/v1/chunks/upload"))
-        .bearer_auth(&bob)
-        .header("content-type", "application/octet-stream")
-        .body(one)
-        .send()
-        .await
-        .unwrap();
+    let r = upload_as(&bob, one).await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(objects("packs").len(), 1);
-    let r = env
-        .call(
-            &bob,
-            M::POST,
-            "/v1/chunks/fetch",
-            Some(json!({"hashes": [names[0]]})),
-        )
-        .await;
+    let r = bob_fetches_the_first().await;
     assert_eq!(r.status(), StatusCode::OK);
     let body = r.bytes().await.unwrap();
     let parts = frames::decode(&body).unwrap();
