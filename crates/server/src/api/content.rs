@@ -128,7 +128,8 @@ pub async fn upload(
             size: data.len() as u64,
         });
     }
-    // What no account has sent before goes into one pack.
+    // What is not in a pack yet goes into one (a chunk that is an object of
+    // its own, sent alone before, is packed too: a copy, read from the pack).
     let hashes: Vec<String> = refs.iter().map(|r| r.hash.clone()).collect();
     let stored = state.store(move |st| st.packed_chunks(&hashes)).await?;
     let mut new: Vec<(String, Bytes)> = Vec::new();
