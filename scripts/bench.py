@@ -423,8 +423,9 @@ def fresh_pair(work: Path, dataset, seed):
     return a, b
 
 
-# ext4 does not hand out an inode freed in the last minute (five while its
-# block is dirty) and checks each candidate one by one, so creating 10,000
+# ext4 does not hand out an inode freed in the last minute (longer while its
+# block is not written back, hence the sync) and checks each candidate one by
+# one, so creating 10,000
 # files just after deleting the last run's 30,000 took up to three times as
 # long (B's download: 1.7 s on a fresh folder, 5.5 s after a deletion), for
 # whichever tool ran next. No user deletes a run's worth of files before

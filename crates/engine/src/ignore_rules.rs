@@ -9,6 +9,8 @@ use std::path::Path;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
 
+use crate::tree::parent;
+
 pub const IGNORE_FILE: &str = ".nuboignore";
 
 const BUILT_IN: &[&str] = &[
@@ -119,8 +121,8 @@ impl IgnoreRules {
             .any(|ex| !ex.is_empty() && (rel_path == ex || crate::tree::is_inside(rel_path, ex)))
     }
 
-    /// What decides for a path: its own match, else its nearest folder's.
-    /// `Some(true)` ignored, `Some(false)` re-included by a `!` line.
+    /// The path's own match, its folders left out: `Some(true)` ignored,
+    /// `Some(false)` re-included by a `!` line, `None` for no line.
     fn own_match(&self, rel_path: &str, is_dir: bool) -> Option<bool> {
         match self.matcher.matched(rel_path, is_dir) {
             Match::None => None,
@@ -164,10 +166,6 @@ impl CachedRules<'_> {
         self.folders.insert(dir.to_string(), v);
         v
     }
-}
-
-fn parent(rel_path: &str) -> &str {
-    rel_path.rsplit_once('/').map_or("", |(p, _)| p)
 }
 
 #[cfg(test)]

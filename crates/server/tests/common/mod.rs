@@ -24,7 +24,7 @@ pub struct Env {
     pub server: RunningServer,
     pub http: Client,
     pub clock: Arc<TestClock>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 pub async fn start(agreements: AgreementSource) -> Env {
@@ -43,14 +43,14 @@ pub async fn start(agreements: AgreementSource) -> Env {
         server,
         http: Client::new(),
         clock,
-        _dir: dir,
+        dir,
     }
 }
 
 impl Env {
     /// The service's data folder (its database and chunk objects).
     pub fn data_dir(&self) -> &std::path::Path {
-        self._dir.path()
+        self.dir.path()
     }
 
     pub fn url(&self, path: &str) -> String {
