@@ -10,10 +10,11 @@ TOOLS := $(HOME)/.cache/nubo/tools
 TAURI_DRIVER := $(TOOLS)/bin/tauri-driver
 
 # Debian packages the build and the tests need: the keyring (engine), WebKitGTK
-# and the tray library (desktop app), chromium (UI tests).
+# and the tray library (desktop app), chromium (UI tests), PostgreSQL (the
+# service's tests on it), nginx (a load balancer in front of two instances).
 APT_PACKAGES := pkg-config libdbus-1-dev gnome-keyring dbus libsecret-tools openssl \
 	libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev \
-	chromium xvfb xauth webkit2gtk-driver
+	chromium xvfb xauth webkit2gtk-driver postgresql nginx
 
 .PHONY: run test test-install deps ui build app package lint fmt icons screenshots demo-clean soak fuzz bench
 
@@ -70,11 +71,14 @@ lint: ui
 $(TAURI_DRIVER):
 	cargo install tauri-driver --locked --version 2.1.0 --root $(TOOLS)
 
-# Unit and end-to-end tests of engine, service and CLI; the keyring test in a
-# session keyring; the full-disk tests in a mount namespace (small tmpfs
-# mounts); the UI in chromium; the real app under Xvfb.
+# Unit and end-to-end tests of engine, service and CLI; the service's suite
+# again on PostgreSQL and an S3 server, with its tests of several instances;
+# the keyring test in a session keyring; the full-disk tests in a mount
+# namespace (small tmpfs mounts); the UI in chromium; the real app under Xvfb.
 test: lint $(TAURI_DRIVER)
 	cargo test --locked --workspace
+	scripts/with-postgres.sh cargo test --locked -p nubo-server --tests -- --include-ignored
+	scripts/with-postgres.sh cargo test --locked -p nubo-cli --test scale -- --ignored
 	scripts/with-keyring.sh cargo test --locked -p nubo-cli --test keyring -- --ignored
 	scripts/with-mount-namespace.sh cargo test --locked -p nubo-cli --test disk_full -- --ignored
 	cd ui && npm test

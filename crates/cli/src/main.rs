@@ -121,10 +121,49 @@ enum Command {
     Logout,
 }
 
+/// Where the service keeps what it stores: a data folder, or PostgreSQL
+/// and an S3 bucket (shared by several instances).
+#[derive(Args)]
+struct StorageArgs {
+    /// The data folder: SQLite metadata and chunks, unless --database and
+    /// --chunks put them elsewhere.
+    #[arg(long, required_unless_present = "database")]
+    data: Option<PathBuf>,
+    /// Metadata in PostgreSQL: postgres://user@host/dbname (a password is
+    /// better given in NUBO_DATABASE than on the command line).
+    #[arg(long, env = "NUBO_DATABASE")]
+    database: Option<String>,
+    /// Chunks in an S3-compatible store: s3://bucket/prefix. Credentials
+    /// come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+    #[arg(long, env = "NUBO_CHUNKS")]
+    chunks: Option<String>,
+    /// The S3 endpoint, for a provider other than AWS (else AWS_ENDPOINT_URL).
+    #[arg(long, requires = "chunks")]
+    s3_endpoint: Option<String>,
+    /// The S3 region (else AWS_REGION).
+    #[arg(long, requires = "chunks")]
+    s3_region: Option<String>,
+}
+
+impl StorageArgs {
+    /// `chunks`: whether chunks are needed (serving, not adding an account).
+    fn config(&self, chunks: bool) -> anyhow::Result<nubo_server::ServerConfig> {
+        if chunks && self.data.is_none() && self.chunks.is_none() {
+            bail!("chunks need a place: give --chunks s3://bucket/prefix, or --data DIR");
+        }
+        let mut config = nubo_server::ServerConfig::new(self.data.clone().unwrap_or_default());
+        config.database = self.database.clone();
+        config.chunks = self.chunks.clone();
+        config.s3.endpoint = self.s3_endpoint.clone();
+        config.s3.region = self.s3_region.clone();
+        Ok(config)
+    }
+}
+
 #[derive(Args)]
 struct ServeArgs {
-    #[arg(long)]
-    data: PathBuf,
+    #[command(flatten)]
+    storage: StorageArgs,
     #[arg(long, default_value = "127.0.0.1:8787")]
     listen: SocketAddr,
     /// A folder of agreement documents with a manifest.json.
@@ -161,8 +200,8 @@ struct ServeArgs {
 enum AdminCommand {
     /// Create an account; the password is read from standard input.
     AddAccount {
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        storage: StorageArgs,
         account_id: String,
         #[arg(long)]
         phone: Option<String>,
@@ -170,6 +209,24 @@ enum AdminCommand {
         quota: u64,
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+    /// Bring a PostgreSQL database's schema up to date; with --from-data,
+    /// first copy a data folder's service into it (see "Operating at
+    /// scale" in the README).
+    Migrate {
+        /// postgres://user@host/dbname (or NUBO_DATABASE).
+        #[arg(long, env = "NUBO_DATABASE")]
+        database: String,
+        /// The data folder of a service that ran on SQLite; it is only read.
+        #[arg(long)]
+        from_data: Option<PathBuf>,
+        /// With --from-data: also copy its chunks to this S3 store.
+        #[arg(long, requires = "from_data")]
+        chunks: Option<String>,
+        #[arg(long, requires = "chunks")]
+        s3_endpoint: Option<String>,
+        #[arg(long, requires = "chunks")]
+        s3_region: Option<String>,
     },
 }
 
@@ -303,7 +360,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 .with_env_filter(filter)
                 .with_writer(std::io::stderr)
                 .try_init();
-            let mut config = nubo_server::ServerConfig::new(&a.data);
+            let mut config = a.storage.config(true)?;
             config.listen = a.listen;
             config.demo = a.demo;
             config.keep_versions = a.keep_versions;
@@ -342,7 +399,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Admin {
             command:
                 AdminCommand::AddAccount {
-                    data,
+                    storage,
                     account_id,
                     phone,
                     quota,
@@ -350,8 +407,33 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 },
         } => {
             let password = read_password()?;
-            nubo_server::add_account(&data, &account_id, phone.as_deref(), quota, &password)?;
-            println!("account {account_id} created");
+            let config = storage.config(false)?;
+            tokio::task::spawn_blocking(move || {
+                nubo_server::add_account(&config, &account_id, phone.as_deref(), quota, &password)?;
+                println!("account {account_id} created");
+                anyhow::Ok(0)
+            })
+            .await?
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Migrate {
+                    database,
+                    from_data,
+                    chunks,
+                    s3_endpoint,
+                    s3_region,
+                },
+        } => {
+            let s3 = nubo_server::chunks::S3Settings {
+                endpoint: s3_endpoint,
+                region: s3_region,
+                ..Default::default()
+            };
+            let report =
+                nubo_server::migrate::run(&database, from_data.as_deref(), chunks.as_deref(), &s3)
+                    .await?;
+            println!("{report}");
             Ok(0)
         }
         Command::Login {

@@ -1,5 +1,5 @@
 //! Content-addressed chunk bytes, kept through `object_store` so that a local
-//! folder and an S3 bucket are interchangeable. Which account may read which
+//! folder and an S3 bucket (`--chunks s3://…`) are interchangeable. Which account may read which
 //! chunk, and where a packed chunk lies, is the metadata store's business.
 //!
 //! A chunk uploaded on its own (a large file's) is an object of its own. The
@@ -12,8 +12,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, PutPayload};
 
 use crate::store::{PackedAt, PackedChunk};
@@ -37,12 +39,90 @@ fn pack_location(name: &str) -> ObjectPath {
     ObjectPath::from(format!("packs/{}/{}", &name[..2], name))
 }
 
+/// How to reach an S3-compatible store, beyond what its URL says. Whatever
+/// is left out comes from the usual AWS environment variables
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
+/// `AWS_ENDPOINT_URL`, …).
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    /// Another provider than AWS, or a server of one's own (MinIO, Garage, …).
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}
+
 impl ChunkStore {
     pub fn local(dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
         Ok(ChunkStore {
             inner: Arc::new(LocalFileSystem::new_with_prefix(dir)?),
         })
+    }
+
+    /// An S3 bucket, `s3://bucket/prefix` (the prefix may be left out).
+    pub fn s3(url: &str, settings: &S3Settings) -> anyhow::Result<Self> {
+        let parsed = url::Url::parse(url)
+            .map_err(|e| anyhow::anyhow!("{url} is not a chunk store URL: {e}"))?;
+        if parsed.scheme() != "s3" {
+            anyhow::bail!(
+                "{url}: chunks go to a local folder (leave --chunks out) or to s3://bucket/prefix"
+            );
+        }
+        let bucket = parsed
+            .host_str()
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("{url} names no bucket: write s3://bucket/prefix"))?;
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        if let Some(endpoint) = &settings.endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"))
+                // Servers of one's own rarely have a DNS name per bucket.
+                .with_virtual_hosted_style_request(false);
+        }
+        if let Some(region) = &settings.region {
+            builder = builder.with_region(region);
+        }
+        if let Some(key) = &settings.access_key_id {
+            builder = builder.with_access_key_id(key);
+        }
+        if let Some(secret) = &settings.secret_access_key {
+            builder = builder.with_secret_access_key(secret);
+        }
+        let store = builder
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot use {url} for chunks: {e}"))?;
+        let prefix = parsed.path().trim_matches('/');
+        let inner: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            Arc::new(store)
+        } else {
+            Arc::new(PrefixStore::new(store, prefix))
+        };
+        Ok(ChunkStore { inner })
+    }
+
+    /// Copies every object (chunks and packs) into `to`, under the same
+    /// names; one already there is left as it is (names are content
+    /// hashes). How many were copied.
+    pub async fn copy_all_to(&self, to: &ChunkStore) -> anyhow::Result<u64> {
+        use futures::StreamExt;
+        let mut listing = self.inner.list(None);
+        let mut copied = 0;
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            match to.inner.head(&meta.location).await {
+                Ok(_) => continue,
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let bytes = self.inner.get(&meta.location).await?.bytes().await?;
+            to.inner
+                .put(&meta.location, PutPayload::from(bytes))
+                .await?;
+            copied += 1;
+        }
+        Ok(copied)
     }
 
     pub async fn contains(&self, hash: &str) -> anyhow::Result<bool> {

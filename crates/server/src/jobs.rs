@@ -58,15 +58,35 @@ impl Jobs {
         })
     }
 
-    /// Runs `run_once` every `every` until the task is aborted.
+    /// One pass, unless another instance sharing the store ran one less
+    /// than `gap` ago. Whether this one ran.
+    pub fn run_if_due(&self, gap: Duration) -> anyhow::Result<Option<JobReport>> {
+        let claimed = self
+            .store
+            .claim_job("background", self.clock.now(), gap.as_secs() as i64)
+            .map_err(|e| {
+                anyhow::anyhow!("cannot take a turn at the background jobs: {}", e.message)
+            })?;
+        if !claimed {
+            return Ok(None);
+        }
+        self.run_once().map(Some)
+    }
+
+    /// Runs `run_if_due` every `every` until the task is aborted: with
+    /// several instances, the jobs run once an interval, not once per
+    /// instance.
     pub fn spawn(self, every: Duration) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Ticks of instances started apart drift; a little less than the
+            // interval keeps one of them from skipping a turn.
+            let gap = every.mul_f64(0.9);
             loop {
                 tick.tick().await;
                 let jobs = self.clone();
-                match tokio::task::spawn_blocking(move || jobs.run_once()).await {
+                match tokio::task::spawn_blocking(move || jobs.run_if_due(gap)).await {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => tracing::error!("{e:#}"),
                     Err(e) => tracing::error!("a background job panicked: {e}"),

@@ -1,6 +1,8 @@
 //! The Nubo reference cloud service: accounts, agreements, a node tree with a
 //! change feed, content-addressed chunks, push. Runs from one data folder
-//! (`nubo serve --data DIR`) with nothing else installed.
+//! (`nubo serve --data DIR`) with nothing else installed, or, at scale, with
+//! its metadata in PostgreSQL and its chunks in an S3 bucket, shared by
+//! several instances (`--database`, `--chunks`).
 
 pub mod agreements;
 pub mod api;
@@ -8,6 +10,7 @@ pub mod chunks;
 pub mod clock;
 pub mod jobs;
 pub mod lifecycle;
+pub mod migrate;
 mod password;
 pub mod store;
 pub mod tls;
@@ -27,7 +30,7 @@ use api::AppState;
 use chunks::ChunkStore;
 use clock::{Clock, SystemClock};
 use jobs::{JobReport, Jobs};
-use store::{MetaStore, SqliteStore};
+use store::{MetaStore, PostgresStore, SqliteStore};
 
 /// The demo account `--demo` creates, printed at start so a person can sign in.
 pub const DEMO_ACCOUNT: &str = "demo";
@@ -59,6 +62,16 @@ pub struct ServerConfig {
     pub clock: Arc<dyn Clock>,
     /// HTTPS with this certificate; required to listen beyond loopback.
     pub tls: Option<tls::TlsFiles>,
+    /// Metadata in this PostgreSQL database (`postgres://…`) instead of
+    /// SQLite in the data folder.
+    pub database: Option<String>,
+    /// Chunks in this object store (`s3://bucket/prefix`) instead of the
+    /// data folder.
+    pub chunks: Option<String>,
+    pub s3: chunks::S3Settings,
+    /// How often the background jobs run (retention, account lifecycle);
+    /// never on their own when None.
+    pub jobs_every: Option<std::time::Duration>,
 }
 
 impl ServerConfig {
@@ -74,6 +87,27 @@ impl ServerConfig {
             retention_days: 30,
             clock: Arc::new(SystemClock),
             tls: None,
+            database: None,
+            chunks: None,
+            s3: chunks::S3Settings::default(),
+            jobs_every: Some(std::time::Duration::from_secs(3600)),
+        }
+    }
+
+    /// The metadata store this configuration names: PostgreSQL when given,
+    /// else SQLite in the data folder. Blocking (it may connect and migrate).
+    pub fn open_store(&self) -> anyhow::Result<Arc<dyn MetaStore>> {
+        Ok(match &self.database {
+            Some(url) => Arc::new(PostgresStore::connect(url, self.keep_versions)?),
+            None => Arc::new(open_store(&self.data_dir, self.keep_versions)?),
+        })
+    }
+
+    /// The chunk store this configuration names.
+    pub fn open_chunks(&self) -> anyhow::Result<ChunkStore> {
+        match &self.chunks {
+            Some(url) => ChunkStore::s3(url, &self.s3),
+            None => ChunkStore::local(&self.data_dir.join("chunks")),
         }
     }
 }
@@ -84,10 +118,10 @@ pub fn open_store(data_dir: &Path, keep_versions: u32) -> anyhow::Result<SqliteS
     SqliteStore::open(&data_dir.join("meta.sqlite"), keep_versions)
 }
 
-/// `nubo admin add-account`: works on the data folder directly, with or
-/// without a running service.
+/// `nubo admin add-account`: works on the service's store directly, with or
+/// without a running service. Blocking.
 pub fn add_account(
-    data_dir: &Path,
+    config: &ServerConfig,
     account_id: &str,
     phone: Option<&str>,
     quota_bytes: u64,
@@ -96,7 +130,7 @@ pub fn add_account(
     if account_id.trim().is_empty() || password.is_empty() {
         bail!("an account needs a non-empty ID and password");
     }
-    let store = open_store(data_dir, 50)?;
+    let store = config.open_store()?;
     let now = SystemClock.now();
     store
         .create_account(
@@ -117,7 +151,9 @@ pub struct RunningServer {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     jobs: Jobs,
-    jobs_task: tokio::task::JoinHandle<()>,
+    jobs_task: Option<tokio::task::JoinHandle<()>>,
+    /// Set to stop the thread that listens for other instances' changes.
+    stop_listening: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl RunningServer {
@@ -127,7 +163,11 @@ impl RunningServer {
     }
 
     pub async fn shutdown(mut self) {
-        self.jobs_task.abort();
+        if let Some(task) = &self.jobs_task {
+            task.abort();
+        }
+        self.stop_listening
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -139,6 +179,16 @@ impl RunningServer {
     pub async fn run_jobs_once(&self) -> anyhow::Result<JobReport> {
         let jobs = self.jobs.clone();
         tokio::task::spawn_blocking(move || jobs.run_once()).await?
+    }
+
+    /// A pass unless an instance sharing the store ran one less than `gap`
+    /// ago, as the timer does: what ran, if anything.
+    pub async fn run_jobs_if_due(
+        &self,
+        gap: std::time::Duration,
+    ) -> anyhow::Result<Option<JobReport>> {
+        let jobs = self.jobs.clone();
+        tokio::task::spawn_blocking(move || jobs.run_if_due(gap)).await?
     }
 }
 
@@ -156,31 +206,46 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         AgreementSource::Samples => Published::fixed(AgreementSet::samples()),
         AgreementSource::Dir(dir) => Published::from_dir(dir)?,
     };
-    let store = open_store(&config.data_dir, config.keep_versions)?;
-    if config.demo
-        && store
-            .find_account(DEMO_ACCOUNT)
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .is_none()
-    {
-        store
-            .create_account(
-                DEMO_ACCOUNT,
-                None,
-                &hash_password(DEMO_PASSWORD),
-                config.default_quota_bytes,
-                config.clock.now(),
-            )
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
-    let store: Arc<dyn MetaStore> = Arc::new(store);
+    let opening = config.clone();
+    // Off the runtime: PostgreSQL's client blocks.
+    let store = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let store = opening.open_store()?;
+        if opening.demo
+            && store
+                .find_account(DEMO_ACCOUNT)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .is_none()
+        {
+            store
+                .create_account(
+                    DEMO_ACCOUNT,
+                    None,
+                    &hash_password(DEMO_PASSWORD),
+                    opening.default_quota_bytes,
+                    opening.clock.now(),
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        Ok(store)
+    })
+    .await??;
     let jobs = Jobs {
         store: store.clone(),
         clock: config.clock.clone(),
         retention_days: config.retention_days,
     };
-    let chunks = ChunkStore::local(&config.data_dir.join("chunks"))?;
+    let chunks = config.open_chunks()?;
     let (changes, _) = broadcast::channel(1024);
+    let stop_listening = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if store.shared() {
+        let wake = changes.clone();
+        store.listen(
+            Box::new(move |account, cursor| {
+                let _ = wake.send((account, cursor));
+            }),
+            stop_listening.clone(),
+        );
+    }
     let state = AppState {
         store,
         chunks,
@@ -217,7 +282,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     };
     // The first pass runs at once: a service that was down for a while
     // catches up before anyone asks.
-    let jobs_task = jobs.clone().spawn(std::time::Duration::from_secs(3600));
+    let jobs_task = config.jobs_every.map(|every| jobs.clone().spawn(every));
     Ok(RunningServer {
         addr,
         https,
@@ -225,5 +290,6 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         task,
         jobs,
         jobs_task,
+        stop_listening,
     })
 }

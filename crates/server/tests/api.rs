@@ -617,7 +617,7 @@ async fn batches_move_many_files_and_judge_each_on_its_own() {
         StatusCode::NO_CONTENT
     );
     // The batch's chunks went into one pack object, not an object each.
-    let objects = |dir: &str| files_under(&env.data_dir().join("chunks").join(dir));
+    let objects = |kind: &str| env.chunk_objects(kind);
     assert_eq!(objects("packs").len(), 1, "one pack for the batch");
     assert_eq!(objects("chunks").len(), 0, "no object per chunk");
     // Sent again, it writes nothing more.
@@ -723,20 +723,4 @@ async fn batches_move_many_files_and_judge_each_on_its_own() {
     let body = r.bytes().await.unwrap();
     let parts = frames::decode(&body).unwrap();
     assert_eq!(&body[parts[0].1.clone()], files[0].1.as_slice());
-}
-
-/// Every file under `dir`, at any depth (none when it does not exist).
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.file_type().unwrap().is_dir() {
-                todo.push(e.path());
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    out
 }

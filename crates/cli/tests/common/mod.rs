@@ -64,6 +64,12 @@ impl Service {
         self.child = child;
     }
 
+    /// Stops the process at once (kill -9), for good.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// Number of chunk objects the service stores.
     pub fn chunk_count(&self) -> usize {
         self.chunk_files().len()
@@ -127,7 +133,18 @@ impl Client {
         password: &str,
         folder_args: &[&str],
     ) -> Client {
-        let c = Self::signed_in(service, name, account, password);
+        Self::for_account_at(&service.url, name, account, password, folder_args)
+    }
+
+    /// As `for_account`, with the service at `url` (behind a load balancer, say).
+    pub fn for_account_at(
+        url: &str,
+        name: &str,
+        account: &str,
+        password: &str,
+        folder_args: &[&str],
+    ) -> Client {
+        let c = Self::signed_in_at(url, name, account, password);
         c.ok(&["agreements", "--accept"]);
         let root = c.root.to_str().unwrap().to_string();
         let mut args = vec!["folder", "add", root.as_str()];
@@ -150,9 +167,13 @@ impl Client {
 
     /// Signed in only: no agreements accepted, no folder.
     pub fn signed_in(service: &Service, name: &str, account: &str, password: &str) -> Client {
+        Self::signed_in_at(&service.url, name, account, password)
+    }
+
+    pub fn signed_in_at(url: &str, name: &str, account: &str, password: &str) -> Client {
         let c = Self::blank(name);
         let mut child = c
-            .command(&["login", &service.url, account, "--password-stdin"])
+            .command(&["login", url, account, "--password-stdin"])
             .stdin(Stdio::piped())
             .spawn()
             .unwrap();

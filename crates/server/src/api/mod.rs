@@ -66,9 +66,23 @@ impl AppState {
         self.clock.now()
     }
 
-    /// Wakes the account's push listeners. Nobody listening is fine.
+    /// Wakes the account's push listeners. Nobody listening is fine. With a
+    /// store that several instances share, through the store, so that the
+    /// listeners of every instance (this one's too) wake.
     pub fn notify_change(&self, account: AccountKey, cursor: i64) {
-        let _ = self.changes.send((account, cursor));
+        if !self.store.shared() {
+            let _ = self.changes.send((account, cursor));
+            return;
+        }
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.announce(account, cursor) {
+                tracing::warn!(
+                    "cannot announce a change to the other instances: {}",
+                    e.message
+                );
+            }
+        });
     }
 }
 

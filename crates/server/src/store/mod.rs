@@ -1,12 +1,20 @@
 //! Metadata storage: accounts, devices, tokens, acceptances, the node tree and
-//! its change feed. One interface, so that a PostgreSQL implementation can
-//! stand beside the embedded SQLite one without touching the handlers.
+//! its change feed. One interface (`MetaStore`) for the handlers; one set of
+//! rules (`sql`) over two databases: embedded SQLite (`sqlite`) and
+//! PostgreSQL (`postgres`), which several instances can share.
 
+pub mod db;
+mod postgres;
+mod sql;
 mod sqlite;
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
-pub use sqlite::SqliteStore;
+pub use postgres::{Postgres, PostgresStore};
+pub use sql::SqlStore;
+pub use sqlite::{Sqlite, SqliteStore};
 
 use nubo_protocol::{
     AcceptItem, Acceptance, AgeConfirmation, ApiError, ChangesResponse, ChunkRef, CommitRequest,
@@ -254,4 +262,21 @@ pub trait MetaStore: Send + Sync + 'static {
     fn packed_chunks(&self, hashes: &[String]) -> StoreResult<HashMap<String, PackedAt>>;
     fn missing_chunks(&self, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>>;
     fn has_chunk(&self, account: AccountKey, hash: &str) -> StoreResult<bool>;
+
+    /// Takes the turn to run background job `name` when nobody ran it in
+    /// the last `gap` seconds: with several instances on one database, one
+    /// of them runs it.
+    fn claim_job(&self, name: &str, now: i64, gap: i64) -> StoreResult<bool>;
+    /// Whether several service instances may share this store: then a
+    /// change is announced through it (`announce`) rather than only to
+    /// this instance's push clients.
+    fn shared(&self) -> bool;
+    fn announce(&self, account: AccountKey, cursor: i64) -> StoreResult<()>;
+    /// Hands the announcements of every instance sharing the store (this
+    /// one too) to `deliver`, until `stop` is set. Nothing for a store that
+    /// only this instance uses.
+    fn listen(&self, deliver: Deliver, stop: Arc<AtomicBool>);
 }
+
+/// Where announced changes go: (account, new cursor).
+pub type Deliver = Box<dyn Fn(AccountKey, i64) + Send + 'static>;

@@ -10,6 +10,8 @@ use nubo_protocol::*;
 use nubo_server::clock::Clock;
 use nubo_server::{AgreementSource, RunningServer, ServerConfig};
 use reqwest::{Client, Method, StatusCode};
+
+pub mod backends;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -24,26 +26,73 @@ pub struct Env {
     pub server: RunningServer,
     pub http: Client,
     pub clock: Arc<TestClock>,
+    /// What the service was started with, to start another instance on
+    /// the same storage.
+    pub config: ServerConfig,
     dir: tempfile::TempDir,
+    pub s3: Option<backends::S3Server>,
+}
+
+/// What a test service keeps its data on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// SQLite and a chunk folder in the data folder.
+    DataFolder,
+    /// PostgreSQL (a fresh database) and an S3 server of its own.
+    PostgresS3,
+}
+
+impl Storage {
+    /// The suite runs once per backend: `make test` runs it again with
+    /// NUBO_TEST_POSTGRES set, against PostgreSQL and an S3 server.
+    pub fn from_env() -> Storage {
+        if backends::postgres_url().is_some() {
+            Storage::PostgresS3
+        } else {
+            Storage::DataFolder
+        }
+    }
 }
 
 pub async fn start(agreements: AgreementSource) -> Env {
+    start_on(agreements, Storage::from_env()).await
+}
+
+pub async fn start_on(agreements: AgreementSource, storage: Storage) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    for id in ["alice", "bob"] {
-        nubo_server::add_account(dir.path(), id, None, 1 << 30, "pw-of-the-test").unwrap();
-    }
     let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
     let mut cfg = ServerConfig::new(dir.path());
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     cfg.agreements = agreements;
     cfg.access_ttl_secs = 600;
     cfg.clock = clock.clone();
-    let server = nubo_server::start(cfg).await.unwrap();
+    // Tests run the background jobs themselves, on the clock they move.
+    cfg.jobs_every = None;
+    let s3 = match storage {
+        Storage::PostgresS3 => {
+            cfg.database = Some(backends::fresh_database().await);
+            let s3 = backends::S3Server::start(dir.path()).await;
+            s3.configure(&mut cfg);
+            Some(s3)
+        }
+        Storage::DataFolder => None,
+    };
+    let accounts = cfg.clone();
+    tokio::task::spawn_blocking(move || {
+        for id in ["alice", "bob"] {
+            nubo_server::add_account(&accounts, id, None, 1 << 30, "pw-of-the-test").unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let server = nubo_server::start(cfg.clone()).await.unwrap();
     Env {
         server,
         http: Client::new(),
         clock,
+        config: cfg,
         dir,
+        s3,
     }
 }
 
@@ -51,6 +100,17 @@ impl Env {
     /// The service's data folder (its database and chunk objects).
     pub fn data_dir(&self) -> &std::path::Path {
         self.dir.path()
+    }
+
+    /// The files that hold the chunk store's objects under `kind`
+    /// ("chunks" or "packs"), in the folder or in the S3 server's.
+    pub fn chunk_objects(&self, kind: &str) -> Vec<std::path::PathBuf> {
+        let top = match self.s3 {
+            // The S3 server keeps an object at <bucket>/<key>.
+            Some(_) => self.dir.path().join("s3/nubo/chunks"),
+            None => self.dir.path().join("chunks"),
+        };
+        files_under(&top.join(kind))
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -156,4 +216,20 @@ impl Env {
     pub fn advance(&self, secs: i64) {
         self.clock.0.fetch_add(secs, Ordering::SeqCst);
     }
+}
+
+/// Every file under `dir`, at any depth (none when it does not exist).
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                todo.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
 }

@@ -10,13 +10,13 @@ use nubo_protocol::names::restored_name;
 use nubo_protocol::{
     ApiError, ErrorCode, Node, NodeId, NodeKind, RestoreRequest, RestoreResponse, TrashItem,
 };
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{
-    get_node, insert_file, internal, live_child, live_dir, next_seq, not_found, quota_check,
-    replace_content, valid_name, Cached, Content,
+    bad_request, get_node, insert_file, live_child, live_dir, next_seq, not_found, quota_check,
+    replace_content, valid_name, Content, R,
 };
-use crate::store::{AccountKey, DeviceId, StoreResult};
+use crate::store::db::{args, Db, DbError, StoreError};
+use crate::store::{AccountKey, DeviceId};
 
 /// A deleted, not yet purged node, as the trash listing needs it.
 struct Deleted {
@@ -32,11 +32,11 @@ struct Deleted {
 }
 
 /// `/a/b/c` for a node, following parents whether live or deleted.
-pub(super) fn path_of(c: &Connection, account: AccountKey, id: NodeId) -> StoreResult<String> {
+pub(super) fn path_of(db: &mut dyn Db, account: AccountKey, id: NodeId) -> R<String> {
     let mut parts = Vec::new();
     let mut cur = Some(id);
     while let Some(n) = cur {
-        let node = get_node(c, account, n)?;
+        let node = get_node(db, account, n)?;
         if node.parent.is_some() {
             parts.push(node.name);
         }
@@ -50,41 +50,39 @@ pub(super) fn path_of(c: &Connection, account: AccountKey, id: NodeId) -> StoreR
 /// was not removed by the same delete; a query matches an entry by its name,
 /// or by the name of anything that went with it.
 pub(super) fn trash(
-    c: &Connection,
+    db: &mut dyn Db,
     account: AccountKey,
     query: &str,
     offset: u32,
     limit: u32,
-) -> StoreResult<(Vec<TrashItem>, u64)> {
-    let mut stmt = c
-        .prepare_cached(
+) -> R<(Vec<TrashItem>, u64)> {
+    let rows: Vec<Deleted> = db
+        .query(
             "SELECT n.id, n.parent, n.name, n.kind, n.size, n.deleted_at, COALESCE(n.deleted_by, 0),
                     COALESCE(d.name, ''), COALESCE(n.delete_op, n.seq)
              FROM nodes n LEFT JOIN devices d ON d.id = n.deleted_by
              WHERE n.account = ?1 AND n.deleted = 1 AND n.purged = 0",
-        )
-        .map_err(internal)?;
-    let rows: Vec<Deleted> = stmt
-        .query_map([account], |r| {
+            args![account],
+        )?
+        .iter()
+        .map(|r| {
             Ok(Deleted {
-                id: r.get(0)?,
-                parent: r.get(1)?,
-                name: r.get(2)?,
-                kind: if r.get::<_, String>(3)? == "dir" {
+                id: r.int(0)?,
+                parent: r.opt_int(1)?,
+                name: r.text(2)?,
+                kind: if r.text(3)? == "dir" {
                     NodeKind::Dir
                 } else {
                     NodeKind::File
                 },
-                size: r.get::<_, i64>(4)? as u64,
-                deleted_at: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
-                deleted_by: r.get(6)?,
-                device_name: r.get(7)?,
-                op: r.get(8)?,
+                size: r.size(4)?,
+                deleted_at: r.opt_int(5)?.unwrap_or(0),
+                deleted_by: r.int(6)?,
+                device_name: r.text(7)?,
+                op: r.int(8)?,
             })
         })
-        .map_err(internal)?
-        .collect::<Result<_, _>>()
-        .map_err(internal)?;
+        .collect::<Result<_, DbError>>()?;
     let by_id: HashMap<NodeId, usize> = rows.iter().enumerate().map(|(i, d)| (d.id, i)).collect();
     // Each deleted node's entry: walk up while the parent went in the same delete.
     let entry_of = |mut i: usize| {
@@ -124,75 +122,64 @@ pub(super) fn trash(
         )
     });
     let total = hits.len() as u64;
-    let items = hits
-        .into_iter()
-        .skip(offset as usize)
-        .take(limit as usize)
-        .map(|(i, t)| {
-            let d = &rows[i];
-            Ok(TrashItem {
-                id: d.id,
-                name: d.name.clone(),
-                path: path_of(c, account, d.id)?,
-                kind: d.kind,
-                size: t.size,
-                files: t.files,
-                deleted_at: d.deleted_at,
-                deleted_by: d.deleted_by,
-                device_name: d.device_name.clone(),
-            })
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
+    let mut items = Vec::new();
+    for (i, t) in hits.into_iter().skip(offset as usize).take(limit as usize) {
+        let d = &rows[i];
+        items.push(TrashItem {
+            id: d.id,
+            name: d.name.clone(),
+            path: path_of(db, account, d.id)?,
+            kind: d.kind,
+            size: t.size,
+            files: t.files,
+            deleted_at: d.deleted_at,
+            deleted_by: d.deleted_by,
+            device_name: d.device_name.clone(),
+        });
+    }
     Ok((items, total))
 }
 
 /// The node at `/a/b/c`: the live one, or else the one deleted last.
-pub(super) fn lookup(c: &Connection, account: AccountKey, path: &str) -> StoreResult<Node> {
-    let root: NodeId = c
-        .row(
-            "SELECT root_id FROM accounts WHERE id = ?1",
-            [account],
-            |r| r.get(0),
-        )
-        .map_err(internal)?;
-    let mut node = get_node(c, account, root)?;
+pub(super) fn lookup(db: &mut dyn Db, account: AccountKey, path: &str) -> R<Node> {
+    let root = db
+        .query_one("SELECT root_id FROM accounts WHERE id = ?1", args![account])?
+        .int(0)?;
+    let mut node = get_node(db, account, root)?;
     for part in path.split('/').filter(|p| !p.is_empty()) {
-        let id: Option<NodeId> = c
-            .row(
-                "SELECT id FROM nodes WHERE account = ?1 AND parent = ?2 AND name = ?3
-                 ORDER BY deleted, deleted_at DESC, id DESC LIMIT 1",
-                params![account, node.id, part],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(internal)?;
-        let Some(id) = id else {
+        let row = db.query_opt(
+            "SELECT id FROM nodes WHERE account = ?1 AND parent = ?2 AND name = ?3
+             ORDER BY deleted, deleted_at DESC, id DESC LIMIT 1",
+            args![account, node.id, part],
+        )?;
+        let Some(row) = row else {
             return Err(ApiError::new(
                 ErrorCode::NotFound,
                 format!("nothing was ever at {path:?} in this account"),
-            ));
+            )
+            .into());
         };
-        node = get_node(c, account, id)?;
+        node = get_node(db, account, row.int(0)?)?;
     }
     Ok(node)
 }
 
 /// `name`, or the first `name (restored DATE[ n]).ext` that is free in `parent`.
 fn free_name(
-    c: &Connection,
+    db: &mut dyn Db,
     account: AccountKey,
     parent: NodeId,
     name: &str,
     kind: NodeKind,
     now: i64,
-) -> StoreResult<String> {
-    if live_child(c, account, parent, name)?.is_none() {
+) -> R<String> {
+    if live_child(db, account, parent, name)?.is_none() {
         return Ok(name.to_string());
     }
     let date = crate::clock::date(now);
     for n in 1.. {
         let candidate = restored_name(name, kind == NodeKind::Dir, &date, n);
-        if live_child(c, account, parent, &candidate)?.is_none() {
+        if live_child(db, account, parent, &candidate)?.is_none() {
             return Ok(candidate);
         }
     }
@@ -202,69 +189,63 @@ fn free_name(
 /// Makes a deleted folder live again (itself only, not what it held), after
 /// its parents, so that something inside it can come back to its old place.
 /// A folder of that name created since is used instead.
-fn revive_dir(
-    tx: &Transaction<'_>,
-    account: AccountKey,
-    id: NodeId,
-    now: i64,
-) -> StoreResult<NodeId> {
-    let node = get_node(tx, account, id)?;
+fn revive_dir(db: &mut dyn Db, account: AccountKey, id: NodeId, now: i64) -> R<NodeId> {
+    let node = get_node(db, account, id)?;
     if !node.deleted {
-        return Ok(live_dir(tx, account, id)?.id);
+        return Ok(live_dir(db, account, id)?.id);
     }
-    let parent = revive_dir(tx, account, node.parent.ok_or_else(not_found)?, now)?;
-    if let Some(existing) = live_child(tx, account, parent, &node.name)? {
+    let parent = revive_dir(db, account, node.parent.ok_or_else(not_found)?, now)?;
+    if let Some(existing) = live_child(db, account, parent, &node.name)? {
         if existing.kind == NodeKind::Dir {
             return Ok(existing.id);
         }
     }
-    let name = free_name(tx, account, parent, &node.name, NodeKind::Dir, now)?;
-    undelete(tx, account, id, Some((parent, &name)))?;
+    let name = free_name(db, account, parent, &node.name, NodeKind::Dir, now)?;
+    undelete(db, account, id, Some((parent, &name)))?;
     Ok(id)
 }
 
 fn undelete(
-    tx: &Transaction<'_>,
+    db: &mut dyn Db,
     account: AccountKey,
     id: NodeId,
     place: Option<(NodeId, &str)>,
-) -> StoreResult<()> {
-    let seq = next_seq(tx, account)?;
+) -> R<()> {
+    let seq = next_seq(db, account)?;
     // One statement: the live-name index must see the new place and the
     // undelete together.
     let (parent, name) = match place {
         Some((p, n)) => (Some(p), Some(n)),
         None => (None, None),
     };
-    tx.run(
+    db.exec(
         "UPDATE nodes SET deleted = 0, deleted_at = NULL, deleted_by = NULL, delete_op = NULL,
          purged = 0, seq = ?2, parent = COALESCE(?3, parent), name = COALESCE(?4, name)
          WHERE id = ?1",
-        params![id, seq, parent, name],
-    )
-    .map_err(internal)?;
+        args![id, seq, parent, name],
+    )?;
     Ok(())
 }
 
 /// Where a restore goes: the folder asked for, or the old parent (revived).
 fn destination(
-    tx: &Transaction<'_>,
+    db: &mut dyn Db,
     account: AccountKey,
     node: &Node,
     req: &RestoreRequest,
     now: i64,
-) -> StoreResult<(NodeId, String)> {
+) -> R<(NodeId, String)> {
     let parent = match req.to_parent {
-        Some(p) => live_dir(tx, account, p)?.id,
-        None => revive_dir(tx, account, node.parent.ok_or_else(not_found)?, now)?,
+        Some(p) => live_dir(db, account, p)?.id,
+        None => revive_dir(db, account, node.parent.ok_or_else(not_found)?, now)?,
     };
     let name = req.to_name.clone().unwrap_or_else(|| node.name.clone());
     valid_name(&name)?;
-    let name = free_name(tx, account, parent, &name, node.kind, now)?;
+    let name = free_name(db, account, parent, &name, node.kind, now)?;
     Ok((parent, name))
 }
 
-fn gone(node: &Node) -> ApiError {
+fn gone(node: &Node) -> StoreError {
     ApiError::new(
         ErrorCode::NotFound,
         format!(
@@ -272,50 +253,49 @@ fn gone(node: &Node) -> ApiError {
             node.name
         ),
     )
+    .into()
 }
 
-fn purged(c: &Connection, id: NodeId) -> StoreResult<bool> {
-    c.row("SELECT purged FROM nodes WHERE id = ?1", [id], |r| r.get(0))
-        .map_err(internal)
+fn purged(db: &mut dyn Db, id: NodeId) -> R<bool> {
+    Ok(db
+        .query_one("SELECT purged FROM nodes WHERE id = ?1", args![id])?
+        .flag(0)?)
 }
 
 pub(super) fn restore(
-    tx: &Transaction<'_>,
+    db: &mut dyn Db,
     account: AccountKey,
     device: DeviceId,
     req: &RestoreRequest,
     now: i64,
     keep: u32,
-) -> StoreResult<RestoreResponse> {
-    let node = get_node(tx, account, req.node)?;
+) -> R<RestoreResponse> {
+    let node = get_node(db, account, req.node)?;
     if node.parent.is_none() {
-        return Err(ApiError::new(
-            ErrorCode::BadRequest,
-            "the top folder cannot be restored",
-        ));
+        return Err(bad_request("the top folder cannot be restored"));
     }
     let (id, files) = match req.rev {
-        None => restore_deleted(tx, account, &node, req, now)?,
+        None => restore_deleted(db, account, &node, req, now)?,
         Some(rev) => (
-            restore_version(tx, account, device, &node, rev, req, now, keep)?,
+            restore_version(db, account, device, &node, rev, req, now, keep)?,
             1,
         ),
     };
     Ok(RestoreResponse {
-        node: get_node(tx, account, id)?,
-        path: path_of(tx, account, id)?,
+        node: get_node(db, account, id)?,
+        path: path_of(db, account, id)?,
         files,
     })
 }
 
 /// A deleted node and everything the same delete removed below it.
 fn restore_deleted(
-    tx: &Transaction<'_>,
+    db: &mut dyn Db,
     account: AccountKey,
     node: &Node,
     req: &RestoreRequest,
     now: i64,
-) -> StoreResult<(NodeId, u64)> {
+) -> R<(NodeId, u64)> {
     if !node.deleted {
         return Err(ApiError::new(
             ErrorCode::Conflict,
@@ -323,40 +303,38 @@ fn restore_deleted(
                 "{:?} is not deleted; to bring back older content, restore one of its versions",
                 node.name
             ),
-        ));
+        )
+        .into());
     }
-    if purged(tx, node.id)? {
+    if purged(db, node.id)? {
         return Err(gone(node));
     }
     // Parents before children, so the feed never names a parent it has not shown.
-    let subtree: Vec<(NodeId, String, i64)> = {
-        let mut stmt = tx
-            .prepare_cached(
-                "WITH RECURSIVE sub(id, depth) AS (
-                    SELECT ?1, 0
-                    UNION ALL SELECT n.id, sub.depth + 1 FROM nodes n JOIN sub ON n.parent = sub.id
-                    WHERE n.deleted = 1 AND n.purged = 0
-                      AND n.delete_op = (SELECT delete_op FROM nodes WHERE id = ?1))
-                 SELECT n.id, n.kind, n.size FROM sub JOIN nodes n ON n.id = sub.id
-                 ORDER BY sub.depth, n.id",
-            )
-            .map_err(internal)?;
-        let rows = stmt
-            .query_map([node.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(internal)?;
-        rows.collect::<Result<_, _>>().map_err(internal)?
-    };
+    let subtree: Vec<(NodeId, String, u64)> = db
+        .query(
+            "WITH RECURSIVE sub(id, depth) AS (
+                SELECT CAST(?1 AS BIGINT), 0
+                UNION ALL SELECT n.id, sub.depth + 1 FROM nodes n JOIN sub ON n.parent = sub.id
+                WHERE n.deleted = 1 AND n.purged = 0
+                  AND n.delete_op = (SELECT delete_op FROM nodes WHERE id = ?1))
+             SELECT n.id, n.kind, n.size FROM sub JOIN nodes n ON n.id = sub.id
+             ORDER BY sub.depth, n.id",
+            args![node.id],
+        )?
+        .iter()
+        .map(|r| Ok((r.int(0)?, r.text(1)?, r.size(2)?)))
+        .collect::<Result<_, DbError>>()?;
     let files = subtree.iter().filter(|(_, k, _)| k == "file").count() as u64;
     let bytes: u64 = subtree
         .iter()
         .filter(|(_, k, _)| k == "file")
-        .map(|(_, _, s)| *s as u64)
+        .map(|(_, _, s)| *s)
         .sum();
-    quota_check(tx, account, bytes, 0)?;
-    let (parent, name) = destination(tx, account, node, req, now)?;
+    quota_check(db, account, bytes, 0)?;
+    let (parent, name) = destination(db, account, node, req, now)?;
     for (i, (id, _, _)) in subtree.iter().enumerate() {
         let place = (i == 0).then_some((parent, name.as_str()));
-        undelete(tx, account, *id, place)?;
+        undelete(db, account, *id, place)?;
     }
     Ok((node.id, files))
 }
@@ -365,7 +343,7 @@ fn restore_deleted(
 /// it, or (for a deleted file) back in its place with that content.
 #[allow(clippy::too_many_arguments)]
 fn restore_version(
-    tx: &Transaction<'_>,
+    db: &mut dyn Db,
     account: AccountKey,
     device: DeviceId,
     node: &Node,
@@ -373,84 +351,76 @@ fn restore_version(
     req: &RestoreRequest,
     now: i64,
     keep: u32,
-) -> StoreResult<NodeId> {
+) -> R<NodeId> {
     if node.kind != NodeKind::File {
-        return Err(ApiError::new(
-            ErrorCode::BadRequest,
+        return Err(bad_request(
             "folders have no versions; restore the folder itself",
         ));
     }
-    let (size, hash, chunks_json): (i64, String, String) = if rev == node.rev {
-        if purged(tx, node.id)? {
+    let row = if rev == node.rev {
+        if purged(db, node.id)? {
             return Err(gone(node));
         }
-        tx.row(
+        db.query_one(
             "SELECT size, hash, chunks FROM nodes WHERE id = ?1",
-            [node.id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .map_err(internal)?
+            args![node.id],
+        )?
     } else {
-        tx.row(
+        db.query_opt(
             "SELECT size, hash, chunks FROM versions WHERE node = ?1 AND rev = ?2",
-            params![node.id, rev],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()
-        .map_err(internal)?
+            args![node.id, rev],
+        )?
         .ok_or_else(|| {
-            ApiError::new(
+            StoreError::from(ApiError::new(
                 ErrorCode::NotFound,
                 format!(
                     "the service keeps no revision {rev} of {:?}; list its versions to see which it keeps",
                     node.name
                 ),
-            )
+            ))
         })?
     };
+    let (hash, chunks_json) = (row.text(1)?, row.text(2)?);
     let content = Content {
-        size: size as u64,
+        size: row.size(0)?,
         hash: &hash,
         chunks_json: &chunks_json,
         mtime_ms: now * 1000,
     };
     let copy = req.as_copy || req.to_parent.is_some() || req.to_name.is_some();
     if copy {
-        quota_check(tx, account, content.size, 0)?;
-        let (parent, name) = destination(tx, account, node, req, now)?;
-        return insert_file(tx, account, device, parent, &name, &content, now);
+        quota_check(db, account, content.size, 0)?;
+        let (parent, name) = destination(db, account, node, req, now)?;
+        return insert_file(db, account, device, parent, &name, &content, now);
     }
     if node.deleted {
-        if purged(tx, node.id)? {
+        if purged(db, node.id)? {
             return Err(gone(node));
         }
-        quota_check(tx, account, content.size, 0)?;
-        let (parent, name) = destination(tx, account, node, req, now)?;
-        undelete(tx, account, node.id, Some((parent, &name)))?;
+        quota_check(db, account, content.size, 0)?;
+        let (parent, name) = destination(db, account, node, req, now)?;
+        undelete(db, account, node.id, Some((parent, &name)))?;
     } else {
-        quota_check(tx, account, content.size, node.size)?;
+        quota_check(db, account, content.size, node.size)?;
     }
     if node.hash != hash {
-        replace_content(tx, account, device, node.id, &content, now, keep)?;
+        replace_content(db, account, device, node.id, &content, now, keep)?;
     }
     Ok(node.id)
 }
 
 /// The retention job: empties trash entries deleted before `before` and drops
 /// versions replaced before it. Returns (nodes purged, versions dropped).
-pub(super) fn purge(tx: &Transaction<'_>, before: i64) -> StoreResult<(u64, u64)> {
-    let nodes = tx
-        .run(
-            "UPDATE nodes SET purged = 1, chunks = '[]' WHERE deleted = 1 AND purged = 0 AND deleted_at < ?1",
-            [before],
-        )
-        .map_err(internal)? as u64;
-    let versions = tx
-        .run(
-            "DELETE FROM versions WHERE created_at < ?1
-             OR node IN (SELECT id FROM nodes WHERE purged = 1)",
-            [before],
-        )
-        .map_err(internal)? as u64;
+pub(super) fn purge(db: &mut dyn Db, before: i64) -> R<(u64, u64)> {
+    let nodes = db.exec(
+        "UPDATE nodes SET purged = 1, chunks = '[]'
+         WHERE deleted = 1 AND purged = 0 AND deleted_at < ?1",
+        args![before],
+    )?;
+    let versions = db.exec(
+        "DELETE FROM versions WHERE created_at < ?1
+         OR node IN (SELECT id FROM nodes WHERE purged = 1)",
+        args![before],
+    )?;
     Ok((nodes, versions))
 }

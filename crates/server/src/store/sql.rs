@@ -1,0 +1,1143 @@
+//! The metadata store's rules, written once over `db::Db`: accounts and
+//! their devices and tokens, acceptances, the node tree with its change feed,
+//! conditional commits, and (in `restore`) the trash and retention. Each
+//! call is one transaction of the backend (`sqlite.rs`, `postgres.rs`).
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use nubo_protocol::names::check_name;
+use nubo_protocol::{
+    AcceptItem, Acceptance, AgeConfirmation, ApiError, ChangesResponse, ChunkRef, CommitRequest,
+    DeleteRequest, ErrorCode, Manifest, Node, NodeId, NodeKind, RestoreRequest, RestoreResponse,
+    TrashItem, Version,
+};
+
+mod restore;
+
+use super::db::{args, Backend, Db, DbError, Row, StoreError};
+use super::{
+    AccountKey, AccountRow, Deliver, DeviceId, DeviceRow, GrantPoll, MetaStore, PackedAt,
+    PackedChunk, StoreResult, TokenKind, TokenOwner,
+};
+
+type R<T> = Result<T, StoreError>;
+
+/// The store on one backend.
+pub struct SqlStore<B> {
+    backend: B,
+    /// Earlier revisions kept per file; older ones are dropped on commit.
+    keep_versions: u32,
+}
+
+fn conflict(msg: impl Into<String>) -> StoreError {
+    ApiError::new(ErrorCode::Conflict, msg).into()
+}
+
+fn not_found() -> StoreError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        "no such file or folder in this account",
+    )
+    .into()
+}
+
+fn bad_request(msg: impl Into<String>) -> StoreError {
+    ApiError::new(ErrorCode::BadRequest, msg).into()
+}
+
+const NODE_COLUMNS: &str = "id, parent, name, kind, rev, size, hash, seq, deleted, mtime_ms";
+
+fn node_from_row(r: &Row) -> Result<Node, DbError> {
+    Ok(Node {
+        id: r.int(0)?,
+        parent: r.opt_int(1)?,
+        name: r.text(2)?,
+        kind: if r.text(3)? == "dir" {
+            NodeKind::Dir
+        } else {
+            NodeKind::File
+        },
+        rev: r.int(4)?,
+        size: r.size(5)?,
+        hash: r.text(6)?,
+        seq: r.int(7)?,
+        deleted: r.flag(8)?,
+        mtime_ms: r.int(9)?,
+    })
+}
+
+fn kind_str(kind: NodeKind) -> &'static str {
+    match kind {
+        NodeKind::File => "file",
+        NodeKind::Dir => "dir",
+    }
+}
+
+fn age_str(age: AgeConfirmation) -> &'static str {
+    match age {
+        AgeConfirmation::Adult => "adult",
+        AgeConfirmation::Guardian => "guardian",
+    }
+}
+
+fn token_kind_str(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Access => "access",
+        TokenKind::Refresh => "refresh",
+    }
+}
+
+fn account_from_row(r: &Row) -> Result<AccountRow, DbError> {
+    Ok(AccountRow {
+        key: r.int(0)?,
+        account_id: r.text(1)?,
+        phone: r.opt_text(2)?,
+        password_hash: r.text(3)?,
+        root_id: r.int(4)?,
+        quota_bytes: r.size(5)?,
+        last_used_at: r.int(6)?,
+        deleted: r.opt_int(7)?.is_some(),
+    })
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "id, account_id, phone, password_hash, root_id, quota_bytes, last_used_at, deleted_at";
+
+/// The account's next change-feed number. Its row update also serialises
+/// the account's writers (across instances, on PostgreSQL).
+fn next_seq(db: &mut dyn Db, account: AccountKey) -> R<i64> {
+    Ok(db
+        .query_one(
+            "UPDATE accounts SET seq = seq + 1 WHERE id = ?1 RETURNING seq",
+            args![account],
+        )?
+        .int(0)?)
+}
+
+fn get_node(db: &mut dyn Db, account: AccountKey, id: NodeId) -> R<Node> {
+    let row = db.query_opt(
+        &format!("SELECT {NODE_COLUMNS} FROM nodes WHERE id = ?1 AND account = ?2"),
+        args![id, account],
+    )?;
+    match row {
+        Some(r) => Ok(node_from_row(&r)?),
+        None => Err(not_found()),
+    }
+}
+
+fn live_dir(db: &mut dyn Db, account: AccountKey, id: NodeId) -> R<Node> {
+    let node = get_node(db, account, id)?;
+    if node.deleted {
+        return Err(conflict("the folder was deleted on the service"));
+    }
+    if node.kind != NodeKind::Dir {
+        return Err(conflict("the parent is a file, not a folder"));
+    }
+    Ok(node)
+}
+
+fn live_child(db: &mut dyn Db, account: AccountKey, parent: NodeId, name: &str) -> R<Option<Node>> {
+    let row = db.query_opt(
+        &format!(
+            "SELECT {NODE_COLUMNS} FROM nodes
+             WHERE account = ?1 AND parent = ?2 AND name = ?3 AND deleted = 0"
+        ),
+        args![account, parent, name],
+    )?;
+    Ok(row.map(|r| node_from_row(&r)).transpose()?)
+}
+
+fn valid_name(name: &str) -> R<()> {
+    check_name(name).map_err(|p| {
+        ApiError::new(
+            ErrorCode::InvalidName,
+            format!("{name:?} cannot be a file name: {p}"),
+        )
+        .into()
+    })
+}
+
+/// A file's content as a node row holds it.
+struct Content<'a> {
+    size: u64,
+    hash: &'a str,
+    chunks_json: &'a str,
+    mtime_ms: i64,
+}
+
+/// Gives a file new content; the current content becomes a version (only the
+/// newest `keep` are kept). The caller checked name, chunks and quota.
+fn replace_content(
+    db: &mut dyn Db,
+    account: AccountKey,
+    device: DeviceId,
+    id: NodeId,
+    c: &Content<'_>,
+    now: i64,
+    keep: u32,
+) -> R<()> {
+    db.exec(
+        "INSERT INTO versions (node, rev, size, hash, chunks, created_at, device, written_at)
+         SELECT id, rev, size, hash, chunks, ?2, device, written_at FROM nodes WHERE id = ?1",
+        args![id, now],
+    )?;
+    db.exec(
+        "DELETE FROM versions WHERE node = ?1 AND id NOT IN
+         (SELECT id FROM versions WHERE node = ?1 ORDER BY rev DESC LIMIT ?2)",
+        args![id, keep],
+    )?;
+    let seq = next_seq(db, account)?;
+    db.exec(
+        "UPDATE nodes SET rev = rev + 1, size = ?2, hash = ?3, chunks = ?4, seq = ?5,
+         mtime_ms = ?6, device = ?7, written_at = ?8 WHERE id = ?1",
+        args![
+            id,
+            c.size,
+            c.hash,
+            c.chunks_json,
+            seq,
+            c.mtime_ms,
+            device,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+fn insert_file(
+    db: &mut dyn Db,
+    account: AccountKey,
+    device: DeviceId,
+    parent: NodeId,
+    name: &str,
+    c: &Content<'_>,
+    now: i64,
+) -> R<NodeId> {
+    let seq = next_seq(db, account)?;
+    Ok(db
+        .query_one(
+            "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms, device, written_at)
+             VALUES (?1, ?2, ?3, 'file', 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+            args![account, parent, name, c.size, c.hash, c.chunks_json, seq, c.mtime_ms, device, now],
+        )?
+        .int(0)?)
+}
+
+fn quota_check(db: &mut dyn Db, account: AccountKey, adding: u64, freeing: u64) -> R<()> {
+    let row = db.query_one(
+        "SELECT quota_bytes, used_bytes FROM accounts WHERE id = ?1",
+        args![account],
+    )?;
+    let (quota, used) = (row.size(0)?, row.size(1)?);
+    if used.saturating_sub(freeing) + adding > quota {
+        return Err(ApiError::new(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "storage is full: {used} of {quota} bytes used; free some space or upgrade the plan"
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// One commit inside a transaction: the rules of `MetaStore::commit`.
+fn commit_in(
+    db: &mut dyn Db,
+    account: AccountKey,
+    device: DeviceId,
+    req: &CommitRequest,
+    now: i64,
+    keep: u32,
+) -> R<Node> {
+    valid_name(&req.name)?;
+    let total: u64 = req.chunks.iter().map(|c| c.size).sum();
+    if total != req.size {
+        return Err(bad_request(format!(
+            "the chunks add up to {total} bytes, not {}",
+            req.size
+        )));
+    }
+    let chunks_json = serde_json::to_string(&req.chunks)
+        .map_err(|e| DbError::new(format!("cannot write a chunk list: {e}")))?;
+    let hashes: Vec<String> = req.chunks.iter().map(|c| c.hash.clone()).collect();
+    let missing = missing_chunks(db, account, &hashes)?;
+    if !missing.is_empty() {
+        let mut err = ApiError::new(
+            ErrorCode::MissingChunks,
+            format!("{} chunks of this file were never uploaded", missing.len()),
+        );
+        err.missing = missing;
+        return Err(err.into());
+    }
+    let existing = match req.node {
+        Some(id) => {
+            let node = get_node(db, account, id)?;
+            if node.deleted {
+                return Err(conflict("the file was deleted on the service"));
+            }
+            if node.kind != NodeKind::File {
+                return Err(conflict("that node is a folder"));
+            }
+            Some(node)
+        }
+        None => {
+            live_dir(db, account, req.parent)?;
+            live_child(db, account, req.parent, &req.name)?
+        }
+    };
+    if let Some(cur) = &existing {
+        // Same content is never a conflict, and a retried commit whose
+        // first attempt landed must not fail.
+        if cur.kind == NodeKind::File && cur.hash == req.hash && cur.size == req.size {
+            return Ok(cur.clone());
+        }
+        if req.node.is_none() {
+            return Err(conflict(format!(
+                "{:?} already exists on the service with other content",
+                req.name
+            )));
+        }
+        if req.base_rev != Some(cur.rev) {
+            return Err(conflict(format!(
+                "{:?} changed on the service (revision {} is current, not {})",
+                cur.name,
+                cur.rev,
+                req.base_rev.unwrap_or(0)
+            )));
+        }
+    }
+    let old_size = existing.as_ref().map_or(0, |n| n.size);
+    quota_check(db, account, req.size, old_size)?;
+    let content = Content {
+        size: req.size,
+        hash: &req.hash,
+        chunks_json: &chunks_json,
+        mtime_ms: req.mtime_ms,
+    };
+    let id = match existing {
+        Some(cur) => {
+            replace_content(db, account, device, cur.id, &content, now, keep)?;
+            cur.id
+        }
+        None => insert_file(db, account, device, req.parent, &req.name, &content, now)?,
+    };
+    get_node(db, account, id)
+}
+
+fn used_bytes(db: &mut dyn Db, account: AccountKey) -> R<u64> {
+    Ok(db
+        .query_one(
+            "SELECT used_bytes FROM accounts WHERE id = ?1",
+            args![account],
+        )?
+        .size(0)?)
+}
+
+fn current_cursor(db: &mut dyn Db, account: AccountKey) -> R<i64> {
+    Ok(db
+        .query_one("SELECT seq FROM accounts WHERE id = ?1", args![account])?
+        .int(0)?)
+}
+
+fn missing_chunks(db: &mut dyn Db, account: AccountKey, hashes: &[String]) -> R<Vec<String>> {
+    let mut missing = Vec::new();
+    for h in hashes {
+        let have = db
+            .query_opt(
+                "SELECT 1 FROM account_chunks WHERE account = ?1 AND hash = ?2",
+                args![account, h],
+            )?
+            .is_some();
+        if !have && !missing.contains(h) {
+            missing.push(h.clone());
+        }
+    }
+    Ok(missing)
+}
+
+impl<B: Backend> SqlStore<B> {
+    pub fn new(backend: B, keep_versions: u32) -> Self {
+        SqlStore {
+            backend,
+            keep_versions,
+        }
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    fn write<T>(&self, mut f: impl FnMut(&mut dyn Db) -> R<T>) -> StoreResult<T> {
+        self.backend.write(&mut f).map_err(Into::into)
+    }
+
+    fn read<T>(&self, mut f: impl FnMut(&mut dyn Db) -> R<T>) -> StoreResult<T> {
+        self.backend.read(&mut f).map_err(Into::into)
+    }
+}
+
+impl<B: Backend> MetaStore for SqlStore<B> {
+    fn create_account(
+        &self,
+        account_id: &str,
+        phone: Option<&str>,
+        password_hash: &str,
+        quota_bytes: u64,
+        now: i64,
+    ) -> StoreResult<AccountRow> {
+        self.write(|db| {
+            let taken = db
+                .query_opt(
+                    "SELECT 1 FROM accounts WHERE account_id = ?1 OR phone = ?1
+                     OR (CAST(?2 AS TEXT) IS NOT NULL AND (phone = ?2 OR account_id = ?2)) LIMIT 1",
+                    args![account_id, phone],
+                )?
+                .is_some();
+            if taken {
+                return Err(conflict(format!(
+                    "an account with the ID or phone number {account_id:?} already exists"
+                )));
+            }
+            let key = db
+                .query_one(
+                    "INSERT INTO accounts (account_id, phone, password_hash, quota_bytes, created_at, last_used_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
+                    args![account_id, phone, password_hash, quota_bytes, now],
+                )?
+                .int(0)?;
+            let root = db
+                .query_one(
+                    "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms)
+                     VALUES (?1, NULL, '', 'dir', 1, 0, '', '[]', 0, 0) RETURNING id",
+                    args![key],
+                )?
+                .int(0)?;
+            db.exec(
+                "UPDATE accounts SET root_id = ?1 WHERE id = ?2",
+                args![root, key],
+            )?;
+            Ok(AccountRow {
+                key,
+                account_id: account_id.to_string(),
+                phone: phone.map(str::to_string),
+                password_hash: password_hash.to_string(),
+                root_id: root,
+                quota_bytes,
+                last_used_at: now,
+                deleted: false,
+            })
+        })
+    }
+
+    fn find_account(&self, login: &str) -> StoreResult<Option<AccountRow>> {
+        self.read(|db| {
+            let row = db.query_opt(
+                &format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?1 OR phone = ?1"
+                ),
+                args![login],
+            )?;
+            Ok(row.map(|r| account_from_row(&r)).transpose()?)
+        })
+    }
+
+    fn account(&self, account: AccountKey) -> StoreResult<AccountRow> {
+        self.read(|db| {
+            let row = db.query_opt(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"),
+                args![account],
+            )?;
+            match row {
+                Some(r) => Ok(account_from_row(&r)?),
+                None => Err(
+                    ApiError::new(ErrorCode::Unauthorized, "the account no longer exists").into(),
+                ),
+            }
+        })
+    }
+
+    fn used_bytes(&self, account: AccountKey) -> StoreResult<u64> {
+        self.read(|db| used_bytes(db, account))
+    }
+
+    fn create_device(
+        &self,
+        account: AccountKey,
+        name: &str,
+        os: &str,
+        now: i64,
+    ) -> StoreResult<DeviceId> {
+        self.write(|db| {
+            let id = db
+                .query_one(
+                    "INSERT INTO devices (account, name, os, created_at, last_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
+                    args![account, name, os, now],
+                )?
+                .int(0)?;
+            db.exec(
+                "UPDATE accounts SET last_used_at = ?1 WHERE id = ?2",
+                args![now, account],
+            )?;
+            Ok(id)
+        })
+    }
+
+    fn devices(&self, account: AccountKey) -> StoreResult<Vec<DeviceRow>> {
+        self.read(|db| {
+            let rows = db.query(
+                "SELECT id, name, os, created_at, last_seen FROM devices
+                 WHERE account = ?1 AND revoked = 0 ORDER BY id",
+                args![account],
+            )?;
+            let devices = rows
+                .iter()
+                .map(|r| {
+                    Ok(DeviceRow {
+                        id: r.int(0)?,
+                        name: r.text(1)?,
+                        os: r.text(2)?,
+                        created_at: r.int(3)?,
+                        last_seen: r.int(4)?,
+                    })
+                })
+                .collect::<Result<_, DbError>>()?;
+            Ok(devices)
+        })
+    }
+
+    fn device_owner(&self, device: DeviceId) -> StoreResult<Option<AccountKey>> {
+        self.read(|db| {
+            let row = db.query_opt(
+                "SELECT account FROM devices WHERE id = ?1 AND revoked = 0",
+                args![device],
+            )?;
+            Ok(row.map(|r| r.int(0)).transpose()?)
+        })
+    }
+
+    fn revoke_device(&self, device: DeviceId) -> StoreResult<()> {
+        self.write(|db| {
+            db.exec(
+                "UPDATE devices SET revoked = 1 WHERE id = ?1",
+                args![device],
+            )?;
+            db.exec("DELETE FROM tokens WHERE device = ?1", args![device])?;
+            Ok(())
+        })
+    }
+
+    fn put_token(
+        &self,
+        token_hash: &str,
+        kind: TokenKind,
+        device: DeviceId,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        self.write(|db| {
+            db.exec(
+                "INSERT INTO tokens (hash, kind, device, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                args![token_hash, token_kind_str(kind), device, expires_at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn find_token(
+        &self,
+        token_hash: &str,
+        kind: TokenKind,
+        now: i64,
+    ) -> StoreResult<Option<TokenOwner>> {
+        self.write(|db| {
+            let row = db.query_opt(
+                "SELECT d.account, d.id, t.expires_at, a.last_used_at, a.deleted_at FROM tokens t
+                 JOIN devices d ON d.id = t.device
+                 JOIN accounts a ON a.id = d.account
+                 WHERE t.hash = ?1 AND t.kind = ?2 AND d.revoked = 0 AND t.expires_at > ?3",
+                args![token_hash, token_kind_str(kind), now],
+            )?;
+            let Some(r) = row else { return Ok(None) };
+            let owner = TokenOwner {
+                account: r.int(0)?,
+                device: r.int(1)?,
+                expires_at: r.int(2)?,
+                last_used_at: r.int(3)?,
+                account_deleted: r.opt_int(4)?.is_some(),
+            };
+            // A write per request would serialise every reader behind the
+            // writer; a minute's precision is plenty for "last seen".
+            db.exec(
+                "UPDATE devices SET last_seen = ?1 WHERE id = ?2 AND last_seen < ?1 - 60",
+                args![now, owner.device],
+            )?;
+            // A frozen account is not woken by a token: only a sign-in
+            // with the password reactivates it.
+            db.exec(
+                "UPDATE accounts SET last_used_at = ?1 WHERE id = ?2 AND last_used_at < ?1 - 60
+                 AND last_used_at > ?1 - ?3 AND deleted_at IS NULL",
+                args![now, owner.account, crate::lifecycle::FREEZE_AFTER_SECS],
+            )?;
+            Ok(Some(owner))
+        })
+    }
+
+    fn delete_token(&self, token_hash: &str) -> StoreResult<()> {
+        self.write(|db| {
+            db.exec("DELETE FROM tokens WHERE hash = ?1", args![token_hash])?;
+            Ok(())
+        })
+    }
+
+    fn token_account(&self, token_hash: &str) -> StoreResult<Option<(i64, bool)>> {
+        self.read(|db| {
+            let row = db.query_opt(
+                "SELECT a.last_used_at, a.deleted_at FROM tokens t
+                 JOIN devices d ON d.id = t.device JOIN accounts a ON a.id = d.account
+                 WHERE t.hash = ?1",
+                args![token_hash],
+            )?;
+            Ok(row
+                .map(|r| Ok::<_, DbError>((r.int(0)?, r.opt_int(1)?.is_some())))
+                .transpose()?)
+        })
+    }
+
+    fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<()> {
+        self.write(|db| {
+            for sql in [
+                "DELETE FROM versions WHERE node IN (SELECT id FROM nodes WHERE account = ?1)",
+                "DELETE FROM nodes WHERE account = ?1 AND parent IS NOT NULL",
+                "DELETE FROM account_chunks WHERE account = ?1",
+                "UPDATE devices SET revoked = 1 WHERE account = ?1",
+            ] {
+                db.exec(sql, args![account])?;
+            }
+            db.exec(
+                "UPDATE accounts SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
+                args![account, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn inactive_accounts(&self, before: i64) -> StoreResult<Vec<AccountKey>> {
+        self.read(|db| {
+            let rows = db.query(
+                "SELECT id FROM accounts WHERE deleted_at IS NULL AND last_used_at < ?1",
+                args![before],
+            )?;
+            Ok(rows.iter().map(|r| r.int(0)).collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn create_grant(
+        &self,
+        code_hash: &str,
+        user_code: &str,
+        device_name: &str,
+        os: &str,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        self.write(|db| {
+            db.exec(
+                "DELETE FROM device_grants WHERE expires_at < ?1",
+                args![expires_at - 86_400],
+            )?;
+            db.exec(
+                "INSERT INTO device_grants (code_hash, user_code, device_name, os, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                args![code_hash, user_code, device_name, os, expires_at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn approve_grant(&self, user_code: &str, account: AccountKey, now: i64) -> StoreResult<bool> {
+        self.write(|db| {
+            let n = db.exec(
+                "UPDATE device_grants SET account = ?2
+                 WHERE user_code = ?1 AND expires_at > ?3 AND account IS NULL",
+                args![user_code, account, now],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn poll_grant(&self, code_hash: &str, now: i64, interval: i64) -> StoreResult<GrantPoll> {
+        self.write(|db| {
+            let row = db.query_opt(
+                "SELECT device_name, expires_at, last_poll, account, os FROM device_grants
+                 WHERE code_hash = ?1",
+                args![code_hash],
+            )?;
+            let Some(r) = row else {
+                return Ok(GrantPoll::Unknown);
+            };
+            let (expires_at, last_poll) = (r.int(1)?, r.int(2)?);
+            if now >= expires_at {
+                return Ok(GrantPoll::Expired);
+            }
+            if let Some(account) = r.opt_int(3)? {
+                db.exec(
+                    "DELETE FROM device_grants WHERE code_hash = ?1",
+                    args![code_hash],
+                )?;
+                return Ok(GrantPoll::Approved {
+                    account,
+                    device_name: r.text(0)?,
+                    os: r.text(4)?,
+                });
+            }
+            db.exec(
+                "UPDATE device_grants SET last_poll = ?2 WHERE code_hash = ?1",
+                args![code_hash, now],
+            )?;
+            Ok(if now - last_poll < interval {
+                GrantPoll::SlowDown
+            } else {
+                GrantPoll::Pending
+            })
+        })
+    }
+
+    fn acceptances(&self, account: AccountKey) -> StoreResult<Vec<Acceptance>> {
+        self.read(|db| {
+            let rows = db.query(
+                "SELECT doc_id, version, locale, accepted_at, age, device, withdrawn FROM acceptances
+                 WHERE account = ?1 ORDER BY id",
+                args![account],
+            )?;
+            let list = rows
+                .iter()
+                .map(|r| {
+                    Ok(Acceptance {
+                        id: r.text(0)?,
+                        version: r.text(1)?,
+                        locale: r.text(2)?,
+                        accepted_at: r.int(3)?,
+                        age: if r.text(4)? == "guardian" {
+                            AgeConfirmation::Guardian
+                        } else {
+                            AgeConfirmation::Adult
+                        },
+                        device_id: r.int(5)?,
+                        withdrawn: r.flag(6)?,
+                    })
+                })
+                .collect::<Result<_, DbError>>()?;
+            Ok(list)
+        })
+    }
+
+    fn record_acceptances(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        items: &[AcceptItem],
+        age: AgeConfirmation,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write(|db| {
+            for item in items {
+                db.exec(
+                    "INSERT INTO acceptances (account, doc_id, version, locale, age, device, accepted_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    args![account, &item.id, &item.version, &item.locale, age_str(age), device, now],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn record_withdrawal(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        id: &str,
+        version: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write(|db| {
+            db.exec(
+                "INSERT INTO acceptances (account, doc_id, version, locale, age, device, accepted_at, withdrawn)
+                 VALUES (?1, ?2, ?3, '', 'adult', ?4, ?5, 1)",
+                args![account, id, version, device, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn changes(
+        &self,
+        account: AccountKey,
+        cursor: i64,
+        limit: u32,
+    ) -> StoreResult<ChangesResponse> {
+        self.read(|db| {
+            let rows = db.query(
+                &format!(
+                    "SELECT {NODE_COLUMNS} FROM nodes WHERE account = ?1 AND seq > ?2
+                     ORDER BY seq LIMIT ?3"
+                ),
+                args![account, cursor, i64::from(limit) + 1],
+            )?;
+            let mut nodes: Vec<Node> = rows.iter().map(node_from_row).collect::<Result<_, _>>()?;
+            let has_more = nodes.len() > limit as usize;
+            nodes.truncate(limit as usize);
+            let cursor = match nodes.last() {
+                Some(n) => n.seq,
+                None if has_more => cursor,
+                None => cursor.max(current_cursor(db, account)?),
+            };
+            Ok(ChangesResponse {
+                nodes,
+                cursor,
+                has_more,
+            })
+        })
+    }
+
+    fn current_cursor(&self, account: AccountKey) -> StoreResult<i64> {
+        self.read(|db| current_cursor(db, account))
+    }
+
+    fn node(&self, account: AccountKey, id: NodeId) -> StoreResult<Node> {
+        self.read(|db| get_node(db, account, id))
+    }
+
+    fn mkdir(
+        &self,
+        account: AccountKey,
+        parent: NodeId,
+        name: &str,
+        now: i64,
+    ) -> StoreResult<Node> {
+        valid_name(name)?;
+        self.write(|db| {
+            live_dir(db, account, parent)?;
+            if let Some(existing) = live_child(db, account, parent, name)? {
+                return match existing.kind {
+                    NodeKind::Dir => Ok(existing),
+                    NodeKind::File => Err(conflict(format!("a file named {name:?} is in the way"))),
+                };
+            }
+            let seq = next_seq(db, account)?;
+            let id = db
+                .query_one(
+                    "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms)
+                     VALUES (?1, ?2, ?3, 'dir', 1, 0, '', '[]', ?4, ?5) RETURNING id",
+                    args![account, parent, name, seq, now * 1000],
+                )?
+                .int(0)?;
+            get_node(db, account, id)
+        })
+    }
+
+    fn commit(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        req: &CommitRequest,
+        now: i64,
+    ) -> StoreResult<Node> {
+        self.write(|db| commit_in(db, account, device, req, now, self.keep_versions))
+    }
+
+    fn commit_many(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        reqs: &[CommitRequest],
+        now: i64,
+    ) -> StoreResult<Vec<StoreResult<Node>>> {
+        self.write(|db| {
+            let mut out = Vec::with_capacity(reqs.len());
+            for req in reqs {
+                // Each commit in a savepoint: a refused one leaves no trace
+                // and does not take the others with it.
+                db.batch("SAVEPOINT one_commit")?;
+                let r = commit_in(db, account, device, req, now, self.keep_versions);
+                if r.is_err() {
+                    db.batch("ROLLBACK TO SAVEPOINT one_commit")?;
+                }
+                db.batch("RELEASE SAVEPOINT one_commit")?;
+                match r {
+                    Ok(node) => out.push(Ok(node)),
+                    Err(StoreError::Refused(e)) => out.push(Err(e)),
+                    // The database failing (a full disk) fails the batch.
+                    Err(e @ StoreError::Db(_)) => return Err(e),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn move_node(
+        &self,
+        account: AccountKey,
+        id: NodeId,
+        parent: NodeId,
+        name: &str,
+    ) -> StoreResult<Node> {
+        valid_name(name)?;
+        self.write(|db| {
+            let node = get_node(db, account, id)?;
+            if node.deleted {
+                return Err(conflict("the item was deleted on the service"));
+            }
+            if node.parent.is_none() {
+                return Err(bad_request("the root cannot be moved"));
+            }
+            if node.parent == Some(parent) && node.name == name {
+                return Ok(node);
+            }
+            live_dir(db, account, parent)?;
+            // A folder cannot move into itself or below itself.
+            let mut up = Some(parent);
+            while let Some(p) = up {
+                if p == id {
+                    return Err(bad_request("a folder cannot be moved into itself"));
+                }
+                up = get_node(db, account, p)?.parent;
+            }
+            if live_child(db, account, parent, name)?.is_some() {
+                return Err(conflict(format!("{name:?} already exists there")));
+            }
+            let seq = next_seq(db, account)?;
+            db.exec(
+                "UPDATE nodes SET parent = ?2, name = ?3, seq = ?4 WHERE id = ?1",
+                args![id, parent, name, seq],
+            )?;
+            get_node(db, account, id)
+        })
+    }
+
+    fn delete_node(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        id: NodeId,
+        req: &DeleteRequest,
+        now: i64,
+    ) -> StoreResult<Node> {
+        self.write(|db| {
+            let node = get_node(db, account, id)?;
+            if node.deleted {
+                return Ok(node);
+            }
+            if node.parent.is_none() {
+                return Err(bad_request("the root cannot be deleted"));
+            }
+            if let Some(base) = req.base_rev {
+                if node.kind == NodeKind::File && base != node.rev {
+                    return Err(conflict(format!(
+                        "{:?} changed on the service since it was last synced",
+                        node.name
+                    )));
+                }
+            }
+            let subtree = "WITH RECURSIVE sub(id) AS (
+                    SELECT CAST(?1 AS BIGINT)
+                    UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent = sub.id WHERE n.deleted = 0)";
+            if let Some(since) = req.unchanged_since {
+                let changed = db
+                    .query_opt(
+                        &format!(
+                            "{subtree} SELECT 1 FROM nodes
+                             WHERE id IN (SELECT id FROM sub) AND id != ?1 AND seq > ?2 LIMIT 1"
+                        ),
+                        args![id, since],
+                    )?
+                    .is_some();
+                if changed {
+                    return Err(conflict(format!(
+                        "something inside {:?} changed on the service since it was last synced",
+                        node.name
+                    )));
+                }
+            }
+            let ids: Vec<NodeId> = db
+                .query(&format!("{subtree} SELECT id FROM sub"), args![id])?
+                .iter()
+                .map(|r| r.int(0))
+                .collect::<Result<_, _>>()?;
+            // The seq of the first row names this delete: what it removed is
+            // one trash entry, restored together.
+            let mut op = None;
+            for nid in ids {
+                let seq = next_seq(db, account)?;
+                let op = *op.get_or_insert(seq);
+                db.exec(
+                    "UPDATE nodes SET deleted = 1, deleted_at = ?2, deleted_by = ?3, seq = ?4,
+                     delete_op = ?5 WHERE id = ?1",
+                    args![nid, now, device, seq, op],
+                )?;
+            }
+            get_node(db, account, id)
+        })
+    }
+
+    fn manifest(&self, account: AccountKey, id: NodeId) -> StoreResult<Manifest> {
+        self.read(|db| {
+            let r = db
+                .query_opt(
+                    "SELECT rev, size, hash, chunks, kind FROM nodes WHERE id = ?1 AND account = ?2",
+                    args![id, account],
+                )?
+                .ok_or_else(not_found)?;
+            if r.text(4)? != kind_str(NodeKind::File) {
+                return Err(bad_request("a folder has no content"));
+            }
+            Ok(Manifest {
+                node: id,
+                rev: r.int(0)?,
+                size: r.size(1)?,
+                hash: r.text(2)?,
+                chunks: serde_json::from_str(&r.text(3)?)
+                    .map_err(|e| DbError::new(format!("a stored chunk list is damaged: {e}")))?,
+            })
+        })
+    }
+
+    fn versions(&self, account: AccountKey, id: NodeId) -> StoreResult<Vec<Version>> {
+        self.read(|db| {
+            get_node(db, account, id)?;
+            let rows = db.query(
+                "SELECT v.rev, v.size, v.hash, COALESCE(v.written_at, v.created_at), v.device,
+                        COALESCE(d.name, '')
+                 FROM versions v LEFT JOIN devices d ON d.id = v.device
+                 WHERE v.node = ?1 ORDER BY v.rev DESC",
+                args![id],
+            )?;
+            let list = rows
+                .iter()
+                .map(|r| {
+                    Ok(Version {
+                        rev: r.int(0)?,
+                        size: r.size(1)?,
+                        hash: r.text(2)?,
+                        created_at: r.int(3)?,
+                        device_id: r.opt_int(4)?.unwrap_or(0),
+                        device_name: r.text(5)?,
+                    })
+                })
+                .collect::<Result<_, DbError>>()?;
+            Ok(list)
+        })
+    }
+
+    fn trash(
+        &self,
+        account: AccountKey,
+        query: &str,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<(Vec<TrashItem>, u64)> {
+        self.read(|db| restore::trash(db, account, query, offset, limit))
+    }
+
+    fn lookup(&self, account: AccountKey, path: &str) -> StoreResult<Node> {
+        self.read(|db| restore::lookup(db, account, path))
+    }
+
+    fn restore(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        req: &RestoreRequest,
+        now: i64,
+    ) -> StoreResult<RestoreResponse> {
+        let keep = self.keep_versions;
+        self.write(|db| restore::restore(db, account, device, req, now, keep))
+    }
+
+    fn purge_expired(&self, before: i64) -> StoreResult<(u64, u64)> {
+        self.write(|db| restore::purge(db, before))
+    }
+
+    fn add_chunks(
+        &self,
+        account: AccountKey,
+        chunks: &[ChunkRef],
+        packed: &[PackedChunk],
+    ) -> StoreResult<()> {
+        self.write(|db| {
+            // A chunk two uploads packed at once keeps the first place
+            // recorded; the other copy is never read.
+            for p in packed {
+                db.exec(
+                    "INSERT INTO packed_chunks (hash, pack, pack_start, size)
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                    args![&p.hash, &p.at.pack, p.at.start, p.at.size],
+                )?;
+            }
+            for chunk in chunks {
+                db.exec(
+                    "INSERT INTO account_chunks (account, hash, size) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                    args![account, &chunk.hash, chunk.size],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn packed_chunks(&self, hashes: &[String]) -> StoreResult<HashMap<String, PackedAt>> {
+        self.read(|db| {
+            let mut found = HashMap::new();
+            for h in hashes {
+                let row = db.query_opt(
+                    "SELECT pack, pack_start, size FROM packed_chunks WHERE hash = ?1",
+                    args![h],
+                )?;
+                if let Some(r) = row {
+                    let at = PackedAt {
+                        pack: r.text(0)?,
+                        start: r.size(1)?,
+                        size: r.size(2)?,
+                    };
+                    found.insert(h.clone(), at);
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    fn missing_chunks(&self, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>> {
+        self.read(|db| missing_chunks(db, account, hashes))
+    }
+
+    fn has_chunk(&self, account: AccountKey, hash: &str) -> StoreResult<bool> {
+        self.read(|db| Ok(missing_chunks(db, account, &[hash.to_string()])?.is_empty()))
+    }
+
+    fn claim_job(&self, name: &str, now: i64, gap: i64) -> StoreResult<bool> {
+        self.write(|db| {
+            let claimed = db.exec(
+                "INSERT INTO job_runs (name, last_run) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET last_run = ?2
+                 WHERE job_runs.last_run <= ?2 - ?3",
+                args![name, now, gap],
+            )?;
+            Ok(claimed == 1)
+        })
+    }
+
+    fn shared(&self) -> bool {
+        self.backend.shared()
+    }
+
+    fn announce(&self, account: AccountKey, cursor: i64) -> StoreResult<()> {
+        self.backend
+            .announce(account, cursor)
+            .map_err(|e| StoreError::Db(e).into())
+    }
+
+    fn listen(&self, deliver: Deliver, stop: Arc<AtomicBool>) {
+        self.backend.listen(deliver, stop)
+    }
+}
