@@ -16,7 +16,7 @@ APT_PACKAGES := pkg-config libdbus-1-dev gnome-keyring dbus libsecret-tools open
 	libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev \
 	chromium xvfb xauth webkit2gtk-driver postgresql nginx
 
-.PHONY: run test test-install deps ui build app package lint fmt icons screenshots demo-clean soak fuzz bench
+.PHONY: loadtest run test test-install deps ui build app package lint fmt icons screenshots demo-clean soak fuzz bench
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -82,11 +82,20 @@ test: lint $(TAURI_DRIVER)
 	scripts/with-keyring.sh cargo test --locked -p nubo-cli --test keyring -- --ignored
 	scripts/with-mount-namespace.sh cargo test --locked -p nubo-cli --test disk_full -- --ignored
 	cd ui && npm test
-	cargo build --locked -p nubo-app -p nubo-cli
+	cargo build --locked -p nubo-app -p nubo-cli -p nubo-load
+	LOAD_ACCOUNTS=4 scripts/with-postgres.sh scripts/loadtest.sh $(NUBO) $(CARGO_TARGET_DIR)/debug/nubo-load - \
+	  --clients 10,40 --seconds 3 --strict
 	NUBO_APP=$(NUBO_APP) NUBO_BIN=$(NUBO) TAURI_DRIVER=$(TAURI_DRIVER) \
 	  scripts/with-keyring.sh xvfb-run -a node --test tests/app/
 	ui/node_modules/.bin/tauri bundle --debug --bundles deb --ci
 	scripts/test-package.sh $(CARGO_TARGET_DIR)/debug/bundle/deb/Nubo_0.1.0_amd64.deb
+
+# How many active clients one and two instances on PostgreSQL hold, from 25
+# up until a step is not held (scripts/loadtest.sh): bench/load.md.
+loadtest: deps
+	cargo build --locked --release -p nubo-cli -p nubo-load
+	scripts/with-postgres.sh scripts/loadtest.sh $(CARGO_TARGET_DIR)/release/nubo \
+	  $(CARGO_TARGET_DIR)/release/nubo-load bench/load.md
 
 # The simulator over many seeds (make test runs 1000): stops at the first
 # seed that breaks an invariant and prints its replay.
