@@ -207,6 +207,9 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         AgreementSource::Dir(dir) => Published::from_dir(dir)?,
     };
     let opening = config.clone();
+    let (changes, _) = broadcast::channel(1024);
+    let stop_listening = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (wake, stop) = (changes.clone(), stop_listening.clone());
     // Off the runtime: PostgreSQL's client blocks.
     let store = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let store = opening.open_store()?;
@@ -226,6 +229,15 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 )
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
+        // Other instances' changes wake this one's push clients too.
+        store
+            .listen(
+                Box::new(move |account, cursor| {
+                    let _ = wake.send((account, cursor));
+                }),
+                stop,
+            )
+            .map_err(|e| anyhow::anyhow!("cannot listen for other instances' changes: {e}"))?;
         Ok(store)
     })
     .await??;
@@ -235,17 +247,6 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         retention_days: config.retention_days,
     };
     let chunks = config.open_chunks()?;
-    let (changes, _) = broadcast::channel(1024);
-    let stop_listening = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    if store.shared() {
-        let wake = changes.clone();
-        store.listen(
-            Box::new(move |account, cursor| {
-                let _ = wake.send((account, cursor));
-            }),
-            stop_listening.clone(),
-        );
-    }
     let state = AppState {
         store,
         chunks,

@@ -223,6 +223,13 @@ pub trait Backend: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Hands every instance's announcements to `deliver` until `stop` is set.
-    fn listen(&self, _deliver: crate::store::Deliver, _stop: Arc<AtomicBool>) {}
+    /// Hands every instance's announcements to `deliver` until `stop` is
+    /// set; listening already when it returns.
+    fn listen(
+        &self,
+        _deliver: crate::store::Deliver,
+        _stop: Arc<AtomicBool>,
+    ) -> Result<(), DbError> {
+        Ok(())
+    }
 }

@@ -273,9 +273,9 @@ pub trait MetaStore: Send + Sync + 'static {
     fn shared(&self) -> bool;
     fn announce(&self, account: AccountKey, cursor: i64) -> StoreResult<()>;
     /// Hands the announcements of every instance sharing the store (this
-    /// one too) to `deliver`, until `stop` is set. Nothing for a store that
-    /// only this instance uses.
-    fn listen(&self, deliver: Deliver, stop: Arc<AtomicBool>);
+    /// one too) to `deliver`, until `stop` is set; listening already when it
+    /// returns. Nothing for a store that only this instance uses.
+    fn listen(&self, deliver: Deliver, stop: Arc<AtomicBool>) -> StoreResult<()>;
 }
 
 /// Where announced changes go: (account, new cursor).

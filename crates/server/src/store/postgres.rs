@@ -262,13 +262,16 @@ impl Postgres {
     }
 }
 
-fn listen_once(
-    config: &postgres::Config,
-    deliver: &Deliver,
-    stop: &AtomicBool,
-) -> Result<(), postgres::Error> {
+/// A connection that LISTENs on the channel.
+fn listening(config: &postgres::Config) -> Result<Client, postgres::Error> {
     let mut client = config.connect(NoTls)?;
     client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+    Ok(client)
+}
+
+/// Hands each announcement to `deliver` until `stop` is set or the
+/// connection is lost.
+fn pump(client: &mut Client, deliver: &Deliver, stop: &AtomicBool) -> Result<(), postgres::Error> {
     while !stop.load(Ordering::Relaxed) && !client.is_closed() {
         let mut notes = client.notifications();
         // A timeout, so that `stop` is seen when the service shuts down.
@@ -379,19 +382,27 @@ impl Backend for Postgres {
         true
     }
 
-    /// On a thread of its own, which reconnects after a lost connection: a
-    /// change announced meanwhile is not lost to a client, which reads the
-    /// feed from its own cursor on its next wake-up.
-    fn listen(&self, deliver: Deliver, stop: Arc<AtomicBool>) {
+    /// Listening already when this returns, so that no change announced
+    /// after the service started is missed; then on a thread of its own,
+    /// which reconnects after a lost connection (a change announced
+    /// meanwhile is not lost to a client, which reads the feed from its own
+    /// cursor on its next wake-up).
+    fn listen(&self, deliver: Deliver, stop: Arc<AtomicBool>) -> Result<(), DbError> {
         let config = self.config.clone();
+        let mut client = Some(listening(&config).map_err(pg_error)?);
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                if let Err(e) = listen_once(&config, &deliver, &stop) {
+                let result = match client.take() {
+                    Some(mut c) => pump(&mut c, &deliver, &stop),
+                    None => listening(&config).and_then(|mut c| pump(&mut c, &deliver, &stop)),
+                };
+                if let Err(e) = result {
                     tracing::warn!("push across instances: {e}; listening again in a second");
                     std::thread::sleep(Duration::from_secs(1));
                 }
             }
         });
+        Ok(())
     }
 
     fn announce(&self, account: AccountKey, cursor: i64) -> Result<(), DbError> {

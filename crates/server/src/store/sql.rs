@@ -552,9 +552,13 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         kind: TokenKind,
         now: i64,
     ) -> StoreResult<Option<TokenOwner>> {
-        self.write(|db| {
+        // Every request comes here: a read, and a write only when "last
+        // seen" is a minute old (plenty of precision), so that requests do
+        // not queue behind one another for the write.
+        let found = self.read(|db| {
             let row = db.query_opt(
-                "SELECT d.account, d.id, t.expires_at, a.last_used_at, a.deleted_at FROM tokens t
+                "SELECT d.account, d.id, t.expires_at, a.last_used_at, a.deleted_at, d.last_seen
+                 FROM tokens t
                  JOIN devices d ON d.id = t.device
                  JOIN accounts a ON a.id = d.account
                  WHERE t.hash = ?1 AND t.kind = ?2 AND d.revoked = 0 AND t.expires_at > ?3",
@@ -568,21 +572,31 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                 last_used_at: r.int(3)?,
                 account_deleted: r.opt_int(4)?.is_some(),
             };
-            // A write per request would serialise every reader behind the
-            // writer; a minute's precision is plenty for "last seen".
-            db.exec(
-                "UPDATE devices SET last_seen = ?1 WHERE id = ?2 AND last_seen < ?1 - 60",
-                args![now, owner.device],
-            )?;
-            // A frozen account is not woken by a token: only a sign-in
-            // with the password reactivates it.
-            db.exec(
-                "UPDATE accounts SET last_used_at = ?1 WHERE id = ?2 AND last_used_at < ?1 - 60
-                 AND last_used_at > ?1 - ?3 AND deleted_at IS NULL",
-                args![now, owner.account, crate::lifecycle::FREEZE_AFTER_SECS],
-            )?;
-            Ok(Some(owner))
-        })
+            Ok(Some((owner, r.int(5)?)))
+        })?;
+        let Some((owner, last_seen)) = found else {
+            return Ok(None);
+        };
+        let account_stale = owner.last_used_at < now - 60
+            && owner.last_used_at > now - crate::lifecycle::FREEZE_AFTER_SECS
+            && !owner.account_deleted;
+        if last_seen < now - 60 || account_stale {
+            self.write(|db| {
+                db.exec(
+                    "UPDATE devices SET last_seen = ?1 WHERE id = ?2 AND last_seen < ?1 - 60",
+                    args![now, owner.device],
+                )?;
+                // A frozen account is not woken by a token: only a sign-in
+                // with the password reactivates it.
+                db.exec(
+                    "UPDATE accounts SET last_used_at = ?1 WHERE id = ?2 AND last_used_at < ?1 - 60
+                     AND last_used_at > ?1 - ?3 AND deleted_at IS NULL",
+                    args![now, owner.account, crate::lifecycle::FREEZE_AFTER_SECS],
+                )?;
+                Ok(())
+            })?;
+        }
+        Ok(Some(owner))
     }
 
     fn delete_token(&self, token_hash: &str) -> StoreResult<()> {
@@ -1137,7 +1151,9 @@ impl<B: Backend> MetaStore for SqlStore<B> {
             .map_err(|e| StoreError::Db(e).into())
     }
 
-    fn listen(&self, deliver: Deliver, stop: Arc<AtomicBool>) {
-        self.backend.listen(deliver, stop)
+    fn listen(&self, deliver: Deliver, stop: Arc<AtomicBool>) -> StoreResult<()> {
+        self.backend
+            .listen(deliver, stop)
+            .map_err(|e| StoreError::Db(e).into())
     }
 }
