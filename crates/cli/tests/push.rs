@@ -19,14 +19,6 @@ fn watch_without_polling(c: &Client) -> Child {
         .unwrap()
 }
 
-struct Stop(Child);
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn with_push_consent_a_watching_home_sees_an_edit_without_polling() {
     let service = Service::start();

@@ -151,14 +151,6 @@ impl Drop for Nginx {
     }
 }
 
-struct Stop(Child);
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 #[ignore = "needs PostgreSQL: make test runs it under scripts/with-postgres.sh"]
 fn homes_on_two_instances_converge_hear_each_other_and_keep_conflicts() {

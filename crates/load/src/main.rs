@@ -26,7 +26,11 @@ struct Args {
     #[arg(long, default_value_t = 20)]
     accounts: usize,
     /// Client counts to try, in order; stops after the first not held.
-    #[arg(long, value_delimiter = ',', default_value = "25,50,100,150,200,300,400,600,800")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "25,50,100,150,200,300,400,600,800"
+    )]
     clients: Vec<usize>,
     /// How long each step lasts, in seconds.
     #[arg(long, default_value_t = 10)]

@@ -31,47 +31,6 @@ fn url(server: &RunningServer, path: &str) -> String {
     format!("{}{path}", server.url())
 }
 
-async fn commit_on(
-    env: &Env,
-    server: &RunningServer,
-    token: &str,
-    body: serde_json::Value,
-) -> reqwest::Response {
-    env.http
-        .post(url(server, "/v1/nodes/commit"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn put_chunk_on(env: &Env, server: &RunningServer, token: &str, content: &[u8]) -> String {
-    let hash = blake3::hash(content).to_hex().to_string();
-    let r = env
-        .http
-        .put(url(server, &format!("/v1/chunks/{hash}")))
-        .bearer_auth(token)
-        .body(content.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    hash
-}
-
-fn file(
-    parent: i64,
-    name: &str,
-    content: &[u8],
-    hash: &str,
-    base: Option<(i64, i64)>,
-) -> serde_json::Value {
-    json!({"parent": parent, "name": name, "node": base.map(|b| b.0), "base_rev": base.map(|b| b.1),
-           "size": content.len(), "hash": hash, "chunks": [{"hash": hash, "size": content.len()}],
-           "mtime_ms": 0})
-}
-
 #[tokio::test]
 #[ignore = "needs PostgreSQL: make test runs it under scripts/with-postgres.sh"]
 async fn a_commit_stays_conditional_across_instances() {
@@ -80,29 +39,15 @@ async fn a_commit_stays_conditional_across_instances() {
     // A token issued by one instance works on the other.
     let t = env.login("alice").await.access_token;
     let root = env.root(&t).await;
-    let first: Node = env
-        .put_file(&t, root, "doc.txt", b"first", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: Node = env.new_file(&t, root, "doc.txt", b"first", None).await;
 
     // Eight writers, half on each instance, all editing revision 1 at once:
     // one wins, the others are told of the conflict; no edit is lost unseen.
     let contents: Vec<Vec<u8>> = (0..8).map(|i| format!("edit {i}").into_bytes()).collect();
-    let mut hashes = Vec::new();
-    for (i, c) in contents.iter().enumerate() {
-        let server = if i % 2 == 0 { &env.server } else { &two };
-        hashes.push(put_chunk_on(&env, server, &t, c).await);
-    }
-    let attempts = contents.iter().zip(&hashes).enumerate().map(|(i, (c, h))| {
-        let server = if i % 2 == 0 { &env.server } else { &two };
-        commit_on(
-            &env,
-            server,
-            &t,
-            file(root, "doc.txt", c, h, Some((first.id, first.rev))),
-        )
+    let (one_url, two_url) = (env.server.url(), two.url());
+    let attempts = contents.iter().enumerate().map(|(i, c)| {
+        let service = if i % 2 == 0 { &one_url } else { &two_url };
+        env.put_file_at(service, &t, root, "doc.txt", c, Some((first.id, first.rev)))
     });
     let answers = futures::future::join_all(attempts).await;
     let mut winners = Vec::new();
@@ -118,7 +63,10 @@ async fn a_commit_stays_conditional_across_instances() {
         .ok(&t, M::GET, &format!("/v1/nodes/{}", first.id), None)
         .await;
     assert_eq!(now.rev, first.rev + 1);
-    assert_eq!(now.hash, hashes[winners[0]]);
+    assert_eq!(
+        now.hash,
+        blake3::hash(&contents[winners[0]]).to_hex().to_string()
+    );
     // The first content is kept as a version, on either instance.
     let versions: VersionList = env
         .http
@@ -172,12 +120,7 @@ async fn a_change_on_one_instance_wakes_clients_of_the_other() {
         .await
         .cursor;
     wait_for(format!("\"cursor\":{cursor0}")).await;
-    let node: Node = env
-        .put_file(&t, root, "new.txt", b"hello", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let node: Node = env.new_file(&t, root, "new.txt", b"hello", None).await;
     wait_for(format!("\"cursor\":{}", node.seq)).await;
     // A graceful shutdown waits for open streams.
     drop(body);
@@ -220,24 +163,13 @@ async fn a_data_folder_service_moves_to_postgres_and_s3_without_losing_anything(
             Some(json!({"parent": root, "name": "docs"})),
         )
         .await;
-    let a1: Node = env
-        .put_file(&t, docs.id, "a.txt", b"a one", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let a1: Node = env.new_file(&t, docs.id, "a.txt", b"a one", None).await;
     let a2: Node = env
-        .put_file(&t, docs.id, "a.txt", b"a two", Some((a1.id, a1.rev)))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .new_file(&t, docs.id, "a.txt", b"a two", Some((a1.id, a1.rev)))
+        .await;
     let gone: Node = env
-        .put_file(&t, root, "gone.txt", b"deleted later", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .new_file(&t, root, "gone.txt", b"deleted later", None)
+        .await;
     let _: Node = env
         .ok(
             &t,

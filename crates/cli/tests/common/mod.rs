@@ -111,6 +111,16 @@ impl Drop for Service {
     }
 }
 
+/// A process killed when this goes out of scope (a watching `nubo sync`).
+pub struct Stop(pub Child);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub struct Client {
     pub name: String,
     pub home: PathBuf,

@@ -54,11 +54,7 @@ fn node_from_row(r: &Row) -> Result<Node, DbError> {
         id: r.int(0)?,
         parent: r.opt_int(1)?,
         name: r.text(2)?,
-        kind: if r.text(3)? == "dir" {
-            NodeKind::Dir
-        } else {
-            NodeKind::File
-        },
+        kind: kind_of(&r.text(3)?),
         rev: r.int(4)?,
         size: r.size(5)?,
         hash: r.text(6)?,
@@ -66,6 +62,14 @@ fn node_from_row(r: &Row) -> Result<Node, DbError> {
         deleted: r.flag(8)?,
         mtime_ms: r.int(9)?,
     })
+}
+
+fn kind_of(column: &str) -> NodeKind {
+    if column == "dir" {
+        NodeKind::Dir
+    } else {
+        NodeKind::File
+    }
 }
 
 fn kind_str(kind: NodeKind) -> &'static str {

@@ -162,10 +162,39 @@ impl Env {
         content: &[u8],
         base: Option<(i64, i64)>,
     ) -> reqwest::Response {
+        let service = self.server.url();
+        self.put_file_at(&service, token, parent, name, content, base)
+            .await
+    }
+
+    /// `put_file` that must succeed: the file's node.
+    pub async fn new_file(
+        &self,
+        token: &str,
+        parent: i64,
+        name: &str,
+        content: &[u8],
+        base: Option<(i64, i64)>,
+    ) -> Node {
+        let r = self.put_file(token, parent, name, content, base).await;
+        assert_eq!(r.status(), StatusCode::OK, "commit of {name}");
+        r.json().await.unwrap()
+    }
+
+    /// `put_file` through the service at `service` (another instance).
+    pub async fn put_file_at(
+        &self,
+        service: &str,
+        token: &str,
+        parent: i64,
+        name: &str,
+        content: &[u8],
+        base: Option<(i64, i64)>,
+    ) -> reqwest::Response {
         let hash = blake3::hash(content).to_hex().to_string();
         let r = self
             .http
-            .put(self.url(&format!("/v1/chunks/{hash}")))
+            .put(format!("{service}/v1/chunks/{hash}"))
             .bearer_auth(token)
             .body(content.to_vec())
             .send()
@@ -176,8 +205,13 @@ impl Env {
             "parent": parent, "name": name, "node": base.map(|b| b.0), "base_rev": base.map(|b| b.1),
             "size": content.len(), "hash": hash, "chunks": [{"hash": hash, "size": content.len()}], "mtime_ms": 0
         });
-        self.call(token, reqwest::Method::POST, "/v1/nodes/commit", Some(body))
+        self.http
+            .post(format!("{service}/v1/nodes/commit"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
             .await
+            .unwrap()
     }
 }
 

@@ -12,8 +12,8 @@ use nubo_protocol::{
 };
 
 use super::{
-    bad_request, get_node, insert_file, live_child, live_dir, next_seq, not_found, quota_check,
-    replace_content, valid_name, Content, R,
+    bad_request, get_node, insert_file, kind_of, live_child, live_dir, next_seq, not_found,
+    quota_check, replace_content, valid_name, Content, R,
 };
 use crate::store::db::{args, Db, DbError, StoreError};
 use crate::store::{AccountKey, DeviceId};
@@ -70,11 +70,7 @@ pub(super) fn trash(
                 id: r.int(0)?,
                 parent: r.opt_int(1)?,
                 name: r.text(2)?,
-                kind: if r.text(3)? == "dir" {
-                    NodeKind::Dir
-                } else {
-                    NodeKind::File
-                },
+                kind: kind_of(&r.text(3)?),
                 size: r.size(4)?,
                 deleted_at: r.opt_int(5)?.unwrap_or(0),
                 deleted_by: r.int(6)?,
