@@ -12,6 +12,9 @@ shift 3
 accounts=${LOAD_ACCOUNTS:-20}
 work=$(mktemp -d)
 pids=()
+# TLS to the database when with-postgres.sh gave it a certificate.
+tls=()
+[ -n "${NUBO_TEST_POSTGRES_CA:-}" ] && tls=(--database-ca "$NUBO_TEST_POSTGRES_CA")
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
@@ -21,7 +24,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 serve() {
   local db=$1 data=$2 port
   port=$(free_port)
-  "$nubo" serve --database "$db" --data "$data" --listen "127.0.0.1:$port" >"$work/serve-$port.log" 2>&1 &
+  "$nubo" serve --database "$db" "${tls[@]}" --data "$data" --listen "127.0.0.1:$port" >"$work/serve-$port.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do
     grep -q "listening" "$work/serve-$port.log" 2>/dev/null && { echo "http://127.0.0.1:$port"; return; }
@@ -36,9 +39,9 @@ run() {
   shift
   psql -q "$NUBO_TEST_POSTGRES" -c "CREATE DATABASE load_$instances"
   db="${NUBO_TEST_POSTGRES%/*}/load_$instances"
-  "$nubo" admin migrate --database "$db" >/dev/null
+  "$nubo" admin migrate --database "$db" "${tls[@]}" >/dev/null
   for i in $(seq "$accounts"); do
-    echo "load-test" | "$nubo" admin add-account --database "$db" "load-$i" --password-stdin >/dev/null
+    echo "load-test" | "$nubo" admin add-account --database "$db" "${tls[@]}" "load-$i" --password-stdin >/dev/null
   done
   # Started one after the other: the first has migrated before the second looks.
   for _ in $(seq "$instances"); do

@@ -133,6 +133,10 @@ struct StorageArgs {
     /// better given in NUBO_DATABASE than on the command line).
     #[arg(long, env = "NUBO_DATABASE")]
     database: Option<String>,
+    /// Reach PostgreSQL over TLS, trusting the CA certificates in this PEM
+    /// file (without it, the connection is plain: keep the database local).
+    #[arg(long, env = "NUBO_DATABASE_CA", requires = "database")]
+    database_ca: Option<PathBuf>,
     /// Chunks in an S3-compatible store: s3://bucket/prefix. Credentials
     /// come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
     #[arg(long, env = "NUBO_CHUNKS")]
@@ -153,6 +157,7 @@ impl StorageArgs {
         }
         let mut config = nubo_server::ServerConfig::new(self.data.clone().unwrap_or_default());
         config.database = self.database.clone();
+        config.database_ca = self.database_ca.clone();
         config.chunks = self.chunks.clone();
         config.s3.endpoint = self.s3_endpoint.clone();
         config.s3.region = self.s3_region.clone();
@@ -217,6 +222,9 @@ enum AdminCommand {
         /// postgres://user@host/dbname (or NUBO_DATABASE).
         #[arg(long, env = "NUBO_DATABASE")]
         database: String,
+        /// TLS to PostgreSQL, trusting the CA certificates in this PEM file.
+        #[arg(long, env = "NUBO_DATABASE_CA")]
+        database_ca: Option<PathBuf>,
         /// The data folder of a service that ran on SQLite; it is only read.
         #[arg(long)]
         from_data: Option<PathBuf>,
@@ -419,6 +427,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             command:
                 AdminCommand::Migrate {
                     database,
+                    database_ca,
                     from_data,
                     chunks,
                     s3_endpoint,
@@ -430,9 +439,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 region: s3_region,
                 ..Default::default()
             };
-            let report =
-                nubo_server::migrate::run(&database, from_data.as_deref(), chunks.as_deref(), &s3)
-                    .await?;
+            let report = nubo_server::migrate::run(
+                &database,
+                database_ca.as_deref(),
+                from_data.as_deref(),
+                chunks.as_deref(),
+                &s3,
+            )
+            .await?;
             println!("{report}");
             Ok(0)
         }

@@ -39,7 +39,11 @@ fn two_instances() -> (Service, Service) {
     let database = fresh_database();
     let shared = tempfile::tempdir().unwrap();
     let data = shared.path().join("data");
-    let extra = ["--demo", "--database", database.as_str()];
+    let mut extra = vec!["--demo".to_string(), "--database".into(), database];
+    if let Ok(ca) = std::env::var("NUBO_TEST_POSTGRES_CA") {
+        extra.extend(["--database-ca".into(), ca]);
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let one = Service::start_in(shared, data.clone(), &extra);
     let two = Service::start_in(tempfile::tempdir().unwrap(), data, &extra);
     (one, two)

@@ -65,6 +65,9 @@ pub struct ServerConfig {
     /// Metadata in this PostgreSQL database (`postgres://…`) instead of
     /// SQLite in the data folder.
     pub database: Option<String>,
+    /// Reach that database over TLS, verified against these CA
+    /// certificates (PEM).
+    pub database_ca: Option<PathBuf>,
     /// Chunks in this object store (`s3://bucket/prefix`) instead of the
     /// data folder.
     pub chunks: Option<String>,
@@ -88,6 +91,7 @@ impl ServerConfig {
             clock: Arc::new(SystemClock),
             tls: None,
             database: None,
+            database_ca: None,
             chunks: None,
             s3: chunks::S3Settings::default(),
             jobs_every: Some(std::time::Duration::from_secs(3600)),
@@ -98,7 +102,11 @@ impl ServerConfig {
     /// else SQLite in the data folder. Blocking (it may connect and migrate).
     pub fn open_store(&self) -> anyhow::Result<Arc<dyn MetaStore>> {
         Ok(match &self.database {
-            Some(url) => Arc::new(PostgresStore::connect(url, self.keep_versions)?),
+            Some(url) => Arc::new(PostgresStore::connect(
+                url,
+                self.database_ca.as_deref(),
+                self.keep_versions,
+            )?),
             None => Arc::new(open_store(&self.data_dir, self.keep_versions)?),
         })
     }

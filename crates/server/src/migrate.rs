@@ -54,14 +54,16 @@ impl std::fmt::Display for Report {
 
 pub async fn run(
     database: &str,
+    database_ca: Option<&Path>,
     from_data: Option<&Path>,
     chunks: Option<&str>,
     s3: &S3Settings,
 ) -> anyhow::Result<Report> {
     let url = database.to_string();
+    let ca = database_ca.map(Path::to_path_buf);
     let data = from_data.map(Path::to_path_buf);
     let mut report = tokio::task::spawn_blocking(move || -> anyhow::Result<Report> {
-        let pg = Postgres::connect(&url)?;
+        let pg = Postgres::connect(&url, ca.as_deref())?;
         match data {
             None => Ok(Report::default()),
             Some(dir) => copy_metadata(&dir, &pg),

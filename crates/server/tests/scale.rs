@@ -205,11 +205,19 @@ async fn a_data_folder_service_moves_to_postgres_and_s3_without_losing_anything(
     let database = common::backends::fresh_database().await;
     let s3 = common::backends::S3Server::start(&data.join("s3-target")).await;
     s3.configure(&mut cfg);
-    let report = nubo_server::migrate::run(&database, Some(&data), cfg.chunks.as_deref(), &cfg.s3)
-        .await
-        .unwrap();
+    let ca = common::backends::postgres_ca();
+    let report = nubo_server::migrate::run(
+        &database,
+        ca.as_deref(),
+        Some(&data),
+        cfg.chunks.as_deref(),
+        &cfg.s3,
+    )
+    .await
+    .unwrap();
     assert!(report.chunk_objects >= 3, "{report}");
     cfg.database = Some(database.clone());
+    cfg.database_ca = ca.clone();
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     let moved = nubo_server::start(cfg).await.unwrap();
     let get = |path: &str| env.http.get(url(&moved, path)).bearer_auth(&t).send();
@@ -253,8 +261,52 @@ async fn a_data_folder_service_moves_to_postgres_and_s3_without_losing_anything(
     let fresh: Node = r.json().await.unwrap();
     assert!(before.nodes.iter().all(|n| n.id != fresh.id));
     // Copying into a database that already holds accounts is refused.
-    let again = nubo_server::migrate::run(&database, Some(&data), None, &Default::default()).await;
+    let again = nubo_server::migrate::run(
+        &database,
+        ca.as_deref(),
+        Some(&data),
+        None,
+        &Default::default(),
+    )
+    .await;
     let refused = format!("{:#}", again.unwrap_err());
     assert!(refused.contains("already holds accounts"), "{refused}");
     moved.shutdown().await;
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: make test runs it under scripts/with-postgres.sh"]
+async fn the_database_is_reached_over_tls_verified_against_the_ca_given() {
+    use nubo_server::store::db::Backend;
+    use nubo_server::store::PostgresStore;
+    let url = common::backends::fresh_database().await;
+    let ca = common::backends::postgres_ca()
+        .expect("scripts/with-postgres.sh gives the server a certificate (NUBO_TEST_POSTGRES_CA)");
+    tokio::task::spawn_blocking(move || {
+        let store = PostgresStore::connect(&url, Some(&ca), 50).unwrap();
+        let encrypted = store
+            .backend()
+            .read(&mut |db| {
+                let r = db.query_one(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )?;
+                Ok(r.flag(0)?)
+            })
+            .unwrap();
+        assert!(encrypted, "the connection to PostgreSQL is encrypted");
+        // Trusting only the public roots, the test server's certificate is
+        // refused: the connection fails rather than going on unverified.
+        let public = std::path::Path::new("/etc/ssl/certs/ca-certificates.crt");
+        let refused = PostgresStore::connect(&url, Some(public), 50)
+            .err()
+            .expect("a certificate from an unknown issuer is refused");
+        let message = format!("{refused:#}");
+        assert!(
+            message.contains("cannot connect to PostgreSQL"),
+            "{message}"
+        );
+    })
+    .await
+    .unwrap();
 }

@@ -11,16 +11,22 @@
 //!   migrate once.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use bytes::BytesMut;
+use postgres::config::SslMode;
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Statement};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use tokio_postgres_rustls::MakeRustlsConnect;
+use tokio_rustls::rustls;
 
 use super::db::{Backend, Cell, Db, DbError, Param, Row, StoreError};
 use super::sql::SqlStore;
@@ -168,13 +174,44 @@ pub type PostgresStore = SqlStore<Postgres>;
 impl PostgresStore {
     /// Connects, and brings the schema up to date. Blocking: call it off
     /// the async runtime.
-    pub fn connect(url: &str, keep_versions: u32) -> anyhow::Result<Self> {
-        Ok(SqlStore::new(Postgres::connect(url)?, keep_versions))
+    pub fn connect(url: &str, ca: Option<&Path>, keep_versions: u32) -> anyhow::Result<Self> {
+        Ok(SqlStore::new(Postgres::connect(url, ca)?, keep_versions))
+    }
+}
+
+/// TLS verified against the CA certificates of a PEM file: PostgreSQL on
+/// another machine is reached encrypted, and only if it is the one meant.
+fn tls_to(ca: &Path) -> anyhow::Result<MakeRustlsConnect> {
+    let certs = CertificateDer::pem_file_iter(ca)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("cannot read the CA certificates {}", ca.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        anyhow::bail!("{} holds no usable PEM certificate", ca.display());
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// A connection, over TLS when a CA was given.
+fn open(
+    config: &postgres::Config,
+    tls: &Option<MakeRustlsConnect>,
+) -> Result<Client, postgres::Error> {
+    match tls {
+        Some(tls) => config.connect(tls.clone()),
+        None => config.connect(NoTls),
     }
 }
 
 pub struct Postgres {
     config: postgres::Config,
+    tls: Option<MakeRustlsConnect>,
     /// Always Some until dropped.
     pool: Option<r2d2::Pool<Manager>>,
 }
@@ -190,7 +227,7 @@ impl Drop for Postgres {
     }
 }
 
-struct Manager(postgres::Config);
+struct Manager(postgres::Config, Option<MakeRustlsConnect>);
 
 /// A pooled connection and the statements it has prepared.
 struct PgConn {
@@ -204,7 +241,7 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<PgConn, postgres::Error> {
         Ok(PgConn {
-            client: self.0.connect(NoTls)?,
+            client: open(&self.0, &self.1)?,
             statements: HashMap::new(),
         })
     }
@@ -230,11 +267,21 @@ fn shown(url: &str) -> String {
 }
 
 impl Postgres {
-    pub fn connect(url: &str) -> anyhow::Result<Self> {
-        let config: postgres::Config = url
+    /// `ca`: reach the database over TLS, verified against these CA
+    /// certificates (PEM); without it, the connection is plain.
+    pub fn connect(url: &str, ca: Option<&Path>) -> anyhow::Result<Self> {
+        let mut config: postgres::Config = url
             .parse()
             .with_context(|| format!("{} is not a PostgreSQL URL", shown(url)))?;
-        let mut client = config.connect(NoTls).with_context(|| {
+        let tls = match ca {
+            Some(ca) => {
+                // Given a CA, never fall back to a plain connection.
+                config.ssl_mode(SslMode::Require);
+                Some(tls_to(ca)?)
+            }
+            None => None,
+        };
+        let mut client = open(&config, &tls).with_context(|| {
             format!(
                 "cannot connect to PostgreSQL at {}; is it running, and may this user connect?",
                 shown(url)
@@ -245,10 +292,11 @@ impl Postgres {
             .max_size(16)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
-            .build(Manager(config.clone()))
+            .build(Manager(config.clone(), tls.clone()))
             .with_context(|| format!("cannot open connections to {}", shown(url)))?;
         Ok(Postgres {
             config,
+            tls,
             pool: Some(pool),
         })
     }
@@ -263,8 +311,11 @@ impl Postgres {
 }
 
 /// A connection that LISTENs on the channel.
-fn listening(config: &postgres::Config) -> Result<Client, postgres::Error> {
-    let mut client = config.connect(NoTls)?;
+fn listening(
+    config: &postgres::Config,
+    tls: &Option<MakeRustlsConnect>,
+) -> Result<Client, postgres::Error> {
+    let mut client = open(config, tls)?;
     client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
     Ok(client)
 }
@@ -388,13 +439,15 @@ impl Backend for Postgres {
     /// meanwhile is not lost to a client, which reads the feed from its own
     /// cursor on its next wake-up).
     fn listen(&self, deliver: Deliver, stop: Arc<AtomicBool>) -> Result<(), DbError> {
-        let config = self.config.clone();
-        let mut client = Some(listening(&config).map_err(pg_error)?);
+        let (config, tls) = (self.config.clone(), self.tls.clone());
+        let mut client = Some(listening(&config, &tls).map_err(pg_error)?);
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 let result = match client.take() {
                     Some(mut c) => pump(&mut c, &deliver, &stop),
-                    None => listening(&config).and_then(|mut c| pump(&mut c, &deliver, &stop)),
+                    None => {
+                        listening(&config, &tls).and_then(|mut c| pump(&mut c, &deliver, &stop))
+                    }
                 };
                 if let Err(e) = result {
                     tracing::warn!("push across instances: {e}; listening again in a second");

@@ -22,6 +22,12 @@ pub fn postgres_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
+/// The CA of the test server's certificate: the service reaches it over
+/// TLS, verified, as it would a database on another machine.
+pub fn postgres_ca() -> Option<std::path::PathBuf> {
+    std::env::var_os("NUBO_TEST_POSTGRES_CA").map(Into::into)
+}
+
 /// A new, empty database on that server; its URL.
 pub async fn fresh_database() -> String {
     let server = postgres_url().expect(

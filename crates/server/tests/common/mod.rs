@@ -71,6 +71,7 @@ pub async fn start_on(agreements: AgreementSource, storage: Storage) -> Env {
     let s3 = match storage {
         Storage::PostgresS3 => {
             cfg.database = Some(backends::fresh_database().await);
+            cfg.database_ca = backends::postgres_ca();
             let s3 = backends::S3Server::start(dir.path()).await;
             s3.configure(&mut cfg);
             Some(s3)
