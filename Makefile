@@ -10,16 +10,29 @@ TOOLS := $(HOME)/.cache/nubo/tools
 TAURI_DRIVER := $(TOOLS)/bin/tauri-driver
 
 # Debian packages the build and the tests need: the keyring (engine), WebKitGTK
-# and the tray library (desktop app), chromium (UI tests), PostgreSQL (the
-# service's tests on it), nginx (a load balancer in front of two instances).
+# and the tray library (desktop app), chromium (UI tests).
 APT_PACKAGES := pkg-config libdbus-1-dev gnome-keyring dbus libsecret-tools openssl \
 	libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev \
-	chromium xvfb xauth webkit2gtk-driver postgresql nginx
+	chromium xvfb xauth webkit2gtk-driver
+# Only for the tests (`make run` does not install servers): PostgreSQL (the
+# service's tests on it, started on 127.0.0.1 by scripts/with-postgres.sh)
+# and nginx (a load balancer in front of two instances).
+TEST_APT_PACKAGES := postgresql nginx
 
-.PHONY: loadtest run test test-install deps ui build app package lint fmt icons screenshots demo-clean soak fuzz bench
+.PHONY: apt-install loadtest run test test-deps test-install deps ui build app package lint fmt icons screenshots demo-clean soak fuzz bench
 
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+	@command -v cargo >/dev/null || { echo "Rust is missing: install it with rustup (https://rustup.rs), then run make again"; exit 1; }
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)' 2>/dev/null \
+	  || { echo "Node.js 20.19 or newer is needed for the front end (found: $$(node --version 2>/dev/null || echo none))"; exit 1; }
+
+test-deps: deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
+
+# Installs whichever of PACKAGES is missing.
+apt-install:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -27,9 +40,6 @@ deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@command -v cargo >/dev/null || { echo "Rust is missing: install it with rustup (https://rustup.rs), then run make again"; exit 1; }
-	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)' 2>/dev/null \
-	  || { echo "Node.js 20.19 or newer is needed for the front end (found: $$(node --version 2>/dev/null || echo none))"; exit 1; }
 
 # The front end, built into ui/dist (which the desktop app embeds). Versions
 # come from package-lock.json; `npm install` rather than `npm ci`, because the
@@ -75,7 +85,7 @@ $(TAURI_DRIVER):
 # again on PostgreSQL and an S3 server, with its tests of several instances;
 # the keyring test in a session keyring; the full-disk tests in a mount
 # namespace (small tmpfs mounts); the UI in chromium; the real app under Xvfb.
-test: lint $(TAURI_DRIVER)
+test: test-deps lint $(TAURI_DRIVER)
 	cargo test --locked --workspace
 	scripts/with-postgres.sh cargo test --locked -p nubo-server --tests -- --include-ignored
 	scripts/with-postgres.sh cargo test --locked -p nubo-cli --test scale -- --ignored
@@ -92,7 +102,7 @@ test: lint $(TAURI_DRIVER)
 
 # How many active clients one and two instances on PostgreSQL hold, from 25
 # up until a step is not held (scripts/loadtest.sh): bench/load.md.
-loadtest: deps
+loadtest: test-deps
 	cargo build --locked --release -p nubo-cli -p nubo-load
 	scripts/with-postgres.sh scripts/loadtest.sh $(CARGO_TARGET_DIR)/release/nubo \
 	  $(CARGO_TARGET_DIR)/release/nubo-load bench/load.md
@@ -135,8 +145,7 @@ $(BENCH_VENV)/bin/python:
 	python3 -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install -q "matplotlib==3.10.7"
 bench: deps $(BENCH_VENV)/bin/python
-	@missing=""; for p in $(BENCH_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
-	  if [ -n "$$missing" ]; then SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq $$missing >/dev/null; fi
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(BENCH_PACKAGES)"
 	cargo build --locked --release -p nubo-cli
 	$(BENCH_VENV)/bin/python scripts/bench.py --nubo $(CARGO_TARGET_DIR)/release/nubo --runs $(RUNS) --only $(BENCH) --tools "$(BENCH_TOOLS)" --out bench
 	$(BENCH_VENV)/bin/python scripts/bench_report.py bench
