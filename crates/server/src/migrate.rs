@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 
 use crate::chunks::{ChunkStore, S3Settings};
-use crate::store::db::{args, Backend, Db, Param, StoreError};
+use crate::store::db::{args, Backend, Cell, Db, Param, StoreError};
 use crate::store::{Postgres, Sqlite};
 
 /// Tables in an order that keeps every reference valid while copying
@@ -133,10 +133,10 @@ fn copy_tables(src: &mut dyn Db, dst: &mut dyn Db) -> Result<Vec<(&'static str, 
                     // A folder may have moved into one made after it: every
                     // node first, then where each lies.
                     _ if table == "nodes" && Some(i) == parent => Param::Null,
-                    crate::store::db::Cell::Null => Param::Null,
-                    crate::store::db::Cell::Int(v) => Param::Int(*v),
-                    crate::store::db::Cell::Bool(b) => Param::Int(i64::from(*b)),
-                    crate::store::db::Cell::Text(t) => Param::Text(t),
+                    Cell::Null => Param::Null,
+                    Cell::Int(v) => Param::Int(*v),
+                    Cell::Bool(b) => Param::Int(i64::from(*b)),
+                    Cell::Text(t) => Param::Text(t),
                 })
                 .collect();
             dst.exec(&insert, &params)?;

@@ -97,8 +97,9 @@ pub enum GrantPoll {
     },
 }
 
-/// Every call is blocking and atomic: one transaction each. Handlers call it
-/// from a blocking thread. `now` is passed in so tests can move time.
+/// Every call is blocking and atomic: one transaction each (`find_token`
+/// notes the use apart from the check). Handlers call it from a blocking
+/// thread. `now` is passed in so tests can move time.
 pub trait MetaStore: Send + Sync + 'static {
     fn create_account(
         &self,

@@ -1,7 +1,8 @@
 //! The metadata store's rules, written once over `db::Db`: accounts and
 //! their devices and tokens, acceptances, the node tree with its change feed,
 //! conditional commits, and (in `restore`) the trash and retention. Each
-//! call is one transaction of the backend (`sqlite.rs`, `postgres.rs`).
+//! call is one transaction of the backend (`sqlite.rs`, `postgres.rs`),
+//! except a token check: a read, then a write at most once a minute.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
