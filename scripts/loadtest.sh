@@ -20,14 +20,18 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# Starts an instance; waits for its "listening" line; prints its URL.
+# Starts an instance and waits for its "listening" line; its URL in $served.
+# (Not through $(...): a subshell's pids would not reach the cleanup.)
 serve() {
   local db=$1 data=$2 port
   port=$(free_port)
   "$nubo" serve --database "$db" "${tls[@]}" --data "$data" --listen "127.0.0.1:$port" >"$work/serve-$port.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do
-    grep -q "listening" "$work/serve-$port.log" 2>/dev/null && { echo "http://127.0.0.1:$port"; return; }
+    if grep -q "listening" "$work/serve-$port.log" 2>/dev/null; then
+      served="http://127.0.0.1:$port"
+      return
+    fi
     sleep 0.1
   done
   cat "$work/serve-$port.log" >&2
@@ -35,7 +39,7 @@ serve() {
 }
 
 run() {
-  local instances=$1 db urls=() args=()
+  local instances=$1 db args=()
   shift
   psql -q "$NUBO_TEST_POSTGRES" -c "CREATE DATABASE load_$instances"
   db="${NUBO_TEST_POSTGRES%/*}/load_$instances"
@@ -45,12 +49,12 @@ run() {
   done
   # Started one after the other: the first has migrated before the second looks.
   for _ in $(seq "$instances"); do
-    url=$(serve "$db" "$work/data-$instances")
-    urls+=("$url")
-    args+=(--url "$url")
+    serve "$db" "$work/data-$instances"
+    args+=(--url "$served")
   done
   "$load" "${args[@]}" --accounts "$accounts" "$@" | tee "$work/out-$instances"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   pids=()
 }
 

@@ -149,9 +149,19 @@ fn is_root() -> bool {
 }
 
 impl Drop for Nginx {
+    /// SIGTERM, so that the master stops its workers too (a killed master
+    /// leaves them running); SIGKILL if it has not gone within 10 s.
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let gone = wait_until(Duration::from_secs(10), || {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        });
+        if !gone {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
