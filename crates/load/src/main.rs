@@ -48,7 +48,7 @@ struct Args {
     strict: bool,
 }
 
-pub const PASSWORD: &str = "load-test";
+const PASSWORD: &str = "load-test";
 
 #[derive(Default)]
 struct Tally {

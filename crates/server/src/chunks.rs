@@ -1,6 +1,7 @@
 //! Content-addressed chunk bytes, kept through `object_store` so that a local
-//! folder and an S3 bucket (`--chunks s3://…`) are interchangeable. Which account may read which
-//! chunk, and where a packed chunk lies, is the metadata store's business.
+//! folder and an S3 bucket (`--chunks s3://…`) are interchangeable. Which
+//! account may read which chunk, and where a packed chunk lies, is the
+//! metadata store's business.
 //!
 //! A chunk uploaded on its own (a large file's) is an object of its own. The
 //! chunks of a batch (many small files) go into one pack object: one object

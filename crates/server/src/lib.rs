@@ -16,7 +16,7 @@ pub mod store;
 pub mod tls;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
@@ -107,7 +107,15 @@ impl ServerConfig {
                 self.database_ca.as_deref(),
                 self.keep_versions,
             )?),
-            None => Arc::new(open_store(&self.data_dir, self.keep_versions)?),
+            None => {
+                let dir = &self.data_dir;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create the data folder {}", dir.display()))?;
+                Arc::new(SqliteStore::open(
+                    &dir.join("meta.sqlite"),
+                    self.keep_versions,
+                )?)
+            }
         })
     }
 
@@ -118,12 +126,6 @@ impl ServerConfig {
             None => ChunkStore::local(&self.data_dir.join("chunks")),
         }
     }
-}
-
-pub fn open_store(data_dir: &Path, keep_versions: u32) -> anyhow::Result<SqliteStore> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
-    SqliteStore::open(&data_dir.join("meta.sqlite"), keep_versions)
 }
 
 /// `nubo admin add-account`: works on the service's store directly, with or
@@ -289,8 +291,9 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             }
         }),
     };
-    // The first pass runs at once: a service that was down for a while
-    // catches up before anyone asks.
+    // The first pass runs at once, unless this instance or another one on
+    // the same store ran one within the interval: a service that was down
+    // for a while catches up before anyone asks.
     let jobs_task = config.jobs_every.map(|every| jobs.clone().spawn(every));
     Ok(RunningServer {
         addr,
