@@ -142,7 +142,8 @@ impl LocalFs for RealFs {
     }
 
     fn digest(&self, path: &Path) -> io::Result<Digest> {
-        content::digest(io::BufReader::with_capacity(1 << 20, File::open(path)?))
+        // No BufReader: the cut reads into its own buffer in large reads.
+        content::digest(File::open(path)?)
     }
 
     fn read_at(&self, path: &Path, offset: u64, len: u64) -> io::Result<Vec<u8>> {
