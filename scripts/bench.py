@@ -380,9 +380,30 @@ class Syncthing:
         return dt, rss
 
     def stop(self):
+        # Debian's `syncthing serve` runs the real instance as a child of a
+        # monitor even with --no-restart, in a group of its own: killing
+        # the monitor alone left both instances running after the bench.
         for p in self.procs.values():
-            p.kill()
+            kill_tree(p.pid)
             p.wait()
+
+
+def kill_tree(pid):
+    """SIGKILL a process and everything it started, children first."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    for child in children:
+        kill_tree(child)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def peers(work: Path):
