@@ -669,7 +669,17 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let _lock = home.lock_for_sync()?;
             let engine = Engine::open(home)?;
             if once {
-                return match engine.sync_once(allow_mass_delete).await? {
+                let outcome = engine.sync_once(allow_mass_delete).await?;
+                // What is left alone is said on every pass, not only in `status`.
+                let problems: Vec<String> = engine
+                    .db
+                    .meta("problems")?
+                    .and_then(|p| serde_json::from_str(&p).ok())
+                    .unwrap_or_default();
+                for p in problems {
+                    eprintln!("not synced: {p}");
+                }
+                return match outcome {
                     Outcome::InSync => Ok(0),
                     Outcome::Paused(pauses) => {
                         for p in pauses {

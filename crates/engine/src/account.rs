@@ -217,6 +217,7 @@ pub fn add_folder(
             );
         }
     }
+    refuse_nested_roots(&local)?;
     let folder = FolderConfig {
         id: config.folders.iter().map(|f| f.id).max().unwrap_or(0) + 1,
         local: local.clone(),
@@ -231,6 +232,39 @@ pub fn add_folder(
     config.folders.push(folder.clone());
     home.save_config(&config)?;
     Ok(folder)
+}
+
+/// A folder inside or around a folder that any Nubo home syncs (its
+/// `.nubo-root` marker says so) would sync the same files twice, each copy
+/// inside the other, one level deeper every round: refused.
+fn refuse_nested_roots(local: &Path) -> anyhow::Result<()> {
+    if let Some(outer) = local
+        .ancestors()
+        .skip(1)
+        .find(|a| a.join(ROOT_MARKER).is_file())
+    {
+        bail!(
+            "{} is inside {}, which Nubo already syncs; choose a folder outside it",
+            local.display(),
+            outer.display()
+        );
+    }
+    let inner = ignore::WalkBuilder::new(local)
+        .standard_filters(false)
+        .hidden(false)
+        .follow_links(false)
+        .build()
+        .filter_map(Result::ok)
+        .find(|e| e.depth() > 1 && e.file_name() == ROOT_MARKER);
+    if let Some(inner) = inner {
+        let dir = inner.path().parent().unwrap_or(local);
+        bail!(
+            "{} holds {}, which Nubo already syncs; choose a folder that does not hold it",
+            local.display(),
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Pauses or resumes one folder, or changes how it syncs.
@@ -313,12 +347,22 @@ pub fn exclude(home: &Home, remote_path: &str) -> anyhow::Result<PathBuf> {
         let fs = crate::fs::RealFs {
             fallback_trash: home.trash_dir(),
         };
-        let rules = crate::ignore_rules::IgnoreRules::load(&local_dir, &[]);
-        let now = crate::scanner::scan(&fs, &local_dir, &rules, &Default::default(), i64::MAX);
-        for (sub, entry) in &now.tree {
-            let path = format!("{rel}/{sub}");
+        let rules = crate::ignore_rules::IgnoreRules::load(&folder.local, &folder.excluded);
+        let temps = crate::temp_names::TempNames::new(db.temp_key()?);
+        let input = crate::scanner::ScanInput {
+            rules: &rules,
+            previous: &Default::default(),
+            now_ns: i64::MAX,
+            temps: &temps,
+            accept_mount_changes: false,
+        };
+        let now = crate::scanner::scan_under(&fs, &folder.local, &rel, &input);
+        if let Some(path) = now.blocked.keys().next() {
+            bail!("{path} cannot be read or is not a file or folder, so it cannot be checked for changes; exclude {remote_path} once it can be read");
+        }
+        for (path, entry) in &now.tree {
             let in_step = synced
-                .get(&path)
+                .get(path)
                 .is_some_and(|s| s.kind == entry.kind && s.hash == entry.hash);
             if !in_step {
                 bail!("{path} has changes here that are not synced yet; run `nubo sync --once` first, then exclude {remote_path}");

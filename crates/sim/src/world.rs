@@ -256,8 +256,8 @@ impl World {
                     None => format!("nothing to edit in {rel}"),
                 },
                 50..=64 => {
-                    fs.remove_all(&target);
-                    format!("delete {rel}")
+                    let ok = fs.remove_all(&target).is_ok();
+                    format!("delete {rel}{}", if ok { "" } else { " (refused)" })
                 }
                 65..=84 => {
                     let to_rel = random_path(rng);
@@ -435,7 +435,10 @@ impl World {
                 .clients
                 .iter()
                 .all(|c| c.engine().db.cursor().unwrap_or(-1) == after);
-            if all_in_sync && before == after && caught_up {
+            // An operation held back after failing is not settled: with the
+            // faults off, its next try must succeed.
+            let none_held = self.clients.iter().all(|c| c.engine().held_back() == 0);
+            if all_in_sync && before == after && caught_up && none_held {
                 return Ok(());
             }
         }
