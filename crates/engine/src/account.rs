@@ -333,21 +333,35 @@ fn folder_for(config: &crate::home::Config, remote_path: &str) -> anyhow::Result
 /// Refused while anything in it has changes here that are not synced yet;
 /// otherwise its local copy goes to the OS trash. Returns that local path.
 pub fn exclude(home: &Home, remote_path: &str) -> anyhow::Result<PathBuf> {
-    use crate::fs::LocalFs;
     let mut config = home.load_config()?;
     let (i, rel) = folder_for(&config, remote_path)?;
-    let folder = config.folders[i].clone();
-    if folder.excluded.contains(&rel) {
-        bail!("{remote_path} is already excluded");
-    }
     let (db, _) = StateDb::open(&home.db_path())?;
-    let local_dir = folder.local.join(&rel);
-    if local_dir.exists() {
+    let fs = crate::fs::RealFs {
+        fallback_trash: home.trash_dir(),
+    };
+    let local_dir = leave_here(&fs, &db, &config.folders[i], &rel)?;
+    config.folders[i].excluded.push(rel);
+    home.save_config(&config)?;
+    Ok(local_dir)
+}
+
+/// The local half of excluding `rel` from `folder`: refused while anything
+/// in it has changes not synced yet or cannot be read; otherwise its local
+/// copy goes to the OS trash and its merge base is forgotten. The caller
+/// adds `rel` to the folder's exclusions.
+pub fn leave_here(
+    fs: &dyn crate::fs::LocalFs,
+    db: &StateDb,
+    folder: &FolderConfig,
+    rel: &str,
+) -> anyhow::Result<PathBuf> {
+    if folder.excluded.iter().any(|e| e == rel) {
+        bail!("/{rel} is already excluded");
+    }
+    let local_dir = folder.local.join(rel);
+    if fs.stat(&local_dir)?.is_some() {
         let synced = db.load_synced(folder.id)?;
-        let fs = crate::fs::RealFs {
-            fallback_trash: home.trash_dir(),
-        };
-        let rules = crate::ignore_rules::IgnoreRules::load(&folder.local, &folder.excluded);
+        let rules = crate::ignore_rules::IgnoreRules::read(fs, &folder.local, &folder.excluded);
         let temps = crate::temp_names::TempNames::new(db.temp_key()?);
         let input = crate::scanner::ScanInput {
             rules: &rules,
@@ -356,16 +370,16 @@ pub fn exclude(home: &Home, remote_path: &str) -> anyhow::Result<PathBuf> {
             temps: &temps,
             accept_mount_changes: false,
         };
-        let now = crate::scanner::scan_under(&fs, &folder.local, &rel, &input);
+        let now = crate::scanner::scan_under(fs, &folder.local, rel, &input);
         if let Some(path) = now.blocked.keys().next() {
-            bail!("{path} cannot be read or is not a file or folder, so it cannot be checked for changes; exclude {remote_path} once it can be read");
+            bail!("{path} cannot be read or is not a file or folder, so it cannot be checked for changes; exclude /{rel} once it can be read");
         }
         for (path, entry) in &now.tree {
             let in_step = synced
                 .get(path)
                 .is_some_and(|s| s.kind == entry.kind && s.hash == entry.hash);
             if !in_step {
-                bail!("{path} has changes here that are not synced yet; run `nubo sync --once` first, then exclude {remote_path}");
+                bail!("{path} has changes here that are not synced yet; run `nubo sync --once` first, then exclude /{rel}");
             }
         }
         fs.trash(&local_dir)
@@ -374,12 +388,10 @@ pub fn exclude(home: &Home, remote_path: &str) -> anyhow::Result<PathBuf> {
     db.record(
         folder.id,
         &[
-            crate::db::Change::RemoveLocal(&rel),
-            crate::db::Change::RemoveSynced(&rel),
+            crate::db::Change::RemoveLocal(rel),
+            crate::db::Change::RemoveSynced(rel),
         ],
     )?;
-    config.folders[i].excluded.push(rel);
-    home.save_config(&config)?;
     Ok(local_dir)
 }
 

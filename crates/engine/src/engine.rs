@@ -293,12 +293,7 @@ impl Engine {
 
     /// The folder's ignore rules, its `.nuboignore` read through the file system.
     fn ignore_rules(&self, folder: &FolderConfig) -> IgnoreRules {
-        let text = self
-            .fs
-            .read_small(&folder.local.join(crate::ignore_rules::IGNORE_FILE))
-            .ok()
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
-        IgnoreRules::with_file(&folder.local, &folder.excluded, text.as_deref())
+        IgnoreRules::read(self.fs.as_ref(), &folder.local, &folder.excluded)
     }
 
     /// Rule: a root without its marker (unmounted, emptied, replaced) stops.

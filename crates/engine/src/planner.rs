@@ -679,13 +679,16 @@ impl Planner<'_> {
                 continue;
             }
             let op = &decisions[path];
+            // Everything strictly inside: "d/..." sorts in ["d/", "d0"); a
+            // sibling such as "d (conflicted copy ...)" sorts between "d"
+            // and "d/" (found by the simulator, seed 49).
+            let (start, end) = (format!("{path}/"), format!("{path}0"));
             let inner = |pred: &dyn Fn(&Op) -> bool| {
                 decisions
                     .range::<&RelPath, _>((
-                        std::ops::Bound::Excluded(path),
-                        std::ops::Bound::Unbounded,
+                        std::ops::Bound::Included(&start),
+                        std::ops::Bound::Excluded(&end),
                     ))
-                    .take_while(|(p, _)| is_inside(p, path))
                     .all(|(_, o)| pred(o))
             };
             match op {

@@ -299,6 +299,8 @@ pub fn scan_under(fs: &dyn LocalFs, root: &Path, under: &str, input: &ScanInput<
     }
     if !input.accept_mount_changes {
         block_emptied_mounts(&mut scan, input.previous, under);
+        let root_dev = fs.stat(root).ok().flatten().map(|(_, s)| s.dev);
+        block_vanished_mounts(&mut scan, input.previous, under, root_dev);
     }
     keep_what_is_blocked(&mut scan, input.previous);
     scan
@@ -325,6 +327,36 @@ fn block_emptied_mounts(scan: &mut Scan, previous: &Tree<LocalEntry>, under: &st
         if under.is_empty() || is_inside(&path, under) {
             scan.blocked.insert(path, Blocked::MountChanged);
         }
+    }
+}
+
+/// A folder that was a mount point (on another device than the folder
+/// around it) and is gone: its disk went away and the empty folder left was
+/// removed or renamed. Blocked like a missing root; a user who means it
+/// confirms (`--allow-mass-delete`).
+fn block_vanished_mounts(
+    scan: &mut Scan,
+    previous: &Tree<LocalEntry>,
+    under: &str,
+    root_dev: Option<u64>,
+) {
+    let gone: Vec<RelPath> = previous
+        .iter()
+        .filter(|(path, e)| {
+            let around = match parent(path) {
+                "" => root_dev,
+                dir => previous.get(dir).map(|d| d.stat.dev),
+            };
+            e.kind == Kind::Dir
+                && e.stat.dev != 0
+                && around.is_some_and(|d| d != 0 && d != e.stat.dev)
+                && (under.is_empty() || is_inside(path, under))
+                && !scan.tree.contains_key(*path)
+        })
+        .map(|(p, _)| p.clone())
+        .collect();
+    for path in gone {
+        scan.blocked.entry(path).or_insert(Blocked::MountChanged);
     }
 }
 

@@ -358,6 +358,29 @@ impl MemFs {
         Ok(())
     }
 
+    /// Every symbolic link, for the user's cleanup at the end.
+    pub fn links(&self) -> Vec<PathBuf> {
+        self.lock()
+            .entries
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Symlink))
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    /// `rm` of a link.
+    pub fn remove_link(&self, path: &Path) -> io::Result<()> {
+        let mut g = self.lock();
+        g.reach(path)?;
+        match g.entries.get(path) {
+            Some(Entry::Symlink) => {
+                g.entries.remove(path);
+                Ok(())
+            }
+            _ => Err(not_found(path)),
+        }
+    }
+
     /// `chmod 000` (false) or back (true) on a folder or file.
     pub fn set_readable(&self, path: &Path, to: bool) -> io::Result<()> {
         let now = self.clock.now_ns();
@@ -609,7 +632,8 @@ impl LocalFs for MemFs {
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         let mut g = self.lock();
         g.reach(path)?;
-        let mut dev = 0;
+        // The first disk, unless a folder on the way says otherwise.
+        let mut dev = 1;
         for a in path.ancestors().collect::<Vec<_>>().into_iter().rev() {
             match g.entries.get(a) {
                 Some(Entry::Dir { dev: d, .. }) => dev = *d,

@@ -87,6 +87,21 @@ impl SimService {
 
     /// The live tree: path -> content (folders as None).
     pub fn tree(&self) -> std::collections::BTreeMap<String, Option<Vec<u8>>> {
+        self.live()
+            .into_values()
+            .map(|(path, id, kind)| {
+                let content = match kind {
+                    NodeKind::Dir => None,
+                    NodeKind::File => Some(self.content(id)),
+                };
+                (path, content)
+            })
+            .collect()
+    }
+
+    /// Every live node (it and all its folders not deleted): id -> path,
+    /// id and kind.
+    pub fn live(&self) -> std::collections::BTreeMap<NodeId, (String, NodeId, NodeKind)> {
         let mut nodes = Vec::new();
         let mut cursor = 0;
         loop {
@@ -122,15 +137,10 @@ impl SimService {
                     }
                 }
             }
-            if !live {
-                continue;
+            if live {
+                parts.reverse();
+                out.insert(n.id, (parts.join("/"), n.id, n.kind));
             }
-            parts.reverse();
-            let content = match n.kind {
-                NodeKind::Dir => None,
-                NodeKind::File => Some(self.content(n.id)),
-            };
-            out.insert(parts.join("/"), content);
         }
         out
     }
