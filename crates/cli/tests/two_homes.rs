@@ -443,9 +443,21 @@ fn rebuilt_after(damage: fn(&std::path::Path)) {
     assert_eq!(b.files(), files);
 }
 
+/// Access tokens live this long in the test below. Not one second: a token
+/// made just before its expiry second ticks over lives a moment only, and
+/// the client tries twice, so on a loaded machine two tokens could die
+/// before a request of a burst of retries is read.
+const TOKEN_LIFE: Duration = Duration::from_secs(3);
+
+/// Long enough that the last access token has expired.
+fn expire() {
+    std::thread::sleep(TOKEN_LIFE + Duration::from_millis(500));
+}
+
 #[test]
 fn expired_access_tokens_are_refreshed_even_by_concurrent_transfers() {
-    let service = Service::start_with(&["--demo", "--access-ttl", "1"]);
+    let ttl = TOKEN_LIFE.as_secs().to_string();
+    let service = Service::start_with(&["--demo", "--access-ttl", &ttl]);
     let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
     // 126 MB at 20 MB/s (after a first second's burst) take five seconds at
     // least, on any machine: the transfers are still going when the service
@@ -455,27 +467,27 @@ fn expired_access_tokens_are_refreshed_even_by_concurrent_transfers() {
     for i in 0..40 {
         a.write(&format!("f{i}.bin"), random_bytes(1000 + i, 3 << 20));
     }
-    std::thread::sleep(Duration::from_millis(1500));
+    expire();
     sync_through_a_stall(&a, &service, || service.chunk_count() > 0);
-    std::thread::sleep(Duration::from_millis(1500));
+    expire();
     sync_through_a_stall(&b, &service, || !temp_files(&b.root).is_empty());
     assert_eq!(b.files(), a.files());
     assert_eq!(b.files().len(), 40);
     // The rotated tokens were kept: a later run signs in with them.
-    std::thread::sleep(Duration::from_millis(1500));
+    expire();
     a.write("later.txt", "later");
     a.sync();
 }
 
 /// `sync --once` on `c`, which must succeed; once its transfers have
-/// `begun`, the service stalls until a one-second access token has expired,
-/// with two requests at least waiting on it: they meet the expiry at once.
+/// `begun`, the service stalls until the access token has expired, with two
+/// requests at least waiting on it: they meet the expiry at once.
 fn sync_through_a_stall(c: &Client, service: &Service, begun: impl Fn() -> bool) {
     let sync = c.command(&["sync", "--once"]).spawn().unwrap();
     let transferring = wait_until(Duration::from_secs(60), begun);
     let stalled = transferring && freeze_with_requests_waiting(service);
     if stalled {
-        std::thread::sleep(Duration::from_millis(1500));
+        expire();
         service.thaw();
     }
     let out = sync.wait_with_output().unwrap();
