@@ -25,7 +25,7 @@ const KILL_ROUNDS_KBPS: u64 = 1000;
 
 /// 3 MB of new files before each kill round: a run limited as above needs
 /// two seconds for them at least, on any machine, and every kill comes
-/// within 220 ms. Files of one chunk each, so a run still finishes some.
+/// within 220 ms. Files of 300 kB, so that a run still finishes some.
 fn new_files(client: &Client, dir: &str, round: u64) {
     for k in 0..10 {
         client.write(
