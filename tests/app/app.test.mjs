@@ -160,7 +160,7 @@ async function wizardToSyncedFolder() {
   await click("start");
   await find("done");
   await shot("5-done");
-  await until("the autostart entry", async () => existsSync(join(work, "user/.config/autostart/Nubo.desktop")), 5_000);
+  await until("the autostart entry", async () => existsSync(join(work, "user/.config/autostart/Nubo.desktop")));
   await clickButton("Next");
   await until("up to date", async () => (await textOf("state-line")) === "Up to date");
 

@@ -99,6 +99,14 @@ export function installMockBackend(params: URLSearchParams) {
   (window as unknown as { __nuboCalls: typeof calls }).__nuboCalls = calls;
   // Lets a test play the tray: `__nuboEmit("nubo://show", "restore")`.
   (window as unknown as { __nuboEmit: typeof emit }).__nuboEmit = emit;
+  // A step named in ?hold=… (code: a code sign-in's approval; restore: a
+  // restore's end) waits until the test lets it go, `__nuboRelease("code")`,
+  // so that the test sees the screen in between however slow the machine.
+  const held = params.getAll("hold");
+  const released = new Map<string, () => void>();
+  const gates = new Map(held.map((name) => [name, new Promise<void>((go) => released.set(name, go))]));
+  const hold = (name: string) => gates.get(name) ?? Promise.resolve();
+  (window as unknown as { __nuboRelease: (name: string) => void }).__nuboRelease = (name) => released.get(name)?.();
   const fail = (problem: string | null, message: string) => Promise.reject({ problem, message });
 
   mockIPC(async (cmd, args) => {
@@ -130,6 +138,7 @@ export function installMockBackend(params: URLSearchParams) {
         };
       case "code_sign_in_wait":
         await new Promise((r) => setTimeout(r, 400));
+        await hold("code");
         if (params.get("code") === "expire") return fail(null, "the code BCDF-GHJK expired before it was approved; start the sign-in again");
         Object.assign(state, { phase: "agreements", server: "http://127.0.0.1:8787", account: "demo" });
         return state;
@@ -248,6 +257,7 @@ export function installMockBackend(params: URLSearchParams) {
           }
           await emit("nubo://restore-progress", { done: i + 1, total: items.length, label: item.label, error: null });
         }
+        await hold("restore");
         return out;
       }
       case "set_push":

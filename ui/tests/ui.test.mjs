@@ -47,7 +47,8 @@ after(async () => {
 
 async function open(query = "") {
   const page = await browser.newPage({ viewport: { width: 880, height: 700 } });
-  page.setDefaultTimeout(10_000);
+  // Bounded for a hung page, and generous for a loaded machine.
+  page.setDefaultTimeout(30_000);
   await page.goto(`${base}/?${query}`);
   return page;
 }
@@ -214,7 +215,7 @@ describe("first-run wizard", () => {
   });
 
   test("signs in with a code approved from another device, shown with a QR code", async () => {
-    let page = await open();
+    let page = await open("hold=code");
     await page.getByRole("button", { name: "Next" }).click();
     await page.getByTestId("with-code").click();
     assert.equal(await page.getByTestId("user-code").textContent(), "BCDF-GHJK");
@@ -223,6 +224,7 @@ describe("first-run wizard", () => {
     assert.ok(body.includes("nubo approve BCDF-GHJK") && body.includes("http://127.0.0.1:8787/device"), body);
     await shot(page, "2-sign-in-code");
     // Approved elsewhere: the wizard goes on by itself.
+    await page.evaluate(() => window.__nuboRelease("code"));
     await page.getByTestId("agreements").waitFor();
     await page.close();
 
@@ -324,7 +326,7 @@ async function toRunning(query = "") {
 
 describe("restore", () => {
   test("the tray's entry opens deleted items grouped by day and folder; several come back with progress", async () => {
-    const page = await toRunning();
+    const page = await toRunning("hold=restore");
     // What the tray's "Restore deleted files…" does.
     await page.evaluate(() => window.__nuboEmit("nubo://show", "restore"));
     await page.getByTestId("restore").waitFor();
@@ -355,8 +357,9 @@ describe("restore", () => {
     await page.getByTestId("deleted-item").filter({ hasText: "report.txt" }).getByRole("checkbox").check();
     assert.equal(await button.textContent(), "Restore selected (2)");
     await button.click();
-    await page.getByTestId("restore-progress").waitFor();
+    await page.getByTestId("restore-progress").getByText("Restoring 2 of 2").waitFor();
     await shot(page, "restore-2-progress");
+    await page.evaluate(() => window.__nuboRelease("restore"));
     const summary = await page.getByTestId("restore-summary").textContent();
     assert.ok(summary.includes("Files restored: 101."), summary);
     const restored = (await calls(page, "restore"))[0].items;

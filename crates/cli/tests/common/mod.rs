@@ -70,6 +70,30 @@ impl Service {
         self.child.wait().unwrap();
     }
 
+    /// Stops the process where it stands (SIGSTOP), as a stalled service
+    /// would: requests sent to it wait in its sockets until `thaw`.
+    pub fn freeze(&self) {
+        signal(&self.child, "STOP");
+    }
+
+    pub fn thaw(&self) {
+        signal(&self.child, "CONT");
+    }
+
+    /// Requests that reached the service and wait to be read: its
+    /// connections holding unread bytes, as the kernel lists them.
+    pub fn waiting_requests(&self) -> usize {
+        let port = self.url.rsplit(':').next().unwrap();
+        let local = format!("0100007F:{:04X}", port.parse::<u16>().unwrap());
+        let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
+        tcp.lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f[1] == local && f[3] == "01") // 01: established
+            .filter(|f| f[4].split(':').nth(1) != Some("00000000")) // tx:rx queue
+            .count()
+    }
+
     /// Number of chunk objects the service stores.
     pub fn chunk_count(&self) -> usize {
         self.chunk_files().len()
@@ -79,6 +103,15 @@ impl Service {
     pub fn chunk_files(&self) -> Vec<PathBuf> {
         walk_files(&self.data.join("chunks"))
     }
+}
+
+fn signal(child: &Child, name: &str) {
+    let sent = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{name} {}", child.id());
 }
 
 fn spawn_service(data: &Path, listen: &str, extra: &[&str]) -> (Child, String) {
