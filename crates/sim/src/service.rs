@@ -331,6 +331,7 @@ impl Remote for SimRemote {
         Ok(AgreementStatus {
             pending: Vec::new(),
             accepted: Vec::new(),
+            upcoming: Vec::new(),
         })
     }
     async fn accept(&self, _: &AcceptRequest) -> RemoteResult<AgreementStatus> {
