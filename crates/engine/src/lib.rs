@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod db;
 pub mod engine;
 pub mod executor;
+pub mod export;
 pub mod fs;
 pub mod home;
 pub mod ignore_rules;

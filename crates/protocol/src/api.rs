@@ -188,6 +188,10 @@ pub struct AgreementDoc {
     /// ISO date, e.g. `2022-10-17`.
     pub effective: String,
     pub required: Requirement,
+    /// The version that applies today (in `/v1/agreements`): not one
+    /// announced for a later date, nor one a newer version replaced.
+    #[serde(default)]
+    pub in_force: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -146,6 +146,7 @@ impl AgreementSet {
                     version: e.version,
                     effective: e.effective,
                     required: e.required,
+                    in_force: false,
                 },
                 body,
             });
@@ -153,9 +154,16 @@ impl AgreementSet {
         Ok(AgreementSet { docs })
     }
 
-    /// Every published document, each version and language.
-    pub fn list(&self) -> Vec<AgreementDoc> {
-        self.docs.iter().map(|d| d.meta.clone()).collect()
+    /// Every published document, each version and language, marked when
+    /// in force on `today`.
+    pub fn list(&self, today: &str) -> Vec<AgreementDoc> {
+        self.docs
+            .iter()
+            .map(|d| AgreementDoc {
+                in_force: self.in_force(&d.meta.id, today) == Some(d.meta.version.as_str()),
+                ..d.meta.clone()
+            })
+            .collect()
     }
 
     /// Every document with its text, to keep in the service's archive.
@@ -352,7 +360,7 @@ mod tests {
     #[test]
     fn samples_cover_both_languages() {
         let set = AgreementSet::samples();
-        for doc in set.list() {
+        for doc in set.list(TODAY) {
             for locale in ["en", "zh-CN"] {
                 assert!(
                     set.body(&doc.id, locale, None, TODAY).is_some(),

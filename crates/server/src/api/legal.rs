@@ -21,7 +21,7 @@ const MAX_ITEMS: usize = 100;
     responses((status = 200, body = AgreementList)))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<AgreementList> {
     Ok(Json(AgreementList {
-        documents: state.published().await?.list(),
+        documents: state.published().await?.list(&state.today()),
     }))
 }
 
@@ -218,9 +218,9 @@ pub async fn withdraw(
     let published = state.published().await?;
     let today = state.today();
     let doc = published
-        .list()
+        .list(&today)
         .into_iter()
-        .find(|d| d.id == req.id && published.in_force(&d.id, &today) == Some(d.version.as_str()))
+        .find(|d| d.id == req.id && d.in_force)
         .ok_or_else(|| {
             AppError::new(
                 ErrorCode::NotFound,

@@ -34,6 +34,7 @@ fn doc_from_row(r: &Row) -> Result<AgreementDoc, DbError> {
         version: r.text(3)?,
         effective: r.text(4)?,
         required: requirement_of(&r.text(5)?),
+        in_force: false,
     })
 }
 
