@@ -42,6 +42,7 @@ impl Outlet for TestOutlet {
     fn restore_progress(&self, progress: &RestoreProgress) {
         self.progress.lock().unwrap().push(progress.clone());
     }
+    fn export_progress(&self, _: &ExportProgressView) {}
 }
 
 fn call<T: serde::de::DeserializeOwned>(

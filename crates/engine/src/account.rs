@@ -177,6 +177,19 @@ pub async fn cancel_account(home: &Home, confirm: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether a top-level item of the account (by name) is synced to this
+/// computer by one of the home's folders.
+pub fn synced_here(config: &crate::home::Config, name: &str) -> bool {
+    config.folders.iter().any(|f| {
+        let remote = f.remote.trim_matches('/');
+        if remote.is_empty() {
+            !f.excluded.iter().any(|e| e == name)
+        } else {
+            remote.split('/').next() == Some(name)
+        }
+    })
+}
+
 /// What the account stores on the service, with sizes: what cancelling
 /// would delete.
 pub async fn summary(engine: &Engine) -> anyhow::Result<nubo_protocol::AccountSummary> {
@@ -474,6 +487,52 @@ pub async fn agreements(engine: &Engine) -> anyhow::Result<Vec<AgreementView>> {
         });
     }
     Ok(out)
+}
+
+/// What the "Privacy and legal" screen shows: the documents published now,
+/// every version ever published (titles of the one accepted), and, when
+/// signed in, the account's records, all from the service.
+#[derive(Debug, Clone)]
+pub struct LegalView {
+    pub published: Vec<nubo_protocol::AgreementDoc>,
+    pub versions: Vec<nubo_protocol::AgreementDoc>,
+    pub status: Option<nubo_protocol::AgreementStatus>,
+}
+
+/// Signed in: this home's service and account. Before sign-in: `server`.
+pub async fn legal(home: &Home, server: &str) -> anyhow::Result<LegalView> {
+    let signed_in = home.load_config()?.token_store.is_some();
+    if let (true, Ok(engine)) = (signed_in, Engine::open(home.clone())) {
+        let remote = engine.remote();
+        return Ok(LegalView {
+            published: remote.agreements().await?.documents,
+            versions: remote.agreement_versions().await?.documents,
+            status: Some(remote.agreement_status().await?),
+        });
+    }
+    let server = check_server_url(server)?;
+    Ok(LegalView {
+        published: remote::public_agreements(&server, false).await?.documents,
+        versions: remote::public_agreements(&server, true).await?.documents,
+        status: None,
+    })
+}
+
+/// A document's text for reading again: of `version` when given. Signed in
+/// through this home's service, else from `server`.
+pub async fn agreement_text(
+    home: &Home,
+    server: &str,
+    id: &str,
+    locale: &str,
+    version: Option<&str>,
+) -> anyhow::Result<String> {
+    let signed_in = home.load_config()?.token_store.is_some();
+    if let (true, Ok(engine)) = (signed_in, Engine::open(home.clone())) {
+        return Ok(engine.remote().agreement_text(id, locale, version).await?);
+    }
+    let server = check_server_url(server)?;
+    Ok(remote::public_agreement_text(&server, id, locale, version).await?)
 }
 
 /// The announced revisions, kept for `status` (which reads the home only):

@@ -252,6 +252,52 @@ async fn post_unsigned<T: DeserializeOwned>(
     resp.json().await.map_err(net)
 }
 
+/// A request before sign-in that reads: the published agreements and
+/// their texts are public, shown before anything is sent about the device.
+async fn get_unsigned(server: &str, path: &str) -> RemoteResult<reqwest::Response> {
+    let resp = client()
+        .get(format!("{server}{path}"))
+        .timeout(REQUEST_TIMEOUT)
+        .send()
+        .await
+        .map_err(net)?;
+    if !resp.status().is_success() {
+        return Err(decode_error(resp).await);
+    }
+    Ok(resp)
+}
+
+/// The agreements a service publishes now (`versions`: every version it
+/// ever published), before sign-in.
+pub async fn public_agreements(server: &str, versions: bool) -> RemoteResult<AgreementList> {
+    let path = if versions {
+        "/v1/agreements/versions"
+    } else {
+        "/v1/agreements"
+    };
+    get_unsigned(server, path).await?.json().await.map_err(net)
+}
+
+/// A document's text before sign-in (of `version`, else the one in force).
+pub async fn public_agreement_text(
+    server: &str,
+    id: &str,
+    locale: &str,
+    version: Option<&str>,
+) -> RemoteResult<String> {
+    let query = version
+        .map(|v| {
+            let v: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
+            format!("?version={v}")
+        })
+        .unwrap_or_default();
+    get_unsigned(server, &format!("/v1/agreements/{id}/{locale}{query}"))
+        .await?
+        .text()
+        .await
+        .map_err(net)
+}
+
 /// Password sign-in. The password goes to the service once and is not kept.
 pub async fn login(
     server: &str,
