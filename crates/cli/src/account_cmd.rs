@@ -21,18 +21,6 @@ fn read_line(what: &str) -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
-/// Whether a top-level item of the account is synced to this computer.
-fn synced_here(config: &Config, name: &str) -> bool {
-    config.folders.iter().any(|f| {
-        let remote = f.remote.trim_matches('/');
-        if remote.is_empty() {
-            !f.excluded.iter().any(|e| e == name)
-        } else {
-            remote.split('/').next() == Some(name)
-        }
-    })
-}
-
 /// What a cancellation deletes, said before asking.
 fn tell_what_is_lost(config: &Config, s: &AccountSummary) {
     eprintln!(
@@ -47,7 +35,7 @@ fn tell_what_is_lost(config: &Config, s: &AccountSummary) {
     let only_there: Vec<String> = s
         .top
         .iter()
-        .filter(|t| !synced_here(config, &t.name))
+        .filter(|t| !account::synced_here(config, &t.name))
         .map(|t| match t.kind {
             NodeKind::Dir => format!("  /{} ({} files, {})", t.name, t.files, human(t.bytes)),
             NodeKind::File => format!("  /{} ({})", t.name, human(t.bytes)),
