@@ -831,15 +831,7 @@ impl Controller {
             Request::Accept(a, r) => {
                 let result = match self.open_engine() {
                     Ok(engine) => {
-                        let shown: Vec<nubo_protocol::AcceptItem> = a
-                            .documents
-                            .into_iter()
-                            .map(|d| nubo_protocol::AcceptItem {
-                                id: d.id,
-                                version: d.version,
-                                locale: d.locale,
-                            })
-                            .collect();
+                        let shown = crate::legal::shown_items(a.documents);
                         let age = match a.age {
                             Age::Adult => nubo_protocol::AgeConfirmation::Adult,
                             Age::Guardian => nubo_protocol::AgeConfirmation::Guardian,
@@ -866,15 +858,7 @@ impl Controller {
                 let _ = r.send(result);
             }
             Request::Decline(shown, r) => {
-                let shown: Vec<nubo_protocol::AcceptItem> = shown
-                    .into_iter()
-                    .map(|d| nubo_protocol::AcceptItem {
-                        id: d.id,
-                        version: d.version,
-                        locale: d.locale,
-                    })
-                    .collect();
-                let result = self.sign_out(&shown).await;
+                let result = self.sign_out(&crate::legal::shown_items(shown)).await;
                 let _ = r.send(result);
             }
             Request::SignOut(r) => {

@@ -18,6 +18,18 @@ pub fn requirement(r: nubo_protocol::Requirement) -> Requirement {
     }
 }
 
+/// The documents as shown, as the service takes them.
+pub fn shown_items(shown: Vec<ShownDocument>) -> Vec<nubo_protocol::AcceptItem> {
+    shown
+        .into_iter()
+        .map(|d| nubo_protocol::AcceptItem {
+            id: d.id,
+            version: d.version,
+            locale: d.locale,
+        })
+        .collect()
+}
+
 fn titles_of(docs: &[AgreementDoc], id: &str, version: &str) -> BTreeMap<String, String> {
     docs.iter()
         .filter(|d| d.id == id && d.version == version)

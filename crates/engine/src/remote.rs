@@ -278,6 +278,16 @@ pub async fn public_agreements(server: &str, versions: bool) -> RemoteResult<Agr
     get_unsigned(server, path).await?.json().await.map_err(net)
 }
 
+/// `?version=V` for a document's text, or nothing for the version in force.
+fn version_query(version: Option<&str>) -> String {
+    version
+        .map(|v| {
+            let v: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
+            format!("?version={v}")
+        })
+        .unwrap_or_default()
+}
+
 /// A document's text before sign-in (of `version`, else the one in force).
 pub async fn public_agreement_text(
     server: &str,
@@ -285,12 +295,7 @@ pub async fn public_agreement_text(
     locale: &str,
     version: Option<&str>,
 ) -> RemoteResult<String> {
-    let query = version
-        .map(|v| {
-            let v: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
-            format!("?version={v}")
-        })
-        .unwrap_or_default();
+    let query = version_query(version);
     get_unsigned(server, &format!("/v1/agreements/{id}/{locale}{query}"))
         .await?
         .text()
@@ -617,12 +622,7 @@ impl Remote for HttpRemote {
         locale: &str,
         version: Option<&str>,
     ) -> RemoteResult<String> {
-        let query = version
-            .map(|v| {
-                let v: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
-                format!("?version={v}")
-            })
-            .unwrap_or_default();
+        let query = version_query(version);
         let resp = self
             .send(
                 Method::GET,

@@ -335,6 +335,22 @@ fn commit_in(
     get_node(db, account, id)
 }
 
+/// A new, empty top folder for the account; its id.
+fn new_root(db: &mut dyn Db, account: AccountKey) -> R<NodeId> {
+    let root = db
+        .query_one(
+            "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms)
+             VALUES (?1, NULL, '', 'dir', 1, 0, '', '[]', 0, 0) RETURNING id",
+            args![account],
+        )?
+        .int(0)?;
+    db.exec(
+        "UPDATE accounts SET root_id = ?1 WHERE id = ?2",
+        args![root, account],
+    )?;
+    Ok(root)
+}
+
 fn used_bytes(db: &mut dyn Db, account: AccountKey) -> R<u64> {
     Ok(db
         .query_one(
@@ -416,17 +432,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                     args![account_id, phone, password_hash, quota_bytes, now],
                 )?
                 .int(0)?;
-            let root = db
-                .query_one(
-                    "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms)
-                     VALUES (?1, NULL, '', 'dir', 1, 0, '', '[]', 0, 0) RETURNING id",
-                    args![key],
-                )?
-                .int(0)?;
-            db.exec(
-                "UPDATE accounts SET root_id = ?1 WHERE id = ?2",
-                args![root, key],
-            )?;
+            let root = new_root(db, key)?;
             Ok(AccountRow {
                 key,
                 account_id: account_id.to_string(),

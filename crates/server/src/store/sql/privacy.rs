@@ -5,7 +5,7 @@
 
 use nubo_protocol::{AccountSummary, TopItem};
 
-use super::{kind_of, R};
+use super::{kind_of, new_root, R};
 use crate::store::db::{args, Db};
 use crate::store::{AccountKey, SignOut};
 
@@ -29,16 +29,10 @@ fn drop_content(db: &mut dyn Db, account: AccountKey) -> R<()> {
 /// a sign-in with the password starts it over, empty.
 pub(super) fn delete_content(db: &mut dyn Db, account: AccountKey, now: i64) -> R<()> {
     drop_content(db, account)?;
-    let root = db
-        .query_one(
-            "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms)
-             VALUES (?1, NULL, '', 'dir', 1, 0, '', '[]', 0, 0) RETURNING id",
-            args![account],
-        )?
-        .int(0)?;
+    new_root(db, account)?;
     db.exec(
-        "UPDATE accounts SET root_id = ?2, content_deleted_at = ?3 WHERE id = ?1",
-        args![account, root, now],
+        "UPDATE accounts SET content_deleted_at = ?2 WHERE id = ?1",
+        args![account, now],
     )?;
     db.exec(
         "UPDATE devices SET revoked = 1 WHERE account = ?1",
