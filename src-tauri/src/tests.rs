@@ -109,6 +109,10 @@ fn the_wizard_through_the_real_commands() {
         (s.phase, s.default_server.as_str()),
         (Phase::Welcome, url.as_str())
     );
+    // "Privacy and legal" before sign-in: the service's documents, no record.
+    let legal: Vec<LegalDocument> = call(&webview, "legal", json!({"server": url})).unwrap();
+    assert_eq!(legal.len(), 3);
+    assert!(legal.iter().all(|d| d.record.is_none()));
     assert_eq!(
         s.tray,
         TrayState::ActionNeeded {
@@ -162,10 +166,41 @@ fn the_wizard_through_the_real_commands() {
     let s: AppSnapshot = call(
         &webview,
         "accept",
-        json!({"acceptance": {"age": "guardian", "push": false, "locale": "zh-CN"}}),
+        json!({"acceptance": {"age": "guardian", "documents": [
+            {"id": "terms", "version": "2026-11-01", "locale": "zh-CN"},
+            {"id": "privacy", "version": "1", "locale": "en"}]}}),
     )
     .unwrap();
     assert_eq!(s.phase, Phase::Folder);
+    // Each document recorded in the language it was shown in, and a second
+    // PC of the account sees the same records on its legal screen.
+    let second = nubo_engine::Home::new(dir.path().join("second-pc")).unwrap();
+    tauri::async_runtime::block_on(nubo_engine::account::login(
+        &second,
+        &url,
+        "demo",
+        nubo_server::DEMO_PASSWORD,
+    ))
+    .unwrap();
+    let there = tauri::async_runtime::block_on(crate::legal::load(&second, &url)).unwrap();
+    let here: Vec<LegalDocument> = call(&webview, "legal", json!({})).unwrap();
+    for docs in [&here, &there] {
+        let rec: Vec<(&str, Option<(RecordKind, &str, &str)>)> = docs
+            .iter()
+            .map(|d| {
+                let r = d.record.as_ref().map(|r| (r.kind, r.version.as_str(), r.locale.as_str()));
+                (d.id.as_str(), r)
+            })
+            .collect();
+        assert_eq!(
+            rec,
+            [
+                ("terms", Some((RecordKind::Accepted, "2026-11-01", "zh-CN"))),
+                ("privacy", Some((RecordKind::Accepted, "1", "en"))),
+                ("push", None),
+            ]
+        );
+    }
     let local = dir.path().join("Nubo");
     std::fs::create_dir_all(&local).unwrap();
     std::fs::write(local.join("already-here.txt"), "merged, never wiped").unwrap();
@@ -347,8 +382,25 @@ fn the_wizard_through_the_real_commands() {
     assert!(!s.push, "push was declined in the wizard");
     let s: AppSnapshot = call(&webview, "set_push", json!({"on": true})).unwrap();
     assert!(s.push);
+    let legal: Vec<LegalDocument> = call(&webview, "legal", json!({})).unwrap();
+    let kinds: Vec<Option<RecordKind>> = legal
+        .iter()
+        .map(|d| d.record.as_ref().map(|r| r.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [Some(RecordKind::Accepted); 3],
+        "the push terms, and the earlier records as they were"
+    );
+    assert_eq!(legal[0].record.as_ref().unwrap().locale, "zh-CN");
     let s: AppSnapshot = call(&webview, "set_push", json!({"on": false})).unwrap();
     assert!(!s.push);
+    let legal: Vec<LegalDocument> = call(&webview, "legal", json!({})).unwrap();
+    assert_eq!(
+        legal[2].record.as_ref().map(|r| r.kind),
+        Some(RecordKind::Withdrawn),
+        "a withdrawal shows as one"
+    );
 
     // Cancelling needs the account ID; then signed out, files kept.
     let wrong = call::<AppSnapshot>(&webview, "cancel_account", json!({"confirm": "dem"}));
