@@ -142,7 +142,7 @@ fn a_phone_number_signs_in_and_the_password_changes_and_resets() {
     assert_eq!(a.status_json()["account"], "dave");
     let b = Client::for_account(&service, "pc-b", "dave", PASSWORD, &["--mode", "two-way"]);
 
-    let out = a.run_with_stdin(&["account", "password"], &format!("wrong\nnew-pw\n"));
+    let out = a.run_with_stdin(&["account", "password"], "wrong\nnew-pw\n");
     assert!(
         !out.status.success() && stderr(&out).contains("current password is wrong"),
         "{}",
