@@ -167,7 +167,7 @@ async function wizardToSyncedFolder() {
   // A file dropped into the folder reaches the service: another home sees it.
   writeFileSync(join(folder, "dropped.txt"), "from the desktop app");
   assert.equal(cli("login", url, "demo", "--password-stdin").status, 0);
-  assert.equal(cli("agreements", "--accept").status, 0);
+  assert.equal(cli("agreements", "--accept", "--adult").status, 0);
   assert.equal(cli("folder", "add", join(work, "Other")).status, 0);
   await until("the file on the service", async () => {
     cli("sync", "--once");

@@ -521,7 +521,7 @@ fn nested_folders_are_refused_across_homes() {
     let a = Client::new(&service, "pc-a");
     a.write("inner/file.txt", "x");
     let second = Client::signed_in(&service, "second", "demo", "nubo-demo");
-    second.ok(&["agreements", "--accept"]);
+    second.ok(&["agreements", "--accept", "--adult"]);
     let inside = a.path("inner");
     let out = second.run(&["folder", "add", inside.to_str().unwrap()]);
     assert!(!out.status.success());

@@ -13,6 +13,7 @@ pub mod db;
 pub mod engine;
 pub mod executor;
 pub mod failing;
+pub mod export;
 pub mod fs;
 pub mod home;
 pub mod ignore_rules;

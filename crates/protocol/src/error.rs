@@ -15,6 +15,13 @@ pub enum ErrorCode {
     AgreementsRequired,
     /// The acceptance lacked the age-of-majority or guardian confirmation.
     AgeConfirmationRequired,
+    /// An accepted version is no longer the one to accept (a newer one was
+    /// published meanwhile): nothing was recorded; `pending` lists what to
+    /// read and accept now.
+    AgreementOutdated,
+    /// The push channel needs consent to the push terms (the optional
+    /// documents), in their current version.
+    ConsentRequired,
     NotFound,
     /// A conditional write lost a race: the base revision is not current,
     /// or the name is taken.
@@ -55,7 +62,8 @@ impl ErrorCode {
             | ErrorCode::SlowDown
             | ErrorCode::ExpiredToken => 400,
             ErrorCode::Unauthorized | ErrorCode::InvalidCredentials => 401,
-            ErrorCode::AgreementsRequired => 403,
+            ErrorCode::AgreementsRequired | ErrorCode::ConsentRequired => 403,
+            ErrorCode::AgreementOutdated => 409,
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
             ErrorCode::QuotaExceeded | ErrorCode::ServiceFull => 507,

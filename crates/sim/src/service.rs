@@ -334,13 +334,26 @@ impl Remote for SimRemote {
             documents: Vec::new(),
         })
     }
-    async fn agreement_text(&self, _: &str, _: &str) -> RemoteResult<String> {
+    async fn agreement_text(&self, _: &str, _: &str, _: Option<&str>) -> RemoteResult<String> {
+        Err(unsupported())
+    }
+    async fn agreement_versions(&self) -> RemoteResult<AgreementList> {
+        Err(unsupported())
+    }
+    async fn decline(&self, _: &[nubo_protocol::AcceptItem]) -> RemoteResult<AgreementStatus> {
+        Err(unsupported())
+    }
+    async fn account_summary(&self) -> RemoteResult<nubo_protocol::AccountSummary> {
+        Err(unsupported())
+    }
+    async fn change_password(&self, _: &nubo_protocol::PasswordChange) -> RemoteResult<()> {
         Err(unsupported())
     }
     async fn agreement_status(&self) -> RemoteResult<AgreementStatus> {
         Ok(AgreementStatus {
             pending: Vec::new(),
             accepted: Vec::new(),
+            upcoming: Vec::new(),
         })
     }
     async fn accept(&self, _: &AcceptRequest) -> RemoteResult<AgreementStatus> {

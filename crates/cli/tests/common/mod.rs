@@ -55,6 +55,19 @@ impl Service {
         assert!(c.wait().unwrap().success(), "add-account {id}");
     }
 
+    /// An account with a phone number too (password `PASSWORD`).
+    pub fn add_account_with_phone(&self, id: &str, phone: &str) {
+        let mut c = Command::new(BIN)
+            .args(["admin", "add-account", "--data"])
+            .arg(&self.data)
+            .args([id, "--phone", phone, "--password-stdin"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(c.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+        assert!(c.wait().unwrap().success(), "add-account {id}");
+    }
+
     /// Stops the process at once (kill -9) and starts it again on the same port.
     pub fn restart_hard(&mut self, extra: &[&str]) {
         self.child.kill().unwrap();
@@ -94,6 +107,11 @@ impl Service {
             .count()
     }
 
+    /// What the service wrote to its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(log_path(&self.data)).unwrap_or_default()
+    }
+
     /// Number of chunk objects the service stores.
     pub fn chunk_count(&self) -> usize {
         self.chunk_files().len()
@@ -114,14 +132,25 @@ fn signal(child: &Child, name: &str) {
     assert!(sent.success(), "kill -{name} {}", child.id());
 }
 
+/// Where the service's log goes (its standard error): beside its data folder.
+fn log_path(data: &Path) -> PathBuf {
+    data.with_extension("log")
+}
+
 fn spawn_service(data: &Path, listen: &str, extra: &[&str]) -> (Child, String) {
+    std::fs::create_dir_all(data.parent().unwrap()).unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path(data))
+        .unwrap();
     let mut child = Command::new(BIN)
         .args(["serve", "--data"])
         .arg(data)
         .args(["--listen", listen])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -188,7 +217,7 @@ impl Client {
         folder_args: &[&str],
     ) -> Client {
         let c = Self::signed_in_at(url, name, account, password);
-        c.ok(&["agreements", "--accept"]);
+        c.ok(&["agreements", "--accept", "--adult"]);
         let root = c.root.to_str().unwrap().to_string();
         let mut args = vec!["folder", "add", root.as_str()];
         args.extend_from_slice(folder_args);

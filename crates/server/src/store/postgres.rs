@@ -43,7 +43,8 @@ const WRITE_TRIES: u32 = 30;
 /// how many have run. The same tables and columns as SQLite's (`sqlite.rs`),
 /// so `nubo admin migrate` copies rows as they are; flags stay integers 0
 /// and 1 so that one text of each statement serves both.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE accounts (
     id            BIGSERIAL PRIMARY KEY,
     account_id    TEXT NOT NULL UNIQUE,
@@ -167,7 +168,25 @@ END
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER nodes_used AFTER INSERT OR DELETE OR UPDATE OF account, kind, size, deleted
     ON nodes FOR EACH ROW EXECUTE FUNCTION nodes_used_bytes();
-"#];
+"#,
+    // As SQLite's step of the same name (issue 19): declined agreements,
+    // every published version kept, content deleted before cancellation.
+    r#"
+ALTER TABLE acceptances ADD COLUMN declined INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN content_deleted_at BIGINT;
+CREATE TABLE agreement_texts (
+    doc_id       TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    locale       TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    effective    TEXT NOT NULL,
+    required     TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    published_at BIGINT NOT NULL,
+    PRIMARY KEY (doc_id, version, locale)
+);
+"#,
+];
 
 pub type PostgresStore = SqlStore<Postgres>;
 
@@ -456,6 +475,21 @@ impl Backend for Postgres {
             }
         });
         Ok(())
+    }
+
+    /// A plain VACUUM of the tables that held the person's rows: their
+    /// dead versions leave the tables and indexes, so no query, index or
+    /// later snapshot finds them, and the space is reused; PostgreSQL does
+    /// not overwrite the freed bytes at once (see the README). Not VACUUM
+    /// FULL, which would lock the tables of every account.
+    fn scrub(&self) -> Result<(), DbError> {
+        let mut conn = self.conn()?;
+        conn.client
+            .batch_execute(
+                "VACUUM accounts, devices, tokens, acceptances, nodes, versions, \
+                 account_chunks, device_grants",
+            )
+            .map_err(pg_error)
     }
 
     fn announce(&self, account: AccountKey, cursor: i64) -> Result<(), DbError> {

@@ -10,17 +10,19 @@ use std::sync::Arc;
 
 use nubo_protocol::names::check_name;
 use nubo_protocol::{
-    AcceptItem, Acceptance, AgeConfirmation, ApiError, ChangesResponse, ChunkRef, CommitRequest,
-    DeleteRequest, ErrorCode, Manifest, Node, NodeId, NodeKind, RestoreRequest, RestoreResponse,
-    TrashItem, Version,
+    AcceptItem, Acceptance, AccountSummary, AgeConfirmation, AgreementDoc, ApiError,
+    ChangesResponse, ChunkRef, CommitRequest, DeleteRequest, ErrorCode, Manifest, Node, NodeId,
+    NodeKind, RestoreRequest, RestoreResponse, TrashItem, Version,
 };
 
+mod legal;
+mod privacy;
 mod restore;
 
 use super::db::{args, Backend, Db, DbError, Row, StoreError};
 use super::{
     AccountKey, AccountRow, Deliver, DeviceId, DeviceRow, GrantPoll, MetaStore, PackedAt,
-    PackedChunk, StoreResult, TokenKind, TokenOwner,
+    PackedChunk, SignOut, StoreResult, TokenKind, TokenOwner,
 };
 
 type R<T> = Result<T, StoreError>;
@@ -100,7 +102,8 @@ fn account_from_row(r: &Row) -> Result<AccountRow, DbError> {
         account_id: r.text(1)?,
         phone: r.opt_text(2)?,
         password_hash: r.text(3)?,
-        root_id: r.int(4)?,
+        // None once the account was cancelled.
+        root_id: r.opt_int(4)?.unwrap_or(0),
         quota_bytes: r.size(5)?,
         last_used_at: r.int(6)?,
         deleted: r.opt_int(7)?.is_some(),
@@ -332,6 +335,22 @@ fn commit_in(
     get_node(db, account, id)
 }
 
+/// A new, empty top folder for the account; its id.
+fn new_root(db: &mut dyn Db, account: AccountKey) -> R<NodeId> {
+    let root = db
+        .query_one(
+            "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms)
+             VALUES (?1, NULL, '', 'dir', 1, 0, '', '[]', 0, 0) RETURNING id",
+            args![account],
+        )?
+        .int(0)?;
+    db.exec(
+        "UPDATE accounts SET root_id = ?1 WHERE id = ?2",
+        args![root, account],
+    )?;
+    Ok(root)
+}
+
 fn used_bytes(db: &mut dyn Db, account: AccountKey) -> R<u64> {
     Ok(db
         .query_one(
@@ -413,17 +432,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                     args![account_id, phone, password_hash, quota_bytes, now],
                 )?
                 .int(0)?;
-            let root = db
-                .query_one(
-                    "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms)
-                     VALUES (?1, NULL, '', 'dir', 1, 0, '', '[]', 0, 0) RETURNING id",
-                    args![key],
-                )?
-                .int(0)?;
-            db.exec(
-                "UPDATE accounts SET root_id = ?1 WHERE id = ?2",
-                args![root, key],
-            )?;
+            let root = new_root(db, key)?;
             Ok(AccountRow {
                 key,
                 account_id: account_id.to_string(),
@@ -626,31 +635,65 @@ impl<B: Backend> MetaStore for SqlStore<B> {
     }
 
     fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<()> {
-        self.write(|db| {
-            for sql in [
-                "DELETE FROM versions WHERE node IN (SELECT id FROM nodes WHERE account = ?1)",
-                "DELETE FROM nodes WHERE account = ?1 AND parent IS NOT NULL",
-                "DELETE FROM account_chunks WHERE account = ?1",
-                "UPDATE devices SET revoked = 1 WHERE account = ?1",
-            ] {
-                db.exec(sql, args![account])?;
-            }
-            db.exec(
-                "UPDATE accounts SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
-                args![account, now],
-            )?;
-            Ok(())
-        })
+        self.write(|db| privacy::erase_account(db, account, now))?;
+        self.backend.scrub().map_err(|e| StoreError::Db(e).into())
     }
 
-    fn inactive_accounts(&self, before: i64) -> StoreResult<Vec<AccountKey>> {
-        self.read(|db| {
-            let rows = db.query(
-                "SELECT id FROM accounts WHERE deleted_at IS NULL AND last_used_at < ?1",
-                args![before],
-            )?;
-            Ok(rows.iter().map(|r| r.int(0)).collect::<Result<_, _>>()?)
-        })
+    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<()> {
+        self.write(|db| privacy::delete_content(db, account, now))?;
+        self.backend.scrub().map_err(|e| StoreError::Db(e).into())
+    }
+
+    fn accounts_to_empty(&self, before: i64) -> StoreResult<Vec<AccountKey>> {
+        self.read(|db| privacy::to_empty(db, before))
+    }
+
+    fn accounts_to_cancel(&self, before: i64) -> StoreResult<Vec<AccountKey>> {
+        self.read(|db| privacy::to_cancel(db, before))
+    }
+
+    fn expire_records(&self, before: i64) -> StoreResult<u64> {
+        self.write(|db| privacy::expire_records(db, before))
+    }
+
+    fn account_summary(&self, account: AccountKey) -> StoreResult<AccountSummary> {
+        self.read(|db| privacy::summary(db, account))
+    }
+
+    fn set_password(
+        &self,
+        account: AccountKey,
+        password_hash: &str,
+        sign_out: SignOut,
+    ) -> StoreResult<()> {
+        self.write(|db| privacy::set_password(db, account, password_hash, sign_out))
+    }
+
+    fn record_declines(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        items: &[AcceptItem],
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write(|db| legal::record_declines(db, account, device, items, now))
+    }
+
+    fn archive_agreements(&self, docs: &[(AgreementDoc, String)], now: i64) -> StoreResult<()> {
+        self.write(|db| legal::archive(db, docs, now))
+    }
+
+    fn archived_agreement(
+        &self,
+        id: &str,
+        version: &str,
+        locale: &str,
+    ) -> StoreResult<Option<String>> {
+        self.read(|db| legal::archived_text(db, id, version, locale))
+    }
+
+    fn archived_agreements(&self) -> StoreResult<Vec<AgreementDoc>> {
+        self.read(legal::archived_docs)
     }
 
     fn create_grant(
@@ -726,7 +769,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
     fn acceptances(&self, account: AccountKey) -> StoreResult<Vec<Acceptance>> {
         self.read(|db| {
             let rows = db.query(
-                "SELECT doc_id, version, locale, accepted_at, age, device, withdrawn FROM acceptances
+                "SELECT doc_id, version, locale, accepted_at, age, device, withdrawn, declined FROM acceptances
                  WHERE account = ?1 ORDER BY id",
                 args![account],
             )?;
@@ -745,6 +788,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                         },
                         device_id: r.int(5)?,
                         withdrawn: r.flag(6)?,
+                        declined: r.flag(7)?,
                     })
                 })
                 .collect::<Result<_, DbError>>()?;
