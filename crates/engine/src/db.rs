@@ -234,6 +234,33 @@ impl StateDb {
         Ok(key)
     }
 
+    /// The newest change number of the service this home knows of: the
+    /// feed's cursor, or a change it made itself (recorded ahead of the feed).
+    pub fn known_seq(&self) -> anyhow::Result<i64> {
+        let own = self
+            .meta("known_seq")?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        Ok(own.max(self.cursor()?))
+    }
+
+    /// The service went back in time: nothing this home knows of it holds.
+    /// The remote tree, its node ids, the cursor and every folder's merge
+    /// base go; the local tree stays (its hashes spare reading every file
+    /// again). With no merge base, the next plan deletes nothing: identical
+    /// content is linked up, what only one side has goes to the other, and
+    /// differences become conflict copies.
+    pub fn forget_the_service(&self) -> anyhow::Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute_batch(
+            "DELETE FROM remote; DELETE FROM synced;
+             DELETE FROM meta WHERE key IN ('cursor', 'known_seq');",
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn cursor(&self) -> anyhow::Result<i64> {
         Ok(self
             .meta("cursor")?
@@ -322,6 +349,22 @@ impl StateDb {
         let tx = conn.transaction()?;
         for change in changes {
             apply(&tx, folder, change)?;
+        }
+        // A change this home made itself, ahead of the feed: the service
+        // must still have it next time (`known_seq`).
+        let own = changes.iter().filter_map(|c| match c {
+            Change::Remote(n) => Some(n.seq),
+            Change::RemoveRemoteSubtree { seq, .. } => Some(*seq),
+            _ => None,
+        });
+        if let Some(seq) = own.max() {
+            cached(
+                &tx,
+                "INSERT INTO meta (key, value) VALUES ('known_seq', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = ?1
+                 WHERE CAST(value AS INTEGER) < CAST(?1 AS INTEGER)",
+                [seq.to_string()],
+            )?;
         }
         tx.commit()?;
         Ok(())
@@ -436,7 +479,12 @@ impl StateDb {
 pub enum Change<'a> {
     /// A node the engine itself just changed, ahead of the change feed.
     Remote(&'a Node),
-    RemoveRemoteSubtree(NodeId),
+    /// A folder or file this home deleted on the service, with the change
+    /// number of the delete.
+    RemoveRemoteSubtree {
+        id: NodeId,
+        seq: i64,
+    },
     Local(&'a str, &'a LocalEntry),
     RemoveLocal(&'a str),
     RebaseLocal {
@@ -479,7 +527,7 @@ fn apply(c: &Connection, folder: FolderId, change: &Change<'_>) -> rusqlite::Res
                 params![n.id, n.parent, n.name, node_kind(n.kind), n.rev, n.size as i64, n.hash, n.mtime_ms],
             )?;
         }
-        Change::RemoveRemoteSubtree(id) => {
+        Change::RemoveRemoteSubtree { id, .. } => {
             cached(
                 c,
                 "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT r.id FROM remote r JOIN sub ON r.parent = sub.id)

@@ -164,6 +164,10 @@ pub struct Engine {
 
 const MAX_ROUNDS: usize = 10_000;
 
+const REWOUND_NOTICE: &str = "the service went back in time (it was restored from an older copy); \
+     Nubo compared this computer with it again: nothing was deleted, what the service lacked was \
+     sent to it again, and where the two differed both were kept (see the conflicts)";
+
 pub fn host_name() -> String {
     std::env::var("NUBO_DEVICE_NAME")
         .ok()
@@ -262,11 +266,29 @@ impl Engine {
         format!("from {} {now}", self.host)
     }
 
-    /// Reads the change feed to its end into the remote tree.
+    /// Reads the change feed to its end into the remote tree. A service
+    /// that went back in time is noticed here, before anything is planned:
+    /// what this home knew of it is forgotten and the feed read from 0.
     pub async fn pull(&self) -> Result<(), RemoteError> {
+        match self.pull_feed().await {
+            Err(RemoteError::Api(e)) if e.code == ErrorCode::HistoryRewound => {
+                tracing::warn!("{}", e.message);
+                self.db
+                    .forget_the_service()
+                    .and_then(|()| self.db.set_meta("notice", Some(REWOUND_NOTICE)))
+                    .map_err(|e| RemoteError::Network(format!("cannot reset the state: {e:#}")))?;
+                self.failing().clear();
+                self.pull_feed().await
+            }
+            other => other,
+        }
+    }
+
+    async fn pull_feed(&self) -> Result<(), RemoteError> {
         loop {
             let cursor = self.db.cursor().unwrap_or(0);
-            let page = self.remote.changes(cursor).await?;
+            let known = self.db.known_seq().unwrap_or(0);
+            let page = self.remote.changes(cursor, known).await?;
             self.db
                 .apply_changes(&page.nodes, page.cursor)
                 .map_err(|e| RemoteError::Network(format!("cannot record changes: {e:#}")))?;

@@ -495,7 +495,10 @@ async fn run(ctx: &FolderCtx, op: Op) -> Result<(), OpError> {
             ctx.record(
                 Some(("moved to the service's trash", &path)),
                 vec![
-                    Change::RemoveRemoteSubtree(gone.id),
+                    Change::RemoveRemoteSubtree {
+                        id: gone.id,
+                        seq: gone.seq,
+                    },
                     Change::RemoveSynced(&path),
                 ],
             )

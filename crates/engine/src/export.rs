@@ -54,7 +54,7 @@ async fn all_nodes(remote: &dyn Remote) -> anyhow::Result<HashMap<NodeId, Node>>
     let mut nodes = HashMap::new();
     let mut cursor = 0;
     loop {
-        let page = remote.changes(cursor).await?;
+        let page = remote.changes(cursor, 0).await?;
         for n in page.nodes {
             nodes.insert(n.id, n);
         }

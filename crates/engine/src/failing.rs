@@ -81,6 +81,11 @@ impl Failing {
         });
     }
 
+    /// Forgets everything (the paths it knew may mean something else now).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
     /// The earliest next try of anything held, for a timer.
     pub fn next_retry(&self, now: i64) -> Option<i64> {
         self.entries

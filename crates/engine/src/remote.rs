@@ -41,7 +41,10 @@ pub type RemoteResult<T> = Result<T, RemoteError>;
 #[async_trait]
 pub trait Remote: Send + Sync {
     async fn account(&self) -> RemoteResult<AccountInfo>;
-    async fn changes(&self, cursor: i64) -> RemoteResult<ChangesResponse>;
+    /// The feed after `cursor`; `known` is the newest change number this
+    /// client knows of, its own writes included (`HistoryRewound` when the
+    /// service lost either).
+    async fn changes(&self, cursor: i64, known: i64) -> RemoteResult<ChangesResponse>;
     async fn mkdir(&self, parent: NodeId, name: &str) -> RemoteResult<Node>;
     async fn commit(&self, req: &CommitRequest) -> RemoteResult<Node>;
     /// Several commits in one request (at most `MAX_BATCH`); each result is
@@ -503,10 +506,10 @@ impl Remote for HttpRemote {
     async fn account(&self) -> RemoteResult<AccountInfo> {
         self.json(Method::GET, "/v1/account", Body::None).await
     }
-    async fn changes(&self, cursor: i64) -> RemoteResult<ChangesResponse> {
+    async fn changes(&self, cursor: i64, known: i64) -> RemoteResult<ChangesResponse> {
         self.json(
             Method::GET,
-            &format!("/v1/changes?cursor={cursor}&limit=5000"),
+            &format!("/v1/changes?cursor={cursor}&known={known}&limit=5000"),
             Body::None,
         )
         .await

@@ -47,6 +47,12 @@ pub enum ErrorCode {
     /// The service's own disk is full (not the account's quota): the write
     /// was not applied; try again once its operator has freed space.
     ServiceFull,
+    /// The service went back in time (restored from a backup): the client's
+    /// cursor, or a change it made, is newer than the service's history.
+    /// Nothing the client knows of the service can be trusted: it rebuilds
+    /// its view as after a lost state database (nothing deleted, both kept
+    /// where they differ) and reads the feed from 0.
+    HistoryRewound,
     Internal,
 }
 
@@ -68,7 +74,7 @@ impl ErrorCode {
             ErrorCode::Conflict => 409,
             ErrorCode::QuotaExceeded | ErrorCode::ServiceFull => 507,
             ErrorCode::AccountFrozen => 423,
-            ErrorCode::AccountDeleted => 410,
+            ErrorCode::AccountDeleted | ErrorCode::HistoryRewound => 410,
             ErrorCode::Internal => 500,
         }
     }

@@ -246,6 +246,12 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     // Off the runtime: PostgreSQL's client blocks.
     let store = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let store = opening.open_store()?;
+        // Before anything is written: what this database's history holds,
+        // so that a client from a history it lost (a restore from a backup)
+        // is told so.
+        store
+            .begin_history(opening.clock.now())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         if opening.demo
             && store
                 .find_account(DEMO_ACCOUNT)

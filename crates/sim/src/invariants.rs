@@ -33,7 +33,7 @@ fn usage_is_the_live_files(w: &World) -> Result<(), String> {
         .sum();
     let used = w
         .service
-        .store
+        .store()
         .used_bytes(w.service.account)
         .map_err(|e| e.to_string())?;
     if used != live {

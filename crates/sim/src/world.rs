@@ -20,7 +20,7 @@ use crate::actions::{self, Folder};
 use crate::clock::{SimClock, SkewedClock};
 use crate::invariants;
 use crate::memfs::MemFs;
-use crate::service::{Faults, SimRemote, SimService};
+use crate::service::{Backup, Faults, SimRemote, SimService};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -185,6 +185,8 @@ pub struct World {
     /// What a sync lost: content on the client's disk before it that is
     /// neither on its disk, nor in its trash, nor on the service after.
     pub lost: Vec<String>,
+    /// The operator's last backup of the service.
+    backup: Option<Backup>,
     opts: Options,
 }
 
@@ -258,6 +260,7 @@ impl World {
             step: None,
             committed: HashSet::new(),
             lost: Vec::new(),
+            backup: None,
             opts,
         })
     }
@@ -475,6 +478,9 @@ impl World {
                 continue;
             }
             self.step = Some(step);
+            // The operator's own dice, so that the rest of a step draws
+            // what it drew before the operator was played.
+            self.operator(&mut step_rng(self.seed ^ OPERATOR_SALT, step))?;
             let mut rng = step_rng(self.seed, step);
             let c = rng.gen_range(0..self.clients.len());
             self.clock.advance_ms(rng.gen_range(1..5000));
@@ -504,6 +510,30 @@ impl World {
             }
         }
         self.step = None;
+        Ok(())
+    }
+
+    /// What the service's operator does now and then: a backup, and,
+    /// later, putting it back: the service goes back in time. What it lost
+    /// is no longer the service's to keep; a client that still has it must
+    /// not lose it (`check_sync_kept`) and must send it back (the trees
+    /// agree at the end).
+    fn operator(&mut self, rng: &mut StdRng) -> anyhow::Result<()> {
+        let roll = rng.gen_range(0..100);
+        if roll < 2 {
+            self.backup = Some(self.service.backup()?);
+            self.note("operator: backs the service up".into());
+        } else if roll < 4 {
+            let Some(backup) = &self.backup else {
+                return Ok(());
+            };
+            // Stopping, copying and starting take a while.
+            self.clock.advance_ms(60_000);
+            self.service.restore(backup)?;
+            let kept = self.service.kept_hashes();
+            self.committed.retain(|h| kept.contains(h));
+            self.note("operator: restores the service from its backup".into());
+        }
         Ok(())
     }
 
@@ -568,7 +598,7 @@ impl World {
     fn service_cursor(&self) -> i64 {
         use nubo_server::store::MetaStore;
         self.service
-            .store
+            .store()
             .current_cursor(self.service.account)
             .expect("the service store reads")
     }
@@ -581,6 +611,8 @@ impl World {
         &self.clients[c].root
     }
 }
+
+const OPERATOR_SALT: u64 = 0x6f70_6572_6174_6f72;
 
 /// Step `step`'s own generator: the same whatever other steps do.
 fn step_rng(seed: u64, step: usize) -> StdRng {

@@ -77,6 +77,18 @@ impl Service {
         self.child = child;
     }
 
+    /// Stops the process (kill -9), lets `meanwhile` work on its data
+    /// folder (an operator copying or restoring it), and starts it again on
+    /// the same port.
+    pub fn stopped_while(&mut self, extra: &[&str], meanwhile: impl FnOnce(&Path)) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        meanwhile(&self.data);
+        let listen = self.url.trim_start_matches("http://").to_string();
+        let (child, _) = spawn_service(&self.data, &listen, extra);
+        self.child = child;
+    }
+
     /// Stops the process at once (kill -9), for good.
     pub fn kill(&mut self) {
         self.child.kill().unwrap();

@@ -235,8 +235,21 @@ pub trait MetaStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<()>;
 
-    fn changes(&self, account: AccountKey, cursor: i64, limit: u32)
-        -> StoreResult<ChangesResponse>;
+    /// The feed after `cursor`. `known` is the newest change the client
+    /// knows of (its own writes included): a cursor or a change newer than
+    /// this service's history is refused as `HistoryRewound`.
+    fn changes(
+        &self,
+        account: AccountKey,
+        cursor: i64,
+        known: i64,
+        limit: u32,
+    ) -> StoreResult<ChangesResponse>;
+    /// Called once as the service starts, before it serves: remembers the
+    /// newest change the database holds and the time, so that a cursor from
+    /// a history this database does not have (restored from a backup) is
+    /// told apart from one it issued (`changes`).
+    fn begin_history(&self, now: i64) -> StoreResult<()>;
     fn current_cursor(&self, account: AccountKey) -> StoreResult<i64>;
     fn node(&self, account: AccountKey, id: NodeId) -> StoreResult<Node>;
     /// Idempotent: an existing folder of that name is returned as it is.
@@ -264,6 +277,7 @@ pub trait MetaStore: Send + Sync + 'static {
         id: NodeId,
         parent: NodeId,
         name: &str,
+        now: i64,
     ) -> StoreResult<Node>;
     fn delete_node(
         &self,

@@ -32,7 +32,29 @@ pub struct SqlStore<B> {
     backend: B,
     /// Earlier revisions kept per file; older ones are dropped on commit.
     keep_versions: u32,
+    /// Set as the service starts (`begin_history`).
+    history: std::sync::OnceLock<History>,
 }
+
+/// What this instance knows of its database's history since it started:
+/// every change it holds from before is at most `high`, and every change
+/// made since is at least `floor` (change numbers follow the clock, see
+/// `next_seq`). A number between the two was given out by a history this
+/// database does not have: it was restored from an older copy.
+#[derive(Debug, Clone, Copy)]
+struct History {
+    high: i64,
+    floor: i64,
+}
+
+/// Change numbers are microseconds of the service's clock, or one more than
+/// the last where that is not more: numbers never given out before a
+/// restore from a backup are told from those given out after it.
+const SEQ_PER_SEC: i64 = 1_000_000;
+/// A change committing while another instance starts may carry a number a
+/// little below that instance's start (its clock a little behind): the
+/// window it is given. A service restored from a backup is down longer.
+const START_MARGIN_SECS: i64 = 2;
 
 fn conflict(msg: impl Into<String>) -> StoreError {
     ApiError::new(ErrorCode::Conflict, msg).into()
@@ -113,13 +135,15 @@ fn account_from_row(r: &Row) -> Result<AccountRow, DbError> {
 const ACCOUNT_COLUMNS: &str =
     "id, account_id, phone, password_hash, root_id, quota_bytes, last_used_at, deleted_at";
 
-/// The account's next change-feed number. Its row update also serialises
-/// the account's writers (across instances, on PostgreSQL).
-fn next_seq(db: &mut dyn Db, account: AccountKey) -> R<i64> {
+/// The account's next change-feed number: one more than the last, and at
+/// least the clock's microseconds (`SEQ_PER_SEC`). Its row update also
+/// serialises the account's writers (across instances, on PostgreSQL).
+fn next_seq(db: &mut dyn Db, account: AccountKey, now: i64) -> R<i64> {
     Ok(db
         .query_one(
-            "UPDATE accounts SET seq = seq + 1 WHERE id = ?1 RETURNING seq",
-            args![account],
+            "UPDATE accounts SET seq = CASE WHEN seq + 1 > ?2 THEN seq + 1 ELSE ?2 END
+             WHERE id = ?1 RETURNING seq",
+            args![account, now.saturating_mul(SEQ_PER_SEC)],
         )?
         .int(0)?)
 }
@@ -196,7 +220,7 @@ fn replace_content(
          (SELECT id FROM versions WHERE node = ?1 ORDER BY rev DESC LIMIT ?2)",
         args![id, keep],
     )?;
-    let seq = next_seq(db, account)?;
+    let seq = next_seq(db, account, now)?;
     db.exec(
         "UPDATE nodes SET rev = rev + 1, size = ?2, hash = ?3, chunks = ?4, seq = ?5,
          mtime_ms = ?6, device = ?7, written_at = ?8 WHERE id = ?1",
@@ -223,7 +247,7 @@ fn insert_file(
     c: &Content<'_>,
     now: i64,
 ) -> R<NodeId> {
-    let seq = next_seq(db, account)?;
+    let seq = next_seq(db, account, now)?;
     Ok(db
         .query_one(
             "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms, device, written_at)
@@ -387,7 +411,29 @@ impl<B: Backend> SqlStore<B> {
         SqlStore {
             backend,
             keep_versions,
+            history: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Refuses a feed position from a history this database does not have.
+    fn check_history(&self, db: &mut dyn Db, account: AccountKey, positions: [i64; 2]) -> R<()> {
+        let current = current_cursor(db, account)?;
+        let rewound = positions.iter().any(|&p| {
+            p > current
+                || self
+                    .history
+                    .get()
+                    .is_some_and(|h| p > h.high && p < h.floor)
+        });
+        if rewound {
+            return Err(ApiError::new(
+                ErrorCode::HistoryRewound,
+                "the service was restored from an older copy and no longer has changes this device \
+                 has seen; the device rebuilds its view of the service, deleting nothing",
+            )
+            .into());
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> &B {
@@ -838,9 +884,11 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         &self,
         account: AccountKey,
         cursor: i64,
+        known: i64,
         limit: u32,
     ) -> StoreResult<ChangesResponse> {
         self.read(|db| {
+            self.check_history(db, account, [cursor, known])?;
             let rows = db.query(
                 &format!(
                     "SELECT {NODE_COLUMNS} FROM nodes WHERE account = ?1 AND seq > ?2
@@ -868,6 +916,17 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         self.read(|db| current_cursor(db, account))
     }
 
+    fn begin_history(&self, now: i64) -> StoreResult<()> {
+        let high = self.read(|db| {
+            Ok(db
+                .query_one("SELECT COALESCE(MAX(seq), 0) FROM accounts", args![])?
+                .int(0)?)
+        })?;
+        let floor = (now - START_MARGIN_SECS).saturating_mul(SEQ_PER_SEC);
+        let _ = self.history.set(History { high, floor });
+        Ok(())
+    }
+
     fn node(&self, account: AccountKey, id: NodeId) -> StoreResult<Node> {
         self.read(|db| get_node(db, account, id))
     }
@@ -888,7 +947,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                     NodeKind::File => Err(conflict(format!("a file named {name:?} is in the way"))),
                 };
             }
-            let seq = next_seq(db, account)?;
+            let seq = next_seq(db, account, now)?;
             let id = db
                 .query_one(
                     "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms)
@@ -945,6 +1004,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         id: NodeId,
         parent: NodeId,
         name: &str,
+        now: i64,
     ) -> StoreResult<Node> {
         valid_name(name)?;
         self.write(|db| {
@@ -970,7 +1030,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
             if live_child(db, account, parent, name)?.is_some() {
                 return Err(conflict(format!("{name:?} already exists there")));
             }
-            let seq = next_seq(db, account)?;
+            let seq = next_seq(db, account, now)?;
             db.exec(
                 "UPDATE nodes SET parent = ?2, name = ?3, seq = ?4 WHERE id = ?1",
                 args![id, parent, name, seq],
@@ -1032,7 +1092,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
             // one trash entry, restored together.
             let mut op = None;
             for nid in ids {
-                let seq = next_seq(db, account)?;
+                let seq = next_seq(db, account, now)?;
                 let op = *op.get_or_insert(seq);
                 db.exec(
                     "UPDATE nodes SET deleted = 1, deleted_at = ?2, deleted_by = ?3, seq = ?4,
