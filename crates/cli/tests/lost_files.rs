@@ -604,6 +604,24 @@ fn nested_folders_are_refused_across_homes() {
     let out = second.run(&["folder", "add", around.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("which Nubo already syncs"));
+
+    // A synced folder moved into another one: the walk stops at its marker;
+    // nothing of it is uploaded by the outer one, which says so.
+    let other = Client::new(&service, "pc-other");
+    other.write("theirs.txt", "synced by the other folder");
+    other.sync();
+    a.sync();
+    copy_tree(&other.root, &a.path("moved-in"));
+    let out = a.run(&["sync", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("\"moved-in\" is another synced folder"), "{err}");
+    let on_service = service_files(&service);
+    assert!(
+        !on_service.keys().any(|k| k.starts_with("moved-in")),
+        "{:?}",
+        on_service.keys()
+    );
 }
 
 /// Case 13: An edit that keeps size and modification time is still seen, and a
