@@ -184,7 +184,7 @@ pub fn spawn(
         default_server,
         engine: None,
         agreements_pending: false,
-        tray: TrayState::Offline,
+        tray: TrayState::ActionNeeded { need: Need::SignIn },
         stop: None,
         sync_task: None,
         paused: false,
@@ -479,15 +479,13 @@ impl Controller {
     /// Until the wizard is done the tray says which step needs the user;
     /// then it shows the sync loop's state.
     fn tray_state(&self) -> TrayState {
-        let step = match self.phase() {
-            Phase::Welcome | Phase::SignIn => "tray.need_sign_in",
-            Phase::Agreements => "tray.need_agreements",
-            Phase::Folder => "tray.need_folder",
+        let need = match self.phase() {
+            Phase::Welcome | Phase::SignIn => Need::SignIn,
+            Phase::Agreements => Need::Agreements,
+            Phase::Folder => Need::Folder,
             Phase::Running => return self.tray.clone(),
         };
-        TrayState::ActionNeeded {
-            message: i18n::Messages::load(&self.language).get(step, &[]),
-        }
+        TrayState::ActionNeeded { need }
     }
 
     fn publish(&self) {
@@ -497,12 +495,19 @@ impl Controller {
     fn status_view(&self) -> anyhow::Result<StatusView> {
         let s = account::status(&self.home)?;
         let config = self.home.load_config()?;
-        let accepted = nubo_engine::db::StateDb::open(&self.home.db_path())?
-            .0
-            .acceptances()?;
+        let accepted = match nubo_engine::db::StateDb::open_for_reading(&self.home.db_path()) {
+            Ok(Some(db)) => db.acceptances()?,
+            Ok(None) | Err(_) => Vec::new(),
+        };
+        let rfc3339 = |t: time::OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        };
         Ok(StatusView {
-            state: s.state,
-            last_error: s.last_error,
+            pauses: s.pauses().to_vec(),
+            last_pass: s.last_pass,
+            notice: s.notice,
+            database_damaged: matches!(s.database, Some(account::DatabaseProblem::Damaged { .. })),
             folders: s
                 .folders
                 .into_iter()
@@ -520,7 +525,7 @@ impl Controller {
                 .map(|c| Conflict {
                     path: c.path,
                     copy: c.copy,
-                    at: c.at,
+                    at: rfc3339(c.at),
                 })
                 .collect(),
             recent: s
@@ -531,22 +536,19 @@ impl Controller {
                         .folders
                         .iter()
                         .find(|f| f.id == e.folder)
-                        .map(|f| format!("{}/{}", f.remote.trim_end_matches('/'), e.path)),
-                    action: e.action,
-                    path: e.path,
-                    at: e.at,
+                        .map(|f| format!("{}/{}", f.remote.trim_end_matches('/'), e.change.path())),
+                    change: e.change,
+                    at: rfc3339(e.at),
+                    device: e.device,
                 })
                 .collect(),
             problems: s.problems,
-            pauses: s.pauses,
-            waiting_folders: s
-                .waiting_folders
-                .into_iter()
-                .map(|(path, bytes)| WaitingFolder { path, bytes })
-                .collect(),
-            storage_used: s.storage.map(|(used, _)| used),
-            storage_quota: s.storage.map(|(_, quota)| quota),
-            token_store: s.token_store,
+            storage_used: s.storage.map(|st| st.used_bytes),
+            storage_quota: s.storage.map(|st| st.quota_bytes),
+            token_store: s.token_store.map(|t| match t {
+                nubo_engine::home::TokenStore::Keyring => TokenStoreView::Keyring,
+                nubo_engine::home::TokenStore::File => TokenStoreView::File,
+            }),
             accepted: accepted
                 .into_iter()
                 .map(|a| AcceptedAgreement {
@@ -571,8 +573,9 @@ impl Controller {
         let lock = match self.home.lock_for_sync() {
             Ok(lock) => lock,
             Err(e) => {
+                tracing::warn!("cannot start syncing: {e:#}");
                 self.tray = TrayState::Error {
-                    message: format!("{e:#}"),
+                    failure: Failure::HomeBusy,
                 };
                 return;
             }
@@ -658,9 +661,7 @@ impl Controller {
             .map_err(from_anyhow);
         self.engine = None;
         self.agreements_pending = false;
-        self.tray = TrayState::ActionNeeded {
-            message: "sign in".into(),
-        };
+        self.tray = TrayState::ActionNeeded { need: Need::SignIn };
         self.publish();
         result.map(|_| self.snapshot())
     }
@@ -1203,25 +1204,22 @@ impl Controller {
                         }
                         return;
                     }
-                    SyncEvent::Settled {
-                        state,
-                        paused,
-                        failed,
-                    } => {
-                        if failed && state.contains("cannot reach") {
-                            TrayState::Offline
-                        } else if failed {
-                            TrayState::Error { message: state }
-                        } else if paused {
+                    SyncEvent::Settled(pass) => match pass.outcome {
+                        PassOutcome::InSync => TrayState::UpToDate,
+                        PassOutcome::Failed {
+                            failure: Failure::Offline { cause },
+                        } => TrayState::Offline { cause },
+                        PassOutcome::Failed { failure } => TrayState::Error { failure },
+                        PassOutcome::Paused { pauses } => {
                             // A new version of a required agreement brings
                             // back the agreement screen: the one action that
                             // resolves it.
                             self.refresh_agreements().await;
-                            TrayState::ActionNeeded { message: state }
-                        } else {
-                            TrayState::UpToDate
+                            TrayState::ActionNeeded {
+                                need: Need::Pauses { pauses },
+                            }
                         }
-                    }
+                    },
                 };
                 self.announce(&before);
                 self.publish();

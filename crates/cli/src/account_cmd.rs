@@ -10,7 +10,7 @@ use nubo_engine::home::Config;
 use nubo_engine::{Engine, Home};
 use nubo_protocol::{AccountSummary, NodeKind};
 
-use crate::human;
+use crate::words;
 
 fn read_line(what: &str) -> anyhow::Result<String> {
     let mut line = String::new();
@@ -26,19 +26,24 @@ fn tell_what_is_lost(config: &Config, s: &AccountSummary) {
     eprintln!(
         "The service stores {} files ({}) for this account, {} files in its trash ({}) and {} earlier versions ({}).",
         s.files,
-        human(s.bytes),
+        words::bytes(s.bytes),
         s.trash_files,
-        human(s.trash_bytes),
+        words::bytes(s.trash_bytes),
         s.versions,
-        human(s.version_bytes)
+        words::bytes(s.version_bytes)
     );
     let only_there: Vec<String> = s
         .top
         .iter()
         .filter(|t| !account::synced_here(config, &t.name))
         .map(|t| match t.kind {
-            NodeKind::Dir => format!("  /{} ({} files, {})", t.name, t.files, human(t.bytes)),
-            NodeKind::File => format!("  /{} ({})", t.name, human(t.bytes)),
+            NodeKind::Dir => format!(
+                "  /{} ({} files, {})",
+                t.name,
+                t.files,
+                words::bytes(t.bytes)
+            ),
+            NodeKind::File => format!("  /{} ({})", t.name, words::bytes(t.bytes)),
         })
         .collect();
     if !only_there.is_empty() {
@@ -99,8 +104,8 @@ pub async fn export(home: Home, dir: &Path, trash: bool) -> anyhow::Result<u8> {
             "[{}/{} files, {} of {}] {}",
             p.files_done,
             p.files_total,
-            human(p.bytes_done),
-            human(p.bytes_total),
+            words::bytes(p.bytes_done),
+            words::bytes(p.bytes_total),
             p.path
         );
     })
@@ -111,7 +116,7 @@ pub async fn export(home: Home, dir: &Path, trash: bool) -> anyhow::Result<u8> {
     println!(
         "exported {} files ({}) and {} folders into {}; {} were there already",
         report.files,
-        human(report.bytes),
+        words::bytes(report.bytes),
         report.folders,
         dir.display(),
         report.unchanged

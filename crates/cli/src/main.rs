@@ -9,12 +9,15 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use nubo_engine::account;
+use nubo_engine::home::TokenStore;
 use nubo_engine::planner::Mode;
+use nubo_engine::report::PassOutcome;
 use nubo_engine::{Engine, Home, Outcome};
 
 mod account_cmd;
 mod agreements;
 mod restore;
+mod words;
 
 #[derive(Parser)]
 #[command(
@@ -376,17 +379,93 @@ async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-pub(crate) fn human(bytes: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
-    let (mut n, mut i) = (bytes as f64, 0);
-    while n >= 1000.0 && i < units.len() - 1 {
-        n /= 1000.0;
-        i += 1;
+/// The version of every `--json` document's shape: scripts may rely on
+/// its named fields while it stays the same.
+pub(crate) const JSON_VERSION: u32 = 1;
+
+/// A `--json` answer: the version, then the document's own fields.
+pub(crate) fn print_json(body: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut doc = serde_json::json!({ "version": JSON_VERSION });
+    match serde_json::to_value(body)? {
+        serde_json::Value::Object(fields) => {
+            doc.as_object_mut().expect("a JSON object").extend(fields)
+        }
+        other => {
+            doc["items"] = other;
+        }
     }
-    if i == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{n:.1} {}", units[i])
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
+}
+
+/// Where the sign-in tokens are kept, in words.
+fn token_store(s: &account::Status) -> String {
+    match (s.token_store, &s.credentials_file) {
+        (Some(TokenStore::Keyring), _) => "the OS keyring".into(),
+        (Some(TokenStore::File), Some(f)) => {
+            format!("{} (no keyring service was found)", f.display())
+        }
+        _ => "nowhere (signed out)".into(),
+    }
+}
+
+/// `nubo status`, in words.
+fn print_status(s: &account::Status) {
+    match (&s.account, &s.server) {
+        (Some(a), Some(srv)) if s.signed_in => println!("signed in as {a} on {srv}"),
+        (Some(a), Some(srv)) => println!("signed out ({a} on {srv}); sign in with `nubo login`"),
+        _ => println!("not signed in; sign in with `nubo login SERVER ACCOUNT --password-stdin`"),
+    }
+    if s.token_store.is_some() {
+        println!("tokens kept in {}", token_store(s));
+    }
+    for f in &s.folders {
+        println!(
+            "folder {} <-> {} ({}{})",
+            f.local.display(),
+            f.remote,
+            f.mode,
+            if f.paused { ", paused" } else { "" }
+        );
+    }
+    if let Some(d) = &s.database {
+        println!("state database: {}", words::database(d));
+    }
+    match &s.last_pass {
+        Some(p) => println!(
+            "state: {} (at {})",
+            words::outcome(&p.outcome),
+            words::moment(p.at)
+        ),
+        None => println!("state: not synced yet"),
+    }
+    if let Some(n) = &s.notice {
+        println!("notice: {}", words::notice(n));
+    }
+    for u in &s.upcoming_agreements {
+        println!(
+            "new terms take effect on {}: \"{}\" version {} (read it with `nubo agreements`)",
+            u.effective, u.title, u.version
+        );
+    }
+    if let Some(st) = s.storage {
+        println!(
+            "storage: {} of {} used",
+            words::bytes(st.used_bytes),
+            words::bytes(st.quota_bytes)
+        );
+    }
+    for p in &s.problems {
+        println!("not synced: {}", words::problem(p));
+    }
+    for c in &s.conflicts {
+        println!(
+            "conflict: {} (this computer's version kept as {})",
+            c.path, c.copy
+        );
+    }
+    for r in &s.recent {
+        println!("recent: {}", words::change(&r.change));
     }
 }
 
@@ -530,9 +609,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let status = account::status(&home)?;
             println!(
                 "signed in as {} on {}; tokens kept in {}",
-                status.account.unwrap_or_default(),
-                status.server.unwrap_or_default(),
-                status.token_store.unwrap_or_default()
+                status.account.as_deref().unwrap_or_default(),
+                status.server.as_deref().unwrap_or_default(),
+                token_store(&status)
             );
             let _ = store;
             Ok(0)
@@ -647,28 +726,34 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let home = home_of(cli.home)?;
             let _log = log_to_home(&home);
             let _lock = home.lock_for_sync()?;
-            let engine = Engine::open(home)?;
+            let mut engine = Engine::open(home)?;
             if once {
-                let outcome = engine.sync_once(allow_mass_delete).await?;
+                let outcome = engine
+                    .sync_once(allow_mass_delete)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", words::failure(&e.failure())))?;
                 // What is left alone is said on every pass, not only in `status`.
-                let problems: Vec<String> = engine
-                    .db
-                    .meta("problems")?
-                    .and_then(|p| serde_json::from_str(&p).ok())
-                    .unwrap_or_default();
-                for p in problems {
-                    eprintln!("not synced: {p}");
+                for p in engine.db.problems()? {
+                    eprintln!("not synced: {}", words::problem(&p));
                 }
                 return match outcome {
                     Outcome::InSync => Ok(0),
                     Outcome::Paused(pauses) => {
                         for p in pauses {
-                            eprintln!("{}", p.message());
+                            eprintln!("{}", words::pause(&p));
                         }
                         Ok(PAUSED)
                     }
                 };
             }
+            // While watching, each pass that pauses or fails says why.
+            engine.set_observer(std::sync::Arc::new(|event| {
+                if let nubo_engine::engine::SyncEvent::Settled(pass) = event {
+                    if !matches!(pass.outcome, PassOutcome::InSync) {
+                        eprintln!("{}", words::outcome(&pass.outcome));
+                    }
+                }
+            }));
             let push = account::push_allowed(&engine).await;
             engine.watch(allow_mass_delete, push, stop_signal()).await?;
             Ok(0)
@@ -677,54 +762,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let home = home_of(cli.home)?;
             let s = account::status(&home)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
-                return Ok(0);
-            }
-            match (&s.account, &s.server) {
-                (Some(a), Some(srv)) if s.signed_in => println!("signed in as {a} on {srv}"),
-                (Some(a), Some(srv)) => {
-                    println!("signed out ({a} on {srv}); sign in with `nubo login`")
-                }
-                _ => println!(
-                    "not signed in; sign in with `nubo login SERVER ACCOUNT --password-stdin`"
-                ),
-            }
-            if let Some(t) = &s.token_store {
-                println!("tokens kept in {t}");
-            }
-            for f in &s.folders {
-                println!(
-                    "folder {} <-> {} ({}{})",
-                    f.local.display(),
-                    f.remote,
-                    f.mode,
-                    if f.paused { ", paused" } else { "" }
-                );
-            }
-            println!("state: {}", s.state.as_deref().unwrap_or("not synced yet"));
-            if let Some(n) = &s.notice {
-                println!("notice: {n}");
-            }
-            for (title, version, date) in &s.upcoming_agreements {
-                println!("new terms take effect on {date}: \"{title}\" version {version} (read it with `nubo agreements`)");
-            }
-            if let Some((used, quota)) = s.storage {
-                println!("storage: {} of {} used", human(used), human(quota));
-            }
-            for p in &s.problems {
-                println!("not synced: {p}");
-            }
-            if let Some(e) = &s.last_error {
-                println!("last error: {e}");
-            }
-            for c in &s.conflicts {
-                println!(
-                    "conflict: {} (this computer's version kept as {})",
-                    c.path, c.copy
-                );
-            }
-            for e in &s.recent {
-                println!("recent: {} {}", e.action, e.path);
+                print_json(&s)?;
+            } else {
+                print_status(&s);
             }
             Ok(0)
         }
@@ -746,7 +786,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                         d.id,
                         d.name,
                         if d.os.is_empty() { "?" } else { &d.os },
-                        restore::when(d.last_seen),
+                        words::unix_moment(d.last_seen),
                         if d.current { "\t(this device)" } else { "" }
                     );
                 }

@@ -5,7 +5,7 @@ use nubo_engine::restore::{self, Target};
 use nubo_engine::{Engine, Home, Outcome};
 use nubo_protocol::NodeKind;
 
-use crate::human;
+use crate::words;
 
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -41,15 +41,6 @@ enum RestoreCommand {
     },
 }
 
-/// Unix seconds as local `YYYY-MM-DD HH:MM`.
-pub fn when(secs: i64) -> String {
-    let utc =
-        time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let t = time::UtcOffset::current_local_offset().map_or(utc, |o| utc.to_offset(o));
-    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
-    t.format(fmt).unwrap_or_default()
-}
-
 pub async fn run(home: Home, args: RestoreArgs) -> anyhow::Result<u8> {
     let engine = Engine::open(home.clone())?;
     match (args.command, args.path) {
@@ -63,7 +54,7 @@ pub async fn run(home: Home, args: RestoreArgs) -> anyhow::Result<u8> {
                 "{}: revision {}, {}{}",
                 v.path,
                 v.node.rev,
-                human(v.node.size),
+                words::bytes(v.node.size),
                 if v.node.deleted { " (deleted)" } else { " (current)" }
             );
             if v.versions.is_empty() {
@@ -73,8 +64,8 @@ pub async fn run(home: Home, args: RestoreArgs) -> anyhow::Result<u8> {
                 println!(
                     "version {}\t{}\t{}\t{}",
                     ver.rev,
-                    when(ver.created_at),
-                    human(ver.size),
+                    words::unix_moment(ver.created_at),
+                    words::bytes(ver.size),
                     ver.device_name
                 );
             }
@@ -101,13 +92,13 @@ pub async fn run(home: Home, args: RestoreArgs) -> anyhow::Result<u8> {
             }
             for i in &items {
                 let what = match i.kind {
-                    NodeKind::Dir => format!("folder, {} files, {}", i.files, human(i.size)),
-                    NodeKind::File => human(i.size),
+                    NodeKind::Dir => format!("folder, {} files, {}", i.files, words::bytes(i.size)),
+                    NodeKind::File => words::bytes(i.size),
                 };
                 println!(
                     "{}\tdeleted {} by {}\t{}",
                     i.path,
-                    when(i.deleted_at),
+                    words::unix_moment(i.deleted_at),
                     if i.device_name.is_empty() { "?" } else { &i.device_name },
                     what
                 );
@@ -146,7 +137,7 @@ pub async fn run(home: Home, args: RestoreArgs) -> anyhow::Result<u8> {
                 }
                 Outcome::Paused(pauses) => {
                     for p in pauses {
-                        eprintln!("{}", p.message());
+                        eprintln!("{}", words::pause(&p));
                     }
                     Ok(crate::PAUSED)
                 }

@@ -66,8 +66,12 @@ fn a_new_version_pauses_sync_until_accepted_and_declining_keeps_the_files() {
         err.contains("agreements") && err.contains("2027-01-01"),
         "{err}"
     );
-    let state = a.status_json()["state"].as_str().unwrap().to_string();
-    assert!(state.contains("2027-01-01"), "status says so: {state}");
+    let pauses = a.pauses();
+    assert_eq!(pauses[0]["kind"], "agreements_required", "{pauses:?}");
+    assert_eq!(
+        pauses[0]["documents"][0]["version"], "2027-01-01",
+        "status says which version: {pauses:?}"
+    );
     assert!(a.read("before.txt").is_some() && a.read("after.txt").is_some());
     let pending = a.ok(&["agreements"]);
     assert!(pending.contains("2027-01-01"), "{pending}");

@@ -38,10 +38,16 @@ fn frozen_then_reactivated_then_deleted_and_no_local_file_is_lost() {
         msg.contains("frozen") && msg.contains("before 20") && msg.contains("nubo login"),
         "{msg}"
     );
-    let status = a.status_json();
-    assert!(status["state"].as_str().unwrap().contains("frozen"));
-    // What the app turns into its "Sign in again" button.
-    assert_eq!(status["pauses"], serde_json::json!(["account_frozen"]));
+    // What the app turns into its "Sign in again" button, with the date.
+    let pauses = a.pauses();
+    assert_eq!(pauses.len(), 1, "{pauses:?}");
+    assert_eq!(pauses[0]["kind"], "account_frozen");
+    let deletes_at = pauses[0]["deletes_at"].as_str().unwrap();
+    assert!(
+        time::OffsetDateTime::parse(deletes_at, &time::format_description::well_known::Rfc3339)
+            .is_ok(),
+        "an RFC 3339 time: {deletes_at}"
+    );
     assert_eq!(a.files(), before);
 
     // Signing in within the 30 days reactivates it.
@@ -61,10 +67,7 @@ fn frozen_then_reactivated_then_deleted_and_no_local_file_is_lost() {
         stderr(&out)
     );
     assert_eq!(a.files(), before, "every local file is kept");
-    assert_eq!(
-        a.status_json()["pauses"],
-        serde_json::json!(["account_deleted"])
-    );
+    assert_eq!(a.pauses(), [serde_json::json!({"kind": "account_deleted"})]);
     assert!(a.trash().is_empty(), "nothing went to the OS trash either");
 }
 

@@ -565,8 +565,8 @@ fn a_service_restored_from_a_backup_loses_nothing() {
     a.sync();
     b.sync();
     for c in [&a, &b] {
-        let notice = c.status_json()["notice"].to_string();
-        assert!(notice.contains("went back in time"), "{}: {notice}", c.name);
+        let notice = c.status_json()["notice"].clone();
+        assert_eq!(notice["kind"], "service_rewound", "{}: {notice}", c.name);
         assert_eq!(trash_count(c), 0, "{}: nothing went to the trash", c.name);
     }
     let on_service = service_files(&service);
@@ -615,7 +615,10 @@ fn nested_folders_are_refused_across_homes() {
     let out = a.run(&["sync", "--once"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("\"moved-in\" is another synced folder"), "{err}");
+    assert!(
+        err.contains("\"moved-in\" is another synced folder"),
+        "{err}"
+    );
     let on_service = service_files(&service);
     assert!(
         !on_service.keys().any(|k| k.starts_with("moved-in")),

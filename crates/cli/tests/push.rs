@@ -27,9 +27,7 @@ fn with_push_consent_a_watching_home_sees_an_edit_without_polling() {
     b.ok(&["agreements", "--accept", "--adult", "--push"]);
     let _watching = Stop(watch_without_polling(&b));
     // Let B finish its first round and connect.
-    assert!(wait_until(Duration::from_secs(30), || b.status_json()
-        ["state"]
-        == "up to date"));
+    assert!(wait_until(Duration::from_secs(30), || b.last_outcome() == "in_sync"));
 
     a.write("hello.txt", "pushed");
     a.sync();
@@ -45,9 +43,7 @@ fn without_push_consent_no_push_channel_is_used() {
     let a = Client::new(&service, "pc-a");
     let b = Client::new(&service, "pc-b");
     let _watching = Stop(watch_without_polling(&b));
-    assert!(wait_until(Duration::from_secs(30), || b.status_json()
-        ["state"]
-        == "up to date"));
+    assert!(wait_until(Duration::from_secs(30), || b.last_outcome() == "in_sync"));
     a.write("hello.txt", "not pushed");
     a.sync();
     std::thread::sleep(Duration::from_secs(3));
@@ -85,9 +81,7 @@ fn consent_to_push_can_be_withdrawn_and_is_recorded() {
         .clone();
     assert_eq!(push["accepted"], false, "{push}");
     let _watching = Stop(watch_without_polling(&b));
-    assert!(wait_until(Duration::from_secs(30), || b.status_json()
-        ["state"]
-        == "up to date"));
+    assert!(wait_until(Duration::from_secs(30), || b.last_outcome() == "in_sync"));
     a.write("hello.txt", "not pushed after withdrawal");
     a.sync();
     std::thread::sleep(Duration::from_secs(3));

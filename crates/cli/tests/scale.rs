@@ -183,9 +183,7 @@ fn homes_on_two_instances_converge_hear_each_other_and_keep_conflicts() {
             .spawn()
             .unwrap(),
     );
-    assert!(wait_until(Duration::from_secs(30), || b.status_json()
-        ["state"]
-        == "up to date"));
+    assert!(wait_until(Duration::from_secs(30), || b.last_outcome() == "in_sync"));
     a.write("hello.txt", "through the other instance");
     a.sync();
     let arrived = wait_until(Duration::from_secs(20), || {
@@ -245,9 +243,7 @@ fn an_upload_carries_on_through_the_other_instance_when_its_instance_dies() {
     assert!(started, "the upload never began");
     one.kill();
     let at_kill = two.chunk_count();
-    let done = wait_until(Duration::from_secs(120), || {
-        a.status_json()["state"] == "up to date"
-    });
+    let done = wait_until(Duration::from_secs(120), || a.last_outcome() == "in_sync");
     assert!(
         done,
         "the upload did not finish through the other instance: {}",

@@ -53,7 +53,7 @@ fn edits_renames_moves_and_deletes_reach_the_other_home() {
 
     // The move went as a move: B's recent changes say so, and nothing was re-sent.
     let status = b.status_json();
-    let used = status["storage"][0].as_u64().unwrap();
+    let used = status["storage"]["used_bytes"].as_u64().unwrap();
     let expected: usize = b.files().values().map(Vec::len).sum();
     assert_eq!(
         used as usize, expected,
@@ -64,7 +64,7 @@ fn edits_renames_moves_and_deletes_reach_the_other_home() {
         "and says it in words"
     );
     let recent = status["recent"].to_string();
-    assert!(recent.contains("moved here"), "{recent}");
+    assert!(recent.contains(r#""kind":"moved_here""#), "{recent}");
     assert!(
         b.trash().contains(&"hill.jpg".to_string()),
         "the deleted photo is in B's OS trash: {:?}",
@@ -257,10 +257,13 @@ fn wiping_the_remote_folder_pauses_and_keeps_local_files() {
         "{msg}"
     );
     assert_eq!(a.files().len(), 20, "every local file stays");
-    assert!(a.status_json()["state"]
-        .as_str()
-        .unwrap()
-        .contains("paused"));
+    let pauses = a.pauses();
+    assert_eq!(pauses.len(), 1, "{pauses:?}");
+    assert_eq!(
+        (&pauses[0]["kind"], &pauses[0]["local_files"]),
+        (&serde_json::json!("mass_delete"), &serde_json::json!(20)),
+        "a script reads the kind and its data: {pauses:?}"
+    );
 }
 
 #[test]
@@ -430,10 +433,7 @@ fn rebuilt_after(damage: fn(&std::path::Path)) {
     assert_eq!(copies.len(), 1, "{:?}", files.keys());
     assert_eq!(copies[0].1, b"v2 from A");
     assert_eq!(files["edited.txt"], b"v1");
-    assert!(a.status_json()["notice"]
-        .as_str()
-        .unwrap()
-        .contains("rebuilt"));
+    assert_eq!(a.status_json()["notice"]["kind"], "database_rebuilt");
     let aside = std::fs::read_dir(&a.home)
         .unwrap()
         .filter_map(|e| e.ok())
@@ -593,13 +593,14 @@ fn a_large_new_folder_on_the_service_waits_for_a_yes() {
     );
     assert_eq!(b.read("notes/n.txt").as_deref(), Some(&b"fine"[..]));
     // What the app lists with its "Download it" button.
-    let waiting = b.status_json()["waiting_folders"].clone();
-    assert_eq!(waiting[0][0], "/videos", "{waiting}");
-    assert!(waiting[0][1].as_u64().unwrap() > 1_000_000);
+    let waiting = b.pauses();
+    assert_eq!(waiting[0]["kind"], "large_folder", "{waiting:?}");
+    assert_eq!(waiting[0]["remote_path"], "/videos", "{waiting:?}");
+    assert!(waiting[0]["bytes"].as_u64().unwrap() > 1_000_000);
 
     b.ok(&["folder", "include", "/videos"]);
     b.sync();
-    assert_eq!(b.status_json()["waiting_folders"], serde_json::json!([]));
+    assert_eq!(b.pauses(), Vec::<serde_json::Value>::new());
     assert_eq!(b.files(), a.files());
     // Once here, it is an ordinary folder: growing it asks nothing.
     a.write("videos/three.bin", random_bytes(13, 900_000));
@@ -731,7 +732,7 @@ fn a_downloaded_file_keeps_the_time_it_was_last_modified() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["action"].as_str().unwrap())
+        .map(|e| e["change"]["kind"].as_str().unwrap())
         .collect();
     assert!(!actions.is_empty());
     assert!(

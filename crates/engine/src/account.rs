@@ -11,11 +11,13 @@ use nubo_protocol::{
 use serde::Serialize;
 
 use crate::credentials;
-use crate::db::{AcceptanceRecord, ConflictRecord, EventRecord, StateDb};
-use crate::engine::{host_name, mark_root, Engine};
+use crate::db::{AcceptanceRecord, ChangeRecord, ConflictRecord, DbError, StateDb};
+use crate::engine::{host_name, mark_root, Engine, Pause};
 use crate::home::{FolderConfig, Home, TokenStore, ROOT_MARKER};
 use crate::planner::Mode;
+use crate::problem::Problem;
 use crate::remote::{self, check_server_url, RemoteError, Tokens};
+use crate::report::{LastPass, NetCause, Notice, PassOutcome, Storage, Upcoming};
 
 /// Why a sign-in failed, for a front end to say it in the user's language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,13 +42,22 @@ fn login_error(server: &str, e: RemoteError) -> anyhow::Error {
         RemoteError::Api(a) if a.code == ErrorCode::InvalidCredentials => {
             (LoginProblem::WrongCredentials, "the account ID, phone number or password is wrong".to_string())
         }
-        RemoteError::Network(m) if m.to_lowercase().contains("certificate") => (
+        e @ RemoteError::Network {
+            cause: NetCause::Certificate,
+            ..
+        } => (
             LoginProblem::BadCertificate,
-            format!("the service at {server} did not present a valid certificate ({m}); check the address"),
+            format!(
+                "the service at {server} did not present a valid certificate ({}); check the address",
+                e.detail()
+            ),
         ),
-        RemoteError::Network(m) => (
+        e @ RemoteError::Network { .. } => (
             LoginProblem::Unreachable,
-            format!("cannot reach the service at {server} ({m}); check the address and the network"),
+            format!(
+                "cannot reach the service at {server} ({}); check the address and the network",
+                e.detail()
+            ),
         ),
         RemoteError::Api(a) => (LoginProblem::Other, format!("sign-in failed: {}", a.message)),
     };
@@ -594,15 +605,17 @@ pub async fn agreement_text(
 /// The announced revisions, kept for `status` (which reads the home only):
 /// "new terms take effect on DATE".
 fn remember_upcoming(engine: &Engine, upcoming: &[PendingAgreement]) {
-    let notes: Vec<(String, String, String)> = upcoming
+    let notes: Vec<Upcoming> = upcoming
         .iter()
-        .map(|u| (u.title.clone(), u.version.clone(), u.effective.clone()))
+        .map(|u| Upcoming {
+            title: u.title.clone(),
+            version: u.version.clone(),
+            effective: u.effective.clone(),
+        })
         .collect();
-    let json = serde_json::to_string(&notes).unwrap_or_default();
-    let _ = engine.db.set_meta(
-        "upcoming_agreements",
-        (!notes.is_empty()).then_some(json.as_str()),
-    );
+    if let Err(e) = engine.db.set_upcoming(&notes) {
+        tracing::warn!("cannot keep the announced agreements: {e}");
+    }
 }
 
 /// The language to show a document in: the user's, else English, else the first.
@@ -811,51 +824,66 @@ pub struct FolderStatus {
     pub paused: bool,
 }
 
-#[derive(Debug, Serialize)]
+/// What `status` shows and the app's status window is built from, as data.
+#[derive(Debug, Default, Serialize)]
 pub struct Status {
     pub server: Option<String>,
     pub account: Option<String>,
     pub signed_in: bool,
-    /// Where the sign-in tokens are kept, in words.
-    pub token_store: Option<String>,
+    /// Where the sign-in tokens are kept.
+    pub token_store: Option<TokenStore>,
+    /// The tokens' file, when they are kept in one.
+    pub credentials_file: Option<PathBuf>,
     pub folders: Vec<FolderStatus>,
-    /// "up to date", a pause with what to do, or an error.
-    pub state: Option<String>,
-    pub state_at: Option<String>,
-    pub last_error: Option<String>,
-    pub notice: Option<String>,
-    /// What was left out of the last sync and why: refused names from the
-    /// service, links, unreadable files.
-    pub problems: Vec<String>,
-    /// Storage on the service as of the last sync: (used, quota) in bytes.
-    pub storage: Option<(u64, u64)>,
+    /// How the last pass ended (none yet: not synced yet).
+    pub last_pass: Option<LastPass>,
+    /// Something that happened once and that the user should know.
+    pub notice: Option<Notice>,
+    /// What was left out of the last sync and why.
+    pub problems: Vec<Problem>,
+    /// Storage on the service as of the last sync.
+    pub storage: Option<Storage>,
     pub conflicts: Vec<ConflictRecord>,
-    pub recent: Vec<EventRecord>,
-    /// New folders on the service over the size threshold, waiting for the
-    /// user to include or exclude them: (path on the service, bytes).
-    pub waiting_folders: Vec<(String, u64)>,
-    /// What the last pass paused for (`Pause::kind`), if it paused.
-    pub pauses: Vec<String>,
-    /// Revised agreements announced for a later date, as last seen:
-    /// (title, version, effective date).
-    pub upcoming_agreements: Vec<(String, String, String)>,
+    /// The newest recorded changes, newest first.
+    pub recent: Vec<ChangeRecord>,
+    /// Revised agreements announced for a later date, as last seen.
+    pub upcoming_agreements: Vec<Upcoming>,
+    /// The state database could not be read: what is wrong with it. It is
+    /// left where it is; the next sync sets it aside and rebuilds it.
+    pub database: Option<DatabaseProblem>,
 }
 
-/// Reads the home only; needs no network.
+/// Why the state database could not be read for `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DatabaseProblem {
+    /// Damaged (fails to open or read): the next sync rebuilds it.
+    Damaged { path: PathBuf },
+    /// Written by a newer Nubo.
+    Newer { schema: usize },
+}
+
+impl Status {
+    /// What the last pass paused for.
+    pub fn pauses(&self) -> &[Pause] {
+        match self.last_pass.as_ref().map(|p| &p.outcome) {
+            Some(PassOutcome::Paused { pauses }) => pauses,
+            _ => &[],
+        }
+    }
+}
+
+/// Reads the home only; needs no network, and changes nothing: a damaged
+/// state database is reported and left where it is.
 pub fn status(home: &Home) -> anyhow::Result<Status> {
     let config = home.load_config()?;
-    let (db, _) = StateDb::open(&home.db_path())?;
-    Ok(Status {
+    let mut status = Status {
         server: config.server.clone(),
         account: config.account_id.clone(),
         signed_in: config.token_store.is_some(),
-        token_store: config.token_store.map(|s| match s {
-            TokenStore::Keyring => "the OS keyring".to_string(),
-            TokenStore::File => format!(
-                "{} (no keyring service was found)",
-                home.credentials_path().display()
-            ),
-        }),
+        token_store: config.token_store,
+        credentials_file: (config.token_store == Some(TokenStore::File))
+            .then(|| home.credentials_path()),
         folders: config
             .folders
             .iter()
@@ -867,31 +895,31 @@ pub fn status(home: &Home) -> anyhow::Result<Status> {
                 paused: f.paused,
             })
             .collect(),
-        state: db.meta("state")?,
-        state_at: db.meta("state_at")?,
-        last_error: db.meta("last_error")?,
-        notice: db.meta("notice")?,
-        storage: db.meta("quota")?.and_then(|q| {
-            let (used, quota) = q.split_once(' ')?;
-            Some((used.parse().ok()?, quota.parse().ok()?))
-        }),
-        problems: db
-            .meta("problems")?
-            .and_then(|p| serde_json::from_str(&p).ok())
-            .unwrap_or_default(),
-        conflicts: db.conflicts()?,
-        recent: db.recent_events(10)?,
-        pauses: db
-            .meta("pauses")?
-            .and_then(|w| serde_json::from_str(&w).ok())
-            .unwrap_or_default(),
-        waiting_folders: db
-            .meta("waiting_folders")?
-            .and_then(|w| serde_json::from_str(&w).ok())
-            .unwrap_or_default(),
-        upcoming_agreements: db
-            .meta("upcoming_agreements")?
-            .and_then(|w| serde_json::from_str(&w).ok())
-            .unwrap_or_default(),
-    })
+        ..Status::default()
+    };
+    match StateDb::open_for_reading(&home.db_path()).and_then(|db| match db {
+        Some(db) => read_status(&db, &mut status),
+        None => Ok(()),
+    }) {
+        Ok(()) => {}
+        Err(DbError::Newer(schema)) => status.database = Some(DatabaseProblem::Newer { schema }),
+        Err(e) => {
+            tracing::warn!("status: {}", crate::engine::error_chain(&e));
+            status.database = Some(DatabaseProblem::Damaged {
+                path: home.db_path(),
+            });
+        }
+    }
+    Ok(status)
+}
+
+fn read_status(db: &StateDb, s: &mut Status) -> Result<(), DbError> {
+    s.last_pass = db.last_pass()?;
+    s.notice = db.notice()?;
+    s.problems = db.problems()?;
+    s.storage = db.storage()?;
+    s.conflicts = db.conflicts()?;
+    s.recent = db.recent_changes(10)?;
+    s.upcoming_agreements = db.upcoming()?;
+    Ok(())
 }

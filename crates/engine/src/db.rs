@@ -10,10 +10,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use anyhow::Context;
 use nubo_protocol::{Node, NodeId, NodeKind};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use time::OffsetDateTime;
 
+use crate::problem::Problem;
+use crate::report::{LastPass, Notice, RecordedChange, Storage, Upcoming};
 use crate::tree::{FileStat, Kind, LocalEntry, SyncedEntry, Tree};
 
 const MIGRATIONS: &[&str] = &[
@@ -59,12 +62,132 @@ ALTER TABLE local ADD COLUMN dev INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE synced ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE synced ADD COLUMN dev INTEGER NOT NULL DEFAULT 0;
 "#,
+    // What the engine reports, stored as data (`report`): recent changes
+    // as `RecordedChange` JSON with a time and a device, conflicts with
+    // theirs, and the meta rows that held sentences as JSON. Rows written
+    // before are carried over (their stamps "from HOST DATE TIME" were the
+    // writer's wall clock, read here as UTC); the last pass's own rows
+    // (state, pauses, problems, last error) are dropped: the next pass,
+    // which starts at once, writes them again.
+    r#"
+CREATE TABLE changes (
+    id INTEGER PRIMARY KEY, folder INTEGER NOT NULL, change TEXT NOT NULL,
+    at INTEGER NOT NULL, device TEXT NOT NULL
+);
+INSERT INTO changes (id, folder, change, at, device)
+SELECT id, folder,
+    CASE action
+        WHEN 'uploaded' THEN json_object('kind', 'uploaded', 'path', path)
+        WHEN 'downloaded' THEN json_object('kind', 'downloaded', 'path', path)
+        WHEN 'moved on the service' THEN json_object('kind', 'moved_on_service',
+            'from', substr(path, 1, instr(path, ' → ') - 1), 'to', substr(path, instr(path, ' → ') + 3))
+        WHEN 'moved here' THEN json_object('kind', 'moved_here',
+            'from', substr(path, 1, instr(path, ' → ') - 1), 'to', substr(path, instr(path, ' → ') + 3))
+        WHEN 'conflict: kept this computer''s version as' THEN json_object('kind', 'conflict_kept',
+            'path', coalesce((SELECT c.path FROM conflicts c WHERE c.folder = events.folder AND c.copy = events.path
+                              ORDER BY c.id DESC LIMIT 1), path),
+            'copy', path)
+        WHEN 'moved to the service''s trash' THEN json_object('kind', 'trashed_on_service', 'path', path)
+        WHEN 'moved to the trash' THEN json_object('kind', 'trashed_here', 'path', path)
+        ELSE json_object('kind', 'trashed_with_folder', 'path', path)
+    END,
+    coalesce(CAST(strftime('%s', substr(at, -17, 10) || ' ' || substr(at, -6, 2) || ':' || substr(at, -4, 2)
+        || ':' || substr(at, -2, 2)) AS INTEGER), 0),
+    CASE WHEN at LIKE 'from %' AND length(at) > 23 THEN substr(at, 6, length(at) - 23) ELSE '' END
+FROM events
+WHERE action IN ('uploaded', 'downloaded', 'moved on the service', 'moved here',
+    'conflict: kept this computer''s version as', 'moved to the service''s trash', 'moved to the trash',
+    'moved to the trash with its folder (not synced: .nuboignore)');
+DROP TABLE events;
+ALTER TABLE conflicts ADD COLUMN at_unix INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conflicts ADD COLUMN device TEXT NOT NULL DEFAULT '';
+UPDATE conflicts SET
+    at_unix = coalesce(CAST(strftime('%s', substr(at, -17, 10) || ' ' || substr(at, -6, 2) || ':'
+        || substr(at, -4, 2) || ':' || substr(at, -2, 2)) AS INTEGER), 0),
+    device = CASE WHEN at LIKE 'from %' AND length(at) > 23 THEN substr(at, 6, length(at) - 23) ELSE '' END;
+UPDATE meta SET key = 'storage', value = json_object(
+        'used_bytes', CAST(substr(value, 1, instr(value, ' ') - 1) AS INTEGER),
+        'quota_bytes', CAST(substr(value, instr(value, ' ') + 1) AS INTEGER))
+    WHERE key = 'quota' AND instr(value, ' ') > 0;
+UPDATE meta SET value = CASE
+        WHEN value LIKE '%went back in time%' THEN json_object('kind', 'service_rewound')
+        WHEN instr(value, 'kept as ') > 0 THEN json_object('kind', 'database_rebuilt', 'set_aside',
+            substr(value, instr(value, 'kept as ') + 8,
+                   instr(substr(value, instr(value, 'kept as ') + 8), ')') - 1))
+        ELSE json_object('kind', 'database_rebuilt', 'set_aside', NULL)
+    END
+    WHERE key = 'notice';
+UPDATE meta SET value = (SELECT json_group_array(json_object('title', json_extract(e.value, '$[0]'),
+        'version', json_extract(e.value, '$[1]'), 'effective', json_extract(e.value, '$[2]')))
+        FROM json_each(meta.value) e)
+    WHERE key = 'upcoming_agreements' AND json_valid(value);
+DELETE FROM meta WHERE key IN ('quota', 'state', 'state_at', 'pauses', 'problems', 'waiting_folders', 'last_error');
+"#,
 ];
 
 pub type FolderId = i64;
 
+/// What went wrong with the state database. Always a local problem: never
+/// read as "offline".
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("the state database {} cannot be opened", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// It failed its integrity check (a read-only open leaves it as it is).
+    #[error("the state database {} is damaged ({check}); the next sync sets it aside and rebuilds it", path.display())]
+    Damaged { path: PathBuf, check: String },
+    #[error("the state database was written by a newer Nubo (schema {0}); upgrade Nubo")]
+    Newer(usize),
+    #[error("cannot move the broken state database {} aside", path.display())]
+    SetAside {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the state database cannot be read or written")]
+    Sql(#[from] rusqlite::Error),
+    #[error("the state database holds a record it cannot read")]
+    Record(#[from] serde_json::Error),
+}
+
+impl DbError {
+    /// The disk holding it is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(
+            self,
+            DbError::Sql(rusqlite::Error::SqliteFailure(e, _)) | DbError::Open { source: rusqlite::Error::SqliteFailure(e, _), .. }
+                if e.code == rusqlite::ErrorCode::DiskFull
+        )
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
 pub struct StateDb {
     conn: Mutex<Connection>,
+}
+
+/// When a change was made, and by which device (its name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub at: OffsetDateTime,
+    pub device: String,
+}
+
+impl Stamp {
+    /// How conflict copies are named: "from DEVICE 2026-12-06 170114".
+    pub fn copy_label(&self) -> String {
+        let fmt = time::macros::format_description!("[year]-[month]-[day] [hour][minute][second]");
+        format!(
+            "from {} {}",
+            self.device,
+            self.at.format(fmt).unwrap_or_default()
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -79,20 +202,24 @@ pub struct RemoteRow {
     pub mtime_ms: i64,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConflictRecord {
     pub folder: FolderId,
     pub path: String,
     pub copy: String,
-    pub at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub device: String,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct EventRecord {
+/// One recent change, with when and where it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRecord {
     pub folder: FolderId,
-    pub action: String,
-    pub path: String,
-    pub at: String,
+    pub change: RecordedChange,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub device: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -111,40 +238,65 @@ fn kind_str(k: Kind) -> &'static str {
     }
 }
 
-fn kind_from(s: &str) -> Kind {
-    if s == "dir" {
-        Kind::Dir
-    } else {
-        Kind::File
+/// A stored kind; anything else than the two written is a damaged row.
+fn kind_from(s: &str) -> rusqlite::Result<Kind> {
+    match s {
+        "file" => Ok(Kind::File),
+        "dir" => Ok(Kind::Dir),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            0,
+            format!("kind {other:?}"),
+            rusqlite::types::Type::Text,
+        )),
     }
+}
+
+fn unix(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// `path` itself or anything inside it, for `WHERE` clauses with `?2` = path.
 const UNDER: &str = "(path = ?2 OR (path >= ?2 || '/' AND path < ?2 || '0'))";
 
-fn open_checked(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
     // Every statement of `apply` and the scans stay prepared.
     conn.set_prepared_statement_cache_capacity(64);
-    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    Ok(())
+}
+
+/// Opens for the sync loop and checks integrity: `Damaged` when it fails.
+fn open_checked(path: &Path) -> DbResult<Connection> {
+    let open = |source| DbError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(open)?;
+    configure(&conn).map_err(open)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(open)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(open)?;
+    let check: String = conn
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .map_err(open)?;
     if check != "ok" {
-        return Err(rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
-            Some(check),
-        ));
+        return Err(DbError::Damaged {
+            path: path.to_path_buf(),
+            check,
+        });
     }
     Ok(conn)
 }
 
-fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
+
+fn migrate(conn: &mut Connection) -> DbResult<()> {
+    let version = schema_version(conn)?;
     if version > MIGRATIONS.len() {
-        anyhow::bail!(
-            "the state database was written by a newer Nubo (schema {version}); upgrade Nubo"
-        );
+        return Err(DbError::Newer(version));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
@@ -156,37 +308,33 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 impl StateDb {
-    /// Opens the database; a corrupt one is renamed aside (the returned path)
-    /// and a fresh one started.
-    pub fn open(path: &Path) -> anyhow::Result<(Self, Option<PathBuf>)> {
+    /// Opens the database for the sync loop, the one writer: a corrupt one
+    /// is renamed aside (the returned path) and a fresh one started.
+    pub fn open(path: &Path) -> DbResult<(Self, Option<PathBuf>)> {
         let mut set_aside = None;
-        let mut conn = match open_checked(path).and_then(|mut c| {
-            migrate(&mut c).map_err(|e| {
-                rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
-                    Some(e.to_string()),
-                )
-            })?;
-            Ok(c)
-        }) {
+        let checked = open_checked(path).and_then(|mut c| migrate(&mut c).map(|()| c));
+        let mut conn = match checked {
             Ok(c) => c,
+            Err(DbError::Newer(v)) => return Err(DbError::Newer(v)),
             Err(e) => {
                 let stamp = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
                 let aside = path.with_extension(format!("sqlite.corrupt-{stamp}"));
-                tracing::error!("the state database {} is unreadable ({e}); setting it aside as {} and rebuilding", path.display(), aside.display());
-                std::fs::rename(path, &aside).with_context(|| {
-                    format!(
-                        "cannot move the broken state database {} aside",
-                        path.display()
-                    )
+                tracing::error!(
+                    "the state database {} is unreadable ({e}); setting it aside as {} and rebuilding",
+                    path.display(),
+                    aside.display()
+                );
+                std::fs::rename(path, &aside).map_err(|source| DbError::SetAside {
+                    path: path.to_path_buf(),
+                    source,
                 })?;
                 for ext in ["sqlite-wal", "sqlite-shm"] {
                     let _ = std::fs::remove_file(path.with_extension(ext));
                 }
                 set_aside = Some(aside);
-                open_checked(path).with_context(|| format!("cannot create {}", path.display()))?
+                open_checked(path)?
             }
         };
         migrate(&mut conn)?;
@@ -198,18 +346,62 @@ impl StateDb {
         ))
     }
 
+    /// Opens the database to read it only (status, the app's views):
+    /// nothing is checked, set aside or rebuilt, so a damaged file stays
+    /// where it is and the read fails with what is wrong. `None` before the
+    /// first sync made one. A database of an older schema is brought up
+    /// to date first (the one write a read may make).
+    pub fn open_for_reading(path: &Path) -> DbResult<Option<Self>> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let open = |source| DbError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open)?;
+        configure(&conn).map_err(open)?;
+        let version = schema_version(&conn).map_err(|source| match source {
+            rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::NotADatabase => {
+                DbError::Damaged {
+                    path: path.to_path_buf(),
+                    check: "not a database".into(),
+                }
+            }
+            source => open(source),
+        })?;
+        let conn = match version.cmp(&MIGRATIONS.len()) {
+            std::cmp::Ordering::Equal => conn,
+            std::cmp::Ordering::Greater => return Err(DbError::Newer(version)),
+            std::cmp::Ordering::Less => {
+                drop(conn);
+                let mut conn = Connection::open(path).map_err(open)?;
+                configure(&conn).map_err(open)?;
+                migrate(&mut conn)?;
+                conn
+            }
+        };
+        Ok(Some(StateDb {
+            conn: Mutex::new(conn),
+        }))
+    }
+
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn meta(&self, key: &str) -> anyhow::Result<Option<String>> {
+    pub fn meta(&self, key: &str) -> DbResult<Option<String>> {
         Ok(self
             .conn()
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()?)
     }
 
-    pub fn set_meta(&self, key: &str, value: Option<&str>) -> anyhow::Result<()> {
+    pub fn set_meta(&self, key: &str, value: Option<&str>) -> DbResult<()> {
         let conn = self.conn();
         match value {
             Some(v) => conn.execute(
@@ -221,9 +413,69 @@ impl StateDb {
         Ok(())
     }
 
+    fn typed<T: DeserializeOwned>(&self, key: &str) -> DbResult<Option<T>> {
+        match self.meta(key)? {
+            Some(json) => Ok(Some(serde_json::from_str(&json)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn set_typed<T: Serialize>(&self, key: &str, value: Option<&T>) -> DbResult<()> {
+        let json = value.map(serde_json::to_string).transpose()?;
+        self.set_meta(key, json.as_deref())
+    }
+
+    /// How the last pass ended.
+    pub fn last_pass(&self) -> DbResult<Option<LastPass>> {
+        self.typed("last_pass")
+    }
+
+    pub fn set_last_pass(&self, pass: &LastPass) -> DbResult<()> {
+        self.set_typed("last_pass", Some(pass))
+    }
+
+    /// What the last round left out and why.
+    pub fn problems(&self) -> DbResult<Vec<Problem>> {
+        Ok(self.typed("problems")?.unwrap_or_default())
+    }
+
+    pub fn set_problems(&self, problems: &[Problem]) -> DbResult<()> {
+        self.set_typed("problems", Some(&problems))
+    }
+
+    /// Storage on the service as of the last pass.
+    pub fn storage(&self) -> DbResult<Option<Storage>> {
+        self.typed("storage")
+    }
+
+    pub fn set_storage(&self, storage: &Storage) -> DbResult<()> {
+        self.set_typed("storage", Some(storage))
+    }
+
+    /// What the user should know that happened once (kept until replaced).
+    pub fn notice(&self) -> DbResult<Option<Notice>> {
+        self.typed("notice")
+    }
+
+    pub fn set_notice(&self, notice: &Notice) -> DbResult<()> {
+        self.set_typed("notice", Some(notice))
+    }
+
+    /// Revised agreements announced for a later date, as last seen.
+    pub fn upcoming(&self) -> DbResult<Vec<Upcoming>> {
+        Ok(self.typed("upcoming_agreements")?.unwrap_or_default())
+    }
+
+    pub fn set_upcoming(&self, upcoming: &[Upcoming]) -> DbResult<()> {
+        self.set_typed(
+            "upcoming_agreements",
+            (!upcoming.is_empty()).then_some(&upcoming),
+        )
+    }
+
     /// This home's key for naming its temp files (`temp_names`), made on
     /// first use.
-    pub fn temp_key(&self) -> anyhow::Result<[u8; 32]> {
+    pub fn temp_key(&self) -> DbResult<[u8; 32]> {
         if let Some(k) = self.meta("temp_key")? {
             if let Ok(Ok(key)) = hex::decode(&k).map(<[u8; 32]>::try_from) {
                 return Ok(key);
@@ -236,7 +488,7 @@ impl StateDb {
 
     /// The newest change number of the service this home knows of: the
     /// feed's cursor, or a change it made itself (recorded ahead of the feed).
-    pub fn known_seq(&self) -> anyhow::Result<i64> {
+    pub fn known_seq(&self) -> DbResult<i64> {
         let own = self
             .meta("known_seq")?
             .and_then(|c| c.parse().ok())
@@ -250,7 +502,7 @@ impl StateDb {
     /// again). With no merge base, the next plan deletes nothing: identical
     /// content is linked up, what only one side has goes to the other, and
     /// differences become conflict copies.
-    pub fn forget_the_service(&self) -> anyhow::Result<()> {
+    pub fn forget_the_service(&self) -> DbResult<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute_batch(
@@ -261,7 +513,7 @@ impl StateDb {
         Ok(())
     }
 
-    pub fn cursor(&self) -> anyhow::Result<i64> {
+    pub fn cursor(&self) -> DbResult<i64> {
         Ok(self
             .meta("cursor")?
             .and_then(|c| c.parse().ok())
@@ -270,7 +522,7 @@ impl StateDb {
 
     // ------------------------------------------------------------ local tree
 
-    pub fn load_local(&self, folder: FolderId) -> anyhow::Result<Tree<LocalEntry>> {
+    pub fn load_local(&self, folder: FolderId) -> DbResult<Tree<LocalEntry>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT path, kind, size, mtime_ns, inode, hash, ctime_ns, dev FROM local WHERE folder = ?1",
@@ -279,7 +531,7 @@ impl StateDb {
             Ok((
                 r.get::<_, String>(0)?,
                 LocalEntry {
-                    kind: kind_from(&r.get::<_, String>(1)?),
+                    kind: kind_from(&r.get::<_, String>(1)?)?,
                     stat: FileStat {
                         size: r.get::<_, i64>(2)? as u64,
                         mtime_ns: r.get(3)?,
@@ -300,7 +552,7 @@ impl StateDb {
         folder: FolderId,
         old: &Tree<LocalEntry>,
         new: &Tree<LocalEntry>,
-    ) -> anyhow::Result<()> {
+    ) -> DbResult<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         {
@@ -318,14 +570,14 @@ impl StateDb {
 
     // ------------------------------------------------------------ synced tree
 
-    pub fn load_synced(&self, folder: FolderId) -> anyhow::Result<Tree<SyncedEntry>> {
+    pub fn load_synced(&self, folder: FolderId) -> DbResult<Tree<SyncedEntry>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached("SELECT path, kind, node, rev, hash, size, mtime_ns, inode, ctime_ns, dev FROM synced WHERE folder = ?1")?;
         let rows = stmt.query_map([folder], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 SyncedEntry {
-                    kind: kind_from(&r.get::<_, String>(1)?),
+                    kind: kind_from(&r.get::<_, String>(1)?)?,
                     node: r.get(2)?,
                     rev: r.get(3)?,
                     hash: r.get(4)?,
@@ -344,7 +596,7 @@ impl StateDb {
 
     /// Applies the bookkeeping of one finished operation atomically: a crash
     /// leaves all of it or none of it.
-    pub fn record(&self, folder: FolderId, changes: &[Change<'_>]) -> anyhow::Result<()> {
+    pub fn record(&self, folder: FolderId, changes: &[Change<'_>]) -> DbResult<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         for change in changes {
@@ -370,7 +622,7 @@ impl StateDb {
         Ok(())
     }
 
-    pub fn forget_folder(&self, folder: FolderId) -> anyhow::Result<()> {
+    pub fn forget_folder(&self, folder: FolderId) -> DbResult<()> {
         let conn = self.conn();
         conn.execute("DELETE FROM local WHERE folder = ?1", [folder])?;
         conn.execute("DELETE FROM synced WHERE folder = ?1", [folder])?;
@@ -380,7 +632,7 @@ impl StateDb {
     // ------------------------------------------------------------ remote nodes
 
     /// Applies one page of the change feed and moves the cursor, atomically.
-    pub fn apply_changes(&self, nodes: &[Node], cursor: i64) -> anyhow::Result<()> {
+    pub fn apply_changes(&self, nodes: &[Node], cursor: i64) -> DbResult<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         {
@@ -397,7 +649,7 @@ impl StateDb {
         Ok(())
     }
 
-    pub fn remote_rows(&self) -> anyhow::Result<Vec<RemoteRow>> {
+    pub fn remote_rows(&self) -> DbResult<Vec<RemoteRow>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT id, parent, name, kind, rev, size, hash, mtime_ms FROM remote",
@@ -407,7 +659,7 @@ impl StateDb {
                 id: r.get(0)?,
                 parent: r.get(1)?,
                 name: r.get(2)?,
-                kind: kind_from(&r.get::<_, String>(3)?),
+                kind: kind_from(&r.get::<_, String>(3)?)?,
                 rev: r.get(4)?,
                 size: r.get::<_, i64>(5)? as u64,
                 hash: r.get(6)?,
@@ -419,36 +671,49 @@ impl StateDb {
 
     // ------------------------------------------------------------ history
 
-    pub fn conflicts(&self) -> anyhow::Result<Vec<ConflictRecord>> {
+    pub fn conflicts(&self) -> DbResult<Vec<ConflictRecord>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT folder, path, copy, at FROM conflicts ORDER BY id")?;
+        let mut stmt =
+            conn.prepare("SELECT folder, path, copy, at_unix, device FROM conflicts ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
             Ok(ConflictRecord {
                 folder: r.get(0)?,
                 path: r.get(1)?,
                 copy: r.get(2)?,
-                at: r.get(3)?,
+                at: unix(r.get(3)?),
+                device: r.get(4)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn recent_events(&self, limit: usize) -> anyhow::Result<Vec<EventRecord>> {
+    /// The newest `limit` recorded changes, newest first.
+    pub fn recent_changes(&self, limit: usize) -> DbResult<Vec<ChangeRecord>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT folder, action, path, at FROM events ORDER BY id DESC LIMIT ?1")?;
+        let mut stmt = conn
+            .prepare("SELECT folder, change, at, device FROM changes ORDER BY id DESC LIMIT ?1")?;
         let rows = stmt.query_map([limit as i64], |r| {
-            Ok(EventRecord {
-                folder: r.get(0)?,
-                action: r.get(1)?,
-                path: r.get(2)?,
-                at: r.get(3)?,
-            })
+            Ok((
+                r.get::<_, FolderId>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+            ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut out = Vec::new();
+        for row in rows {
+            let (folder, change, at, device) = row?;
+            out.push(ChangeRecord {
+                folder,
+                change: serde_json::from_str(&change)?,
+                at: unix(at),
+                device,
+            });
+        }
+        Ok(out)
     }
 
-    pub fn add_acceptance(&self, a: &AcceptanceRecord) -> anyhow::Result<()> {
+    pub fn add_acceptance(&self, a: &AcceptanceRecord) -> DbResult<()> {
         self.conn().execute(
             "INSERT INTO acceptances (doc_id, version, locale, age, accepted_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![a.id, a.version, a.locale, a.age, a.accepted_at],
@@ -456,7 +721,7 @@ impl StateDb {
         Ok(())
     }
 
-    pub fn acceptances(&self) -> anyhow::Result<Vec<AcceptanceRecord>> {
+    pub fn acceptances(&self) -> DbResult<Vec<AcceptanceRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT doc_id, version, locale, age, accepted_at FROM acceptances ORDER BY id",
@@ -500,12 +765,12 @@ pub enum Change<'a> {
     Conflict {
         path: &'a str,
         copy: &'a str,
-        at: &'a str,
+        stamp: &'a Stamp,
     },
-    Event {
-        action: &'a str,
-        path: &'a str,
-        at: &'a str,
+    /// A line in recent changes.
+    Recorded {
+        change: RecordedChange,
+        stamp: &'a Stamp,
     },
 }
 
@@ -515,8 +780,8 @@ fn cached(c: &Connection, sql: &str, p: impl rusqlite::Params) -> rusqlite::Resu
     c.prepare_cached(sql)?.execute(p)
 }
 
-fn apply(c: &Connection, folder: FolderId, change: &Change<'_>) -> rusqlite::Result<()> {
-    match *change {
+fn apply(c: &Connection, folder: FolderId, change: &Change<'_>) -> DbResult<()> {
+    match change {
         Change::Remote(n) if n.deleted => {
             cached(c, "DELETE FROM remote WHERE id = ?1", [n.id])?;
         }
@@ -577,23 +842,28 @@ fn apply(c: &Connection, folder: FolderId, change: &Change<'_>) -> rusqlite::Res
                 params![folder, from, to],
             )?;
         }
-        Change::Conflict { path, copy, at } => {
+        Change::Conflict { path, copy, stamp } => {
             cached(
                 c,
-                "INSERT INTO conflicts (folder, path, copy, at) VALUES (?1, ?2, ?3, ?4)",
-                params![folder, path, copy, at],
+                "INSERT INTO conflicts (folder, path, copy, at, at_unix, device) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![folder, path, copy, stamp.copy_label(), stamp.at.unix_timestamp(), stamp.device],
             )?;
         }
-        Change::Event { action, path, at } => {
+        Change::Recorded { change, stamp } => {
             cached(
                 c,
-                "INSERT INTO events (folder, action, path, at) VALUES (?1, ?2, ?3, ?4)",
-                params![folder, action, path, at],
+                "INSERT INTO changes (folder, change, at, device) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    folder,
+                    serde_json::to_string(change)?,
+                    stamp.at.unix_timestamp(),
+                    stamp.device
+                ],
             )?;
             // Recent changes only: the log of record is the service's history.
             cached(
                 c,
-                "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - 200",
+                "DELETE FROM changes WHERE id <= (SELECT MAX(id) FROM changes) - 200",
                 [],
             )?;
         }
@@ -605,5 +875,151 @@ fn node_kind(k: NodeKind) -> &'static str {
     match k {
         NodeKind::File => "file",
         NodeKind::Dir => "dir",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A home written before the reports were typed: its recent changes,
+    /// conflicts, storage, notice and announced agreements still read.
+    #[test]
+    fn rows_of_the_sentence_era_are_read_as_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for sql in &MIGRATIONS[..3] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 3).unwrap();
+            tx.commit().unwrap();
+            let at = "from pc-b 2026-12-06 170114";
+            for (action, path) in [
+                ("uploaded", "a.txt"),
+                ("moved on the service", "x/old.txt → y/new.txt"),
+                (
+                    "conflict: kept this computer's version as",
+                    "r (conflicted copy).txt",
+                ),
+                (
+                    "moved to the trash with its folder (not synced: .nuboignore)",
+                    "d/b.log",
+                ),
+            ] {
+                conn.execute(
+                    "INSERT INTO events (folder, action, path, at) VALUES (1, ?1, ?2, ?3)",
+                    [action, path, at],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO conflicts (folder, path, copy, at) VALUES (1, 'r.txt', 'r (conflicted copy).txt', ?1)",
+                [at],
+            )
+            .unwrap();
+            for (k, v) in [
+                ("quota", "71 10737418240"),
+                ("notice", "the state database was damaged and was rebuilt (the old one is kept as /h/state.sqlite.corrupt-1); nothing is deleted"),
+                ("upcoming_agreements", r#"[["Terms","2","2027-01-01"]]"#),
+                ("state", "up to date"),
+            ] {
+                conn.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", [k, v])
+                    .unwrap();
+            }
+        }
+        let db = StateDb::open_for_reading(&path).unwrap().unwrap();
+        let at = OffsetDateTime::from_unix_timestamp(1_796_576_474).unwrap();
+        let changes: Vec<(RecordedChange, OffsetDateTime, String)> = db
+            .recent_changes(10)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.change, c.at, c.device))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                (
+                    RecordedChange::TrashedWithFolder {
+                        path: "d/b.log".into()
+                    },
+                    at,
+                    "pc-b".into()
+                ),
+                (
+                    RecordedChange::ConflictKept {
+                        path: "r.txt".into(),
+                        copy: "r (conflicted copy).txt".into()
+                    },
+                    at,
+                    "pc-b".into()
+                ),
+                (
+                    RecordedChange::MovedOnService {
+                        from: "x/old.txt".into(),
+                        to: "y/new.txt".into()
+                    },
+                    at,
+                    "pc-b".into()
+                ),
+                (
+                    RecordedChange::Uploaded {
+                        path: "a.txt".into()
+                    },
+                    at,
+                    "pc-b".into()
+                ),
+            ]
+        );
+        let conflict = &db.conflicts().unwrap()[0];
+        assert_eq!((conflict.at, conflict.device.as_str()), (at, "pc-b"));
+        assert_eq!(
+            db.storage().unwrap(),
+            Some(Storage {
+                used_bytes: 71,
+                quota_bytes: 10_737_418_240
+            })
+        );
+        assert_eq!(
+            db.notice().unwrap(),
+            Some(Notice::DatabaseRebuilt {
+                set_aside: Some("/h/state.sqlite.corrupt-1".into())
+            })
+        );
+        assert_eq!(
+            db.upcoming().unwrap(),
+            [Upcoming {
+                title: "Terms".into(),
+                version: "2".into(),
+                effective: "2027-01-01".into()
+            }]
+        );
+        assert_eq!(
+            db.last_pass().unwrap(),
+            None,
+            "the last pass's sentence is gone"
+        );
+    }
+
+    #[test]
+    fn a_read_leaves_a_damaged_database_where_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        std::fs::write(&path, b"this is not a database, it is a sentence").unwrap();
+        let e = StateDb::open_for_reading(&path)
+            .err()
+            .expect("it is damaged");
+        assert!(
+            matches!(e, DbError::Damaged { .. } | DbError::Open { .. }),
+            "{e:?}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"this is not a database, it is a sentence"
+        );
+        let (_db, aside) = StateDb::open(&path).unwrap();
+        assert!(aside.is_some(), "the sync loop's open sets it aside");
     }
 }

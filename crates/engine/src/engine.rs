@@ -9,119 +9,30 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
-use nubo_protocol::{ErrorCode, NodeId, PendingAgreement};
+use anyhow::Context;
+use nubo_protocol::{ApiError, ErrorCode, NodeId};
 
 use crate::clock::{Clock, SystemClock};
 use crate::credentials;
-use crate::db::StateDb;
+use crate::db::{DbError, FolderId, Stamp, StateDb};
 use crate::executor::{self, FolderCtx, OpError};
 use crate::failing::Failing;
 use crate::fs::{LocalFs, RealFs};
 use crate::home::{Config, FolderConfig, Home, ROOT_MARKER};
 use crate::ignore_rules::IgnoreRules;
-use crate::planner::{self, MassDelete, PlanOptions};
-use crate::problem::Problem;
+use crate::planner::{self, PlanOptions};
+use crate::problem::{OpFailure, Problem};
 use crate::remote::{HttpRemote, Remote, RemoteError};
 use crate::remote_tree;
+use crate::report::{
+    Failure, LastPass, Notice, PassOutcome, PendingDocument, RootProblem, Storage,
+};
 use crate::scanner;
 use crate::scanner::ScanInput;
 use crate::temp_names::TempNames;
-use crate::tree::{Blocked, Kind};
+use crate::tree::{Blocked, Kind, RelPath};
 
-/// Why syncing stopped and waits for the user.
-#[derive(Debug, Clone)]
-pub enum Pause {
-    MassDelete {
-        folder: String,
-        info: MassDelete,
-    },
-    AgreementsRequired {
-        message: String,
-        pending: Vec<PendingAgreement>,
-    },
-    StorageFull {
-        message: String,
-    },
-    /// The disk holding a synced folder has too little room for what waits
-    /// to be downloaded; everything else synced.
-    DiskFull {
-        message: String,
-    },
-    FolderUnavailable {
-        message: String,
-    },
-    /// The account is frozen (sign in to reactivate) or was deleted on the
-    /// service; every local file stays.
-    Account {
-        message: String,
-        deleted: bool,
-    },
-    /// A new folder on the service is larger than the threshold.
-    LargeFolder {
-        remote_path: String,
-        bytes: u64,
-    },
-    /// A subfolder that was another disk's mount point is empty now: the
-    /// disk went away (or an empty one was mounted over it). Nothing in it
-    /// is read as deleted; the rest of the folder syncs.
-    MountGone {
-        folder: String,
-        path: String,
-    },
-}
-
-impl Pause {
-    /// What kind of decision it waits for, for a front end's buttons.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Pause::MassDelete { .. } => "mass_delete",
-            Pause::AgreementsRequired { .. } => "agreements",
-            Pause::StorageFull { .. } => "storage_full",
-            Pause::DiskFull { .. } => "disk_full",
-            Pause::FolderUnavailable { .. } => "folder_unavailable",
-            Pause::Account { deleted: false, .. } => "account_frozen",
-            Pause::Account { deleted: true, .. } => "account_deleted",
-            Pause::LargeFolder { .. } => "large_folder",
-            Pause::MountGone { .. } => "mount_gone",
-        }
-    }
-
-    /// One sentence: what happened and what to do.
-    pub fn message(&self) -> String {
-        match self {
-            Pause::MassDelete { folder, info } => format!(
-                "paused: syncing {folder} would delete {} files here and {} on the service (of {}); \
-                 if that is intended run `nubo sync --allow-mass-delete`, otherwise restore the missing files",
-                info.local_files, info.remote_files, info.synced_files
-            ),
-            Pause::AgreementsRequired { message, .. } => {
-                format!("paused: {message}; read them with `nubo agreements` and accept with `nubo agreements --accept`")
-            }
-            Pause::StorageFull { message } => format!("paused uploads: {message}"),
-            Pause::DiskFull { message } => format!("paused downloads: {message}"),
-            Pause::FolderUnavailable { message } => format!("paused: {message}"),
-            Pause::Account {
-                message,
-                deleted: false,
-            } => format!("stopped: {message}. Reactivate it with `nubo login`"),
-            Pause::Account {
-                message,
-                deleted: true,
-            } => format!("stopped: {message}; nothing here was deleted"),
-            Pause::MountGone { folder, path } => format!(
-                "paused: {path} in {folder} was another disk's mount point and is empty now; nothing in it \
-                 was changed here or on the service. Mount the disk again, or, if its files should be deleted \
-                 everywhere, run `nubo sync --allow-mass-delete`"
-            ),
-            Pause::LargeFolder { remote_path, bytes } => format!(
-                "waiting: the new folder {remote_path} on the service holds {:.1} GB; download it with \
-                 `nubo folder include {remote_path}` or keep it off this computer with `nubo folder exclude {remote_path}`",
-                *bytes as f64 / 1e9
-            ),
-        }
-    }
-}
+pub use crate::report::Pause;
 
 /// What the loop tells an observer (the desktop app's tray and status window).
 #[derive(Debug, Clone)]
@@ -130,20 +41,60 @@ pub enum SyncEvent {
     Working { ops: usize, bytes: u64 },
     /// Of the round's batch, this much is done.
     Progress { ops_done: usize, bytes_done: u64 },
-    /// A pass ended: in sync, paused (with what to do) or failed.
-    Settled {
-        state: String,
-        paused: bool,
-        failed: bool,
-    },
+    /// A pass ended: in sync, paused (with why) or failed (with why).
+    Settled(LastPass),
 }
 
 pub type Observer = Arc<dyn Fn(SyncEvent) + Send + Sync>;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     InSync,
     Paused(Vec<Pause>),
+}
+
+/// Why a whole pass failed; it is tried again (`watch`) or reported.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("no folder to sync")]
+    NoFolders,
+    #[error(transparent)]
+    Remote(RemoteError),
+    #[error("signed out by the service ({0})")]
+    SignedOut(ApiError),
+    #[error(transparent)]
+    StateDb(#[from] DbError),
+    #[error("sync did not settle after {0} rounds")]
+    DidNotSettle(usize),
+    #[error("cannot watch the synced folders")]
+    Watch(#[source] notify::Error),
+}
+
+impl SyncError {
+    /// What the user is told of it.
+    pub fn failure(&self) -> Failure {
+        match self {
+            SyncError::NoFolders => Failure::NoFolders,
+            SyncError::Remote(RemoteError::Network { cause, .. }) => {
+                Failure::Offline { cause: *cause }
+            }
+            SyncError::Remote(RemoteError::Api(e)) => Failure::Service { code: e.code },
+            SyncError::SignedOut(_) => Failure::SignedOut,
+            SyncError::StateDb(e) => Failure::LocalDatabase {
+                disk_full: e.is_disk_full(),
+            },
+            SyncError::DidNotSettle(_) => Failure::DidNotSettle,
+            SyncError::Watch(_) => Failure::Local,
+        }
+    }
+}
+
+/// What wakes the sync loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    LocalChange,
+    Push,
+    PushClosed,
 }
 
 pub struct Engine {
@@ -164,18 +115,13 @@ pub struct Engine {
 
 const MAX_ROUNDS: usize = 10_000;
 
-const REWOUND_NOTICE: &str = "the service went back in time (it was restored from an older copy); \
-     Nubo compared this computer with it again: nothing was deleted, what the service lacked was \
-     sent to it again, and where the two differed both were kept (see the conflicts)";
-
+/// This device's name, as the service lists it and conflict copies carry
+/// it: `NUBO_DEVICE_NAME`, else the system's host name.
 pub fn host_name() -> String {
     std::env::var("NUBO_DEVICE_NAME")
         .ok()
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|s| s.trim().to_string())
-        })
+        .or_else(|| gethostname::gethostname().into_string().ok())
+        .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "this computer".to_string())
 }
@@ -218,12 +164,9 @@ impl Engine {
     ) -> anyhow::Result<Self> {
         let (db, set_aside) = StateDb::open(&home.db_path())?;
         if let Some(p) = set_aside {
-            let msg = format!(
-                "the state database was damaged and was rebuilt (the old one is kept as {}); \
-                 nothing is deleted while it is rebuilt, and any differences become conflict copies",
-                p.display()
-            );
-            db.set_meta("notice", Some(&msg))?;
+            db.set_notice(&Notice::DatabaseRebuilt {
+                set_aside: Some(p.display().to_string()),
+            })?;
         }
         let temps = TempNames::new(db.temp_key()?);
         let limits = Arc::new(crate::throttle::Limits {
@@ -260,23 +203,23 @@ impl Engine {
         &self.remote
     }
 
-    fn stamp(&self) -> String {
-        let fmt = time::macros::format_description!("[year]-[month]-[day] [hour][minute][second]");
-        let now = self.clock.now().format(fmt).unwrap_or_default();
-        format!("from {} {now}", self.host)
+    /// Now, and this device: what recent changes and conflict copies carry.
+    fn stamp(&self) -> Stamp {
+        Stamp {
+            at: self.clock.now(),
+            device: self.host.clone(),
+        }
     }
 
     /// Reads the change feed to its end into the remote tree. A service
     /// that went back in time is noticed here, before anything is planned:
     /// what this home knew of it is forgotten and the feed read from 0.
-    pub async fn pull(&self) -> Result<(), RemoteError> {
+    pub async fn pull(&self) -> Result<(), Step> {
         match self.pull_feed().await {
-            Err(RemoteError::Api(e)) if e.code == ErrorCode::HistoryRewound => {
+            Err(Step::Remote(RemoteError::Api(e))) if e.code == ErrorCode::HistoryRewound => {
                 tracing::warn!("{}", e.message);
-                self.db
-                    .forget_the_service()
-                    .and_then(|()| self.db.set_meta("notice", Some(REWOUND_NOTICE)))
-                    .map_err(|e| RemoteError::Network(format!("cannot reset the state: {e:#}")))?;
+                self.db.forget_the_service()?;
+                self.db.set_notice(&Notice::ServiceRewound)?;
                 self.failing().clear();
                 self.pull_feed().await
             }
@@ -284,14 +227,12 @@ impl Engine {
         }
     }
 
-    async fn pull_feed(&self) -> Result<(), RemoteError> {
+    async fn pull_feed(&self) -> Result<(), Step> {
         loop {
-            let cursor = self.db.cursor().unwrap_or(0);
-            let known = self.db.known_seq().unwrap_or(0);
+            let cursor = self.db.cursor()?;
+            let known = self.db.known_seq()?;
             let page = self.remote.changes(cursor, known).await?;
-            self.db
-                .apply_changes(&page.nodes, page.cursor)
-                .map_err(|e| RemoteError::Network(format!("cannot record changes: {e:#}")))?;
+            self.db.apply_changes(&page.nodes, page.cursor)?;
             if !page.has_more {
                 return Ok(());
             }
@@ -299,13 +240,13 @@ impl Engine {
     }
 
     /// The remote folder's node id, creating the path on the service if needed.
-    async fn remote_root(&self, folder: &FolderConfig) -> Result<NodeId, RemoteError> {
+    async fn remote_root(&self, folder: &FolderConfig) -> Result<NodeId, Step> {
         let account = self.remote.account().await?;
         // Storage use rides along with the call every pass makes anyway.
-        let _ = self.db.set_meta(
-            "quota",
-            Some(&format!("{} {}", account.used_bytes, account.quota_bytes)),
-        );
+        self.db.set_storage(&Storage {
+            used_bytes: account.used_bytes,
+            quota_bytes: account.quota_bytes,
+        })?;
         let mut id = account.root_id;
         for name in folder.remote.split('/').filter(|s| !s.is_empty()) {
             id = self.remote.mkdir(id, name).await?.id;
@@ -319,141 +260,112 @@ impl Engine {
     }
 
     /// Rule: a root without its marker (unmounted, emptied, replaced) stops.
-    fn check_root(&self, folder: &FolderConfig) -> Result<(), String> {
+    fn check_root(&self, folder: &FolderConfig) -> Result<(), RootProblem> {
         let root = &folder.local;
         if !matches!(self.fs.stat(root), Ok(Some((Kind::Dir, _)))) {
-            return Err(format!("{} is missing or not mounted; nothing was changed. Reconnect the drive or remove the folder with `nubo folder remove`", root.display()));
+            return Err(RootProblem::Missing);
         }
         match self.fs.read_small(&root.join(ROOT_MARKER)) {
             Ok(m) if String::from_utf8_lossy(&m).trim() == folder.marker => Ok(()),
-            Ok(_) => Err(format!("{} belongs to another Nubo folder (its {ROOT_MARKER} differs); nothing was changed", root.display())),
-            Err(_) => Err(format!(
-                "{} lost its {ROOT_MARKER} marker, so it may be an empty mount point; nothing was changed. \
-                 If the folder is right, add it again with `nubo folder add`",
-                root.display()
-            )),
+            Ok(_) => Err(RootProblem::OtherFolder),
+            Err(_) => Err(RootProblem::MarkerLost),
         }
     }
 
     /// One pass of the loop for every folder, until in sync or paused.
-    pub async fn sync_once(&self, allow_mass_delete: bool) -> anyhow::Result<Outcome> {
+    /// How it ended is kept for `status` and told to the observer.
+    pub async fn sync_once(&self, allow_mass_delete: bool) -> Result<Outcome, SyncError> {
         let result = self.sync_rounds(allow_mass_delete).await;
-        let state = match &result {
-            Ok(Outcome::InSync) => "up to date".to_string(),
-            Ok(Outcome::Paused(p)) => p.iter().map(Pause::message).collect::<Vec<_>>().join("; "),
-            Err(e) => format!("error: {e:#}"),
-        };
-        self.tell(SyncEvent::Settled {
-            state: state.clone(),
-            paused: matches!(result, Ok(Outcome::Paused(_))),
-            failed: result.is_err(),
-        });
-        // Large new folders waiting for a yes or no, for the app's buttons.
-        let waiting: Vec<(String, u64)> = match &result {
-            Ok(Outcome::Paused(p)) => p
-                .iter()
-                .filter_map(|p| match p {
-                    Pause::LargeFolder { remote_path, bytes } => {
-                        Some((remote_path.clone(), *bytes))
-                    }
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let kinds: Vec<&str> = match &result {
-            Ok(Outcome::Paused(p)) => p.iter().map(Pause::kind).collect(),
-            _ => Vec::new(),
-        };
-        let _ = self.db.set_meta(
-            "pauses",
-            Some(&serde_json::to_string(&kinds).unwrap_or_default()),
-        );
-        let _ = self.db.set_meta(
-            "waiting_folders",
-            Some(&serde_json::to_string(&waiting).unwrap_or_default()),
-        );
-        let _ = self.db.set_meta("state", Some(&state));
-        let _ = self.db.set_meta("state_at", Some(&self.stamp()));
-        match &result {
+        let outcome = match &result {
+            Ok(Outcome::InSync) => PassOutcome::InSync,
+            Ok(Outcome::Paused(p)) => PassOutcome::Paused { pauses: p.clone() },
             Err(e) => {
-                let _ = self.db.set_meta("last_error", Some(&format!("{e:#}")));
+                tracing::error!("the pass failed: {}", error_chain(e));
+                PassOutcome::Failed {
+                    failure: e.failure(),
+                }
             }
-            Ok(Outcome::InSync) => {
-                let _ = self.db.set_meta("last_error", None);
-            }
-            Ok(_) => {}
+        };
+        let pass = LastPass {
+            at: self.clock.now(),
+            outcome,
+        };
+        if let Err(e) = self.db.set_last_pass(&pass) {
+            tracing::error!("cannot keep how the pass ended: {}", error_chain(&e));
         }
+        self.tell(SyncEvent::Settled(pass));
         result
     }
 
-    async fn sync_rounds(&self, allow_mass_delete: bool) -> anyhow::Result<Outcome> {
+    async fn sync_rounds(&self, allow_mass_delete: bool) -> Result<Outcome, SyncError> {
         if self.config.folders.is_empty() {
-            bail!("no folder to sync: add one with `nubo folder add PATH`");
+            return Err(SyncError::NoFolders);
         }
         let (roots, mut pauses) = match self.folder_roots().await {
             Ok(r) => r,
-            Err(e) => return self.remote_failure(e),
+            Err(e) => return stopped(e),
         };
         for _round in 0..MAX_ROUNDS {
             if let Err(e) = self.pull().await {
-                return self.remote_failure(e);
+                return stopped(e);
             }
             let mut round = RoundTotals::default();
             for (folder, remote_root) in &roots {
                 let f = self
                     .folder_round(folder, *remote_root, allow_mass_delete)
                     .await?;
-                if let Some(e) = round.add(folder, f, self)? {
-                    return self.remote_failure(e);
+                round.add(folder.id, f);
+                if round.stop.is_some() {
+                    break;
                 }
             }
-            pauses.extend(std::mem::take(&mut round.pauses));
-            let _ = self.db.set_meta(
-                "problems",
-                Some(&serde_json::to_string(&round.problems).unwrap_or_default()),
-            );
-            if round.planned == 0 || (!pauses.is_empty() && round.done == 0) {
-                // A pause seen in several rounds is said once.
-                let mut seen = std::collections::HashSet::new();
-                pauses.retain(|p| seen.insert(p.message()));
-                return Ok(if pauses.is_empty() {
-                    Outcome::InSync
-                } else {
-                    Outcome::Paused(pauses)
-                });
+            self.hold_back_failing(&round.retry);
+            self.db.set_problems(&round.problems)?;
+            let room = Room {
+                storage: self.db.storage()?,
+                keep_free_bytes: self.config.keep_free_mb * 1_000_000,
+            };
+            match verdict(round, &mut pauses, room) {
+                Verdict::Again => {}
+                Verdict::Done(outcome) => return Ok(outcome),
+                Verdict::Stop(e) => return stopped(Step::Remote(e)),
             }
-            if round.done == 0 && round.only_waiting_for_room() {
-                pauses.extend(self.room_pauses(&round));
-                return Ok(Outcome::Paused(pauses));
-            }
-            // Otherwise what failed is tried again next round, and held
-            // back after its second failure (`Failing`): the rest goes on.
         }
-        bail!(
+        tracing::error!(
             "sync did not settle after {MAX_ROUNDS} rounds; see the log in {}",
             self.home.logs_dir().display()
-        )
+        );
+        Err(SyncError::DidNotSettle(MAX_ROUNDS))
+    }
+
+    /// Operations that failed for reasons of their own are tried again, and
+    /// held back after their second failure (`Failing`): the rest goes on.
+    fn hold_back_failing(&self, retry: &[(FolderId, RelPath, OpFailure)]) {
+        let now = self.clock.now().unix_timestamp();
+        let mut failing = self.failing();
+        for (folder, path, error) in retry {
+            failing.failed(*folder, path, error.clone(), now);
+        }
     }
 
     /// Each folder to sync with its node on the service; folders whose root
     /// is unavailable are paused instead.
-    async fn folder_roots(
-        &self,
-    ) -> Result<(Vec<(&FolderConfig, NodeId)>, Vec<Pause>), RemoteError> {
+    async fn folder_roots(&self) -> Result<(Vec<(&FolderConfig, NodeId)>, Vec<Pause>), Step> {
         let mut roots = Vec::new();
         let mut pauses = Vec::new();
         for folder in self.config.folders.iter().filter(|f| !f.paused) {
-            if let Err(message) = self.check_root(folder) {
-                pauses.push(Pause::FolderUnavailable { message });
+            if let Err(why) = self.check_root(folder) {
+                pauses.push(Pause::FolderUnavailable {
+                    folder: folder.local.display().to_string(),
+                    why,
+                });
                 continue;
             }
             let id = self.remote_root(folder).await?;
             // Kept so the folder's remote tree can be listed offline
             // (the selective-sync chooser).
             self.db
-                .set_meta(&format!("remote_root:{}", folder.id), Some(&id.to_string()))
-                .map_err(|e| RemoteError::Network(format!("cannot record the folder: {e:#}")))?;
+                .set_meta(&format!("remote_root:{}", folder.id), Some(&id.to_string()))?;
             roots.push((folder, id));
         }
         Ok((roots, pauses))
@@ -465,7 +377,7 @@ impl Engine {
         folder: &FolderConfig,
         remote_root: NodeId,
         allow_mass_delete: bool,
-    ) -> anyhow::Result<FolderRound> {
+    ) -> Result<FolderRound, DbError> {
         let FolderTrees {
             trees,
             rules,
@@ -479,7 +391,7 @@ impl Engine {
         };
         let opts = PlanOptions {
             mode: folder.mode,
-            conflict_stamp: self.stamp(),
+            conflict_stamp: self.stamp().copy_label(),
             guard: self.config.guard(),
             allow_mass_delete,
             ..Default::default()
@@ -495,7 +407,9 @@ impl Engine {
         if let Some(info) = plan.mass_delete {
             out.pauses.push(Pause::MassDelete {
                 folder: folder.local.display().to_string(),
-                info,
+                local_files: info.local_files,
+                remote_files: info.remote_files,
+                synced_files: info.synced_files,
             });
             return Ok(out);
         }
@@ -555,20 +469,20 @@ impl Engine {
         folder: &FolderConfig,
         remote_root: NodeId,
         allow_mass_delete: bool,
-    ) -> anyhow::Result<FolderTrees> {
+    ) -> Result<FolderTrees, DbError> {
         let rules = self.ignore_rules(folder);
         let mut pauses = Vec::new();
-        let mut problems: Vec<String> = Vec::new();
+        let mut problems: Vec<Problem> = Vec::new();
         let scan = self.scan_folder(folder, &rules, allow_mass_delete)?;
         let rows = self.db.remote_rows()?;
         let remote = remote_tree::build(&rows, remote_root, &rules);
         drop(rows);
         for refused in &remote.refused {
-            tracing::warn!("{refused}");
+            tracing::warn!(?refused, "left out");
         }
         problems.extend(remote.refused.iter().cloned());
         problems.extend(scan.skipped.iter().cloned());
-        problems.extend(rules.warning.iter().cloned());
+        problems.extend(rules.warning.map(|broken| Problem::IgnoreFile { broken }));
         let mut synced = self.db.load_synced(folder.id)?;
         let mut ignored = rules.cached();
         synced.retain(|p, s| !ignored.is_ignored(p, s.kind == Kind::Dir));
@@ -586,26 +500,21 @@ impl Engine {
                     folder: folder.local.display().to_string(),
                     path: path.clone(),
                 }),
-                _ => problems.push(
-                    Problem::Blocked {
-                        path: path.clone(),
-                        why: why.clone(),
-                    }
-                    .to_string(),
-                ),
+                _ => problems.push(Problem::Blocked {
+                    path: path.clone(),
+                    why: why.clone(),
+                }),
             }
         }
         pauses.extend(self.hold_back_large_folders(&mut trees, folder));
         let now = self.clock.now().unix_timestamp();
         for held in self.failing().held(folder.id, now) {
-            problems.push(
-                Problem::Failing {
-                    path: held.path.clone(),
-                    error: held.error,
-                    retry_at: held.retry_at,
-                }
-                .to_string(),
-            );
+            problems.push(Problem::Failing {
+                path: held.path.clone(),
+                error: held.error,
+                retry_at: time::OffsetDateTime::from_unix_timestamp(held.retry_at)
+                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            });
             trees.blocked.entry(held.path).or_insert(Blocked::Failing);
         }
         Ok(FolderTrees {
@@ -623,7 +532,7 @@ impl Engine {
         folder: &FolderConfig,
         rules: &IgnoreRules,
         allow_mass_delete: bool,
-    ) -> anyhow::Result<scanner::Scan> {
+    ) -> Result<scanner::Scan, DbError> {
         let previous = self.db.load_local(folder.id)?;
         let input = ScanInput {
             rules,
@@ -702,80 +611,6 @@ impl Engine {
         self.failing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The pauses of a round in which only uploads over the quota, uploads
-    /// the service had no room for, and downloads this disk has no room
-    /// for failed.
-    fn room_pauses(&self, round: &RoundTotals) -> Vec<Pause> {
-        let mut pauses = Vec::new();
-        // Usage as of this pass, so the user sees how full it is.
-        let usage = self
-            .db
-            .meta("quota")
-            .ok()
-            .flatten()
-            .and_then(|q| {
-                let (used, quota) = q.split_once(' ')?;
-                Some(format!(
-                    " ({} of {} used)",
-                    executor::mb(used.parse().ok()?),
-                    executor::mb(quota.parse().ok()?)
-                ))
-            })
-            .unwrap_or_default();
-        if round.quota_failures > 0 {
-            pauses.push(Pause::StorageFull {
-                message: format!("storage on the service is full{usage}; {} files wait to be uploaded, everything else synced. Free some space or upgrade the plan; uploads resume by themselves", round.quota_failures),
-            });
-        }
-        if round.service_full > 0 {
-            pauses.push(Pause::StorageFull {
-                message: format!("the service's disk is full (not your storage plan; its operator has to free space); {} changes wait to be uploaded, everything else synced. They go up by themselves once it has room", round.service_full),
-            });
-        }
-        if let Some(first) = round.disk_full.first() {
-            pauses.push(Pause::DiskFull {
-                message: format!(
-                    "this computer's disk is too full: {} files wait to be downloaded ({first}), everything else synced. \
-                     Free some space (Nubo leaves {} MB free for your other programs); downloads resume by themselves",
-                    round.disk_full.len(),
-                    self.config.keep_free_mb
-                ),
-            });
-        }
-        pauses
-    }
-
-    fn remote_failure(&self, e: RemoteError) -> anyhow::Result<Outcome> {
-        match e {
-            RemoteError::Api(api) if api.code == ErrorCode::AgreementsRequired => {
-                Ok(Outcome::Paused(vec![Pause::AgreementsRequired {
-                    message: api.message,
-                    pending: api.pending,
-                }]))
-            }
-            RemoteError::Api(api)
-                if matches!(
-                    api.code,
-                    ErrorCode::AccountFrozen | ErrorCode::AccountDeleted
-                ) =>
-            {
-                // Nothing is planned, so nothing local can be deleted: the
-                // service's empty answer never reaches the planner.
-                Ok(Outcome::Paused(vec![Pause::Account {
-                    message: api.message,
-                    deleted: api.code == ErrorCode::AccountDeleted,
-                }]))
-            }
-            RemoteError::Api(api) if api.code == ErrorCode::Unauthorized => {
-                bail!(
-                    "signed out by the service ({}); sign in again with `nubo login`",
-                    api.message
-                )
-            }
-            other => Err(other.into()),
-        }
-    }
-
     /// Syncs, then keeps syncing on every local change (watcher), every push
     /// from the service, and every poll interval, until `stop` resolves.
     pub async fn watch(
@@ -783,9 +618,10 @@ impl Engine {
         allow_mass_delete: bool,
         push: bool,
         stop: impl std::future::Future<Output = ()>,
-    ) -> anyhow::Result<()> {
-        let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<&'static str>(64);
-        let _watchers = crate::watch::watch_folders(&self.config.folders, wake_tx.clone())?;
+    ) -> Result<(), SyncError> {
+        let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<Wake>(64);
+        let _watchers = crate::watch::watch_folders(&self.config.folders, wake_tx.clone())
+            .map_err(SyncError::Watch)?;
         let push_up = Arc::new(AtomicBool::new(false));
         if push {
             if let Some(http) = self.http.clone() {
@@ -811,16 +647,14 @@ impl Engine {
                 }
                 Ok(Outcome::Paused(p)) => {
                     for pause in p {
-                        tracing::warn!("{}", pause.message());
-                        eprintln!("{}", pause.message());
+                        tracing::warn!(?pause, "paused");
                     }
                     // A disk with room again or a plan with space sends no
                     // event: pauses keep polling.
                     Some(poll)
                 }
-                Err(e) => {
-                    tracing::error!("{e:#}");
-                    eprintln!("{e:#}");
+                Err(_) => {
+                    // Logged by `sync_once`, and told to the observer.
                     backoff = (backoff * 2).min(Duration::from_secs(60));
                     Some(backoff)
                 }
@@ -845,10 +679,10 @@ impl Engine {
                 _ = &mut stop => return Ok(()),
                 _ = timer => {}
                 Some(why) = wake_rx.recv() => {
-                    tracing::debug!("woken: {why}");
+                    tracing::debug!(?why, "woken");
                     // Coalesce a burst of file events (an editor's save is
                     // several) into one round; a push is one event.
-                    if why != "push" {
+                    if why != Wake::Push {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                     while wake_rx.try_recv().is_ok() {}
@@ -864,7 +698,7 @@ struct FolderTrees {
     trees: crate::tree::Trees,
     rules: IgnoreRules,
     pauses: Vec<Pause>,
-    problems: Vec<String>,
+    problems: Vec<Problem>,
 }
 
 /// What one folder's part of a round did.
@@ -873,62 +707,78 @@ struct FolderRound {
     planned: usize,
     done: usize,
     pauses: Vec<Pause>,
-    problems: Vec<String>,
+    problems: Vec<Problem>,
     failed: Vec<(String, OpError)>,
     /// (destination, start) of failed moves.
     failed_moves: Vec<(String, String)>,
 }
 
+/// What stops a step of a pass: the service's answer (which may pause the
+/// pass rather than fail it), or the state database.
+#[derive(Debug)]
+pub enum Step {
+    Remote(RemoteError),
+    Db(DbError),
+}
+
+impl From<RemoteError> for Step {
+    fn from(e: RemoteError) -> Self {
+        Step::Remote(e)
+    }
+}
+
+impl From<DbError> for Step {
+    fn from(e: DbError) -> Self {
+        Step::Db(e)
+    }
+}
+
 /// A round over every folder, added up.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct RoundTotals {
     planned: usize,
     done: usize,
     pauses: Vec<Pause>,
-    problems: Vec<String>,
+    problems: Vec<Problem>,
     failures: usize,
     quota_failures: usize,
     service_full: usize,
-    disk_full: Vec<String>,
+    /// Downloads this disk has no room for.
+    disk_full: Vec<RelPath>,
+    /// Operations that failed for reasons of their own, to try again (a
+    /// failed move's start with its destination).
+    retry: Vec<(FolderId, RelPath, OpFailure)>,
+    /// The first failure that stops the whole pass.
+    stop: Option<RemoteError>,
 }
 
 impl RoundTotals {
-    /// Adds a folder's part. A failure that stops the whole pass (signed
-    /// out, agreements, account, network) is handed back; any other is
-    /// counted, and one that is not about room is held back with backoff.
-    fn add(
-        &mut self,
-        folder: &FolderConfig,
-        f: FolderRound,
-        engine: &Engine,
-    ) -> anyhow::Result<Option<RemoteError>> {
+    /// Adds a folder's part, each failure by its kind.
+    fn add(&mut self, folder: FolderId, f: FolderRound) {
         self.planned += f.planned;
         self.done += f.done;
         self.pauses.extend(f.pauses);
         self.problems.extend(f.problems);
-        let now = engine.clock.now().unix_timestamp();
         for (path, err) in f.failed {
+            self.failures += 1;
             match failure_kind(&err) {
                 FailureKind::StopsThePass => {
-                    if let OpError::Remote(e) = err {
-                        return Ok(Some(e));
+                    if let (None, OpError::Remote(e)) = (&self.stop, &err) {
+                        self.stop = Some(e.clone());
                     }
                 }
                 FailureKind::Quota => self.quota_failures += 1,
                 FailureKind::ServiceFull => self.service_full += 1,
-                FailureKind::DiskFull => self.disk_full.push(format!("{path}: {err}")),
+                FailureKind::DiskFull => self.disk_full.push(path),
                 FailureKind::ThisOperation => {
-                    let mut failing = engine.failing();
-                    // A move's start is held with its destination.
+                    let failure = err.failure();
                     for (_, from) in f.failed_moves.iter().filter(|(to, _)| *to == path) {
-                        failing.failed(folder.id, from, err.to_string(), now);
+                        self.retry.push((folder, from.clone(), failure.clone()));
                     }
-                    failing.failed(folder.id, &path, err.to_string(), now);
+                    self.retry.push((folder, path, failure));
                 }
             }
-            self.failures += 1;
         }
-        Ok(None)
     }
 
     /// Nothing failed but for want of room, here or on the service.
@@ -938,6 +788,7 @@ impl RoundTotals {
     }
 }
 
+#[derive(Debug, PartialEq, Eq)]
 enum FailureKind {
     /// Signed out, agreements pending, account frozen or deleted, offline.
     StopsThePass,
@@ -959,11 +810,139 @@ fn failure_kind(err: &OpError) -> FailureKind {
         Some(ErrorCode::QuotaExceeded) => FailureKind::Quota,
         Some(ErrorCode::ServiceFull) => FailureKind::ServiceFull,
         _ => match err {
-            OpError::DiskFull(_) => FailureKind::DiskFull,
-            OpError::Remote(RemoteError::Network(_)) => FailureKind::StopsThePass,
+            OpError::NoRoom { .. } | OpError::DiskFull(_) => FailureKind::DiskFull,
+            OpError::StateDb(e) if e.is_disk_full() => FailureKind::DiskFull,
+            OpError::Remote(RemoteError::Network { .. }) => FailureKind::StopsThePass,
             _ => FailureKind::ThisOperation,
         },
     }
+}
+
+/// What room there is, for the pauses of a round that only waits for it.
+#[derive(Debug, Clone, Copy)]
+struct Room {
+    storage: Option<Storage>,
+    keep_free_bytes: u64,
+}
+
+/// What a round's report means for the user.
+#[derive(Debug)]
+enum Verdict {
+    /// Work was done, or what failed may go next time: plan again.
+    Again,
+    /// The pass is over.
+    Done(Outcome),
+    /// A failure that stops the pass (`stopped` says how).
+    Stop(RemoteError),
+}
+
+/// The decision after each round, pure: `pauses` gathers what the pass's
+/// rounds paused for (each said once).
+fn verdict(round: RoundTotals, pauses: &mut Vec<Pause>, room: Room) -> Verdict {
+    if let Some(e) = round.stop {
+        return Verdict::Stop(e);
+    }
+    let waits_for_room = round.done == 0 && round.only_waiting_for_room();
+    pauses.extend(round.pauses.iter().cloned());
+    if round.planned == 0 || (!pauses.is_empty() && round.done == 0) {
+        return Verdict::Done(paused_or_in_sync(std::mem::take(pauses)));
+    }
+    if waits_for_room {
+        pauses.extend(room_pauses(&round, room));
+        return Verdict::Done(paused_or_in_sync(std::mem::take(pauses)));
+    }
+    Verdict::Again
+}
+
+/// The pauses, each said once; none is in sync.
+fn paused_or_in_sync(mut pauses: Vec<Pause>) -> Outcome {
+    let mut seen = Vec::new();
+    pauses.retain(|p| {
+        let new = !seen.contains(p);
+        if new {
+            seen.push(p.clone());
+        }
+        new
+    });
+    if pauses.is_empty() {
+        Outcome::InSync
+    } else {
+        Outcome::Paused(pauses)
+    }
+}
+
+/// The pauses of a round in which only uploads over the quota, uploads
+/// the service had no room for, and downloads this disk has no room for
+/// failed.
+fn room_pauses(round: &RoundTotals, room: Room) -> Vec<Pause> {
+    let mut pauses = Vec::new();
+    if round.quota_failures > 0 {
+        pauses.push(Pause::StorageFull {
+            waiting: round.quota_failures,
+            storage: room.storage,
+        });
+    }
+    if round.service_full > 0 {
+        pauses.push(Pause::ServiceFull {
+            waiting: round.service_full,
+        });
+    }
+    if !round.disk_full.is_empty() {
+        pauses.push(Pause::DiskFull {
+            waiting: round.disk_full.len(),
+            first: round.disk_full.first().cloned(),
+            keep_free_bytes: room.keep_free_bytes,
+        });
+    }
+    pauses
+}
+
+/// How a failure that stops the pass ends it: the account or the
+/// agreements pause it (nothing is planned, so an empty account never
+/// reaches the planner); anything else fails it.
+fn stopped(e: Step) -> Result<Outcome, SyncError> {
+    let api = match e {
+        Step::Db(e) => return Err(SyncError::StateDb(e)),
+        Step::Remote(RemoteError::Api(api)) => api,
+        Step::Remote(other) => return Err(SyncError::Remote(other)),
+    };
+    let pause = match api.code {
+        ErrorCode::AgreementsRequired => Pause::AgreementsRequired {
+            documents: api
+                .pending
+                .iter()
+                .map(|p| PendingDocument {
+                    id: p.id.clone(),
+                    title: p.title.clone(),
+                    version: p.version.clone(),
+                    effective: p.effective.clone(),
+                })
+                .collect(),
+        },
+        ErrorCode::AccountFrozen => Pause::AccountFrozen {
+            deletes_at: api
+                .deletes_at
+                .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()),
+        },
+        ErrorCode::AccountDeleted => Pause::AccountDeleted,
+        ErrorCode::Unauthorized => return Err(SyncError::SignedOut(api)),
+        _ => return Err(SyncError::Remote(RemoteError::Api(api))),
+    };
+    Ok(Outcome::Paused(vec![pause]))
+}
+
+/// An error with its sources, for the log.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out = format!("{out}: {text}");
+        }
+        source = s.source();
+    }
+    out
 }
 
 /// New folders on the service, not yet here in any form, whose contents
@@ -999,4 +978,255 @@ fn large_new_folders(
 /// Writes the root marker of a new folder (keeping an existing one's value).
 pub fn mark_root(root: &Path, marker: &str) -> anyhow::Result<()> {
     crate::home::write_atomic(&root.join(ROOT_MARKER), marker.as_bytes(), false)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The round's verdict, as the planner is tested: pure, case by case.
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::executor::Stale;
+
+    fn api(code: ErrorCode) -> RemoteError {
+        RemoteError::Api(ApiError::new(code, "said by the service"))
+    }
+
+    fn offline() -> RemoteError {
+        RemoteError::network(NetCauseAlias::Connect, "connection refused")
+    }
+
+    use crate::report::NetCause as NetCauseAlias;
+
+    const ROOM: Room = Room {
+        storage: Some(Storage {
+            used_bytes: 10,
+            quota_bytes: 10,
+        }),
+        keep_free_bytes: 500,
+    };
+
+    /// A round of one folder that planned `planned`, did `done`, and saw
+    /// these failures and pauses.
+    fn round(
+        planned: usize,
+        done: usize,
+        failed: Vec<(&str, OpError)>,
+        pauses: Vec<Pause>,
+    ) -> RoundTotals {
+        let mut totals = RoundTotals::default();
+        totals.add(
+            1,
+            FolderRound {
+                planned,
+                done,
+                pauses,
+                problems: Vec::new(),
+                failed: failed
+                    .into_iter()
+                    .map(|(p, e)| (p.to_string(), e))
+                    .collect(),
+                failed_moves: vec![("to.txt".into(), "from.txt".into())],
+            },
+        );
+        totals
+    }
+
+    fn done(v: Verdict) -> Outcome {
+        match v {
+            Verdict::Done(o) => o,
+            other => panic!("not the end of the pass: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn nothing_planned_is_in_sync_and_work_done_goes_again() {
+        let mut pauses = Vec::new();
+        assert_eq!(
+            done(verdict(round(0, 0, vec![], vec![]), &mut pauses, ROOM)),
+            Outcome::InSync
+        );
+        assert!(matches!(
+            verdict(round(3, 3, vec![], vec![]), &mut pauses, ROOM),
+            Verdict::Again
+        ));
+    }
+
+    #[test]
+    fn every_pause_ends_the_pass_once_nothing_more_is_done() {
+        let every = [
+            Pause::MassDelete {
+                folder: "/f".into(),
+                local_files: 20,
+                remote_files: 0,
+                synced_files: 20,
+            },
+            Pause::AgreementsRequired { documents: vec![] },
+            Pause::StorageFull {
+                waiting: 1,
+                storage: None,
+            },
+            Pause::ServiceFull { waiting: 1 },
+            Pause::DiskFull {
+                waiting: 1,
+                first: None,
+                keep_free_bytes: 0,
+            },
+            Pause::FolderUnavailable {
+                folder: "/f".into(),
+                why: RootProblem::MarkerLost,
+            },
+            Pause::AccountFrozen { deletes_at: None },
+            Pause::AccountDeleted,
+            Pause::LargeFolder {
+                remote_path: "/videos".into(),
+                bytes: 5,
+            },
+            Pause::MountGone {
+                folder: "/f".into(),
+                path: "disk".into(),
+            },
+        ];
+        for pause in every {
+            // Seen in an earlier round (a folder's root) and again now: said once.
+            let mut pauses = vec![pause.clone()];
+            let v = verdict(round(1, 0, vec![], vec![pause.clone()]), &mut pauses, ROOM);
+            assert_eq!(done(v), Outcome::Paused(vec![pause.clone()]));
+            // While work is still being done, the pass goes on.
+            let mut pauses = Vec::new();
+            let v = verdict(round(2, 1, vec![], vec![pause.clone()]), &mut pauses, ROOM);
+            assert!(matches!(v, Verdict::Again), "{pause:?}");
+            assert_eq!(pauses, [pause]);
+        }
+    }
+
+    #[test]
+    fn failures_for_want_of_room_pause_with_what_waits() {
+        let io_full = || {
+            OpError::DiskFull(Arc::new(std::io::Error::from(
+                std::io::ErrorKind::StorageFull,
+            )))
+        };
+        let no_room = OpError::NoRoom {
+            path: "big.bin".into(),
+            needed: 10,
+            free: 1,
+            keep_free: 500,
+        };
+        let failed = vec![
+            ("a.txt", OpError::Remote(api(ErrorCode::QuotaExceeded))),
+            ("b.txt", OpError::Remote(api(ErrorCode::QuotaExceeded))),
+            ("c.txt", OpError::Remote(api(ErrorCode::ServiceFull))),
+            ("big.bin", no_room),
+            ("d.bin", io_full()),
+        ];
+        let mut pauses = Vec::new();
+        let v = verdict(round(5, 0, failed, vec![]), &mut pauses, ROOM);
+        assert_eq!(
+            done(v),
+            Outcome::Paused(vec![
+                Pause::StorageFull {
+                    waiting: 2,
+                    storage: ROOM.storage,
+                },
+                Pause::ServiceFull { waiting: 1 },
+                Pause::DiskFull {
+                    waiting: 2,
+                    first: Some("big.bin".into()),
+                    keep_free_bytes: 500,
+                },
+            ])
+        );
+        // Room is short, but something else was done: plan again.
+        let failed = vec![("a.txt", OpError::Remote(api(ErrorCode::QuotaExceeded)))];
+        assert!(matches!(
+            verdict(round(2, 1, failed, vec![]), &mut pauses, ROOM),
+            Verdict::Again
+        ));
+    }
+
+    #[test]
+    fn the_service_and_the_network_stop_the_pass() {
+        for (e, want) in [
+            (
+                api(ErrorCode::AccountFrozen),
+                Ok(Pause::AccountFrozen { deletes_at: None }),
+            ),
+            (api(ErrorCode::AccountDeleted), Ok(Pause::AccountDeleted)),
+            (
+                api(ErrorCode::AgreementsRequired),
+                Ok(Pause::AgreementsRequired { documents: vec![] }),
+            ),
+            (api(ErrorCode::Unauthorized), Err(Failure::SignedOut)),
+            (
+                offline(),
+                Err(Failure::Offline {
+                    cause: NetCauseAlias::Connect,
+                }),
+            ),
+        ] {
+            let mut pauses = Vec::new();
+            let failed = vec![
+                ("a.txt", OpError::Remote(e)),
+                ("b.txt", OpError::Stale(Stale::Changed("b.txt".into()))),
+            ];
+            let Verdict::Stop(e) = verdict(round(2, 1, failed, vec![]), &mut pauses, ROOM) else {
+                panic!("the pass goes on after {want:?}");
+            };
+            let got = match stopped(Step::Remote(e)) {
+                Ok(Outcome::Paused(p)) => Ok(p.into_iter().next().unwrap()),
+                Ok(Outcome::InSync) => panic!("in sync"),
+                Err(e) => Err(e.failure()),
+            };
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn a_failure_of_its_own_is_retried_and_a_local_database_is_never_offline() {
+        let db = DbError::Sql(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+            None,
+        ));
+        let failed = vec![
+            (
+                "to.txt",
+                OpError::Io(Arc::new(std::io::Error::from(
+                    std::io::ErrorKind::PermissionDenied,
+                ))),
+            ),
+            ("x.txt", OpError::from(db)),
+        ];
+        let totals = round(2, 0, failed, vec![]);
+        assert_eq!(
+            totals.retry,
+            [
+                (
+                    1,
+                    "from.txt".to_string(),
+                    OpFailure::Local {
+                        error: crate::problem::LocalError::PermissionDenied
+                    }
+                ),
+                (
+                    1,
+                    "to.txt".to_string(),
+                    OpFailure::Local {
+                        error: crate::problem::LocalError::PermissionDenied
+                    }
+                ),
+                (1, "x.txt".to_string(), OpFailure::LocalDatabase),
+            ],
+            "a move's start is held with its destination"
+        );
+        let mut pauses = Vec::new();
+        assert!(matches!(verdict(totals, &mut pauses, ROOM), Verdict::Again));
+        // A pass the state database stops is a local failure, not offline.
+        let e = SyncError::StateDb(DbError::Sql(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        )));
+        assert_eq!(e.failure(), Failure::LocalDatabase { disk_full: true });
+    }
 }

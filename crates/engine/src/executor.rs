@@ -15,11 +15,13 @@ use futures::stream::{self, StreamExt};
 use nubo_protocol::{ChunkRef, CommitRequest, DeleteRequest, ErrorCode};
 
 use crate::content::{hash_bytes, Digest};
-use crate::db::{Change, FolderId, StateDb};
+use crate::db::{Change, DbError, FolderId, Stamp, StateDb};
 use crate::fs::{LocalFs, MadeDir, TempSink};
 use crate::ignore_rules::IgnoreRules;
 use crate::planner::{Expect, Op};
+use crate::problem::{LocalError, OpFailure};
 use crate::remote::{Remote, RemoteError};
+use crate::report::RecordedChange;
 use crate::scanner::{self, ScanInput};
 use crate::temp_names::TempNames;
 use crate::tree::{
@@ -31,43 +33,77 @@ mod batch;
 /// Transfers at once per folder.
 const PARALLEL_TRANSFERS: usize = 8;
 
+/// Why one operation failed, with its source.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum OpError {
     #[error(transparent)]
     Remote(#[from] RemoteError),
-    #[error("{0}")]
-    Io(String),
+    #[error("a local read or write failed")]
+    Io(#[source] Arc<io::Error>),
     /// The disk or the service moved on since the plan; the next round replans.
     #[error("{0}")]
-    Stale(String),
+    Stale(Stale),
     #[error("{0}")]
-    Refused(String),
+    Refused(Refusal),
     /// The local disk has no room for it; it waits for space.
-    #[error("{0}")]
-    DiskFull(String),
+    #[error("{path} ({needed} bytes) does not fit: {free} bytes free on the folder's disk, {keep_free} kept free")]
+    NoRoom {
+        path: String,
+        needed: u64,
+        free: u64,
+        keep_free: u64,
+    },
+    /// A write found the disk full.
+    #[error("the disk is full")]
+    DiskFull(#[source] Arc<io::Error>),
+    /// The state database could not record it.
+    #[error(transparent)]
+    StateDb(Arc<DbError>),
+}
+
+/// How the disk or the service moved on since the plan.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Stale {
+    #[error("{0} changed since the plan")]
+    Changed(String),
+    #[error("{0} changed while it was read or sent; it will be sent again")]
+    ChangedWhileSent(String),
+    #[error("{0} changed here while its new version was downloaded")]
+    ChangedWhileDownloaded(String),
+    #[error("{0} is no longer a file")]
+    NotAFile(String),
+    #[error("{0} is a file where a folder is needed")]
+    FileInTheWay(String),
+    #[error("{0} has new content since the plan")]
+    NewContent(String),
+    #[error("{path} cannot be read or is not synced; {folder} stays")]
+    UnseenInside { path: String, folder: String },
+}
+
+/// What the engine refuses to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("refusing to write through the symbolic link {0}")]
+    ThroughLink(PathBuf),
+    #[error("the service sent a damaged chunk of {0}; it will be fetched again")]
+    DamagedChunk(String),
+    #[error("{0} did not match its hash after download; it will be fetched again")]
+    HashMismatch(String),
 }
 
 impl From<io::Error> for OpError {
     fn from(e: io::Error) -> Self {
         if e.kind() == io::ErrorKind::StorageFull {
-            OpError::DiskFull(e.to_string())
+            OpError::DiskFull(Arc::new(e))
         } else {
-            OpError::Io(e.to_string())
+            OpError::Io(Arc::new(e))
         }
     }
 }
 
-impl From<anyhow::Error> for OpError {
-    fn from(e: anyhow::Error) -> Self {
-        let full = e.chain().any(|c| {
-            c.downcast_ref::<io::Error>()
-                .is_some_and(|io| io.kind() == io::ErrorKind::StorageFull)
-        });
-        if full {
-            OpError::DiskFull(format!("{e:#}"))
-        } else {
-            OpError::Io(format!("{e:#}"))
-        }
+impl From<DbError> for OpError {
+    fn from(e: DbError) -> Self {
+        OpError::StateDb(Arc::new(e))
     }
 }
 
@@ -76,6 +112,23 @@ impl OpError {
         match self {
             OpError::Remote(e) => e.code(),
             _ => None,
+        }
+    }
+
+    /// What the user is told of it.
+    pub fn failure(&self) -> OpFailure {
+        match self {
+            OpError::Remote(RemoteError::Api(e)) => OpFailure::Service { code: e.code },
+            OpError::Remote(RemoteError::Network { .. }) => OpFailure::Offline,
+            OpError::Io(e) => OpFailure::Local {
+                error: LocalError::from(e.as_ref()),
+            },
+            OpError::Stale(_) => OpFailure::Changed,
+            OpError::Refused(Refusal::ThroughLink(_)) => OpFailure::ThroughLink,
+            OpError::Refused(_) => OpFailure::Damaged,
+            OpError::NoRoom { .. } | OpError::DiskFull(_) => OpFailure::DiskFull,
+            OpError::StateDb(e) if e.is_disk_full() => OpFailure::DiskFull,
+            OpError::StateDb(_) => OpFailure::LocalDatabase,
         }
     }
 }
@@ -92,7 +145,8 @@ pub struct FolderCtx {
     pub remote_tree: Tree<RemoteEntry>,
     /// The change-feed cursor the remote tree reflects.
     pub cursor: i64,
-    pub stamp: String,
+    /// When and where this batch runs: recent changes, conflict copies.
+    pub stamp: Stamp,
     made_dirs: Mutex<HashMap<String, NodeId>>,
     limits: Arc<crate::throttle::Limits>,
     /// Transfers in flight at once.
@@ -121,11 +175,6 @@ impl Drop for Room<'_> {
     }
 }
 
-/// Bytes as the messages the user reads give them.
-pub(crate) fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
 #[derive(Debug, Default)]
 pub struct Report {
     pub done: usize,
@@ -147,7 +196,7 @@ impl FolderCtx {
         local: Tree<LocalEntry>,
         remote_tree: Tree<RemoteEntry>,
         cursor: i64,
-        stamp: String,
+        stamp: Stamp,
     ) -> Self {
         FolderCtx {
             folder,
@@ -226,15 +275,14 @@ impl FolderCtx {
     /// changes, in one transaction.
     fn record<'a>(
         &'a self,
-        event: Option<(&'a str, &'a str)>,
+        change: Option<RecordedChange>,
         mut changes: Vec<Change<'a>>,
     ) -> Result<(), OpError> {
-        if let Some((action, path)) = event {
-            tracing::info!(folder = self.folder, "{action}: {path}");
-            changes.push(Change::Event {
-                action,
-                path,
-                at: &self.stamp,
+        if let Some(change) = change {
+            tracing::info!(folder = self.folder, ?change);
+            changes.push(Change::Recorded {
+                change,
+                stamp: &self.stamp,
             });
         }
         Ok(self.db.record(self.folder, &changes)?)
@@ -248,12 +296,12 @@ impl FolderCtx {
         let room = Room { ctx: self, size };
         if let Some(free) = self.fs.available_space(dir)? {
             if free < reserved.saturating_add(self.keep_free) {
-                return Err(OpError::DiskFull(format!(
-                    "{rel} ({}) does not fit: {} free on the folder's disk, {} kept free",
-                    mb(size),
-                    mb(free),
-                    mb(self.keep_free)
-                )));
+                return Err(OpError::NoRoom {
+                    path: rel.to_string(),
+                    needed: size,
+                    free,
+                    keep_free: self.keep_free,
+                });
             }
         }
         Ok(room)
@@ -267,16 +315,10 @@ impl FolderCtx {
             at.push(part);
             match self.fs.make_dir(&at)? {
                 MadeDir::Ready => {}
-                MadeDir::Symlink => {
-                    return Err(OpError::Refused(format!(
-                        "refusing to write through the symbolic link {}",
-                        at.display()
-                    )))
-                }
+                MadeDir::Symlink => return Err(OpError::Refused(Refusal::ThroughLink(at))),
                 MadeDir::File => {
-                    return Err(OpError::Stale(format!(
-                        "{} is a file where a folder is needed",
-                        at.display()
+                    return Err(OpError::Stale(Stale::FileInTheWay(
+                        at.display().to_string(),
                     )))
                 }
             }
@@ -428,9 +470,11 @@ async fn run(ctx: &FolderCtx, op: Op) -> Result<(), OpError> {
                 .remote
                 .move_node(node, parent_id, file_name(&to))
                 .await?;
-            let what = format!("{from} → {to}");
             ctx.record(
-                Some(("moved on the service", &what)),
+                Some(RecordedChange::MovedOnService {
+                    from: from.clone(),
+                    to: to.clone(),
+                }),
                 vec![
                     Change::Remote(&moved),
                     Change::RebaseSynced {
@@ -443,9 +487,11 @@ async fn run(ctx: &FolderCtx, op: Op) -> Result<(), OpError> {
         Op::LocalMove { from, to } => {
             ctx.local_dir(parent(&to))?;
             ctx.fs.rename_new(&ctx.abs(&from), &ctx.abs(&to))?;
-            let what = format!("{from} → {to}");
             ctx.record(
-                Some(("moved here", &what)),
+                Some(RecordedChange::MovedHere {
+                    from: from.clone(),
+                    to: to.clone(),
+                }),
                 vec![
                     Change::RebaseLocal {
                         from: &from,
@@ -461,7 +507,10 @@ async fn run(ctx: &FolderCtx, op: Op) -> Result<(), OpError> {
         Op::KeepConflictCopy { path, copy } => {
             ctx.fs.rename_new(&ctx.abs(&path), &ctx.abs(&copy))?;
             ctx.record(
-                Some(("conflict: kept this computer's version as", &copy)),
+                Some(RecordedChange::ConflictKept {
+                    path: path.clone(),
+                    copy: copy.clone(),
+                }),
                 vec![
                     Change::RebaseLocal {
                         from: &path,
@@ -470,7 +519,7 @@ async fn run(ctx: &FolderCtx, op: Op) -> Result<(), OpError> {
                     Change::Conflict {
                         path: &path,
                         copy: &copy,
-                        at: &ctx.stamp,
+                        stamp: &ctx.stamp,
                     },
                 ],
             )
@@ -493,7 +542,7 @@ async fn run(ctx: &FolderCtx, op: Op) -> Result<(), OpError> {
             };
             let gone = ctx.remote.delete(node, &req).await?;
             ctx.record(
-                Some(("moved to the service's trash", &path)),
+                Some(RecordedChange::TrashedOnService { path: path.clone() }),
                 vec![
                     Change::RemoveRemoteSubtree {
                         id: gone.id,
@@ -521,7 +570,7 @@ fn local_delete(ctx: &FolderCtx, rel: &str, kind: Kind) -> Result<(), OpError> {
     // Only what is exactly as planned goes: a file edited since, or a new
     // file inside a folder, keeps it all for the next round.
     if !unchanged(ctx, rel)? {
-        return Err(OpError::Stale(format!("{rel} changed since the plan")));
+        return Err(OpError::Stale(Stale::Changed(rel.to_string())));
     }
     let ignored = match kind {
         Kind::Dir => folder_as_planned(ctx, rel)?,
@@ -530,14 +579,18 @@ fn local_delete(ctx: &FolderCtx, rel: &str, kind: Kind) -> Result<(), OpError> {
     ctx.fs.trash(&ctx.abs(rel))?;
     let mut changes = vec![Change::RemoveLocal(rel), Change::RemoveSynced(rel)];
     // What the folder's ignore rules left out went with it: say so.
-    for path in &ignored {
-        changes.push(Change::Event {
-            action: "moved to the trash with its folder (not synced: .nuboignore)",
-            path,
-            at: &ctx.stamp,
+    for path in ignored {
+        changes.push(Change::Recorded {
+            change: RecordedChange::TrashedWithFolder { path },
+            stamp: &ctx.stamp,
         });
     }
-    ctx.record(Some(("moved to the trash", rel)), changes)
+    ctx.record(
+        Some(RecordedChange::TrashedHere {
+            path: rel.to_string(),
+        }),
+        changes,
+    )
 }
 
 /// Checks that the folder `rel` holds exactly what the plan saw, by a scan
@@ -558,18 +611,17 @@ fn folder_as_planned(ctx: &FolderCtx, rel: &str) -> Result<Vec<String>, OpError>
     };
     let now = scanner::scan_under(ctx.fs.as_ref(), &ctx.root, rel, &input);
     if let Some((path, _)) = now.blocked.iter().next() {
-        return Err(OpError::Stale(format!(
-            "{path} cannot be read or is not synced; {rel} stays"
-        )));
+        return Err(OpError::Stale(Stale::UnseenInside {
+            path: path.clone(),
+            folder: rel.to_string(),
+        }));
     }
     if now.tree.len() != seen.len() {
-        return Err(OpError::Stale(format!(
-            "{rel} has new content since the plan"
-        )));
+        return Err(OpError::Stale(Stale::NewContent(rel.to_string())));
     }
     for sub in now.tree.keys() {
         if !unchanged(ctx, sub)? {
-            return Err(OpError::Stale(format!("{sub} changed since the plan")));
+            return Err(OpError::Stale(Stale::Changed(sub.clone())));
         }
     }
     let built_in_only = IgnoreRules::with_file(&ctx.root, &[], None);
@@ -587,7 +639,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, OpError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| OpError::Io(e.to_string()))?
+        .map_err(|e| OpError::Io(Arc::new(io::Error::other(e))))?
         .map_err(OpError::from)
 }
 
@@ -595,15 +647,13 @@ async fn upload(ctx: &FolderCtx, rel: &str, base: Option<(NodeId, i64)>) -> Resu
     let abs = ctx.abs(rel);
     let before = match ctx.stat(rel)? {
         Some((Kind::File, s)) => s,
-        _ => return Err(OpError::Stale(format!("{rel} is no longer a file"))),
+        _ => return Err(OpError::Stale(Stale::NotAFile(rel.to_string()))),
     };
     let fs = ctx.fs.clone();
     let path = abs.clone();
     let digest = blocking(move || fs.digest(&path)).await?;
     if ctx.stat(rel)?.map(|(_, s)| s) != Some(before) {
-        return Err(OpError::Stale(format!(
-            "{rel} changed while it was read; it will be sent again"
-        )));
+        return Err(OpError::Stale(Stale::ChangedWhileSent(rel.to_string())));
     }
     let hashes: Vec<String> = digest.chunks.iter().map(|c| c.hash.clone()).collect();
     let mut missing = std::collections::HashSet::new();
@@ -618,9 +668,7 @@ async fn upload(ctx: &FolderCtx, rel: &str, base: Option<(NodeId, i64)>) -> Resu
         let (fs, path, off, len) = (ctx.fs.clone(), abs.clone(), chunk.offset, chunk.size);
         let data = blocking(move || fs.read_at(&path, off, len)).await?;
         if hash_bytes(&data) != chunk.hash {
-            return Err(OpError::Stale(format!(
-                "{rel} changed while it was sent; it will be sent again"
-            )));
+            return Err(OpError::Stale(Stale::ChangedWhileSent(rel.to_string())));
         }
         ctx.limits.up.acquire(chunk.size).await;
         ctx.remote.put_chunk(&chunk.hash, data).await?;
@@ -630,7 +678,9 @@ async fn upload(ctx: &FolderCtx, rel: &str, base: Option<(NodeId, i64)>) -> Resu
     let node = ctx.remote.commit(&req).await?;
     let (local, synced) = agreed(before, digest.hash, node.id, node.rev);
     ctx.record(
-        Some(("uploaded", rel)),
+        Some(RecordedChange::Uploaded {
+            path: rel.to_string(),
+        }),
         vec![
             Change::Remote(&node),
             Change::Local(rel, &local),
@@ -661,9 +711,7 @@ async fn download(
                     ctx.limits.down.acquire(chunk.size).await;
                     let data = ctx.remote.get_chunk(&chunk.hash).await?;
                     if hash_bytes(&data) != chunk.hash {
-                        return Err(OpError::Refused(format!(
-                            "the service sent a damaged chunk of {rel}; it will be fetched again"
-                        )));
+                        return Err(OpError::Refused(Refusal::DamagedChunk(rel.to_string())));
                     }
                     data
                 }
@@ -672,9 +720,7 @@ async fn download(
             temp.write_all(&data)?;
         }
         if whole.finalize().to_hex().as_str() != manifest.hash {
-            return Err(OpError::Refused(format!(
-                "{rel} did not match its hash after download; it will be fetched again"
-            )));
+            return Err(OpError::Refused(Refusal::HashMismatch(rel.to_string())));
         }
         // 0: the writer did not say (times before 1970 are negative).
         if remote.mtime_ms != 0 {
@@ -691,7 +737,9 @@ async fn download(
     let stat = ctx.stat(rel)?.map(|(_, s)| s).unwrap_or_default();
     let (local, synced) = agreed(stat, manifest.hash, remote.node, manifest.rev);
     ctx.record(
-        Some(("downloaded", rel)),
+        Some(RecordedChange::Downloaded {
+            path: rel.to_string(),
+        }),
         vec![Change::Local(rel, &local), Change::Synced(rel, &synced)],
     )
 }
@@ -787,9 +835,9 @@ async fn copy_chunk(
 fn place(ctx: &FolderCtx, rel: &str, temp_path: &Path, expect: &Expect) -> Result<(), OpError> {
     match ctx.fs.place(temp_path, &ctx.abs(rel), expect) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(OpError::Stale(format!(
-            "{rel} changed here while its new version was downloaded"
-        ))),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(OpError::Stale(
+            Stale::ChangedWhileDownloaded(rel.to_string()),
+        )),
         Err(e) => Err(e.into()),
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::db::FolderId;
+use crate::problem::OpFailure;
 use crate::tree::RelPath;
 
 /// The first try after a second failure waits this long; each failure
@@ -18,14 +19,14 @@ struct Entry {
     tries: u32,
     /// Unix seconds; 0 while it is simply tried again next round.
     retry_at: i64,
-    error: String,
+    error: OpFailure,
 }
 
 /// A path held back, for the user: what failed and when it is tried again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
     pub path: RelPath,
-    pub error: String,
+    pub error: OpFailure,
     pub tries: u32,
     pub retry_at: i64,
 }
@@ -54,14 +55,14 @@ impl Failing {
     }
 
     /// An operation on `path` failed at `now`.
-    pub fn failed(&mut self, folder: FolderId, path: &str, error: String, now: i64) {
+    pub fn failed(&mut self, folder: FolderId, path: &str, error: OpFailure, now: i64) {
         let e = self
             .entries
             .entry((folder, path.to_string()))
             .or_insert(Entry {
                 tries: 0,
                 retry_at: 0,
-                error: String::new(),
+                error: error.clone(),
             });
         e.tries += 1;
         e.error = error;
@@ -103,12 +104,12 @@ mod tests {
     #[test]
     fn a_second_failure_holds_the_path_back_with_growing_waits() {
         let mut f = Failing::default();
-        f.failed(1, "g.txt", "File exists".into(), 100);
+        f.failed(1, "g.txt", OpFailure::Changed, 100);
         assert!(
             f.held(1, 100).is_empty(),
             "the first failure is retried at once"
         );
-        f.failed(1, "g.txt", "File exists".into(), 100);
+        f.failed(1, "g.txt", OpFailure::Changed, 100);
         let held = f.held(1, 100);
         assert_eq!(held.len(), 1);
         assert_eq!(held[0].retry_at, 105);
@@ -117,10 +118,10 @@ mod tests {
             "another folder's paths are its own"
         );
         assert_eq!(f.next_retry(100), Some(105));
-        f.failed(1, "g.txt", "File exists".into(), 105);
+        f.failed(1, "g.txt", OpFailure::Changed, 105);
         assert_eq!(f.held(1, 105)[0].retry_at, 115);
         for _ in 0..30 {
-            f.failed(1, "g.txt", "File exists".into(), 0);
+            f.failed(1, "g.txt", OpFailure::Changed, 0);
         }
         assert_eq!(f.held(1, 0)[0].retry_at, MAX_WAIT_SECS);
     }
@@ -128,20 +129,20 @@ mod tests {
     #[test]
     fn a_path_no_longer_planned_is_forgotten_once_its_wait_is_over() {
         let mut f = Failing::default();
-        f.failed(1, "a", "x".into(), 0);
-        f.failed(1, "a", "x".into(), 0);
+        f.failed(1, "a", OpFailure::Changed, 0);
+        f.failed(1, "a", OpFailure::Changed, 0);
         f.settle(1, &HashSet::new(), 1);
         assert_eq!(f.held(1, 1).len(), 1, "still held: kept");
         f.settle(1, &HashSet::from(["a"]), 10);
         assert!(f.held(1, 10).is_empty());
-        f.failed(1, "a", "x".into(), 10);
+        f.failed(1, "a", OpFailure::Changed, 10);
         assert_eq!(
             f.held(1, 10)[0].tries,
             3,
             "planned and failing again: counts on"
         );
         f.settle(1, &HashSet::new(), 100);
-        f.failed(1, "a", "x".into(), 100);
+        f.failed(1, "a", OpFailure::Changed, 100);
         assert!(
             f.held(1, 100).is_empty(),
             "it had stopped failing: counts from one"

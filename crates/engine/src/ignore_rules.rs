@@ -42,7 +42,7 @@ pub struct IgnoreRules {
     /// "everything" or "photos".)
     excluded: Vec<String>,
     /// A problem with the user's `.nuboignore`, to show in `status`.
-    pub warning: Option<String>,
+    pub warning: Option<crate::problem::IgnoreFileProblem>,
 }
 
 impl IgnoreRules {
@@ -74,14 +74,13 @@ impl IgnoreRules {
         let mut warning = None;
         for line in text.unwrap_or_default().lines() {
             if let Err(e) = b.add_line(Some(file.clone()), line) {
-                warning = Some(format!(
-                    "{} has a line that was skipped: {e}",
-                    file.display()
-                ));
+                tracing::warn!("{} has a line that was skipped: {e}", file.display());
+                warning = Some(crate::problem::IgnoreFileProblem::LineSkipped);
             }
         }
         let matcher = b.build().unwrap_or_else(|e| {
-            warning = Some(format!("{} could not be used: {e}", file.display()));
+            tracing::warn!("{} could not be used: {e}", file.display());
+            warning = Some(crate::problem::IgnoreFileProblem::Unusable);
             Gitignore::empty()
         });
         IgnoreRules {

@@ -21,6 +21,7 @@ pub mod planner;
 pub mod problem;
 pub mod remote;
 pub mod remote_tree;
+pub mod report;
 pub mod restore;
 pub mod scanner;
 pub mod temp_names;
@@ -28,5 +29,5 @@ pub mod throttle;
 pub mod tree;
 pub mod watch;
 
-pub use engine::{Engine, Outcome, Pause};
+pub use engine::{Engine, Outcome, Pause, SyncError};
 pub use home::{Config, FolderConfig, Home};

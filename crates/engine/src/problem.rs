@@ -1,73 +1,128 @@
-//! What keeps part of a folder from syncing, as data: the CLI puts it into
-//! words with `Display`; other front ends may put it into their own.
+//! What keeps part of a folder from syncing, as data: each front end puts
+//! it into its own words (the CLI in English, the app through its catalogs).
 
-use crate::tree::{Blocked, ReadError, RelPath, Unsynced};
+use nubo_protocol::ErrorCode;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+use crate::tree::{Blocked, RelPath};
+
+#[cfg(feature = "ts")]
+use ts_rs::TS;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Problem {
     /// A local path left as it was (with everything inside it).
     Blocked { path: RelPath, why: Blocked },
-    /// An operation that failed twice, tried again at `retry_at` (Unix seconds).
+    /// An operation that failed twice, tried again at `retry_at`.
     Failing {
         path: RelPath,
-        error: String,
-        retry_at: i64,
+        error: OpFailure,
+        #[serde(with = "time::serde::rfc3339")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        retry_at: OffsetDateTime,
     },
+    /// A name from the service that could address something outside the
+    /// folder, refused with everything inside it.
+    RefusedName {
+        /// The folder it is in (`""`: the top).
+        dir: RelPath,
+        name: String,
+        why: NameRule,
+    },
+    /// A name this system cannot hold (on Windows `CON`, trailing dots).
+    NotHere { path: RelPath, why: String },
+    /// The service lists a folder inside itself; it is left out.
+    FolderLoop { path: RelPath },
+    /// A local name that is not valid UTF-8 is not synced.
+    NotUtf8 { path: String },
+    /// Part of the folder could not be read (the walk's own start).
+    UnreadablePart,
+    /// The folder's `.nuboignore` has a line that was skipped, or cannot be used.
+    IgnoreFile { broken: IgnoreFileProblem },
 }
 
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Problem::Blocked { path, why } => match why {
-                Blocked::Unreadable { error } => write!(
-                    f,
-                    "{path:?} cannot be read ({}); it and what it holds are left as they were, here and on the service, until it can be",
-                    read_error(*error)
-                ),
-                Blocked::InTheWay { what } => write!(
-                    f,
-                    "{path:?} is {}, which is not synced; nothing from the service is written there, and what the service holds there stays on it",
-                    match what {
-                        Unsynced::Symlink => "a symbolic link",
-                        Unsynced::Special => "a device, pipe or socket",
-                    }
-                ),
-                Blocked::MountChanged => write!(
-                    f,
-                    "{path:?} was another disk's mount point and is empty now; nothing in it was changed"
-                ),
-                Blocked::NestedRoot => write!(
-                    f,
-                    "{path:?} is another synced folder; it is left out of this one"
-                ),
-                Blocked::Failing => write!(f, "{path:?} waits for its next try"),
-            },
-            Problem::Failing {
-                path,
-                error,
-                retry_at,
-            } => {
-                let at = time::OffsetDateTime::from_unix_timestamp(*retry_at)
-                    .ok()
-                    .and_then(|t| {
-                        t.format(time::macros::format_description!(
-                            "[hour]:[minute]:[second] UTC"
-                        ))
-                        .ok()
-                    })
-                    .unwrap_or_default();
-                write!(f, "{path:?} could not be synced: {error}; trying again at {at}")
-            }
+/// Which rule a refused name breaks (`nubo_protocol::names::check_name`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "snake_case")]
+pub enum NameRule {
+    Empty,
+    DotOrDotDot,
+    Separator,
+    Nul,
+    TooLong,
+}
+
+impl From<nubo_protocol::names::NameProblem> for NameRule {
+    fn from(p: nubo_protocol::names::NameProblem) -> Self {
+        use nubo_protocol::names::NameProblem as P;
+        match p {
+            P::Empty => NameRule::Empty,
+            P::DotOrDotDot => NameRule::DotOrDotDot,
+            P::Separator => NameRule::Separator,
+            P::Nul => NameRule::Nul,
+            P::TooLong => NameRule::TooLong,
         }
     }
 }
 
-fn read_error(e: ReadError) -> &'static str {
-    match e {
-        ReadError::PermissionDenied => "permission denied",
-        ReadError::NameTooLong => "its path is too long for this system",
-        ReadError::Vanished => "it went away while the folder was read",
-        ReadError::Other => "an I/O error",
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "snake_case")]
+pub enum IgnoreFileProblem {
+    /// A line is not a valid pattern; the others apply.
+    LineSkipped,
+    /// The file cannot be used at all; only the built-in rules apply.
+    Unusable,
+}
+
+/// Why one operation failed, for the user (the error itself goes to the log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OpFailure {
+    /// A local read or write failed.
+    Local { error: LocalError },
+    /// It changed while Nubo worked on it.
+    Changed,
+    /// Writing there would pass through a symbolic link.
+    ThroughLink,
+    /// What the service sent did not match its hash.
+    Damaged,
+    /// The service refused it.
+    Service {
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        code: ErrorCode,
+    },
+    /// The service could not be reached.
+    Offline,
+    /// The state database could not record it.
+    LocalDatabase,
+    /// No room on this computer's disk.
+    DiskFull,
+}
+
+/// What kind of local failure, as the OS said it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "snake_case")]
+pub enum LocalError {
+    PermissionDenied,
+    NotFound,
+    AlreadyExists,
+    Other,
+}
+
+impl From<&std::io::Error> for LocalError {
+    fn from(e: &std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::PermissionDenied => LocalError::PermissionDenied,
+            std::io::ErrorKind::NotFound => LocalError::NotFound,
+            std::io::ErrorKind::AlreadyExists => LocalError::AlreadyExists,
+            _ => LocalError::Other,
+        }
     }
 }

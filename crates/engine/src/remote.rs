@@ -19,20 +19,63 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::report::NetCause;
+
+/// A request that did not get the answer it wanted: the service's own
+/// error, or no usable answer at all (with the network stack's error).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RemoteError {
     #[error("{0}")]
     Api(ApiError),
-    #[error("cannot reach the service ({0}); check the network and the server address")]
-    Network(String),
+    #[error("cannot reach the service ({cause:?})")]
+    Network {
+        cause: NetCause,
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl RemoteError {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             RemoteError::Api(e) => Some(e.code),
-            RemoteError::Network(_) => None,
+            RemoteError::Network { .. } => None,
         }
+    }
+
+    /// A network failure of a kind, from any error (the simulator's dropped
+    /// requests, answers that make no sense).
+    pub fn network(
+        cause: NetCause,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        RemoteError::Network {
+            cause,
+            source: Arc::from(source.into()),
+        }
+    }
+
+    /// The network failure's kind, if it is one.
+    pub fn net_cause(&self) -> Option<NetCause> {
+        match self {
+            RemoteError::Network { cause, .. } => Some(*cause),
+            RemoteError::Api(_) => None,
+        }
+    }
+
+    /// The whole chain of the network stack's errors, for a person reading
+    /// a log or a CLI message.
+    pub fn detail(&self) -> String {
+        let mut message = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !message.contains(&text) {
+                message = format!("{message}: {text}");
+            }
+            source = s.source();
+        }
+        message
     }
 }
 
@@ -187,25 +230,47 @@ async fn decode_error(resp: reqwest::Response) -> RemoteError {
     }
 }
 
-/// The whole chain: reqwest's own message hides the cause ("error sending
-/// request"), which is what tells a refused connection from a bad certificate.
+/// Classified by type: reqwest says whether it could not connect or timed
+/// out; a certificate the TLS stack refused is a rustls error in the chain.
 fn net(e: reqwest::Error) -> RemoteError {
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !message.contains(&text) {
-            message = format!("{message}: {text}");
+    let cause = if chain_has::<rustls::Error>(&e) {
+        NetCause::Certificate
+    } else if e.is_timeout() {
+        NetCause::TimedOut
+    } else if e.is_connect() {
+        NetCause::Connect
+    } else {
+        NetCause::Broken
+    };
+    RemoteError::network(cause, e)
+}
+
+/// Whether an error of type `T` lies in `e`'s chain of sources (TLS errors
+/// reach reqwest wrapped in `io::Error`s).
+fn chain_has<T: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut at = Some(e);
+    while let Some(err) = at {
+        if err.is::<T>() {
+            return true;
         }
-        source = s.source();
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.get_ref().is_some_and(|inner| chain_has::<T>(inner)) {
+                return true;
+            }
+        }
+        at = err.source();
     }
-    RemoteError::Network(message)
+    false
 }
 
 /// An answer that does not follow the protocol: treated like a dropped
 /// connection (the operation is tried again later), and said so.
+#[derive(Debug, thiserror::Error)]
+#[error("the service's answer made no sense: {0}")]
+pub struct Garbled(String);
+
 fn garbled(what: impl std::fmt::Display) -> RemoteError {
-    RemoteError::Network(format!("the service's answer made no sense: {what}"))
+    RemoteError::network(NetCause::Broken, Garbled(what.to_string()))
 }
 
 /// A pooled connection the service had just closed (it closes one whose
@@ -223,13 +288,15 @@ where
     }
 }
 
+/// hyper's own error for it: its request was never sent, it says
+/// (`is_incomplete_message` on a request that was not written).
 fn is_stale_connection(e: &reqwest::Error) -> bool {
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        if s.to_string()
-            .contains("connection closed before message completed")
-        {
-            return true;
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() {
+                return true;
+            }
         }
         source = s.source();
     }

@@ -9,13 +9,14 @@ use nubo_protocol::names::check_name;
 
 use crate::db::RemoteRow;
 use crate::ignore_rules::IgnoreRules;
+use crate::problem::Problem;
 use crate::tree::{join, Kind, NodeId, RelPath, RemoteEntry, Tree};
 
 #[derive(Debug, Default)]
 pub struct RemoteTree {
     pub tree: Tree<RemoteEntry>,
-    /// One sentence per refused name.
-    pub refused: Vec<String>,
+    /// What was refused, and why.
+    pub refused: Vec<Problem>,
     /// Entries left out (ignored, or with a refused name), each the top of
     /// what was left out: `Trees::remote_unseen`.
     pub unseen: BTreeSet<RelPath>,
@@ -35,35 +36,31 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
     let mut stack: Vec<(NodeId, String)> = vec![(root, String::new())];
     while let Some((id, dir)) = stack.pop() {
         if !entered.insert(id) {
-            out.refused.push(format!(
-                "the service lists the folder {dir:?} inside itself; it is left out"
-            ));
+            out.refused.push(Problem::FolderLoop { path: dir });
             continue;
         }
         for r in children.get(&id).map(Vec::as_slice).unwrap_or_default() {
             if let Err(problem) = check_name(&r.name) {
                 out.unseen.insert(join(&dir, &r.name));
-                out.refused.push(format!(
-                    "refused a name from the service in {:?}: {:?} ({problem})",
-                    if dir.is_empty() { "/" } else { &dir },
-                    r.name
-                ));
+                out.refused.push(Problem::RefusedName {
+                    dir: dir.clone(),
+                    name: r.name.clone(),
+                    why: problem.into(),
+                });
                 continue;
             }
             #[cfg(windows)]
             if let Some(why) = nubo_protocol::names::windows_problem(&r.name) {
                 out.unseen.insert(join(&dir, &r.name));
-                out.refused.push(format!(
-                    "{:?} cannot be created here: {why}",
-                    join(&dir, &r.name)
-                ));
+                out.refused.push(Problem::NotHere {
+                    path: join(&dir, &r.name),
+                    why: why.to_string(),
+                });
                 continue;
             }
             let path = join(&dir, &r.name);
             if r.kind == Kind::Dir && entered.contains(&r.id) {
-                out.refused.push(format!(
-                    "the service lists the folder {path:?} inside itself; it is left out"
-                ));
+                out.refused.push(Problem::FolderLoop { path });
                 continue;
             }
             if rules.is_ignored_in_walk(&path, r.kind == Kind::Dir) {
@@ -116,6 +113,6 @@ mod tests {
         let paths: Vec<&String> = built.tree.keys().collect();
         assert_eq!(paths, ["a", "a/c"]);
         assert_eq!(built.refused.len(), 1, "{:?}", built.refused);
-        assert!(built.refused[0].contains("inside itself"));
+        assert!(matches!(built.refused[0], Problem::FolderLoop { .. }));
     }
 }

@@ -16,6 +16,7 @@ use ignore::{WalkBuilder, WalkState};
 use crate::fs::{kind_of, stat_of, LocalFs};
 use crate::home::ROOT_MARKER;
 use crate::ignore_rules::IgnoreRules;
+use crate::problem::Problem;
 use crate::temp_names::TempNames;
 use crate::tree::{
     inside, is_inside, parent, Blocked, FileStat, Kind, LocalEntry, ReadError, RelPath, Tree,
@@ -30,8 +31,8 @@ pub struct Scan {
     pub tree: Tree<LocalEntry>,
     /// Paths left as they were (with everything inside), and why.
     pub blocked: Tree<Blocked>,
-    /// Entries left out, one sentence each (names that are not UTF-8).
-    pub skipped: Vec<String>,
+    /// Entries left out (names that are not UTF-8).
+    pub skipped: Vec<Problem>,
     /// This home's temp files of downloads that never finished (a crash, a kill).
     pub leftovers: Vec<PathBuf>,
 }
@@ -41,7 +42,7 @@ pub const TEMP_PREFIX: &str = ".nubo-tmp-";
 pub(crate) enum Found {
     Entry(RelPath, Kind, FileStat),
     Blocked(RelPath, Blocked),
-    Skipped(String),
+    Skipped(Problem),
     Leftover(PathBuf),
 }
 
@@ -53,7 +54,7 @@ pub(crate) enum Found {
 pub struct Walked {
     pub found: Vec<(RelPath, Kind, FileStat)>,
     pub blocked: Vec<(RelPath, Blocked)>,
-    pub skipped: Vec<String>,
+    pub skipped: Vec<Problem>,
     pub leftovers: Vec<PathBuf>,
 }
 
@@ -90,7 +91,10 @@ fn classify(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>) -> Opti
             return Some(match error_at(&err).map(|(p, k)| (rel_path(root, p), k)) {
                 Some((Some(rel), kind)) => Found::Blocked(rel, Blocked::Unreadable { error: kind }),
                 // The start of the walk itself: the caller sees it unreadable.
-                _ => Found::Skipped(format!("could not read part of the folder: {err}")),
+                _ => {
+                    tracing::warn!("could not read part of the folder: {err}");
+                    Found::Skipped(Problem::UnreadablePart)
+                }
             });
         }
     };
@@ -98,10 +102,9 @@ fn classify(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>) -> Opti
         return None;
     }
     let Some(rel) = rel_path(root, e.path()) else {
-        return Some(Found::Skipped(format!(
-            "{} has a name that is not valid UTF-8 and is not synced",
-            e.path().display()
-        )));
+        return Some(Found::Skipped(Problem::NotUtf8 {
+            path: e.path().display().to_string(),
+        }));
     };
     Some(match e.metadata() {
         Err(err) => {

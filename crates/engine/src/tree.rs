@@ -68,6 +68,7 @@ pub type Tree<T> = BTreeMap<RelPath, T>;
 /// Why a local path (and everything inside it) is left exactly as it is
 /// this round: the planner neither reads it as deleted nor writes there,
 /// and its merge base stays.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Blocked {
@@ -87,6 +88,7 @@ pub enum Blocked {
 }
 
 /// What kind of read failed, as the OS said it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReadError {
@@ -108,6 +110,7 @@ impl From<&std::io::Error> for ReadError {
 }
 
 /// An entry the sync leaves alone because it cannot be synced.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unsynced {

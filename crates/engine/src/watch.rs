@@ -9,6 +9,7 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc::Sender;
 
+use crate::engine::Wake;
 use crate::home::FolderConfig;
 use crate::remote::HttpRemote;
 
@@ -17,17 +18,14 @@ pub struct Watchers {
     _inner: Vec<notify::RecommendedWatcher>,
 }
 
-pub fn watch_folders(
-    folders: &[FolderConfig],
-    wake: Sender<&'static str>,
-) -> anyhow::Result<Watchers> {
+pub fn watch_folders(folders: &[FolderConfig], wake: Sender<Wake>) -> notify::Result<Watchers> {
     let mut inner = Vec::new();
     for f in folders {
         let tx = wake.clone();
         let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
             if is_relevant(&res) {
                 tracing::debug!("woken by {res:?}");
-                let _ = tx.try_send("local change");
+                let _ = tx.try_send(Wake::LocalChange);
             }
         })?;
         if let Err(e) = w.watch(&f.local, RecursiveMode::Recursive) {
@@ -65,7 +63,7 @@ fn is_relevant(res: &notify::Result<notify::Event>) -> bool {
 /// Follows the push channel for ever, reconnecting with backoff; polling
 /// covers the gaps. `up` says whether the channel is open (the service's
 /// first event arrives as soon as it is), so the loop polls only without it.
-pub async fn follow_push(http: Arc<HttpRemote>, wake: Sender<&'static str>, up: Arc<AtomicBool>) {
+pub async fn follow_push(http: Arc<HttpRemote>, wake: Sender<Wake>, up: Arc<AtomicBool>) {
     let mut backoff = Duration::from_secs(1);
     loop {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<i64>(16);
@@ -75,7 +73,7 @@ pub async fn follow_push(http: Arc<HttpRemote>, wake: Sender<&'static str>, up: 
             async move {
                 while rx.recv().await.is_some() {
                     up.store(true, Ordering::SeqCst);
-                    if wake.send("push").await.is_err() {
+                    if wake.send(Wake::Push).await.is_err() {
                         return;
                     }
                 }
@@ -84,7 +82,7 @@ pub async fn follow_push(http: Arc<HttpRemote>, wake: Sender<&'static str>, up: 
         let (res, _) = tokio::join!(http.follow_events(tx), forward);
         // Wake the loop once when an open channel closes, so that it polls
         // again while the channel is down; failed reconnects do not.
-        if up.swap(false, Ordering::SeqCst) && wake.send("push channel closed").await.is_err() {
+        if up.swap(false, Ordering::SeqCst) && wake.send(Wake::PushClosed).await.is_err() {
             return;
         }
         if wake.is_closed() {

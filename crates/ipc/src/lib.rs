@@ -5,6 +5,13 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+pub use nubo_engine::problem::{IgnoreFileProblem, LocalError, NameRule, OpFailure, Problem};
+pub use nubo_engine::report::{
+    Failure, LastPass, NetCause, Notice, PassOutcome, Pause, PendingDocument, RecordedChange,
+    RootProblem, Storage,
+};
+pub use nubo_engine::tree::{Blocked, ReadError, Unsynced};
+
 /// Where the first-run wizard stands, or that the app runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -30,13 +37,30 @@ pub enum TrayState {
         bytes_total: u64,
     },
     Paused,
-    Offline,
+    /// The service cannot be reached (and why, for the status window).
+    Offline {
+        cause: NetCause,
+    },
+    /// The last pass failed for a reason that is not the network.
     Error {
-        message: String,
+        failure: Failure,
     },
     /// Sign in, agreements, storage full, frozen account: one action resolves it.
     ActionNeeded {
-        message: String,
+        need: Need,
+    },
+}
+
+/// What the user has to do before syncing goes on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Need {
+    SignIn,
+    Agreements,
+    Folder,
+    /// The last pass paused for these (the first is the tray's line).
+    Pauses {
+        pauses: Vec<Pause>,
     },
 }
 
@@ -285,16 +309,28 @@ pub struct FolderView {
 pub struct Conflict {
     pub path: String,
     pub copy: String,
+    /// RFC 3339.
     pub at: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct RecentChange {
-    pub action: String,
-    pub path: String,
+    pub change: RecordedChange,
+    /// RFC 3339.
     pub at: String,
+    /// The device that made it.
+    pub device: String,
     /// The file's path on the service, for "Earlier versions…".
     pub service_path: Option<String>,
+}
+
+/// Where the sign-in tokens are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenStoreView {
+    Keyring,
+    /// A 0600 file in the home, where no keyring service exists.
+    File,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
@@ -308,27 +344,29 @@ pub struct AcceptedAgreement {
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct StatusView {
-    pub state: Option<String>,
+    /// How the last pass ended; none before the first.
+    pub last_pass: Option<LastPass>,
+    /// Something that happened once and that the user should know.
+    pub notice: Option<Notice>,
+    /// The state database cannot be read (it is left as it is; the next
+    /// sync rebuilds it).
+    pub database_damaged: bool,
     /// Bytes the account stores on the service, as of the last sync.
     #[ts(type = "number | null")]
     pub storage_used: Option<u64>,
     #[ts(type = "number | null")]
     pub storage_quota: Option<u64>,
-    pub last_error: Option<String>,
     pub folders: Vec<FolderView>,
     pub conflicts: Vec<Conflict>,
     pub recent: Vec<RecentChange>,
-    pub problems: Vec<String>,
-    pub token_store: Option<String>,
+    /// What the last round left out, and why.
+    pub problems: Vec<Problem>,
+    pub token_store: Option<TokenStoreView>,
     pub accepted: Vec<AcceptedAgreement>,
-    /// New folders on the service over the size threshold, waiting for a
-    /// yes (download) or no (keep on the service only).
-    pub waiting_folders: Vec<WaitingFolder>,
-    /// What the last pass paused for: `mass_delete`, `agreements`,
-    /// `storage_full`, `disk_full`, `folder_unavailable`, `account_frozen`,
-    /// `account_deleted`, `large_folder`. The status window offers the action
-    /// that resolves each.
-    pub pauses: Vec<String>,
+    /// What the last pass paused for, with its data. The status window
+    /// offers the action that resolves each (a large new folder: download
+    /// it or keep it on the service).
+    pub pauses: Vec<Pause>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
@@ -462,7 +500,26 @@ pub struct RestoreSummary {
 /// The TypeScript declarations of every type above, in one file.
 pub fn typescript() -> String {
     let decls = [
+        Blocked::decl(),
+        ReadError::decl(),
+        Unsynced::decl(),
+        NameRule::decl(),
+        IgnoreFileProblem::decl(),
+        LocalError::decl(),
+        OpFailure::decl(),
+        Problem::decl(),
+        PendingDocument::decl(),
+        RootProblem::decl(),
+        Storage::decl(),
+        Pause::decl(),
+        NetCause::decl(),
+        Failure::decl(),
+        PassOutcome::decl(),
+        LastPass::decl(),
+        RecordedChange::decl(),
+        Notice::decl(),
         Phase::decl(),
+        Need::decl(),
         TrayState::decl(),
         AppSnapshot::decl(),
         SignIn::decl(),
@@ -488,6 +545,7 @@ pub fn typescript() -> String {
         FolderView::decl(),
         Conflict::decl(),
         RecentChange::decl(),
+        TokenStoreView::decl(),
         AcceptedAgreement::decl(),
         StatusView::decl(),
         WaitingFolder::decl(),

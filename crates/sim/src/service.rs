@@ -274,7 +274,10 @@ pub struct SimRemote {
 }
 
 fn lost() -> RemoteError {
-    RemoteError::Network("the simulated connection dropped".into())
+    RemoteError::network(
+        nubo_engine::report::NetCause::Broken,
+        "the simulated connection dropped",
+    )
 }
 
 fn unsupported() -> RemoteError {

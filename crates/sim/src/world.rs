@@ -8,7 +8,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use nubo_engine::planner::Mode;
-use nubo_engine::{Config, Engine, FolderConfig, Home, Outcome};
+use nubo_engine::report::PassOutcome;
+use nubo_engine::{Config, Engine, FolderConfig, Home, Outcome, Pause};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -133,15 +134,17 @@ impl Client {
     /// New folders on the service held back for their size, as the engine
     /// last said (their paths on the service).
     fn waiting_folders(&self) -> Vec<String> {
-        let waiting: Vec<(String, u64)> = self
-            .engine()
-            .db
-            .meta("waiting_folders")
-            .ok()
-            .flatten()
-            .and_then(|w| serde_json::from_str(&w).ok())
-            .unwrap_or_default();
-        waiting.into_iter().map(|(p, _)| p).collect()
+        let last = self.engine().db.last_pass().ok().flatten();
+        let Some(PassOutcome::Paused { pauses }) = last.map(|p| p.outcome) else {
+            return Vec::new();
+        };
+        pauses
+            .into_iter()
+            .filter_map(|p| match p {
+                Pause::LargeFolder { remote_path, .. } => Some(remote_path),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The client's ignore rules now: its `.nuboignore` and its exclusions.
@@ -622,10 +625,7 @@ fn step_rng(seed: u64, step: usize) -> StdRng {
 fn describe(o: &Outcome) -> String {
     match o {
         Outcome::InSync => "in sync".into(),
-        Outcome::Paused(p) => format!(
-            "paused ({})",
-            p.iter().map(|p| p.kind()).collect::<Vec<_>>().join(", ")
-        ),
+        Outcome::Paused(p) => format!("paused ({p:?})"),
     }
 }
 

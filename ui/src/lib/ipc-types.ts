@@ -1,8 +1,62 @@
 // Generated from crates/ipc by `UPDATE_IPC_TYPES=1 cargo test -p nubo-ipc`. Do not edit.
 
+export type Blocked = { "kind": "unreadable", error: ReadError, } | { "kind": "in_the_way", what: Unsynced, } | { "kind": "mount_changed" } | { "kind": "nested_root" } | { "kind": "failing" };
+
+export type ReadError = "permission_denied" | "name_too_long" | "vanished" | "other";
+
+export type Unsynced = "symlink" | "special";
+
+export type NameRule = "empty" | "dot_or_dot_dot" | "separator" | "nul" | "too_long";
+
+export type IgnoreFileProblem = "line_skipped" | "unusable";
+
+export type LocalError = "permission_denied" | "not_found" | "already_exists" | "other";
+
+export type OpFailure = { "kind": "local", error: LocalError, } | { "kind": "changed" } | { "kind": "through_link" } | { "kind": "damaged" } | { "kind": "service", code: string, } | { "kind": "offline" } | { "kind": "local_database" } | { "kind": "disk_full" };
+
+export type Problem = { "kind": "blocked", path: string, why: Blocked, } | { "kind": "failing", path: string, error: OpFailure, retry_at: string, } | { "kind": "refused_name", 
+/**
+ * The folder it is in (`""`: the top).
+ */
+dir: string, name: string, why: NameRule, } | { "kind": "not_here", path: string, why: string, } | { "kind": "folder_loop", path: string, } | { "kind": "not_utf8", path: string, } | { "kind": "unreadable_part" } | { "kind": "ignore_file", broken: IgnoreFileProblem, };
+
+export type PendingDocument = { id: string, title: string, version: string, 
+/**
+ * `YYYY-MM-DD`.
+ */
+effective: string, };
+
+export type RootProblem = "missing" | "other_folder" | "marker_lost";
+
+export type Storage = { used_bytes: number, quota_bytes: number, };
+
+export type Pause = { "kind": "mass_delete", folder: string, local_files: number, remote_files: number, synced_files: number, } | { "kind": "agreements_required", documents: Array<PendingDocument>, } | { "kind": "storage_full", waiting: number, storage: Storage | null, } | { "kind": "service_full", waiting: number, } | { "kind": "disk_full", waiting: number, 
+/**
+ * The first file that did not fit.
+ */
+first: string | null, keep_free_bytes: number, } | { "kind": "folder_unavailable", folder: string, why: RootProblem, } | { "kind": "account_frozen", 
+/**
+ * When the service deletes the account's files unless someone signs in.
+ */
+deletes_at: string | null, } | { "kind": "account_deleted" } | { "kind": "large_folder", remote_path: string, bytes: number, } | { "kind": "mount_gone", folder: string, path: string, };
+
+export type NetCause = "connect" | "timed_out" | "certificate" | "broken";
+
+export type Failure = { "kind": "no_folders" } | { "kind": "offline", cause: NetCause, } | { "kind": "signed_out" } | { "kind": "local_database", disk_full: boolean, } | { "kind": "local" } | { "kind": "service", code: string, } | { "kind": "did_not_settle" } | { "kind": "home_busy" };
+
+export type PassOutcome = { "kind": "in_sync" } | { "kind": "paused", pauses: Array<Pause>, } | { "kind": "failed", failure: Failure, };
+
+export type LastPass = { at: string, outcome: PassOutcome, };
+
+export type RecordedChange = { "kind": "uploaded", path: string, } | { "kind": "downloaded", path: string, } | { "kind": "moved_on_service", from: string, to: string, } | { "kind": "moved_here", from: string, to: string, } | { "kind": "conflict_kept", path: string, copy: string, } | { "kind": "trashed_on_service", path: string, } | { "kind": "trashed_here", path: string, } | { "kind": "trashed_with_folder", path: string, };
+
+export type Notice = { "kind": "database_rebuilt", set_aside: string | null, } | { "kind": "service_rewound" };
+
 export type Phase = "welcome" | "sign_in" | "agreements" | "folder" | "running";
 
-export type TrayState = { "kind": "up_to_date" } | { "kind": "syncing", files_left: number, files_total: number, bytes_left: number, bytes_total: number, } | { "kind": "paused" } | { "kind": "offline" } | { "kind": "error", message: string, } | { "kind": "action_needed", message: string, };
+export type Need = { "kind": "sign_in" } | { "kind": "agreements" } | { "kind": "folder" } | { "kind": "pauses", pauses: Array<Pause>, };
+
+export type TrayState = { "kind": "up_to_date" } | { "kind": "syncing", files_left: number, files_total: number, bytes_left: number, bytes_total: number, } | { "kind": "paused" } | { "kind": "offline", cause: NetCause, } | { "kind": "error", failure: Failure, } | { "kind": "action_needed", need: Need, };
 
 export type AppSnapshot = { 
 /**
@@ -138,33 +192,58 @@ export type FolderView = { local: string, remote: string, mode: SyncMode,
  */
 excluded: Array<string>, paused: boolean, };
 
-export type Conflict = { path: string, copy: string, at: string, };
+export type Conflict = { path: string, copy: string, 
+/**
+ * RFC 3339.
+ */
+at: string, };
 
-export type RecentChange = { action: string, path: string, at: string, 
+export type RecentChange = { change: RecordedChange, 
+/**
+ * RFC 3339.
+ */
+at: string, 
+/**
+ * The device that made it.
+ */
+device: string, 
 /**
  * The file's path on the service, for "Earlier versions…".
  */
 service_path: string | null, };
 
+export type TokenStoreView = "keyring" | "file";
+
 export type AcceptedAgreement = { id: string, version: string, locale: string, age: string, accepted_at: string, };
 
-export type StatusView = { state: string | null, 
+export type StatusView = { 
+/**
+ * How the last pass ended; none before the first.
+ */
+last_pass: LastPass | null, 
+/**
+ * Something that happened once and that the user should know.
+ */
+notice: Notice | null, 
+/**
+ * The state database cannot be read (it is left as it is; the next
+ * sync rebuilds it).
+ */
+database_damaged: boolean, 
 /**
  * Bytes the account stores on the service, as of the last sync.
  */
-storage_used: number | null, storage_quota: number | null, last_error: string | null, folders: Array<FolderView>, conflicts: Array<Conflict>, recent: Array<RecentChange>, problems: Array<string>, token_store: string | null, accepted: Array<AcceptedAgreement>, 
+storage_used: number | null, storage_quota: number | null, folders: Array<FolderView>, conflicts: Array<Conflict>, recent: Array<RecentChange>, 
 /**
- * New folders on the service over the size threshold, waiting for a
- * yes (download) or no (keep on the service only).
+ * What the last round left out, and why.
  */
-waiting_folders: Array<WaitingFolder>, 
+problems: Array<Problem>, token_store: TokenStoreView | null, accepted: Array<AcceptedAgreement>, 
 /**
- * What the last pass paused for: `mass_delete`, `agreements`,
- * `storage_full`, `disk_full`, `folder_unavailable`, `account_frozen`,
- * `account_deleted`, `large_folder`. The status window offers the action
- * that resolves each.
+ * What the last pass paused for, with its data. The status window
+ * offers the action that resolves each (a large new folder: download
+ * it or keep it on the service).
  */
-pauses: Array<string>, };
+pauses: Array<Pause>, };
 
 export type WaitingFolder = { 
 /**

@@ -370,7 +370,26 @@ impl Client {
     }
 
     pub fn status_json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.ok(&["status", "--json"])).unwrap()
+        let s: serde_json::Value = serde_json::from_str(&self.ok(&["status", "--json"])).unwrap();
+        assert_eq!(s["version"], 1, "status --json says its version: {s}");
+        s
+    }
+
+    /// How the last pass ended, as `status --json` says it: `in_sync`,
+    /// `paused` or `failed` (`none` before the first).
+    pub fn last_outcome(&self) -> String {
+        self.status_json()["last_pass"]["outcome"]["kind"]
+            .as_str()
+            .unwrap_or("none")
+            .to_string()
+    }
+
+    /// What the last pass paused for, each with its data.
+    pub fn pauses(&self) -> Vec<serde_json::Value> {
+        self.status_json()["last_pass"]["outcome"]["pauses"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 }
 

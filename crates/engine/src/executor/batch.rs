@@ -102,7 +102,7 @@ async fn upload(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
                 }
                 Ok(_) => {
                     // Grown past a batch file, or gone: the next round replans it.
-                    let e = OpError::Stale(format!("{path} changed since it was planned"));
+                    let e = OpError::Stale(Stale::Changed(path.clone()));
                     out.push((path, 0, Err(e)));
                 }
                 Err(e) => out.push((path, 0, Err(e))),
@@ -138,9 +138,7 @@ async fn upload(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
         match ctx.stat(&rel) {
             Ok(Some((_, now))) if now == stat => {}
             Ok(_) => {
-                let e = OpError::Stale(format!(
-                    "{rel} changed while it was read; it will be sent again"
-                ));
+                let e = OpError::Stale(Stale::ChangedWhileSent(rel.clone()));
                 out.push((rel, 0, Err(e)));
                 continue;
             }
@@ -238,7 +236,7 @@ async fn upload(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
             Err(e) => out.push((r.rel, 0, Err(e.into()))),
         }
     }
-    record_all(ctx, "uploaded", done, out)
+    record_all(ctx, |path| RecordedChange::Uploaded { path }, done, out)
 }
 
 async fn download(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
@@ -325,7 +323,7 @@ async fn download(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
             }
         }
     }
-    record_all(ctx, "downloaded", done, out)
+    record_all(ctx, |path| RecordedChange::Downloaded { path }, done, out)
 }
 
 /// A file of a batch that made it, and its node when the service made one.
@@ -340,23 +338,23 @@ struct Done {
 /// recent changes each; the transaction's outcome is each file's.
 fn record_all(
     ctx: &FolderCtx,
-    action: &'static str,
+    what: fn(String) -> RecordedChange,
     done: Vec<Done>,
     mut out: Vec<Outcome>,
 ) -> Vec<Outcome> {
     let mut changes = vec![];
     for d in &done {
-        tracing::info!(folder = ctx.folder, "{action}: {}", d.rel);
+        let change = what(d.rel.clone());
+        tracing::info!(folder = ctx.folder, ?change);
         if let Some(node) = &d.node {
             changes.push(Change::Remote(node));
         }
         changes.extend([
             Change::Local(&d.rel, &d.local),
             Change::Synced(&d.rel, &d.synced),
-            Change::Event {
-                action,
-                path: &d.rel,
-                at: &ctx.stamp,
+            Change::Recorded {
+                change,
+                stamp: &ctx.stamp,
             },
         ]);
     }
@@ -386,9 +384,7 @@ fn write_temp<'a>(
     data: &[u8],
 ) -> Result<Written<'a>, OpError> {
     if data.len() as u64 != remote.size || hash_bytes(data) != remote.hash {
-        return Err(OpError::Refused(format!(
-            "the service sent other content for {rel}; it will be fetched again"
-        )));
+        return Err(OpError::Refused(Refusal::HashMismatch(rel.to_string())));
     }
     ctx.local_dir(parent(rel))?;
     let dir = ctx.abs(parent(rel));
