@@ -388,6 +388,37 @@ fn a_state_database_with_a_damaged_page_is_rebuilt_without_deleting_anything() {
     });
 }
 
+#[test]
+fn a_state_database_that_cannot_be_written_is_a_local_problem_not_offline() {
+    let service = Service::start();
+    let a = Client::new(&service, "pc-a");
+    a.write("one.txt", "1");
+    a.sync();
+    // A real SQLite failure in the real file: every write of the feed's
+    // cursor is refused, as a read-only or broken disk would refuse it.
+    let conn = rusqlite::Connection::open(a.home.join("state.sqlite")).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON meta WHEN NEW.key = 'cursor'
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    )
+    .unwrap();
+    drop(conn);
+    let out = a.run(&["sync", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("state database") && !err.contains("reach"),
+        "{err}"
+    );
+    let failure = a.status_json()["last_pass"]["outcome"]["failure"].clone();
+    assert_eq!(failure["kind"], "local_database", "{failure}");
+    assert_eq!(
+        a.read("one.txt").as_deref(),
+        Some(&b"1"[..]),
+        "nothing lost"
+    );
+}
+
 /// A's state database is damaged by `damage` (after a clean stop) while A's
 /// copy of one file also changes; the next sync must notice, set it aside,
 /// rebuild from the disk and the service, and lose or duplicate nothing.
@@ -410,7 +441,19 @@ fn rebuilt_after(damage: fn(&std::path::Path)) {
     for f in ["state.sqlite-wal", "state.sqlite-shm"] {
         assert!(!a.home.join(f).exists(), "{f} left after a clean stop");
     }
-    damage(&a.home.join("state.sqlite"));
+    let db = a.home.join("state.sqlite");
+    damage(&db);
+    // Reading the status says so and leaves the file where it is: only the
+    // sync loop sets it aside.
+    let damaged = std::fs::read(&db).unwrap();
+    let status = a.status_json();
+    assert_eq!(status["database"]["kind"], "damaged", "{status}");
+    assert!(a.ok(&["status"]).contains("state database"));
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        damaged,
+        "status left it as it was"
+    );
     a.write("edited.txt", "v2 from A");
     a.sync();
 

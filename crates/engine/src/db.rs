@@ -346,9 +346,9 @@ impl StateDb {
         ))
     }
 
-    /// Opens the database to read it only (status, the app's views):
-    /// nothing is checked, set aside or rebuilt, so a damaged file stays
-    /// where it is and the read fails with what is wrong. `None` before the
+    /// Opens the database to read it only (status, the app's views): it is
+    /// checked, but nothing is set aside or rebuilt, so a damaged file stays
+    /// where it is and the read fails with what is wrong (`Damaged`). `None` before the
     /// first sync made one. A database of an older schema is brought up
     /// to date first (the one write a read may make).
     pub fn open_for_reading(path: &Path) -> DbResult<Option<Self>> {
@@ -374,6 +374,18 @@ impl StateDb {
             }
             source => open(source),
         })?;
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| DbError::Damaged {
+                path: path.to_path_buf(),
+                check: e.to_string(),
+            })?;
+        if check != "ok" {
+            return Err(DbError::Damaged {
+                path: path.to_path_buf(),
+                check,
+            });
+        }
         let conn = match version.cmp(&MIGRATIONS.len()) {
             std::cmp::Ordering::Equal => conn,
             std::cmp::Ordering::Greater => return Err(DbError::Newer(version)),
