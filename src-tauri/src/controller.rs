@@ -364,18 +364,18 @@ impl Controller {
             .paths
             .iter()
             .find_map(|p| restore::local_path(&config, p));
-        let messages = i18n::Messages::load(&self.language);
-        let title = messages.get("restore.done_title", &[]);
-        let count = summary.files.to_string();
+        let messages = i18n::catalog(&self.language);
+        let title = messages.get("restore-done_title", &[]);
+        let count = summary.files;
         let outlet = self.outlet.clone();
         let Some(local) = local else {
             outlet.notify(
                 &title,
-                &messages.get("restore.done_remote", &[("count", &count)]),
+                &messages.get("restore-done_remote", &[("count", count.into())]),
             );
             return;
         };
-        let body = messages.get("restore.done_body", &[("count", &count)]);
+        let body = messages.get("restore-done_body", &[("count", count.into())]);
         tauri::async_runtime::spawn(async move {
             let start = std::time::Instant::now();
             while !local.exists() && start.elapsed() < REVEAL_WAIT {
@@ -605,15 +605,15 @@ impl Controller {
     /// needs an action (agreements, storage full, a paused mass delete), a new
     /// error, a new conflict.
     fn announce(&mut self, before: &TrayState) {
-        let messages = i18n::Messages::load(&self.language);
+        let messages = i18n::catalog(&self.language);
         match &self.tray {
             TrayState::ActionNeeded { .. } if !matches!(before, TrayState::ActionNeeded { .. }) => {
                 self.outlet
-                    .notify("Nubo", &crate::tray::state_line(&messages, &self.tray));
+                    .notify("Nubo", &nubo_ipc::words::tray_line(messages, &self.tray));
             }
             TrayState::Error { .. } if !matches!(before, TrayState::Error { .. }) => {
                 self.outlet
-                    .notify("Nubo", &crate::tray::state_line(&messages, &self.tray));
+                    .notify("Nubo", &nubo_ipc::words::tray_line(messages, &self.tray));
             }
             _ => {}
         }
@@ -622,11 +622,11 @@ impl Controller {
             if count > self.conflicts_seen {
                 if let Some(c) = status.conflicts.last() {
                     let body = messages.get(
-                        "status.conflict_item",
-                        &[("path", &c.path), ("copy", &c.copy)],
+                        "status-conflict_item",
+                        &[("path", (&c.path).into()), ("copy", (&c.copy).into())],
                     );
                     self.outlet
-                        .notify(&messages.get("status.conflicts", &[]), &body);
+                        .notify(&messages.get("status-conflicts", &[]), &body);
                 }
             }
             self.conflicts_seen = count;

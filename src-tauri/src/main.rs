@@ -32,9 +32,9 @@ struct AppOutlet {
 impl Outlet for AppOutlet {
     fn snapshot(&self, s: &AppSnapshot) {
         let _ = self.app.emit(SNAPSHOT_EVENT, s);
-        let messages = i18n::Messages::load(&s.language);
+        let messages = i18n::catalog(&s.language);
         if let Some(t) = self.tray.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            t.update(&messages, s);
+            t.update(messages, s);
         }
         let folder = s
             .status
@@ -48,7 +48,7 @@ impl Outlet for AppOutlet {
             .map(|st| {
                 st.recent
                     .iter()
-                    .map(|r| format!("{folder}/{}", r.path))
+                    .map(|r| format!("{folder}/{}", r.change.path()))
                     .collect()
             })
             .unwrap_or_default();
@@ -450,9 +450,9 @@ fn main() {
                 recent_paths: Mutex::new(Vec::new()),
             });
             // A missing tray library degrades to a window, never a panic.
-            let messages = i18n::Messages::load(&language);
+            let messages = i18n::catalog(&language);
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                tray::Tray::build(&handle, &messages)
+                tray::Tray::build(&handle, messages)
             })) {
                 Ok(Ok(t)) => *outlet.tray.lock().unwrap_or_else(|p| p.into_inner()) = Some(t),
                 Ok(Err(e)) => tracing::warn!("no tray ({e}); Nubo stays a window"),

@@ -115,10 +115,16 @@ fn the_wizard_through_the_real_commands() {
     assert!(legal.iter().all(|d| d.record.is_none()));
     assert_eq!(
         s.tray,
-        TrayState::ActionNeeded {
-            message: "sign in to start syncing".into()
-        },
+        TrayState::ActionNeeded { need: Need::SignIn },
         "the tray says what to do"
+    );
+    assert_eq!(
+        nubo_ipc::words::tray_line(nubo_ipc::i18n::catalog("en"), &s.tray),
+        "Action needed: sign in to start syncing"
+    );
+    assert_eq!(
+        nubo_ipc::words::tray_line(nubo_ipc::i18n::catalog("zh-CN"), &s.tray),
+        "需要处理：登录以开始同步"
     );
 
     let wrong = call::<AppSnapshot>(
@@ -221,11 +227,12 @@ fn the_wizard_through_the_real_commands() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let status: StatusView = call(&webview, "status", json!({})).unwrap();
-        if status
-            .recent
-            .iter()
-            .any(|r| r.action == "uploaded" && r.path == "already-here.txt")
-        {
+        if status.recent.iter().any(|r| {
+            r.change
+                == RecordedChange::Uploaded {
+                    path: "already-here.txt".into(),
+                }
+        }) {
             assert_eq!(
                 status.accepted.len(),
                 2,

@@ -7,7 +7,9 @@ use tauri::menu::{Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Wry};
 
-use crate::i18n::Messages;
+use nubo_ipc::words;
+
+use crate::i18n::Catalog;
 
 pub struct Tray {
     icon: TrayIcon,
@@ -33,53 +35,40 @@ fn icon_for(state: &TrayState) -> Image<'static> {
         TrayState::UpToDate => include_bytes!("../../icons/tray-up-to-date.png"),
         TrayState::Syncing { .. } => include_bytes!("../../icons/tray-syncing.png"),
         TrayState::Paused => include_bytes!("../../icons/tray-paused.png"),
-        TrayState::Offline => include_bytes!("../../icons/tray-offline.png"),
+        TrayState::Offline { .. } => include_bytes!("../../icons/tray-offline.png"),
         TrayState::Error { .. } => include_bytes!("../../icons/tray-error.png"),
         TrayState::ActionNeeded { .. } => include_bytes!("../../icons/tray-action-needed.png"),
     };
     Image::from_bytes(bytes).expect("the tray icons are valid PNG files")
 }
 
-pub fn state_line(m: &Messages, state: &TrayState) -> String {
-    match state {
-        TrayState::UpToDate => m.get("tray.up_to_date", &[]),
-        TrayState::Syncing { files_left, .. } => {
-            m.get("tray.syncing", &[("count", &files_left.to_string())])
-        }
-        TrayState::Paused => m.get("tray.paused", &[]),
-        TrayState::Offline => m.get("tray.offline", &[]),
-        TrayState::Error { message } => m.get("tray.error", &[("message", message)]),
-        TrayState::ActionNeeded { message } => m.get("tray.action_needed", &[("message", message)]),
-    }
-}
-
 /// How many recent changes the menu lists.
 pub const RECENT: usize = 10;
 
 impl Tray {
-    pub fn build(app: &AppHandle, m: &Messages) -> tauri::Result<Tray> {
-        let item = |id: &str, key: &str, enabled: bool| {
-            MenuItem::with_id(app, id, m.get(key, &[]), enabled, None::<&str>)
+    pub fn build(app: &AppHandle, m: &Catalog) -> tauri::Result<Tray> {
+        let item = |id: &str, label: String, enabled: bool| {
+            MenuItem::with_id(app, id, label, enabled, None::<&str>)
         };
         let status = MenuItem::with_id(
             app,
             "status-line",
-            m.get("tray.offline", &[]),
+            m.get("tray-offline", &[]),
             false,
             None::<&str>,
         )?;
-        let open = item("open-folder", "menu.open_folder", true)?;
-        let pause_30m = item("pause-30m", "menu.pause_30m", true)?;
-        let pause_2h = item("pause-2h", "menu.pause_2h", true)?;
-        let pause_forever = item("pause-forever", "menu.pause_forever", true)?;
+        let open = item("open-folder", m.get("menu-open_folder", &[]), true)?;
+        let pause_30m = item("pause-30m", m.get("menu-pause_30m", &[]), true)?;
+        let pause_2h = item("pause-2h", m.get("menu-pause_2h", &[]), true)?;
+        let pause_forever = item("pause-forever", m.get("menu-pause_forever", &[]), true)?;
         let pause = Submenu::with_id_and_items(
             app,
             "pause",
-            m.get("menu.pause", &[]),
+            m.get("menu-pause", &[]),
             true,
             &[&pause_30m, &pause_2h, &pause_forever],
         )?;
-        let resume = item("resume", "menu.resume", false)?;
+        let resume = item("resume", m.get("menu-resume", &[]), false)?;
         let recent_items: Vec<MenuItem<Wry>> = (0..RECENT)
             .map(|i| MenuItem::with_id(app, format!("recent-{i}"), "", false, None::<&str>))
             .collect::<Result<_, _>>()?;
@@ -88,13 +77,13 @@ impl Tray {
             .map(|i| i as &dyn tauri::menu::IsMenuItem<Wry>)
             .collect();
         let recent =
-            Submenu::with_id_and_items(app, "recent", m.get("menu.recent", &[]), true, &refs)?;
-        let restore = item("restore", "menu.restore", true)?;
-        let show_status = item("show-status", "menu.status", true)?;
-        let settings = item("settings", "menu.settings", true)?;
-        let legal = item("legal", "menu.legal", true)?;
-        let sign_out = item("sign-out", "menu.sign_out", true)?;
-        let quit = item("quit", "menu.quit", true)?;
+            Submenu::with_id_and_items(app, "recent", m.get("menu-recent", &[]), true, &refs)?;
+        let restore = item("restore", m.get("menu-restore", &[]), true)?;
+        let show_status = item("show-status", m.get("menu-status", &[]), true)?;
+        let settings = item("settings", m.get("menu-settings", &[]), true)?;
+        let legal = item("legal", m.get("menu-legal", &[]), true)?;
+        let sign_out = item("sign-out", m.get("menu-sign_out", &[]), true)?;
+        let quit = item("quit", m.get("menu-quit", &[]), true)?;
         let sep = || PredefinedMenuItem::separator(app);
         let menu = Menu::with_items(
             app,
@@ -116,7 +105,9 @@ impl Tray {
             ],
         )?;
         let icon = TrayIconBuilder::with_id("nubo")
-            .icon(icon_for(&TrayState::Offline))
+            .icon(icon_for(&TrayState::Offline {
+                cause: nubo_ipc::NetCause::Connect,
+            }))
             .tooltip("Nubo")
             .menu(&menu)
             .build(app)?;
@@ -141,9 +132,9 @@ impl Tray {
     }
 
     /// Brings icon, status line and items up to date, in place.
-    pub fn update(&self, m: &Messages, s: &AppSnapshot) {
+    pub fn update(&self, m: &Catalog, s: &AppSnapshot) {
         let _ = self.icon.set_icon(Some(icon_for(&s.tray)));
-        let line = state_line(m, &s.tray);
+        let line = words::tray_line(m, &s.tray);
         let _ = self.icon.set_tooltip(Some(format!("Nubo: {line}")));
         let _ = self.status.set_text(line);
         let paused = s.tray == TrayState::Paused;
@@ -157,11 +148,11 @@ impl Tray {
         for (i, item) in self.recent_items.iter().enumerate() {
             match recent.get(i) {
                 Some(r) => {
-                    let _ = item.set_text(format!("{} {}", r.action, r.path));
+                    let _ = item.set_text(words::change(m, &r.change));
                     let _ = item.set_enabled(true);
                 }
                 None if i == 0 => {
-                    let _ = item.set_text(m.get("menu.recent_empty", &[]));
+                    let _ = item.set_text(m.get("menu-recent_empty", &[]));
                     let _ = item.set_enabled(false);
                 }
                 None => {
@@ -171,20 +162,20 @@ impl Tray {
             }
         }
         // Relabel for a language change.
-        let _ = self.open.set_text(m.get("menu.open_folder", &[]));
-        let _ = self.pause.set_text(m.get("menu.pause", &[]));
-        let _ = self.pause_30m.set_text(m.get("menu.pause_30m", &[]));
-        let _ = self.pause_2h.set_text(m.get("menu.pause_2h", &[]));
+        let _ = self.open.set_text(m.get("menu-open_folder", &[]));
+        let _ = self.pause.set_text(m.get("menu-pause", &[]));
+        let _ = self.pause_30m.set_text(m.get("menu-pause_30m", &[]));
+        let _ = self.pause_2h.set_text(m.get("menu-pause_2h", &[]));
         let _ = self
             .pause_forever
-            .set_text(m.get("menu.pause_forever", &[]));
-        let _ = self.resume.set_text(m.get("menu.resume", &[]));
-        let _ = self.recent.set_text(m.get("menu.recent", &[]));
-        let _ = self.restore.set_text(m.get("menu.restore", &[]));
-        let _ = self.show_status.set_text(m.get("menu.status", &[]));
-        let _ = self.settings.set_text(m.get("menu.settings", &[]));
-        let _ = self.legal.set_text(m.get("menu.legal", &[]));
-        let _ = self.sign_out.set_text(m.get("menu.sign_out", &[]));
-        let _ = self.quit.set_text(m.get("menu.quit", &[]));
+            .set_text(m.get("menu-pause_forever", &[]));
+        let _ = self.resume.set_text(m.get("menu-resume", &[]));
+        let _ = self.recent.set_text(m.get("menu-recent", &[]));
+        let _ = self.restore.set_text(m.get("menu-restore", &[]));
+        let _ = self.show_status.set_text(m.get("menu-status", &[]));
+        let _ = self.settings.set_text(m.get("menu-settings", &[]));
+        let _ = self.legal.set_text(m.get("menu-legal", &[]));
+        let _ = self.sign_out.set_text(m.get("menu-sign_out", &[]));
+        let _ = self.quit.set_text(m.get("menu-quit", &[]));
     }
 }

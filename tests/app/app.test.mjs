@@ -115,7 +115,7 @@ test("a file deleted on another PC comes back from the app's restore dialog", wi
   await until("the delete reaching the app's folder", async () => !existsSync(join(folder, "dropped.txt")));
   // Click once the window has settled, as a user would: the recent changes
   // list grows by the delete, and a link under it moves down a line.
-  await until("the delete in the recent changes", async () => (await textOf("recent")).includes("moved to the trash dropped.txt"));
+  await until("the delete in the recent changes", async () => (await textOf("recent")).includes("Moved to the trash: dropped.txt"));
   await until("up to date after the delete", async () => (await textOf("state-line")) === "Up to date");
 
   await click("open-restore");

@@ -4,7 +4,7 @@
 // real-world ones when the page is opened with ?agreements=shared.
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
-import type { AgreementSummary, AppSnapshot, DeletedItem, FolderChoice, LegalDocument, RestoreItem, SignIn, Acceptance, ShownDocument } from "../src/lib/ipc-types";
+import type { AgreementSummary, AppSnapshot, DeletedItem, FolderChoice, LegalDocument, Pause, Problem, RecentChange, RestoreItem, SignIn, Acceptance, ShownDocument } from "../src/lib/ipc-types";
 import termsEn from "../../crates/server/agreements/terms.en.md?raw";
 import termsZh from "../../crates/server/agreements/terms.zh-CN.md?raw";
 import privacyEn from "../../crates/server/agreements/privacy.en.md?raw";
@@ -48,7 +48,7 @@ export function installMockBackend(params: URLSearchParams) {
     language: params.get("lang") ?? "en",
     server: null,
     account: null,
-    tray: { kind: "offline" },
+    tray: { kind: "action_needed", need: { kind: "sign_in" } },
     status: null,
     default_server: "http://127.0.0.1:8787",
     start_at_login: false,
@@ -219,18 +219,27 @@ export function installMockBackend(params: URLSearchParams) {
           state.tray = { kind: "syncing", files_left: 3, files_total: 10, bytes_left: 4_000_000, bytes_total: 10_000_000 };
         }
         state.tray = params.get("progress") ? state.tray : { kind: "up_to_date" };
+        const at = "2026-11-23T10:15:00Z";
+        const pauses: Pause[] = params.get("report") === "all" ? everyPause() : params.getAll("pause").map((kind) => everyPause().find((p) => p.kind === kind) as Pause);
+        if (params.get("waiting")) pauses.push({ kind: "large_folder", remote_path: "/videos", bytes: 4_200_000_000 });
+        const recent: RecentChange[] = params.get("report") === "all"
+          ? everyChange().map((change) => ({ change, at, device: "laptop", service_path: null }))
+          : [
+              { change: { kind: "downloaded", path: "photos/beach.jpg" }, at, device: "laptop", service_path: "/photos/beach.jpg" },
+              { change: { kind: "uploaded", path: "report.txt" }, at, device: "laptop", service_path: "/report.txt" },
+            ];
+        if (pauses.length) state.tray = { kind: "action_needed", need: { kind: "pauses", pauses } };
         state.status = {
-          state: "up to date", last_error: null, problems: [], token_store: "the OS keyring",
+          last_pass: { at, outcome: pauses.length ? { kind: "paused", pauses } : { kind: "in_sync" } },
+          notice: params.get("report") === "all" ? { kind: "service_rewound" } : null,
+          database_damaged: params.get("report") === "all",
+          problems: params.get("report") === "all" ? everyProblem() : [], token_store: "keyring",
           storage_used: 2_500_000_000, storage_quota: 10_000_000_000,
           folders: [{ local: f.local, remote: f.remote, mode: f.mode, excluded: [], paused: false }],
-          conflicts: [{ path: "report.txt", copy: "report (conflicted copy from laptop 2026-11-23 101500).txt", at: "2026-11-23 101500" }],
-          recent: [
-            { action: "downloaded", path: "photos/beach.jpg", at: "", service_path: "/photos/beach.jpg" },
-            { action: "uploaded", path: "report.txt", at: "", service_path: "/report.txt" },
-          ],
+          conflicts: [{ path: "report.txt", copy: "report (conflicted copy from laptop 2026-11-23 101500).txt", at }],
+          recent,
           accepted: [{ id: "terms", version: "2026-11-01", locale: "en", age: "adult", accepted_at: "2026-11-23T10:00:00Z" }],
-          waiting_folders: params.get("waiting") ? [{ path: "/videos", bytes: 4_200_000_000 }] : [],
-          pauses: params.get("pause") ? [params.get("pause") as string] : [],
+          pauses,
         };
         return state;
       }
@@ -267,9 +276,9 @@ export function installMockBackend(params: URLSearchParams) {
       case "remote_folders":
         return remote;
       case "set_excluded": {
-        const waiting = state.status?.waiting_folders.find((w) => w.path === a.path);
+        const waiting = state.status?.pauses.find((p) => p.kind === "large_folder" && p.remote_path === a.path);
         if (waiting && state.status) {
-          state.status.waiting_folders = state.status.waiting_folders.filter((w) => w !== waiting);
+          state.status.pauses = state.status.pauses.filter((p) => p !== waiting);
           return state;
         }
         const f = remote.find((r) => r.path === a.path);
@@ -330,4 +339,63 @@ export function installMockBackend(params: URLSearchParams) {
         return fail(null, `the mock backend has no command ${cmd}`);
     }
   }, { shouldMockEvents: true });
+}
+
+// Every kind the engine reports, with data in the user's script where it is
+// the user's own (paths), as in the tray's Rust tests (crates/ipc/src/words.rs).
+export function everyPause(): Pause[] {
+  const folder = "/家/文档";
+  return [
+    { kind: "mass_delete", folder, local_files: 20, remote_files: 0, synced_files: 20 },
+    { kind: "agreements_required", documents: [{ id: "terms", title: "服务条款", version: "2", effective: "2027-01-01" }] },
+    { kind: "storage_full", waiting: 3, storage: { used_bytes: 10_000_000_000, quota_bytes: 10_000_000_000 } },
+    { kind: "storage_full", waiting: 1, storage: null },
+    { kind: "service_full", waiting: 2 },
+    { kind: "disk_full", waiting: 4, first: "视频/大.bin", keep_free_bytes: 500_000_000 },
+    { kind: "folder_unavailable", folder, why: "missing" },
+    { kind: "folder_unavailable", folder, why: "other_folder" },
+    { kind: "folder_unavailable", folder, why: "marker_lost" },
+    { kind: "account_frozen", deletes_at: "2026-12-23T00:00:00Z" },
+    { kind: "account_frozen", deletes_at: null },
+    { kind: "account_deleted" },
+    { kind: "large_folder", remote_path: "/视频", bytes: 4_200_000_000 },
+    { kind: "mount_gone", folder, path: "移动硬盘" },
+  ];
+}
+
+export function everyProblem(): Problem[] {
+  const path = "照片/海滩.jpg";
+  const retry_at = "2026-11-23T10:20:00Z";
+  return [
+    ...(["permission_denied", "name_too_long", "vanished", "other"] as const).map((error): Problem => ({ kind: "blocked", path, why: { kind: "unreadable", error } })),
+    { kind: "blocked", path, why: { kind: "in_the_way", what: "symlink" } },
+    { kind: "blocked", path, why: { kind: "in_the_way", what: "special" } },
+    { kind: "blocked", path, why: { kind: "mount_changed" } },
+    { kind: "blocked", path, why: { kind: "nested_root" } },
+    { kind: "blocked", path, why: { kind: "failing" } },
+    ...(["permission_denied", "not_found", "already_exists", "other"] as const).map((error): Problem => ({ kind: "failing", path, error: { kind: "local", error }, retry_at })),
+    ...(["changed", "through_link", "damaged", "offline", "local_database", "disk_full"] as const).map((kind): Problem => ({ kind: "failing", path, error: { kind }, retry_at })),
+    { kind: "failing", path, error: { kind: "service", code: "conflict" }, retry_at },
+    ...(["empty", "dot_or_dot_dot", "separator", "nul", "too_long"] as const).map((why): Problem => ({ kind: "refused_name", dir: "", name: "..", why })),
+    { kind: "not_here", path: "某", why: "保留名称" },
+    { kind: "folder_loop", path: "圈" },
+    { kind: "not_utf8", path: "/家/?" },
+    { kind: "unreadable_part" },
+    { kind: "ignore_file", broken: "line_skipped" },
+    { kind: "ignore_file", broken: "unusable" },
+  ];
+}
+
+export function everyChange(): RecentChange["change"][] {
+  const path = "报告.txt";
+  return [
+    { kind: "uploaded", path },
+    { kind: "downloaded", path },
+    { kind: "moved_on_service", from: path, to: "旧/报告.txt" },
+    { kind: "moved_here", from: path, to: "旧/报告.txt" },
+    { kind: "conflict_kept", path, copy: "报告 2.txt" },
+    { kind: "trashed_on_service", path },
+    { kind: "trashed_here", path },
+    { kind: "trashed_with_folder", path },
+  ];
 }

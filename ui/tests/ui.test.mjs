@@ -562,3 +562,67 @@ describe("account settings", () => {
     await page.close();
   });
 });
+
+// Each catalog's messages as the text between their arguments: a line the
+// app shows "comes from" a catalog when every piece of one message (or of
+// one variant of a plural) stands in it, in order.
+function catalogPieces(lang) {
+  const text = readFileSync(resolve(here, `../i18n/${lang}.ftl`), "utf8");
+  const patterns = [];
+  for (const line of text.split("\n")) {
+    if (/^\s*#/.test(line) || !line.trim() || /^\s*}\s*$/.test(line)) continue;
+    const m = line.match(/^[a-zA-Z][\w-]* = (.*)$/) ?? line.match(/^\s+\*?\[\w+\] (.*)$/);
+    if (!m || /->\s*$/.test(m[1])) continue;
+    patterns.push(m[1].split(/\{[^}]*\}/).map((p) => p.trim()).filter((p) => p.length > 1));
+  }
+  return patterns.filter((p) => p.length);
+}
+
+function fromCatalog(line, patterns) {
+  return patterns.some((pieces) => {
+    let at = 0;
+    for (const piece of pieces) {
+      const i = line.indexOf(piece, at);
+      if (i < 0) return false;
+      at = i + piece.length;
+    }
+    return true;
+  });
+}
+
+describe("what the engine reports, in the user's language", () => {
+  for (const lang of ["zh-CN", "en"]) {
+    test(`every pause, problem and recorded change reads from the ${lang} catalog`, async () => {
+      const page = await toRunning(`report=all&lang=${lang}`);
+      const lines = [];
+      for (const id of ["state-line", "notice", "database-damaged"]) lines.push(await page.getByTestId(id).textContent());
+      for (const list of ["pauses", "recent", "problems"]) {
+        for (const item of await page.getByTestId(list).getByRole("listitem").all()) {
+          // The recent list's "Earlier versions…" button is not part of the line.
+          lines.push((await item.evaluate((el) => [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join(""))).trim());
+        }
+      }
+      const waiting = await page.getByTestId("waiting").getByRole("listitem").first().evaluate((el) => el.firstChild.textContent.trim());
+      lines.push(waiting);
+      // The state line, the notice, the damaged database; 13 pauses (the
+      // large folder waits below, with its buttons), 8 changes, 31 problems.
+      assert.equal(lines.length, 3 + 13 + 8 + 31 + 1, lines.join("\n"));
+      const own = catalogPieces(lang);
+      const other = catalogPieces(lang === "en" ? "zh-CN" : "en");
+      for (const line of lines) {
+        assert.ok(fromCatalog(line, own), `not from the ${lang} catalog: ${line}`);
+        assert.ok(!/`|\bnubo [a-z]/.test(line), `a command line: ${line}`);
+        if (lang === "zh-CN") {
+          assert.ok(/[\u4e00-\u9fff]/.test(line), `no Chinese in: ${line}`);
+          const english = (line.match(/[A-Za-z]{2,}/g) ?? []).filter((w) => !["Nubo", "nuboignore", "NUL", "jpg", "txt", "bin", "GB", "MB", "kB", "conflict"].includes(w));
+          assert.deepEqual(english, [], `English in: ${line}`);
+        } else {
+          const chinese = other.flat().filter((piece) => /[\u4e00-\u9fff]/.test(piece) && line.includes(piece));
+          assert.deepEqual(chinese, [], `Chinese words in: ${line}`);
+        }
+      }
+      await shot(page, `status-every-report-${lang}`);
+      await page.close();
+    });
+  }
+});

@@ -5,6 +5,9 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+pub mod i18n;
+pub mod words;
+
 pub use nubo_engine::problem::{IgnoreFileProblem, LocalError, NameRule, OpFailure, Problem};
 pub use nubo_engine::report::{
     Failure, LastPass, NetCause, Notice, PassOutcome, Pause, PendingDocument, RecordedChange,
@@ -571,33 +574,156 @@ pub fn typescript() -> String {
     out.trim_end().to_string() + "\n"
 }
 
-/// The message catalogs, shared by the web front end and the tray menu.
-pub const CATALOGS: &[(&str, &str)] = &[
-    ("en", include_str!("../../../i18n/en.json")),
-    ("zh-CN", include_str!("../../../i18n/zh-CN.json")),
-];
-
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use fluent_syntax::ast;
+
+    /// Each message's id with the arguments it uses (in its value, its
+    /// attributes and every variant of a plural).
+    fn messages(lang: &str, text: &str) -> BTreeMap<String, BTreeSet<String>> {
+        let res = fluent_syntax::parser::parse(text)
+            .unwrap_or_else(|(_, e)| panic!("i18n/{lang}.ftl does not parse: {e:?}"));
+        let mut out = BTreeMap::new();
+        for entry in res.body {
+            if let ast::Entry::Message(m) = entry {
+                let mut args = BTreeSet::new();
+                if let Some(p) = &m.value {
+                    pattern_args(p, &mut args);
+                }
+                out.insert(m.id.name.to_string(), args);
+            }
+        }
+        out
+    }
+
+    fn pattern_args(p: &ast::Pattern<&str>, out: &mut BTreeSet<String>) {
+        for el in &p.elements {
+            if let ast::PatternElement::Placeable { expression } = el {
+                expression_args(expression, out);
+            }
+        }
+    }
+
+    fn expression_args(e: &ast::Expression<&str>, out: &mut BTreeSet<String>) {
+        match e {
+            ast::Expression::Select { selector, variants } => {
+                inline_args(selector, out);
+                for v in variants {
+                    pattern_args(&v.value, out);
+                }
+            }
+            ast::Expression::Inline(i) => inline_args(i, out),
+        }
+    }
+
+    fn inline_args(i: &ast::InlineExpression<&str>, out: &mut BTreeSet<String>) {
+        match i {
+            ast::InlineExpression::VariableReference { id } => {
+                out.insert(id.name.to_string());
+            }
+            ast::InlineExpression::Placeable { expression } => expression_args(expression, out),
+            _ => {}
+        }
+    }
+
     #[test]
-    fn every_message_exists_in_every_language() {
-        let keys = |text: &str| -> std::collections::BTreeSet<String> {
-            let map: std::collections::BTreeMap<String, String> =
-                serde_json::from_str(text).expect("a catalog is a flat JSON object of strings");
-            map.into_keys().collect()
-        };
-        let (base_lang, base) = super::CATALOGS[0];
-        let base = keys(base);
-        assert!(base.len() > 40);
-        for (lang, text) in &super::CATALOGS[1..] {
-            let other = keys(text);
-            let missing: Vec<_> = base.difference(&other).collect();
-            let extra: Vec<_> = other.difference(&base).collect();
+    fn every_message_exists_in_every_language_with_the_same_arguments() {
+        let (base_lang, base) = crate::i18n::CATALOGS[0];
+        let base = messages(base_lang, base);
+        assert!(base.len() > 100);
+        for (lang, text) in &crate::i18n::CATALOGS[1..] {
+            let other = messages(lang, text);
+            let ids =
+                |m: &BTreeMap<String, BTreeSet<String>>| m.keys().cloned().collect::<BTreeSet<_>>();
+            let missing: Vec<_> = ids(&base).difference(&ids(&other)).cloned().collect();
+            let extra: Vec<_> = ids(&other).difference(&ids(&base)).cloned().collect();
             assert!(
                 missing.is_empty() && extra.is_empty(),
                 "{lang} lacks {missing:?} and has extra {extra:?} compared with {base_lang}"
             );
+            for (id, args) in &base {
+                assert_eq!(
+                    args, &other[id],
+                    "{id}: {base_lang} and {lang} use different arguments"
+                );
+            }
         }
+    }
+
+    /// The message ids written out in `text`: the literal first argument of
+    /// `t(...)` (the web front end) or `.get(...)` (the tray, notifications).
+    /// Ids built at run time (`change-${kind}`) are checked by rendering
+    /// every kind instead (words.rs's tests, the chromium tests).
+    fn ids_named_in(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for call in ["t(", ".get("] {
+            for (at, _) in text.match_indices(call) {
+                let before = text[..at].chars().next_back();
+                if call == "t(" && before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let rest = text[at + call.len()..].trim_start();
+                let Some(rest) = rest.strip_prefix('"') else {
+                    continue;
+                };
+                let Some(end) = rest.find('"') else { continue };
+                let id = &rest[..end];
+                // `group-name`; the dotted keys of the old JSON catalogs too.
+                let looks_like_id = id.contains(['-', '.'])
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
+                if looks_like_id {
+                    out.push(id.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "rs" || e == "ts" || e == "svelte")
+            {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn every_message_the_app_names_is_in_every_catalog() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut files = Vec::new();
+        for dir in ["src-tauri/src", "crates/ipc/src", "ui/src"] {
+            sources(&root.join(dir), &mut files);
+        }
+        let catalogs: Vec<_> = crate::i18n::CATALOGS
+            .iter()
+            .map(|(lang, text)| (*lang, messages(lang, text)))
+            .collect();
+        let mut named = 0;
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap();
+            for id in ids_named_in(&text) {
+                named += 1;
+                for (lang, messages) in &catalogs {
+                    assert!(
+                        messages.contains_key(&id),
+                        "{} names {id:?}, which i18n/{lang}.ftl lacks",
+                        file.display()
+                    );
+                }
+            }
+        }
+        // The tray's menu, the notifications and the screens.
+        assert!(named > 150, "only {named} message ids found");
     }
 
     #[test]
