@@ -615,7 +615,10 @@ fn nested_folders_are_refused_across_homes() {
     let out = a.run(&["sync", "--once"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("\"moved-in\" is another synced folder"), "{err}");
+    assert!(
+        err.contains("\"moved-in\" is another synced folder"),
+        "{err}"
+    );
     let on_service = service_files(&service);
     assert!(
         !on_service.keys().any(|k| k.starts_with("moved-in")),
@@ -680,4 +683,64 @@ fn a_time_before_1970_is_kept() {
         .modified()
         .unwrap();
     assert_eq!(got, when);
+}
+
+/// Smaller: names that are not valid UTF-8 (legal on Linux) sync, and the
+/// other PC gets the very same bytes; a valid name holding the reserved
+/// characters of their spelling is not mistaken for one.
+#[test]
+#[ignore = "needs root and its own mount namespace: see the module's doc"]
+fn names_that_are_not_utf8_sync_as_the_same_bytes() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    let latin1 = OsStr::from_bytes(b"caf\xe9 (latin-1).txt");
+    let folder = OsStr::from_bytes(b"dir-\xff\xfe");
+    std::fs::write(a.root.join(latin1), "latin-1 name").unwrap();
+    std::fs::create_dir(a.root.join(folder)).unwrap();
+    std::fs::write(a.root.join(folder).join("inner.txt"), "inside").unwrap();
+    a.write(
+        "plain \u{10FC80}.txt",
+        "a valid name with a reserved character",
+    );
+    a.write(
+        "caf\u{e9} (latin-1).txt",
+        "the UTF-8 spelling of the same word",
+    );
+    a.sync();
+    b.sync();
+    assert_eq!(std::fs::read(b.root.join(latin1)).unwrap(), b"latin-1 name");
+    assert_eq!(
+        std::fs::read(b.root.join(folder).join("inner.txt")).unwrap(),
+        b"inside"
+    );
+    assert_eq!(
+        b.read("plain \u{10FC80}.txt").as_deref(),
+        Some(&b"a valid name with a reserved character"[..])
+    );
+    assert_eq!(
+        b.read("caf\u{e9} (latin-1).txt").as_deref(),
+        Some(&b"the UTF-8 spelling of the same word"[..])
+    );
+    let mut names: Vec<Vec<u8>> = std::fs::read_dir(&b.root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().as_bytes().to_vec())
+        .filter(|n| !n.starts_with(b".nubo"))
+        .collect();
+    names.sort();
+    let mut want: Vec<Vec<u8>> = vec![
+        latin1.as_bytes().to_vec(),
+        folder.as_bytes().to_vec(),
+        "plain \u{10FC80}.txt".as_bytes().to_vec(),
+        "caf\u{e9} (latin-1).txt".as_bytes().to_vec(),
+    ];
+    want.sort();
+    assert_eq!(names, want);
+    // Deleted on B: gone on A too, into its trash.
+    std::fs::remove_file(b.root.join(latin1)).unwrap();
+    b.sync();
+    a.sync();
+    assert!(!a.root.join(latin1).exists());
+    assert_eq!(trash_count(&a), 1);
 }

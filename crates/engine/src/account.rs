@@ -396,7 +396,7 @@ pub fn leave_here(
     if folder.excluded.iter().any(|e| e == rel) {
         bail!("/{rel} is already excluded");
     }
-    let local_dir = folder.local.join(rel);
+    let local_dir = crate::os_names::join(&folder.local, rel);
     if fs.stat(&local_dir)?.is_some() {
         let synced = db.load_synced(folder.id)?;
         let rules = crate::ignore_rules::IgnoreRules::read(fs, &folder.local, &folder.excluded);

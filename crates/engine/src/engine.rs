@@ -14,7 +14,7 @@ use nubo_protocol::{ErrorCode, NodeId, PendingAgreement};
 
 use crate::clock::{Clock, SystemClock};
 use crate::credentials;
-use crate::db::StateDb;
+use crate::db::{FolderId, StateDb};
 use crate::executor::{self, FolderCtx, OpError};
 use crate::failing::Failing;
 use crate::fs::{LocalFs, RealFs};
@@ -160,9 +160,15 @@ pub struct Engine {
     temps: TempNames,
     /// Operations held back after failing, kept across passes.
     failing: std::sync::Mutex<Failing>,
+    /// How often each path was planned in the pass under way.
+    planned_this_pass: std::sync::Mutex<std::collections::HashMap<(FolderId, String), usize>>,
 }
 
 const MAX_ROUNDS: usize = 10_000;
+/// A path planned more often than this in one pass is held back (see
+/// `Engine::drop_endless`); a pass that moves, renames aside and then
+/// transfers plans a path three or four times.
+const MAX_PLANS_PER_PASS: usize = 8;
 
 const REWOUND_NOTICE: &str = "the service went back in time (it was restored from an older copy); \
      Nubo compared this computer with it again: nothing was deleted, what the service lacked was \
@@ -243,6 +249,7 @@ impl Engine {
             limits,
             temps,
             failing: Default::default(),
+            planned_this_pass: Default::default(),
         })
     }
 
@@ -337,6 +344,10 @@ impl Engine {
 
     /// One pass of the loop for every folder, until in sync or paused.
     pub async fn sync_once(&self, allow_mass_delete: bool) -> anyhow::Result<Outcome> {
+        self.planned_this_pass
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         let result = self.sync_rounds(allow_mass_delete).await;
         let state = match &result {
             Ok(Outcome::InSync) => "up to date".to_string(),
@@ -409,6 +420,9 @@ impl Engine {
                 }
             }
             pauses.extend(std::mem::take(&mut round.pauses));
+            // What is held back, as of the end of this round (what failed
+            // in it included).
+            round.problems.extend(self.held_problems(&roots));
             let _ = self.db.set_meta(
                 "problems",
                 Some(&serde_json::to_string(&round.problems).unwrap_or_default()),
@@ -484,7 +498,7 @@ impl Engine {
             allow_mass_delete,
             ..Default::default()
         };
-        let plan = planner::plan(&trees, &opts);
+        let mut plan = planner::plan(&trees, &opts);
         let now = self.clock.now().unix_timestamp();
         let planned_paths: std::collections::HashSet<&str> = plan
             .ops
@@ -492,6 +506,7 @@ impl Engine {
             .flat_map(|op| std::iter::once(op.path()).chain(op.from_path()))
             .collect();
         self.failing().settle(folder.id, &planned_paths, now);
+        plan.ops = self.drop_endless(folder.id, plan.ops, now);
         if let Some(info) = plan.mass_delete {
             out.pauses.push(Pause::MassDelete {
                 folder: folder.local.display().to_string(),
@@ -527,6 +542,29 @@ impl Engine {
         out.failed_moves = report.failed_moves;
         out.failed = report.failed;
         Ok(out)
+    }
+
+    /// An operation planned again and again in one pass, though it went
+    /// through each time, does not take on this disk (the disk keeps
+    /// something else than what was done): it is held back as failing, so
+    /// that the pass ends and says so, instead of running for ever.
+    fn drop_endless(&self, folder: FolderId, ops: Vec<planner::Op>, now: i64) -> Vec<planner::Op> {
+        let mut planned = self
+            .planned_this_pass
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        ops.into_iter()
+            .filter(|op| {
+                let n = planned.entry((folder, op.path().to_string())).or_insert(0);
+                *n += 1;
+                if *n <= MAX_PLANS_PER_PASS {
+                    return true;
+                }
+                let why = "what was done here did not take: it is planned again and again";
+                self.failing().hold(folder, op.path(), why.into(), now);
+                false
+            })
+            .collect()
     }
 
     /// Runs a batch, telling the observer how far it got.
@@ -598,14 +636,6 @@ impl Engine {
         pauses.extend(self.hold_back_large_folders(&mut trees, folder));
         let now = self.clock.now().unix_timestamp();
         for held in self.failing().held(folder.id, now) {
-            problems.push(
-                Problem::Failing {
-                    path: held.path.clone(),
-                    error: held.error,
-                    retry_at: held.retry_at,
-                }
-                .to_string(),
-            );
             trees.blocked.entry(held.path).or_insert(Blocked::Failing);
         }
         Ok(FolderTrees {
@@ -686,6 +716,24 @@ impl Engine {
             });
         }
         pauses
+    }
+
+    /// Every path held back after failing, as the user is told of it.
+    fn held_problems(&self, roots: &[(&FolderConfig, NodeId)]) -> Vec<String> {
+        let now = self.clock.now().unix_timestamp();
+        let failing = self.failing();
+        roots
+            .iter()
+            .flat_map(|(f, _)| failing.held(f.id, now))
+            .map(|held| {
+                Problem::Failing {
+                    path: held.path,
+                    error: held.error,
+                    retry_at: held.retry_at,
+                }
+                .to_string()
+            })
+            .collect()
     }
 
     /// How many paths wait to be tried again after failing.

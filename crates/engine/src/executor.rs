@@ -216,10 +216,7 @@ impl FolderCtx {
                     .split('/')
                     .all(|c| !c.is_empty() && c != "." && c != "..")
         );
-        if rel.is_empty() {
-            return self.root.clone();
-        }
-        self.root.join(rel)
+        crate::os_names::join(&self.root, rel)
     }
 
     /// Records a finished operation, its bookkeeping and its line in recent
@@ -264,7 +261,7 @@ impl FolderCtx {
     fn local_dir(&self, rel: &str) -> Result<(), OpError> {
         let mut at = self.root.clone();
         for part in rel.split('/').filter(|p| !p.is_empty()) {
-            at.push(part);
+            at.push(crate::os_names::to_os(part));
             match self.fs.make_dir(&at)? {
                 MadeDir::Ready => {}
                 MadeDir::Symlink => {

@@ -41,6 +41,15 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
             continue;
         }
         for r in children.get(&id).map(Vec::as_slice).unwrap_or_default() {
+            if !crate::os_names::is_canonical(&r.name) {
+                out.unseen.insert(join(&dir, &r.name));
+                out.refused.push(format!(
+                    "refused a name from the service in {:?}: {:?} (not a spelling of a name on disk this computer makes)",
+                    if dir.is_empty() { "/" } else { &dir },
+                    r.name
+                ));
+                continue;
+            }
             if let Err(problem) = check_name(&r.name) {
                 out.unseen.insert(join(&dir, &r.name));
                 out.refused.push(format!(

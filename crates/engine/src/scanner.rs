@@ -30,7 +30,7 @@ pub struct Scan {
     pub tree: Tree<LocalEntry>,
     /// Paths left as they were (with everything inside), and why.
     pub blocked: Tree<Blocked>,
-    /// Entries left out, one sentence each (names that are not UTF-8).
+    /// Entries left out, one sentence each.
     pub skipped: Vec<String>,
     /// This home's temp files of downloads that never finished (a crash, a kill).
     pub leftovers: Vec<PathBuf>,
@@ -99,7 +99,7 @@ fn classify(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>) -> Opti
     }
     let Some(rel) = rel_path(root, e.path()) else {
         return Some(Found::Skipped(format!(
-            "{} has a name that is not valid UTF-8 and is not synced",
+            "{} is outside the folder and is not synced",
             e.path().display()
         )));
     };
@@ -133,11 +133,7 @@ pub fn walk_disk(root: &Path, under: &str, rules: &IgnoreRules) -> Walked {
     let filter_tx = tx.clone();
     let filter_rules = rules.clone();
     let filter_root = root.to_path_buf();
-    let start = if under.is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(under)
-    };
+    let start = crate::os_names::join(root, under);
     let mut builder = WalkBuilder::new(&start);
     builder
         .standard_filters(false)
@@ -187,6 +183,9 @@ pub fn walk_disk(root: &Path, under: &str, rules: &IgnoreRules) -> Walked {
     walked
 }
 
+/// `path` relative to `root`, as the engine spells it: `/`-separated, each
+/// name as the service spells it (`os_names`: a name that is not valid UTF-8
+/// gets a reversible spelling). `None` outside `root`.
 pub fn rel_path(root: &Path, path: &Path) -> Option<RelPath> {
     // The walk's paths are the root joined with names: most need no parsing
     // into components (which was a tenth of a no-change scan).
@@ -202,12 +201,18 @@ pub fn rel_path(root: &Path, path: &Path) -> Option<RelPath> {
                 true => Some(r),
                 // "/a/bc" is not inside "/a/b".
                 false => r.strip_prefix(b"/"),
-            })
-            .and_then(|r| std::str::from_utf8(r).ok());
+            });
         if let Some(rest) = rest {
-            let plain = |part: &str| !part.is_empty() && part != "." && part != "..";
-            if !rest.is_empty() && rest.split('/').all(plain) {
-                return Some(rest.to_string());
+            let plain = |part: &[u8]| !part.is_empty() && part != b"." && part != b"..";
+            if !rest.is_empty() && rest.split(|b| *b == b'/').all(plain) {
+                return Some(match std::str::from_utf8(rest) {
+                    Ok(s) if !crate::os_names::needs_spelling(s) => s.to_string(),
+                    _ => rest
+                        .split(|b| *b == b'/')
+                        .map(crate::os_names::encode)
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                });
             }
         }
     }
@@ -217,7 +222,7 @@ pub fn rel_path(root: &Path, path: &Path) -> Option<RelPath> {
         if !out.is_empty() {
             out.push('/');
         }
-        out.push_str(part.as_os_str().to_str()?);
+        out.push_str(&crate::os_names::from_os(part.as_os_str()));
     }
     Some(out)
 }
@@ -420,7 +425,10 @@ fn hash_all(
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
-                        .map(|(rel, stat)| (rel.clone(), hash_one(fs, &root.join(rel), stat)))
+                        .map(|(rel, stat)| {
+                            let path = crate::os_names::join(root, rel);
+                            (rel.clone(), hash_one(fs, &path, stat))
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -468,6 +476,24 @@ mod tests {
             ("/home/u/./Nubo", "/home/u/Nubo/a", Some("a")),
             ("/home/u/Nubo", "/elsewhere/a", None),
         ];
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let odd = std::ffi::OsStr::from_bytes(b"/home/u/Nubo/d\xff/caf\xe9");
+            let rel = rel_path(Path::new("/home/u/Nubo"), Path::new(odd)).unwrap();
+            assert_eq!(
+                rel,
+                format!(
+                    "{}/{}",
+                    crate::os_names::encode(b"d\xff"),
+                    crate::os_names::encode(b"caf\xe9")
+                )
+            );
+            assert_eq!(
+                crate::os_names::join(Path::new("/home/u/Nubo"), &rel).as_os_str(),
+                odd
+            );
+        }
         for (root, path, want) in cases {
             assert_eq!(
                 rel_path(Path::new(root), Path::new(path)).as_deref(),
