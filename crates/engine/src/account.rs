@@ -827,6 +827,8 @@ pub struct Status {
     /// What was left out of the last sync and why: refused names from the
     /// service, links, unreadable files.
     pub problems: Vec<String>,
+    /// Folders a watching sync has no watch for (the system's limit).
+    pub unwatched_folders: usize,
     /// Storage on the service as of the last sync: (used, quota) in bytes.
     pub storage: Option<(u64, u64)>,
     pub conflicts: Vec<ConflictRecord>,
@@ -845,6 +847,11 @@ pub struct Status {
 pub fn status(home: &Home) -> anyhow::Result<Status> {
     let config = home.load_config()?;
     let (db, _) = StateDb::open(&home.db_path())?;
+    // Kept by a watching sync: gone once it stops.
+    let unwatched: Option<usize> = db
+        .meta("unwatched")?
+        .and_then(|n| n.parse().ok())
+        .filter(|_| home.sync_running());
     Ok(Status {
         server: config.server.clone(),
         account: config.account_id.clone(),
@@ -875,10 +882,21 @@ pub fn status(home: &Home) -> anyhow::Result<Status> {
             let (used, quota) = q.split_once(' ')?;
             Some((used.parse().ok()?, quota.parse().ok()?))
         }),
-        problems: db
-            .meta("problems")?
-            .and_then(|p| serde_json::from_str(&p).ok())
-            .unwrap_or_default(),
+        problems: {
+            let mut problems: Vec<String> = db
+                .meta("problems")?
+                .and_then(|p| serde_json::from_str(&p).ok())
+                .unwrap_or_default();
+            problems.extend(unwatched.map(|folders| {
+                crate::problem::Problem::Unwatched {
+                    folders,
+                    every_secs: config.poll_interval_secs.max(1),
+                }
+                .to_string()
+            }));
+            problems
+        },
+        unwatched_folders: unwatched.unwrap_or(0),
         conflicts: db.conflicts()?,
         recent: db.recent_events(10)?,
         pauses: db

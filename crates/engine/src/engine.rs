@@ -833,7 +833,7 @@ impl Engine {
         stop: impl std::future::Future<Output = ()>,
     ) -> anyhow::Result<()> {
         let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<&'static str>(64);
-        let _watchers = crate::watch::watch_folders(&self.config.folders, wake_tx.clone())?;
+        let watchers = crate::watch::watch_folders(&self.config.folders, wake_tx.clone())?;
         let push_up = Arc::new(AtomicBool::new(false));
         if push {
             if let Some(http) = self.http.clone() {
@@ -845,11 +845,17 @@ impl Engine {
         tokio::pin!(stop);
         let mut backoff = Duration::from_secs(1);
         loop {
+            // Folders without a watch are seen by scanning now and then.
+            let unwatched = watchers.unwatched();
+            let _ = self.db.set_meta(
+                "unwatched",
+                (unwatched > 0).then(|| unwatched.to_string()).as_deref(),
+            );
             let wait = match self.sync_once(allow_mass_delete).await {
                 // In sync with the push channel open: the watcher and the
                 // channel say when to look again, and no timer runs (an idle
                 // laptop stays asleep).
-                Ok(Outcome::InSync) if push_up.load(Ordering::SeqCst) => {
+                Ok(Outcome::InSync) if push_up.load(Ordering::SeqCst) && unwatched == 0 => {
                     backoff = Duration::from_secs(1);
                     None
                 }

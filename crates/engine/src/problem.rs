@@ -14,6 +14,9 @@ pub enum Problem {
         error: String,
         retry_at: i64,
     },
+    /// The system's limit on watches is reached: so many folders have none,
+    /// and their changes are only seen by a scan every `every_secs`.
+    Unwatched { folders: usize, every_secs: u64 },
 }
 
 impl std::fmt::Display for Problem {
@@ -59,6 +62,15 @@ impl std::fmt::Display for Problem {
                     .unwrap_or_default();
                 write!(f, "{path:?} could not be synced: {error}; trying again at {at}")
             }
+            Problem::Unwatched {
+                folders,
+                every_secs,
+            } => write!(
+                f,
+                "{folders} folders are not watched (the system's limit on file watches is reached), \
+                 so their changes are seen by a scan every {every_secs} s; to watch them all, raise the limit: \
+                 echo fs.inotify.max_user_watches=1048576 | sudo tee /etc/sysctl.d/90-nubo.conf && sudo sysctl --system"
+            ),
         }
     }
 }
