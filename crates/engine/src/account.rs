@@ -406,7 +406,7 @@ pub fn leave_here(
             previous: &Default::default(),
             now_ns: i64::MAX,
             temps: &temps,
-            accept_mount_changes: false,
+            previous_mounts: None,
         };
         let now = crate::scanner::scan_under(fs, &folder.local, rel, &input);
         if let Some(path) = now.blocked.keys().next() {
@@ -431,6 +431,24 @@ pub fn leave_here(
         ],
     )?;
     Ok(local_dir)
+}
+
+/// `nubo folder forget-mount PATH`: the subfolder at `local` lost its disk
+/// for good; see `engine::forget_mount`.
+pub fn forget_mount(home: &Home, local: &Path) -> anyhow::Result<()> {
+    let config = home.load_config()?;
+    let local = std::path::absolute(local)?;
+    let (folder, rel) = config
+        .folders
+        .iter()
+        .find_map(|f| Some((f, crate::scanner::rel_path(&f.local, &local)?)))
+        .filter(|(_, rel)| !rel.is_empty())
+        .with_context(|| format!("{} is not a folder inside a synced folder", local.display()))?;
+    let (db, _) = StateDb::open(&home.db_path())?;
+    let fs = crate::fs::RealFs {
+        fallback_trash: home.trash_dir(),
+    };
+    crate::engine::forget_mount(&db, &fs, folder, &rel)
 }
 
 /// A folder on the service, for the selective-sync chooser.

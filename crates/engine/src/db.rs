@@ -261,6 +261,28 @@ impl StateDb {
         Ok(())
     }
 
+    /// The mount points inside a folder as its last scan kept them
+    /// (`scanner::Scan::mounts`); `None` before the first.
+    pub fn mounts(
+        &self,
+        folder: FolderId,
+    ) -> anyhow::Result<Option<std::collections::BTreeSet<String>>> {
+        Ok(self
+            .meta(&format!("mounts:{folder}"))?
+            .and_then(|m| serde_json::from_str(&m).ok()))
+    }
+
+    pub fn set_mounts(
+        &self,
+        folder: FolderId,
+        mounts: &std::collections::BTreeSet<String>,
+    ) -> anyhow::Result<()> {
+        self.set_meta(
+            &format!("mounts:{folder}"),
+            Some(&serde_json::to_string(mounts)?),
+        )
+    }
+
     pub fn cursor(&self) -> anyhow::Result<i64> {
         Ok(self
             .meta("cursor")?

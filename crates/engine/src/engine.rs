@@ -110,9 +110,9 @@ impl Pause {
                 deleted: true,
             } => format!("stopped: {message}; nothing here was deleted"),
             Pause::MountGone { folder, path } => format!(
-                "paused: {path} in {folder} was another disk's mount point and is empty now; nothing in it \
-                 was changed here or on the service. Mount the disk again, or, if its files should be deleted \
-                 everywhere, run `nubo sync --allow-mass-delete`"
+                "paused: {path} in {folder} was another disk's mount point and its disk is gone; nothing in it \
+                 was changed here or on the service. Mount the disk again, or, if \
+                 the change is meant, run `nubo folder forget-mount {folder}/{path}`"
             ),
             Pause::LargeFolder { remote_path, bytes } => format!(
                 "waiting: the new folder {remote_path} on the service holds {:.1} GB; download it with \
@@ -485,7 +485,7 @@ impl Engine {
             rules,
             pauses,
             problems,
-        } = self.folder_trees(folder, remote_root, allow_mass_delete)?;
+        } = self.folder_trees(folder, remote_root)?;
         let mut out = FolderRound {
             pauses,
             problems,
@@ -592,12 +592,11 @@ impl Engine {
         &self,
         folder: &FolderConfig,
         remote_root: NodeId,
-        allow_mass_delete: bool,
     ) -> anyhow::Result<FolderTrees> {
         let rules = self.ignore_rules(folder);
         let mut pauses = Vec::new();
         let mut problems: Vec<String> = Vec::new();
-        let scan = self.scan_folder(folder, &rules, allow_mass_delete)?;
+        let scan = self.scan_folder(folder, &rules)?;
         let rows = self.db.remote_rows()?;
         let remote = remote_tree::build(&rows, remote_root, &rules);
         drop(rows);
@@ -624,6 +623,10 @@ impl Engine {
                     folder: folder.local.display().to_string(),
                     path: path.clone(),
                 }),
+                // A link of the user's own (a virtual environment's, say)
+                // is news only where the service has something it keeps
+                // from this computer.
+                Blocked::InTheWay { .. } if !trees.synced_or_remote_at(path) => {}
                 _ => problems.push(
                     Problem::Blocked {
                         path: path.clone(),
@@ -652,18 +655,21 @@ impl Engine {
         &self,
         folder: &FolderConfig,
         rules: &IgnoreRules,
-        allow_mass_delete: bool,
     ) -> anyhow::Result<scanner::Scan> {
         let previous = self.db.load_local(folder.id)?;
+        let previous_mounts = self.db.mounts(folder.id)?;
         let input = ScanInput {
             rules,
             previous: &previous,
             now_ns: self.clock.now().unix_timestamp_nanos() as i64,
             temps: &self.temps,
-            accept_mount_changes: allow_mass_delete,
+            previous_mounts: previous_mounts.as_ref(),
         };
         let scan = scanner::scan(self.fs.as_ref(), &folder.local, &input);
         self.db.store_local(folder.id, &previous, &scan.tree)?;
+        if let Some(mounts) = &scan.mounts {
+            self.db.set_mounts(folder.id, mounts)?;
+        }
         // No download runs between rounds: any temp file of ours is a leftover.
         for leftover in &scan.leftovers {
             if let Err(e) = self.fs.remove_file(leftover) {
@@ -1048,6 +1054,31 @@ fn large_new_folders(
         }
     }
     out
+}
+
+/// The user says the subfolder `rel` of `folder` lost its disk for good:
+/// what it held is no longer kept as it was, so the next pass deletes it
+/// (still behind the mass-delete guard) or syncs what is there now.
+pub fn forget_mount(
+    db: &StateDb,
+    fs: &dyn LocalFs,
+    folder: &FolderConfig,
+    rel: &str,
+) -> anyhow::Result<()> {
+    if let Some(now) = fs.mount_points(&folder.local) {
+        let mut mounts = db.mounts(folder.id)?.unwrap_or_default();
+        let is_mount = now
+            .iter()
+            .any(|p| scanner::rel_path(&folder.local, p).as_deref() == Some(rel));
+        if is_mount {
+            mounts.insert(rel.to_string());
+        } else {
+            mounts.remove(rel);
+        }
+        db.set_mounts(folder.id, &mounts)?;
+    }
+    // What the last scan kept of it goes: the next scan sees it afresh.
+    db.record(folder.id, &[crate::db::Change::RemoveLocal(rel)])
 }
 
 /// Writes the root marker of a new folder (keeping an existing one's value).

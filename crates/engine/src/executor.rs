@@ -551,7 +551,7 @@ fn folder_as_planned(ctx: &FolderCtx, rel: &str) -> Result<Vec<String>, OpError>
         previous: &seen,
         now_ns: i64::MAX,
         temps: &ctx.temps,
-        accept_mount_changes: false,
+        previous_mounts: None,
     };
     let now = scanner::scan_under(ctx.fs.as_ref(), &ctx.root, rel, &input);
     if let Some((path, _)) = now.blocked.iter().next() {

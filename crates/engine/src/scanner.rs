@@ -8,6 +8,7 @@
 //! away), is `blocked`: it keeps its last known entries, so that nothing the
 //! walk could not see is ever read as deleted.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
@@ -34,6 +35,11 @@ pub struct Scan {
     pub skipped: Vec<String>,
     /// This home's temp files of downloads that never finished (a crash, a kill).
     pub leftovers: Vec<PathBuf>,
+    /// The mount points inside the folder, to keep for the next scan: as
+    /// the system lists them, but a mount point whose change is blocked
+    /// stays as it was until its disk is back (or the user says it is gone
+    /// for good). `None` where the system does not list mounts.
+    pub mounts: Option<BTreeSet<RelPath>>,
 }
 
 pub const TEMP_PREFIX: &str = ".nubo-tmp-";
@@ -235,9 +241,9 @@ pub struct ScanInput<'a> {
     pub previous: &'a Tree<LocalEntry>,
     pub now_ns: i64,
     pub temps: &'a TempNames,
-    /// The user confirmed that folders whose disk went away are meant to
-    /// be empty: no `Blocked::MountChanged`.
-    pub accept_mount_changes: bool,
+    /// The mount points inside the folder as the last scan left them
+    /// (`Scan::mounts`); `None` for the first scan.
+    pub previous_mounts: Option<&'a BTreeSet<RelPath>>,
 }
 
 /// Scans the whole folder at `root`.
@@ -283,10 +289,12 @@ pub fn scan_under(fs: &dyn LocalFs, root: &Path, under: &str, input: &ScanInput<
             Kind::File => match input.previous.get(&rel) {
                 Some(p)
                     if p.kind == Kind::File
-                        && p.stat == stat
+                        && p.stat.unchanged_as(&stat)
                         && stat.mtime_ns.max(stat.ctime_ns) < input.now_ns - RACY_NS =>
                 {
-                    scan.tree.insert(rel, p.clone());
+                    // The stat as it is now (a stored one may lack the
+                    // change time).
+                    scan.tree.insert(rel, LocalEntry { stat, ..p.clone() });
                 }
                 _ => to_hash.push((rel, stat)),
             },
@@ -302,13 +310,56 @@ pub fn scan_under(fs: &dyn LocalFs, root: &Path, under: &str, input: &ScanInput<
             }
         }
     }
-    if !input.accept_mount_changes {
-        block_emptied_mounts(&mut scan, input.previous, under);
-        let root_dev = fs.stat(root).ok().flatten().map(|(_, s)| s.dev);
-        block_vanished_mounts(&mut scan, input.previous, under, root_dev);
+    match fs.mount_points(root) {
+        Some(now) => {
+            let now: BTreeSet<RelPath> = now.iter().filter_map(|p| rel_path(root, p)).collect();
+            let empty = BTreeSet::new();
+            let before = input.previous_mounts.unwrap_or(&empty);
+            scan.mounts = Some(block_mount_changes(
+                &mut scan,
+                input.previous,
+                before,
+                now,
+                under,
+            ));
+        }
+        // No mount table: a folder's device tells instead.
+        None => {
+            block_emptied_mounts(&mut scan, input.previous, under);
+            let root_dev = fs.stat(root).ok().flatten().map(|(_, s)| s.dev);
+            block_vanished_mounts(&mut scan, input.previous, under, root_dev);
+        }
     }
     keep_what_is_blocked(&mut scan, input.previous);
     scan
+}
+
+/// A folder that was a mount point and is not one now (its disk
+/// unmounted, even a bind mount of the same disk, even if something is in
+/// the folder now): what it held is not read as deleted. Blocked like a
+/// missing root until the disk is back, or until the user says the change
+/// is meant (`Engine::forget_mount`). A disk mounted over a folder is
+/// simply what the folder holds from then on (what it hides reads as
+/// deleted, behind the mass-delete guard). Returns the mount points to
+/// keep.
+fn block_mount_changes(
+    scan: &mut Scan,
+    previous: &Tree<LocalEntry>,
+    before: &BTreeSet<RelPath>,
+    now: BTreeSet<RelPath>,
+    under: &str,
+) -> BTreeSet<RelPath> {
+    let mut keep = now.clone();
+    for path in before.difference(&now) {
+        let held_something = inside(previous, path).next().is_some();
+        let ours = under.is_empty() || is_inside(path, under);
+        if held_something && ours {
+            scan.blocked.insert(path.clone(), Blocked::MountChanged);
+            // The change waits: the mount point is kept as it was.
+            keep.insert(path.clone());
+        }
+    }
+    keep
 }
 
 /// A folder on another device than it was, and empty where it held

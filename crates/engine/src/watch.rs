@@ -90,13 +90,15 @@ pub fn watch_folders(
         let rules = crate::ignore_rules::IgnoreRules::load(&f.local, &f.excluded);
         watch_tree(&watcher, &f.local, &f.local, &rules, &unwatched);
         // New folders get their watches off the watcher's own thread (its
-        // handler must not call into it).
-        let (w, root, count) = (watcher.clone(), f.local.clone(), unwatched.clone());
+        // handler must not call into it); then the loop looks once more,
+        // for what was written in them before their watch was there.
+        let (w, count, folder) = (watcher.clone(), unwatched.clone(), f.clone());
+        let wake_again = wake.clone();
         std::thread::spawn(move || {
             for made in made_rx {
-                let rules = crate::ignore_rules::IgnoreRules::load(&root, &[]);
-                if made.is_dir() {
-                    watch_tree(&w, &root, &made, &rules, &count);
+                let rules = crate::ignore_rules::IgnoreRules::load(&folder.local, &folder.excluded);
+                if made.is_dir() && watch_tree(&w, &folder.local, &made, &rules, &count) {
+                    let _ = wake_again.try_send("new folder watched");
                 }
             }
         });
@@ -108,15 +110,22 @@ pub fn watch_folders(
     Ok(Watchers { folders: out })
 }
 
-/// A watch on `start` and every folder in it the rules do not ignore;
-/// the folders the system refuses a watch are counted in `unwatched`.
+/// A watch on `start` and every folder in it the rules do not ignore (as
+/// the scan's walk sees them); the folders the system refuses a watch are
+/// counted in `unwatched`. Whether any watch was added.
 fn watch_tree(
     watcher: &Mutex<notify::RecommendedWatcher>,
     root: &Path,
     start: &Path,
     rules: &crate::ignore_rules::IgnoreRules,
     unwatched: &Unwatched,
-) {
+) -> bool {
+    // `start` itself too: the walk below never filters where it begins.
+    if let Some(rel) = crate::scanner::rel_path(root, start) {
+        if rules.cached().is_ignored(&rel, true) {
+            return false;
+        }
+    }
     let filter_root = root.to_path_buf();
     let filter_rules = rules.clone();
     let dirs = ignore::WalkBuilder::new(start)
@@ -131,9 +140,10 @@ fn watch_tree(
         .build()
         .filter_map(Result::ok);
     let mut w = watcher.lock().unwrap_or_else(|p| p.into_inner());
+    let mut added = false;
     for dir in dirs {
         match w.watch(dir.path(), RecursiveMode::NonRecursive) {
-            Ok(()) => {}
+            Ok(()) => added = true,
             Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
                 unwatched.add(dir.path());
             }
@@ -141,6 +151,7 @@ fn watch_tree(
             Err(e) => tracing::debug!("no watch on {}: {e}", dir.path().display()),
         }
     }
+    added
 }
 
 /// Whether a file-system event may mean a change to sync.
