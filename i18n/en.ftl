@@ -235,7 +235,7 @@ pause-account_frozen = Stopped: the account was frozen after a year unused. Sign
 pause-account_frozen_undated = Stopped: the account was frozen after a year unused. Sign in again to reactivate it. Nothing here was deleted.
 pause-account_deleted = Stopped: the account was deleted on the service. Nothing here was deleted.
 pause-large_folder = Waiting: the new folder { $path } on the service holds { $size }. Download it, or keep it on the service only.
-pause-mount_gone = Paused: { $path } in { $folder } was another disk and is empty now. Nothing in it was changed, here or on the service. Connect the disk again, or confirm that its files should be deleted.
+pause-mount_gone = Paused: { $path } in { $folder } was another disk, and that disk is gone. Nothing in it was changed, here or on the service. Connect the disk again.
 
 failure-no_folders = There is no folder to sync: add one in Settings.
 failure-signed_out = Signed out by the service: sign in again.
@@ -270,10 +270,14 @@ problem-failing = { $path } could not be synced ({ $reason }); trying again at {
 problem-refused_name = A name from the service was refused in { $dir }: { $name } ({ $reason }).
 problem-not_here = { $path } cannot be created on this computer.
 problem-folder_loop = The service lists the folder { $path } inside itself; it is left out.
-problem-not_utf8 = { $path } has a name this computer cannot sync.
+problem-outside_folder = { $path } is outside the folder and is not synced.
 problem-unreadable_part = Part of the folder could not be read.
 problem-ignore_file-line_skipped = A line of .nuboignore is not a valid pattern and was skipped.
 problem-ignore_file-unusable = .nuboignore could not be used; only the built-in rules apply.
+problem-unwatched = { $folders ->
+    [one] { $folders } folder is not watched (the system's limit on file watches is reached); its changes are seen by a scan every { $seconds } s.
+   *[other] { $folders } folders are not watched (the system's limit on file watches is reached); their changes are seen by a scan every { $seconds } s.
+}
 read-permission_denied = permission denied
 read-name_too_long = its path is too long for this computer
 read-vanished = it went away while it was read
@@ -289,11 +293,13 @@ op-service = the service refused it
 op-offline = the service could not be reached
 op-local_database = the state database could not record it
 op-disk_full = the disk is full
+op-did_not_take = what was done did not take on this disk
 name-empty = the name is empty
 name-dot_or_dot_dot = “.” and “..” are not names
 name-separator = the name contains “/”
 name-nul = the name contains a NUL character
 name-too_long = the name is longer than 255 bytes
+name-not_a_spelling = not how this computer spells a name on disk
 top-folder = the top folder
 
 notice-database_rebuilt = The state database was damaged and was rebuilt. Nothing was deleted; where this computer and the service differed, both versions were kept.

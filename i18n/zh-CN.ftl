@@ -214,7 +214,7 @@ pause-account_frozen = 已停止：帐号因一年未使用而被冻结。请在
 pause-account_frozen_undated = 已停止：帐号因一年未使用而被冻结。请重新登录以重新激活。这里没有删除任何内容。
 pause-account_deleted = 已停止：帐号已在服务上被删除。这里没有删除任何内容。
 pause-large_folder = 等待中：服务上的新文件夹 { $path } 占用 { $size }。可以下载它，或仅保留在服务上。
-pause-mount_gone = 已暂停：{ $folder } 中的 { $path } 曾是另一块磁盘，现在是空的。其中的内容在这里和服务上都未更改。请重新连接磁盘，或确认应删除其中的文件。
+pause-mount_gone = 已暂停：{ $folder } 中的 { $path } 曾是另一块磁盘，该磁盘已不在。其中的内容在这里和服务上都未更改。请重新连接磁盘。
 
 failure-no_folders = 没有要同步的文件夹：请在设置中添加一个。
 failure-signed_out = 已被服务退出登录：请重新登录。
@@ -249,10 +249,13 @@ problem-failing = 无法同步 { $path }（{ $reason }）；将于 { $time } 重
 problem-refused_name = 已拒绝服务在 { $dir } 中的名称：{ $name }（{ $reason }）。
 problem-not_here = 无法在这台电脑上创建 { $path }。
 problem-folder_loop = 服务将文件夹 { $path } 列在其自身之中；已略过。
-problem-not_utf8 = { $path } 的名称无法在这台电脑上同步。
+problem-outside_folder = { $path } 不在此文件夹内，不会同步。
 problem-unreadable_part = 文件夹的一部分无法读取。
 problem-ignore_file-line_skipped = .nuboignore 中有一行不是有效的规则，已跳过。
 problem-ignore_file-unusable = 无法使用 .nuboignore；仅应用内置规则。
+problem-unwatched = { $folders ->
+   *[other] 有 { $folders } 个文件夹未被监视（已达到系统的文件监视上限）；每 { $seconds } 秒扫描一次以发现其中的更改。
+}
 read-permission_denied = 权限不足
 read-name_too_long = 路径对这台电脑来说太长
 read-vanished = 读取时已消失
@@ -268,11 +271,13 @@ op-service = 服务拒绝了它
 op-offline = 无法连接到服务
 op-local_database = 状态数据库无法记录它
 op-disk_full = 磁盘已满
+op-did_not_take = 所做的更改在此磁盘上没有生效
 name-empty = 名称为空
 name-dot_or_dot_dot = “.” 和 “..” 不是名称
 name-separator = 名称包含 “/”
 name-nul = 名称包含 NUL 字符
 name-too_long = 名称超过 255 字节
+name-not_a_spelling = 不是这台电脑在磁盘上使用的名称写法
 top-folder = 顶层文件夹
 
 notice-database_rebuilt = 状态数据库已损坏并已重建。没有删除任何内容；这台电脑和服务不一致之处，两个版本都已保留。

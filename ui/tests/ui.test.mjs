@@ -605,8 +605,8 @@ describe("what the engine reports, in the user's language", () => {
       const waiting = await page.getByTestId("waiting").getByRole("listitem").first().evaluate((el) => el.firstChild.textContent.trim());
       lines.push(waiting);
       // The state line, the notice, the damaged database; 13 pauses (the
-      // large folder waits below, with its buttons), 8 changes, 31 problems.
-      assert.equal(lines.length, 3 + 13 + 8 + 31 + 1, lines.join("\n"));
+      // large folder waits below, with its buttons), 8 changes, 34 problems.
+      assert.equal(lines.length, 3 + 13 + 8 + 34 + 1, lines.join("\n"));
       const own = catalogPieces(lang);
       const other = catalogPieces(lang === "en" ? "zh-CN" : "en");
       for (const line of lines) {

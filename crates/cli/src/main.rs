@@ -305,6 +305,13 @@ enum FolderCommand {
     Include {
         remote_path: String,
     },
+    /// LOCAL_PATH, a subfolder whose disk was unmounted (or over which a
+    /// disk was mounted), is meant to be as it is now: its old content is
+    /// no longer kept, and the next sync deletes it (behind the mass-delete
+    /// guard) or syncs what is there.
+    ForgetMount {
+        local_path: PathBuf,
+    },
     /// Stop syncing a folder for now; nothing in it changes.
     Pause {
         local_path: PathBuf,
@@ -706,6 +713,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     account::include(&home, &remote_path)?;
                     println!(
                         "{remote_path} will be synced to this computer again at the next sync"
+                    );
+                }
+                FolderCommand::ForgetMount { local_path } => {
+                    let _lock = home.lock_for_sync()?;
+                    account::forget_mount(&home, &local_path)?;
+                    println!(
+                        "{} is taken as it is now at the next sync",
+                        local_path.display()
                     );
                 }
                 FolderCommand::List => {

@@ -102,9 +102,9 @@ pub fn pause(p: &Pause) -> String {
             bytes(*size)
         ),
         Pause::MountGone { folder, path } => format!(
-            "paused: {path} in {folder} was another disk's mount point and is empty now; nothing in it was changed \
-             here or on the service. Mount the disk again, or, if its files should be deleted everywhere, run \
-             `nubo sync --allow-mass-delete`"
+            "paused: {path} in {folder} was another disk's mount point and its disk is gone; nothing in it \
+             was changed here or on the service. Mount the disk again, or, if \
+             the change is meant, run `nubo folder forget-mount {folder}/{path}`"
         ),
     }
 }
@@ -152,8 +152,8 @@ pub fn problem(p: &Problem) -> String {
         Problem::FolderLoop { path } => {
             format!("the service lists the folder {path:?} inside itself; it is left out")
         }
-        Problem::NotUtf8 { path } => {
-            format!("{path} has a name that is not valid UTF-8 and is not synced")
+        Problem::OutsideFolder { path } => {
+            format!("{path} is outside the folder and is not synced")
         }
         Problem::UnreadablePart => "part of the folder could not be read".to_string(),
         Problem::IgnoreFile { broken } => match broken {
@@ -162,6 +162,14 @@ pub fn problem(p: &Problem) -> String {
                 ".nuboignore could not be used; only the built-in rules apply".to_string()
             }
         },
+        Problem::Unwatched {
+            folders,
+            every_secs,
+        } => format!(
+            "{folders} folders are not watched (the system's limit on file watches is reached), \
+             so their changes are seen by a scan every {every_secs} s; to watch them all, raise the limit: \
+             echo fs.inotify.max_user_watches=1048576 | sudo tee /etc/sysctl.d/90-nubo.conf && sudo sysctl --system"
+        ),
     }
 }
 
@@ -181,6 +189,7 @@ fn name_rule(r: NameRule) -> &'static str {
         NameRule::Separator => "the name contains `/`",
         NameRule::Nul => "the name contains a NUL character",
         NameRule::TooLong => "the name is longer than 255 bytes",
+        NameRule::NotASpelling => "not a spelling of a name on disk this computer makes",
     }
 }
 
@@ -199,6 +208,9 @@ fn op_failure(f: &OpFailure) -> String {
         OpFailure::Offline => "the service could not be reached".into(),
         OpFailure::LocalDatabase => "the state database could not record it".into(),
         OpFailure::DiskFull => "the disk is full".into(),
+        OpFailure::DidNotTake => {
+            "what was done here did not take: it is planned again and again".into()
+        }
     }
 }
 

@@ -479,8 +479,10 @@ fn a_folder_replaced_by_a_link_keeps_the_services_content() {
 
 /// Case 10: A subfolder that is a mount point holds some of the folder's files
 /// (too few for the mass-delete guard); the disk is unmounted: nothing is
-/// deleted anywhere, the sync pauses and says why; with the disk back, it
-/// syncs on.
+/// deleted anywhere, the sync pauses and says why, and confirming a mass
+/// delete does not change that; with the disk back, it syncs on; and when
+/// the user says the disk is gone for good (`folder forget-mount`), its
+/// files are deleted everywhere (into the trash).
 #[test]
 #[ignore = "needs root and its own mount namespace: see the module's doc"]
 fn an_unmounted_subfolder_is_not_read_as_deleted() {
@@ -503,13 +505,31 @@ fn an_unmounted_subfolder_is_not_read_as_deleted() {
     b.sync();
     assert_eq!(b.files().len(), 42, "nothing deleted on B");
     assert_eq!(trash_count(&b), 0);
-    // The disk comes back, with its files: in sync at once.
+    // Confirming an unrelated mass delete does not take the disk's files
+    // with it: the mount has a confirmation of its own.
+    let out = a.run(&["sync", "--once", "--allow-mass-delete"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("forget-mount"));
+    b.sync();
+    assert_eq!(b.files().len(), 42, "nothing deleted on B");
+    // The disk comes back, with its files: nothing to do.
     let disk = SmallDisk::mount(&a.path("photos"), 10 << 20);
     for i in 0..12 {
         a.write(&format!("photos/p-{i}.jpg"), format!("photo {i}"));
     }
     a.sync();
+    b.sync();
+    assert_eq!(b.files().len(), 42);
+    assert_eq!(trash_count(&b), 0);
+    // It goes again, and the user says it is gone for good: its files go,
+    // here they were already, and on B to the trash.
     drop(disk);
+    a.sync_allowing_pause();
+    let photos = a.path("photos");
+    a.ok(&["folder", "forget-mount", photos.to_str().unwrap()]);
+    a.sync();
+    b.sync();
+    assert_eq!(b.files().len(), 30);
+    assert_eq!(trash_count(&b), 12);
 }
 
 /// Copies a folder and all it holds (`cp -a`).
@@ -683,4 +703,112 @@ fn a_time_before_1970_is_kept() {
         .modified()
         .unwrap();
     assert_eq!(got, when);
+}
+
+/// Smaller: names that are not valid UTF-8 (legal on Linux) sync, and the
+/// other PC gets the very same bytes; a valid name holding the reserved
+/// characters of their spelling is not mistaken for one.
+#[test]
+#[ignore = "needs root and its own mount namespace: see the module's doc"]
+fn names_that_are_not_utf8_sync_as_the_same_bytes() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    let latin1 = OsStr::from_bytes(b"caf\xe9 (latin-1).txt");
+    let folder = OsStr::from_bytes(b"dir-\xff\xfe");
+    std::fs::write(a.root.join(latin1), "latin-1 name").unwrap();
+    std::fs::create_dir(a.root.join(folder)).unwrap();
+    std::fs::write(a.root.join(folder).join("inner.txt"), "inside").unwrap();
+    a.write(
+        "plain \u{10FC80}.txt",
+        "a valid name with a reserved character",
+    );
+    a.write(
+        "caf\u{e9} (latin-1).txt",
+        "the UTF-8 spelling of the same word",
+    );
+    a.sync();
+    b.sync();
+    assert_eq!(std::fs::read(b.root.join(latin1)).unwrap(), b"latin-1 name");
+    assert_eq!(
+        std::fs::read(b.root.join(folder).join("inner.txt")).unwrap(),
+        b"inside"
+    );
+    assert_eq!(
+        b.read("plain \u{10FC80}.txt").as_deref(),
+        Some(&b"a valid name with a reserved character"[..])
+    );
+    assert_eq!(
+        b.read("caf\u{e9} (latin-1).txt").as_deref(),
+        Some(&b"the UTF-8 spelling of the same word"[..])
+    );
+    let mut names: Vec<Vec<u8>> = std::fs::read_dir(&b.root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().as_bytes().to_vec())
+        .filter(|n| !n.starts_with(b".nubo"))
+        .collect();
+    names.sort();
+    let mut want: Vec<Vec<u8>> = vec![
+        latin1.as_bytes().to_vec(),
+        folder.as_bytes().to_vec(),
+        "plain \u{10FC80}.txt".as_bytes().to_vec(),
+        "caf\u{e9} (latin-1).txt".as_bytes().to_vec(),
+    ];
+    want.sort();
+    assert_eq!(names, want);
+    // Deleted on B: gone on A too, into its trash.
+    std::fs::remove_file(b.root.join(latin1)).unwrap();
+    b.sync();
+    a.sync();
+    assert!(!a.root.join(latin1).exists());
+    assert_eq!(trash_count(&a), 1);
+}
+
+/// Case 10 with a bind mount (found in review) from the same file system (`mount
+/// --bind ~/photos ~/Nubo/photos`), which the issue names: the mount point
+/// keeps the device of the folder around it, so neither mount check fires.
+#[test]
+#[ignore = "needs root and its own mount namespace: see the module's doc"]
+fn an_unmounted_bind_mount_is_not_read_as_deleted() {
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    for i in 0..30 {
+        a.write(&format!("top-{i}.txt"), format!("top {i}"));
+    }
+    // The source lies next to the home, on the same file system.
+    let source = a.home.parent().unwrap().join("photos-source");
+    std::fs::create_dir_all(&source).unwrap();
+    for i in 0..12 {
+        std::fs::write(source.join(format!("p-{i}.jpg")), format!("photo {i}")).unwrap();
+    }
+    std::fs::create_dir_all(a.path("photos")).unwrap();
+    let bind = |args: &[&str]| {
+        let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let target = a.path("photos");
+    bind(&[
+        "mount",
+        "--bind",
+        source.to_str().unwrap(),
+        target.to_str().unwrap(),
+    ]);
+    a.sync();
+    b.sync();
+    assert_eq!(b.files().len(), 42);
+    bind(&["umount", target.to_str().unwrap()]);
+    let out = a.run(&["sync", "--once"]);
+    eprintln!("A: {}", String::from_utf8_lossy(&out.stderr));
+    b.sync();
+    assert_eq!(
+        b.files().len(),
+        42,
+        "B lost the bind mount's files (its trash: {:?})",
+        b.trash()
+    );
 }

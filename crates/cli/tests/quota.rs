@@ -22,7 +22,7 @@ fn past_the_quota_the_rest_still_syncs_and_uploads_resume_when_space_frees() {
     assert_eq!(out.status.code(), Some(3), "paused, not failed");
     let msg = String::from_utf8_lossy(&out.stderr);
     assert!(
-        msg.contains("storage on the service is full") && msg.contains("MB of 0.1 MB used"),
+        msg.contains("storage on the service is full") && msg.contains("60.0 kB of 100.0 kB used"),
         "{msg}"
     );
     // Everything that fits went on: the small file up, B's change down.

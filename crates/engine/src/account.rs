@@ -407,7 +407,7 @@ pub fn leave_here(
     if folder.excluded.iter().any(|e| e == rel) {
         bail!("/{rel} is already excluded");
     }
-    let local_dir = folder.local.join(rel);
+    let local_dir = crate::os_names::join(&folder.local, rel);
     if fs.stat(&local_dir)?.is_some() {
         let synced = db.load_synced(folder.id)?;
         let rules = crate::ignore_rules::IgnoreRules::read(fs, &folder.local, &folder.excluded);
@@ -417,7 +417,7 @@ pub fn leave_here(
             previous: &Default::default(),
             now_ns: i64::MAX,
             temps: &temps,
-            accept_mount_changes: false,
+            previous_mounts: None,
         };
         let now = crate::scanner::scan_under(fs, &folder.local, rel, &input);
         if let Some(path) = now.blocked.keys().next() {
@@ -442,6 +442,24 @@ pub fn leave_here(
         ],
     )?;
     Ok(local_dir)
+}
+
+/// `nubo folder forget-mount PATH`: the subfolder at `local` lost its disk
+/// for good; see `engine::forget_mount`.
+pub fn forget_mount(home: &Home, local: &Path) -> anyhow::Result<()> {
+    let config = home.load_config()?;
+    let local = std::path::absolute(local)?;
+    let (folder, rel) = config
+        .folders
+        .iter()
+        .find_map(|f| Some((f, crate::scanner::rel_path(&f.local, &local)?)))
+        .filter(|(_, rel)| !rel.is_empty())
+        .with_context(|| format!("{} is not a folder inside a synced folder", local.display()))?;
+    let (db, _) = StateDb::open(&home.db_path())?;
+    let fs = crate::fs::RealFs {
+        fallback_trash: home.trash_dir(),
+    };
+    crate::engine::forget_mount(&db, &fs, folder, &rel)
 }
 
 /// A folder on the service, for the selective-sync chooser.
@@ -843,6 +861,8 @@ pub struct Status {
     pub problems: Vec<Problem>,
     /// Storage on the service as of the last sync.
     pub storage: Option<Storage>,
+    /// Folders a watching sync has no watch for (the system's limit).
+    pub unwatched_folders: usize,
     pub conflicts: Vec<ConflictRecord>,
     /// The newest recorded changes, newest first.
     pub recent: Vec<ChangeRecord>,
@@ -897,8 +917,12 @@ pub fn status(home: &Home) -> anyhow::Result<Status> {
             .collect(),
         ..Status::default()
     };
+    // Kept by a watching sync: news only while one runs.
+    let watching = home
+        .sync_running()
+        .then_some(config.poll_interval_secs.max(1));
     match StateDb::open_for_reading(&home.db_path()).and_then(|db| match db {
-        Some(db) => read_status(&db, &mut status),
+        Some(db) => read_status(&db, &mut status, watching),
         None => Ok(()),
     }) {
         Ok(()) => {}
@@ -913,10 +937,21 @@ pub fn status(home: &Home) -> anyhow::Result<Status> {
     Ok(status)
 }
 
-fn read_status(db: &StateDb, s: &mut Status) -> Result<(), DbError> {
+/// What the last pass left; with `watching` (a watching sync runs, scanning
+/// every so many seconds), the folders it has no watch for.
+fn read_status(db: &StateDb, s: &mut Status, watching: Option<u64>) -> Result<(), DbError> {
     s.last_pass = db.last_pass()?;
     s.notice = db.notice()?;
     s.problems = db.problems()?;
+    if let Some(every_secs) = watching {
+        s.unwatched_folders = db.unwatched()?;
+        if s.unwatched_folders > 0 {
+            s.problems.push(Problem::Unwatched {
+                folders: s.unwatched_folders,
+                every_secs,
+            });
+        }
+    }
     s.storage = db.storage()?;
     s.conflicts = db.conflicts()?;
     s.recent = db.recent_changes(10)?;

@@ -525,6 +525,31 @@ impl StateDb {
         Ok(())
     }
 
+    /// The mount points inside a folder as its last scan kept them
+    /// (`scanner::Scan::mounts`); `None` before the first.
+    pub fn mounts(&self, folder: FolderId) -> DbResult<Option<std::collections::BTreeSet<String>>> {
+        // One that does not read is as none kept: the next scan keeps one.
+        Ok(self.typed(&format!("mounts:{folder}")).unwrap_or(None))
+    }
+
+    pub fn set_mounts(
+        &self,
+        folder: FolderId,
+        mounts: &std::collections::BTreeSet<String>,
+    ) -> DbResult<()> {
+        self.set_typed(&format!("mounts:{folder}"), Some(mounts))
+    }
+
+    /// How many folders the watching sync has no watch for (the system's
+    /// limit on watches); kept by the loop while it runs.
+    pub fn unwatched(&self) -> DbResult<usize> {
+        Ok(self.typed("unwatched")?.unwrap_or(0))
+    }
+
+    pub fn set_unwatched(&self, folders: usize) -> DbResult<()> {
+        self.set_typed("unwatched", (folders > 0).then_some(&folders))
+    }
+
     pub fn cursor(&self) -> DbResult<i64> {
         Ok(self
             .meta("cursor")?

@@ -93,6 +93,9 @@ impl SyncError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
     LocalChange,
+    /// A folder made since the watch began has its watch now: look once
+    /// more, for what was written in it before.
+    NewFolderWatched,
     Push,
     PushClosed,
 }
@@ -111,9 +114,15 @@ pub struct Engine {
     temps: TempNames,
     /// Operations held back after failing, kept across passes.
     failing: std::sync::Mutex<Failing>,
+    /// How often each path was planned in the pass under way.
+    planned_this_pass: std::sync::Mutex<std::collections::HashMap<(FolderId, String), usize>>,
 }
 
 const MAX_ROUNDS: usize = 10_000;
+/// A path planned more often than this in one pass is held back (see
+/// `Engine::drop_endless`); a pass that moves, renames aside and then
+/// transfers plans a path three or four times.
+const MAX_PLANS_PER_PASS: usize = 8;
 
 /// This device's name, as the service lists it and conflict copies carry
 /// it: `NUBO_DEVICE_NAME`, else the system's host name.
@@ -186,6 +195,7 @@ impl Engine {
             limits,
             temps,
             failing: Default::default(),
+            planned_this_pass: Default::default(),
         })
     }
 
@@ -275,6 +285,10 @@ impl Engine {
     /// One pass of the loop for every folder, until in sync or paused.
     /// How it ended is kept for `status` and told to the observer.
     pub async fn sync_once(&self, allow_mass_delete: bool) -> Result<Outcome, SyncError> {
+        self.planned_this_pass
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         let result = self.sync_rounds(allow_mass_delete).await;
         let outcome = match &result {
             Ok(Outcome::InSync) => PassOutcome::InSync,
@@ -320,6 +334,9 @@ impl Engine {
                 }
             }
             self.hold_back_failing(&round.retry);
+            // What is held back, as of the end of this round (what failed
+            // in it included).
+            round.problems.extend(self.held_problems(&roots));
             self.db.set_problems(&round.problems)?;
             let room = Room {
                 storage: self.db.storage()?,
@@ -383,7 +400,7 @@ impl Engine {
             rules,
             pauses,
             problems,
-        } = self.folder_trees(folder, remote_root, allow_mass_delete)?;
+        } = self.folder_trees(folder, remote_root)?;
         let mut out = FolderRound {
             pauses,
             problems,
@@ -396,7 +413,7 @@ impl Engine {
             allow_mass_delete,
             ..Default::default()
         };
-        let plan = planner::plan(&trees, &opts);
+        let mut plan = planner::plan(&trees, &opts);
         let now = self.clock.now().unix_timestamp();
         let planned_paths: std::collections::HashSet<&str> = plan
             .ops
@@ -404,6 +421,7 @@ impl Engine {
             .flat_map(|op| std::iter::once(op.path()).chain(op.from_path()))
             .collect();
         self.failing().settle(folder.id, &planned_paths, now);
+        plan.ops = self.drop_endless(folder.id, plan.ops, now);
         if let Some(info) = plan.mass_delete {
             out.pauses.push(Pause::MassDelete {
                 folder: folder.local.display().to_string(),
@@ -443,6 +461,29 @@ impl Engine {
         Ok(out)
     }
 
+    /// An operation planned again and again in one pass, though it went
+    /// through each time, does not take on this disk (the disk keeps
+    /// something else than what was done): it is held back as failing, so
+    /// that the pass ends and says so, instead of running for ever.
+    fn drop_endless(&self, folder: FolderId, ops: Vec<planner::Op>, now: i64) -> Vec<planner::Op> {
+        let mut planned = self
+            .planned_this_pass
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        ops.into_iter()
+            .filter(|op| {
+                let n = planned.entry((folder, op.path().to_string())).or_insert(0);
+                *n += 1;
+                if *n <= MAX_PLANS_PER_PASS {
+                    return true;
+                }
+                self.failing()
+                    .hold(folder, op.path(), OpFailure::DidNotTake, now);
+                false
+            })
+            .collect()
+    }
+
     /// Runs a batch, telling the observer how far it got.
     async fn run_plan(&self, ctx: &FolderCtx, ops: Vec<planner::Op>) -> executor::Report {
         let bytes: u64 = ops.iter().map(|op| executor::bytes_of(ctx, op)).sum();
@@ -468,12 +509,11 @@ impl Engine {
         &self,
         folder: &FolderConfig,
         remote_root: NodeId,
-        allow_mass_delete: bool,
     ) -> Result<FolderTrees, DbError> {
         let rules = self.ignore_rules(folder);
         let mut pauses = Vec::new();
         let mut problems: Vec<Problem> = Vec::new();
-        let scan = self.scan_folder(folder, &rules, allow_mass_delete)?;
+        let scan = self.scan_folder(folder, &rules)?;
         let rows = self.db.remote_rows()?;
         let remote = remote_tree::build(&rows, remote_root, &rules);
         drop(rows);
@@ -500,6 +540,10 @@ impl Engine {
                     folder: folder.local.display().to_string(),
                     path: path.clone(),
                 }),
+                // A link of the user's own (a virtual environment's, say)
+                // is news only where the service has something it keeps
+                // from this computer.
+                Blocked::InTheWay { .. } if !trees.synced_or_remote_at(path) => {}
                 _ => problems.push(Problem::Blocked {
                     path: path.clone(),
                     why: why.clone(),
@@ -509,12 +553,6 @@ impl Engine {
         pauses.extend(self.hold_back_large_folders(&mut trees, folder));
         let now = self.clock.now().unix_timestamp();
         for held in self.failing().held(folder.id, now) {
-            problems.push(Problem::Failing {
-                path: held.path.clone(),
-                error: held.error,
-                retry_at: time::OffsetDateTime::from_unix_timestamp(held.retry_at)
-                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
-            });
             trees.blocked.entry(held.path).or_insert(Blocked::Failing);
         }
         Ok(FolderTrees {
@@ -531,18 +569,21 @@ impl Engine {
         &self,
         folder: &FolderConfig,
         rules: &IgnoreRules,
-        allow_mass_delete: bool,
     ) -> Result<scanner::Scan, DbError> {
         let previous = self.db.load_local(folder.id)?;
+        let previous_mounts = self.db.mounts(folder.id)?;
         let input = ScanInput {
             rules,
             previous: &previous,
             now_ns: self.clock.now().unix_timestamp_nanos() as i64,
             temps: &self.temps,
-            accept_mount_changes: allow_mass_delete,
+            previous_mounts: previous_mounts.as_ref(),
         };
         let scan = scanner::scan(self.fs.as_ref(), &folder.local, &input);
         self.db.store_local(folder.id, &previous, &scan.tree)?;
+        if let Some(mounts) = &scan.mounts {
+            self.db.set_mounts(folder.id, mounts)?;
+        }
         // No download runs between rounds: any temp file of ours is a leftover.
         for leftover in &scan.leftovers {
             if let Err(e) = self.fs.remove_file(leftover) {
@@ -597,6 +638,22 @@ impl Engine {
         pauses
     }
 
+    /// Every path held back after failing, as the user is told of it.
+    fn held_problems(&self, roots: &[(&FolderConfig, NodeId)]) -> Vec<Problem> {
+        let now = self.clock.now().unix_timestamp();
+        let failing = self.failing();
+        roots
+            .iter()
+            .flat_map(|(f, _)| failing.held(f.id, now))
+            .map(|held| Problem::Failing {
+                path: held.path,
+                error: held.error,
+                retry_at: time::OffsetDateTime::from_unix_timestamp(held.retry_at)
+                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            })
+            .collect()
+    }
+
     /// How many paths wait to be tried again after failing.
     pub fn held_back(&self) -> usize {
         let now = self.clock.now().unix_timestamp();
@@ -620,7 +677,7 @@ impl Engine {
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<(), SyncError> {
         let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<Wake>(64);
-        let _watchers = crate::watch::watch_folders(&self.config.folders, wake_tx.clone())
+        let watchers = crate::watch::watch_folders(&self.config.folders, wake_tx.clone())
             .map_err(SyncError::Watch)?;
         let push_up = Arc::new(AtomicBool::new(false));
         if push {
@@ -633,11 +690,16 @@ impl Engine {
         tokio::pin!(stop);
         let mut backoff = Duration::from_secs(1);
         loop {
+            // Folders without a watch are seen by scanning now and then.
+            let unwatched = watchers.unwatched();
+            if let Err(e) = self.db.set_unwatched(unwatched) {
+                tracing::warn!("cannot keep the unwatched folders: {}", error_chain(&e));
+            }
             let wait = match self.sync_once(allow_mass_delete).await {
                 // In sync with the push channel open: the watcher and the
                 // channel say when to look again, and no timer runs (an idle
                 // laptop stays asleep).
-                Ok(Outcome::InSync) if push_up.load(Ordering::SeqCst) => {
+                Ok(Outcome::InSync) if push_up.load(Ordering::SeqCst) && unwatched == 0 => {
                     backoff = Duration::from_secs(1);
                     None
                 }
@@ -973,6 +1035,31 @@ fn large_new_folders(
         }
     }
     out
+}
+
+/// The user says the subfolder `rel` of `folder` lost its disk for good:
+/// what it held is no longer kept as it was, so the next pass deletes it
+/// (still behind the mass-delete guard) or syncs what is there now.
+pub fn forget_mount(
+    db: &StateDb,
+    fs: &dyn LocalFs,
+    folder: &FolderConfig,
+    rel: &str,
+) -> anyhow::Result<()> {
+    if let Some(now) = fs.mount_points(&folder.local) {
+        let mut mounts = db.mounts(folder.id)?.unwrap_or_default();
+        let is_mount = now
+            .iter()
+            .any(|p| scanner::rel_path(&folder.local, p).as_deref() == Some(rel));
+        if is_mount {
+            mounts.insert(rel.to_string());
+        } else {
+            mounts.remove(rel);
+        }
+        db.set_mounts(folder.id, &mounts)?;
+    }
+    // What the last scan kept of it goes: the next scan sees it afresh.
+    Ok(db.record(folder.id, &[crate::db::Change::RemoveLocal(rel)])?)
 }
 
 /// Writes the root marker of a new folder (keeping an existing one's value).

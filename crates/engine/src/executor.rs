@@ -265,10 +265,7 @@ impl FolderCtx {
                     .split('/')
                     .all(|c| !c.is_empty() && c != "." && c != "..")
         );
-        if rel.is_empty() {
-            return self.root.clone();
-        }
-        self.root.join(rel)
+        crate::os_names::join(&self.root, rel)
     }
 
     /// Records a finished operation, its bookkeeping and its line in recent
@@ -312,7 +309,7 @@ impl FolderCtx {
     fn local_dir(&self, rel: &str) -> Result<(), OpError> {
         let mut at = self.root.clone();
         for part in rel.split('/').filter(|p| !p.is_empty()) {
-            at.push(part);
+            at.push(crate::os_names::to_os(part));
             match self.fs.make_dir(&at)? {
                 MadeDir::Ready => {}
                 MadeDir::Symlink => return Err(OpError::Refused(Refusal::ThroughLink(at))),
@@ -607,7 +604,7 @@ fn folder_as_planned(ctx: &FolderCtx, rel: &str) -> Result<Vec<String>, OpError>
         previous: &seen,
         now_ns: i64::MAX,
         temps: &ctx.temps,
-        accept_mount_changes: false,
+        previous_mounts: None,
     };
     let now = scanner::scan_under(ctx.fs.as_ref(), &ctx.root, rel, &input);
     if let Some((path, _)) = now.blocked.iter().next() {

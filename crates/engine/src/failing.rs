@@ -74,6 +74,20 @@ impl Failing {
         };
     }
 
+    /// Holds `path` back at once, as after a second failure.
+    pub fn hold(&mut self, folder: FolderId, path: &str, error: OpFailure, now: i64) {
+        let tries = self
+            .entries
+            .get(&(folder, path.to_string()))
+            .map_or(0, |e| e.tries);
+        for _ in tries..2 {
+            self.failed(folder, path, error.clone(), now);
+        }
+        if tries >= 2 {
+            self.failed(folder, path, error, now);
+        }
+    }
+
     /// After a round of `folder` planned `planned`: a path neither planned
     /// nor held any more has stopped failing.
     pub fn settle(&mut self, folder: FolderId, planned: &HashSet<&str>, now: i64) {

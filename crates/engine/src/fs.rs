@@ -1,6 +1,7 @@
 //! The local file system behind a trait, so that the executor can run against
 //! a simulated one. `RealFs` is the one users have.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -47,6 +48,14 @@ pub trait LocalFs: Send + Sync {
     fn make_dir(&self, path: &Path) -> io::Result<MadeDir>;
     /// A small file whole (the root marker, `.nuboignore`).
     fn read_small(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// The mount points strictly inside `root` (another disk, a bind
+    /// mount, a tmpfs): how a subfolder whose disk went away is told from
+    /// one the user emptied. `None` where the system does not say.
+    fn mount_points(&self, root: &Path) -> Option<BTreeSet<PathBuf>> {
+        let _ = root;
+        None
+    }
+
     /// Bytes this user may still write on the disk holding `dir`; `None`
     /// where that cannot be known (downloads then stop only at a full disk).
     fn available_space(&self, dir: &Path) -> io::Result<Option<u64>> {
@@ -138,6 +147,11 @@ impl TempSink for RealTemp {
 impl LocalFs for RealFs {
     fn available_space(&self, dir: &Path) -> io::Result<Option<u64>> {
         fs4::available_space(dir).map(Some)
+    }
+
+    fn mount_points(&self, root: &Path) -> Option<BTreeSet<PathBuf>> {
+        let table = fs::read_to_string("/proc/self/mountinfo").ok()?;
+        Some(mounts_inside(&table, root))
     }
 
     fn stat(&self, path: &Path) -> io::Result<Option<(Kind, FileStat)>> {
@@ -272,5 +286,66 @@ impl LocalFs for RealFs {
 
     fn read_small(&self, path: &Path) -> io::Result<Vec<u8>> {
         fs::read(path)
+    }
+}
+
+/// The mount points strictly inside `root`, from the text of
+/// `/proc/self/mountinfo` (its fifth field, with `\NNN` octal escapes).
+pub fn mounts_inside(mountinfo: &str, root: &Path) -> BTreeSet<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|field| PathBuf::from(unescape_octal(field)))
+        .filter(|p| p.starts_with(root) && p != root)
+        .collect()
+}
+
+fn unescape_octal(field: &str) -> std::ffi::OsString {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match octal {
+            Some(d) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        std::ffi::OsString::from_vec(out)
+    }
+    #[cfg(not(unix))]
+    {
+        String::from_utf8_lossy(&out).into_owned().into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_points_inside_a_folder_from_mountinfo() {
+        let table = "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n\
+                     40 22 0:35 / /home/u/Nubo/photos rw - tmpfs tmpfs rw\n\
+                     41 22 8:1 /src /home/u/Nubo/my\\040disk rw - ext4 /dev/sda1 rw\n\
+                     42 22 0:36 / /home/u/Nubo rw - tmpfs tmpfs rw\n\
+                     43 22 0:37 / /home/u/Nubo2/x rw - tmpfs tmpfs rw\n";
+        let got = mounts_inside(table, Path::new("/home/u/Nubo"));
+        let want: BTreeSet<PathBuf> = ["/home/u/Nubo/photos", "/home/u/Nubo/my disk"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        assert_eq!(got, want);
     }
 }

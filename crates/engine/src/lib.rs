@@ -17,6 +17,7 @@ pub mod failing;
 pub mod fs;
 pub mod home;
 pub mod ignore_rules;
+pub mod os_names;
 pub mod planner;
 pub mod problem;
 pub mod remote;

@@ -465,6 +465,7 @@ fn plan_changes(t: &Trees, opts: &PlanOptions) -> Vec<Op> {
         t,
         opts,
         held: held_nodes(t),
+        held_inodes: held_inodes(t),
         conflict_names: HashSet::new(),
     };
     let mut decisions: BTreeMap<&RelPath, Op> = BTreeMap::new();
@@ -493,11 +494,29 @@ fn held_nodes(t: &Trees) -> HashSet<NodeId> {
     held
 }
 
+/// Files and folders here that lie at or under a blocked path: one that the
+/// merge base knows elsewhere was moved there by the user, and is not gone
+/// (found in review: a synced file moved into a folder held back after
+/// failing was deleted on the service).
+fn held_inodes(t: &Trees) -> HashSet<u64> {
+    let mut held = HashSet::new();
+    for path in t.blocked.keys() {
+        let here = t.local.get(path).into_iter();
+        for l in here.chain(inside(&t.local, path).map(|(_, l)| l)) {
+            if l.stat.inode != 0 {
+                held.insert(l.stat.inode);
+            }
+        }
+    }
+    held
+}
+
 /// One `plan_changes`: the per-path decisions and what they share.
 struct Planner<'t> {
     t: &'t Trees,
     opts: &'t PlanOptions,
     held: HashSet<NodeId>,
+    held_inodes: HashSet<u64>,
     /// Conflict names given out in this batch.
     conflict_names: HashSet<RelPath>,
 }
@@ -527,6 +546,13 @@ impl Planner<'_> {
             }
         }
         let (lc, mut rc) = (local_change(s, l), remote_change(s, r));
+        if lc == Change::Deleted
+            && s.is_some_and(|s| s.stat.inode != 0 && self.held_inodes.contains(&s.stat.inode))
+        {
+            // Moved here into something left alone this round: not gone;
+            // what the service did to it waits with it.
+            return None;
+        }
         if rc == Change::Deleted && s.is_some_and(|s| self.held.contains(&s.node)) {
             // Not gone: it went where this computer does not follow yet.
             rc = Change::Unchanged;
@@ -702,7 +728,9 @@ impl Planner<'_> {
                     if whole {
                         out.push(op.clone());
                         skip_inside = Some(path.clone());
-                    } else if t.remote.get(path).is_some_and(|r| r.kind == Kind::File) {
+                    } else if self.opts.mode == Mode::TwoWay
+                        && t.remote.get(path).is_some_and(|r| r.kind == Kind::File)
+                    {
                         // The folder, with what changed in it, is renamed
                         // whole; its contents are decided there next round.
                         out.push(self.keep_conflict_copy(path, Kind::Dir));
@@ -725,7 +753,9 @@ impl Planner<'_> {
                     if whole {
                         out.push(op.clone());
                         skip_inside = Some(path.clone());
-                    } else if t.local.get(path).is_some_and(|l| l.kind == Kind::File) {
+                    } else if self.opts.mode == Mode::TwoWay
+                        && t.local.get(path).is_some_and(|l| l.kind == Kind::File)
+                    {
                         out.push(self.keep_conflict_copy(path, Kind::File));
                     } else if let Some(r) = t.remote.get(path) {
                         out.push(Op::LocalMkdir {

@@ -36,12 +36,19 @@ pub enum Problem {
     NotHere { path: RelPath, why: String },
     /// The service lists a folder inside itself; it is left out.
     FolderLoop { path: RelPath },
-    /// A local name that is not valid UTF-8 is not synced.
-    NotUtf8 { path: String },
+    /// An entry the walk found outside the folder is not synced.
+    OutsideFolder { path: String },
     /// Part of the folder could not be read (the walk's own start).
     UnreadablePart,
     /// The folder's `.nuboignore` has a line that was skipped, or cannot be used.
     IgnoreFile { broken: IgnoreFileProblem },
+    /// The system's limit on watches is reached: so many folders have none,
+    /// and their changes are only seen by a scan every `every_secs`.
+    Unwatched {
+        folders: usize,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        every_secs: u64,
+    },
 }
 
 /// Which rule a refused name breaks (`nubo_protocol::names::check_name`).
@@ -54,6 +61,9 @@ pub enum NameRule {
     Separator,
     Nul,
     TooLong,
+    /// Not how this computer spells a name on disk for the service
+    /// (`os_names`): another computer's spelling, left there.
+    NotASpelling,
 }
 
 impl From<nubo_protocol::names::NameProblem> for NameRule {
@@ -103,6 +113,9 @@ pub enum OpFailure {
     LocalDatabase,
     /// No room on this computer's disk.
     DiskFull,
+    /// It went through, but did not take on this disk: planned again and
+    /// again in one pass (the disk keeps something else than what was done).
+    DidNotTake,
 }
 
 /// What kind of local failure, as the OS said it.

@@ -9,7 +9,7 @@ use nubo_protocol::names::check_name;
 
 use crate::db::RemoteRow;
 use crate::ignore_rules::IgnoreRules;
-use crate::problem::Problem;
+use crate::problem::{NameRule, Problem};
 use crate::tree::{join, Kind, NodeId, RelPath, RemoteEntry, Tree};
 
 #[derive(Debug, Default)]
@@ -40,6 +40,15 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
             continue;
         }
         for r in children.get(&id).map(Vec::as_slice).unwrap_or_default() {
+            if !crate::os_names::is_canonical(&r.name) {
+                out.unseen.insert(join(&dir, &r.name));
+                out.refused.push(Problem::RefusedName {
+                    dir: dir.clone(),
+                    name: r.name.clone(),
+                    why: NameRule::NotASpelling,
+                });
+                continue;
+            }
             if let Err(problem) = check_name(&r.name) {
                 out.unseen.insert(join(&dir, &r.name));
                 out.refused.push(Problem::RefusedName {

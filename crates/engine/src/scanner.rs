@@ -8,6 +8,7 @@
 //! away), is `blocked`: it keeps its last known entries, so that nothing the
 //! walk could not see is ever read as deleted.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
@@ -31,10 +32,15 @@ pub struct Scan {
     pub tree: Tree<LocalEntry>,
     /// Paths left as they were (with everything inside), and why.
     pub blocked: Tree<Blocked>,
-    /// Entries left out (names that are not UTF-8).
+    /// Entries left out, and why.
     pub skipped: Vec<Problem>,
     /// This home's temp files of downloads that never finished (a crash, a kill).
     pub leftovers: Vec<PathBuf>,
+    /// The mount points inside the folder, to keep for the next scan: as
+    /// the system lists them, but a mount point whose change is blocked
+    /// stays as it was until its disk is back (or the user says it is gone
+    /// for good). `None` where the system does not list mounts.
+    pub mounts: Option<BTreeSet<RelPath>>,
 }
 
 pub const TEMP_PREFIX: &str = ".nubo-tmp-";
@@ -102,7 +108,7 @@ fn classify(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>) -> Opti
         return None;
     }
     let Some(rel) = rel_path(root, e.path()) else {
-        return Some(Found::Skipped(Problem::NotUtf8 {
+        return Some(Found::Skipped(Problem::OutsideFolder {
             path: e.path().display().to_string(),
         }));
     };
@@ -136,11 +142,7 @@ pub fn walk_disk(root: &Path, under: &str, rules: &IgnoreRules) -> Walked {
     let filter_tx = tx.clone();
     let filter_rules = rules.clone();
     let filter_root = root.to_path_buf();
-    let start = if under.is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(under)
-    };
+    let start = crate::os_names::join(root, under);
     let mut builder = WalkBuilder::new(&start);
     builder
         .standard_filters(false)
@@ -190,6 +192,9 @@ pub fn walk_disk(root: &Path, under: &str, rules: &IgnoreRules) -> Walked {
     walked
 }
 
+/// `path` relative to `root`, as the engine spells it: `/`-separated, each
+/// name as the service spells it (`os_names`: a name that is not valid UTF-8
+/// gets a reversible spelling). `None` outside `root`.
 pub fn rel_path(root: &Path, path: &Path) -> Option<RelPath> {
     // The walk's paths are the root joined with names: most need no parsing
     // into components (which was a tenth of a no-change scan).
@@ -205,12 +210,18 @@ pub fn rel_path(root: &Path, path: &Path) -> Option<RelPath> {
                 true => Some(r),
                 // "/a/bc" is not inside "/a/b".
                 false => r.strip_prefix(b"/"),
-            })
-            .and_then(|r| std::str::from_utf8(r).ok());
+            });
         if let Some(rest) = rest {
-            let plain = |part: &str| !part.is_empty() && part != "." && part != "..";
-            if !rest.is_empty() && rest.split('/').all(plain) {
-                return Some(rest.to_string());
+            let plain = |part: &[u8]| !part.is_empty() && part != b"." && part != b"..";
+            if !rest.is_empty() && rest.split(|b| *b == b'/').all(plain) {
+                return Some(match std::str::from_utf8(rest) {
+                    Ok(s) if !crate::os_names::needs_spelling(s) => s.to_string(),
+                    _ => rest
+                        .split(|b| *b == b'/')
+                        .map(crate::os_names::encode)
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                });
             }
         }
     }
@@ -220,7 +231,7 @@ pub fn rel_path(root: &Path, path: &Path) -> Option<RelPath> {
         if !out.is_empty() {
             out.push('/');
         }
-        out.push_str(part.as_os_str().to_str()?);
+        out.push_str(&crate::os_names::from_os(part.as_os_str()));
     }
     Some(out)
 }
@@ -233,9 +244,9 @@ pub struct ScanInput<'a> {
     pub previous: &'a Tree<LocalEntry>,
     pub now_ns: i64,
     pub temps: &'a TempNames,
-    /// The user confirmed that folders whose disk went away are meant to
-    /// be empty: no `Blocked::MountChanged`.
-    pub accept_mount_changes: bool,
+    /// The mount points inside the folder as the last scan left them
+    /// (`Scan::mounts`); `None` for the first scan.
+    pub previous_mounts: Option<&'a BTreeSet<RelPath>>,
 }
 
 /// Scans the whole folder at `root`.
@@ -281,10 +292,12 @@ pub fn scan_under(fs: &dyn LocalFs, root: &Path, under: &str, input: &ScanInput<
             Kind::File => match input.previous.get(&rel) {
                 Some(p)
                     if p.kind == Kind::File
-                        && p.stat == stat
+                        && p.stat.unchanged_as(&stat)
                         && stat.mtime_ns.max(stat.ctime_ns) < input.now_ns - RACY_NS =>
                 {
-                    scan.tree.insert(rel, p.clone());
+                    // The stat as it is now (a stored one may lack the
+                    // change time).
+                    scan.tree.insert(rel, LocalEntry { stat, ..p.clone() });
                 }
                 _ => to_hash.push((rel, stat)),
             },
@@ -300,13 +313,56 @@ pub fn scan_under(fs: &dyn LocalFs, root: &Path, under: &str, input: &ScanInput<
             }
         }
     }
-    if !input.accept_mount_changes {
-        block_emptied_mounts(&mut scan, input.previous, under);
-        let root_dev = fs.stat(root).ok().flatten().map(|(_, s)| s.dev);
-        block_vanished_mounts(&mut scan, input.previous, under, root_dev);
+    match fs.mount_points(root) {
+        Some(now) => {
+            let now: BTreeSet<RelPath> = now.iter().filter_map(|p| rel_path(root, p)).collect();
+            let empty = BTreeSet::new();
+            let before = input.previous_mounts.unwrap_or(&empty);
+            scan.mounts = Some(block_mount_changes(
+                &mut scan,
+                input.previous,
+                before,
+                now,
+                under,
+            ));
+        }
+        // No mount table: a folder's device tells instead.
+        None => {
+            block_emptied_mounts(&mut scan, input.previous, under);
+            let root_dev = fs.stat(root).ok().flatten().map(|(_, s)| s.dev);
+            block_vanished_mounts(&mut scan, input.previous, under, root_dev);
+        }
     }
     keep_what_is_blocked(&mut scan, input.previous);
     scan
+}
+
+/// A folder that was a mount point and is not one now (its disk
+/// unmounted, even a bind mount of the same disk, even if something is in
+/// the folder now): what it held is not read as deleted. Blocked like a
+/// missing root until the disk is back, or until the user says the change
+/// is meant (`Engine::forget_mount`). A disk mounted over a folder is
+/// simply what the folder holds from then on (what it hides reads as
+/// deleted, behind the mass-delete guard). Returns the mount points to
+/// keep.
+fn block_mount_changes(
+    scan: &mut Scan,
+    previous: &Tree<LocalEntry>,
+    before: &BTreeSet<RelPath>,
+    now: BTreeSet<RelPath>,
+    under: &str,
+) -> BTreeSet<RelPath> {
+    let mut keep = now.clone();
+    for path in before.difference(&now) {
+        let held_something = inside(previous, path).next().is_some();
+        let ours = under.is_empty() || is_inside(path, under);
+        if held_something && ours {
+            scan.blocked.insert(path.clone(), Blocked::MountChanged);
+            // The change waits: the mount point is kept as it was.
+            keep.insert(path.clone());
+        }
+    }
+    keep
 }
 
 /// A folder on another device than it was, and empty where it held
@@ -423,7 +479,10 @@ fn hash_all(
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
-                        .map(|(rel, stat)| (rel.clone(), hash_one(fs, &root.join(rel), stat)))
+                        .map(|(rel, stat)| {
+                            let path = crate::os_names::join(root, rel);
+                            (rel.clone(), hash_one(fs, &path, stat))
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -471,6 +530,24 @@ mod tests {
             ("/home/u/./Nubo", "/home/u/Nubo/a", Some("a")),
             ("/home/u/Nubo", "/elsewhere/a", None),
         ];
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let odd = std::ffi::OsStr::from_bytes(b"/home/u/Nubo/d\xff/caf\xe9");
+            let rel = rel_path(Path::new("/home/u/Nubo"), Path::new(odd)).unwrap();
+            assert_eq!(
+                rel,
+                format!(
+                    "{}/{}",
+                    crate::os_names::encode(b"d\xff"),
+                    crate::os_names::encode(b"caf\xe9")
+                )
+            );
+            assert_eq!(
+                crate::os_names::join(Path::new("/home/u/Nubo"), &rel).as_os_str(),
+                odd
+            );
+        }
         for (root, path, want) in cases {
             assert_eq!(
                 rel_path(Path::new(root), Path::new(path)).as_deref(),

@@ -31,6 +31,20 @@ pub struct FileStat {
     pub dev: u64,
 }
 
+impl FileStat {
+    /// Whether a file last seen as `self` is as it was now: every field
+    /// alike. A stat stored before change time and device were kept (both
+    /// 0) is compared on what it has, so that an upgrade does not read
+    /// every file again.
+    pub fn unchanged_as(&self, now: &FileStat) -> bool {
+        if self.ctime_ns == 0 && self.dev == 0 {
+            self.size == now.size && self.mtime_ns == now.mtime_ns && self.inode == now.inode
+        } else {
+            self == now
+        }
+    }
+}
+
 /// What the folder holds now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalEntry {
@@ -150,6 +164,15 @@ impl Trees {
             }
             p = parent(p);
         }
+    }
+
+    /// Whether the service or the merge base has anything at `path` or
+    /// inside it.
+    pub fn synced_or_remote_at(&self, path: &str) -> bool {
+        self.remote.contains_key(path)
+            || self.synced.contains_key(path)
+            || inside(&self.remote, path).next().is_some()
+            || inside(&self.synced, path).next().is_some()
     }
 
     /// Whether anything blocked lies strictly inside `dir`.

@@ -278,6 +278,7 @@ pub fn problem(c: &Catalog, p: &Problem) -> String {
                     NameRule::Separator => "name-separator",
                     NameRule::Nul => "name-nul",
                     NameRule::TooLong => "name-too_long",
+                    NameRule::NotASpelling => "name-not_a_spelling",
                 },
                 &[],
             );
@@ -292,7 +293,19 @@ pub fn problem(c: &Catalog, p: &Problem) -> String {
         }
         Problem::NotHere { path, .. } => c.get("problem-not_here", &[("path", path.into())]),
         Problem::FolderLoop { path } => c.get("problem-folder_loop", &[("path", path.into())]),
-        Problem::NotUtf8 { path } => c.get("problem-not_utf8", &[("path", path.into())]),
+        Problem::OutsideFolder { path } => {
+            c.get("problem-outside_folder", &[("path", path.into())])
+        }
+        Problem::Unwatched {
+            folders,
+            every_secs,
+        } => c.get(
+            "problem-unwatched",
+            &[
+                ("folders", (*folders).into()),
+                ("seconds", (*every_secs).into()),
+            ],
+        ),
         Problem::UnreadablePart => c.get("problem-unreadable_part", &[]),
         Problem::IgnoreFile { broken } => c.get(
             match broken {
@@ -319,6 +332,7 @@ fn op_failure(c: &Catalog, f: &OpFailure) -> String {
         OpFailure::Offline => "op-offline",
         OpFailure::LocalDatabase => "op-local_database",
         OpFailure::DiskFull => "op-disk_full",
+        OpFailure::DidNotTake => "op-did_not_take",
     };
     c.get(id, &[])
 }
@@ -453,6 +467,7 @@ mod tests {
             OpFailure::Offline,
             OpFailure::LocalDatabase,
             OpFailure::DiskFull,
+            OpFailure::DidNotTake,
         ] {
             out.push(Problem::Failing {
                 path: path(),
@@ -466,6 +481,7 @@ mod tests {
             NameRule::Separator,
             NameRule::Nul,
             NameRule::TooLong,
+            NameRule::NotASpelling,
         ] {
             out.push(Problem::RefusedName {
                 dir: String::new(),
@@ -479,8 +495,12 @@ mod tests {
                 why: "保留名称".into(),
             },
             Problem::FolderLoop { path: "圈".into() },
-            Problem::NotUtf8 {
-                path: "/家/?".into(),
+            Problem::OutsideFolder {
+                path: "/家/外".into(),
+            },
+            Problem::Unwatched {
+                folders: 30,
+                every_secs: 60,
             },
             Problem::UnreadablePart,
             Problem::IgnoreFile {

@@ -8,6 +8,7 @@ mod api;
 mod error;
 pub mod frames;
 pub mod names;
+pub mod spelling;
 
 pub use api::*;
 pub use error::{ApiError, ErrorCode};

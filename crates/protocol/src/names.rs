@@ -39,7 +39,8 @@ pub fn check_name(name: &str) -> Result<(), NameProblem> {
     if name.contains('\0') {
         return Err(NameProblem::Nul);
     }
-    if name.len() > 255 {
+    // On disk: a name spelled for the wire (`spelling`) is shorter there.
+    if crate::spelling::disk_len(name) > 255 {
         return Err(NameProblem::TooLong);
     }
     Ok(())

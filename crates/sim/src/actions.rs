@@ -290,12 +290,14 @@ impl Folder<'_> {
             .collect();
         match dirs.choose(rng) {
             Some(p) => {
-                let ok = self.fs.make_mount(p).is_ok();
-                format!(
-                    "{} is another disk's mount point now{}",
-                    self.rel(p),
-                    refused(ok)
-                )
+                let bind = rng.gen_bool(0.5);
+                let ok = self.fs.make_mount(p, bind).is_ok();
+                let what = if bind {
+                    "a bind mount of the same disk"
+                } else {
+                    "another disk's mount point"
+                };
+                format!("{} is {what} now{}", self.rel(p), refused(ok))
             }
             None => "no folder to mount at".into(),
         }

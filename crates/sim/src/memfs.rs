@@ -82,6 +82,9 @@ pub struct Inner {
     pub unmounted: BTreeMap<PathBuf, (u64, Vec<(PathBuf, Entry)>)>,
     /// Devices of the folders that are mount points now.
     pub mounts: BTreeMap<PathBuf, u64>,
+    /// What a mount point's own folder holds while a disk is mounted over
+    /// it (hidden, as on a real system): back when the disk goes.
+    pub hidden_under: BTreeMap<PathBuf, Vec<(PathBuf, Entry)>>,
 }
 
 #[derive(Clone)]
@@ -421,15 +424,20 @@ impl MemFs {
     }
 
     /// Makes the folder `dir` the mount point of a disk of its own, holding
-    /// what it holds now (as if it always had).
-    pub fn make_mount(&self, dir: &Path) -> io::Result<()> {
+    /// what it holds now (as if it always had); `bind` keeps the device, as
+    /// a bind mount of a folder on the same disk does.
+    pub fn make_mount(&self, dir: &Path, bind: bool) -> io::Result<()> {
         let mut g = self.lock();
         g.reach(dir)?;
         if !matches!(g.entries.get(dir), Some(Entry::Dir { .. })) || g.locked_inside(dir) {
             return Err(io::Error::other("not a folder this user can read"));
         }
-        g.next_dev += 1;
-        let dev = g.next_dev;
+        let dev = if bind {
+            g.dev_of(dir)
+        } else {
+            g.next_dev += 1;
+            g.next_dev
+        };
         let inside: Vec<PathBuf> = g
             .entries
             .range(dir.to_path_buf()..)
@@ -469,13 +477,16 @@ impl MemFs {
         let around = dir.parent().map_or(0, |p| g.dev_of(p));
         let fresh = g.new_dir(around);
         g.entries.insert(dir.to_path_buf(), fresh);
+        // The folder underneath shows again, with whatever it held.
+        for (rel, e) in g.hidden_under.remove(dir).unwrap_or_default() {
+            g.entries.insert(dir.join(rel), e);
+        }
         g.unmounted.insert(dir.to_path_buf(), (dev, held));
         Ok(())
     }
 
-    /// The disk comes back: mounted at `dir` again (over whatever the
-    /// folder held meanwhile, which it hides, as a real mount does: that
-    /// is kept aside as the unmounted content of the folder's own disk).
+    /// The disk comes back: mounted at `dir` again, over whatever the
+    /// folder held meanwhile (hidden until it goes again).
     pub fn remount(&self, dir: &Path) -> io::Result<()> {
         let mut g = self.lock();
         let (dev, held) = g
@@ -485,6 +496,20 @@ impl MemFs {
         if !matches!(g.entries.get(dir), Some(Entry::Dir { .. })) {
             return Err(io::Error::other("the mount point is not a folder now"));
         }
+        // What the folder holds now goes under the disk, hidden.
+        let under: Vec<(PathBuf, Entry)> = g
+            .entries
+            .range(dir.to_path_buf()..)
+            .take_while(|(p, _)| p.starts_with(dir))
+            .filter(|(p, _)| *p != dir)
+            .map(|(p, e)| {
+                (
+                    p.strip_prefix(dir).expect("inside").to_path_buf(),
+                    e.clone(),
+                )
+            })
+            .collect();
+        g.hidden_under.insert(dir.to_path_buf(), under);
         g.entries.retain(|p, _| !p.starts_with(dir) || p == dir);
         let root = Entry::Dir {
             inode: g.inode(),
@@ -831,5 +856,16 @@ impl LocalFs for MemFs {
 
     fn read_small(&self, path: &Path) -> io::Result<Vec<u8>> {
         self.lock().readable_file(path).cloned()
+    }
+
+    fn mount_points(&self, root: &Path) -> Option<std::collections::BTreeSet<PathBuf>> {
+        Some(
+            self.lock()
+                .mounts
+                .keys()
+                .filter(|p| p.starts_with(root) && *p != root)
+                .cloned()
+                .collect(),
+        )
     }
 }

@@ -362,21 +362,20 @@ impl World {
         let synced = cl.engine().db.load_synced(1).unwrap_or_default();
         let fs = &cl.fs;
         // A disk unmounted counts only if the engine saw it mounted (its
-        // last scan has the folder on that disk's device): otherwise the
-        // folder simply lost its files, as far as anyone can tell.
-        let seen = cl.engine().db.load_local(1).unwrap_or_default();
+        // last scan kept the folder as a mount point): otherwise the folder
+        // simply lost its files, as far as anyone can tell.
+        let seen = cl.engine().db.mounts(1).ok().flatten().unwrap_or_default();
         let unmounted: Vec<PathBuf> = fs
             .inner
             .lock()
             .unwrap()
             .unmounted
-            .iter()
-            .filter(|(p, (dev, _))| {
+            .keys()
+            .filter(|p| {
                 let rel = p.strip_prefix(&cl.root).ok().and_then(|r| r.to_str());
-                rel.and_then(|r| seen.get(r))
-                    .is_some_and(|e| e.stat.dev == *dev)
+                rel.is_some_and(|r| seen.contains(r))
             })
-            .map(|(p, _)| p.clone())
+            .cloned()
             .collect();
         let hidden = fs
             .unreadable()

@@ -6,19 +6,19 @@ export type ReadError = "permission_denied" | "name_too_long" | "vanished" | "ot
 
 export type Unsynced = "symlink" | "special";
 
-export type NameRule = "empty" | "dot_or_dot_dot" | "separator" | "nul" | "too_long";
+export type NameRule = "empty" | "dot_or_dot_dot" | "separator" | "nul" | "too_long" | "not_a_spelling";
 
 export type IgnoreFileProblem = "line_skipped" | "unusable";
 
 export type LocalError = "permission_denied" | "not_found" | "already_exists" | "other";
 
-export type OpFailure = { "kind": "local", error: LocalError, } | { "kind": "changed" } | { "kind": "through_link" } | { "kind": "damaged" } | { "kind": "service", code: string, } | { "kind": "offline" } | { "kind": "local_database" } | { "kind": "disk_full" };
+export type OpFailure = { "kind": "local", error: LocalError, } | { "kind": "changed" } | { "kind": "through_link" } | { "kind": "damaged" } | { "kind": "service", code: string, } | { "kind": "offline" } | { "kind": "local_database" } | { "kind": "disk_full" } | { "kind": "did_not_take" };
 
 export type Problem = { "kind": "blocked", path: string, why: Blocked, } | { "kind": "failing", path: string, error: OpFailure, retry_at: string, } | { "kind": "refused_name", 
 /**
  * The folder it is in (`""`: the top).
  */
-dir: string, name: string, why: NameRule, } | { "kind": "not_here", path: string, why: string, } | { "kind": "folder_loop", path: string, } | { "kind": "not_utf8", path: string, } | { "kind": "unreadable_part" } | { "kind": "ignore_file", broken: IgnoreFileProblem, };
+dir: string, name: string, why: NameRule, } | { "kind": "not_here", path: string, why: string, } | { "kind": "folder_loop", path: string, } | { "kind": "outside_folder", path: string, } | { "kind": "unreadable_part" } | { "kind": "ignore_file", broken: IgnoreFileProblem, } | { "kind": "unwatched", folders: number, every_secs: number, };
 
 export type PendingDocument = { id: string, title: string, version: string, 
 /**

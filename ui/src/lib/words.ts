@@ -117,8 +117,10 @@ export function problem(p: Problem): string {
       return t("problem-refused_name", { dir: p.dir || t("top-folder"), name: p.name, reason: t(`name-${p.why}`) });
     case "not_here":
     case "folder_loop":
-    case "not_utf8":
+    case "outside_folder":
       return t(`problem-${p.kind}`, { path: p.path });
+    case "unwatched":
+      return t("problem-unwatched", { folders: p.folders, seconds: p.every_secs });
     case "unreadable_part":
       return t("problem-unreadable_part");
     case "ignore_file":

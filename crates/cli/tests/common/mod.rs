@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_nubo");
 pub const PASSWORD: &str = "correct horse battery staple";
+/// The exit code of a `nubo sync --once` that ended paused, waiting for the user.
+pub const PAUSED_EXIT: i32 = 3;
 
 pub struct Service {
     pub url: String,
@@ -327,6 +329,18 @@ impl Client {
     /// `nubo sync --once`, which must end in sync.
     pub fn sync(&self) {
         self.ok(&["sync", "--once"]);
+    }
+
+    /// `nubo sync --once`, which may end paused (and says why on stderr).
+    pub fn sync_allowing_pause(&self) -> String {
+        let out = self.run(&["sync", "--once"]);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success() || out.status.code() == Some(PAUSED_EXIT),
+            "{}: sync failed: {err}",
+            self.name
+        );
+        err
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

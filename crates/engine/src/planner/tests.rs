@@ -713,3 +713,32 @@ fn a_sibling_sorting_between_a_folder_and_its_content_does_not_hide_it() {
         "{ops:?}"
     );
 }
+
+// ---------------------------------------------------------------- review
+
+/// Review: a synced file moved here into a folder whose own operation keeps
+/// failing (held back as `Failing`) is read as deleted: the service's copy
+/// is trashed (and every other PC trashes it) while the file only lives
+/// here, in a folder this PC holds back.
+#[test]
+fn review_a_move_into_a_held_back_folder_here_is_not_a_delete() {
+    let mut w = World::default().synced_file("x.txt", 2, 11, "x");
+    w = w.no_local("x.txt").local_file("d/x.txt", 11, "x");
+    w.t.local.insert(
+        "d".into(),
+        LocalEntry {
+            kind: Kind::Dir,
+            stat: FileStat {
+                inode: 20,
+                ..Default::default()
+            },
+            hash: String::new(),
+        },
+    );
+    let w = w.blocked("d", Blocked::Failing);
+    let ops = w.plan().ops;
+    assert!(
+        deletes(&ops).is_empty(),
+        "the moved file is deleted on the service: {ops:?}"
+    );
+}

@@ -1,0 +1,197 @@
+//! A disk mounted inside a synced folder that goes away: what it held is
+//! never read as deleted, whatever the mount point holds afterwards and
+//! whatever else the user confirms. The real engine over MemFs and the
+//! in-process service.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nubo_engine::fs::LocalFs;
+use nubo_engine::planner::Mode;
+use nubo_engine::{Config, Engine, FolderConfig, Home, Outcome, Pause};
+use nubo_sim::clock::{SimClock, SkewedClock};
+use nubo_sim::memfs::MemFs;
+use nubo_sim::service::{Faults, SimRemote, SimService};
+use rand::SeedableRng;
+
+fn client(
+    service: &Arc<SimService>,
+    clock: &Arc<SimClock>,
+    name: &str,
+    fs: MemFs,
+    root: &Path,
+    dir: &Path,
+) -> Engine {
+    let home = Home::new(dir.join(name)).unwrap();
+    let config = Config {
+        folders: vec![FolderConfig {
+            id: 1,
+            local: root.to_path_buf(),
+            remote: "/".into(),
+            mode: Mode::TwoWay,
+            marker: "sim".into(),
+            excluded: Vec::new(),
+            confirmed: Vec::new(),
+            paused: false,
+        }],
+        parallel_transfers: 1,
+        ..Config::default()
+    };
+    let remote = Arc::new(SimRemote {
+        service: service.clone(),
+        device: service.device(name),
+        faults: Arc::new(Faults::new(rand::rngs::StdRng::seed_from_u64(1))),
+    });
+    let clock = Arc::new(SkewedClock {
+        clock: clock.clone(),
+        skew_secs: 0,
+    });
+    Engine::with_parts(home, config, remote, Arc::new(fs), clock).unwrap()
+}
+
+fn disk(clock: &Arc<SimClock>, root: &Path) -> MemFs {
+    let fs = MemFs::new(clock.clone());
+    fs.create_dir_all(root).unwrap();
+    fs.write(&root.join(nubo_engine::home::ROOT_MARKER), b"sim".to_vec())
+        .unwrap();
+    fs
+}
+
+struct Two {
+    rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+    clock: Arc<SimClock>,
+    service: Arc<SimService>,
+    root: PathBuf,
+    a_disk: MemFs,
+    a: Engine,
+    b: Engine,
+}
+
+/// 30 files at the top, 12 on a disk mounted at `photos`, synced to B.
+fn two_with_a_mount() -> Two {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SimClock::new(1_800_000_000));
+    let service = Arc::new(SimService::new(clock.clone()).unwrap());
+    let root = PathBuf::from("/sim/Nubo");
+    let a_disk = disk(&clock, &root);
+    for i in 0..30 {
+        a_disk
+            .write(
+                &root.join(format!("top-{i}.txt")),
+                format!("top {i}").into_bytes(),
+            )
+            .unwrap();
+    }
+    a_disk.mkdir(&root.join("photos")).unwrap();
+    for i in 0..12 {
+        a_disk
+            .write(
+                &root.join(format!("photos/p-{i}.jpg")),
+                format!("photo {i}").into_bytes(),
+            )
+            .unwrap();
+    }
+    a_disk.make_mount(&root.join("photos"), false).unwrap();
+    let a = client(&service, &clock, "a", a_disk.clone(), &root, dir.path());
+    let b = client(
+        &service,
+        &clock,
+        "b",
+        disk(&clock, &root),
+        &root,
+        dir.path(),
+    );
+    rt.block_on(async {
+        assert!(matches!(a.sync_once(false).await.unwrap(), Outcome::InSync));
+        clock.advance_ms(3000);
+        assert!(matches!(b.sync_once(false).await.unwrap(), Outcome::InSync));
+    });
+    assert_eq!(photos_on_service(&service), 12);
+    Two {
+        rt,
+        _dir: dir,
+        clock,
+        service,
+        root,
+        a_disk,
+        a,
+        b,
+    }
+}
+
+fn photos_on_service(service: &SimService) -> usize {
+    service
+        .tree()
+        .iter()
+        .filter(|(p, c)| p.starts_with("photos/") && c.is_some())
+        .count()
+}
+
+/// The disk goes away and the mount point is not empty afterwards (the
+/// folder underneath held a note, or a program wrote there meanwhile).
+#[test]
+fn an_unmounted_disk_over_a_non_empty_folder_is_not_read_as_deleted() {
+    let t = two_with_a_mount();
+    t.a_disk.unmount(&t.root.join("photos")).unwrap();
+    t.a_disk
+        .write(
+            &t.root.join("photos/NOT-MOUNTED.txt"),
+            b"the disk is not mounted".to_vec(),
+        )
+        .unwrap();
+    t.clock.advance_ms(3000);
+    let outcome = t.rt.block_on(t.a.sync_once(false)).unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Paused(p)
+            if p.iter().any(|p| matches!(p, Pause::MountGone { path, .. } if path == "photos"))),
+        "A says the disk is gone: {outcome:?}"
+    );
+    assert_eq!(
+        photos_on_service(&t.service),
+        12,
+        "the disk's photos were deleted on the service"
+    );
+}
+
+/// A mass delete the user confirms (for the files the pause counted) does
+/// not also delete a disk that went away, which the pause never counted.
+#[test]
+fn confirming_a_mass_delete_does_not_delete_an_unmounted_disk() {
+    let t = two_with_a_mount();
+    t.a_disk.unmount(&t.root.join("photos")).unwrap();
+    for i in 0..25 {
+        t.a_disk
+            .remove_all(&t.root.join(format!("top-{i}.txt")))
+            .unwrap();
+    }
+    t.clock.advance_ms(3000);
+    let outcome = t.rt.block_on(t.a.sync_once(false)).unwrap();
+    let counted = match &outcome {
+        Outcome::Paused(p) => p.iter().find_map(|p| match p {
+            Pause::MassDelete { remote_files, .. } => Some(*remote_files),
+            _ => None,
+        }),
+        _ => None,
+    };
+    eprintln!("A: {outcome:?}");
+    assert_eq!(
+        counted,
+        Some(25),
+        "the pause counts the 25 files the user removed"
+    );
+    // The user confirms the 25 deletions.
+    t.clock.advance_ms(3000);
+    let _ = t.rt.block_on(t.a.sync_once(true)).unwrap();
+    t.clock.advance_ms(3000);
+    let _ = t.rt.block_on(t.b.sync_once(false)).unwrap();
+    assert_eq!(
+        photos_on_service(&t.service),
+        12,
+        "the unmounted disk's photos went too, not counted in the pause"
+    );
+}
