@@ -58,7 +58,7 @@ fn requirement(r: Requirement) -> &'static str {
 async fn list(engine: &Engine, json: bool) -> anyhow::Result<u8> {
     let docs = account::agreements(engine).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&docs)?);
+        crate::json::print(&serde_json::json!({ "documents": docs }))?;
         return Ok(0);
     }
     for d in &docs {
@@ -163,7 +163,7 @@ async fn accept(engine: &Engine, r: &Request) -> anyhow::Result<u8> {
         },
     };
     if r.json {
-        println!("{}", serde_json::to_string_pretty(&records)?);
+        crate::json::print(&serde_json::json!({ "accepted": records }))?;
     } else {
         for rec in records {
             println!(
@@ -194,7 +194,7 @@ async fn decline(home: Home, locale: &str) -> anyhow::Result<u8> {
 fn history(engine: &Engine, json: bool) -> anyhow::Result<u8> {
     let records = engine.db.acceptances()?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&records)?);
+        crate::json::print(&serde_json::json!({ "acceptances": records }))?;
     } else {
         for r in records {
             println!(

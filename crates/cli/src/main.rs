@@ -16,6 +16,7 @@ use nubo_engine::{Engine, Home, Outcome};
 
 mod account_cmd;
 mod agreements;
+mod json;
 mod restore;
 mod words;
 
@@ -384,25 +385,6 @@ async fn stop_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
-}
-
-/// The version of every `--json` document's shape: scripts may rely on
-/// its named fields while it stays the same.
-pub(crate) const JSON_VERSION: u32 = 1;
-
-/// A `--json` answer: the version, then the document's own fields.
-pub(crate) fn print_json(body: &impl serde::Serialize) -> anyhow::Result<()> {
-    let mut doc = serde_json::json!({ "version": JSON_VERSION });
-    match serde_json::to_value(body)? {
-        serde_json::Value::Object(fields) => {
-            doc.as_object_mut().expect("a JSON object").extend(fields)
-        }
-        other => {
-            doc["items"] = other;
-        }
-    }
-    println!("{}", serde_json::to_string_pretty(&doc)?);
-    Ok(())
 }
 
 /// Where the sign-in tokens are kept, in words.
@@ -777,7 +759,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let home = home_of(cli.home)?;
             let s = account::status(&home)?;
             if json {
-                print_json(&s)?;
+                json::print(&s)?;
             } else {
                 print_status(&s);
             }
@@ -793,7 +775,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             let list = engine.remote().devices().await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list.devices)?);
+                json::print(&json::devices(&list.devices))?;
             } else {
                 for d in list.devices {
                     println!(

@@ -47,7 +47,7 @@ pub async fn run(home: Home, args: RestoreArgs) -> anyhow::Result<u8> {
         (Some(RestoreCommand::List { versions: Some(path), json, .. }), _) => {
             let v = restore::versions(&engine, &path).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                crate::json::print(&crate::json::versions(&v))?;
                 return Ok(0);
             }
             println!(
@@ -84,7 +84,7 @@ pub async fn run(home: Home, args: RestoreArgs) -> anyhow::Result<u8> {
             }
             if json {
                 list.items = items;
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                crate::json::print(&crate::json::trash(&list))?;
                 return Ok(0);
             }
             if items.is_empty() {

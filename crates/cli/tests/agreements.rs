@@ -97,7 +97,7 @@ fn a_new_version_pauses_sync_until_accepted_and_declining_keeps_the_files() {
 
     // The decline is on the service's record, seen from A.
     let docs: serde_json::Value = serde_json::from_str(&a.ok(&["agreements", "--json"])).unwrap();
-    let terms = docs
+    let terms = docs["documents"]
         .as_array()
         .unwrap()
         .iter()

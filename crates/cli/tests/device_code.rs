@@ -65,6 +65,18 @@ fn a_new_pc_signs_in_with_a_code_approved_from_another() {
         devices.contains(&format!("pc-c\t{}\tlast seen 20", std::env::consts::OS)),
         "{devices}"
     );
+    // The same for scripts: a versioned document, named fields, RFC 3339.
+    let doc: serde_json::Value = serde_json::from_str(&a.ok(&["devices", "--json"])).unwrap();
+    assert_eq!(doc["version"], 1, "{doc}");
+    let pc_c = doc["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "pc-c")
+        .unwrap_or_else(|| panic!("{doc}"));
+    let seen = pc_c["last_seen"].as_str().unwrap();
+    time::OffsetDateTime::parse(seen, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{seen}: {e}"));
 
     c.ok(&["agreements", "--accept", "--adult"]);
     c.ok(&["folder", "add", c.root.to_str().unwrap()]);

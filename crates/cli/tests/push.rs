@@ -72,7 +72,7 @@ fn consent_to_push_can_be_withdrawn_and_is_recorded() {
     );
     // The push terms are pending again: the watching home only polls.
     let docs: serde_json::Value = serde_json::from_str(&b.ok(&["agreements", "--json"])).unwrap();
-    let push = docs
+    let push = docs["documents"]
         .as_array()
         .unwrap()
         .iter()

@@ -84,6 +84,10 @@ fn a_file_overwritten_three_times_gets_version_1_back() {
     assert_eq!(revs, [3, 2, 1]);
     assert_eq!(v["versions"][2]["device_name"], "pc-a");
     assert_eq!(v["versions"][2]["size"], 26);
+    assert_eq!(v["version"], 1, "a versioned document");
+    let at = v["versions"][2]["created_at"].as_str().unwrap();
+    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{at}: {e}"));
 
     b.ok(&["restore", "/Docs/essay.txt", "--version", "1"]);
     assert_eq!(

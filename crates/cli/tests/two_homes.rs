@@ -283,7 +283,8 @@ fn agreements_gate_syncing_until_accepted() {
     let list = a.ok(&["agreements", "--json"]);
     let docs: serde_json::Value = serde_json::from_str(&list).unwrap();
     assert_eq!(
-        docs.as_array()
+        docs["documents"]
+            .as_array()
             .unwrap()
             .iter()
             .filter(|d| d["accepted"] == false)
@@ -712,14 +713,14 @@ fn a_device_signed_out_remotely_stops_and_keeps_its_files() {
     a.sync();
     b.sync();
     let list: serde_json::Value = serde_json::from_str(&a.ok(&["devices", "--json"])).unwrap();
-    let names: Vec<(&str, bool)> = list
+    let names: Vec<(&str, bool)> = list["devices"]
         .as_array()
         .unwrap()
         .iter()
         .map(|d| (d["name"].as_str().unwrap(), d["current"].as_bool().unwrap()))
         .collect();
     assert_eq!(names, [("pc-a", true), ("pc-b", false)]);
-    let b_id = list[1]["id"].as_i64().unwrap().to_string();
+    let b_id = list["devices"][1]["id"].as_i64().unwrap().to_string();
     a.ok(&["devices", "--revoke", &b_id]);
 
     let out = b.run(&["sync", "--once"]);
@@ -739,7 +740,7 @@ fn a_device_signed_out_remotely_stops_and_keeps_its_files() {
     drop(again);
     let list: serde_json::Value = serde_json::from_str(&a.ok(&["devices", "--json"])).unwrap();
     assert_eq!(
-        list.as_array().unwrap().len(),
+        list["devices"].as_array().unwrap().len(),
         2,
         "the revoked device is gone from the list; a new sign-in is listed"
     );
