@@ -450,6 +450,12 @@ fn rebuilt_after(damage: fn(&std::path::Path)) {
     let status = a.status_json();
     assert_eq!(status["database"]["kind"], "damaged", "{status}");
     assert!(a.ok(&["status"]).contains("state database"));
+    // A change outside the sync loop refuses it, and leaves it too.
+    let out = a.run(&["folder", "exclude", "/nothing-here"]);
+    assert!(
+        !out.status.success(),
+        "an exclusion over a damaged database"
+    );
     assert_eq!(
         std::fs::read(&db).unwrap(),
         damaged,

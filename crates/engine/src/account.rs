@@ -346,7 +346,7 @@ pub fn remove_folder(home: &Home, local: &Path) -> anyhow::Result<()> {
         bail!("{} is not a synced folder", local.display());
     };
     let f = config.folders.remove(i);
-    let (db, _) = StateDb::open(&home.db_path())?;
+    let db = StateDb::open_without_repair(&home.db_path())?;
     db.forget_folder(f.id)?;
     let _ = std::fs::remove_file(f.local.join(ROOT_MARKER));
     home.save_config(&config)?;
@@ -384,7 +384,7 @@ fn folder_for(config: &crate::home::Config, remote_path: &str) -> anyhow::Result
 pub fn exclude(home: &Home, remote_path: &str) -> anyhow::Result<PathBuf> {
     let mut config = home.load_config()?;
     let (i, rel) = folder_for(&config, remote_path)?;
-    let (db, _) = StateDb::open(&home.db_path())?;
+    let db = StateDb::open_without_repair(&home.db_path())?;
     let fs = crate::fs::RealFs {
         fallback_trash: home.trash_dir(),
     };
@@ -455,7 +455,7 @@ pub fn forget_mount(home: &Home, local: &Path) -> anyhow::Result<()> {
         .find_map(|f| Some((f, crate::scanner::rel_path(&f.local, &local)?)))
         .filter(|(_, rel)| !rel.is_empty())
         .with_context(|| format!("{} is not a folder inside a synced folder", local.display()))?;
-    let (db, _) = StateDb::open(&home.db_path())?;
+    let db = StateDb::open_without_repair(&home.db_path())?;
     let fs = crate::fs::RealFs {
         fallback_trash: home.trash_dir(),
     };
@@ -474,7 +474,9 @@ pub struct RemoteFolder {
 /// down to `depth` levels, with what is excluded.
 pub fn remote_folders(home: &Home, depth: usize) -> anyhow::Result<Vec<RemoteFolder>> {
     let config = home.load_config()?;
-    let (db, _) = StateDb::open(&home.db_path())?;
+    let Some(db) = StateDb::open_for_reading(&home.db_path())? else {
+        return Ok(Vec::new());
+    };
     let rows = db.remote_rows()?;
     let mut out = Vec::new();
     for f in &config.folders {

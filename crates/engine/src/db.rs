@@ -346,6 +346,18 @@ impl StateDb {
         ))
     }
 
+    /// Opens the database to change it outside the sync loop (a folder
+    /// removed, a mount forgotten, an exclusion checked): checked and brought
+    /// up to date as the loop's open does, but a damaged one is reported
+    /// (`Damaged`) and left where it is: only the sync loop sets it aside.
+    pub fn open_without_repair(path: &Path) -> DbResult<Self> {
+        let mut conn = open_checked(path)?;
+        migrate(&mut conn)?;
+        Ok(StateDb {
+            conn: Mutex::new(conn),
+        })
+    }
+
     /// Opens the database to read it only (status, the app's views): it is
     /// checked, but nothing is set aside or rebuilt, so a damaged file stays
     /// where it is and the read fails with what is wrong (`Damaged`). `None` before the
