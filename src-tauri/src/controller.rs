@@ -641,6 +641,25 @@ impl Controller {
 
     /// Stops the sync loop and waits until its round has ended and the
     /// home's lock is released.
+    /// After a change the sync loop reads only when it starts (folders,
+    /// limits): a running loop starts again.
+    async fn restart_sync(&mut self) {
+        if self.stop.is_some() {
+            self.stop_sync_and_wait().await;
+            self.reopen(true).await;
+        }
+    }
+
+    /// The engine opened afresh (after folders changed), and the loop started
+    /// again if it ran (and there is still something to sync).
+    async fn reopen(&mut self, start: bool) {
+        self.engine = None;
+        let _ = self.open_engine();
+        if start && self.phase() == Phase::Running {
+            self.start_sync().await;
+        }
+    }
+
     async fn stop_sync_and_wait(&mut self) {
         self.stop_sync();
         if let Some(task) = self.sync_task.take() {
@@ -926,11 +945,7 @@ impl Controller {
                 } else {
                     account::include(&self.home, &path)
                 };
-                self.engine = None;
-                let _ = self.open_engine();
-                if was_running {
-                    self.start_sync().await;
-                }
+                self.reopen(was_running).await;
                 self.publish();
                 let _ = r.send(changed.map_err(from_anyhow).map(|_| self.snapshot()));
             }
@@ -939,15 +954,9 @@ impl Controller {
             }
             Request::ShowConflict(path, r) => {
                 // Both versions sit side by side in one folder: show it.
-                let result = self.home.load_config().map_err(from_anyhow).and_then(|c| {
-                    let folder = c.folders.first().ok_or_else(|| err("no synced folder"))?;
-                    let file = folder.local.join(&path);
-                    if !file.starts_with(&folder.local) || path.split('/').any(|p| p == "..") {
-                        return Err(err("not a path in the synced folder"));
-                    }
-                    self.outlet.reveal(&file);
-                    Ok(())
-                });
+                let result = account::file_in_folder(&self.home, &path)
+                    .map(|file| self.outlet.reveal(&file))
+                    .map_err(from_anyhow);
                 let _ = r.send(result);
             }
             Request::SetFolder(local, mode, paused, r) => {
@@ -958,11 +967,8 @@ impl Controller {
                     paused,
                 );
                 // The loop reads folders when it starts: start it again.
-                if changed.is_ok() && self.stop.is_some() {
-                    self.stop_sync_and_wait().await;
-                    self.engine = None;
-                    let _ = self.open_engine();
-                    self.start_sync().await;
+                if changed.is_ok() {
+                    self.restart_sync().await;
                 }
                 self.publish();
                 let _ = r.send(changed.map_err(from_anyhow).map(|_| self.snapshot()));
@@ -971,11 +977,7 @@ impl Controller {
                 let was_running = self.stop.is_some();
                 self.stop_sync_and_wait().await;
                 let removed = account::remove_folder(&self.home, std::path::Path::new(&local));
-                self.engine = None;
-                let _ = self.open_engine();
-                if was_running && self.phase() == Phase::Running {
-                    self.start_sync().await;
-                }
+                self.reopen(was_running).await;
                 self.publish();
                 let _ = r.send(removed.map_err(from_anyhow).map(|_| self.snapshot()));
             }
@@ -997,32 +999,20 @@ impl Controller {
                 let _ = r.send(result);
             }
             Request::Limits(r) => {
-                let result = self
-                    .home
-                    .load_config()
-                    .map_err(from_anyhow)
-                    .map(|c| Limits {
-                        upload_kbps: c.upload_limit_kbps,
-                        download_kbps: c.download_limit_kbps,
-                    });
+                let result = account::limits(&self.home)
+                    .map(|(upload_kbps, download_kbps)| Limits {
+                        upload_kbps,
+                        download_kbps,
+                    })
+                    .map_err(from_anyhow);
                 let _ = r.send(result);
             }
             Request::SetLimits(l, r) => {
-                let result = self
-                    .home
-                    .load_config()
-                    .map_err(from_anyhow)
-                    .and_then(|mut c| {
-                        c.upload_limit_kbps = l.upload_kbps;
-                        c.download_limit_kbps = l.download_kbps;
-                        self.home.save_config(&c).map_err(from_anyhow)
-                    });
+                let result = account::set_limits(&self.home, l.upload_kbps, l.download_kbps)
+                    .map_err(from_anyhow);
                 // The loop reads its limits when it starts: start it again.
-                if result.is_ok() && self.stop.is_some() {
-                    self.stop_sync_and_wait().await;
-                    self.engine = None;
-                    let _ = self.open_engine();
-                    self.start_sync().await;
+                if result.is_ok() {
+                    self.restart_sync().await;
                 }
                 self.publish();
                 let _ = r.send(result);
@@ -1032,30 +1022,10 @@ impl Controller {
                 let _ = r.send(Ok(()));
             }
             Request::IgnorePatterns(r) => {
-                let result = self.home.load_config().map_err(from_anyhow).map(|c| {
-                    c.folders
-                        .first()
-                        .and_then(|f| {
-                            std::fs::read_to_string(
-                                f.local.join(nubo_engine::ignore_rules::IGNORE_FILE),
-                            )
-                            .ok()
-                        })
-                        .unwrap_or_default()
-                });
-                let _ = r.send(result);
+                let _ = r.send(account::ignore_patterns(&self.home).map_err(from_anyhow));
             }
             Request::SetIgnorePatterns(text, r) => {
-                let result = self.home.load_config().map_err(from_anyhow).and_then(|c| {
-                    let folder = c.folders.first().ok_or_else(|| err("no synced folder"))?;
-                    // The loop reads the file at every pass; a write wakes it.
-                    nubo_engine::home::write_atomic(
-                        &folder.local.join(nubo_engine::ignore_rules::IGNORE_FILE),
-                        text.as_bytes(),
-                        false,
-                    )
-                    .map_err(from_anyhow)
-                });
+                let result = account::set_ignore_patterns(&self.home, &text).map_err(from_anyhow);
                 let _ = r.send(result);
             }
             Request::Pause(minutes, r) => {

@@ -299,6 +299,28 @@ fn the_wizard_through_the_real_commands() {
     let limits: Limits = call(&webview, "limits", json!({})).unwrap();
     assert_eq!((limits.upload_kbps, limits.download_kbps), (500, 0));
 
+    // Ignore patterns are the folder's .nuboignore, as the user wrote them.
+    call::<()>(
+        &webview,
+        "set_ignore_patterns",
+        json!({"text": "*.tmp\nbuild/\n"}),
+    )
+    .unwrap();
+    let text: String = call(&webview, "ignore_patterns", json!({})).unwrap();
+    assert_eq!(text, "*.tmp\nbuild/\n");
+    assert_eq!(
+        std::fs::read_to_string(std::path::Path::new(&local_str).join(".nuboignore")).unwrap(),
+        text
+    );
+    // Only a file inside the folder is shown.
+    let outside = call::<()>(
+        &webview,
+        "show_conflict",
+        json!({"path": "../elsewhere.txt"}),
+    );
+    assert!(outside.is_err(), "a path out of the folder is refused");
+    assert!(outlet.revealed.lock().unwrap().is_empty());
+
     // A second folder from settings, then removed again: its files stay.
     let second = dir.path().join("Second");
     std::fs::create_dir_all(&second).unwrap();

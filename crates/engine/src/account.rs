@@ -339,6 +339,55 @@ pub fn set_folder(
     Ok(f)
 }
 
+/// The first synced folder's ignore patterns (its `.nuboignore`), as the
+/// user wrote them; empty without one.
+pub fn ignore_patterns(home: &Home) -> anyhow::Result<String> {
+    let config = home.load_config()?;
+    Ok(config
+        .folders
+        .first()
+        .and_then(|f| crate::ignore_rules::file_text(&f.local))
+        .unwrap_or_default())
+}
+
+/// Writes the first synced folder's ignore patterns. The loop reads the file
+/// at every pass, and the write wakes a watching one.
+pub fn set_ignore_patterns(home: &Home, text: &str) -> anyhow::Result<()> {
+    let config = home.load_config()?;
+    let folder = config.folders.first().context("no synced folder")?;
+    crate::home::write_atomic(
+        &folder.local.join(crate::ignore_rules::IGNORE_FILE),
+        text.as_bytes(),
+        false,
+    )
+}
+
+/// Bandwidth limits in kB/s, (upload, download); 0 is none.
+pub fn limits(home: &Home) -> anyhow::Result<(u64, u64)> {
+    let config = home.load_config()?;
+    Ok((config.upload_limit_kbps, config.download_limit_kbps))
+}
+
+/// Sets the bandwidth limits; a sync loop reads them when it starts.
+pub fn set_limits(home: &Home, upload_kbps: u64, download_kbps: u64) -> anyhow::Result<()> {
+    let mut config = home.load_config()?;
+    config.upload_limit_kbps = upload_kbps;
+    config.download_limit_kbps = download_kbps;
+    home.save_config(&config)
+}
+
+/// The file at `rel` in the first synced folder (a conflict and its copy
+/// sit side by side there), refused unless it lies inside the folder.
+pub fn file_in_folder(home: &Home, rel: &str) -> anyhow::Result<PathBuf> {
+    let config = home.load_config()?;
+    let folder = config.folders.first().context("no synced folder")?;
+    let file = folder.local.join(rel);
+    if !file.starts_with(&folder.local) || rel.split('/').any(|p| p == "..") {
+        bail!("{rel} is not a path in the synced folder");
+    }
+    Ok(file)
+}
+
 pub fn remove_folder(home: &Home, local: &Path) -> anyhow::Result<()> {
     let mut config = home.load_config()?;
     let local: PathBuf = local.canonicalize().unwrap_or_else(|_| local.to_path_buf());

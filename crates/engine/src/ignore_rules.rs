@@ -45,12 +45,16 @@ pub struct IgnoreRules {
     pub warning: Option<crate::problem::IgnoreFileProblem>,
 }
 
+/// The folder's `.nuboignore` as the user wrote it (`None` without one).
+pub fn file_text(root: &Path) -> Option<String> {
+    std::fs::read_to_string(root.join(IGNORE_FILE)).ok()
+}
+
 impl IgnoreRules {
     /// The built-in rules, the folder's `.nuboignore`, and the folder's
     /// selective-sync exclusions (paths relative to the root).
     pub fn load(root: &Path, excluded: &[String]) -> Self {
-        let text = std::fs::read_to_string(root.join(IGNORE_FILE)).ok();
-        Self::with_file(root, excluded, text.as_deref())
+        Self::with_file(root, excluded, file_text(root).as_deref())
     }
 
     /// As `load`, the `.nuboignore` read through `fs` (as the sync loop reads
