@@ -700,182 +700,36 @@ impl Controller {
                 let _ = r.send(Ok(self.snapshot()));
             }
             Request::SetLanguage(lang, r) => {
-                self.language = i18n::normalize(&lang).to_string();
-                let _ = crate::settings::save_language(&self.home, &self.language);
-                self.publish();
-                let _ = r.send(Ok(self.snapshot()));
+                let _ = r.send(self.set_language(lang));
             }
             Request::SignIn(s, r) => {
-                let result = account::login(&self.home, &s.server, &s.login, &s.password)
-                    .await
-                    .map_err(from_anyhow);
-                let result = match result {
-                    Ok(_) => self.signed_in().await,
-                    Err(e) => Err(e),
-                };
-                self.publish();
-                let _ = r.send(result);
+                let _ = r.send(self.sign_in_with_password(s).await);
             }
             Request::CodeSignInStart(server, r) => {
-                let result = account::start_code_sign_in(&server)
-                    .await
-                    .map_err(from_anyhow)
-                    .and_then(|(server, code)| {
-                        let view = CodeSignIn {
-                            qr_svg: qr_svg(&code.verification_uri_complete)?,
-                            user_code: code.user_code.clone(),
-                            verification_uri: code.verification_uri.clone(),
-                            verification_uri_complete: code.verification_uri_complete.clone(),
-                            expires_in: code.expires_in,
-                        };
-                        self.pending_code = Some((server, code));
-                        Ok(view)
-                    });
-                let _ = r.send(result);
+                let _ = r.send(self.code_sign_in_start(server).await);
             }
-            Request::CodeSignInWait(r) => {
-                let Some((server, code)) = self.pending_code.clone() else {
-                    let _ = r.send(Err(err("no sign-in by code was started")));
-                    return;
-                };
-                let (home, tx) = (self.home.clone(), self.tx.clone());
-                // Its own task: approval can take minutes.
-                tauri::async_runtime::spawn(async move {
-                    let done = account::finish_code_sign_in(&home, &server, &code)
-                        .await
-                        .map(|_| ())
-                        .map_err(from_anyhow);
-                    let _ = tx.send(Request::CodeSignInDone(done, r)).await;
-                });
-            }
+            Request::CodeSignInWait(r) => self.code_sign_in_wait(r).await,
             Request::CodeSignInDone(done, r) => {
-                self.pending_code = None;
-                let result = match done {
-                    Ok(()) => self.signed_in().await,
-                    Err(e) => Err(e),
-                };
-                self.publish();
-                let _ = r.send(result);
+                let _ = r.send(self.code_sign_in_done(done).await);
             }
             Request::Agreements(r) => {
-                let result = match self.open_engine() {
-                    Ok(engine) => {
-                        account::agreements(&engine)
-                            .await
-                            .map_err(from_anyhow)
-                            .map(|list| {
-                                list.into_iter()
-                                    .map(|a| AgreementSummary {
-                                        id: a.id,
-                                        title: a.title,
-                                        version: a.version,
-                                        effective: a.effective,
-                                        required: crate::legal::requirement(a.required),
-                                        locales: a.locales,
-                                        titles: a.titles,
-                                        accepted: a.accepted,
-                                        upcoming: a.upcoming.map(|(version, effective)| Upcoming {
-                                            version,
-                                            effective,
-                                        }),
-                                    })
-                                    .collect()
-                            })
-                    }
-                    Err(e) => Err(from_anyhow(e)),
-                };
-                let _ = r.send(result);
+                let _ = r.send(self.agreements().await);
             }
             Request::AgreementText(id, locale, version, r) => {
-                let server = self.server_or_default(None);
-                let result =
-                    account::agreement_text(&self.home, &server, &id, &locale, version.as_deref())
-                        .await
-                        .map(|markdown| AgreementText {
-                            id,
-                            locale,
-                            markdown,
-                        })
-                        .map_err(from_anyhow);
-                let _ = r.send(result);
+                let _ = r.send(self.agreement_text(id, locale, version).await);
             }
             Request::Legal(server, r) => {
-                let server = self.server_or_default(server);
-                let result = crate::legal::load(&self.home, &server)
-                    .await
-                    .map_err(from_anyhow);
-                let _ = r.send(result);
+                let _ = r.send(self.legal(server).await);
             }
             Request::AccountSummary(r) => {
-                let result = match (self.open_engine(), self.home.load_config()) {
-                    (Ok(engine), Ok(config)) => account::summary(&engine)
-                        .await
-                        .map(|s| {
-                            crate::legal::summary_view(&s, |n| account::synced_here(&config, n))
-                        })
-                        .map_err(from_anyhow),
-                    (Err(e), _) | (_, Err(e)) => Err(from_anyhow(e)),
-                };
-                let _ = r.send(result);
+                let _ = r.send(self.account_summary().await);
             }
             Request::ChangePassword(p, r) => {
-                let result = match self.open_engine() {
-                    Ok(engine) => {
-                        account::change_password(&engine, &p.current, &p.new, p.sign_out_others)
-                            .await
-                            .map_err(from_anyhow)
-                    }
-                    Err(e) => Err(from_anyhow(e)),
-                };
-                let _ = r.send(result);
+                let _ = r.send(self.change_password(p).await);
             }
-            Request::Export(dir, trash, r) => {
-                let engine = match self.open_engine() {
-                    Ok(e) => e,
-                    Err(e) => {
-                        let _ = r.send(Err(from_anyhow(e)));
-                        return;
-                    }
-                };
-                let outlet = self.outlet.clone();
-                // Its own task: the controller keeps answering while it runs.
-                tauri::async_runtime::spawn(async move {
-                    let dir = std::path::PathBuf::from(dir);
-                    let done =
-                        crate::legal::export(&engine, &dir, trash, |p| outlet.export_progress(p))
-                            .await
-                            .map_err(from_anyhow);
-                    let _ = r.send(done);
-                });
-            }
+            Request::Export(dir, trash, r) => self.export(dir, trash, r).await,
             Request::Accept(a, r) => {
-                let result = match self.open_engine() {
-                    Ok(engine) => {
-                        let shown = crate::legal::shown_items(a.documents);
-                        let age = match a.age {
-                            Age::Adult => nubo_protocol::AgeConfirmation::Adult,
-                            Age::Guardian => nubo_protocol::AgeConfirmation::Guardian,
-                        };
-                        account::accept(&engine, &shown, age)
-                            .await
-                            .map_err(from_anyhow)
-                    }
-                    Err(e) => Err(from_anyhow(e)),
-                };
-                let result = match result {
-                    Ok(_) => {
-                        self.refresh_agreements().await;
-                        if self.phase() == Phase::Running {
-                            // A loop paused on the old version goes again now.
-                            self.stop_sync_and_wait().await;
-                            self.start_sync().await;
-                        }
-                        Ok(self.snapshot())
-                    }
-                    Err(e) => Err(e),
-                };
-                self.publish();
-                let _ = r.send(result);
+                let _ = r.send(self.accept(a).await);
             }
             Request::Decline(shown, r) => {
                 let result = self.sign_out(&crate::legal::shown_items(shown)).await;
@@ -886,136 +740,40 @@ impl Controller {
                 let _ = r.send(result);
             }
             Request::ChooseFolder(f, r) => {
-                // Adding a second folder from settings: the loop must pick it up.
-                self.stop_sync_and_wait().await;
-                let result = account::add_folder(
-                    &self.home,
-                    std::path::Path::new(&f.local),
-                    &f.remote,
-                    mode_of(f.mode),
-                );
-                let result = match result {
-                    Ok(_) => {
-                        // The end of the wizard: from now on Nubo starts with the session.
-                        if let Err(e) = self.outlet.set_start_at_login(true) {
-                            tracing::warn!("cannot turn on start at login: {e}");
-                        }
-                        self.engine = None;
-                        match self.open_engine() {
-                            Ok(_) => {
-                                self.start_sync().await;
-                                Ok(self.snapshot())
-                            }
-                            Err(e) => Err(from_anyhow(e)),
-                        }
-                    }
-                    Err(e) => Err(from_anyhow(e)),
-                };
-                self.publish();
-                let _ = r.send(result);
+                let _ = r.send(self.choose_folder(f).await);
             }
             Request::SetStartAtLogin(on, r) => {
-                let result = self
-                    .outlet
-                    .set_start_at_login(on)
-                    .map_err(err)
-                    .map(|_| self.snapshot());
-                self.publish();
-                let _ = r.send(result);
+                let _ = r.send(self.set_start_at_login(on));
             }
             Request::RemoteFolders(r) => {
-                let result = account::remote_folders(&self.home, 3)
-                    .map(|list| {
-                        list.into_iter()
-                            .map(|f| RemoteFolder {
-                                path: f.path,
-                                excluded: f.excluded,
-                            })
-                            .collect()
-                    })
-                    .map_err(from_anyhow);
-                let _ = r.send(result);
+                let _ = r.send(self.remote_folders());
             }
             Request::SetExcluded(path, excluded, r) => {
-                // The sync loop holds the folder: stop it, change, start again.
-                let was_running = self.stop.is_some();
-                self.stop_sync_and_wait().await;
-                let changed = if excluded {
-                    account::exclude(&self.home, &path).map(|_| ())
-                } else {
-                    account::include(&self.home, &path)
-                };
-                self.reopen(was_running).await;
-                self.publish();
-                let _ = r.send(changed.map_err(from_anyhow).map(|_| self.snapshot()));
+                let _ = r.send(self.set_excluded(path, excluded).await);
             }
             Request::Status(r) => {
                 let _ = r.send(self.status_view().map_err(from_anyhow));
             }
             Request::ShowConflict(path, r) => {
-                // Both versions sit side by side in one folder: show it.
-                let result = account::file_in_folder(&self.home, &path)
-                    .map(|file| self.outlet.reveal(&file))
-                    .map_err(from_anyhow);
-                let _ = r.send(result);
+                let _ = r.send(self.show_conflict(path));
             }
             Request::SetFolder(local, mode, paused, r) => {
-                let changed = account::set_folder(
-                    &self.home,
-                    std::path::Path::new(&local),
-                    mode.map(mode_of),
-                    paused,
-                );
-                // The loop reads folders when it starts: start it again.
-                if changed.is_ok() {
-                    self.restart_sync().await;
-                }
-                self.publish();
-                let _ = r.send(changed.map_err(from_anyhow).map(|_| self.snapshot()));
+                let _ = r.send(self.set_folder(local, mode, paused).await);
             }
             Request::RemoveFolder(local, r) => {
-                let was_running = self.stop.is_some();
-                self.stop_sync_and_wait().await;
-                let removed = account::remove_folder(&self.home, std::path::Path::new(&local));
-                self.reopen(was_running).await;
-                self.publish();
-                let _ = r.send(removed.map_err(from_anyhow).map(|_| self.snapshot()));
+                let _ = r.send(self.remove_folder(local).await);
             }
             Request::Devices(r) => {
-                let result = match self.open_engine() {
-                    Ok(engine) => devices_of(&engine).await,
-                    Err(e) => Err(from_anyhow(e)),
-                };
-                let _ = r.send(result);
+                let _ = r.send(self.devices().await);
             }
             Request::RevokeDevice(id, r) => {
-                let result = match self.open_engine() {
-                    Ok(engine) => match engine.remote().revoke_device(id).await {
-                        Ok(()) => devices_of(&engine).await,
-                        Err(e) => Err(err(e.to_string())),
-                    },
-                    Err(e) => Err(from_anyhow(e)),
-                };
-                let _ = r.send(result);
+                let _ = r.send(self.revoke_device(id).await);
             }
             Request::Limits(r) => {
-                let result = account::limits(&self.home)
-                    .map(|(upload_kbps, download_kbps)| Limits {
-                        upload_kbps,
-                        download_kbps,
-                    })
-                    .map_err(from_anyhow);
-                let _ = r.send(result);
+                let _ = r.send(self.limits());
             }
             Request::SetLimits(l, r) => {
-                let result = account::set_limits(&self.home, l.upload_kbps, l.download_kbps)
-                    .map_err(from_anyhow);
-                // The loop reads its limits when it starts: start it again.
-                if result.is_ok() {
-                    self.restart_sync().await;
-                }
-                self.publish();
-                let _ = r.send(result);
+                let _ = r.send(self.set_limits(l).await);
             }
             Request::OpenLogs(r) => {
                 self.outlet.reveal(&self.home.logs_dir());
@@ -1029,171 +787,541 @@ impl Controller {
                 let _ = r.send(result);
             }
             Request::Pause(minutes, r) => {
-                self.stop_sync_and_wait().await;
-                self.paused = true;
-                self.tray = TrayState::Paused;
-                if let Some(m) = minutes {
-                    let tx = self.tx.clone();
-                    tauri::async_runtime::spawn(async move {
-                        tokio::time::sleep(Duration::from_secs(m * 60)).await;
-                        let (reply, _) = oneshot::channel();
-                        let _ = tx.send(Request::Resume(reply)).await;
-                    });
-                }
-                self.publish();
-                let _ = r.send(Ok(self.snapshot()));
+                let _ = r.send(self.pause(minutes).await);
             }
             Request::SetPush(on, r) => {
-                let result = match self.open_engine() {
-                    Ok(engine) => {
-                        if on {
-                            // The same age confirmation as the last acceptance.
-                            let guardian = engine
-                                .db
-                                .acceptances()
-                                .ok()
-                                .and_then(|a| a.last().map(|x| x.age == "guardian"))
-                                .unwrap_or(false);
-                            let age = if guardian {
-                                nubo_protocol::AgeConfirmation::Guardian
-                            } else {
-                                nubo_protocol::AgeConfirmation::Adult
-                            };
-                            // The push terms and nothing else.
-                            account::accept_push(&engine, age, &self.language)
-                                .await
-                                .map(|_| ())
-                        } else {
-                            account::withdraw_optional(&engine).await.map(|_| ())
-                        }
-                        .map_err(from_anyhow)
-                    }
-                    Err(e) => Err(from_anyhow(e)),
-                };
-                self.refresh_agreements().await;
-                // The loop opens or drops its push channel when it starts.
-                if result.is_ok() && self.stop.is_some() {
-                    self.stop_sync_and_wait().await;
-                    self.start_sync().await;
-                }
-                self.publish();
-                let _ = r.send(result.map(|_| self.snapshot()));
+                let _ = r.send(self.set_push(on).await);
             }
             Request::CancelAccount(confirm, r) => {
-                self.stop_sync_and_wait().await;
-                let result = account::cancel_account(&self.home, &confirm)
-                    .await
-                    .map_err(from_anyhow);
-                if result.is_ok() {
-                    self.engine = None;
-                    self.agreements_pending = false;
-                } else if self.phase() == Phase::Running && !self.paused {
-                    self.start_sync().await;
-                }
-                self.publish();
-                let _ = r.send(result.map(|_| self.snapshot()));
+                let _ = r.send(self.cancel_account(confirm).await);
             }
             Request::AllowMassDelete(r) => {
-                self.stop_sync_and_wait().await;
-                self.allow_mass_delete_once = true;
-                if self.phase() == Phase::Running && !self.paused {
-                    self.start_sync().await;
-                }
-                self.publish();
-                let _ = r.send(Ok(self.snapshot()));
+                let _ = r.send(self.allow_mass_delete().await);
             }
             Request::Resume(r) => {
-                self.paused = false;
-                if self.phase() == Phase::Running {
-                    self.start_sync().await;
-                }
-                self.publish();
-                let _ = r.send(Ok(self.snapshot()));
+                let _ = r.send(self.resume().await);
             }
             Request::ListDeleted(query, offset, r) => {
-                let result = match self.open_engine() {
-                    Ok(engine) => restore::deleted(&engine, &query, offset, 200)
-                        .await
-                        .map(deleted_page)
-                        .map_err(from_anyhow),
-                    Err(e) => Err(from_anyhow(e)),
-                };
-                let _ = r.send(result);
+                let _ = r.send(self.list_deleted(query, offset).await);
             }
             Request::ListVersions(path, r) => {
-                let result = match self.open_engine() {
-                    Ok(engine) => restore::versions(&engine, &path)
-                        .await
-                        .map(file_versions)
-                        .map_err(from_anyhow),
-                    Err(e) => Err(from_anyhow(e)),
-                };
-                let _ = r.send(result);
+                let _ = r.send(self.list_versions(path).await);
             }
-            Request::Restore(items, r) => {
-                let engine = match self.open_engine() {
-                    Ok(e) => e,
-                    Err(e) => {
-                        let _ = r.send(Err(from_anyhow(e)));
-                        return;
-                    }
+            Request::Restore(items, r) => self.restore(items, r).await,
+            Request::Restored(summary) => self.restored(summary).await,
+            Request::Engine(ev) => self.engine_event(ev).await,
+        }
+    }
+
+    fn set_language(&mut self, lang: String) -> Result<AppSnapshot, CommandError> {
+        self.language = i18n::normalize(&lang).to_string();
+        let _ = crate::settings::save_language(&self.home, &self.language);
+        self.publish();
+        Ok(self.snapshot())
+    }
+
+    async fn sign_in_with_password(&mut self, s: SignIn) -> Result<AppSnapshot, CommandError> {
+        let result = account::login(&self.home, &s.server, &s.login, &s.password)
+            .await
+            .map_err(from_anyhow);
+        let result = match result {
+            Ok(_) => self.signed_in().await,
+            Err(e) => Err(e),
+        };
+        self.publish();
+        result
+    }
+
+    async fn code_sign_in_start(&mut self, server: String) -> Result<CodeSignIn, CommandError> {
+        account::start_code_sign_in(&server)
+            .await
+            .map_err(from_anyhow)
+            .and_then(|(server, code)| {
+                let view = CodeSignIn {
+                    qr_svg: qr_svg(&code.verification_uri_complete)?,
+                    user_code: code.user_code.clone(),
+                    verification_uri: code.verification_uri.clone(),
+                    verification_uri_complete: code.verification_uri_complete.clone(),
+                    expires_in: code.expires_in,
                 };
-                let (outlet, tx) = (self.outlet.clone(), self.tx.clone());
-                // Its own task: the controller keeps answering while it runs.
-                tauri::async_runtime::spawn(async move {
-                    let summary = run_restore(&engine, &items, outlet.as_ref()).await;
-                    let _ = tx.send(Request::Restored(summary.clone())).await;
-                    let _ = r.send(Ok(summary));
-                });
+                self.pending_code = Some((server, code));
+                Ok(view)
+            })
+    }
+
+    async fn code_sign_in_wait(&mut self, r: Reply<AppSnapshot>) {
+        let Some((server, code)) = self.pending_code.clone() else {
+            let _ = r.send(Err(err("no sign-in by code was started")));
+            return;
+        };
+        let (home, tx) = (self.home.clone(), self.tx.clone());
+        // Its own task: approval can take minutes.
+        tauri::async_runtime::spawn(async move {
+            let done = account::finish_code_sign_in(&home, &server, &code)
+                .await
+                .map(|_| ())
+                .map_err(from_anyhow);
+            let _ = tx.send(Request::CodeSignInDone(done, r)).await;
+        });
+    }
+
+    async fn code_sign_in_done(
+        &mut self,
+        done: Result<(), CommandError>,
+    ) -> Result<AppSnapshot, CommandError> {
+        self.pending_code = None;
+        let result = match done {
+            Ok(()) => self.signed_in().await,
+            Err(e) => Err(e),
+        };
+        self.publish();
+        result
+    }
+
+    async fn agreements(&mut self) -> Result<Vec<AgreementSummary>, CommandError> {
+        let result = match self.open_engine() {
+            Ok(engine) => account::agreements(&engine)
+                .await
+                .map_err(from_anyhow)
+                .map(|list| {
+                    list.into_iter()
+                        .map(|a| AgreementSummary {
+                            id: a.id,
+                            title: a.title,
+                            version: a.version,
+                            effective: a.effective,
+                            required: crate::legal::requirement(a.required),
+                            locales: a.locales,
+                            titles: a.titles,
+                            accepted: a.accepted,
+                            upcoming: a
+                                .upcoming
+                                .map(|(version, effective)| Upcoming { version, effective }),
+                        })
+                        .collect()
+                }),
+            Err(e) => Err(from_anyhow(e)),
+        };
+        result
+    }
+
+    async fn agreement_text(
+        &mut self,
+        id: String,
+        locale: String,
+        version: Option<String>,
+    ) -> Result<AgreementText, CommandError> {
+        let server = self.server_or_default(None);
+        account::agreement_text(&self.home, &server, &id, &locale, version.as_deref())
+            .await
+            .map(|markdown| AgreementText {
+                id,
+                locale,
+                markdown,
+            })
+            .map_err(from_anyhow)
+    }
+
+    async fn legal(&mut self, server: Option<String>) -> Result<Vec<LegalDocument>, CommandError> {
+        let server = self.server_or_default(server);
+        crate::legal::load(&self.home, &server)
+            .await
+            .map_err(from_anyhow)
+    }
+
+    async fn account_summary(&mut self) -> Result<AccountSummaryView, CommandError> {
+        let result = match (self.open_engine(), self.home.load_config()) {
+            (Ok(engine), Ok(config)) => account::summary(&engine)
+                .await
+                .map(|s| crate::legal::summary_view(&s, |n| account::synced_here(&config, n)))
+                .map_err(from_anyhow),
+            (Err(e), _) | (_, Err(e)) => Err(from_anyhow(e)),
+        };
+        result
+    }
+
+    async fn change_password(&mut self, p: PasswordChangeView) -> Result<(), CommandError> {
+        let result = match self.open_engine() {
+            Ok(engine) => account::change_password(&engine, &p.current, &p.new, p.sign_out_others)
+                .await
+                .map_err(from_anyhow),
+            Err(e) => Err(from_anyhow(e)),
+        };
+        result
+    }
+
+    async fn export(&mut self, dir: String, trash: bool, r: Reply<ExportSummary>) {
+        let engine = match self.open_engine() {
+            Ok(e) => e,
+            Err(e) => {
+                let _ = r.send(Err(from_anyhow(e)));
+                return;
             }
-            Request::Restored(summary) => {
-                // Wake the loop now rather than at its next poll.
-                if self.stop.is_some() {
+        };
+        let outlet = self.outlet.clone();
+        // Its own task: the controller keeps answering while it runs.
+        tauri::async_runtime::spawn(async move {
+            let dir = std::path::PathBuf::from(dir);
+            let done = crate::legal::export(&engine, &dir, trash, |p| outlet.export_progress(p))
+                .await
+                .map_err(from_anyhow);
+            let _ = r.send(done);
+        });
+    }
+
+    async fn accept(&mut self, a: Acceptance) -> Result<AppSnapshot, CommandError> {
+        let result = match self.open_engine() {
+            Ok(engine) => {
+                let shown = crate::legal::shown_items(a.documents);
+                let age = match a.age {
+                    Age::Adult => nubo_protocol::AgeConfirmation::Adult,
+                    Age::Guardian => nubo_protocol::AgeConfirmation::Guardian,
+                };
+                account::accept(&engine, &shown, age)
+                    .await
+                    .map_err(from_anyhow)
+            }
+            Err(e) => Err(from_anyhow(e)),
+        };
+        let result = match result {
+            Ok(_) => {
+                self.refresh_agreements().await;
+                if self.phase() == Phase::Running {
+                    // A loop paused on the old version goes again now.
                     self.stop_sync_and_wait().await;
                     self.start_sync().await;
                 }
-                self.show_restored(summary);
+                Ok(self.snapshot())
             }
-            Request::Engine(ev) => {
-                let before = self.tray.clone();
-                self.tray = match ev {
-                    SyncEvent::Working { ops, bytes } => {
-                        self.batch = (ops as u32, bytes);
-                        syncing(self.batch, 0, 0)
+            Err(e) => Err(e),
+        };
+        self.publish();
+        result
+    }
+
+    async fn choose_folder(&mut self, f: FolderChoice) -> Result<AppSnapshot, CommandError> {
+        // Adding a second folder from settings: the loop must pick it up.
+        self.stop_sync_and_wait().await;
+        let result = account::add_folder(
+            &self.home,
+            std::path::Path::new(&f.local),
+            &f.remote,
+            mode_of(f.mode),
+        );
+        let result = match result {
+            Ok(_) => {
+                // The end of the wizard: from now on Nubo starts with the session.
+                if let Err(e) = self.outlet.set_start_at_login(true) {
+                    tracing::warn!("cannot turn on start at login: {e}");
+                }
+                self.engine = None;
+                match self.open_engine() {
+                    Ok(_) => {
+                        self.start_sync().await;
+                        Ok(self.snapshot())
                     }
-                    SyncEvent::Progress {
-                        ops_done,
-                        bytes_done,
-                    } => {
-                        self.tray = syncing(self.batch, ops_done as u32, bytes_done);
-                        // Thousands of small files finish in a second: tell the
-                        // window a few times a second, not once per file.
-                        if self.last_progress.elapsed() >= PROGRESS_EVERY {
-                            self.last_progress = std::time::Instant::now();
-                            self.publish();
-                        }
-                        return;
-                    }
-                    SyncEvent::Settled(pass) => match pass.outcome {
-                        PassOutcome::InSync => TrayState::UpToDate,
-                        PassOutcome::Failed {
-                            failure: Failure::Offline { cause },
-                        } => TrayState::Offline { cause },
-                        PassOutcome::Failed { failure } => TrayState::Error { failure },
-                        PassOutcome::Paused { pauses } => {
-                            // A new version of a required agreement brings
-                            // back the agreement screen: the one action that
-                            // resolves it.
-                            self.refresh_agreements().await;
-                            TrayState::ActionNeeded {
-                                need: Need::Pauses { pauses },
-                            }
-                        }
-                    },
-                };
-                self.announce(&before);
-                self.publish();
+                    Err(e) => Err(from_anyhow(e)),
+                }
             }
+            Err(e) => Err(from_anyhow(e)),
+        };
+        self.publish();
+        result
+    }
+
+    fn set_start_at_login(&mut self, on: bool) -> Result<AppSnapshot, CommandError> {
+        let result = self
+            .outlet
+            .set_start_at_login(on)
+            .map_err(err)
+            .map(|_| self.snapshot());
+        self.publish();
+        result
+    }
+
+    fn remote_folders(&mut self) -> Result<Vec<RemoteFolder>, CommandError> {
+        account::remote_folders(&self.home, 3)
+            .map(|list| {
+                list.into_iter()
+                    .map(|f| RemoteFolder {
+                        path: f.path,
+                        excluded: f.excluded,
+                    })
+                    .collect()
+            })
+            .map_err(from_anyhow)
+    }
+
+    async fn set_excluded(
+        &mut self,
+        path: String,
+        excluded: bool,
+    ) -> Result<AppSnapshot, CommandError> {
+        // The sync loop holds the folder: stop it, change, start again.
+        let was_running = self.stop.is_some();
+        self.stop_sync_and_wait().await;
+        let changed = if excluded {
+            account::exclude(&self.home, &path).map(|_| ())
+        } else {
+            account::include(&self.home, &path)
+        };
+        self.reopen(was_running).await;
+        self.publish();
+        changed.map_err(from_anyhow).map(|_| self.snapshot())
+    }
+
+    fn show_conflict(&mut self, path: String) -> Result<(), CommandError> {
+        // Both versions sit side by side in one folder: show it.
+        account::file_in_folder(&self.home, &path)
+            .map(|file| self.outlet.reveal(&file))
+            .map_err(from_anyhow)
+    }
+
+    async fn set_folder(
+        &mut self,
+        local: String,
+        mode: Option<SyncMode>,
+        paused: Option<bool>,
+    ) -> Result<AppSnapshot, CommandError> {
+        let changed = account::set_folder(
+            &self.home,
+            std::path::Path::new(&local),
+            mode.map(mode_of),
+            paused,
+        );
+        // The loop reads folders when it starts: start it again.
+        if changed.is_ok() {
+            self.restart_sync().await;
         }
+        self.publish();
+        changed.map_err(from_anyhow).map(|_| self.snapshot())
+    }
+
+    async fn remove_folder(&mut self, local: String) -> Result<AppSnapshot, CommandError> {
+        let was_running = self.stop.is_some();
+        self.stop_sync_and_wait().await;
+        let removed = account::remove_folder(&self.home, std::path::Path::new(&local));
+        self.reopen(was_running).await;
+        self.publish();
+        removed.map_err(from_anyhow).map(|_| self.snapshot())
+    }
+
+    async fn devices(&mut self) -> Result<Vec<DeviceView>, CommandError> {
+        let result = match self.open_engine() {
+            Ok(engine) => devices_of(&engine).await,
+            Err(e) => Err(from_anyhow(e)),
+        };
+        result
+    }
+
+    async fn revoke_device(&mut self, id: i64) -> Result<Vec<DeviceView>, CommandError> {
+        let result = match self.open_engine() {
+            Ok(engine) => match engine.remote().revoke_device(id).await {
+                Ok(()) => devices_of(&engine).await,
+                Err(e) => Err(err(e.to_string())),
+            },
+            Err(e) => Err(from_anyhow(e)),
+        };
+        result
+    }
+
+    fn limits(&mut self) -> Result<Limits, CommandError> {
+        account::limits(&self.home)
+            .map(|(upload_kbps, download_kbps)| Limits {
+                upload_kbps,
+                download_kbps,
+            })
+            .map_err(from_anyhow)
+    }
+
+    async fn set_limits(&mut self, l: Limits) -> Result<(), CommandError> {
+        let result =
+            account::set_limits(&self.home, l.upload_kbps, l.download_kbps).map_err(from_anyhow);
+        // The loop reads its limits when it starts: start it again.
+        if result.is_ok() {
+            self.restart_sync().await;
+        }
+        self.publish();
+        result
+    }
+
+    async fn pause(&mut self, minutes: Option<u64>) -> Result<AppSnapshot, CommandError> {
+        self.stop_sync_and_wait().await;
+        self.paused = true;
+        self.tray = TrayState::Paused;
+        if let Some(m) = minutes {
+            let tx = self.tx.clone();
+            tauri::async_runtime::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(m * 60)).await;
+                let (reply, _) = oneshot::channel();
+                let _ = tx.send(Request::Resume(reply)).await;
+            });
+        }
+        self.publish();
+        Ok(self.snapshot())
+    }
+
+    async fn set_push(&mut self, on: bool) -> Result<AppSnapshot, CommandError> {
+        let result = match self.open_engine() {
+            Ok(engine) => {
+                if on {
+                    // The same age confirmation as the last acceptance.
+                    let guardian = engine
+                        .db
+                        .acceptances()
+                        .ok()
+                        .and_then(|a| a.last().map(|x| x.age == "guardian"))
+                        .unwrap_or(false);
+                    let age = if guardian {
+                        nubo_protocol::AgeConfirmation::Guardian
+                    } else {
+                        nubo_protocol::AgeConfirmation::Adult
+                    };
+                    // The push terms and nothing else.
+                    account::accept_push(&engine, age, &self.language)
+                        .await
+                        .map(|_| ())
+                } else {
+                    account::withdraw_optional(&engine).await.map(|_| ())
+                }
+                .map_err(from_anyhow)
+            }
+            Err(e) => Err(from_anyhow(e)),
+        };
+        self.refresh_agreements().await;
+        // The loop opens or drops its push channel when it starts.
+        if result.is_ok() && self.stop.is_some() {
+            self.stop_sync_and_wait().await;
+            self.start_sync().await;
+        }
+        self.publish();
+        result.map(|_| self.snapshot())
+    }
+
+    async fn cancel_account(&mut self, confirm: String) -> Result<AppSnapshot, CommandError> {
+        self.stop_sync_and_wait().await;
+        let result = account::cancel_account(&self.home, &confirm)
+            .await
+            .map_err(from_anyhow);
+        if result.is_ok() {
+            self.engine = None;
+            self.agreements_pending = false;
+        } else if self.phase() == Phase::Running && !self.paused {
+            self.start_sync().await;
+        }
+        self.publish();
+        result.map(|_| self.snapshot())
+    }
+
+    async fn allow_mass_delete(&mut self) -> Result<AppSnapshot, CommandError> {
+        self.stop_sync_and_wait().await;
+        self.allow_mass_delete_once = true;
+        if self.phase() == Phase::Running && !self.paused {
+            self.start_sync().await;
+        }
+        self.publish();
+        Ok(self.snapshot())
+    }
+
+    async fn resume(&mut self) -> Result<AppSnapshot, CommandError> {
+        self.paused = false;
+        if self.phase() == Phase::Running {
+            self.start_sync().await;
+        }
+        self.publish();
+        Ok(self.snapshot())
+    }
+
+    async fn list_deleted(
+        &mut self,
+        query: String,
+        offset: u32,
+    ) -> Result<DeletedPage, CommandError> {
+        let result = match self.open_engine() {
+            Ok(engine) => restore::deleted(&engine, &query, offset, 200)
+                .await
+                .map(deleted_page)
+                .map_err(from_anyhow),
+            Err(e) => Err(from_anyhow(e)),
+        };
+        result
+    }
+
+    async fn list_versions(&mut self, path: String) -> Result<FileVersions, CommandError> {
+        let result = match self.open_engine() {
+            Ok(engine) => restore::versions(&engine, &path)
+                .await
+                .map(file_versions)
+                .map_err(from_anyhow),
+            Err(e) => Err(from_anyhow(e)),
+        };
+        result
+    }
+
+    async fn restore(&mut self, items: Vec<RestoreItem>, r: Reply<RestoreSummary>) {
+        let engine = match self.open_engine() {
+            Ok(e) => e,
+            Err(e) => {
+                let _ = r.send(Err(from_anyhow(e)));
+                return;
+            }
+        };
+        let (outlet, tx) = (self.outlet.clone(), self.tx.clone());
+        // Its own task: the controller keeps answering while it runs.
+        tauri::async_runtime::spawn(async move {
+            let summary = run_restore(&engine, &items, outlet.as_ref()).await;
+            let _ = tx.send(Request::Restored(summary.clone())).await;
+            let _ = r.send(Ok(summary));
+        });
+    }
+
+    async fn restored(&mut self, summary: RestoreSummary) {
+        // Wake the loop now rather than at its next poll.
+        if self.stop.is_some() {
+            self.stop_sync_and_wait().await;
+            self.start_sync().await;
+        }
+        self.show_restored(summary);
+    }
+
+    async fn engine_event(&mut self, ev: SyncEvent) {
+        let before = self.tray.clone();
+        self.tray = match ev {
+            SyncEvent::Working { ops, bytes } => {
+                self.batch = (ops as u32, bytes);
+                syncing(self.batch, 0, 0)
+            }
+            SyncEvent::Progress {
+                ops_done,
+                bytes_done,
+            } => {
+                self.tray = syncing(self.batch, ops_done as u32, bytes_done);
+                // Thousands of small files finish in a second: tell the
+                // window a few times a second, not once per file.
+                if self.last_progress.elapsed() >= PROGRESS_EVERY {
+                    self.last_progress = std::time::Instant::now();
+                    self.publish();
+                }
+                return;
+            }
+            SyncEvent::Settled(pass) => match pass.outcome {
+                PassOutcome::InSync => TrayState::UpToDate,
+                PassOutcome::Failed {
+                    failure: Failure::Offline { cause },
+                } => TrayState::Offline { cause },
+                PassOutcome::Failed { failure } => TrayState::Error { failure },
+                PassOutcome::Paused { pauses } => {
+                    // A new version of a required agreement brings
+                    // back the agreement screen: the one action that
+                    // resolves it.
+                    self.refresh_agreements().await;
+                    TrayState::ActionNeeded {
+                        need: Need::Pauses { pauses },
+                    }
+                }
+            },
+        };
+        self.announce(&before);
+        self.publish();
     }
 }
