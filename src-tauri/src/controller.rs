@@ -493,11 +493,17 @@ impl Controller {
     }
 
     fn status_view(&self) -> anyhow::Result<StatusView> {
-        let s = account::status(&self.home)?;
+        // The engine's handle when it is open (the sync loop's own): no
+        // second open, no second check, while it runs.
+        let db = self.engine.as_ref().map(|e| &*e.db);
+        let s = account::status_with(&self.home, db)?;
         let config = self.home.load_config()?;
-        let accepted = match nubo_engine::db::StateDb::open_for_reading(&self.home.db_path()) {
-            Ok(Some(db)) => db.acceptances()?,
-            Ok(None) | Err(_) => Vec::new(),
+        let accepted = match db {
+            Some(db) => db.acceptances()?,
+            None => match nubo_engine::db::StateDb::open_for_reading(&self.home.db_path()) {
+                Ok(Some(db)) => db.acceptances()?,
+                Ok(None) | Err(_) => Vec::new(),
+            },
         };
         let rfc3339 = |t: time::OffsetDateTime| {
             t.format(&time::format_description::well_known::Rfc3339)

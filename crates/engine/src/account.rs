@@ -947,6 +947,12 @@ impl Status {
 /// Reads the home only; needs no network, and changes nothing: a damaged
 /// state database is reported and left where it is.
 pub fn status(home: &Home) -> anyhow::Result<Status> {
+    status_with(home, None)
+}
+
+/// As `status`, read through `db`, a handle already open (the app's engine
+/// holds one); without one, the database is opened to read it only.
+pub fn status_with(home: &Home, db: Option<&StateDb>) -> anyhow::Result<Status> {
     let config = home.load_config()?;
     let mut status = Status {
         server: config.server.clone(),
@@ -972,10 +978,14 @@ pub fn status(home: &Home) -> anyhow::Result<Status> {
     let watching = home
         .sync_running()
         .then_some(config.poll_interval_secs.max(1));
-    match StateDb::open_for_reading(&home.db_path()).and_then(|db| match db {
-        Some(db) => read_status(&db, &mut status, watching),
-        None => Ok(()),
-    }) {
+    let read = match db {
+        Some(db) => read_status(db, &mut status, watching),
+        None => StateDb::open_for_reading(&home.db_path()).and_then(|db| match db {
+            Some(db) => read_status(&db, &mut status, watching),
+            None => Ok(()),
+        }),
+    };
+    match read {
         Ok(()) => {}
         Err(DbError::Newer(schema)) => status.database = Some(DatabaseProblem::Newer { schema }),
         Err(e) => {
