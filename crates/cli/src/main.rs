@@ -461,60 +461,60 @@ fn print_status(s: &account::Status) {
 /// Exit code 3: paused, waiting for a decision.
 const PAUSED: u8 = 3;
 
-async fn run(cli: Cli) -> anyhow::Result<u8> {
-    match cli.command {
-        Command::Serve(a) => {
-            let filter = tracing_subscriber::EnvFilter::try_from_env("NUBO_LOG")
-                .unwrap_or_else(|_| "info".into());
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(std::io::stderr)
-                .try_init();
-            let mut config = a.storage.config(true)?;
-            config.listen = a.listen;
-            config.demo = a.demo;
-            config.keep_versions = a.keep_versions;
-            config.default_quota_bytes = a.default_quota;
-            config.access_ttl_secs = a.access_ttl;
-            config.retention_days = a.retention_days;
-            if let (Some(cert), Some(key)) = (a.tls_cert, a.tls_key) {
-                config.tls = Some(nubo_server::tls::TlsFiles { cert, key });
-            }
-            if let Some(f) = a.clock_offset_file {
-                config.clock = std::sync::Arc::new(nubo_server::clock::FileOffsetClock(f));
-            }
-            config.agreements = match (a.agreements, a.demo) {
-                (Some(dir), _) => nubo_server::AgreementSource::Dir(dir),
-                (None, true) => nubo_server::AgreementSource::Samples,
-                (None, false) => nubo_server::AgreementSource::None,
-            };
-            let server = nubo_server::start(config).await?;
-            // A closed stdout (a supervisor that stopped reading) must not
-            // take the service down, so these writes ignore errors.
-            let mut out = std::io::stdout();
-            let _ = writeln!(out, "Nubo service listening on {}", server.url());
-            if a.demo {
-                let _ = writeln!(
-                    out,
-                    "demo account: {} / password {}",
-                    nubo_server::DEMO_ACCOUNT,
-                    nubo_server::DEMO_PASSWORD
-                );
-            }
-            let _ = out.flush();
-            stop_signal().await;
-            server.shutdown().await;
-            Ok(0)
-        }
-        Command::Admin {
-            command:
-                AdminCommand::AddAccount {
-                    storage,
-                    account_id,
-                    phone,
-                    quota,
-                    ..
-                },
+/// `nubo serve`: the service, until a stop signal.
+async fn serve(a: ServeArgs) -> anyhow::Result<u8> {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("NUBO_LOG").unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let mut config = a.storage.config(true)?;
+    config.listen = a.listen;
+    config.demo = a.demo;
+    config.keep_versions = a.keep_versions;
+    config.default_quota_bytes = a.default_quota;
+    config.access_ttl_secs = a.access_ttl;
+    config.retention_days = a.retention_days;
+    if let (Some(cert), Some(key)) = (a.tls_cert, a.tls_key) {
+        config.tls = Some(nubo_server::tls::TlsFiles { cert, key });
+    }
+    if let Some(f) = a.clock_offset_file {
+        config.clock = std::sync::Arc::new(nubo_server::clock::FileOffsetClock(f));
+    }
+    config.agreements = match (a.agreements, a.demo) {
+        (Some(dir), _) => nubo_server::AgreementSource::Dir(dir),
+        (None, true) => nubo_server::AgreementSource::Samples,
+        (None, false) => nubo_server::AgreementSource::None,
+    };
+    let server = nubo_server::start(config).await?;
+    // A closed stdout (a supervisor that stopped reading) must not
+    // take the service down, so these writes ignore errors.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "Nubo service listening on {}", server.url());
+    if a.demo {
+        let _ = writeln!(
+            out,
+            "demo account: {} / password {}",
+            nubo_server::DEMO_ACCOUNT,
+            nubo_server::DEMO_PASSWORD
+        );
+    }
+    let _ = out.flush();
+    stop_signal().await;
+    server.shutdown().await;
+    Ok(0)
+}
+
+/// `nubo admin`: accounts and migration, straight on the service's storage.
+async fn admin(command: AdminCommand) -> anyhow::Result<u8> {
+    match command {
+        AdminCommand::AddAccount {
+            storage,
+            account_id,
+            phone,
+            quota,
+            ..
         } => {
             let password = read_password()?;
             let config = storage.config(false)?;
@@ -525,11 +525,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             })
             .await?
         }
-        Command::Admin {
-            command:
-                AdminCommand::ResetPassword {
-                    storage, account, ..
-                },
+        AdminCommand::ResetPassword {
+            storage, account, ..
         } => {
             let password = read_password()?;
             let config = storage.config(false)?;
@@ -540,16 +537,13 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             })
             .await?
         }
-        Command::Admin {
-            command:
-                AdminCommand::Migrate {
-                    database,
-                    database_ca,
-                    from_data,
-                    chunks,
-                    s3_endpoint,
-                    s3_region,
-                },
+        AdminCommand::Migrate {
+            database,
+            database_ca,
+            from_data,
+            chunks,
+            s3_endpoint,
+            s3_region,
         } => {
             let s3 = nubo_server::chunks::S3Settings {
                 endpoint: s3_endpoint,
@@ -567,55 +561,208 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("{report}");
             Ok(0)
         }
+    }
+}
+
+/// `nubo login`: with the password from standard input, or by a code approved elsewhere.
+async fn login(
+    home: Home,
+    server_url: String,
+    account: Option<String>,
+    device_code: bool,
+) -> anyhow::Result<u8> {
+    let _log = log_to_home(&home);
+    let store = if device_code {
+        let (server, code) = account::start_code_sign_in(&server_url).await?;
+        // Printed at once: the user acts on it while this waits.
+        let mut out = std::io::stdout();
+        let _ = writeln!(
+            out,
+            "To sign in, approve the code {code} from a device already signed in: \
+             run `nubo approve {code}` there, or open {uri} and enter the code with your account.\n\
+             Waiting for approval (the code works for {min} minutes)…",
+            code = code.user_code,
+            uri = code.verification_uri_complete,
+            min = code.expires_in / 60
+        );
+        let _ = out.flush();
+        account::finish_code_sign_in(&home, &server, &code).await?
+    } else {
+        let password = read_password()?;
+        let account = account.context("name the account to sign in to")?;
+        account::login(&home, &server_url, &account, &password).await?
+    };
+    let status = account::status(&home)?;
+    println!(
+        "signed in as {} on {}; tokens kept in {}",
+        status.account.as_deref().unwrap_or_default(),
+        status.server.as_deref().unwrap_or_default(),
+        token_store(&status)
+    );
+    let _ = store;
+    Ok(0)
+}
+
+/// `nubo approve CODE`: lets another device's sign-in by code into this account.
+async fn approve(home: Home, code: String) -> anyhow::Result<u8> {
+    let engine = Engine::open(home)?;
+    engine
+        .remote()
+        .approve_device(&code)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("approved: the device showing {code} is signing in to this account now");
+    Ok(0)
+}
+
+/// `nubo folder ...`: what is synced, and how.
+fn folder(home: &Home, command: FolderCommand) -> anyhow::Result<u8> {
+    match command {
+        FolderCommand::Add {
+            local_path,
+            remote,
+            mode,
+        } => {
+            let non_empty = std::fs::read_dir(&local_path)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false);
+            let f = account::add_folder(home, &local_path, &remote, mode)?;
+            println!(
+                "syncing {} with {} ({})",
+                f.local.display(),
+                f.remote,
+                f.mode
+            );
+            if non_empty {
+                println!("the folder is not empty: its files will be merged with the service's, never wiped");
+            }
+        }
+        FolderCommand::Remove { local_path } => {
+            account::remove_folder(home, &local_path)?;
+            println!("stopped syncing {}; its files stay", local_path.display());
+        }
+        FolderCommand::Pause { local_path } => {
+            let f = account::set_folder(home, &local_path, None, Some(true))?;
+            println!(
+                "paused {}; nothing in it is synced until `nubo folder resume`",
+                f.local.display()
+            );
+        }
+        FolderCommand::Resume { local_path } => {
+            let f = account::set_folder(home, &local_path, None, Some(false))?;
+            println!("{} syncs again", f.local.display());
+        }
+        FolderCommand::Mode { local_path, mode } => {
+            let f = account::set_folder(home, &local_path, Some(mode), None)?;
+            println!("{} now syncs {}", f.local.display(), f.mode);
+        }
+        FolderCommand::Exclude { remote_path } => {
+            let _lock = home.lock_for_sync()?;
+            let local = account::exclude(home, &remote_path)?;
+            println!(
+                "{remote_path} now stays on the service only; its copy at {} is in the trash",
+                local.display()
+            );
+        }
+        FolderCommand::Include { remote_path } => {
+            let _lock = home.lock_for_sync()?;
+            account::include(home, &remote_path)?;
+            println!("{remote_path} will be synced to this computer again at the next sync");
+        }
+        FolderCommand::ForgetMount { local_path } => {
+            let _lock = home.lock_for_sync()?;
+            account::forget_mount(home, &local_path)?;
+            println!(
+                "{} is taken as it is now at the next sync",
+                local_path.display()
+            );
+        }
+        FolderCommand::List => {
+            for f in home.load_config()?.folders {
+                println!("{}\t{}\t{}", f.local.display(), f.remote, f.mode);
+                for e in &f.excluded {
+                    println!("  excluded: {e}");
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `nubo sync`: one pass (`--once`, exit 3 when paused), or watching until stopped.
+async fn sync(home: Home, once: bool, allow_mass_delete: bool) -> anyhow::Result<u8> {
+    let _log = log_to_home(&home);
+    let _lock = home.lock_for_sync()?;
+    let mut engine = Engine::open(home)?;
+    if once {
+        let outcome = engine
+            .sync_once(allow_mass_delete)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", words::failure(&e.failure())))?;
+        // What is left alone is said on every pass, not only in `status`.
+        for p in engine.db.problems()? {
+            eprintln!("not synced: {}", words::problem(&p));
+        }
+        return match outcome {
+            Outcome::InSync => Ok(0),
+            Outcome::Paused(pauses) => {
+                for p in pauses {
+                    eprintln!("{}", words::pause(&p));
+                }
+                Ok(PAUSED)
+            }
+        };
+    }
+    // While watching, each pass that pauses or fails says why.
+    engine.set_observer(std::sync::Arc::new(|event| {
+        if let nubo_engine::engine::SyncEvent::Settled(pass) = event {
+            if !matches!(pass.outcome, PassOutcome::InSync) {
+                eprintln!("{}", words::outcome(&pass.outcome));
+            }
+        }
+    }));
+    let push = account::push_allowed(&engine).await;
+    engine.watch(allow_mass_delete, push, stop_signal()).await?;
+    Ok(0)
+}
+
+/// `nubo devices`: the account's signed-in devices; `--revoke` signs one out.
+async fn devices(home: Home, revoke: Option<i64>, json: bool) -> anyhow::Result<u8> {
+    let engine = Engine::open(home)?;
+    if let Some(id) = revoke {
+        engine.remote().revoke_device(id).await?;
+        println!("device {id} is signed out; it stops syncing and must sign in again");
+        return Ok(0);
+    }
+    let list = engine.remote().devices().await?;
+    if json {
+        json::print(&json::devices(&list.devices))?;
+    } else {
+        for d in list.devices {
+            println!(
+                "{}\t{}\t{}\tlast seen {}{}",
+                d.id,
+                d.name,
+                if d.os.is_empty() { "?" } else { &d.os },
+                words::unix_moment(d.last_seen),
+                if d.current { "\t(this device)" } else { "" }
+            );
+        }
+    }
+    Ok(0)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Serve(a) => serve(a).await,
+        Command::Admin { command } => admin(command).await,
         Command::Login {
             server_url,
             account,
             device_code,
             ..
-        } => {
-            let home = home_of(cli.home)?;
-            let _log = log_to_home(&home);
-            let store = if device_code {
-                let (server, code) = account::start_code_sign_in(&server_url).await?;
-                // Printed at once: the user acts on it while this waits.
-                let mut out = std::io::stdout();
-                let _ = writeln!(
-                    out,
-                    "To sign in, approve the code {code} from a device already signed in: \
-                     run `nubo approve {code}` there, or open {uri} and enter the code with your account.\n\
-                     Waiting for approval (the code works for {min} minutes)…",
-                    code = code.user_code,
-                    uri = code.verification_uri_complete,
-                    min = code.expires_in / 60
-                );
-                let _ = out.flush();
-                account::finish_code_sign_in(&home, &server, &code).await?
-            } else {
-                let password = read_password()?;
-                let account = account.context("name the account to sign in to")?;
-                account::login(&home, &server_url, &account, &password).await?
-            };
-            let status = account::status(&home)?;
-            println!(
-                "signed in as {} on {}; tokens kept in {}",
-                status.account.as_deref().unwrap_or_default(),
-                status.server.as_deref().unwrap_or_default(),
-                token_store(&status)
-            );
-            let _ = store;
-            Ok(0)
-        }
-        Command::Approve { code } => {
-            let home = home_of(cli.home)?;
-            let engine = Engine::open(home)?;
-            engine
-                .remote()
-                .approve_device(&code)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("approved: the device showing {code} is signing in to this account now");
-            Ok(0)
-        }
+        } => login(home_of(cli.home)?, server_url, account, device_code).await,
+        Command::Approve { code } => approve(home_of(cli.home)?, code).await,
         Command::Agreements {
             accept,
             adult,
@@ -644,117 +791,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             agreements::run(home, request).await
         }
-        Command::Folder { command } => {
-            let home = home_of(cli.home)?;
-            match command {
-                FolderCommand::Add {
-                    local_path,
-                    remote,
-                    mode,
-                } => {
-                    let non_empty = std::fs::read_dir(&local_path)
-                        .map(|mut d| d.next().is_some())
-                        .unwrap_or(false);
-                    let f = account::add_folder(&home, &local_path, &remote, mode)?;
-                    println!(
-                        "syncing {} with {} ({})",
-                        f.local.display(),
-                        f.remote,
-                        f.mode
-                    );
-                    if non_empty {
-                        println!("the folder is not empty: its files will be merged with the service's, never wiped");
-                    }
-                }
-                FolderCommand::Remove { local_path } => {
-                    account::remove_folder(&home, &local_path)?;
-                    println!("stopped syncing {}; its files stay", local_path.display());
-                }
-                FolderCommand::Pause { local_path } => {
-                    let f = account::set_folder(&home, &local_path, None, Some(true))?;
-                    println!(
-                        "paused {}; nothing in it is synced until `nubo folder resume`",
-                        f.local.display()
-                    );
-                }
-                FolderCommand::Resume { local_path } => {
-                    let f = account::set_folder(&home, &local_path, None, Some(false))?;
-                    println!("{} syncs again", f.local.display());
-                }
-                FolderCommand::Mode { local_path, mode } => {
-                    let f = account::set_folder(&home, &local_path, Some(mode), None)?;
-                    println!("{} now syncs {}", f.local.display(), f.mode);
-                }
-                FolderCommand::Exclude { remote_path } => {
-                    let _lock = home.lock_for_sync()?;
-                    let local = account::exclude(&home, &remote_path)?;
-                    println!("{remote_path} now stays on the service only; its copy at {} is in the trash", local.display());
-                }
-                FolderCommand::Include { remote_path } => {
-                    let _lock = home.lock_for_sync()?;
-                    account::include(&home, &remote_path)?;
-                    println!(
-                        "{remote_path} will be synced to this computer again at the next sync"
-                    );
-                }
-                FolderCommand::ForgetMount { local_path } => {
-                    let _lock = home.lock_for_sync()?;
-                    account::forget_mount(&home, &local_path)?;
-                    println!(
-                        "{} is taken as it is now at the next sync",
-                        local_path.display()
-                    );
-                }
-                FolderCommand::List => {
-                    for f in home.load_config()?.folders {
-                        println!("{}\t{}\t{}", f.local.display(), f.remote, f.mode);
-                        for e in &f.excluded {
-                            println!("  excluded: {e}");
-                        }
-                    }
-                }
-            }
-            Ok(0)
-        }
+        Command::Folder { command } => folder(&home_of(cli.home)?, command),
         Command::Sync {
             once,
             allow_mass_delete,
-        } => {
-            let home = home_of(cli.home)?;
-            let _log = log_to_home(&home);
-            let _lock = home.lock_for_sync()?;
-            let mut engine = Engine::open(home)?;
-            if once {
-                let outcome = engine
-                    .sync_once(allow_mass_delete)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{}", words::failure(&e.failure())))?;
-                // What is left alone is said on every pass, not only in `status`.
-                for p in engine.db.problems()? {
-                    eprintln!("not synced: {}", words::problem(&p));
-                }
-                return match outcome {
-                    Outcome::InSync => Ok(0),
-                    Outcome::Paused(pauses) => {
-                        for p in pauses {
-                            eprintln!("{}", words::pause(&p));
-                        }
-                        Ok(PAUSED)
-                    }
-                };
-            }
-            // While watching, each pass that pauses or fails says why.
-            engine.set_observer(std::sync::Arc::new(|event| {
-                if let nubo_engine::engine::SyncEvent::Settled(pass) = event {
-                    if !matches!(pass.outcome, PassOutcome::InSync) {
-                        eprintln!("{}", words::outcome(&pass.outcome));
-                    }
-                }
-            }));
-            let push = account::push_allowed(&engine).await;
-            engine.watch(allow_mass_delete, push, stop_signal()).await?;
-            Ok(0)
-        }
+        } => sync(home_of(cli.home)?, once, allow_mass_delete).await,
         Command::Status { json } => {
             let home = home_of(cli.home)?;
             let s = account::status(&home)?;
@@ -765,31 +806,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
-        Command::Devices { revoke, json } => {
-            let home = home_of(cli.home)?;
-            let engine = Engine::open(home)?;
-            if let Some(id) = revoke {
-                engine.remote().revoke_device(id).await?;
-                println!("device {id} is signed out; it stops syncing and must sign in again");
-                return Ok(0);
-            }
-            let list = engine.remote().devices().await?;
-            if json {
-                json::print(&json::devices(&list.devices))?;
-            } else {
-                for d in list.devices {
-                    println!(
-                        "{}\t{}\t{}\tlast seen {}{}",
-                        d.id,
-                        d.name,
-                        if d.os.is_empty() { "?" } else { &d.os },
-                        words::unix_moment(d.last_seen),
-                        if d.current { "\t(this device)" } else { "" }
-                    );
-                }
-            }
-            Ok(0)
-        }
+        Command::Devices { revoke, json } => devices(home_of(cli.home)?, revoke, json).await,
         Command::Account {
             command: AccountCommand::Cancel,
         } => account_cmd::cancel(home_of(cli.home)?).await,
