@@ -688,7 +688,9 @@ impl Engine {
         }
         let poll = Duration::from_secs(self.config.poll_interval_secs.max(1));
         tokio::pin!(stop);
-        let mut backoff = Duration::from_secs(1);
+        // After a failed pass: 2 s, then twice as long each time, up to a minute.
+        let mut backoff =
+            crate::backoff::Backoff::new(Duration::from_secs(2), Duration::from_secs(60));
         loop {
             // Folders without a watch are seen by scanning now and then.
             let unwatched = watchers.unwatched();
@@ -700,11 +702,11 @@ impl Engine {
                 // channel say when to look again, and no timer runs (an idle
                 // laptop stays asleep).
                 Ok(Outcome::InSync) if push_up.load(Ordering::SeqCst) && unwatched == 0 => {
-                    backoff = Duration::from_secs(1);
+                    backoff.reset();
                     None
                 }
                 Ok(Outcome::InSync) => {
-                    backoff = Duration::from_secs(1);
+                    backoff.reset();
                     Some(poll)
                 }
                 Ok(Outcome::Paused(p)) => {
@@ -717,8 +719,7 @@ impl Engine {
                 }
                 Err(_) => {
                     // Logged by `sync_once`, and told to the observer.
-                    backoff = (backoff * 2).min(Duration::from_secs(60));
-                    Some(backoff)
+                    Some(backoff.failed())
                 }
             };
             // An operation held back after failing is tried again on time.

@@ -11,8 +11,8 @@ use crate::tree::RelPath;
 
 /// The first try after a second failure waits this long; each failure
 /// after doubles it, up to `MAX_WAIT_SECS`.
-const FIRST_WAIT_SECS: i64 = 5;
-const MAX_WAIT_SECS: i64 = 15 * 60;
+const FIRST_WAIT_SECS: u64 = 5;
+const MAX_WAIT_SECS: u64 = 15 * 60;
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -70,7 +70,14 @@ impl Failing {
         // service may simply have moved on since the plan.
         e.retry_at = match e.tries {
             1 => 0,
-            n => now + (FIRST_WAIT_SECS << (n - 2).min(20)).min(MAX_WAIT_SECS),
+            n => {
+                let wait = crate::backoff::wait(
+                    std::time::Duration::from_secs(FIRST_WAIT_SECS),
+                    n - 1,
+                    std::time::Duration::from_secs(MAX_WAIT_SECS),
+                );
+                now + wait.as_secs() as i64
+            }
         };
     }
 
@@ -137,7 +144,7 @@ mod tests {
         for _ in 0..30 {
             f.failed(1, "g.txt", OpFailure::Changed, 0);
         }
-        assert_eq!(f.held(1, 0)[0].retry_at, MAX_WAIT_SECS);
+        assert_eq!(f.held(1, 0)[0].retry_at, MAX_WAIT_SECS as i64);
     }
 
     #[test]

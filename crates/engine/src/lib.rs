@@ -6,6 +6,7 @@
 //! and the app call: `account`, `restore`.
 
 pub mod account;
+pub mod backoff;
 pub mod clock;
 pub mod content;
 pub mod credentials;

@@ -176,7 +176,7 @@ fn is_relevant(res: &notify::Result<notify::Event>) -> bool {
 /// covers the gaps. `up` says whether the channel is open (the service's
 /// first event arrives as soon as it is), so the loop polls only without it.
 pub async fn follow_push(http: Arc<HttpRemote>, wake: Sender<Wake>, up: Arc<AtomicBool>) {
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = crate::backoff::Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     loop {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<i64>(16);
         let forward = {
@@ -203,7 +203,6 @@ pub async fn follow_push(http: Arc<HttpRemote>, wake: Sender<Wake>, up: Arc<Atom
         if let Err(e) = res {
             tracing::info!("push channel closed ({e}); polling until it is back");
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(60));
+        tokio::time::sleep(backoff.failed()).await;
     }
 }
