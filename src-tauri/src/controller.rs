@@ -204,7 +204,8 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 async fn devices_of(engine: &Engine) -> Result<Vec<DeviceView>, CommandError> {
     let list = engine
-        .remote()
+        .service()
+        .map_err(|e| err(e.to_string()))?
         .devices()
         .await
         .map_err(|e| err(e.to_string()))?;
@@ -430,17 +431,18 @@ impl Controller {
     }
 
     async fn refresh_agreements(&mut self) {
-        if let Some(engine) = &self.engine {
-            if let Ok(s) = engine.remote().agreement_status().await {
-                self.agreements_pending = s
-                    .pending
-                    .iter()
-                    .any(|p| p.required != nubo_protocol::Requirement::Optional);
-                self.push = !s
-                    .pending
-                    .iter()
-                    .any(|p| p.required == nubo_protocol::Requirement::Optional);
-            }
+        let Some(service) = self.engine.as_ref().and_then(|e| e.service().ok()) else {
+            return;
+        };
+        if let Ok(s) = service.agreement_status().await {
+            self.agreements_pending = s
+                .pending
+                .iter()
+                .any(|p| p.required != nubo_protocol::Requirement::Optional);
+            self.push = !s
+                .pending
+                .iter()
+                .any(|p| p.required == nubo_protocol::Requirement::Optional);
         }
     }
 
@@ -1122,7 +1124,12 @@ impl Controller {
 
     async fn revoke_device(&mut self, id: i64) -> Result<Vec<DeviceView>, CommandError> {
         let result = match self.open_engine() {
-            Ok(engine) => match engine.remote().revoke_device(id).await {
+            Ok(engine) => match engine
+                .service()
+                .map_err(|e| err(e.to_string()))?
+                .revoke_device(id)
+                .await
+            {
                 Ok(()) => devices_of(&engine).await,
                 Err(e) => Err(err(e.to_string())),
             },

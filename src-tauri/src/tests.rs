@@ -412,7 +412,7 @@ fn the_wizard_through_the_real_commands() {
         },
         Arc::new(|_| {}),
     );
-    use nubo_engine::remote::Remote;
+    use nubo_engine::remote::AccountRemote;
     tauri::async_runtime::block_on(other.approve_device(&code.user_code)).unwrap();
     let s: AppSnapshot = call(&webview, "code_sign_in_wait", json!({})).unwrap();
     assert_eq!(s.phase, Phase::Running, "signed in again, folder and all");

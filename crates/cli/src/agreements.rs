@@ -37,7 +37,10 @@ pub async fn run(home: Home, r: Request) -> anyhow::Result<u8> {
     if let Some(id) = r.read {
         print!(
             "{}",
-            engine.remote().agreement_text(&id, &r.locale, None).await?
+            engine
+                .service()?
+                .agreement_text(&id, &r.locale, None)
+                .await?
         );
         return Ok(0);
     }
@@ -89,7 +92,7 @@ async fn show(engine: &Engine, docs: &[ToRead]) -> anyhow::Result<()> {
     for d in docs {
         let i = &d.item;
         let text = engine
-            .remote()
+            .service()?
             .agreement_text(&i.id, &i.locale, Some(&i.version))
             .await?;
         let path = dir.join(format!("{}.{}.{}.md", i.id, i.version, i.locale));

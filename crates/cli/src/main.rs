@@ -607,7 +607,7 @@ async fn login(
 async fn approve(home: Home, code: String) -> anyhow::Result<u8> {
     let engine = Engine::open(home)?;
     engine
-        .remote()
+        .service()?
         .approve_device(&code)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -730,11 +730,11 @@ async fn sync(home: Home, once: bool, allow_mass_delete: bool) -> anyhow::Result
 async fn devices(home: Home, revoke: Option<i64>, json: bool) -> anyhow::Result<u8> {
     let engine = Engine::open(home)?;
     if let Some(id) = revoke {
-        engine.remote().revoke_device(id).await?;
+        engine.service()?.revoke_device(id).await?;
         println!("device {id} is signed out; it stops syncing and must sign in again");
         return Ok(0);
     }
-    let list = engine.remote().devices().await?;
+    let list = engine.service()?.devices().await?;
     if json {
         json::print(&json::devices(&list.devices))?;
     } else {

@@ -161,7 +161,7 @@ pub async fn logout(home: &Home) -> anyhow::Result<()> {
         bail!("not signed in");
     }
     if let Ok(engine) = Engine::open(home.clone()) {
-        if let Err(e) = engine.remote().logout().await {
+        if let Err(e) = engine.service()?.logout().await {
             tracing::warn!("the service did not confirm the sign-out: {e}");
         }
     }
@@ -178,7 +178,7 @@ pub async fn cancel_account(home: &Home, confirm: &str) -> anyhow::Result<()> {
     let mut config = home.load_config()?;
     let engine = Engine::open(home.clone())?;
     engine
-        .remote()
+        .service()?
         .cancel_account(confirm)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -204,7 +204,7 @@ pub fn synced_here(config: &crate::home::Config, name: &str) -> bool {
 /// What the account stores on the service, with sizes: what cancelling
 /// would delete.
 pub async fn summary(engine: &Engine) -> anyhow::Result<nubo_protocol::AccountSummary> {
-    Ok(engine.remote().account_summary().await?)
+    Ok(engine.service()?.account_summary().await?)
 }
 
 /// Changes the password (the current one proves it is the owner). Other
@@ -216,7 +216,7 @@ pub async fn change_password(
     sign_out_others: bool,
 ) -> anyhow::Result<()> {
     engine
-        .remote()
+        .service()?
         .change_password(&nubo_protocol::PasswordChange {
             current: current.to_string(),
             new: new.to_string(),
@@ -593,7 +593,7 @@ pub struct AgreementView {
 /// Every document the service publishes now (the version in force of each),
 /// with what this account recorded of it.
 pub async fn agreements(engine: &Engine) -> anyhow::Result<Vec<AgreementView>> {
-    let remote = engine.remote();
+    let remote = engine.service()?;
     let list = remote.agreements().await?;
     let status = remote.agreement_status().await?;
     remember_upcoming(engine, &status.upcoming);
@@ -639,7 +639,7 @@ pub struct LegalView {
 pub async fn legal(home: &Home, server: &str) -> anyhow::Result<LegalView> {
     let signed_in = home.load_config()?.token_store.is_some();
     if let (true, Ok(engine)) = (signed_in, Engine::open(home.clone())) {
-        let remote = engine.remote();
+        let remote = engine.service()?;
         return Ok(LegalView {
             published: remote.agreements().await?.documents,
             versions: remote.agreement_versions().await?.documents,
@@ -665,7 +665,10 @@ pub async fn agreement_text(
 ) -> anyhow::Result<String> {
     let signed_in = home.load_config()?.token_store.is_some();
     if let (true, Ok(engine)) = (signed_in, Engine::open(home.clone())) {
-        return Ok(engine.remote().agreement_text(id, locale, version).await?);
+        return Ok(engine
+            .service()?
+            .agreement_text(id, locale, version)
+            .await?);
     }
     let server = check_server_url(server)?;
     Ok(remote::public_agreement_text(&server, id, locale, version).await?)
@@ -721,7 +724,7 @@ pub async fn to_read(
     required: bool,
     optional: bool,
 ) -> anyhow::Result<Vec<ToRead>> {
-    let status = engine.remote().agreement_status().await?;
+    let status = engine.service()?.agreement_status().await?;
     remember_upcoming(engine, &status.upcoming);
     Ok(status
         .pending
@@ -774,7 +777,7 @@ pub async fn accept(
         return Ok(Vec::new());
     }
     let sent = engine
-        .remote()
+        .service()?
         .accept(&AcceptRequest {
             acceptances: shown.to_vec(),
             age: Some(age),
@@ -827,7 +830,7 @@ pub async fn accept_push(
 pub async fn decline(home: &Home, shown: &[AcceptItem]) -> anyhow::Result<()> {
     if !shown.is_empty() {
         if let Ok(engine) = Engine::open(home.clone()) {
-            if let Err(e) = engine.remote().decline(shown).await {
+            if let Err(e) = engine.service()?.decline(shown).await {
                 tracing::warn!("the service did not record the decline: {e}");
             }
         }
@@ -845,8 +848,8 @@ fn now_rfc3339() -> String {
 /// next start of the sync loop the client polls instead. Kept in the local
 /// history as "withdrawn".
 pub async fn withdraw_optional(engine: &Engine) -> anyhow::Result<Vec<AcceptanceRecord>> {
-    let status = engine.remote().agreement_status().await?;
-    let list = engine.remote().agreements().await?;
+    let status = engine.service()?.agreement_status().await?;
+    let list = engine.service()?.agreements().await?;
     let at = now_rfc3339();
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -855,7 +858,7 @@ pub async fn withdraw_optional(engine: &Engine) -> anyhow::Result<Vec<Acceptance
         if d.required != Requirement::Optional || pending || !seen.insert(d.id.clone()) {
             continue;
         }
-        engine.remote().withdraw(&d.id).await?;
+        engine.service()?.withdraw(&d.id).await?;
         let r = AcceptanceRecord {
             id: d.id,
             version: d.version,
@@ -872,7 +875,10 @@ pub async fn withdraw_optional(engine: &Engine) -> anyhow::Result<Vec<Acceptance
 /// Push is used only with the user's consent: every optional document (the
 /// push terms) accepted in its current version.
 pub async fn push_allowed(engine: &Engine) -> bool {
-    match engine.remote().agreement_status().await {
+    let Ok(service) = engine.service() else {
+        return false;
+    };
+    match service.agreement_status().await {
         Ok(s) => {
             remember_upcoming(engine, &s.upcoming);
             !s.pending

@@ -22,7 +22,7 @@ use crate::home::{Config, FolderConfig, Home, ROOT_MARKER};
 use crate::ignore_rules::IgnoreRules;
 use crate::planner::{self, PlanOptions};
 use crate::problem::{OpFailure, Problem};
-use crate::remote::{HttpRemote, Remote, RemoteError};
+use crate::remote::{AccountRemote, HttpRemote, Remote, RemoteError};
 use crate::remote_tree;
 use crate::report::{
     Failure, LastPass, Notice, PassOutcome, PendingDocument, RootProblem, Storage,
@@ -118,6 +118,11 @@ pub struct Engine {
     planned_this_pass: std::sync::Mutex<std::collections::HashMap<(FolderId, String), usize>>,
 }
 
+/// An engine assembled from parts has no account administration.
+#[derive(Debug, thiserror::Error)]
+#[error("this home has no service to administer the account with")]
+pub struct NoService;
+
 const MAX_ROUNDS: usize = 10_000;
 /// A path planned more often than this in one pass is held back (see
 /// `Engine::drop_endless`); a pass that moves, renames aside and then
@@ -209,8 +214,19 @@ impl Engine {
         }
     }
 
+    /// The service as the sync loop sees it.
     pub fn remote(&self) -> &Arc<dyn Remote> {
         &self.remote
+    }
+
+    /// The account's administration on the service (agreements, devices,
+    /// trash and versions, the account itself): a home opened against a real
+    /// service has it; one assembled from parts (the simulator) does not.
+    pub fn service(&self) -> Result<&dyn AccountRemote, NoService> {
+        match &self.http {
+            Some(http) => Ok(http.as_ref()),
+            None => Err(NoService),
+        }
     }
 
     /// Now, and this device: what recent changes and conflict copies carry.

@@ -81,6 +81,8 @@ impl RemoteError {
 
 pub type RemoteResult<T> = Result<T, RemoteError>;
 
+/// What the sync loop asks of the service: the account's root, the change
+/// feed, nodes and chunks.
 #[async_trait]
 pub trait Remote: Send + Sync {
     async fn account(&self) -> RemoteResult<AccountInfo>;
@@ -103,6 +105,13 @@ pub trait Remote: Send + Sync {
     async fn put_chunks(&self, chunks: &[(String, Vec<u8>)]) -> RemoteResult<()>;
     /// Several chunks in one answer, in the order asked.
     async fn get_chunks(&self, hashes: &[String]) -> RemoteResult<Vec<Vec<u8>>>;
+}
+
+/// The account's administration on the service: agreements, devices, the
+/// trash and versions, the account itself. Not the sync loop's (`Remote`):
+/// the simulator has none.
+#[async_trait]
+pub trait AccountRemote: Send + Sync {
     async fn agreements(&self) -> RemoteResult<AgreementList>;
     /// A document's text: of `version` (any ever published), else the one in force.
     async fn agreement_text(
@@ -683,6 +692,10 @@ impl Remote for HttpRemote {
         }
         Ok(parts.into_iter().map(|(_, r)| body[r].to_vec()).collect())
     }
+}
+
+#[async_trait]
+impl AccountRemote for HttpRemote {
     async fn agreements(&self) -> RemoteResult<AgreementList> {
         self.json(Method::GET, "/v1/agreements", Body::None).await
     }

@@ -75,7 +75,7 @@ pub async fn deleted(
     limit: u32,
 ) -> anyhow::Result<TrashList> {
     engine
-        .remote()
+        .service()?
         .trash(query, offset, limit)
         .await
         .map_err(remote_err)
@@ -91,12 +91,12 @@ pub struct FileVersions {
 
 pub async fn versions(engine: &Engine, path: &str) -> anyhow::Result<FileVersions> {
     let path = service_path(&engine.config, path);
-    let node = engine.remote().lookup(&path).await.map_err(remote_err)?;
+    let node = engine.service()?.lookup(&path).await.map_err(remote_err)?;
     if node.kind != NodeKind::File {
         anyhow::bail!("{path} is a folder; folders have no versions, only the files in them");
     }
     let versions = engine
-        .remote()
+        .service()?
         .versions(node.id)
         .await
         .map_err(remote_err)?
@@ -151,7 +151,11 @@ pub async fn target_for_path(
     let node = match entry {
         Some(id) => id,
         None => {
-            let node = engine.remote().lookup(&service).await.map_err(remote_err)?;
+            let node = engine
+                .service()?
+                .lookup(&service)
+                .await
+                .map_err(remote_err)?;
             if !node.deleted && version.is_none() {
                 anyhow::bail!(
                     "{service} is not deleted. To bring back older content, pick a version: \
@@ -175,7 +179,7 @@ async fn newest_entry_at(engine: &Engine, service: &str) -> anyhow::Result<Optio
     let mut offset = 0;
     loop {
         let page = engine
-            .remote()
+            .service()?
             .trash(name, offset, 500)
             .await
             .map_err(remote_err)?;
@@ -198,7 +202,7 @@ async fn request_for(engine: &Engine, t: &Target) -> anyhow::Result<RestoreReque
         as_copy: t.as_copy,
     };
     if let Some(to) = &t.to {
-        let remote = engine.remote();
+        let remote = engine.service()?;
         match remote.lookup(to).await {
             Ok(n) if !n.deleted && n.kind == NodeKind::Dir => req.to_parent = Some(n.id),
             _ => {
@@ -232,11 +236,10 @@ pub async fn restore_many(
     let mut out = Vec::with_capacity(targets.len());
     for (i, t) in targets.iter().enumerate() {
         let result = match request_for(engine, t).await {
-            Ok(req) => engine
-                .remote()
-                .restore(&req)
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(req) => match engine.service() {
+                Ok(service) => service.restore(&req).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            },
             Err(e) => Err(format!("{e:#}")),
         };
         let p = RestoreProgress {

@@ -280,10 +280,6 @@ fn lost() -> RemoteError {
     )
 }
 
-fn unsupported() -> RemoteError {
-    RemoteError::Api(ApiError::new(ErrorCode::BadRequest, "not simulated"))
-}
-
 impl SimRemote {
     /// Every request passes here: maybe crash the client (never answers),
     /// maybe lose it before the service sees it, or after.
@@ -386,65 +382,5 @@ impl Remote for SimRemote {
     async fn get_chunk(&self, hash: &str) -> RemoteResult<Vec<u8>> {
         self.call(|s| s.load_chunks(&[hash.to_string()]).map(|mut c| c.remove(0)))
             .await
-    }
-    async fn agreements(&self) -> RemoteResult<AgreementList> {
-        Ok(AgreementList {
-            documents: Vec::new(),
-        })
-    }
-    async fn agreement_text(&self, _: &str, _: &str, _: Option<&str>) -> RemoteResult<String> {
-        Err(unsupported())
-    }
-    async fn agreement_versions(&self) -> RemoteResult<AgreementList> {
-        Err(unsupported())
-    }
-    async fn decline(&self, _: &[nubo_protocol::AcceptItem]) -> RemoteResult<AgreementStatus> {
-        Err(unsupported())
-    }
-    async fn account_summary(&self) -> RemoteResult<nubo_protocol::AccountSummary> {
-        Err(unsupported())
-    }
-    async fn change_password(&self, _: &nubo_protocol::PasswordChange) -> RemoteResult<()> {
-        Err(unsupported())
-    }
-    async fn agreement_status(&self) -> RemoteResult<AgreementStatus> {
-        Ok(AgreementStatus {
-            pending: Vec::new(),
-            accepted: Vec::new(),
-            upcoming: Vec::new(),
-        })
-    }
-    async fn accept(&self, _: &AcceptRequest) -> RemoteResult<AgreementStatus> {
-        Err(unsupported())
-    }
-    async fn logout(&self) -> RemoteResult<()> {
-        Err(unsupported())
-    }
-    async fn devices(&self) -> RemoteResult<DeviceList> {
-        Err(unsupported())
-    }
-    async fn revoke_device(&self, _: i64) -> RemoteResult<()> {
-        Err(unsupported())
-    }
-    async fn trash(&self, _: &str, _: u32, _: u32) -> RemoteResult<TrashList> {
-        Err(unsupported())
-    }
-    async fn lookup(&self, _: &str) -> RemoteResult<Node> {
-        Err(unsupported())
-    }
-    async fn versions(&self, _: NodeId) -> RemoteResult<VersionList> {
-        Err(unsupported())
-    }
-    async fn restore(&self, _: &RestoreRequest) -> RemoteResult<RestoreResponse> {
-        Err(unsupported())
-    }
-    async fn cancel_account(&self, _: &str) -> RemoteResult<()> {
-        Err(unsupported())
-    }
-    async fn withdraw(&self, _: &str) -> RemoteResult<AgreementStatus> {
-        Err(unsupported())
-    }
-    async fn approve_device(&self, _: &str) -> RemoteResult<()> {
-        Err(unsupported())
     }
 }
