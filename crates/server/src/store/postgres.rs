@@ -186,6 +186,14 @@ CREATE TABLE agreement_texts (
     PRIMARY KEY (doc_id, version, locale)
 );
 "#,
+    // As SQLite's step of the same name (issue 15): the history's gaps.
+    r#"
+CREATE TABLE history_gaps (
+    high  BIGINT NOT NULL,
+    floor BIGINT NOT NULL
+);
+CREATE INDEX history_gaps_floor ON history_gaps(floor);
+"#,
 ];
 
 pub type PostgresStore = SqlStore<Postgres>;

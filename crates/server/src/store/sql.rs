@@ -32,28 +32,16 @@ pub struct SqlStore<B> {
     backend: B,
     /// Earlier revisions kept per file; older ones are dropped on commit.
     keep_versions: u32,
-    /// Set as the service starts (`begin_history`).
-    history: std::sync::OnceLock<History>,
-}
-
-/// What this instance knows of its database's history since it started:
-/// every change it holds from before is at most `high`, and every change
-/// made since is at least `floor` (change numbers follow the clock, see
-/// `next_seq`). A number between the two was given out by a history this
-/// database does not have: it was restored from an older copy.
-#[derive(Debug, Clone, Copy)]
-struct History {
-    high: i64,
-    floor: i64,
 }
 
 /// Change numbers are microseconds of the service's clock, or one more than
 /// the last where that is not more: numbers never given out before a
 /// restore from a backup are told from those given out after it.
 const SEQ_PER_SEC: i64 = 1_000_000;
-/// A change committing while another instance starts may carry a number a
-/// little below that instance's start (its clock a little behind): the
-/// window it is given. A service restored from a backup is down longer.
+/// A change committing while another instance starts, its number taken
+/// before the start's gap was written, may carry a number a little below
+/// that start (its clock a little behind): the window it is given. A
+/// service restored from a backup is down longer.
 const START_MARGIN_SECS: i64 = 2;
 
 fn conflict(msg: impl Into<String>) -> StoreError {
@@ -136,16 +124,37 @@ const ACCOUNT_COLUMNS: &str =
     "id, account_id, phone, password_hash, root_id, quota_bytes, last_used_at, deleted_at";
 
 /// The account's next change-feed number: one more than the last, and at
-/// least the clock's microseconds (`SEQ_PER_SEC`). Its row update also
-/// serialises the account's writers (across instances, on PostgreSQL).
+/// least the clock's microseconds (`SEQ_PER_SEC`) and the floor of the
+/// newest history gap (an instance started since with a clock ahead of
+/// this one's). Its row update also serialises the account's writers
+/// (across instances, on PostgreSQL).
 fn next_seq(db: &mut dyn Db, account: AccountKey, now: i64) -> R<i64> {
+    let floor = db
+        .query_one("SELECT COALESCE(MAX(floor), 0) FROM history_gaps", args![])?
+        .int(0)?;
+    let at_least = now.saturating_mul(SEQ_PER_SEC).max(floor);
     Ok(db
         .query_one(
             "UPDATE accounts SET seq = CASE WHEN seq + 1 > ?2 THEN seq + 1 ELSE ?2 END
              WHERE id = ?1 RETURNING seq",
-            args![account, now.saturating_mul(SEQ_PER_SEC)],
+            args![account, at_least],
         )?
         .int(0)?)
+}
+
+/// Whether `position` lies in a gap of this database's history: between
+/// the newest change it held when a service instance started and that
+/// start (`begin_history`). No change of this history has such a number,
+/// so one given out lies in a history the database lost to a restore.
+/// The gaps are rows of the database itself, so that a second restore
+/// from a copy made after a first still knows the first one's gap.
+fn in_history_gap(db: &mut dyn Db, position: i64) -> R<bool> {
+    Ok(db
+        .query_opt(
+            "SELECT 1 FROM history_gaps WHERE high < ?1 AND floor > ?1 LIMIT 1",
+            args![position],
+        )?
+        .is_some())
 }
 
 fn get_node(db: &mut dyn Db, account: AccountKey, id: NodeId) -> R<Node> {
@@ -411,27 +420,21 @@ impl<B: Backend> SqlStore<B> {
         SqlStore {
             backend,
             keep_versions,
-            history: std::sync::OnceLock::new(),
         }
     }
 
     /// Refuses a feed position from a history this database does not have.
     fn check_history(&self, db: &mut dyn Db, account: AccountKey, positions: [i64; 2]) -> R<()> {
         let current = current_cursor(db, account)?;
-        let rewound = positions.iter().any(|&p| {
-            p > current
-                || self
-                    .history
-                    .get()
-                    .is_some_and(|h| p > h.high && p < h.floor)
-        });
-        if rewound {
-            return Err(ApiError::new(
-                ErrorCode::HistoryRewound,
-                "the service was restored from an older copy and no longer has changes this device \
-                 has seen; the device rebuilds its view of the service, deleting nothing",
-            )
-            .into());
+        for p in positions {
+            if p > current || in_history_gap(db, p)? {
+                return Err(ApiError::new(
+                    ErrorCode::HistoryRewound,
+                    "the service was restored from an older copy and no longer has changes this \
+                     device has seen; the device rebuilds its view of the service, deleting nothing",
+                )
+                .into());
+            }
         }
         Ok(())
     }
@@ -917,14 +920,19 @@ impl<B: Backend> MetaStore for SqlStore<B> {
     }
 
     fn begin_history(&self, now: i64) -> StoreResult<()> {
-        let high = self.read(|db| {
-            Ok(db
-                .query_one("SELECT COALESCE(MAX(seq), 0) FROM accounts", args![])?
-                .int(0)?)
-        })?;
         let floor = (now - START_MARGIN_SECS).saturating_mul(SEQ_PER_SEC);
-        let _ = self.history.set(History { high, floor });
-        Ok(())
+        self.write(|db| {
+            let high = db
+                .query_one("SELECT COALESCE(MAX(seq), 0) FROM accounts", args![])?
+                .int(0)?;
+            if high < floor {
+                db.exec(
+                    "INSERT INTO history_gaps (high, floor) VALUES (?1, ?2)",
+                    args![high, floor],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     fn node(&self, account: AccountKey, id: NodeId) -> StoreResult<Node> {

@@ -187,6 +187,16 @@ CREATE TABLE agreement_texts (
     PRIMARY KEY (doc_id, version, locale)
 );
 "#,
+    // A service restored from a backup, noticed across restores (issue
+    // 15): each start records the gap between the newest change it found
+    // and its clock; no change of this history has a number inside one.
+    r#"
+CREATE TABLE history_gaps (
+    high  INTEGER NOT NULL,
+    floor INTEGER NOT NULL
+);
+CREATE INDEX history_gaps_floor ON history_gaps(floor);
+"#,
 ];
 
 pub type SqliteStore = SqlStore<Sqlite>;
