@@ -1,5 +1,6 @@
 //! Background work that runs on the service's clock: retention of the trash
-//! and of replaced versions, and deleting accounts frozen past their date.
+//! and of replaced versions, deleting accounts frozen past their date, and
+//! forgetting expired sign-in grants and tokens.
 //! One pass at start, then once an interval.
 
 use std::sync::Arc;
@@ -22,6 +23,8 @@ pub struct JobReport {
     pub dropped_versions: u64,
     /// Accounts deleted after staying frozen past their date.
     pub deleted_accounts: u64,
+    /// Expired grants and tokens forgotten.
+    pub stale_rows: u64,
 }
 
 impl Jobs {
@@ -41,6 +44,10 @@ impl Jobs {
                 self.retention_days
             );
         }
+        let stale_rows = self
+            .store
+            .purge_stale(now)
+            .map_err(|e| anyhow::anyhow!("forgetting expired tokens failed: {}", e.message))?;
         let expired = self
             .store
             .inactive_accounts(crate::lifecycle::deleted_if_last_used_before(now))
@@ -55,6 +62,7 @@ impl Jobs {
             purged_nodes,
             dropped_versions,
             deleted_accounts: expired.len() as u64,
+            stale_rows,
         })
     }
 

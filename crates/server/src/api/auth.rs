@@ -9,11 +9,13 @@ use nubo_protocol::{
     RefreshRequest, TokenResponse,
 };
 
-use super::session::{hash_token, issue_tokens, live_token, Session};
+use super::session::{
+    fresh_tokens, hash_token, issue_tokens, refuse_by_standing, token_response, Session,
+};
 use super::{ApiResult, AppError, AppState};
 use crate::lifecycle;
 use crate::password::hash_password;
-use crate::store::{AccountRow, TokenKind};
+use crate::store::{AccountRow, Rotation};
 
 /// The hash of a password nobody has: checked when the account does not
 /// exist, so the answer takes as long either way (no account oracle).
@@ -90,6 +92,8 @@ pub async fn check_password(
     }
 }
 
+/// Trades a refresh token for a new pair. Each refresh token works once: a
+/// second use (a copy in other hands) signs the device out.
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = ApiError)))]
 pub async fn refresh(
@@ -97,19 +101,34 @@ pub async fn refresh(
     Json(req): Json<RefreshRequest>,
 ) -> ApiResult<TokenResponse> {
     let h = hash_token(&req.refresh_token);
-    let owner = live_token(
-        &state,
-        h.clone(),
-        TokenKind::Refresh,
-        "this device was signed out or its sign-in expired; sign in again",
-    )
-    .await?;
-    // Rotation: the used refresh token is spent.
-    state.store(move |s| s.delete_token(&h)).await?;
-    let account = state.store(move |s| s.account(owner.account)).await?;
-    Ok(Json(
-        issue_tokens(&state, owner.device, account.account_id).await?,
-    ))
+    refuse_by_standing(&state, h.clone()).await?;
+    let (given, kept) = fresh_tokens(&state);
+    let now = state.now();
+    let rotation = state
+        .store(move |s| s.rotate_refresh(&h, &kept, now))
+        .await?;
+    let (account, device) = match rotation {
+        Rotation::Rotated { account, device } => (account, device),
+        Rotation::Reused { account, device } => {
+            tracing::warn!(
+                account,
+                device,
+                "a spent refresh token was used again; the device is signed out"
+            );
+            return Err(AppError::new(
+                ErrorCode::Unauthorized,
+                "this sign-in was used from two places at once, so this device was signed out; sign in again",
+            ));
+        }
+        Rotation::Invalid => {
+            return Err(AppError::new(
+                ErrorCode::Unauthorized,
+                "this device was signed out or its sign-in expired; sign in again",
+            ))
+        }
+    };
+    let account_id = state.store(move |s| s.account(account)).await?.account_id;
+    Ok(Json(token_response(&state, given, account_id, device)))
 }
 
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),

@@ -81,6 +81,33 @@ pub struct TokenOwner {
     pub account_deleted: bool,
 }
 
+/// The digests of a new access and refresh token and when each expires.
+#[derive(Debug, Clone)]
+pub struct NewTokens {
+    pub access_hash: String,
+    pub access_expires_at: i64,
+    pub refresh_hash: String,
+    pub refresh_expires_at: i64,
+}
+
+/// What spending a refresh token did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// Spent now, and its successors stored.
+    Rotated {
+        account: AccountKey,
+        device: DeviceId,
+    },
+    /// It was spent before: someone else holds a copy. The device was
+    /// signed out with every token it had (the whole family).
+    Reused {
+        account: AccountKey,
+        device: DeviceId,
+    },
+    /// Unknown, expired, or of a device that was signed out.
+    Invalid,
+}
+
 /// What polling a device sign-in finds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GrantPoll {
@@ -126,22 +153,23 @@ pub trait MetaStore: Send + Sync + 'static {
     fn devices(&self, account: AccountKey) -> StoreResult<Vec<DeviceRow>>;
     /// The account that owns a device, if any.
     fn device_owner(&self, device: DeviceId) -> StoreResult<Option<AccountKey>>;
-    /// `token_hash` is a digest; the service never keeps a usable token.
-    fn put_token(
-        &self,
-        token_hash: &str,
-        kind: TokenKind,
-        device: DeviceId,
-        expires_at: i64,
-    ) -> StoreResult<()>;
-    /// Finds a live token of a device that was not revoked, and notes the use.
+    /// A device's new pair of tokens, as digests: the service never keeps
+    /// a usable token.
+    fn put_tokens(&self, device: DeviceId, tokens: &NewTokens) -> StoreResult<()>;
+    /// Spends a refresh token and stores its successors, in one
+    /// transaction: of any number of uses of one token at once, one
+    /// rotates it. A use of a spent token revokes the device and all its
+    /// tokens (refresh token rotation, OAuth 2.0 Security BCP).
+    fn rotate_refresh(&self, token_hash: &str, next: &NewTokens, now: i64)
+        -> StoreResult<Rotation>;
+    /// Finds a live (unexpired, unspent) token of a device that was not
+    /// revoked, and notes the use.
     fn find_token(
         &self,
         token_hash: &str,
         kind: TokenKind,
         now: i64,
     ) -> StoreResult<Option<TokenOwner>>;
-    fn delete_token(&self, token_hash: &str) -> StoreResult<()>;
     /// The standing of the account behind any token ever issued (expired or
     /// revoked too): (last use, deleted). Lets a refused client learn that
     /// its account is frozen or deleted rather than just "sign in again".
@@ -245,6 +273,11 @@ pub trait MetaStore: Send + Sync + 'static {
         req: &RestoreRequest,
         now: i64,
     ) -> StoreResult<RestoreResponse>;
+    /// Forgets what only served a while: expired device sign-in grants,
+    /// and expired tokens, except each device's newest of each kind (kept,
+    /// so that a client coming back after months still learns that its
+    /// account was frozen or deleted). How many rows.
+    fn purge_stale(&self, now: i64) -> StoreResult<u64>;
     /// Retention, for every account: empties trash entries deleted before
     /// `before` and drops versions replaced before it. Returns how many of each.
     fn purge_expired(&self, before: i64) -> StoreResult<(u64, u64)>;

@@ -43,7 +43,8 @@ const WRITE_TRIES: u32 = 30;
 /// how many have run. The same tables and columns as SQLite's (`sqlite.rs`),
 /// so `nubo admin migrate` copies rows as they are; flags stay integers 0
 /// and 1 so that one text of each statement serves both.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE accounts (
     id            BIGSERIAL PRIMARY KEY,
     account_id    TEXT NOT NULL UNIQUE,
@@ -167,7 +168,14 @@ END
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER nodes_used AFTER INSERT OR DELETE OR UPDATE OF account, kind, size, deleted
     ON nodes FOR EACH ROW EXECUTE FUNCTION nodes_used_bytes();
-"#];
+"#,
+    // As SQLite's step 10: spent refresh tokens stay marked until they expire.
+    r#"
+ALTER TABLE tokens ADD COLUMN spent_at BIGINT;
+DROP INDEX tokens_device;
+CREATE INDEX tokens_device ON tokens(device, kind, expires_at);
+"#,
+];
 
 pub type PostgresStore = SqlStore<Postgres>;
 

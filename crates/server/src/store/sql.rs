@@ -19,8 +19,8 @@ mod restore;
 
 use super::db::{args, Backend, Db, DbError, Row, StoreError};
 use super::{
-    AccountKey, AccountRow, Deliver, DeviceId, DeviceRow, GrantPoll, MetaStore, PackedAt,
-    PackedChunk, StoreResult, TokenKind, TokenOwner,
+    AccountKey, AccountRow, Deliver, DeviceId, DeviceRow, GrantPoll, MetaStore, NewTokens,
+    PackedAt, PackedChunk, Rotation, StoreResult, TokenKind, TokenOwner,
 };
 
 type R<T> = Result<T, StoreError>;
@@ -363,6 +363,91 @@ fn missing_chunks(db: &mut dyn Db, account: AccountKey, hashes: &[String]) -> R<
     Ok(missing)
 }
 
+/// Signs a device out: its tokens stop working at once.
+fn revoke(db: &mut dyn Db, device: DeviceId) -> R<()> {
+    db.exec(
+        "UPDATE devices SET revoked = 1 WHERE id = ?1",
+        args![device],
+    )?;
+    db.exec("DELETE FROM tokens WHERE device = ?1", args![device])?;
+    Ok(())
+}
+
+fn insert_tokens(db: &mut dyn Db, device: DeviceId, t: &NewTokens) -> R<()> {
+    let insert = "INSERT INTO tokens (hash, kind, device, expires_at) VALUES (?1, ?2, ?3, ?4)";
+    db.exec(
+        insert,
+        args![
+            &t.access_hash,
+            token_kind_str(TokenKind::Access),
+            device,
+            t.access_expires_at
+        ],
+    )?;
+    db.exec(
+        insert,
+        args![
+            &t.refresh_hash,
+            token_kind_str(TokenKind::Refresh),
+            device,
+            t.refresh_expires_at
+        ],
+    )?;
+    Ok(())
+}
+
+/// Notes a use of the device ("last seen", to the minute) and of its
+/// account. A frozen account is not woken by a token: only a sign-in with
+/// the password reactivates it.
+fn note_use(db: &mut dyn Db, account: AccountKey, device: DeviceId, now: i64) -> R<()> {
+    db.exec(
+        "UPDATE devices SET last_seen = ?1 WHERE id = ?2 AND last_seen < ?1 - 60",
+        args![now, device],
+    )?;
+    db.exec(
+        "UPDATE accounts SET last_used_at = ?1 WHERE id = ?2 AND last_used_at < ?1 - 60
+         AND last_used_at > ?1 - ?3 AND deleted_at IS NULL",
+        args![now, account, crate::lifecycle::FREEZE_AFTER_SECS],
+    )?;
+    Ok(())
+}
+
+/// `MetaStore::rotate_refresh` inside its transaction. The spent token's
+/// row stays (marked) until it expires, so that a second use is known for
+/// what it is.
+fn rotate_refresh(db: &mut dyn Db, token_hash: &str, next: &NewTokens, now: i64) -> R<Rotation> {
+    let row = db.query_opt(
+        "SELECT t.device, d.account, t.expires_at, t.spent_at, d.revoked
+         FROM tokens t JOIN devices d ON d.id = t.device
+         WHERE t.hash = ?1 AND t.kind = ?2",
+        args![token_hash, token_kind_str(TokenKind::Refresh)],
+    )?;
+    let Some(r) = row else {
+        return Ok(Rotation::Invalid);
+    };
+    let (device, account) = (r.int(0)?, r.int(1)?);
+    if r.flag(4)? {
+        return Ok(Rotation::Invalid);
+    }
+    if r.opt_int(3)?.is_some() {
+        revoke(db, device)?;
+        return Ok(Rotation::Reused { account, device });
+    }
+    if r.int(2)? <= now {
+        return Ok(Rotation::Invalid);
+    }
+    let spent = db.exec(
+        "UPDATE tokens SET spent_at = ?2 WHERE hash = ?1 AND spent_at IS NULL",
+        args![token_hash, now],
+    )?;
+    if spent != 1 {
+        return Err(DbError::new("a refresh token changed inside its own transaction").into());
+    }
+    insert_tokens(db, device, next)?;
+    note_use(db, account, device, now)?;
+    Ok(Rotation::Rotated { account, device })
+}
+
 impl<B: Backend> SqlStore<B> {
     pub fn new(backend: B, keep_versions: u32) -> Self {
         SqlStore {
@@ -525,30 +610,20 @@ impl<B: Backend> MetaStore for SqlStore<B> {
     }
 
     fn revoke_device(&self, device: DeviceId) -> StoreResult<()> {
-        self.write(|db| {
-            db.exec(
-                "UPDATE devices SET revoked = 1 WHERE id = ?1",
-                args![device],
-            )?;
-            db.exec("DELETE FROM tokens WHERE device = ?1", args![device])?;
-            Ok(())
-        })
+        self.write(|db| revoke(db, device))
     }
 
-    fn put_token(
+    fn put_tokens(&self, device: DeviceId, tokens: &NewTokens) -> StoreResult<()> {
+        self.write(|db| insert_tokens(db, device, tokens))
+    }
+
+    fn rotate_refresh(
         &self,
         token_hash: &str,
-        kind: TokenKind,
-        device: DeviceId,
-        expires_at: i64,
-    ) -> StoreResult<()> {
-        self.write(|db| {
-            db.exec(
-                "INSERT INTO tokens (hash, kind, device, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                args![token_hash, token_kind_str(kind), device, expires_at],
-            )?;
-            Ok(())
-        })
+        next: &NewTokens,
+        now: i64,
+    ) -> StoreResult<Rotation> {
+        self.write(|db| rotate_refresh(db, token_hash, next, now))
     }
 
     fn find_token(
@@ -566,7 +641,8 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                  FROM tokens t
                  JOIN devices d ON d.id = t.device
                  JOIN accounts a ON a.id = d.account
-                 WHERE t.hash = ?1 AND t.kind = ?2 AND d.revoked = 0 AND t.expires_at > ?3",
+                 WHERE t.hash = ?1 AND t.kind = ?2 AND d.revoked = 0 AND t.expires_at > ?3
+                   AND t.spent_at IS NULL",
                 args![token_hash, token_kind_str(kind), now],
             )?;
             let Some(r) = row else { return Ok(None) };
@@ -586,29 +662,9 @@ impl<B: Backend> MetaStore for SqlStore<B> {
             && owner.last_used_at > now - crate::lifecycle::FREEZE_AFTER_SECS
             && !owner.account_deleted;
         if last_seen < now - 60 || account_stale {
-            self.write(|db| {
-                db.exec(
-                    "UPDATE devices SET last_seen = ?1 WHERE id = ?2 AND last_seen < ?1 - 60",
-                    args![now, owner.device],
-                )?;
-                // A frozen account is not woken by a token: only a sign-in
-                // with the password reactivates it.
-                db.exec(
-                    "UPDATE accounts SET last_used_at = ?1 WHERE id = ?2 AND last_used_at < ?1 - 60
-                     AND last_used_at > ?1 - ?3 AND deleted_at IS NULL",
-                    args![now, owner.account, crate::lifecycle::FREEZE_AFTER_SECS],
-                )?;
-                Ok(())
-            })?;
+            self.write(|db| note_use(db, owner.account, owner.device, now))?;
         }
         Ok(Some(owner))
-    }
-
-    fn delete_token(&self, token_hash: &str) -> StoreResult<()> {
-        self.write(|db| {
-            db.exec("DELETE FROM tokens WHERE hash = ?1", args![token_hash])?;
-            Ok(())
-        })
     }
 
     fn token_account(&self, token_hash: &str) -> StoreResult<Option<(i64, bool)>> {
@@ -1072,6 +1128,22 @@ impl<B: Backend> MetaStore for SqlStore<B> {
     ) -> StoreResult<RestoreResponse> {
         let keep = self.keep_versions;
         self.write(|db| restore::restore(db, account, device, req, now, keep))
+    }
+
+    fn purge_stale(&self, now: i64) -> StoreResult<u64> {
+        self.write(|db| {
+            let grants = db.exec(
+                "DELETE FROM device_grants WHERE expires_at <= ?1",
+                args![now],
+            )?;
+            let tokens = db.exec(
+                "DELETE FROM tokens WHERE expires_at < ?1 AND EXISTS (
+                    SELECT 1 FROM tokens newer WHERE newer.device = tokens.device
+                    AND newer.kind = tokens.kind AND newer.expires_at > tokens.expires_at)",
+                args![now],
+            )?;
+            Ok(grants + tokens)
+        })
     }
 
     fn purge_expired(&self, before: i64) -> StoreResult<(u64, u64)> {

@@ -168,6 +168,13 @@ CREATE TABLE job_runs (
     last_run INTEGER NOT NULL
 );
 "#,
+    // Refresh token rotation: a spent refresh token stays, marked, until it
+    // expires, so that a second use is seen (and revokes its device). The
+    // index serves revocation and the purge of old tokens.
+    r#"
+ALTER TABLE tokens ADD COLUMN spent_at INTEGER;
+CREATE INDEX tokens_device ON tokens(device, kind, expires_at);
+"#,
 ];
 
 pub type SqliteStore = SqlStore<Sqlite>;
