@@ -48,6 +48,8 @@ pub struct AccountInfo {
     /// The node id of the account's top folder.
     pub root_id: NodeId,
     pub quota_bytes: u64,
+    /// What counts against the quota: the live files (not the trash or
+    /// earlier versions), and chunks uploaded that no commit has used yet.
     pub used_bytes: u64,
 }
 

@@ -1,14 +1,25 @@
-//! Content-addressed chunk bytes, kept through `object_store` so that a local
-//! folder and an S3 bucket (`--chunks s3://…`) are interchangeable. Which
-//! account may read which chunk, and where a packed chunk lies, is the
-//! metadata store's business.
+//! Chunk bytes, kept through `object_store` so that a local folder and an
+//! S3 bucket (`--chunks s3://…`) are interchangeable. Which account may read
+//! which chunk, and where its copy lies, is the metadata store's business
+//! (`account_chunks`).
 //!
-//! A chunk uploaded on its own (a large file's) is an object of its own. The
-//! chunks of a batch (many small files) go into one pack object: one object
-//! per chunk made creating files (inodes, on a local disk; requests, on S3)
-//! most of the service's work in an upload of many small files.
+//! Every account's chunks are its own objects, under `accounts/<key>/`:
+//! storing content that another account already stored writes it again,
+//! exactly as new content, so that no one learns by timing what others
+//! hold. Each write gets a name no other write uses, so that a later
+//! garbage collection can remove the object a row named without racing a
+//! new upload of the same chunk. A chunk uploaded on its own (a large
+//! file's) is an object of its own; the chunks of a batch (many small
+//! files) go side by side into one pack object: one object per chunk made
+//! creating files (inodes, on a local disk; requests, on S3) most of the
+//! service's work in an upload of many small files.
+//!
+//! Chunks stored before storage per account stay where they are
+//! (`chunks/<hh>/<hash>`, `packs/<hh>/<name>`), shared by the accounts
+//! that uploaded them, and are read from there.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,7 +30,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, PutPayload};
 
-use crate::store::{PackedAt, PackedChunk};
+use crate::store::{AccountKey, ChunkPlace, ObjectRange, PlacedChunk};
 
 #[derive(Clone)]
 pub struct ChunkStore {
@@ -31,13 +42,44 @@ pub fn is_chunk_name(hash: &str) -> bool {
     hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-fn location(hash: &str) -> ObjectPath {
-    ObjectPath::from(format!("chunks/{}/{}", &hash[..2], hash))
+/// A name no other write uses: 128 random bits, hex.
+fn nonce() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
-/// A pack is named by the BLAKE3 hash of its bytes, so writing it twice is harmless.
-fn pack_location(name: &str) -> ObjectPath {
-    ObjectPath::from(format!("packs/{}/{}", &name[..2], name))
+/// A new object for one chunk of `account`.
+fn own_chunk(account: AccountKey, hash: &str) -> String {
+    format!(
+        "accounts/{account}/chunks/{}/{hash}.{}",
+        &hash[..2],
+        nonce()
+    )
+}
+
+/// A new pack object of `account`.
+fn own_pack(account: AccountKey) -> String {
+    let name = nonce();
+    format!("accounts/{account}/packs/{}/{name}", &name[..2])
+}
+
+/// Where a chunk's bytes are read from: an object and a range of it.
+fn range_of(place: &ChunkPlace) -> (ObjectPath, Range<u64>) {
+    match place {
+        ChunkPlace::Own(at) => (
+            ObjectPath::from(at.object.as_str()),
+            at.start..at.start + at.size,
+        ),
+        ChunkPlace::Shared { hash, pack, size } => match pack {
+            Some((name, start)) => (
+                ObjectPath::from(format!("packs/{}/{name}", &name[..2])),
+                *start..start + size,
+            ),
+            None => (
+                ObjectPath::from(format!("chunks/{}/{hash}", &hash[..2])),
+                0..*size,
+            ),
+        },
+    }
 }
 
 /// How to reach an S3-compatible store, beyond what its URL says. Whatever
@@ -126,110 +168,99 @@ impl ChunkStore {
         Ok(copied)
     }
 
-    pub async fn contains(&self, hash: &str) -> anyhow::Result<bool> {
-        match self.inner.head(&location(hash)).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    pub async fn put(&self, hash: &str, bytes: Bytes) -> anyhow::Result<()> {
-        if self.contains(hash).await? {
-            return Ok(());
-        }
+    /// Writes one chunk of `account` as a new object of its own.
+    pub async fn put(
+        &self,
+        account: AccountKey,
+        hash: &str,
+        bytes: Bytes,
+    ) -> anyhow::Result<ObjectRange> {
+        let object = own_chunk(account, hash);
+        let size = bytes.len() as u64;
         self.inner
-            .put(&location(hash), PutPayload::from(bytes))
+            .put(&ObjectPath::from(object.as_str()), PutPayload::from(bytes))
             .await?;
-        Ok(())
+        Ok(ObjectRange {
+            object,
+            start: 0,
+            size,
+        })
     }
 
-    /// Writes these chunks side by side as one pack object and says where
-    /// each lies. The caller checked their hashes and left out duplicates.
-    pub async fn put_pack(&self, chunks: &[(String, Bytes)]) -> anyhow::Result<Vec<PackedChunk>> {
+    /// Writes chunks of `account` side by side as one new pack object and
+    /// says where each lies. The caller checked their hashes and left out
+    /// duplicates.
+    pub async fn put_pack(
+        &self,
+        account: AccountKey,
+        chunks: &[(String, Bytes)],
+    ) -> anyhow::Result<Vec<PlacedChunk>> {
         let mut pack = BytesMut::with_capacity(chunks.iter().map(|(_, b)| b.len()).sum());
         let mut placed = Vec::with_capacity(chunks.len());
+        let object = own_pack(account);
         for (hash, bytes) in chunks {
-            placed.push((hash, pack.len() as u64, bytes.len() as u64));
+            placed.push(PlacedChunk {
+                hash: hash.clone(),
+                at: ObjectRange {
+                    object: object.clone(),
+                    start: pack.len() as u64,
+                    size: bytes.len() as u64,
+                },
+            });
             pack.extend_from_slice(bytes);
         }
-        let pack = pack.freeze();
-        let name = blake3::hash(&pack).to_hex().to_string();
         self.inner
-            .put(&pack_location(&name), PutPayload::from(pack))
+            .put(
+                &ObjectPath::from(object.as_str()),
+                PutPayload::from(pack.freeze()),
+            )
             .await?;
-        Ok(placed
-            .into_iter()
-            .map(|(hash, start, size)| PackedChunk {
-                hash: hash.clone(),
-                at: PackedAt {
-                    pack: name.clone(),
-                    start,
-                    size,
-                },
-            })
-            .collect())
+        Ok(placed)
     }
 
-    /// One chunk, from its pack when `packed` says it lies in one.
-    pub async fn get(&self, hash: &str, packed: Option<&PackedAt>) -> anyhow::Result<Bytes> {
-        match packed {
-            None => Ok(self.inner.get(&location(hash)).await?.bytes().await?),
-            Some(at) => Ok(self
-                .inner
-                .get_range(&pack_location(&at.pack), at.start..at.start + at.size)
-                .await?),
+    /// Removes an object written for chunks the metadata store then did
+    /// not record (refused, or another upload of them came first). Best
+    /// effort: what is left behind is only unreachable bytes.
+    pub async fn remove(&self, object: &str) {
+        if let Err(e) = self.inner.delete(&ObjectPath::from(object)).await {
+            tracing::warn!("cannot remove the unrecorded object {object}: {e}");
         }
     }
 
-    /// Several chunks in the order asked; those of one pack are read with
+    /// One chunk, from where it lies.
+    pub async fn get(&self, place: &ChunkPlace) -> anyhow::Result<Bytes> {
+        let (object, range) = range_of(place);
+        Ok(self.inner.get_range(&object, range).await?)
+    }
+
+    /// Several chunks in the order asked; those of one object are read with
     /// one request for all their ranges. None when they hold more than
-    /// `max_bytes`: reading stops there, so an answer's size stays bounded.
+    /// `max_bytes`, before anything is read, so an answer's size stays
+    /// bounded.
     pub async fn get_many(
         &self,
-        hashes: &[String],
-        packed: &HashMap<String, PackedAt>,
+        places: &[ChunkPlace],
         max_bytes: u64,
     ) -> anyhow::Result<Option<Vec<Bytes>>> {
-        let mut total: u64 = hashes
-            .iter()
-            .filter_map(|h| packed.get(h))
-            .map(|at| at.size)
-            .sum();
-        if total > max_bytes {
+        if places.iter().map(ChunkPlace::size).sum::<u64>() > max_bytes {
             return Ok(None);
         }
-        let mut got: Vec<Option<Bytes>> = vec![None; hashes.len()];
-        let mut by_pack: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (i, hash) in hashes.iter().enumerate() {
-            match packed.get(hash) {
-                Some(at) => by_pack.entry(at.pack.as_str()).or_default().push(i),
-                None => {
-                    let bytes = self.get(hash, None).await?;
-                    total += bytes.len() as u64;
-                    if total > max_bytes {
-                        return Ok(None);
-                    }
-                    got[i] = Some(bytes);
-                }
-            }
+        let mut got: Vec<Option<Bytes>> = vec![None; places.len()];
+        let mut by_object: HashMap<ObjectPath, Vec<(usize, Range<u64>)>> = HashMap::new();
+        for (i, place) in places.iter().enumerate() {
+            let (object, range) = range_of(place);
+            by_object.entry(object).or_default().push((i, range));
         }
-        for (pack, wanted) in by_pack {
-            let ranges: Vec<_> = wanted
-                .iter()
-                .map(|&i| {
-                    let at = &packed[&hashes[i]];
-                    at.start..at.start + at.size
-                })
-                .collect();
-            let bytes = self.inner.get_ranges(&pack_location(pack), &ranges).await?;
-            for (i, b) in wanted.into_iter().zip(bytes) {
+        for (object, wanted) in by_object {
+            let ranges: Vec<_> = wanted.iter().map(|(_, r)| r.clone()).collect();
+            let bytes = self.inner.get_ranges(&object, &ranges).await?;
+            for ((i, _), b) in wanted.into_iter().zip(bytes) {
                 got[i] = Some(b);
             }
         }
         got.into_iter()
             .collect::<Option<Vec<_>>>()
             .map(Some)
-            .ok_or_else(|| anyhow::anyhow!("a pack answered fewer ranges than asked"))
+            .ok_or_else(|| anyhow::anyhow!("an object answered fewer ranges than asked"))
     }
 }

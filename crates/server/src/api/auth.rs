@@ -187,14 +187,14 @@ pub async fn revoke_device(
     responses((status = 200, body = AccountInfo), (status = 401, body = ApiError)))]
 pub async fn account(State(state): State<AppState>, session: Session) -> ApiResult<AccountInfo> {
     let key = session.account;
-    let (row, used) = state
-        .store(move |s| Ok((s.account(key)?, s.used_bytes(key)?)))
+    let (row, usage) = state
+        .store(move |s| Ok((s.account(key)?, s.usage(key)?)))
         .await?;
     Ok(Json(AccountInfo {
         account_id: row.account_id,
         root_id: row.root_id,
-        quota_bytes: row.quota_bytes,
-        used_bytes: used,
+        quota_bytes: usage.quota,
+        used_bytes: usage.used(),
     }))
 }
 

@@ -8,7 +8,6 @@ mod postgres;
 mod sql;
 mod sqlite;
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -23,18 +22,74 @@ use nubo_protocol::{
 
 pub type StoreResult<T> = Result<T, ApiError>;
 
-/// Where a packed chunk lies: a byte range of one pack object.
+/// `size` bytes from `start` of one object of the chunk store, as the
+/// chunk store named it when it wrote them (a pack, or one chunk alone).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackedAt {
-    pub pack: String,
+pub struct ObjectRange {
+    pub object: String,
     pub start: u64,
     pub size: u64,
 }
 
+/// A chunk just written for an account, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackedChunk {
+pub struct PlacedChunk {
     pub hash: String,
-    pub at: PackedAt,
+    pub at: ObjectRange,
+}
+
+/// Where an account's copy of a chunk lies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkPlace {
+    /// In an object of the account's own.
+    Own(ObjectRange),
+    /// Uploaded before chunks were kept per account, when one copy served
+    /// every account that uploaded it: `size` bytes in a shared pack (its
+    /// name and the start), or alone in an object named by the hash.
+    Shared {
+        hash: String,
+        pack: Option<(String, u64)>,
+        size: u64,
+    },
+}
+
+impl ChunkPlace {
+    pub fn size(&self) -> u64 {
+        match self {
+            ChunkPlace::Own(at) => at.size,
+            ChunkPlace::Shared { size, .. } => *size,
+        }
+    }
+}
+
+/// What counts against an account's quota: its live files, and the
+/// chunks it uploaded that no commit has named yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub quota: u64,
+    pub files: u64,
+    pub pending: u64,
+}
+
+impl Usage {
+    pub fn used(&self) -> u64 {
+        self.files + self.pending
+    }
+
+    /// Refuses adding `adding` bytes while `freeing` go.
+    pub fn check(&self, adding: u64, freeing: u64) -> Result<(), ApiError> {
+        if self.used().saturating_sub(freeing) + adding <= self.quota {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            nubo_protocol::ErrorCode::QuotaExceeded,
+            format!(
+                "storage is full: {} of {} bytes used; free some space or upgrade the plan",
+                self.used(),
+                self.quota
+            ),
+        ))
+    }
 }
 
 /// The service's internal key of an account (not the user-facing account ID).
@@ -282,20 +337,42 @@ pub trait MetaStore: Send + Sync + 'static {
     /// `before` and drops versions replaced before it. Returns how many of each.
     fn purge_expired(&self, before: i64) -> StoreResult<(u64, u64)>;
 
-    /// Chunks are scoped per account: a chunk counts as present only once this
-    /// account uploaded it, so no account can probe what another stores.
-    /// `packed` says where the chunks written into a pack object lie.
+    /// What counts against the account's quota now.
+    fn usage(&self, account: AccountKey) -> StoreResult<Usage>;
+
+    /// Chunks are kept per account: a chunk is present for an account only
+    /// once that account uploaded it (its own copy), so no account can
+    /// probe what another stores, not even by timing. Records `chunks` as
+    /// uploaded by the account at `now`, each where `placed` says its
+    /// bytes were written; a chunk the account had already keeps its
+    /// place. Refused whole (`quota_exceeded`) when the new ones do not
+    /// fit. Returns the hashes recorded now.
+    fn store_chunks(
+        &self,
+        account: AccountKey,
+        chunks: &[ChunkRef],
+        placed: &[PlacedChunk],
+        now: i64,
+    ) -> StoreResult<Vec<String>>;
+    /// `store_chunks` at time 0, for callers that keep chunk bytes
+    /// elsewhere (the simulator).
     fn add_chunks(
         &self,
         account: AccountKey,
         chunks: &[ChunkRef],
-        packed: &[PackedChunk],
-    ) -> StoreResult<()>;
-    /// Which of these chunks lie in a pack object, and where; the others
-    /// are objects of their own.
-    fn packed_chunks(&self, hashes: &[String]) -> StoreResult<HashMap<String, PackedAt>>;
+        placed: &[PlacedChunk],
+    ) -> StoreResult<()> {
+        self.store_chunks(account, chunks, placed, 0).map(drop)
+    }
+    /// Where the account's copies of these chunks lie, in the order asked;
+    /// None for one it never uploaded.
+    fn chunk_places(
+        &self,
+        account: AccountKey,
+        hashes: &[String],
+    ) -> StoreResult<Vec<Option<ChunkPlace>>>;
+    /// Which of these chunks the account never uploaded, each once.
     fn missing_chunks(&self, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>>;
-    fn has_chunk(&self, account: AccountKey, hash: &str) -> StoreResult<bool>;
 
     /// Takes the turn to run background job `name` when nobody ran it in
     /// the last `gap` seconds: with several instances on one database, one

@@ -175,6 +175,32 @@ ALTER TABLE tokens ADD COLUMN spent_at BIGINT;
 DROP INDEX tokens_device;
 CREATE INDEX tokens_device ON tokens(device, kind, expires_at);
 "#,
+    // As SQLite's step 11: chunks per account, and the bytes of chunks no
+    // commit named yet, kept by a trigger.
+    r#"
+ALTER TABLE account_chunks ADD COLUMN created_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE account_chunks ADD COLUMN committed INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE account_chunks ADD COLUMN object TEXT;
+ALTER TABLE account_chunks ADD COLUMN object_start BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN pending_bytes BIGINT NOT NULL DEFAULT 0;
+CREATE FUNCTION chunks_pending_bytes() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        IF OLD.committed = 0 THEN
+            UPDATE accounts SET pending_bytes = pending_bytes - OLD.size WHERE id = OLD.account;
+        END IF;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        IF NEW.committed = 0 THEN
+            UPDATE accounts SET pending_bytes = pending_bytes + NEW.size WHERE id = NEW.account;
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER chunks_pending AFTER INSERT OR DELETE OR UPDATE OF account, size, committed
+    ON account_chunks FOR EACH ROW EXECUTE FUNCTION chunks_pending_bytes();
+"#,
 ];
 
 pub type PostgresStore = SqlStore<Postgres>;

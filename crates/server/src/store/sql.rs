@@ -4,7 +4,6 @@
 //! call is one transaction of the backend (`sqlite.rs`, `postgres.rs`),
 //! except a token check: a read, then a write at most once a minute.
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -15,12 +14,15 @@ use nubo_protocol::{
     TrashItem, Version,
 };
 
+mod chunks;
 mod restore;
+
+use chunks::quota_check;
 
 use super::db::{args, Backend, Db, DbError, Row, StoreError};
 use super::{
-    AccountKey, AccountRow, Deliver, DeviceId, DeviceRow, GrantPoll, MetaStore, NewTokens,
-    PackedAt, PackedChunk, Rotation, StoreResult, TokenKind, TokenOwner,
+    AccountKey, AccountRow, ChunkPlace, Deliver, DeviceId, DeviceRow, GrantPoll, MetaStore,
+    NewTokens, PlacedChunk, Rotation, StoreResult, TokenKind, TokenOwner, Usage,
 };
 
 type R<T> = Result<T, StoreError>;
@@ -230,24 +232,6 @@ fn insert_file(
         .int(0)?)
 }
 
-fn quota_check(db: &mut dyn Db, account: AccountKey, adding: u64, freeing: u64) -> R<()> {
-    let row = db.query_one(
-        "SELECT quota_bytes, used_bytes FROM accounts WHERE id = ?1",
-        args![account],
-    )?;
-    let (quota, used) = (row.size(0)?, row.size(1)?);
-    if used.saturating_sub(freeing) + adding > quota {
-        return Err(ApiError::new(
-            ErrorCode::QuotaExceeded,
-            format!(
-                "storage is full: {used} of {quota} bytes used; free some space or upgrade the plan"
-            ),
-        )
-        .into());
-    }
-    Ok(())
-}
-
 /// One commit inside a transaction: the rules of `MetaStore::commit`.
 fn commit_in(
     db: &mut dyn Db,
@@ -267,16 +251,7 @@ fn commit_in(
     }
     let chunks_json = serde_json::to_string(&req.chunks)
         .map_err(|e| DbError::new(format!("cannot write a chunk list: {e}")))?;
-    let hashes: Vec<String> = req.chunks.iter().map(|c| c.hash.clone()).collect();
-    let missing = missing_chunks(db, account, &hashes)?;
-    if !missing.is_empty() {
-        let mut err = ApiError::new(
-            ErrorCode::MissingChunks,
-            format!("{} chunks of this file were never uploaded", missing.len()),
-        );
-        err.missing = missing;
-        return Err(err.into());
-    }
+    chunks::claim(db, account, &req.chunks)?;
     let existing = match req.node {
         Some(id) => {
             let node = get_node(db, account, id)?;
@@ -345,22 +320,6 @@ fn current_cursor(db: &mut dyn Db, account: AccountKey) -> R<i64> {
     Ok(db
         .query_one("SELECT seq FROM accounts WHERE id = ?1", args![account])?
         .int(0)?)
-}
-
-fn missing_chunks(db: &mut dyn Db, account: AccountKey, hashes: &[String]) -> R<Vec<String>> {
-    let mut missing = Vec::new();
-    for h in hashes {
-        let have = db
-            .query_opt(
-                "SELECT 1 FROM account_chunks WHERE account = ?1 AND hash = ?2",
-                args![account, h],
-            )?
-            .is_some();
-        if !have && !missing.contains(h) {
-            missing.push(h.clone());
-        }
-    }
-    Ok(missing)
 }
 
 /// Signs a device out: its tokens stop working at once.
@@ -1150,60 +1109,30 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         self.write(|db| restore::purge(db, before))
     }
 
-    fn add_chunks(
+    fn usage(&self, account: AccountKey) -> StoreResult<Usage> {
+        self.read(|db| chunks::usage(db, account))
+    }
+
+    fn store_chunks(
         &self,
         account: AccountKey,
         chunks: &[ChunkRef],
-        packed: &[PackedChunk],
-    ) -> StoreResult<()> {
-        self.write(|db| {
-            // A chunk two uploads packed at once keeps the first place
-            // recorded; the other copy is never read.
-            for p in packed {
-                db.exec(
-                    "INSERT INTO packed_chunks (hash, pack, pack_start, size)
-                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-                    args![&p.hash, &p.at.pack, p.at.start, p.at.size],
-                )?;
-            }
-            for chunk in chunks {
-                db.exec(
-                    "INSERT INTO account_chunks (account, hash, size) VALUES (?1, ?2, ?3)
-                     ON CONFLICT DO NOTHING",
-                    args![account, &chunk.hash, chunk.size],
-                )?;
-            }
-            Ok(())
-        })
+        placed: &[PlacedChunk],
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
+        self.write(|db| chunks::store(db, account, chunks, placed, now))
     }
 
-    fn packed_chunks(&self, hashes: &[String]) -> StoreResult<HashMap<String, PackedAt>> {
-        self.read(|db| {
-            let mut found = HashMap::new();
-            for h in hashes {
-                let row = db.query_opt(
-                    "SELECT pack, pack_start, size FROM packed_chunks WHERE hash = ?1",
-                    args![h],
-                )?;
-                if let Some(r) = row {
-                    let at = PackedAt {
-                        pack: r.text(0)?,
-                        start: r.size(1)?,
-                        size: r.size(2)?,
-                    };
-                    found.insert(h.clone(), at);
-                }
-            }
-            Ok(found)
-        })
+    fn chunk_places(
+        &self,
+        account: AccountKey,
+        hashes: &[String],
+    ) -> StoreResult<Vec<Option<ChunkPlace>>> {
+        self.read(|db| chunks::places(db, account, hashes))
     }
 
     fn missing_chunks(&self, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>> {
-        self.read(|db| missing_chunks(db, account, hashes))
-    }
-
-    fn has_chunk(&self, account: AccountKey, hash: &str) -> StoreResult<bool> {
-        self.read(|db| Ok(missing_chunks(db, account, &[hash.to_string()])?.is_empty()))
+        self.read(|db| chunks::missing(db, account, hashes))
     }
 
     fn claim_job(&self, name: &str, now: i64, gap: i64) -> StoreResult<bool> {

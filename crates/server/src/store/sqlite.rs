@@ -175,6 +175,38 @@ CREATE TABLE job_runs (
 ALTER TABLE tokens ADD COLUMN spent_at INTEGER;
 CREATE INDEX tokens_device ON tokens(device, kind, expires_at);
 "#,
+    // Chunks per account: each row says where the account's own copy lies
+    // (`object`, `object_start`; none for a chunk uploaded before, whose one
+    // copy all accounts shared: `packed_chunks`, or an object named by its
+    // hash), when it came, and whether a commit has named it yet. The bytes
+    // of chunks no commit named count against the quota (`pending_bytes`,
+    // kept by triggers like `used_bytes`). Rows from before count as
+    // committed.
+    r#"
+ALTER TABLE account_chunks ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE account_chunks ADD COLUMN committed INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE account_chunks ADD COLUMN object TEXT;
+ALTER TABLE account_chunks ADD COLUMN object_start INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN pending_bytes INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER chunks_pending_insert AFTER INSERT ON account_chunks
+    WHEN NEW.committed = 0
+BEGIN
+    UPDATE accounts SET pending_bytes = pending_bytes + NEW.size WHERE id = NEW.account;
+END;
+CREATE TRIGGER chunks_pending_delete AFTER DELETE ON account_chunks
+    WHEN OLD.committed = 0
+BEGIN
+    UPDATE accounts SET pending_bytes = pending_bytes - OLD.size WHERE id = OLD.account;
+END;
+CREATE TRIGGER chunks_pending_update AFTER UPDATE OF account, size, committed ON account_chunks
+    WHEN OLD.committed = 0 OR NEW.committed = 0
+BEGIN
+    UPDATE accounts SET pending_bytes = pending_bytes - OLD.size
+        WHERE id = OLD.account AND OLD.committed = 0;
+    UPDATE accounts SET pending_bytes = pending_bytes + NEW.size
+        WHERE id = NEW.account AND NEW.committed = 0;
+END;
+"#,
 ];
 
 pub type SqliteStore = SqlStore<Sqlite>;

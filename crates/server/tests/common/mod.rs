@@ -114,6 +114,28 @@ impl Env {
         files_under(&top.join(kind))
     }
 
+    /// Another account (the tests' password) with this quota.
+    pub async fn add_account(&self, id: &str, quota: u64) {
+        let (cfg, id) = (self.config.clone(), id.to_string());
+        tokio::task::spawn_blocking(move || {
+            nubo_server::add_account(&cfg, &id, None, quota, "pw-of-the-test").unwrap()
+        })
+        .await
+        .unwrap();
+    }
+
+    /// Uploads one chunk by itself: the answer.
+    pub async fn put_chunk(&self, token: &str, content: &[u8]) -> reqwest::Response {
+        let hash = blake3::hash(content).to_hex().to_string();
+        self.http
+            .put(self.url(&format!("/v1/chunks/{hash}")))
+            .bearer_auth(token)
+            .body(content.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.url())
     }
