@@ -376,3 +376,113 @@ async fn content_another_account_stored_is_stored_again_the_same_way() {
     assert_eq!(&fetched[parts[0].1.clone()], small_new.as_slice());
     assert_eq!(&fetched[parts[1].1.clone()], small_known.as_slice());
 }
+
+async fn chunk(env: &Env, token: &str, content: &[u8]) -> reqwest::Response {
+    env.call(
+        token,
+        M::GET,
+        &format!("/v1/chunks/{}", hash(content)),
+        None,
+    )
+    .await
+}
+
+/// A data folder written before chunks were kept per account
+/// (tests/fixtures/make-data-v9.py): every file reads back, and what comes
+/// next is stored per account.
+#[tokio::test]
+async fn a_data_folder_from_before_chunks_per_account_keeps_working() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data-v9");
+    let env = common::start_on_copy(&fixture).await;
+    let (old, other) = (
+        env.login("old").await.access_token,
+        env.login("other").await.access_token,
+    );
+    let (first, second) = (
+        &b"lone, first content\n"[..],
+        &b"lone, second content\n"[..],
+    );
+    let smalls = [&b"small one\n"[..], &b"small two\n"[..]];
+    // A chunk once uploaded alone, its earlier version, and packed ones.
+    for c in [first, second] {
+        let got = chunk(&env, &old, c).await.bytes().await.unwrap();
+        assert_eq!(got.as_ref(), c);
+    }
+    let fetched = env
+        .call(
+            &old,
+            M::POST,
+            "/v1/chunks/fetch",
+            Some(json!({"hashes": [hash(smalls[1]), hash(smalls[0])]})),
+        )
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let parts = frames::decode(&fetched).unwrap();
+    assert_eq!(&fetched[parts[0].1.clone()], smalls[1]);
+    assert_eq!(&fetched[parts[1].1.clone()], smalls[0]);
+    // The copy the two accounts shared serves both; what only one of them
+    // uploaded stays its alone.
+    assert_eq!(
+        chunk(&env, &other, first)
+            .await
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        first
+    );
+    assert_eq!(
+        chunk(&env, &other, second).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(used(&env, &old).await, (second.len() + 20) as u64);
+    // What an account had is not written again; what it had not is, as its own.
+    assert_eq!(
+        env.put_chunk(&old, first).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        upload_batch(&env, &old, &[smalls[0]]).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(objects_by_account(&env).is_empty());
+    assert_eq!(
+        upload_batch(&env, &other, &[smalls[0]]).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(objects_by_account(&env).len(), 1);
+    assert_eq!(
+        chunk(&env, &other, smalls[0])
+            .await
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        smalls[0]
+    );
+    // And the old files take new content as ever.
+    let root = env.root(&old).await;
+    let feed: ChangesResponse = env.ok(&old, M::GET, "/v1/changes?cursor=0", None).await;
+    let lone = feed.nodes.iter().find(|n| n.name == "lone.txt").unwrap();
+    let r = env
+        .put_file(
+            &old,
+            root,
+            "lone.txt",
+            b"lone, third content\n",
+            Some((lone.id, lone.rev)),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let versions: VersionList = env
+        .ok(
+            &old,
+            M::GET,
+            &format!("/v1/nodes/{}/versions", lone.id),
+            None,
+        )
+        .await;
+    assert_eq!(versions.versions.len(), 2);
+}

@@ -58,16 +58,23 @@ pub async fn start(agreements: AgreementSource) -> Env {
     start_on(agreements, Storage::from_env()).await
 }
 
+/// A service's configuration for tests: on 127.0.0.1, with a clock the
+/// test moves and no background jobs of its own.
+fn test_config(dir: &std::path::Path, clock: Arc<TestClock>) -> ServerConfig {
+    let mut cfg = ServerConfig::new(dir);
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.access_ttl_secs = 600;
+    cfg.clock = clock;
+    // Tests run the background jobs themselves, on the clock they move.
+    cfg.jobs_every = None;
+    cfg
+}
+
 pub async fn start_on(agreements: AgreementSource, storage: Storage) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
-    let mut cfg = ServerConfig::new(dir.path());
-    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    let mut cfg = test_config(dir.path(), clock.clone());
     cfg.agreements = agreements;
-    cfg.access_ttl_secs = 600;
-    cfg.clock = clock.clone();
-    // Tests run the background jobs themselves, on the clock they move.
-    cfg.jobs_every = None;
     let s3 = match storage {
         Storage::PostgresS3 => {
             cfg.database = Some(backends::fresh_database().await);
@@ -94,6 +101,59 @@ pub async fn start_on(agreements: AgreementSource, storage: Storage) -> Env {
         config: cfg,
         dir,
         s3,
+    }
+}
+
+/// The service on a copy of the data folder `source` (one an earlier
+/// version wrote): on the folder itself, or, when the suite runs on
+/// PostgreSQL, moved there and into S3 by `nubo admin migrate` first.
+pub async fn start_on_copy(source: &std::path::Path) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(source, dir.path());
+    let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
+    let mut cfg = test_config(dir.path(), clock.clone());
+    let s3 = match Storage::from_env() {
+        Storage::PostgresS3 => {
+            let database = backends::fresh_database().await;
+            let ca = backends::postgres_ca();
+            let s3 = backends::S3Server::start(dir.path()).await;
+            s3.configure(&mut cfg);
+            nubo_server::migrate::run(
+                &database,
+                ca.as_deref(),
+                Some(dir.path()),
+                cfg.chunks.as_deref(),
+                &cfg.s3,
+            )
+            .await
+            .unwrap();
+            cfg.database = Some(database);
+            cfg.database_ca = ca;
+            Some(s3)
+        }
+        Storage::DataFolder => None,
+    };
+    let server = nubo_server::start(cfg.clone()).await.unwrap();
+    Env {
+        server,
+        http: Client::new(),
+        clock,
+        config: cfg,
+        dir,
+        s3,
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
     }
 }
 
