@@ -196,6 +196,15 @@ struct ServeArgs {
     /// The certificate's private key (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// A reverse proxy in front of the service (repeat for several): a
+    /// request from it counts for the client address it names in
+    /// X-Forwarded-For, for rate limits and sign-in slowdowns.
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    trusted_proxies: Vec<std::net::IpAddr>,
+    /// Requests without a token (sign-in, refresh, sign-in by code) each
+    /// client address may send a minute.
+    #[arg(long, default_value_t = 600)]
+    public_rate: u32,
     /// Tests only: move the service's clock by the seconds in this file.
     #[arg(long, hide = true)]
     clock_offset_file: Option<PathBuf>,
@@ -375,6 +384,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             config.default_quota_bytes = a.default_quota;
             config.access_ttl_secs = a.access_ttl;
             config.retention_days = a.retention_days;
+            config.throttling.trusted_proxies = a.trusted_proxies;
+            config.throttling.public_per_minute = a.public_rate;
+            config.throttling.public_burst = a.public_rate.div_ceil(5);
             if let (Some(cert), Some(key)) = (a.tls_cert, a.tls_key) {
                 config.tls = Some(nubo_server::tls::TlsFiles { cert, key });
             }

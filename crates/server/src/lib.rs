@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod migrate;
 mod password;
 pub mod store;
+pub mod throttle;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -75,6 +76,8 @@ pub struct ServerConfig {
     /// How often the background jobs run (retention, account lifecycle);
     /// never on their own when None.
     pub jobs_every: Option<std::time::Duration>,
+    /// Rate limits and slowdowns for clients without a token.
+    pub throttling: throttle::Throttling,
 }
 
 impl ServerConfig {
@@ -95,6 +98,7 @@ impl ServerConfig {
             chunks: None,
             s3: chunks::S3Settings::default(),
             jobs_every: Some(std::time::Duration::from_secs(3600)),
+            throttling: throttle::Throttling::default(),
         }
     }
 
@@ -267,6 +271,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         refresh_ttl_secs: 90 * 24 * 3600,
         retention_days: config.retention_days,
         https: config.tls.is_some(),
+        throttle: Arc::new(throttle::Throttle::new(config.throttling.clone())),
     };
     let listener = TcpListener::bind(config.listen)
         .await
@@ -281,6 +286,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             tokio::spawn(tls::serve(listener, acceptor, app, rx))
         }
         None => tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = rx.await;

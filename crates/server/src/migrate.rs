@@ -25,6 +25,7 @@ const TABLES: &[&str] = &[
     "device_grants",
     "packed_chunks",
     "job_runs",
+    "failed_attempts",
 ];
 
 /// Tables whose ids PostgreSQL hands out from a sequence, which must go on

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{start, Env};
+use nubo_protocol::limits;
 use nubo_protocol::*;
 use nubo_server::AgreementSource;
 use reqwest::{Method as M, StatusCode};
@@ -485,4 +486,376 @@ async fn a_data_folder_from_before_chunks_per_account_keeps_working() {
         )
         .await;
     assert_eq!(versions.versions.len(), 2);
+}
+
+// ------------------------------------------------------------------ bounds
+
+/// Strings and lists of a schema (and of every schema inside it) that
+/// carry no bound: their paths.
+fn unbounded(doc: &serde_json::Value, schema: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+    if let Some(r) = schema.get("$ref").and_then(|r| r.as_str()) {
+        let name = r.rsplit('/').next().unwrap();
+        return unbounded(doc, &doc["components"]["schemas"][name], at, out);
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        for s in schema[key].as_array().into_iter().flatten() {
+            unbounded(doc, s, at, out);
+        }
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        serde_json::Value::String(t) => vec![t.as_str()],
+        serde_json::Value::Array(ts) => ts.iter().filter_map(|t| t.as_str()).collect(),
+        _ => vec![],
+    };
+    if types.contains(&"string")
+        && schema.get("enum").is_none()
+        && schema.get("maxLength").is_none()
+    {
+        out.push(at.to_string());
+    }
+    if types.contains(&"array") {
+        if schema.get("maxItems").is_none() {
+            out.push(at.to_string());
+        }
+        unbounded(doc, &schema["items"], &format!("{at}[]"), out);
+    }
+    for (name, prop) in schema["properties"].as_object().into_iter().flatten() {
+        unbounded(doc, prop, &format!("{at}.{name}"), out);
+    }
+}
+
+#[tokio::test]
+async fn every_string_and_list_a_request_carries_is_bounded_and_documented() {
+    let env = start(AgreementSource::None).await;
+    let doc = env.openapi().await;
+    let mut found = Vec::new();
+    let mut bodies = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let at = format!("{method} {path}");
+            if let Some(body) = op["requestBody"]["content"].get("application/json") {
+                unbounded(&doc, &body["schema"], &at, &mut found);
+                bodies += 1;
+            }
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                if p["in"] == "query" {
+                    unbounded(
+                        &doc,
+                        &p["schema"],
+                        &format!("{at}?{}", p["name"]),
+                        &mut found,
+                    );
+                }
+            }
+        }
+    }
+    assert!(bodies >= 15, "only {bodies} JSON bodies");
+    assert!(found.is_empty(), "unbounded: {found:?}");
+    // The documented bounds are the ones the service keeps.
+    let login = &doc["components"]["schemas"]["LoginRequest"]["properties"];
+    assert_eq!(login["password"]["maxLength"], limits::PASSWORD_BYTES);
+    assert_eq!(login["device_name"]["maxLength"], limits::DEVICE_NAME_BYTES);
+    let commit = &doc["components"]["schemas"]["CommitRequest"]["properties"];
+    assert_eq!(commit["name"]["maxLength"], limits::NAME_BYTES);
+    assert_eq!(commit["chunks"]["maxItems"], limits::CHUNKS_PER_FILE);
+}
+
+#[tokio::test]
+async fn requests_past_a_bound_are_refused_before_anything_is_stored() {
+    let env = start(AgreementSource::None).await;
+    let t = env.login("alice").await.access_token;
+    let post = |path: &'static str, body: serde_json::Value| {
+        env.http.post(env.url(path)).json(&body).send()
+    };
+    // An 8 MiB device name, without any token: refused, nothing stored.
+    let r = post(
+        "/v1/auth/device",
+        json!({"device_name": "x".repeat(8 << 20)}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let e: ApiError = r.json().await.unwrap();
+    assert!(
+        e.message.contains("device_name is longer than 255 bytes"),
+        "{}",
+        e.message
+    );
+    let r = post(
+        "/v1/auth/device",
+        json!({"device_name": "x".repeat(limits::DEVICE_NAME_BYTES)}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "exactly at the bound");
+    let r = post(
+        "/v1/auth/login",
+        json!({"login": "alice", "password": "p".repeat(1025), "device_name": "t"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // A list past its bound: 413.
+    let many: Vec<String> = (0..100_000).map(|i| format!("{i:064x}")).collect();
+    let r = env
+        .call(
+            &t,
+            M::POST,
+            "/v1/chunks/missing",
+            Some(json!({"hashes": many})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(common::error_code(r).await, ErrorCode::TooLarge);
+    // A body past the limit: 413, as an error the client can read.
+    let r = env.put_chunk(&t, &vec![7u8; (16 << 20) + 1]).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(common::error_code(r).await, ErrorCode::TooLarge);
+    // Names, searches and paths.
+    let root = env.root(&t).await;
+    let r = env
+        .call(
+            &t,
+            M::POST,
+            "/v1/nodes/mkdir",
+            Some(json!({"parent": root, "name": "n".repeat(256)})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = env
+        .call(
+            &t,
+            M::GET,
+            &format!("/v1/trash?q={}", "q".repeat(256)),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = env
+        .call(
+            &t,
+            M::GET,
+            &format!("/v1/lookup?path=/{}", "p".repeat(4096)),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let feed: ChangesResponse = env.ok(&t, M::GET, "/v1/changes?cursor=0", None).await;
+    assert!(feed.nodes.is_empty(), "{:?}", feed.nodes);
+}
+
+// --------------------------------------------------- rates and guessing
+
+/// A service behind a "proxy" on 127.0.0.1 (trusted), so that each test
+/// request can say which client it comes from (`X-Forwarded-For`).
+async fn behind_a_proxy(change: impl FnOnce(&mut nubo_server::throttle::Throttling)) -> Env {
+    common::start_configured(common::Storage::from_env(), |cfg| {
+        cfg.throttling.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        change(&mut cfg.throttling);
+    })
+    .await
+}
+
+async fn login_from(env: &Env, client: &str, login: &str, password: &str) -> reqwest::Response {
+    env.http
+        .post(env.url("/v1/auth/login"))
+        .header("x-forwarded-for", client)
+        .json(&json!({"login": login, "password": password, "device_name": "t"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The time a 429 says to come back at.
+async fn retry_at(r: reqwest::Response) -> i64 {
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    let e: ApiError = r.json().await.unwrap();
+    assert_eq!(e.code, ErrorCode::TooManyAttempts);
+    assert!(e.message.contains("try again at"), "{}", e.message);
+    e.retry_at.expect("a time to try again at")
+}
+
+#[tokio::test]
+async fn requests_without_a_token_are_rate_limited_per_client_address() {
+    let env = behind_a_proxy(|t| {
+        t.public_per_minute = 1;
+        t.public_burst = 3;
+    })
+    .await;
+    let token = env.login("alice").await.access_token;
+    let refresh = |client: &'static str| {
+        env.http
+            .post(env.url("/v1/auth/refresh"))
+            .header("x-forwarded-for", client)
+            .json(&json!({"refresh_token": "not-a-token"}))
+            .send()
+    };
+    for _ in 0..3 {
+        let r = refresh("198.51.100.1").await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let at = retry_at(refresh("198.51.100.1").await.unwrap()).await;
+    assert!(at > env.clock.0.load(std::sync::atomic::Ordering::SeqCst));
+    // Another client is not held by the first one's requests; a signed-in
+    // device is not held at all.
+    assert_eq!(
+        refresh("198.51.100.2").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        env.call(&token, M::GET, "/v1/account", None).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn sign_in_codes_wait_in_bounded_numbers_and_expired_ones_go_at_once() {
+    let env = behind_a_proxy(|t| t.waiting_sign_ins = 3).await;
+    let start = || {
+        env.http
+            .post(env.url("/v1/auth/device"))
+            .json(&json!({"device_name": "d"}))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(start().await.unwrap().status(), StatusCode::OK);
+    }
+    retry_at(start().await.unwrap()).await;
+    // Ten minutes on, the three expired: gone at the next start, not a day later.
+    env.advance(601);
+    assert_eq!(start().await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn guessing_a_password_slows_down_with_429_and_a_time_to_try_again() {
+    let env = behind_a_proxy(|_| {}).await;
+    let client = "198.51.100.7";
+    for login in ["alice", "nobody"] {
+        for _ in 0..5 {
+            let r = login_from(&env, client, login, "guess").await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        }
+        // The sixth waits a second, the right password too, and an account
+        // that does not exist answers exactly as one that does.
+        let now = env.clock.0.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(
+            retry_at(login_from(&env, client, login, "guess").await).await,
+            now + 1
+        );
+        let r = login_from(&env, client, login, "pw-of-the-test").await;
+        assert_eq!(retry_at(r).await, now + 1);
+        // Each further failure doubles the wait.
+        env.advance(1);
+        let r = login_from(&env, client, login, "guess").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            retry_at(login_from(&env, client, login, "guess").await).await,
+            now + 3
+        );
+        env.advance(2);
+    }
+    // Once the wait is over, the right password signs in and forgets them.
+    assert_eq!(
+        login_from(&env, client, "alice", "pw-of-the-test")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    for _ in 0..5 {
+        let r = login_from(&env, client, "alice", "guess").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The /device page is no second way around it.
+    let (_, page) = common::open_page(&env, "").await;
+    let form = [
+        ("code", "BCDF-GHJK"),
+        ("login", "alice"),
+        ("password", "pw-of-the-test"),
+        ("form", page.token.as_str()),
+    ];
+    let answer = env
+        .http
+        .post(env.url("/device"))
+        .header("x-forwarded-for", client)
+        .header("cookie", format!("nubo_device_form={}", page.token))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        answer.contains("too many wrong passwords; try again at"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn one_address_guessing_across_many_logins_is_slowed_too() {
+    let env = behind_a_proxy(|_| {}).await;
+    for i in 0..20 {
+        let r = login_from(&env, "203.0.113.5", &format!("user{i}"), "guess").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    retry_at(login_from(&env, "203.0.113.5", "alice", "pw-of-the-test").await).await;
+    // Another address signs in to the same account at once.
+    let r = login_from(&env, "203.0.113.6", "alice", "pw-of-the-test").await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sign_in_codes_cannot_be_guessed_and_show_their_device_first() {
+    let env = behind_a_proxy(|_| {}).await;
+    let bob = env.login("bob").await.access_token;
+    let r = env
+        .http
+        .post(env.url("/v1/auth/device"))
+        .json(&json!({"device_name": "kitchen-pc", "os": "windows"}))
+        .send()
+        .await
+        .unwrap();
+    let code: DeviceCodeResponse = r.json().await.unwrap();
+    // Who asks, before approving.
+    let shown: PendingSignIn = env
+        .ok(
+            &bob,
+            M::GET,
+            &format!("/v1/auth/device/waiting?code={}", code.user_code),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (shown.device_name.as_str(), shown.os.as_str()),
+        ("kitchen-pc", "windows")
+    );
+    assert_eq!(
+        shown.requested_at,
+        env.clock.0.load(std::sync::atomic::Ordering::SeqCst)
+    );
+    // Guessing codes: a few wrong ones, then even the right one waits.
+    let approve = |c: String| {
+        env.call(
+            &bob,
+            M::POST,
+            "/v1/auth/device/approve",
+            Some(json!({"user_code": c})),
+        )
+    };
+    for guess in [
+        "BBBB-BBBB",
+        "CCCC-CCCC",
+        "DDDD-DDDD",
+        "FFFF-FFFF",
+        "GGGG-GGGG",
+    ] {
+        assert_eq!(approve(guess.into()).await.status(), StatusCode::NOT_FOUND);
+    }
+    retry_at(approve(code.user_code.clone()).await).await;
+    env.advance(2);
+    assert_eq!(
+        approve(code.user_code.clone()).await.status(),
+        StatusCode::NO_CONTENT
+    );
 }

@@ -1,7 +1,3 @@
-use std::sync::LazyLock;
-
-use argon2::password_hash::{PasswordHash, PasswordVerifier};
-use argon2::Argon2;
 use axum::extract::State;
 use axum::Json;
 use nubo_protocol::{
@@ -9,33 +5,27 @@ use nubo_protocol::{
     RefreshRequest, TokenResponse,
 };
 
+use super::input::Valid;
 use super::session::{
     fresh_tokens, hash_token, issue_tokens, refuse_by_standing, token_response, Session,
 };
+use super::signin::check_password;
 use super::{ApiResult, AppError, AppState};
-use crate::lifecycle;
-use crate::password::hash_password;
-use crate::store::{AccountRow, Rotation};
+use crate::store::Rotation;
+use crate::throttle::Public;
 
-/// The hash of a password nobody has: checked when the account does not
-/// exist, so the answer takes as long either way (no account oracle).
-static DECOY_HASH: LazyLock<String> =
-    LazyLock::new(|| hash_password("no account has this password"));
-
-fn invalid_credentials() -> AppError {
-    AppError::new(
-        ErrorCode::InvalidCredentials,
-        "the account ID, phone number or password is wrong",
-    )
-}
-
+/// Signs a new device in with the account's password. Wrong passwords in
+/// a row slow down further tries for that login and from that address:
+/// 429 with `retry_at` until then.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, body = ApiError)))]
+    responses((status = 200, body = TokenResponse), (status = 401, body = ApiError),
+        (status = 429, body = ApiError)))]
 pub async fn login(
     State(state): State<AppState>,
-    Json(req): Json<LoginRequest>,
+    Public(client): Public,
+    Valid(req): Valid<LoginRequest>,
 ) -> ApiResult<TokenResponse> {
-    let account = check_password(&state, req.login, req.password).await?;
+    let account = check_password(&state, client, req.login, req.password).await?;
     let now = state.now();
     let (key, name, os) = (account.key, req.device_name, req.os);
     let device = state
@@ -46,59 +36,15 @@ pub async fn login(
     ))
 }
 
-/// The account a login and password name, in the same time whether or not
-/// it exists. A frozen account passes (signing in reactivates it); a deleted
-/// one is refused (and one past its date is emptied now).
-pub async fn check_password(
-    state: &AppState,
-    login: String,
-    password: String,
-) -> Result<AccountRow, AppError> {
-    let login = login.trim().to_string();
-    let account = state.store(move |s| s.find_account(&login)).await?;
-    let stored = account
-        .as_ref()
-        .map(|a| a.password_hash.clone())
-        .unwrap_or_else(|| DECOY_HASH.clone());
-    let ok = tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&stored)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .map_err(AppError::internal)?;
-    let account = match (ok, account) {
-        (true, Some(a)) => a,
-        _ => return Err(invalid_credentials()),
-    };
-    let now = state.now();
-    match lifecycle::standing(account.last_used_at, account.deleted, now) {
-        lifecycle::Standing::Deleted => {
-            let key = account.key;
-            state.store(move |s| s.delete_account(key, now)).await?;
-            Err(AppError(
-                lifecycle::refusal(lifecycle::Standing::Deleted).expect("deleted is refused"),
-            ))
-        }
-        lifecycle::Standing::Frozen { .. } => {
-            tracing::info!(account = account.account_id, "reactivated by a sign-in");
-            Ok(account)
-        }
-        lifecycle::Standing::Active => Ok(account),
-    }
-}
-
 /// Trades a refresh token for a new pair. Each refresh token works once: a
 /// second use (a copy in other hands) signs the device out.
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, body = ApiError)))]
+    responses((status = 200, body = TokenResponse), (status = 401, body = ApiError),
+        (status = 429, body = ApiError)))]
 pub async fn refresh(
     State(state): State<AppState>,
-    Json(req): Json<RefreshRequest>,
+    _: Public,
+    Valid(req): Valid<RefreshRequest>,
 ) -> ApiResult<TokenResponse> {
     let h = hash_token(&req.refresh_token);
     refuse_by_standing(&state, h.clone()).await?;
@@ -206,7 +152,7 @@ pub async fn account(State(state): State<AppState>, session: Session) -> ApiResu
 pub async fn cancel(
     State(state): State<AppState>,
     session: Session,
-    Json(req): Json<CancelRequest>,
+    Valid(req): Valid<CancelRequest>,
 ) -> Result<axum::http::StatusCode, AppError> {
     let key = session.account;
     let row = state.store(move |s| s.account(key)).await?;

@@ -8,6 +8,7 @@ use nubo_protocol::{
     MissingChunksResponse,
 };
 
+use super::input::{Body, Valid};
 use super::session::FileSession;
 use super::{check_batch, storage_failure, ApiResult, AppError, AppState, MAX_CHUNK_BYTES};
 use crate::chunks::is_chunk_name;
@@ -30,7 +31,7 @@ fn check_name(hash: &str) -> Result<(), AppError> {
 pub async fn missing(
     State(state): State<AppState>,
     FileSession(s): FileSession,
-    Json(req): Json<MissingChunksRequest>,
+    Valid(req): Valid<MissingChunksRequest>,
 ) -> ApiResult<MissingChunksResponse> {
     check_batch(req.hashes.len(), "chunks")?;
     for h in &req.hashes {
@@ -80,7 +81,7 @@ pub async fn put_chunk(
     State(state): State<AppState>,
     FileSession(s): FileSession,
     Path(hash): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<StatusCode, AppError> {
     check_name(&hash)?;
     let actual = blake3::hash(&body).to_hex().to_string();
@@ -179,7 +180,7 @@ pub async fn get_chunk(
 pub async fn upload(
     State(state): State<AppState>,
     FileSession(s): FileSession,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<StatusCode, AppError> {
     let parts = frames::decode(&body).map_err(|e| AppError::new(ErrorCode::BadRequest, e))?;
     check_batch(parts.len(), "chunks")?;
@@ -238,7 +239,7 @@ pub async fn upload(
 pub async fn fetch(
     State(state): State<AppState>,
     FileSession(s): FileSession,
-    Json(req): Json<FetchChunksRequest>,
+    Valid(req): Valid<FetchChunksRequest>,
 ) -> Result<impl IntoResponse, AppError> {
     check_batch(req.hashes.len(), "chunks")?;
     for h in &req.hashes {

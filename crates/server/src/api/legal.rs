@@ -7,6 +7,7 @@ use nubo_protocol::{
     WithdrawRequest,
 };
 
+use super::input::Valid;
 use super::session::Session;
 use super::{ApiResult, AppError, AppState};
 
@@ -56,7 +57,7 @@ pub async fn status(State(state): State<AppState>, session: Session) -> ApiResul
 pub async fn accept(
     State(state): State<AppState>,
     session: Session,
-    Json(req): Json<AcceptRequest>,
+    Valid(req): Valid<AcceptRequest>,
 ) -> ApiResult<AgreementStatus> {
     let age = req.age.ok_or_else(|| {
         AppError::new(
@@ -99,7 +100,7 @@ pub async fn accept(
 pub async fn withdraw(
     State(state): State<AppState>,
     session: Session,
-    Json(req): Json<WithdrawRequest>,
+    Valid(req): Valid<WithdrawRequest>,
 ) -> ApiResult<AgreementStatus> {
     let published = state.agreements.get();
     let doc = published

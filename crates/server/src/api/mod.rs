@@ -4,11 +4,14 @@
 mod auth;
 mod content;
 mod device;
+mod device_page;
 mod files;
+mod input;
 mod legal;
 mod push;
 mod restore;
 mod session;
+mod signin;
 
 use std::sync::Arc;
 
@@ -47,6 +50,7 @@ pub struct AppState {
     pub retention_days: u32,
     /// Served over HTTPS (for the addresses the service gives out).
     pub https: bool,
+    pub throttle: Arc<crate::throttle::Throttle>,
 }
 
 impl AppState {
@@ -134,7 +138,13 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = axum::http::StatusCode::from_u16(self.0.code.http_status())
             .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self.0)).into_response()
+        // `retry_at` is on the service's clock; the header, for HTTP's own
+        // clients, counts from the system's.
+        let retry_after = self.0.retry_at.map(|at| {
+            let wait = at - crate::clock::SystemClock.now();
+            [(axum::http::header::RETRY_AFTER, wait.max(1).to_string())]
+        });
+        (status, retry_after, Json(self.0)).into_response()
     }
 }
 
@@ -144,7 +154,7 @@ pub type ApiResult<T> = Result<Json<T>, AppError>;
 pub(crate) fn check_batch(n: usize, what: &str) -> Result<(), AppError> {
     if n > nubo_protocol::MAX_BATCH {
         return Err(AppError::new(
-            ErrorCode::BadRequest,
+            ErrorCode::TooLarge,
             format!(
                 "{n} {what} in one request; send at most {}",
                 nubo_protocol::MAX_BATCH
@@ -185,6 +195,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::cancel))
         .routes(routes!(device::start))
         .routes(routes!(device::token))
+        .routes(routes!(device::lookup))
         .routes(routes!(device::approve))
         .routes(routes!(legal::list))
         .routes(routes!(legal::document))
@@ -229,7 +240,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/device",
-            axum::routing::get(device::page_get).post(device::page_post),
+            axum::routing::get(device_page::page_get).post(device_page::page_post),
         )
         .layer(DefaultBodyLimit::max(MAX_CHUNK_BYTES))
         .with_state(state)

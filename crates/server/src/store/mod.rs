@@ -15,9 +15,12 @@ pub use postgres::{Postgres, PostgresStore};
 pub use sql::SqlStore;
 pub use sqlite::{Sqlite, SqliteStore};
 
+use crate::throttle::Failures;
+
 use nubo_protocol::{
     AcceptItem, Acceptance, AgeConfirmation, ApiError, ChangesResponse, ChunkRef, CommitRequest,
-    DeleteRequest, Manifest, Node, NodeId, RestoreRequest, RestoreResponse, TrashItem, Version,
+    DeleteRequest, Manifest, Node, NodeId, PendingSignIn, RestoreRequest, RestoreResponse,
+    TrashItem, Version,
 };
 
 pub type StoreResult<T> = Result<T, ApiError>;
@@ -163,6 +166,16 @@ pub enum Rotation {
     Invalid,
 }
 
+/// A device sign-in that starts waiting.
+#[derive(Debug, Clone)]
+pub struct NewGrant<'a> {
+    pub code_hash: &'a str,
+    pub user_code: &'a str,
+    pub device_name: &'a str,
+    pub os: &'a str,
+    pub expires_at: i64,
+}
+
 /// What polling a device sign-in finds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GrantPoll {
@@ -235,16 +248,22 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Accounts not deleted whose last use was before `before`.
     fn inactive_accounts(&self, before: i64) -> StoreResult<Vec<AccountKey>>;
 
+    /// Failed attempts in a row under `key` (a login as typed, whether or
+    /// not an account has it, so the answer does not tell; or an account
+    /// approving sign-in codes: `throttle::login_key`, `approver_key`), and
+    /// when the last was.
+    fn failures(&self, key: &str) -> StoreResult<Option<Failures>>;
+    /// Notes a failed attempt under `key` at `now`; a success forgets them
+    /// (`clear_failures`). Rows a day old go with `purge_stale`.
+    fn note_failure(&self, key: &str, now: i64) -> StoreResult<()>;
+    fn clear_failures(&self, key: &str) -> StoreResult<()>;
+
     /// Device sign-in (RFC 8628): a pending grant, found by the digest of
-    /// its device code or by its user code.
-    fn create_grant(
-        &self,
-        code_hash: &str,
-        user_code: &str,
-        device_name: &str,
-        os: &str,
-        expires_at: i64,
-    ) -> StoreResult<()>;
+    /// its device code or by its user code. Expired grants go first; with
+    /// `max_waiting` waiting already, refused (`too_many_attempts`).
+    fn create_grant(&self, grant: &NewGrant<'_>, now: i64, max_waiting: u64) -> StoreResult<()>;
+    /// The device waiting with this user code, while it waits.
+    fn waiting_grant(&self, user_code: &str, now: i64) -> StoreResult<Option<PendingSignIn>>;
     /// False when no live grant has that user code.
     fn approve_grant(&self, user_code: &str, account: AccountKey, now: i64) -> StoreResult<bool>;
     fn poll_grant(&self, code_hash: &str, now: i64, interval: i64) -> StoreResult<GrantPoll>;
@@ -329,9 +348,10 @@ pub trait MetaStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<RestoreResponse>;
     /// Forgets what only served a while: expired device sign-in grants,
-    /// and expired tokens, except each device's newest of each kind (kept,
-    /// so that a client coming back after months still learns that its
-    /// account was frozen or deleted). How many rows.
+    /// wrong passwords of a day ago, and expired tokens, except each
+    /// device's newest of each kind (kept, so that a client coming back
+    /// after months still learns that its account was frozen or deleted).
+    /// How many rows.
     fn purge_stale(&self, now: i64) -> StoreResult<u64>;
     /// Retention, for every account: empties trash entries deleted before
     /// `before` and drops versions replaced before it. Returns how many of each.

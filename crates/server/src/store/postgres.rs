@@ -201,6 +201,18 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER chunks_pending AFTER INSERT OR DELETE OR UPDATE OF account, size, committed
     ON account_chunks FOR EACH ROW EXECUTE FUNCTION chunks_pending_bytes();
 "#,
+    // As SQLite's step 12: failed attempts, and the grants' expiry index
+    // and request time.
+    r#"
+CREATE TABLE failed_attempts (
+    subject  TEXT PRIMARY KEY,
+    failures BIGINT NOT NULL,
+    last_at  BIGINT NOT NULL
+);
+CREATE INDEX failed_attempts_age ON failed_attempts(last_at);
+ALTER TABLE device_grants ADD COLUMN created_at BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX device_grants_expiry ON device_grants(expires_at);
+"#,
 ];
 
 pub type PostgresStore = SqlStore<Postgres>;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use nubo_protocol::names::check_name;
 use nubo_protocol::{
     AcceptItem, Acceptance, AgeConfirmation, ApiError, ChangesResponse, ChunkRef, CommitRequest,
-    DeleteRequest, ErrorCode, Manifest, Node, NodeId, NodeKind, RestoreRequest, RestoreResponse,
-    TrashItem, Version,
+    DeleteRequest, ErrorCode, Manifest, Node, NodeId, NodeKind, PendingSignIn, RestoreRequest,
+    RestoreResponse, TrashItem, Version,
 };
 
 mod chunks;
@@ -22,8 +22,10 @@ use chunks::quota_check;
 use super::db::{args, Backend, Db, DbError, Row, StoreError};
 use super::{
     AccountKey, AccountRow, ChunkPlace, Deliver, DeviceId, DeviceRow, GrantPoll, MetaStore,
-    NewTokens, PlacedChunk, Rotation, StoreResult, TokenKind, TokenOwner, Usage,
+    NewGrant, NewTokens, PlacedChunk, Rotation, StoreResult, TokenKind, TokenOwner, Usage,
 };
+
+use crate::throttle::Failures;
 
 type R<T> = Result<T, StoreError>;
 
@@ -668,25 +670,95 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         })
     }
 
-    fn create_grant(
-        &self,
-        code_hash: &str,
-        user_code: &str,
-        device_name: &str,
-        os: &str,
-        expires_at: i64,
-    ) -> StoreResult<()> {
-        self.write(|db| {
-            db.exec(
-                "DELETE FROM device_grants WHERE expires_at < ?1",
-                args![expires_at - 86_400],
+    fn failures(&self, key: &str) -> StoreResult<Option<Failures>> {
+        self.read(|db| {
+            let row = db.query_opt(
+                "SELECT failures, last_at FROM failed_attempts WHERE subject = ?1",
+                args![key],
             )?;
+            Ok(row
+                .map(|r| {
+                    Ok::<_, DbError>(Failures {
+                        count: r.int(0)?.clamp(0, i64::from(u32::MAX)) as u32,
+                        last: r.int(1)?,
+                    })
+                })
+                .transpose()?)
+        })
+    }
+
+    fn note_failure(&self, key: &str, now: i64) -> StoreResult<()> {
+        self.write(|db| {
+            let before = db.query_opt(
+                "SELECT failures, last_at FROM failed_attempts WHERE subject = ?1",
+                args![key],
+            )?;
+            let next = match before {
+                Some(r) => Failures {
+                    count: r.int(0)?.clamp(0, i64::from(u32::MAX)) as u32,
+                    last: r.int(1)?,
+                }
+                .and_one(now),
+                None => Failures {
+                    count: 1,
+                    last: now,
+                },
+            };
             db.exec(
-                "INSERT INTO device_grants (code_hash, user_code, device_name, os, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                args![code_hash, user_code, device_name, os, expires_at],
+                "INSERT INTO failed_attempts (subject, failures, last_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (subject) DO UPDATE SET failures = ?2, last_at = ?3",
+                args![key, next.count, next.last],
             )?;
             Ok(())
+        })
+    }
+
+    fn clear_failures(&self, key: &str) -> StoreResult<()> {
+        self.write(|db| {
+            db.exec("DELETE FROM failed_attempts WHERE subject = ?1", args![key])?;
+            Ok(())
+        })
+    }
+
+    fn create_grant(&self, grant: &NewGrant<'_>, now: i64, max_waiting: u64) -> StoreResult<()> {
+        self.write(|db| {
+            db.exec(
+                "DELETE FROM device_grants WHERE expires_at <= ?1",
+                args![now],
+            )?;
+            let waiting = db
+                .query_one("SELECT COUNT(*) FROM device_grants", &[])?
+                .size(0)?;
+            if waiting >= max_waiting {
+                let e = crate::throttle::too_many(now + 60, "sign-ins by code waiting at once");
+                return Err(e.0.into());
+            }
+            db.exec(
+                "INSERT INTO device_grants (code_hash, user_code, device_name, os, expires_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                args![grant.code_hash, grant.user_code, grant.device_name, grant.os, grant.expires_at, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn waiting_grant(&self, user_code: &str, now: i64) -> StoreResult<Option<PendingSignIn>> {
+        self.read(|db| {
+            let row = db.query_opt(
+                "SELECT user_code, device_name, os, created_at FROM device_grants
+                 WHERE user_code = ?1 AND expires_at > ?2 AND account IS NULL",
+                args![user_code, now],
+            )?;
+            Ok(row
+                .map(|r| {
+                    Ok::<_, DbError>(PendingSignIn {
+                        user_code: r.text(0)?,
+                        device_name: r.text(1)?,
+                        os: r.text(2)?,
+                        requested_at: r.int(3)?,
+                    })
+                })
+                .transpose()?)
         })
     }
 
@@ -1101,7 +1173,11 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                     AND newer.kind = tokens.kind AND newer.expires_at > tokens.expires_at)",
                 args![now],
             )?;
-            Ok(grants + tokens)
+            let failures = db.exec(
+                "DELETE FROM failed_attempts WHERE last_at < ?1",
+                args![now - crate::throttle::FAILURES_KEPT_SECS],
+            )?;
+            Ok(grants + tokens + failures)
         })
     }
 

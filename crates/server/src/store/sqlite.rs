@@ -207,6 +207,19 @@ BEGIN
         WHERE id = NEW.account AND NEW.committed = 0;
 END;
 "#,
+    // Failed attempts (wrong passwords per login, wrong sign-in codes per
+    // approving account), for the backoff every instance shares; and the
+    // grants' purge by expiry and the time each was asked for.
+    r#"
+CREATE TABLE failed_attempts (
+    subject  TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    last_at  INTEGER NOT NULL
+);
+CREATE INDEX failed_attempts_age ON failed_attempts(last_at);
+ALTER TABLE device_grants ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX device_grants_expiry ON device_grants(expires_at);
+"#,
 ];
 
 pub type SqliteStore = SqlStore<Sqlite>;

@@ -71,10 +71,15 @@ fn test_config(dir: &std::path::Path, clock: Arc<TestClock>) -> ServerConfig {
 }
 
 pub async fn start_on(agreements: AgreementSource, storage: Storage) -> Env {
+    start_configured(storage, |cfg| cfg.agreements = agreements).await
+}
+
+/// The service on `storage`, its configuration changed by `change` first.
+pub async fn start_configured(storage: Storage, change: impl FnOnce(&mut ServerConfig)) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
     let mut cfg = test_config(dir.path(), clock.clone());
-    cfg.agreements = agreements;
+    change(&mut cfg);
     let s3 = match storage {
         Storage::PostgresS3 => {
             cfg.database = Some(backends::fresh_database().await);
@@ -349,4 +354,31 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// The page as a browser gets it: its text, and the form token it set in
+/// a cookie (and in the form).
+pub struct Page {
+    pub text: String,
+    pub token: String,
+}
+
+pub async fn open_page(env: &Env, query: &str) -> (reqwest::header::HeaderMap, Page) {
+    let r = env
+        .http
+        .get(env.url(&format!("/device{query}")))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let (_, token) = cookie.split(';').next().unwrap().split_once('=').unwrap();
+    let token = token.to_string();
+    let headers = r.headers().clone();
+    let text = r.text().await.unwrap();
+    assert!(text.contains(&format!("name=\"form\" value=\"{token}\"")));
+    (headers, Page { text, token })
 }
