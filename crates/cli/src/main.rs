@@ -318,7 +318,7 @@ fn home_of(cli_home: Option<PathBuf>) -> anyhow::Result<Home> {
 }
 
 fn log_to_home(home: &Home) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    std::fs::create_dir_all(home.logs_dir()).ok()?;
+    nubo_engine::home::private_dir(&home.logs_dir()).ok()?;
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("nubo")

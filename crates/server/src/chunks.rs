@@ -35,6 +35,9 @@ use crate::store::{AccountKey, ChunkPlace, ObjectRange, PlacedChunk};
 #[derive(Clone)]
 pub struct ChunkStore {
     inner: Arc<dyn ObjectStore>,
+    /// The folder of a local store: each object written there is made
+    /// readable by this user only.
+    folder: Option<std::path::PathBuf>,
 }
 
 /// A chunk name is a BLAKE3 hash in lower-case hex; nothing else reaches a path.
@@ -96,11 +99,31 @@ pub struct S3Settings {
 }
 
 impl ChunkStore {
+    /// A folder (0700) of the data folder.
     pub fn local(dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        let mut folder = std::fs::DirBuilder::new();
+        folder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+        folder.create(dir)?;
         Ok(ChunkStore {
             inner: Arc::new(LocalFileSystem::new_with_prefix(dir)?),
+            folder: Some(dir.to_path_buf()),
         })
+    }
+
+    /// Writes an object new; in a local folder, readable by this user only.
+    async fn put_object(&self, object: &str, bytes: Bytes) -> anyhow::Result<()> {
+        self.inner
+            .put(&ObjectPath::from(object), PutPayload::from(bytes))
+            .await?;
+        #[cfg(unix)]
+        if let Some(folder) = &self.folder {
+            use std::os::unix::fs::PermissionsExt;
+            let file = folder.join(object);
+            tokio::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).await?;
+        }
+        Ok(())
     }
 
     /// An S3 bucket, `s3://bucket/prefix` (the prefix may be left out).
@@ -142,7 +165,10 @@ impl ChunkStore {
         } else {
             Arc::new(PrefixStore::new(store, prefix))
         };
-        Ok(ChunkStore { inner })
+        Ok(ChunkStore {
+            inner,
+            folder: None,
+        })
     }
 
     /// Copies every object (chunks and packs) into `to`, under the same
@@ -177,9 +203,7 @@ impl ChunkStore {
     ) -> anyhow::Result<ObjectRange> {
         let object = own_chunk(account, hash);
         let size = bytes.len() as u64;
-        self.inner
-            .put(&ObjectPath::from(object.as_str()), PutPayload::from(bytes))
-            .await?;
+        self.put_object(&object, bytes).await?;
         Ok(ObjectRange {
             object,
             start: 0,
@@ -209,12 +233,7 @@ impl ChunkStore {
             });
             pack.extend_from_slice(bytes);
         }
-        self.inner
-            .put(
-                &ObjectPath::from(object.as_str()),
-                PutPayload::from(pack.freeze()),
-            )
-            .await?;
+        self.put_object(&object, pack.freeze()).await?;
         Ok(placed)
     }
 

@@ -859,3 +859,41 @@ async fn sign_in_codes_cannot_be_guessed_and_show_their_device_first() {
         StatusCode::NO_CONTENT
     );
 }
+
+// ------------------------------------------------------------ local users
+
+#[tokio::test]
+async fn a_data_folder_open_to_other_users_is_narrowed_and_what_it_gets_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // As an earlier version left it under the usual umask.
+    let env = common::start_configured(common::Storage::DataFolder, |cfg| {
+        let open = |p: &std::path::Path, m| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        std::fs::write(cfg.data_dir.join("meta.sqlite"), b"").unwrap();
+        open(&cfg.data_dir.join("meta.sqlite"), 0o644);
+        open(&cfg.data_dir, 0o755);
+    })
+    .await;
+    let t = env.login("alice").await.access_token;
+    assert_eq!(
+        env.put_chunk(&t, &bytes(1, 1000)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        upload_batch(&env, &t, &[&bytes(2, 10)]).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let dir = env.data_dir();
+    assert_eq!(mode(dir), 0o700);
+    assert_eq!(mode(&dir.join("chunks")), 0o700);
+    let objects = env.chunk_objects("accounts");
+    assert_eq!(objects.len(), 2);
+    for f in objects
+        .iter()
+        .chain(&[dir.join("meta.sqlite"), dir.join("meta.sqlite-wal")])
+    {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+}
