@@ -99,17 +99,26 @@ mod tests {
 /// The name a restored item takes when its old name is taken, so a restore
 /// never overwrites: `report (restored 2026-11-23).txt`, then
 /// `report (restored 2026-11-23 2).txt`. A folder keeps any dot in its name.
+/// The stem is shortened (at a character's edge) where the whole would
+/// pass the 255 bytes a name may hold.
 pub fn restored_name(name: &str, is_dir: bool, date: &str, n: usize) -> String {
-    let (stem, ext) = match name.rfind('.') {
-        Some(i) if i > 0 && !is_dir => name.split_at(i),
-        _ => (name, ""),
-    };
     let counter = if n > 1 {
         format!(" {n}")
     } else {
         String::new()
     };
-    format!("{stem} (restored {date}{counter}){ext}")
+    let mark = format!(" (restored {date}{counter})");
+    let room = crate::limits::NAME_BYTES.saturating_sub(mark.len());
+    let (stem, ext) = match name.rfind('.') {
+        // An extension that leaves no room for a stem is no extension.
+        Some(i) if i > 0 && !is_dir && name.len() - i < room / 2 => name.split_at(i),
+        _ => (name, ""),
+    };
+    let mut cut = stem.len().min(room - ext.len());
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{mark}{ext}", &stem[..cut])
 }
 
 #[cfg(test)]
@@ -134,5 +143,23 @@ mod restored_name_tests {
             restored_name(".bashrc", false, "2026-11-23", 1),
             ".bashrc (restored 2026-11-23)"
         );
+    }
+
+    #[test]
+    fn a_long_name_is_shortened_to_stay_a_name() {
+        for name in [
+            format!("{}.txt", "é".repeat(125)),
+            "x".repeat(255),
+            format!("a.{}", "e".repeat(250)),
+        ] {
+            assert!(super::check_name(&name).is_ok());
+            for n in [1, 12] {
+                let r = restored_name(&name, false, "2026-11-23", n);
+                assert!(super::check_name(&r).is_ok(), "{r} ({} bytes)", r.len());
+                assert!(r.contains("(restored 2026-11-23"), "{r}");
+            }
+        }
+        let r = restored_name(&format!("{}.txt", "é".repeat(125)), false, "2026-11-23", 1);
+        assert!(r.ends_with(" (restored 2026-11-23).txt"), "{r}");
     }
 }
