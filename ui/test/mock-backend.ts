@@ -4,7 +4,7 @@
 // real-world ones when the page is opened with ?agreements=shared.
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
-import type { AgreementSummary, AppSnapshot, DeletedItem, FolderChoice, RestoreItem, SignIn, Acceptance } from "../src/lib/ipc-types";
+import type { AgreementSummary, AppSnapshot, DeletedItem, FolderChoice, RestoreItem, SignIn, SignInProblem, Acceptance } from "../src/lib/ipc-types";
 import termsEn from "../../crates/server/agreements/terms.en.md?raw";
 import termsZh from "../../crates/server/agreements/terms.zh-CN.md?raw";
 import privacyEn from "../../crates/server/agreements/privacy.en.md?raw";
@@ -99,7 +99,7 @@ export function installMockBackend(params: URLSearchParams) {
   (window as unknown as { __nuboCalls: typeof calls }).__nuboCalls = calls;
   // Lets a test play the tray: `__nuboEmit("nubo://show", "restore")`.
   (window as unknown as { __nuboEmit: typeof emit }).__nuboEmit = emit;
-  const fail = (problem: string | null, message: string) => Promise.reject({ problem, message });
+  const fail = (problem: SignInProblem | null, message: string) => Promise.reject({ problem, message });
 
   mockIPC(async (cmd, args) => {
     calls.push({ cmd, args });
@@ -116,6 +116,12 @@ export function installMockBackend(params: URLSearchParams) {
         if (r.server.includes("unreachable")) return fail("unreachable", "connection refused");
         if (r.server.startsWith("https://badcert")) return fail("bad_certificate", "invalid peer certificate: UnknownIssuer");
         if (r.server.startsWith("http://") && !/127\.0\.0\.1|localhost/.test(r.server)) return fail("insecure_address", "plain http");
+        if (r.password === "guessing") {
+          // 14:05 today, local time: the service takes the next try then.
+          const at = new Date();
+          at.setHours(14, 5, 0, 0);
+          return fail({ too_many_attempts: { retry_at: Math.floor(at.getTime() / 1000) } }, "too many wrong passwords");
+        }
         if (r.password !== "correct") return fail("wrong_credentials", "the account ID, phone number or password is wrong");
         Object.assign(state, { phase: "agreements", server: r.server, account: r.login });
         return state;

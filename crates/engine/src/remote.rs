@@ -11,8 +11,9 @@ use nubo_protocol::{
     CancelRequest, ChangesResponse, CommitBatchRequest, CommitBatchResponse, CommitRequest,
     DeleteRequest, DeviceCodeRequest, DeviceCodeResponse, DeviceList, DeviceTokenRequest,
     ErrorCode, FetchChunksRequest, LoginRequest, Manifest, MissingChunksRequest,
-    MissingChunksResponse, MkdirRequest, MoveRequest, Node, NodeId, PushEvent, RefreshRequest,
-    RestoreRequest, RestoreResponse, TokenResponse, TrashList, VersionList, WithdrawRequest,
+    MissingChunksResponse, MkdirRequest, MoveRequest, Node, NodeId, PendingSignIn, PushEvent,
+    RefreshRequest, RestoreRequest, RestoreResponse, TokenResponse, TrashList, VersionList,
+    WithdrawRequest,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -74,6 +75,14 @@ pub trait Remote: Send + Sync {
     async fn withdraw(&self, id: &str) -> RemoteResult<AgreementStatus>;
     /// Approves a device-code sign-in into this account.
     async fn approve_device(&self, user_code: &str) -> RemoteResult<()>;
+    /// The device waiting with a sign-in code, to show before approving it.
+    async fn waiting_sign_in(&self, user_code: &str) -> RemoteResult<PendingSignIn> {
+        let _ = user_code;
+        Err(RemoteError::Api(ApiError::new(
+            ErrorCode::NotFound,
+            "this service cannot show waiting sign-ins",
+        )))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -606,6 +615,15 @@ impl Remote for HttpRemote {
     }
     async fn restore(&self, req: &RestoreRequest) -> RemoteResult<RestoreResponse> {
         self.json(Method::POST, "/v1/restore", to_json(req)).await
+    }
+    async fn waiting_sign_in(&self, user_code: &str) -> RemoteResult<PendingSignIn> {
+        let c: String = url::form_urlencoded::byte_serialize(user_code.as_bytes()).collect();
+        self.json(
+            Method::GET,
+            &format!("/v1/auth/device/waiting?code={c}"),
+            Body::None,
+        )
+        .await
     }
     async fn approve_device(&self, user_code: &str) -> RemoteResult<()> {
         let req = ApproveRequest {

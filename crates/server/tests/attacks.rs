@@ -613,33 +613,19 @@ async fn requests_past_a_bound_are_refused_before_anything_is_stored() {
     assert_eq!(common::error_code(r).await, ErrorCode::TooLarge);
     // Names, searches and paths.
     let root = env.root(&t).await;
-    let r = env
-        .call(
-            &t,
-            M::POST,
-            "/v1/nodes/mkdir",
-            Some(json!({"parent": root, "name": "n".repeat(256)})),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = env
-        .call(
-            &t,
+    let name = json!({"parent": root, "name": "n".repeat(256)});
+    for (method, path, body) in [
+        (M::POST, "/v1/nodes/mkdir".to_string(), Some(name)),
+        (M::GET, format!("/v1/trash?q={}", "q".repeat(256)), None),
+        (
             M::GET,
-            &format!("/v1/trash?q={}", "q".repeat(256)),
+            format!("/v1/lookup?path=/{}", "p".repeat(4096)),
             None,
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = env
-        .call(
-            &t,
-            M::GET,
-            &format!("/v1/lookup?path=/{}", "p".repeat(4096)),
-            None,
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        ),
+    ] {
+        let r = env.call(&t, method, &path, body).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
+    }
     let feed: ChangesResponse = env.ok(&t, M::GET, "/v1/changes?cursor=0", None).await;
     assert!(feed.nodes.is_empty(), "{:?}", feed.nodes);
 }

@@ -98,15 +98,7 @@ pub async fn start_configured(storage: Storage, change: impl FnOnce(&mut ServerC
     })
     .await
     .unwrap();
-    let server = nubo_server::start(cfg.clone()).await.unwrap();
-    Env {
-        server,
-        http: Client::new(),
-        clock,
-        config: cfg,
-        dir,
-        s3,
-    }
+    serve(cfg, clock, dir, s3).await
 }
 
 /// The service on a copy of the data folder `source` (one an earlier
@@ -138,6 +130,15 @@ pub async fn start_on_copy(source: &std::path::Path) -> Env {
         }
         Storage::DataFolder => None,
     };
+    serve(cfg, clock, dir, s3).await
+}
+
+async fn serve(
+    cfg: ServerConfig,
+    clock: Arc<TestClock>,
+    dir: tempfile::TempDir,
+    s3: Option<backends::S3Server>,
+) -> Env {
     let server = nubo_server::start(cfg.clone()).await.unwrap();
     Env {
         server,
