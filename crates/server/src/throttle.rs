@@ -285,6 +285,26 @@ mod tests {
         assert_eq!(old.and_one(FAILURES_KEPT_SECS + 1).count, 1);
     }
 
+    /// Guessing cannot take every core: past the turns, a check waits, and
+    /// a wait too long is refused (on tokio's paused clock: no real wait).
+    #[tokio::test(start_paused = true)]
+    async fn only_so_many_password_hashes_run_at_once() {
+        let t = Throttle::new(Throttling {
+            hashing_at_once: 2,
+            ..Throttling::default()
+        });
+        let (first, second) = (t.hashing(0).await, t.hashing(0).await);
+        assert!(first.is_ok() && second.is_ok());
+        let third = t.hashing(100).await.err().expect("no third turn at once");
+        assert_eq!(third.0.code, ErrorCode::TooManyAttempts);
+        assert_eq!(third.0.retry_at, Some(101));
+        drop(first);
+        assert!(
+            t.hashing(0).await.is_ok(),
+            "a turn comes back when one ends"
+        );
+    }
+
     #[test]
     fn only_a_trusted_proxy_names_the_client() {
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();

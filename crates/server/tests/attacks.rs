@@ -184,39 +184,42 @@ fn commit_body(parent: i64, name: &str, size: u64, chunks: &[(&str, u64)]) -> se
            "hash": chunks.first().map_or("", |c| c.0), "chunks": list, "mtime_ms": 0})
 }
 
+/// An account with a 1 MiB quota: what it may store through uploads that
+/// no commit uses is bounded by the quota too (it once stored 60 MiB).
 #[tokio::test]
-async fn uploads_count_against_the_quota_before_any_commit() {
+async fn uploads_and_commits_are_held_to_the_quota() {
     let env = start(AgreementSource::None).await;
     env.add_account("carol", 1 << 20).await;
     let t = env.login("carol").await.access_token;
-    let (one, two, three) = (
-        bytes(1, 400 << 10),
-        bytes(2, 400 << 10),
-        bytes(3, 400 << 10),
-    );
-    for c in [&one, &two] {
-        assert_eq!(env.put_chunk(&t, c).await.status(), StatusCode::NO_CONTENT);
+    let chunk = |i: u8| bytes(i, 400 << 10);
+    for i in [1, 2] {
+        assert_eq!(
+            env.put_chunk(&t, &chunk(i)).await.status(),
+            StatusCode::NO_CONTENT
+        );
     }
-    assert_eq!(used(&env, &t).await, 800 << 10, "uploaded, not committed");
-    // A third would pass the quota: refused whole, alone or in a batch,
-    // and nothing of it is kept.
-    let r = env.put_chunk(&t, &three).await;
+    assert_eq!(
+        used(&env, &t).await,
+        800 << 10,
+        "uploaded, not committed, counted"
+    );
+    // A third would pass the quota: refused whole, alone or in a batch, and
+    // nothing of it is kept.
+    let r = env.put_chunk(&t, &chunk(3)).await;
     assert_eq!(r.status().as_u16(), 507);
     assert_eq!(common::error_code(r).await, ErrorCode::QuotaExceeded);
-    let small = bytes(4, 10);
-    let r = upload_batch(&env, &t, &[&small, &three]).await;
+    let small = bytes(9, 10);
+    let r = upload_batch(&env, &t, &[&small, &chunk(3)]).await;
     assert_eq!(common::error_code(r).await, ErrorCode::QuotaExceeded);
-    for c in [&three, &small] {
+    for c in [&chunk(3), &small] {
         let r = env
             .call(&t, M::GET, &format!("/v1/chunks/{}", hash(c)), None)
             .await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
     }
-    assert_eq!(used(&env, &t).await, 800 << 10);
-    // Committing what was uploaded moves it from pending to the files:
-    // usage stays, and the quota still holds.
+    // A commit moves its chunks from waiting to the files: usage stays.
     let root = env.root(&t).await;
-    let (h1, h2) = (hash(&one), hash(&two));
+    let (h1, h2) = (hash(&chunk(1)), hash(&chunk(2)));
     let body = commit_body(
         root,
         "two.bin",
@@ -225,8 +228,26 @@ async fn uploads_count_against_the_quota_before_any_commit() {
     );
     let node: Node = env.ok(&t, M::POST, "/v1/nodes/commit", Some(body)).await;
     assert_eq!(used(&env, &t).await, 800 << 10);
-    assert_eq!(env.put_chunk(&t, &three).await.status().as_u16(), 507);
-    // Deleting the file frees its bytes (the trash does not count).
+    // Uploads may wait for a commit up to the quota again (a new version
+    // of a file uploads before the old one goes), and no further...
+    assert_eq!(
+        env.put_chunk(&t, &chunk(3)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        env.put_chunk(&t, &chunk(4)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(env.put_chunk(&t, &chunk(5)).await.status().as_u16(), 507);
+    assert_eq!(used(&env, &t).await, 1600 << 10, "all the service holds");
+    // ...while a file that would pass the quota is refused.
+    let h3 = hash(&chunk(3));
+    let third = commit_body(root, "three.bin", 400 << 10, &[(&h3, 400 << 10)]);
+    let r = env
+        .call(&t, M::POST, "/v1/nodes/commit", Some(third.clone()))
+        .await;
+    assert_eq!(common::error_code(r).await, ErrorCode::QuotaExceeded);
+    // Deleting a file frees its bytes (the trash does not count).
     let del = json!({"base_rev": node.rev});
     env.ok::<Node>(
         &t,
@@ -235,11 +256,9 @@ async fn uploads_count_against_the_quota_before_any_commit() {
         Some(del),
     )
     .await;
-    assert_eq!(used(&env, &t).await, 0);
-    assert_eq!(
-        env.put_chunk(&t, &three).await.status(),
-        StatusCode::NO_CONTENT
-    );
+    env.ok::<Node>(&t, M::POST, "/v1/nodes/commit", Some(third))
+        .await;
+    assert_eq!(used(&env, &t).await, 800 << 10);
 }
 
 #[tokio::test]

@@ -48,7 +48,7 @@ pub async fn missing(
 /// they are written (the store checks again when it records them).
 async fn check_room(state: &AppState, account: AccountKey, adding: u64) -> Result<(), AppError> {
     let usage = state.store(move |st| st.usage(account)).await?;
-    Ok(usage.check(adding, 0)?)
+    Ok(usage.check_upload(adding)?)
 }
 
 /// Records chunks just written into `object`; the object goes again when

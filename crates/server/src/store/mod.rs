@@ -65,8 +65,11 @@ impl ChunkPlace {
     }
 }
 
-/// What counts against an account's quota: its live files, and the
-/// chunks it uploaded that no commit has named yet.
+/// What an account holds against its quota: its live files (what commits
+/// and restores are measured by), and the chunks it uploaded that no
+/// commit has named yet, which may take at most the quota again (so that
+/// a new version of a large file can be uploaded before the old one is
+/// replaced, and no more).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
     pub quota: u64,
@@ -75,21 +78,36 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// All the account holds, as it is shown.
     pub fn used(&self) -> u64 {
         self.files + self.pending
     }
 
-    /// Refuses adding `adding` bytes while `freeing` go.
-    pub fn check(&self, adding: u64, freeing: u64) -> Result<(), ApiError> {
-        if self.used().saturating_sub(freeing) + adding <= self.quota {
+    /// Refuses live files of `adding` bytes while `freeing` go.
+    pub fn check_files(&self, adding: u64, freeing: u64) -> Result<(), ApiError> {
+        if self.files.saturating_sub(freeing) + adding <= self.quota {
             return Ok(());
         }
         Err(ApiError::new(
             nubo_protocol::ErrorCode::QuotaExceeded,
             format!(
                 "storage is full: {} of {} bytes used; free some space or upgrade the plan",
-                self.used(),
-                self.quota
+                self.files, self.quota
+            ),
+        ))
+    }
+
+    /// Refuses uploading `adding` bytes of new chunks.
+    pub fn check_upload(&self, adding: u64) -> Result<(), ApiError> {
+        if self.pending + adding <= self.quota {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            nubo_protocol::ErrorCode::QuotaExceeded,
+            format!(
+                "{} bytes are uploaded and wait for a commit; uploads waiting may hold at most the \
+                 quota of {} bytes: commit them, or free some space",
+                self.pending, self.quota
             ),
         ))
     }
@@ -366,7 +384,7 @@ pub trait MetaStore: Send + Sync + 'static {
     /// uploaded by the account at `now`, each where `placed` says its
     /// bytes were written; a chunk the account had already keeps its
     /// place. Refused whole (`quota_exceeded`) when the new ones do not
-    /// fit. Returns the hashes recorded now.
+    /// fit (`Usage::check_upload`). Returns the hashes recorded now.
     fn store_chunks(
         &self,
         account: AccountKey,

@@ -1,7 +1,7 @@
 //! Each account's chunks (`account_chunks`): one row per chunk an account
 //! uploaded, with the size the service measured, when it came, whether a
 //! commit has named it yet, and where the account's own copy lies. What
-//! counts against the quota comes from here and from the live files; a
+//! the quota counts comes from here and from the live files (`Usage`); a
 //! later garbage collection finds an account's unreferenced chunks here
 //! (ARCHITECTURE.md, "Chunks per account").
 
@@ -25,14 +25,14 @@ pub(super) fn usage(db: &mut dyn Db, account: AccountKey) -> R<Usage> {
     })
 }
 
-/// Refuses adding `adding` bytes to the account while `freeing` go.
+/// Refuses live files of `adding` bytes to the account while `freeing` go.
 pub(super) fn quota_check(
     db: &mut dyn Db,
     account: AccountKey,
     adding: u64,
     freeing: u64,
 ) -> R<()> {
-    Ok(usage(db, account)?.check(adding, freeing)?)
+    Ok(usage(db, account)?.check_files(adding, freeing)?)
 }
 
 /// The account's row of a chunk: (size, committed).
@@ -74,7 +74,7 @@ pub(super) fn store(
             new.push(c);
         }
     }
-    quota_check(db, account, new.iter().map(|c| c.size).sum(), 0)?;
+    usage(db, account)?.check_upload(new.iter().map(|c| c.size).sum())?;
     let mut recorded = Vec::with_capacity(new.len());
     for c in new {
         let at = places.get(c.hash.as_str());
