@@ -295,7 +295,7 @@ mod tests {
         });
         let (first, second) = (t.hashing(0).await, t.hashing(0).await);
         assert!(first.is_ok() && second.is_ok());
-        let third = t.hashing(100).await.err().expect("no third turn at once");
+        let third = t.hashing(100).await.expect_err("no third turn at once");
         assert_eq!(third.0.code, ErrorCode::TooManyAttempts);
         assert_eq!(third.0.retry_at, Some(101));
         drop(first);
