@@ -84,13 +84,16 @@ $(TAURI_DRIVER):
 # Unit and end-to-end tests of engine, service and CLI; the service's suite
 # again on PostgreSQL and an S3 server, with its tests of several instances;
 # the keyring test in a session keyring; the full-disk tests in a mount
-# namespace (small tmpfs mounts); the UI in chromium; the real app under Xvfb.
+# namespace (small tmpfs mounts), with the lost-file cases (issue 15: a normal
+# user's permissions through setpriv, mounts that go away); the UI in
+# chromium; the real app under Xvfb.
 test: test-deps lint $(TAURI_DRIVER)
 	cargo test --locked --workspace
 	scripts/with-postgres.sh cargo test --locked -p nubo-server --tests -- --include-ignored
 	scripts/with-postgres.sh cargo test --locked -p nubo-cli --test scale -- --ignored
 	scripts/with-keyring.sh cargo test --locked -p nubo-cli --test keyring -- --ignored
 	scripts/with-mount-namespace.sh cargo test --locked -p nubo-cli --test disk_full -- --ignored
+	scripts/with-mount-namespace.sh cargo test --locked -p nubo-cli --test lost_files -- --ignored
 	cd ui && npm test
 	cargo build --locked -p nubo-app -p nubo-cli -p nubo-load
 	LOAD_ACCOUNTS=4 scripts/with-postgres.sh scripts/loadtest.sh $(NUBO) $(CARGO_TARGET_DIR)/debug/nubo-load - \

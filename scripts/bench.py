@@ -180,7 +180,7 @@ class Nubo:
             env = self.env(side)
             subprocess.run([self.exe, "--home", str(home), "login", self.url, "demo", "--password-stdin"],
                            input=b"nubo-demo\n", check=True, env=env, stdout=subprocess.DEVNULL)
-            run([self.exe, "--home", str(home), "agreements", "--accept", "--push"], env=env)
+            run([self.exe, "--home", str(home), "agreements", "--accept", "--adult", "--push"], env=env)
             run([self.exe, "--home", str(home), "folder", "add", str(root), "--mode", "two-way"], env=env)
             cfg = json.loads((home / "config.json").read_text())
             cfg["large_folder_bytes"] = 1 << 50

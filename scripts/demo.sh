@@ -19,7 +19,7 @@ grep -q listening "$DEMO/service.log" || { cat "$DEMO/service.log"; echo "the se
 for pc in pc-a pc-b; do
   home="$DEMO/$pc-home"
   echo nubo-demo | NUBO_TOKEN_STORE=file "$NUBO" --home "$home" login "$URL" demo --password-stdin > /dev/null
-  NUBO_TOKEN_STORE=file "$NUBO" --home "$home" agreements --accept --push > /dev/null
+  NUBO_TOKEN_STORE=file "$NUBO" --home "$home" agreements --accept --adult --push > /dev/null
   "$NUBO" --home "$home" folder add "$DEMO/$pc" > /dev/null
 done
 [ -e "$DEMO/pc-a/welcome.txt" ] || echo "Files you put in demo/pc-a appear in demo/pc-b, and back." > "$DEMO/pc-a/welcome.txt"

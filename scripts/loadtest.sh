@@ -20,18 +20,21 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# Starts an instance and waits for its "listening" line; its URL in $served.
+# Starts an instance and waits for its "listening" line (a minute at most,
+# for a loaded machine; at once if it exits); its URL in $served.
 # (Not through $(...): a subshell's pids would not reach the cleanup.)
 serve() {
-  local db=$1 data=$2 port
+  local db=$1 data=$2 port pid
   port=$(free_port)
   "$nubo" serve --database "$db" "${tls[@]}" --data "$data" --listen "127.0.0.1:$port" >"$work/serve-$port.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 100); do
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 600); do
     if grep -q "listening" "$work/serve-$port.log" 2>/dev/null; then
       served="http://127.0.0.1:$port"
       return
     fi
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
   cat "$work/serve-$port.log" >&2

@@ -27,9 +27,20 @@ pub enum Request {
     CodeSignInWait(Reply<AppSnapshot>),
     CodeSignInDone(Result<(), CommandError>, Reply<AppSnapshot>),
     Agreements(Reply<Vec<AgreementSummary>>),
-    AgreementText(String, String, Reply<AgreementText>),
+    /// A document's text: (id, locale, version; None for the one in force).
+    AgreementText(String, String, Option<String>, Reply<AgreementText>),
     Accept(Acceptance, Reply<AppSnapshot>),
-    Decline(Reply<AppSnapshot>),
+    /// Declines the documents shown: recorded on the service, then sign out.
+    Decline(Vec<ShownDocument>, Reply<AppSnapshot>),
+    /// "Privacy and legal": every published document with this account's
+    /// record; before sign-in, from the given service address.
+    Legal(Option<String>, Reply<Vec<LegalDocument>>),
+    /// What cancelling would delete.
+    AccountSummary(Reply<AccountSummaryView>),
+    ChangePassword(PasswordChangeView, Reply<()>),
+    /// Copies the account into a folder (with the trash, when true), with
+    /// progress events; in its own task.
+    Export(String, bool, Reply<ExportSummary>),
     ChooseFolder(FolderChoice, Reply<AppSnapshot>),
     Status(Reply<StatusView>),
     Pause(Option<u64>, Reply<AppSnapshot>),
@@ -81,6 +92,7 @@ pub trait Outlet: Send + Sync + 'static {
     /// Shows a file or folder in the file manager.
     fn reveal(&self, path: &std::path::Path);
     fn restore_progress(&self, progress: &RestoreProgress);
+    fn export_progress(&self, progress: &ExportProgressView);
 }
 
 #[derive(Clone)]
@@ -107,6 +119,12 @@ fn err(message: impl Into<String>) -> CommandError {
 }
 
 fn from_anyhow(e: anyhow::Error) -> CommandError {
+    if let Some(o) = e.downcast_ref::<account::AgreementOutdated>() {
+        return CommandError {
+            problem: Some(SignInProblem::AgreementOutdated),
+            message: o.message.clone(),
+        };
+    }
     if let Some(l) = e.downcast_ref::<LoginError>() {
         let problem = match l.problem {
             LoginProblem::WrongCredentials => SignInProblem::WrongCredentials,
@@ -630,6 +648,35 @@ impl Controller {
         }
     }
 
+    /// Signs out, syncs nothing, keeps every local file. Declining the
+    /// agreements (`declined`: the documents shown) means no use of the
+    /// service: the decline is recorded on the service first.
+    async fn sign_out(
+        &mut self,
+        declined: &[nubo_protocol::AcceptItem],
+    ) -> Result<AppSnapshot, CommandError> {
+        self.stop_sync_and_wait().await;
+        let result = account::decline(&self.home, declined)
+            .await
+            .map_err(from_anyhow);
+        self.engine = None;
+        self.agreements_pending = false;
+        self.tray = TrayState::ActionNeeded {
+            message: "sign in".into(),
+        };
+        self.publish();
+        result.map(|_| self.snapshot())
+    }
+
+    /// The service's address: the one given, else the signed-in one, else
+    /// the default.
+    fn server_or_default(&self, given: Option<String>) -> String {
+        given
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| self.home.load_config().ok().and_then(|c| c.server))
+            .unwrap_or_else(|| self.default_server.clone())
+    }
+
     async fn handle(&mut self, req: Request) {
         match req {
             Request::Snapshot(r) => {
@@ -706,18 +753,14 @@ impl Controller {
                                         title: a.title,
                                         version: a.version,
                                         effective: a.effective,
-                                        required: match a.required {
-                                            nubo_protocol::Requirement::SignIn => {
-                                                Requirement::SignIn
-                                            }
-                                            nubo_protocol::Requirement::Sync => Requirement::Sync,
-                                            nubo_protocol::Requirement::Optional => {
-                                                Requirement::Optional
-                                            }
-                                        },
+                                        required: crate::legal::requirement(a.required),
                                         locales: a.locales,
                                         titles: a.titles,
                                         accepted: a.accepted,
+                                        upcoming: a.upcoming.map(|(version, effective)| Upcoming {
+                                            version,
+                                            effective,
+                                        }),
                                     })
                                     .collect()
                             })
@@ -726,26 +769,77 @@ impl Controller {
                 };
                 let _ = r.send(result);
             }
-            Request::AgreementText(id, locale, r) => {
-                let result = match self.open_engine() {
-                    Ok(engine) => engine
-                        .remote()
-                        .agreement_text(&id, &locale)
+            Request::AgreementText(id, locale, version, r) => {
+                let server = self.server_or_default(None);
+                let result =
+                    account::agreement_text(&self.home, &server, &id, &locale, version.as_deref())
                         .await
                         .map(|markdown| AgreementText {
                             id,
                             locale,
                             markdown,
                         })
-                        .map_err(|e| err(e.to_string())),
+                        .map_err(from_anyhow);
+                let _ = r.send(result);
+            }
+            Request::Legal(server, r) => {
+                let server = self.server_or_default(server);
+                let result = crate::legal::load(&self.home, &server)
+                    .await
+                    .map_err(from_anyhow);
+                let _ = r.send(result);
+            }
+            Request::AccountSummary(r) => {
+                let result = match (self.open_engine(), self.home.load_config()) {
+                    (Ok(engine), Ok(config)) => account::summary(&engine)
+                        .await
+                        .map(|s| {
+                            crate::legal::summary_view(&s, |n| account::synced_here(&config, n))
+                        })
+                        .map_err(from_anyhow),
+                    (Err(e), _) | (_, Err(e)) => Err(from_anyhow(e)),
+                };
+                let _ = r.send(result);
+            }
+            Request::ChangePassword(p, r) => {
+                let result = match self.open_engine() {
+                    Ok(engine) => {
+                        account::change_password(&engine, &p.current, &p.new, p.sign_out_others)
+                            .await
+                            .map_err(from_anyhow)
+                    }
                     Err(e) => Err(from_anyhow(e)),
                 };
                 let _ = r.send(result);
             }
+            Request::Export(dir, trash, r) => {
+                let engine = match self.open_engine() {
+                    Ok(e) => e,
+                    Err(e) => {
+                        let _ = r.send(Err(from_anyhow(e)));
+                        return;
+                    }
+                };
+                let outlet = self.outlet.clone();
+                // Its own task: the controller keeps answering while it runs.
+                tauri::async_runtime::spawn(async move {
+                    let dir = std::path::PathBuf::from(dir);
+                    let done =
+                        crate::legal::export(&engine, &dir, trash, |p| outlet.export_progress(p))
+                            .await
+                            .map_err(from_anyhow);
+                    let _ = r.send(done);
+                });
+            }
             Request::Accept(a, r) => {
                 let result = match self.open_engine() {
                     Ok(engine) => {
-                        account::accept(&engine, a.age == Age::Guardian, a.push, &a.locale)
+                        let shown = crate::legal::shown_items(a.documents);
+                        let age = match a.age {
+                            Age::Adult => nubo_protocol::AgeConfirmation::Adult,
+                            Age::Guardian => nubo_protocol::AgeConfirmation::Guardian,
+                        };
+                        account::accept(&engine, &shown, age)
                             .await
                             .map_err(from_anyhow)
                     }
@@ -766,18 +860,13 @@ impl Controller {
                 self.publish();
                 let _ = r.send(result);
             }
-            Request::Decline(r) | Request::SignOut(r) => {
-                // Declining the agreements means no use of the service: sign
-                // out, sync nothing, keep every local file.
-                self.stop_sync_and_wait().await;
-                let result = account::logout(&self.home).await.map_err(from_anyhow);
-                self.engine = None;
-                self.agreements_pending = false;
-                self.tray = TrayState::ActionNeeded {
-                    message: "sign in".into(),
-                };
-                self.publish();
-                let _ = r.send(result.map(|_| self.snapshot()));
+            Request::Decline(shown, r) => {
+                let result = self.sign_out(&crate::legal::shown_items(shown)).await;
+                let _ = r.send(result);
+            }
+            Request::SignOut(r) => {
+                let result = self.sign_out(&[]).await;
+                let _ = r.send(result);
             }
             Request::ChooseFolder(f, r) => {
                 // Adding a second folder from settings: the loop must pick it up.
@@ -997,7 +1086,13 @@ impl Controller {
                                 .ok()
                                 .and_then(|a| a.last().map(|x| x.age == "guardian"))
                                 .unwrap_or(false);
-                            account::accept(&engine, guardian, true, &self.language)
+                            let age = if guardian {
+                                nubo_protocol::AgeConfirmation::Guardian
+                            } else {
+                                nubo_protocol::AgeConfirmation::Adult
+                            };
+                            // The push terms and nothing else.
+                            account::accept_push(&engine, age, &self.language)
                                 .await
                                 .map(|_| ())
                         } else {

@@ -5,6 +5,7 @@
 
 mod controller;
 mod i18n;
+mod legal;
 mod settings;
 mod tray;
 
@@ -19,6 +20,8 @@ use tauri::{AppHandle, Emitter, Manager, State, WindowEvent};
 pub const SNAPSHOT_EVENT: &str = "nubo://snapshot";
 /// After each item of a restore.
 pub const RESTORE_PROGRESS_EVENT: &str = "nubo://restore-progress";
+/// After each file of an export.
+pub const EXPORT_PROGRESS_EVENT: &str = "nubo://export-progress";
 
 struct AppOutlet {
     app: AppHandle,
@@ -81,6 +84,10 @@ impl Outlet for AppOutlet {
         let _ = self.app.emit(RESTORE_PROGRESS_EVENT, progress);
     }
 
+    fn export_progress(&self, progress: &ExportProgressView) {
+        let _ = self.app.emit(EXPORT_PROGRESS_EVENT, progress);
+    }
+
     fn start_at_login(&self) -> bool {
         use tauri_plugin_autostart::ManagerExt;
         self.app.autolaunch().is_enabled().unwrap_or(false)
@@ -137,7 +144,11 @@ macro_rules! handler {
             cancel_account,
             code_sign_in_wait,
             list_versions,
-            restore
+            restore,
+            legal,
+            account_summary,
+            change_password,
+            export
         ]
     };
 }
@@ -159,16 +170,38 @@ async fn agreements(c: State<'_, Handle>) -> Cmd<Vec<AgreementSummary>> {
     c.ask(Request::Agreements).await
 }
 #[tauri::command]
-async fn agreement_text(c: State<'_, Handle>, id: String, locale: String) -> Cmd<AgreementText> {
-    c.ask(|r| Request::AgreementText(id, locale, r)).await
+async fn agreement_text(
+    c: State<'_, Handle>,
+    id: String,
+    locale: String,
+    version: Option<String>,
+) -> Cmd<AgreementText> {
+    c.ask(|r| Request::AgreementText(id, locale, version, r))
+        .await
+}
+#[tauri::command]
+async fn legal(c: State<'_, Handle>, server: Option<String>) -> Cmd<Vec<LegalDocument>> {
+    c.ask(|r| Request::Legal(server, r)).await
+}
+#[tauri::command]
+async fn account_summary(c: State<'_, Handle>) -> Cmd<AccountSummaryView> {
+    c.ask(Request::AccountSummary).await
+}
+#[tauri::command]
+async fn change_password(c: State<'_, Handle>, change: PasswordChangeView) -> Cmd<()> {
+    c.ask(|r| Request::ChangePassword(change, r)).await
+}
+#[tauri::command]
+async fn export(c: State<'_, Handle>, dir: String, trash: bool) -> Cmd<ExportSummary> {
+    c.ask(|r| Request::Export(dir, trash, r)).await
 }
 #[tauri::command]
 async fn accept(c: State<'_, Handle>, acceptance: Acceptance) -> Cmd<AppSnapshot> {
     c.ask(|r| Request::Accept(acceptance, r)).await
 }
 #[tauri::command]
-async fn decline(c: State<'_, Handle>) -> Cmd<AppSnapshot> {
-    c.ask(Request::Decline).await
+async fn decline(c: State<'_, Handle>, documents: Vec<ShownDocument>) -> Cmd<AppSnapshot> {
+    c.ask(|r| Request::Decline(documents, r)).await
 }
 #[tauri::command]
 async fn choose_folder(c: State<'_, Handle>, choice: FolderChoice) -> Cmd<AppSnapshot> {

@@ -42,6 +42,7 @@ impl Outlet for TestOutlet {
     fn restore_progress(&self, progress: &RestoreProgress) {
         self.progress.lock().unwrap().push(progress.clone());
     }
+    fn export_progress(&self, _: &ExportProgressView) {}
 }
 
 fn call<T: serde::de::DeserializeOwned>(
@@ -108,6 +109,10 @@ fn the_wizard_through_the_real_commands() {
         (s.phase, s.default_server.as_str()),
         (Phase::Welcome, url.as_str())
     );
+    // "Privacy and legal" before sign-in: the service's documents, no record.
+    let legal: Vec<LegalDocument> = call(&webview, "legal", json!({"server": url})).unwrap();
+    assert_eq!(legal.len(), 3);
+    assert!(legal.iter().all(|d| d.record.is_none()));
     assert_eq!(
         s.tray,
         TrayState::ActionNeeded {
@@ -161,10 +166,42 @@ fn the_wizard_through_the_real_commands() {
     let s: AppSnapshot = call(
         &webview,
         "accept",
-        json!({"acceptance": {"age": "guardian", "push": false, "locale": "zh-CN"}}),
+        json!({"acceptance": {"age": "guardian", "documents": [
+            {"id": "terms", "version": "2026-11-01", "locale": "zh-CN"},
+            {"id": "privacy", "version": "1", "locale": "en"}]}}),
     )
     .unwrap();
     assert_eq!(s.phase, Phase::Folder);
+    // Each document recorded in the language it was shown in, and a second
+    // PC of the account sees the same records on its legal screen.
+    let second = nubo_engine::Home::new(dir.path().join("second-pc")).unwrap();
+    tauri::async_runtime::block_on(nubo_engine::account::login(
+        &second,
+        &url,
+        "demo",
+        nubo_server::DEMO_PASSWORD,
+    ))
+    .unwrap();
+    let there = tauri::async_runtime::block_on(crate::legal::load(&second, &url)).unwrap();
+    tauri::async_runtime::block_on(nubo_engine::account::logout(&second)).unwrap();
+    let here: Vec<LegalDocument> = call(&webview, "legal", json!({})).unwrap();
+    for docs in [&here, &there] {
+        let rec: Vec<String> = docs
+            .iter()
+            .map(|d| match &d.record {
+                Some(r) => format!("{} {:?} {} {}", d.id, r.kind, r.version, r.locale),
+                None => format!("{} none", d.id),
+            })
+            .collect();
+        assert_eq!(
+            rec,
+            [
+                "terms Accepted 2026-11-01 zh-CN",
+                "privacy Accepted 1 en",
+                "push none"
+            ]
+        );
+    }
     let local = dir.path().join("Nubo");
     std::fs::create_dir_all(&local).unwrap();
     std::fs::write(local.join("already-here.txt"), "merged, never wiped").unwrap();
@@ -195,10 +232,19 @@ fn the_wizard_through_the_real_commands() {
                 "acceptances are kept locally: {:?}",
                 status.accepted
             );
-            assert!(status
+            // Each in the language it was shown in, not one for all.
+            let kept: Vec<(&str, &str, &str)> = status
                 .accepted
                 .iter()
-                .all(|a| a.age == "guardian" && a.locale == "zh-CN"));
+                .map(|a| (a.id.as_str(), a.locale.as_str(), a.age.as_str()))
+                .collect();
+            assert_eq!(
+                kept,
+                [
+                    ("terms", "zh-CN", "guardian"),
+                    ("privacy", "en", "guardian")
+                ]
+            );
             break;
         }
         assert!(
@@ -346,8 +392,25 @@ fn the_wizard_through_the_real_commands() {
     assert!(!s.push, "push was declined in the wizard");
     let s: AppSnapshot = call(&webview, "set_push", json!({"on": true})).unwrap();
     assert!(s.push);
+    let legal: Vec<LegalDocument> = call(&webview, "legal", json!({})).unwrap();
+    let kinds: Vec<Option<RecordKind>> = legal
+        .iter()
+        .map(|d| d.record.as_ref().map(|r| r.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [Some(RecordKind::Accepted); 3],
+        "the push terms, and the earlier records as they were"
+    );
+    assert_eq!(legal[0].record.as_ref().unwrap().locale, "zh-CN");
     let s: AppSnapshot = call(&webview, "set_push", json!({"on": false})).unwrap();
     assert!(!s.push);
+    let legal: Vec<LegalDocument> = call(&webview, "legal", json!({})).unwrap();
+    assert_eq!(
+        legal[2].record.as_ref().map(|r| r.kind),
+        Some(RecordKind::Withdrawn),
+        "a withdrawal shows as one"
+    );
 
     // Cancelling needs the account ID; then signed out, files kept.
     let wrong = call::<AppSnapshot>(&webview, "cancel_account", json!({"confirm": "dem"}));

@@ -4,7 +4,7 @@
 // real-world ones when the page is opened with ?agreements=shared.
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
-import type { AgreementSummary, AppSnapshot, DeletedItem, FolderChoice, RestoreItem, SignIn, SignInProblem, Acceptance } from "../src/lib/ipc-types";
+import type { AgreementSummary, AppSnapshot, DeletedItem, FolderChoice, LegalDocument, RestoreItem, SignIn, SignInProblem, Acceptance, ShownDocument } from "../src/lib/ipc-types";
 import termsEn from "../../crates/server/agreements/terms.en.md?raw";
 import termsZh from "../../crates/server/agreements/terms.zh-CN.md?raw";
 import privacyEn from "../../crates/server/agreements/privacy.en.md?raw";
@@ -19,9 +19,9 @@ const titled = (d: Omit<Doc, "titles"> & { zhTitle?: string }): Doc => {
 };
 
 const samples = (): Doc[] => [
-  titled({ id: "terms", title: "Nubo Terms of Service", zhTitle: "Nubo 服务条款", version: "2026-11-01", effective: "2026-11-01", required: "sign-in", locales: ["en", "zh-CN"], accepted: false, texts: { en: termsEn, "zh-CN": termsZh } }),
-  titled({ id: "privacy", title: "Nubo Privacy Policy", zhTitle: "Nubo 隐私政策", version: "1", effective: "2026-11-01", required: "sign-in", locales: ["en", "zh-CN"], accepted: false, texts: { en: privacyEn, "zh-CN": privacyZh } }),
-  titled({ id: "push", title: "Instant Change Notifications", zhTitle: "即时变更通知", version: "1", effective: "2026-11-01", required: "optional", locales: ["en", "zh-CN"], accepted: false, texts: { en: pushEn, "zh-CN": pushZh } }),
+  titled({ id: "terms", title: "Nubo Terms of Service", zhTitle: "Nubo 服务条款", version: "2026-11-01", effective: "2026-11-01", required: "sign-in", locales: ["en", "zh-CN"], accepted: false, upcoming: null, texts: { en: termsEn, "zh-CN": termsZh } }),
+  titled({ id: "privacy", title: "Nubo Privacy Policy", zhTitle: "Nubo 隐私政策", version: "1", effective: "2026-11-01", required: "sign-in", locales: ["en", "zh-CN"], accepted: false, upcoming: null, texts: { en: privacyEn, "zh-CN": privacyZh } }),
+  titled({ id: "push", title: "Instant Change Notifications", zhTitle: "即时变更通知", version: "1", effective: "2026-11-01", required: "optional", locales: ["en", "zh-CN"], accepted: false, upcoming: null, texts: { en: pushEn, "zh-CN": pushZh } }),
 ];
 
 async function shared(): Promise<Doc[]> {
@@ -35,7 +35,7 @@ async function shared(): Promise<Doc[]> {
       existing.locales.push(m.locale);
       existing.texts[m.locale] = text;
     } else {
-      docs.push({ id: m.id, title: m.title, titles: { [m.locale]: m.title }, version: m.version, effective: m.effective, required: m.required, locales: [m.locale], accepted: false, texts: { [m.locale]: text } });
+      docs.push({ id: m.id, title: m.title, titles: { [m.locale]: m.title }, version: m.version, effective: m.effective, required: m.required, locales: [m.locale], accepted: false, upcoming: null, texts: { [m.locale]: text } });
     }
   }
   return docs;
@@ -99,7 +99,27 @@ export function installMockBackend(params: URLSearchParams) {
   (window as unknown as { __nuboCalls: typeof calls }).__nuboCalls = calls;
   // Lets a test play the tray: `__nuboEmit("nubo://show", "restore")`.
   (window as unknown as { __nuboEmit: typeof emit }).__nuboEmit = emit;
+  // A step named in ?hold=… (code: a code sign-in's approval; restore: a
+  // restore's end) waits until the test lets it go, `__nuboRelease("code")`,
+  // so that the test sees the screen in between however slow the machine.
+  const held = params.getAll("hold");
+  const released = new Map<string, () => void>();
+  const gates = new Map(held.map((name) => [name, new Promise<void>((go) => released.set(name, go))]));
+  const hold = (name: string) => gates.get(name) ?? Promise.resolve();
+  (window as unknown as { __nuboRelease: (name: string) => void }).__nuboRelease = (name) => released.get(name)?.();
   const fail = (problem: SignInProblem | null, message: string) => Promise.reject({ problem, message });
+  // The service's records (?records=second-pc: another computer accepted
+  // already, and this one shows the same).
+  type Rec = { id: string; kind: "accepted" | "withdrawn" | "declined"; version: string; locale: string; at: number };
+  const records: Rec[] =
+    params.get("records") === "second-pc"
+      ? [
+          { id: "terms", kind: "accepted", version: "2026-11-01", locale: "zh-CN", at: day0 },
+          { id: "privacy", kind: "accepted", version: "1", locale: "en", at: day0 },
+          { id: "push", kind: "withdrawn", version: "1", locale: "", at: day1 },
+        ]
+      : [];
+  let outdatedOnce = params.get("outdated") === "1";
 
   mockIPC(async (cmd, args) => {
     calls.push({ cmd, args });
@@ -136,26 +156,61 @@ export function installMockBackend(params: URLSearchParams) {
         };
       case "code_sign_in_wait":
         await new Promise((r) => setTimeout(r, 400));
+        await hold("code");
         if (params.get("code") === "expire") return fail(null, "the code BCDF-GHJK expired before it was approved; start the sign-in again");
         Object.assign(state, { phase: "agreements", server: "http://127.0.0.1:8787", account: "demo" });
         return state;
       case "agreements":
-        return (await docsReady).map((d) => ({ id: d.id, title: d.title, titles: d.titles, version: d.version, effective: d.effective, required: d.required, locales: d.locales, accepted: d.accepted }));
+        return (await docsReady).map((d) => ({ id: d.id, title: d.title, titles: d.titles, version: d.version, effective: d.effective, required: d.required, locales: d.locales, accepted: d.accepted, upcoming: d.upcoming }));
       case "agreement_text": {
         const doc = (await docsReady).find((d) => d.id === a.id);
         const markdown = doc?.texts[String(a.locale)];
         if (markdown === undefined) return fail(null, "no such document");
+        if (a.version && a.version !== doc?.version) return { id: a.id, locale: a.locale, markdown: `# Version ${String(a.version)}\n\nThe text of version ${String(a.version)}.` };
         return { id: a.id, locale: a.locale, markdown };
       }
       case "accept": {
         const acc = a.acceptance as Acceptance;
         if (!acc.age) return fail(null, "confirm your age");
+        if (outdatedOnce) {
+          // The operator published a new version of the terms meanwhile.
+          outdatedOnce = false;
+          const terms = (await docsReady).find((d) => d.id === "terms");
+          if (terms) terms.version = "2027-01-01";
+          return fail("agreement_outdated", "version 2026-11-01 of \"terms\" was replaced");
+        }
+        for (const d of acc.documents) records.push({ id: d.id, kind: "accepted", version: d.version, locale: d.locale, at: day1 });
         state.phase = "folder";
         return state;
       }
       case "decline":
+        for (const d of a.documents as ShownDocument[]) records.push({ id: d.id, kind: "declined", version: d.version, locale: d.locale, at: day1 });
         Object.assign(state, { phase: "welcome", account: null });
         return state;
+      case "legal": {
+        const docs = await docsReady;
+        return docs.map((d): LegalDocument => {
+          const r = [...records].reverse().find((x) => x.id === d.id);
+          return {
+            id: d.id, titles: d.titles, locales: d.locales, version: d.version, effective: d.effective, required: d.required, upcoming: d.upcoming,
+            record: r && state.account !== null ? { kind: r.kind, version: r.version, locale: r.locale, at: r.at, age: "adult", titles: d.titles } : null,
+          };
+        });
+      }
+      case "account_summary":
+        return { files: 1200, bytes: 3_400_000_000, trash_files: 4, trash_bytes: 250_052_900, versions: 7, version_bytes: 12_000, only_on_service: [{ path: "/videos", bytes: 2_000_000_000 }] };
+      case "change_password": {
+        const c = a.change as { current: string; new: string; sign_out_others: boolean };
+        if (c.current !== "correct") return fail("wrong_credentials", "the current password is wrong; the password was not changed");
+        return null;
+      }
+      case "export": {
+        for (let i = 1; i <= 3; i++) {
+          await new Promise((r) => setTimeout(r, 200));
+          await emit("nubo://export-progress", { files_done: i, files_total: 3, bytes_done: i * 1000, bytes_total: 3000, path: `file-${i}.txt` });
+        }
+        return { files: 3, unchanged: 0, skipped: [] };
+      }
       case "default_folder":
         return "/home/user/Nubo";
       case "choose_folder": {
@@ -254,6 +309,7 @@ export function installMockBackend(params: URLSearchParams) {
           }
           await emit("nubo://restore-progress", { done: i + 1, total: items.length, label: item.label, error: null });
         }
+        await hold("restore");
         return out;
       }
       case "set_push":

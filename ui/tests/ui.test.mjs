@@ -47,7 +47,8 @@ after(async () => {
 
 async function open(query = "") {
   const page = await browser.newPage({ viewport: { width: 880, height: 700 } });
-  page.setDefaultTimeout(10_000);
+  // Bounded for a hung page, and generous for a loaded machine.
+  page.setDefaultTimeout(30_000);
   await page.goto(`${base}/?${query}`);
   return page;
 }
@@ -94,8 +95,17 @@ describe("first-run wizard", () => {
     assert.ok(await page.getByTestId("accept").isEnabled());
     await page.getByTestId("accept").click();
 
+    // Exactly what was shown: each document's version and language.
     const [acceptance] = await calls(page, "accept");
-    assert.deepEqual(acceptance, { acceptance: { age: "guardian", push: false, locale: "en" } });
+    assert.deepEqual(acceptance, {
+      acceptance: {
+        age: "guardian",
+        documents: [
+          { id: "terms", version: "2026-11-01", locale: "en" },
+          { id: "privacy", version: "1", locale: "en" },
+        ],
+      },
+    });
 
     await page.getByTestId("folder").waitFor();
     assert.equal(await page.getByTestId("local").inputValue(), "/home/user/Nubo");
@@ -165,7 +175,7 @@ describe("first-run wizard", () => {
     assert.equal((await calls(page, "open_logs")).length, 1);
     await shot(page, "7-settings");
     await page.getByRole("button", { name: "Privacy and legal" }).click();
-    await page.getByTestId("legal").getByText("Accepted version 2026-11-01").waitFor();
+    await page.getByTestId("legal-terms").getByText("You accepted version 2026-11-01 on 2026-11-23, in English").waitFor();
     await page.close();
   });
 
@@ -215,7 +225,7 @@ describe("first-run wizard", () => {
   });
 
   test("signs in with a code approved from another device, shown with a QR code", async () => {
-    let page = await open();
+    let page = await open("hold=code");
     await page.getByRole("button", { name: "Next" }).click();
     await page.getByTestId("with-code").click();
     assert.equal(await page.getByTestId("user-code").textContent(), "BCDF-GHJK");
@@ -224,6 +234,7 @@ describe("first-run wizard", () => {
     assert.ok(body.includes("nubo approve BCDF-GHJK") && body.includes("http://127.0.0.1:8787/device"), body);
     await shot(page, "2-sign-in-code");
     // Approved elsewhere: the wizard goes on by itself.
+    await page.evaluate(() => window.__nuboRelease("code"));
     await page.getByTestId("agreements").waitFor();
     await page.close();
 
@@ -242,17 +253,15 @@ describe("first-run wizard", () => {
     await page.getByTestId("decline").click();
     await page.getByTestId("welcome").waitFor();
     assert.deepEqual(await calls(page, "accept"), []);
-    assert.equal((await calls(page, "decline")).length, 1);
+    // Recorded on the service: the document shown, as shown.
+    assert.deepEqual(await calls(page, "decline"), [{ documents: [{ id: "terms", version: "2026-11-01", locale: "en" }] }]);
     await page.close();
   });
 });
 
 describe("the service's real agreements", () => {
-  test("render with headings, numbered clauses and bold clauses highlighted", async (t) => {
-    if (!existsSync(join(sharedAgreements, "manifest.json"))) {
-      t.skip(`SKIPPED: ${sharedAgreements} is absent on this machine`);
-      return;
-    }
+  test("render with headings, numbered clauses and bold clauses highlighted", async () => {
+    assert.ok(existsSync(join(sharedAgreements, "manifest.json")), `${sharedAgreements} is missing: the shared real-world agreements must sit beside the repository`);
     const page = await open("agreements=shared");
     await signIn(page);
     await page.getByTestId("agreements").waitFor();
@@ -304,6 +313,91 @@ describe("the service's real agreements", () => {
     await page.getByTestId("push").waitFor();
     await page.close();
   });
+
+  test("every document, in each language, shows every bold span highlighted and no literal **", async () => {
+    assert.ok(existsSync(join(sharedAgreements, "manifest.json")), `${sharedAgreements} is missing: the shared real-world agreements must sit beside the repository`);
+    const manifest = JSON.parse(readFileSync(join(sharedAgreements, "manifest.json"), "utf8"));
+    const rendered = new Set();
+    for (const lang of ["en", "zh-CN"]) {
+      // Reachable before sign-in: the welcome step's "Privacy and legal".
+      const page = await open(`agreements=shared&lang=${lang}`);
+      await page.getByTestId("welcome-legal").click();
+      await page.getByTestId("legal").waitFor();
+      const ids = [...new Set(manifest.documents.map((d) => d.id))];
+      for (const id of ids) {
+        const entries = manifest.documents.filter((d) => d.id === id);
+        const entry = entries.find((d) => d.locale === lang) ?? entries.find((d) => d.locale === "en") ?? entries[0];
+        const doc = page.getByTestId("legal-document");
+        const before = (await doc.count()) ? await doc.textContent() : "";
+        await page.getByTestId(`legal-${id}`).getByTestId("read").click();
+        // This document's text, not the one shown before.
+        await page.waitForFunction((b) => {
+          const el = document.querySelector('[data-testid="legal-document"]');
+          return el && el.querySelector("p") && el.textContent !== b;
+        }, before);
+        const source = readFileSync(join(sharedAgreements, entry.file), "utf8");
+        const text = await doc.textContent();
+        assert.ok(!text.includes("**"), `${entry.file}: a literal ** is left`);
+        const pairs = (source.match(/\*\*/g) ?? []).length / 2;
+        const strong = doc.locator("strong");
+        assert.equal(await strong.count(), pairs, `${entry.file}: every **…** span is bold`);
+        const colors = await strong.evaluateAll((els) => els.map((el) => getComputedStyle(el).backgroundColor));
+        assert.ok(colors.every((c) => c === "rgb(255, 241, 168)"), `${entry.file}: every bold span highlighted: ${colors}`);
+        if (entry.file === "account-user-agreement.zh-CN.md") await shot(page, "agreement-zh-bold");
+        rendered.add(entry.file);
+      }
+      await page.close();
+    }
+    assert.deepEqual([...rendered].sort(), manifest.documents.map((d) => d.file).sort(), "every shared document was rendered");
+  });
+});
+
+describe("privacy and legal", () => {
+  test("a second computer shows the first one's records, titles, languages and a withdrawal", async () => {
+    const page = await open("records=second-pc");
+    await signIn(page);
+    await page.getByTestId("agreements").waitFor();
+    await page.evaluate(() => window.__nuboEmit("nubo://show", "legal"));
+    await page.getByTestId("legal").waitFor();
+    await page.getByTestId("legal-terms").getByText("Nubo Terms of Service").waitFor();
+    await page.getByTestId("legal-terms").getByText("You accepted version 2026-11-01 on 2026-11-20, in 简体中文").waitFor();
+    await page.getByTestId("legal-privacy").getByText("You accepted version 1 on 2026-11-20, in English").waitFor();
+    await page.getByTestId("legal-push").getByText("You withdrew your consent to version 1 on 2026-11-23").waitFor();
+    await page.getByTestId("legal-push").getByText("(Optional)").waitFor();
+    await page.getByTestId("legal-privacy").getByTestId("read").click();
+    await page.getByTestId("legal-document").locator("p").first().waitFor();
+    await shot(page, "legal-second-pc");
+    await page.close();
+  });
+
+  test("the age question names 18, tells a minor what to do, and documents can be read again", async () => {
+    const page = await open();
+    await signIn(page);
+    await page.getByTestId("agreements").waitFor();
+    await readToEnd(page);
+    await page.getByTestId("next-doc").click();
+    assert.equal(await page.getByTestId("doc-title").textContent(), "Nubo Privacy Policy");
+    await page.getByText("Are you 18 or older?").waitFor();
+    assert.match(await page.getByTestId("age-minor").textContent(), /under 18 and no parent or guardian agrees, choose “Decline and sign out”/);
+    await page.getByTestId("previous-doc").click();
+    assert.equal(await page.getByTestId("doc-title").textContent(), "Nubo Terms of Service");
+    await page.close();
+  });
+
+  test("a version replaced while it was read is shown anew, and not accepted", async () => {
+    const page = await open("outdated=1");
+    await signIn(page);
+    await page.getByTestId("agreements").waitFor();
+    await readToEnd(page);
+    await page.getByTestId("next-doc").click();
+    await readToEnd(page);
+    await page.getByTestId("age-adult").check();
+    await page.getByTestId("accept").click();
+    await page.getByText("A newer version of a document was published while you read it").waitFor();
+    assert.match(await page.getByTestId("doc-version").textContent(), /2027-01-01/);
+    assert.equal(await page.getByTestId("folder").count(), 0, "still on the agreements");
+    await page.close();
+  });
 });
 
 /** Through the wizard to the running app's status window. */
@@ -325,7 +419,7 @@ async function toRunning(query = "") {
 
 describe("restore", () => {
   test("the tray's entry opens deleted items grouped by day and folder; several come back with progress", async () => {
-    const page = await toRunning();
+    const page = await toRunning("hold=restore");
     // What the tray's "Restore deleted files…" does.
     await page.evaluate(() => window.__nuboEmit("nubo://show", "restore"));
     await page.getByTestId("restore").waitFor();
@@ -356,8 +450,9 @@ describe("restore", () => {
     await page.getByTestId("deleted-item").filter({ hasText: "report.txt" }).getByRole("checkbox").check();
     assert.equal(await button.textContent(), "Restore selected (2)");
     await button.click();
-    await page.getByTestId("restore-progress").waitFor();
+    await page.getByTestId("restore-progress").getByText("Restoring 2 of 2").waitFor();
     await shot(page, "restore-2-progress");
+    await page.evaluate(() => window.__nuboRelease("restore"));
     const summary = await page.getByTestId("restore-summary").textContent();
     assert.ok(summary.includes("Files restored: 101."), summary);
     const restored = (await calls(page, "restore"))[0].items;
@@ -438,7 +533,24 @@ describe("account settings", () => {
     assert.equal(await push.isChecked(), false, "off unless chosen");
     await push.check();
     assert.deepEqual(await calls(page, "set_push"), [{ on: true }]);
+    // The password: a wrong current one is refused, with the reason shown.
+    await page.getByTestId("password").click();
+    await page.getByTestId("password-current").fill("wrong");
+    await page.getByTestId("password-new").fill("new-pw");
+    await page.getByTestId("password-go").click();
+    await page.getByText("the current password is wrong").waitFor();
+    await page.getByTestId("password-current").fill("correct");
+    await page.getByTestId("password-go").click();
+    await page.getByTestId("account-note").getByText("The password is changed.").waitFor();
+    assert.deepEqual((await calls(page, "change_password")).at(-1), { change: { current: "correct", new: "new-pw", sign_out_others: false } });
+    // Before cancelling: what would be lost, and a way to download it first.
     await page.getByTestId("cancel-account").click();
+    await page.getByTestId("cancel-lost").getByText("1200 files (3.4 GB), 4 files in the trash (250.1 MB) and 7 earlier versions (12.0 kB)").waitFor();
+    await page.getByTestId("cancel-only-there").getByText("/videos (2.0 GB)").waitFor();
+    await page.getByTestId("cancel-export").click();
+    await page.getByTestId("export-progress").waitFor();
+    await page.getByText("3 files downloaded; 0 were there already.").waitFor();
+    assert.deepEqual(await calls(page, "export"), [{ dir: "/home/user/Chosen", trash: false }]);
     const go = page.getByTestId("cancel-go");
     assert.equal(await go.isDisabled(), true);
     await page.getByTestId("cancel-typed").fill("dem");

@@ -12,6 +12,8 @@ use nubo_engine::account;
 use nubo_engine::planner::Mode;
 use nubo_engine::{Engine, Home, Outcome};
 
+mod account_cmd;
+mod agreements;
 mod restore;
 
 #[derive(Parser)]
@@ -62,10 +64,16 @@ enum Command {
     },
     /// Show the service's agreements, or accept them.
     Agreements {
-        /// Accept every pending required agreement, as an adult.
+        /// Accept every pending required agreement: each is saved to a file
+        /// and its path printed first; on a terminal, asks whether you are
+        /// 18 or older (or your guardian agrees).
         #[arg(long)]
         accept: bool,
-        /// With --accept: a guardian has read and agrees (for a minor).
+        /// With --accept, for scripts: I am 18 or older.
+        #[arg(long, requires = "accept", conflicts_with = "guardian")]
+        adult: bool,
+        /// With --accept, for scripts: I am under 18 and my guardian has
+        /// read the documents and agrees.
         #[arg(long, requires = "accept")]
         guardian: bool,
         /// With --accept: also consent to instant change notifications (push terms).
@@ -120,6 +128,14 @@ enum Command {
     Account {
         #[command(subcommand)]
         command: AccountCommand,
+    },
+    /// Copy everything the account stores on the service into DIR (with
+    /// --trash, the trash too, into DIR/"Trash (from Nubo)"). Run it again
+    /// to resume: files already there are skipped.
+    Export {
+        dir: PathBuf,
+        #[arg(long)]
+        trash: bool,
     },
     /// Bring back deleted files and folders, or earlier versions of a file.
     Restore(restore::RestoreArgs),
@@ -230,6 +246,16 @@ enum AdminCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Set a new password for an account (read from standard input) and
+    /// sign every device of it out: for a user who lost the password.
+    ResetPassword {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// The account ID or phone number.
+        account: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
     /// Bring a PostgreSQL database's schema up to date; with --from-data,
     /// first copy a data folder's service into it (see "Operating at
     /// scale" in the README).
@@ -257,7 +283,15 @@ enum AdminCommand {
 enum AccountCommand {
     /// Delete the account and everything it stores on the service, after
     /// typing its ID on standard input. Files on your computers stay.
+    /// First says what would be lost (see `nubo export`).
     Cancel,
+    /// Change the password: reads the current one, then the new one, one
+    /// line each, from standard input. Other devices stay signed in.
+    Password {
+        /// Also sign out every other device of the account.
+        #[arg(long)]
+        sign_out_others: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -380,7 +414,7 @@ async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn human(bytes: u64) -> String {
+pub(crate) fn human(bytes: u64) -> String {
     let units = ["B", "kB", "MB", "GB", "TB"];
     let (mut n, mut i) = (bytes as f64, 0);
     while n >= 1000.0 && i < units.len() - 1 {
@@ -460,6 +494,21 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             tokio::task::spawn_blocking(move || {
                 nubo_server::add_account(&config, &account_id, phone.as_deref(), quota, &password)?;
                 println!("account {account_id} created");
+                anyhow::Ok(0)
+            })
+            .await?
+        }
+        Command::Admin {
+            command:
+                AdminCommand::ResetPassword {
+                    storage, account, ..
+                },
+        } => {
+            let password = read_password()?;
+            let config = storage.config(false)?;
+            tokio::task::spawn_blocking(move || {
+                nubo_server::reset_password(&config, &account, &password)?;
+                println!("the password of {account} is reset; every device of it signs in again");
                 anyhow::Ok(0)
             })
             .await?
@@ -573,6 +622,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Agreements {
             accept,
+            adult,
             guardian,
             push,
             read,
@@ -584,89 +634,19 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         } => {
             let home = home_of(cli.home)?;
             let _log = log_to_home(&home);
-            if decline {
-                account::logout(&home).await?;
-                println!(
-                    "declined: this device is signed out and syncs nothing; your files stay where they are. \
-                     To use Nubo again, sign in and accept the agreements"
-                );
-                return Ok(0);
-            }
-            let engine = Engine::open(home)?;
-            if history {
-                let records = engine.db.acceptances()?;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&records)?);
-                } else {
-                    for r in records {
-                        println!(
-                            "{}\tversion {}\t{}\t{}\t{}",
-                            r.id, r.version, r.locale, r.age, r.accepted_at
-                        );
-                    }
-                }
-                return Ok(0);
-            }
-            if withdraw_push {
-                let records = account::withdraw_optional(&engine).await?;
-                if records.is_empty() {
-                    println!(
-                        "no consent to withdraw: instant change notifications were not allowed"
-                    );
-                }
-                for r in records {
-                    println!(
-                        "withdrew consent to {} version {}; changes from the service are now found by polling",
-                        r.id, r.version
-                    );
-                }
-                return Ok(0);
-            }
-            if let Some(id) = read {
-                print!("{}", engine.remote().agreement_text(&id, &locale).await?);
-                return Ok(0);
-            }
-            if accept {
-                let records = account::accept(&engine, guardian, push, &locale).await?;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&records)?);
-                } else if records.is_empty() {
-                    println!("nothing to accept: every agreement is accepted");
-                } else {
-                    for r in records {
-                        println!(
-                            "accepted {} version {} ({}, {})",
-                            r.id, r.version, r.locale, r.age
-                        );
-                    }
-                }
-                return Ok(0);
-            }
-            let docs = account::agreements(&engine).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&docs)?);
-            } else {
-                for d in &docs {
-                    println!(
-                        "{} [{}] \"{}\" version {} effective {} ({}) in {}",
-                        if d.accepted { "accepted" } else { "PENDING " },
-                        d.id,
-                        d.title,
-                        d.version,
-                        d.effective,
-                        match d.required {
-                            nubo_protocol::Requirement::SignIn => "required to sign in",
-                            nubo_protocol::Requirement::Sync => "required to sync",
-                            nubo_protocol::Requirement::Optional => "optional",
-                        },
-                        d.locales.join(", ")
-                    );
-                }
-                if docs.iter().any(|d| !d.accepted) {
-                    println!("read one with `nubo agreements --read ID --locale en|zh-CN`; accept with `nubo agreements --accept` (add --guardian if a guardian agrees for a minor)");
-                }
-            }
-            Ok(0)
+            let request = agreements::Request {
+                accept,
+                adult,
+                guardian,
+                push,
+                read,
+                locale,
+                history,
+                decline,
+                withdraw_push,
+                json,
+            };
+            agreements::run(home, request).await
         }
         Command::Folder { command } => {
             let home = home_of(cli.home)?;
@@ -741,7 +721,17 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let _lock = home.lock_for_sync()?;
             let engine = Engine::open(home)?;
             if once {
-                return match engine.sync_once(allow_mass_delete).await? {
+                let outcome = engine.sync_once(allow_mass_delete).await?;
+                // What is left alone is said on every pass, not only in `status`.
+                let problems: Vec<String> = engine
+                    .db
+                    .meta("problems")?
+                    .and_then(|p| serde_json::from_str(&p).ok())
+                    .unwrap_or_default();
+                for p in problems {
+                    eprintln!("not synced: {p}");
+                }
+                return match outcome {
                     Outcome::InSync => Ok(0),
                     Outcome::Paused(pauses) => {
                         for p in pauses {
@@ -786,6 +776,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("state: {}", s.state.as_deref().unwrap_or("not synced yet"));
             if let Some(n) = &s.notice {
                 println!("notice: {n}");
+            }
+            for (title, version, date) in &s.upcoming_agreements {
+                println!("new terms take effect on {date}: \"{title}\" version {version} (read it with `nubo agreements`)");
             }
             if let Some((used, quota)) = s.storage {
                 println!("storage: {} of {} used", human(used), human(quota));
@@ -834,27 +827,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Account {
             command: AccountCommand::Cancel,
-        } => {
+        } => account_cmd::cancel(home_of(cli.home)?).await,
+        Command::Account {
+            command: AccountCommand::Password { sign_out_others },
+        } => account_cmd::password(home_of(cli.home)?, sign_out_others).await,
+        Command::Export { dir, trash } => {
             let home = home_of(cli.home)?;
-            let account = home
-                .load_config()?
-                .account_id
-                .context("not signed in: there is no account to cancel")?;
-            eprintln!(
-                "This deletes the account {account} and everything it stores on the service, for every device. \
-                 Files on your computers stay. Type the account ID to confirm:"
-            );
-            let mut typed = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut typed)
-                .context("cannot read the confirmation from standard input")?;
-            if typed.trim() != account {
-                bail!("the confirmation did not match {account:?}; nothing was deleted");
-            }
-            account::cancel_account(&home, typed.trim()).await?;
-            println!("the account {account} is cancelled; your files here stay where they are");
-            Ok(0)
+            let _log = log_to_home(&home);
+            account_cmd::export(home, &dir, trash).await
         }
         Command::Restore(args) => {
             let home = home_of(cli.home)?;

@@ -19,11 +19,35 @@ impl Moments {
     }
 }
 
+/// A's uploads and B's downloads during the kill rounds: at most 1 MB at
+/// once (the limit's one second of burst), then 1 MB a second.
+const KILL_ROUNDS_KBPS: u64 = 1000;
+
+/// 3 MB of new files before each kill round: a run limited as above needs
+/// two seconds for them at least, on any machine, and every kill comes
+/// within 220 ms. Files of 300 kB, so that a run still finishes some.
+fn new_files(client: &Client, dir: &str, round: u64) {
+    for k in 0..10 {
+        client.write(
+            &format!("{dir}r{round:02}-{k}.bin"),
+            random_bytes(5000 + round * 10 + k, 300_000),
+        );
+    }
+}
+
 #[test]
 fn fifty_kills_during_a_large_sync_lose_and_duplicate_nothing() {
     const SEED: u64 = 0x6e75626f;
     let service = Service::start();
     let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    // A third PC, never killed, adds new files for each of B's runs.
+    let c = Client::for_account(
+        &service,
+        "pc-c",
+        "demo",
+        "nubo-demo",
+        &["--remote", "/from-c", "--mode", "two-way"],
+    );
     for i in 0..200 {
         a.write(
             &format!("set/{:02}/file-{i:03}.bin", i % 13),
@@ -32,39 +56,55 @@ fn fifty_kills_during_a_large_sync_lose_and_duplicate_nothing() {
     }
     a.write("set/large-1.bin", random_bytes(1, 20 << 20));
     a.write("set/large-2.bin", random_bytes(2, 12 << 20));
+    a.set_config("upload_limit_kbps", KILL_ROUNDS_KBPS);
+    b.set_config("download_limit_kbps", KILL_ROUNDS_KBPS);
     let mut moments = Moments(SEED);
-    let mut interrupted = 0;
+    let mut finished = Vec::new();
     let mut log = Vec::new();
     for round in 0..50 {
         // Uploads on A and downloads on B both get cut.
-        let client = if round % 2 == 0 { &a } else { &b };
-        // The user keeps working on A: every run has something to do.
-        a.write(
-            &format!("more/r{round:02}.bin"),
-            random_bytes(5000 + round, 2_500_000),
-        );
-        a.write(
-            &format!("set/{:02}/file-{:03}.bin", round % 13, round * 4),
-            random_bytes(9000 + round, 40_000),
-        );
+        let client = if round % 2 == 0 {
+            // The user keeps working on A: every run has something to do.
+            new_files(&a, "more/", round);
+            a.write(
+                &format!("set/{:02}/file-{:03}.bin", round % 13, round * 4),
+                random_bytes(9000 + round, 40_000),
+            );
+            &a
+        } else {
+            new_files(&c, "", round);
+            c.sync();
+            &b
+        };
         let delay = moments.next_ms();
         let mut child = client.command(&["sync", "--once"]).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(delay));
-        if child.try_wait().unwrap().is_none() {
-            interrupted += 1;
+        if let Some(status) = child.try_wait().unwrap() {
+            finished.push(format!("round {round} ({}: {status})", client.name));
         }
         let _ = child.kill(); // SIGKILL: no cleanup runs
         let _ = child.wait();
         log.push(format!("{}@{delay}ms", client.name));
     }
     assert!(
-        interrupted >= 15,
-        "only {interrupted} of 50 kills landed mid-sync (seed {SEED:#x}); the test did not test"
+        finished.is_empty(),
+        "syncs ended before their kill (seed {SEED:#x}): {}",
+        finished.join(", ")
     );
-    let expected = a.files();
+    let from_c = c.files();
+    let mut expected = a.files();
+    expected.retain(|path, _| !path.starts_with("from-c/"));
+    expected.extend(
+        from_c
+            .iter()
+            .map(|(p, d)| (format!("from-c/{p}"), d.clone())),
+    );
+    a.set_config("upload_limit_kbps", 0);
+    b.set_config("download_limit_kbps", 0);
     a.sync();
     b.sync();
     a.sync();
+    c.sync();
     let moments = log.join(" ");
     assert_eq!(
         a.files(),
@@ -72,6 +112,11 @@ fn fifty_kills_during_a_large_sync_lose_and_duplicate_nothing() {
         "A lost or gained something; kills: {moments}"
     );
     assert_eq!(b.files(), expected, "B differs from A; kills: {moments}");
+    assert_eq!(
+        c.files(),
+        from_c,
+        "C lost or gained something; kills: {moments}"
+    );
     assert!(
         temp_files(&a.root).is_empty() && temp_files(&b.root).is_empty(),
         "unfinished downloads left behind; kills: {moments}"
@@ -94,12 +139,27 @@ fn the_service_killed_mid_upload_and_restarted_loses_and_doubles_nothing() {
         );
     }
     let expected = a.files();
+    // At 4 MB/s (after a first second's burst) the upload takes eight
+    // seconds at least, on any machine: the service dies once it holds a
+    // third of it, with some files committed perhaps and others not yet.
+    a.set_config("upload_limit_kbps", 4000);
     let mut upload = a.command(&["sync", "--once"]).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let stored = || -> u64 {
+        let files = service.chunk_files();
+        files
+            .iter()
+            .filter_map(|f| f.metadata().ok())
+            .map(|m| m.len())
+            .sum()
+    };
+    assert!(
+        wait_until(Duration::from_secs(60), || stored() >= 12 << 20),
+        "the service did not receive a third of the upload within a minute"
+    );
     let cut = upload.try_wait().unwrap().is_none();
     service.restart_hard(&["--demo"]);
-    // It fails, or finishes if no request was in flight at the moment:
-    // either way, the next passes must converge.
+    // It fails, or finishes once the service is back: either way, the next
+    // passes must converge.
     let _ = upload.wait().unwrap();
     assert!(
         cut,
@@ -107,6 +167,7 @@ fn the_service_killed_mid_upload_and_restarted_loses_and_doubles_nothing() {
     );
 
     // Back up: the next pass finishes, nothing twice on the service.
+    a.set_config("upload_limit_kbps", 0);
     a.sync();
     b.sync();
     assert_eq!(b.files(), expected);

@@ -73,7 +73,7 @@ fn a_new_pc_signs_in_with_a_code_approved_from_another() {
         "{devices}"
     );
 
-    c.ok(&["agreements", "--accept"]);
+    c.ok(&["agreements", "--accept", "--adult"]);
     c.ok(&["folder", "add", c.root.to_str().unwrap()]);
     c.sync();
     assert_eq!(c.read("hello.txt").unwrap(), b"from A");

@@ -18,7 +18,7 @@ fn a_full_disk_here_keeps_the_rest_syncing_and_downloads_resume_when_space_retur
     let service = Service::start();
     let a = Client::new(&service, "pc-a");
     let b = Client::signed_in(&service, "pc-b", "demo", "nubo-demo");
-    b.ok(&["agreements", "--accept"]);
+    b.ok(&["agreements", "--accept", "--adult"]);
     let disk = SmallDisk::mount(&b.root, 8 * MB);
     b.write("mine.txt", "written on B before it ran out of room");
     let root = b.root.to_str().unwrap().to_string();

@@ -52,7 +52,7 @@ fn tokens_live_in_the_keyring_and_never_in_the_home() {
         );
     }
     // The tokens are read back from the keyring for real work.
-    let out = nubo(&["agreements", "--accept"], None);
+    let out = nubo(&["agreements", "--accept", "--adult"], None);
     assert!(
         out.status.success(),
         "{}",

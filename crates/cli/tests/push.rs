@@ -24,7 +24,7 @@ fn with_push_consent_a_watching_home_sees_an_edit_without_polling() {
     let service = Service::start();
     let a = Client::new(&service, "pc-a");
     let b = Client::new(&service, "pc-b");
-    b.ok(&["agreements", "--accept", "--push"]);
+    b.ok(&["agreements", "--accept", "--adult", "--push"]);
     let _watching = Stop(watch_without_polling(&b));
     // Let B finish its first round and connect.
     assert!(wait_until(Duration::from_secs(30), || b.status_json()
@@ -66,7 +66,7 @@ fn consent_to_push_can_be_withdrawn_and_is_recorded() {
     let service = Service::start();
     let a = Client::new(&service, "pc-a");
     let b = Client::new(&service, "pc-b");
-    b.ok(&["agreements", "--accept", "--push"]);
+    b.ok(&["agreements", "--accept", "--adult", "--push"]);
     let out = b.ok(&["agreements", "--withdraw-push"]);
     assert!(out.contains("withdrew consent to push"), "{out}");
     let history = b.ok(&["agreements", "--history"]);
@@ -97,7 +97,7 @@ fn consent_to_push_can_be_withdrawn_and_is_recorded() {
     );
     // Given again, it is used again (the record says so too).
     drop(_watching);
-    b.ok(&["agreements", "--accept", "--push"]);
+    b.ok(&["agreements", "--accept", "--adult", "--push"]);
     let _watching = Stop(watch_without_polling(&b));
     a.write("again.txt", "pushed again");
     a.sync();

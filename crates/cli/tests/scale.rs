@@ -174,7 +174,7 @@ fn homes_on_two_instances_converge_hear_each_other_and_keep_conflicts() {
 
     // B watches through instance two, with a poll interval longer than the
     // test: only push can bring it A's change made through instance one.
-    b.ok(&["agreements", "--accept", "--push"]);
+    b.ok(&["agreements", "--accept", "--adult", "--push"]);
     b.set_config("poll_interval_secs", 3600);
     let watching = Stop(
         b.command(&["sync"])

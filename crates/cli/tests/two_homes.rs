@@ -158,6 +158,9 @@ fn a_file_rewritten_while_it_uploads_ends_with_its_final_content() {
     let service = Service::start();
     let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
     a.write("big.bin", random_bytes(3, 48 << 20));
+    // At 8 MB/s (after a first second's burst) the upload takes five
+    // seconds at least, on any machine: the rewrite lands in its middle.
+    a.set_config("upload_limit_kbps", 8000);
     let mut watcher = a
         .command(&["sync"])
         .stdout(Stdio::null())
@@ -183,6 +186,17 @@ fn a_file_rewritten_while_it_uploads_ends_with_its_final_content() {
         1,
         "no stray copies: {:?}",
         b.files().keys()
+    );
+    let versions: serde_json::Value =
+        serde_json::from_str(&b.ok(&["restore", "list", "--versions", "/big.bin", "--json"]))
+            .unwrap();
+    assert!(
+        versions["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["size"] != 48 << 20),
+        "the first content was not rewritten mid-upload: it reached the service whole: {versions}"
     );
 }
 
@@ -429,25 +443,78 @@ fn rebuilt_after(damage: fn(&std::path::Path)) {
     assert_eq!(b.files(), files);
 }
 
+/// Access tokens live this long in the test below. Not one second: a token
+/// made just before its expiry second ticks over lives a moment only, and
+/// the client tries twice, so on a loaded machine two tokens could die
+/// before a request of a burst of retries is read.
+const TOKEN_LIFE: Duration = Duration::from_secs(3);
+
+/// Long enough that the last access token has expired.
+fn expire() {
+    std::thread::sleep(TOKEN_LIFE + Duration::from_millis(500));
+}
+
 #[test]
 fn expired_access_tokens_are_refreshed_even_by_concurrent_transfers() {
-    let service = Service::start_with(&["--demo", "--access-ttl", "1"]);
+    let ttl = TOKEN_LIFE.as_secs().to_string();
+    let service = Service::start_with(&["--demo", "--access-ttl", &ttl]);
     let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
-    // Enough data that the transfers outlast a one-second token, so several
-    // of them meet the expiry at once.
+    // 126 MB at 20 MB/s (after a first second's burst) take five seconds at
+    // least, on any machine: the transfers are still going when the service
+    // stalls.
+    a.set_config("upload_limit_kbps", 20_000);
+    b.set_config("download_limit_kbps", 20_000);
     for i in 0..40 {
         a.write(&format!("f{i}.bin"), random_bytes(1000 + i, 3 << 20));
     }
-    std::thread::sleep(Duration::from_millis(1500));
-    a.sync();
-    std::thread::sleep(Duration::from_millis(1500));
-    b.sync();
+    expire();
+    sync_through_a_stall(&a, &service, || service.chunk_count() > 0);
+    expire();
+    sync_through_a_stall(&b, &service, || !temp_files(&b.root).is_empty());
     assert_eq!(b.files(), a.files());
     assert_eq!(b.files().len(), 40);
     // The rotated tokens were kept: a later run signs in with them.
-    std::thread::sleep(Duration::from_millis(1500));
+    expire();
     a.write("later.txt", "later");
     a.sync();
+}
+
+/// `sync --once` on `c`, which must succeed; once its transfers have
+/// `begun`, the service stalls until the access token has expired, with two
+/// requests at least waiting on it: they meet the expiry at once.
+fn sync_through_a_stall(c: &Client, service: &Service, begun: impl Fn() -> bool) {
+    let sync = c.command(&["sync", "--once"]).spawn().unwrap();
+    let transferring = wait_until(Duration::from_secs(60), begun);
+    let stalled = transferring && freeze_with_requests_waiting(service);
+    if stalled {
+        expire();
+        service.thaw();
+    }
+    let out = sync.wait_with_output().unwrap();
+    assert!(transferring, "{}: the transfers never began", c.name);
+    assert!(stalled, "{}: no two requests waited on the service", c.name);
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        c.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Freezes the service with two requests at least waiting on it. One it
+/// read before it froze waits for an answer instead, holding its transfer
+/// back, so with fewer it thaws a moment and tries again (for a minute).
+fn freeze_with_requests_waiting(service: &Service) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        service.freeze();
+        if wait_until(Duration::from_secs(1), || service.waiting_requests() >= 2) {
+            return true;
+        }
+        service.thaw();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }
 
 #[test]

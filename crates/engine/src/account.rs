@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use nubo_protocol::{
-    AcceptItem, AcceptRequest, AgeConfirmation, DeviceCodeResponse, ErrorCode, Requirement,
-    TokenResponse,
+    AcceptItem, AcceptRequest, AgeConfirmation, DeviceCodeResponse, ErrorCode, PendingAgreement,
+    Requirement, TokenResponse,
 };
 use serde::Serialize;
 
@@ -189,6 +189,44 @@ pub async fn cancel_account(home: &Home, confirm: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether a top-level item of the account (by name) is synced to this
+/// computer by one of the home's folders.
+pub fn synced_here(config: &crate::home::Config, name: &str) -> bool {
+    config.folders.iter().any(|f| {
+        let remote = f.remote.trim_matches('/');
+        if remote.is_empty() {
+            !f.excluded.iter().any(|e| e == name)
+        } else {
+            remote.split('/').next() == Some(name)
+        }
+    })
+}
+
+/// What the account stores on the service, with sizes: what cancelling
+/// would delete.
+pub async fn summary(engine: &Engine) -> anyhow::Result<nubo_protocol::AccountSummary> {
+    Ok(engine.remote().account_summary().await?)
+}
+
+/// Changes the password (the current one proves it is the owner). Other
+/// devices stay signed in unless `sign_out_others`. Neither password is kept.
+pub async fn change_password(
+    engine: &Engine,
+    current: &str,
+    new: &str,
+    sign_out_others: bool,
+) -> anyhow::Result<()> {
+    engine
+        .remote()
+        .change_password(&nubo_protocol::PasswordChange {
+            current: current.to_string(),
+            new: new.to_string(),
+            sign_out_others,
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 pub fn add_folder(
     home: &Home,
     local: &Path,
@@ -229,6 +267,7 @@ pub fn add_folder(
             );
         }
     }
+    refuse_nested_roots(&local)?;
     let folder = FolderConfig {
         id: config.folders.iter().map(|f| f.id).max().unwrap_or(0) + 1,
         local: local.clone(),
@@ -243,6 +282,39 @@ pub fn add_folder(
     config.folders.push(folder.clone());
     home.save_config(&config)?;
     Ok(folder)
+}
+
+/// A folder inside or around a folder that any Nubo home syncs (its
+/// `.nubo-root` marker says so) would sync the same files twice, each copy
+/// inside the other, one level deeper every round: refused.
+fn refuse_nested_roots(local: &Path) -> anyhow::Result<()> {
+    if let Some(outer) = local
+        .ancestors()
+        .skip(1)
+        .find(|a| a.join(ROOT_MARKER).is_file())
+    {
+        bail!(
+            "{} is inside {}, which Nubo already syncs; choose a folder outside it",
+            local.display(),
+            outer.display()
+        );
+    }
+    let inner = ignore::WalkBuilder::new(local)
+        .standard_filters(false)
+        .hidden(false)
+        .follow_links(false)
+        .build()
+        .filter_map(Result::ok)
+        .find(|e| e.depth() > 1 && e.file_name() == ROOT_MARKER);
+    if let Some(inner) = inner {
+        let dir = inner.path().parent().unwrap_or(local);
+        bail!(
+            "{} holds {}, which Nubo already syncs; choose a folder that does not hold it",
+            local.display(),
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Pauses or resumes one folder, or changes how it syncs.
@@ -311,29 +383,53 @@ fn folder_for(config: &crate::home::Config, remote_path: &str) -> anyhow::Result
 /// Refused while anything in it has changes here that are not synced yet;
 /// otherwise its local copy goes to the OS trash. Returns that local path.
 pub fn exclude(home: &Home, remote_path: &str) -> anyhow::Result<PathBuf> {
-    use crate::fs::LocalFs;
     let mut config = home.load_config()?;
     let (i, rel) = folder_for(&config, remote_path)?;
-    let folder = config.folders[i].clone();
-    if folder.excluded.contains(&rel) {
-        bail!("{remote_path} is already excluded");
-    }
     let (db, _) = StateDb::open(&home.db_path())?;
-    let local_dir = folder.local.join(&rel);
-    if local_dir.exists() {
+    let fs = crate::fs::RealFs {
+        fallback_trash: home.trash_dir(),
+    };
+    let local_dir = leave_here(&fs, &db, &config.folders[i], &rel)?;
+    config.folders[i].excluded.push(rel);
+    home.save_config(&config)?;
+    Ok(local_dir)
+}
+
+/// The local half of excluding `rel` from `folder`: refused while anything
+/// in it has changes not synced yet or cannot be read; otherwise its local
+/// copy goes to the OS trash and its merge base is forgotten. The caller
+/// adds `rel` to the folder's exclusions.
+pub fn leave_here(
+    fs: &dyn crate::fs::LocalFs,
+    db: &StateDb,
+    folder: &FolderConfig,
+    rel: &str,
+) -> anyhow::Result<PathBuf> {
+    if folder.excluded.iter().any(|e| e == rel) {
+        bail!("/{rel} is already excluded");
+    }
+    let local_dir = crate::os_names::join(&folder.local, rel);
+    if fs.stat(&local_dir)?.is_some() {
         let synced = db.load_synced(folder.id)?;
-        let fs = crate::fs::RealFs {
-            fallback_trash: home.trash_dir(),
+        let rules = crate::ignore_rules::IgnoreRules::read(fs, &folder.local, &folder.excluded);
+        let temps = crate::temp_names::TempNames::new(db.temp_key()?);
+        let input = crate::scanner::ScanInput {
+            rules: &rules,
+            previous: &Default::default(),
+            now_ns: i64::MAX,
+            temps: &temps,
+            accept_mount_changes: false,
         };
-        let rules = crate::ignore_rules::IgnoreRules::load(&local_dir, &[]);
-        let now = crate::scanner::scan(&fs, &local_dir, &rules, &Default::default(), i64::MAX);
-        for (sub, entry) in &now.tree {
-            let path = format!("{rel}/{sub}");
+        let now = crate::scanner::scan_under(fs, &folder.local, rel, &input);
+        if let Some(path) = now.blocked.keys().next() {
+            bail!("{path} cannot be read or is not a file or folder, so it cannot be checked for changes; exclude /{rel} once it can be read");
+        }
+        for (path, entry) in &now.tree {
             let in_step = synced
-                .get(&path)
+                .get(path)
                 .is_some_and(|s| s.kind == entry.kind && s.hash == entry.hash);
             if !in_step {
-                bail!("{path} has changes here that are not synced yet; run `nubo sync --once` first, then exclude {remote_path}");
+                bail!("{path} has changes here that are not synced yet; run `nubo sync --once` first, then exclude /{rel}");
             }
         }
         fs.trash(&local_dir)
@@ -342,12 +438,10 @@ pub fn exclude(home: &Home, remote_path: &str) -> anyhow::Result<PathBuf> {
     db.record(
         folder.id,
         &[
-            crate::db::Change::RemoveLocal(&rel),
-            crate::db::Change::RemoveSynced(&rel),
+            crate::db::Change::RemoveLocal(rel),
+            crate::db::Change::RemoveSynced(rel),
         ],
     )?;
-    config.folders[i].excluded.push(rel);
-    home.save_config(&config)?;
     Ok(local_dir)
 }
 
@@ -407,25 +501,36 @@ pub fn include(home: &Home, remote_path: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One document as the service publishes it now, with this account's record.
 #[derive(Debug, Serialize)]
 pub struct AgreementView {
     pub id: String,
     pub title: String,
+    /// The version in force.
     pub version: String,
     pub effective: String,
     pub required: Requirement,
     pub locales: Vec<String>,
     /// The title in each language, by locale.
     pub titles: std::collections::BTreeMap<String, String>,
+    /// The version in force is accepted (and not withdrawn or declined).
     pub accepted: bool,
+    /// The account's latest record of this document: accepted, withdrawn
+    /// or declined, which version, in which language, when.
+    pub record: Option<nubo_protocol::Acceptance>,
+    /// A revision announced for a later date: (version, effective date).
+    pub upcoming: Option<(String, String)>,
 }
 
+/// Every document the service publishes now (the version in force of each),
+/// with what this account recorded of it.
 pub async fn agreements(engine: &Engine) -> anyhow::Result<Vec<AgreementView>> {
     let remote = engine.remote();
     let list = remote.agreements().await?;
     let status = remote.agreement_status().await?;
+    remember_upcoming(engine, &status.upcoming);
     let mut out: Vec<AgreementView> = Vec::new();
-    for d in list.documents {
+    for d in list.documents.into_iter().filter(|d| d.in_force) {
         if let Some(v) = out.iter_mut().find(|v| v.id == d.id) {
             v.titles.insert(d.locale.clone(), d.title);
             v.locales.push(d.locale);
@@ -433,6 +538,12 @@ pub async fn agreements(engine: &Engine) -> anyhow::Result<Vec<AgreementView>> {
         }
         let accepted = !status.pending.iter().any(|p| p.id == d.id);
         out.push(AgreementView {
+            record: status.accepted.iter().rev().find(|a| a.id == d.id).cloned(),
+            upcoming: status
+                .upcoming
+                .iter()
+                .find(|u| u.id == d.id)
+                .map(|u| (u.version.clone(), u.effective.clone())),
             id: d.id,
             title: d.title.clone(),
             version: d.version,
@@ -446,7 +557,68 @@ pub async fn agreements(engine: &Engine) -> anyhow::Result<Vec<AgreementView>> {
     Ok(out)
 }
 
-fn pick_locale(locales: &[String], preferred: &str) -> String {
+/// What the "Privacy and legal" screen shows: the documents published now,
+/// every version ever published (titles of the one accepted), and, when
+/// signed in, the account's records, all from the service.
+#[derive(Debug, Clone)]
+pub struct LegalView {
+    pub published: Vec<nubo_protocol::AgreementDoc>,
+    pub versions: Vec<nubo_protocol::AgreementDoc>,
+    pub status: Option<nubo_protocol::AgreementStatus>,
+}
+
+/// Signed in: this home's service and account. Before sign-in: `server`.
+pub async fn legal(home: &Home, server: &str) -> anyhow::Result<LegalView> {
+    let signed_in = home.load_config()?.token_store.is_some();
+    if let (true, Ok(engine)) = (signed_in, Engine::open(home.clone())) {
+        let remote = engine.remote();
+        return Ok(LegalView {
+            published: remote.agreements().await?.documents,
+            versions: remote.agreement_versions().await?.documents,
+            status: Some(remote.agreement_status().await?),
+        });
+    }
+    let server = check_server_url(server)?;
+    Ok(LegalView {
+        published: remote::public_agreements(&server, false).await?.documents,
+        versions: remote::public_agreements(&server, true).await?.documents,
+        status: None,
+    })
+}
+
+/// A document's text for reading again: of `version` when given. Signed in
+/// through this home's service, else from `server`.
+pub async fn agreement_text(
+    home: &Home,
+    server: &str,
+    id: &str,
+    locale: &str,
+    version: Option<&str>,
+) -> anyhow::Result<String> {
+    let signed_in = home.load_config()?.token_store.is_some();
+    if let (true, Ok(engine)) = (signed_in, Engine::open(home.clone())) {
+        return Ok(engine.remote().agreement_text(id, locale, version).await?);
+    }
+    let server = check_server_url(server)?;
+    Ok(remote::public_agreement_text(&server, id, locale, version).await?)
+}
+
+/// The announced revisions, kept for `status` (which reads the home only):
+/// "new terms take effect on DATE".
+fn remember_upcoming(engine: &Engine, upcoming: &[PendingAgreement]) {
+    let notes: Vec<(String, String, String)> = upcoming
+        .iter()
+        .map(|u| (u.title.clone(), u.version.clone(), u.effective.clone()))
+        .collect();
+    let json = serde_json::to_string(&notes).unwrap_or_default();
+    let _ = engine.db.set_meta(
+        "upcoming_agreements",
+        (!notes.is_empty()).then_some(json.as_str()),
+    );
+}
+
+/// The language to show a document in: the user's, else English, else the first.
+pub fn pick_locale(locales: &[String], preferred: &str) -> String {
     locales
         .iter()
         .find(|l| l.as_str() == preferred)
@@ -461,54 +633,102 @@ fn pick_locale(locales: &[String], preferred: &str) -> String {
         .unwrap_or_else(|| "en".into())
 }
 
-/// Accepts every pending required document (and the optional push terms
-/// when `push`), recording it on the service and in the local database.
-pub async fn accept(
+/// A pending document as it is to be shown: its exact version, and the
+/// language picked for the user.
+#[derive(Debug, Clone)]
+pub struct ToRead {
+    pub item: AcceptItem,
+    pub title: String,
+    pub required: Requirement,
+    pub effective: String,
+}
+
+/// The pending documents to read before accepting: the required ones when
+/// `required`, the optional ones (push terms) when `optional`.
+pub async fn to_read(
     engine: &Engine,
-    guardian: bool,
-    push: bool,
     locale: &str,
-) -> anyhow::Result<Vec<AcceptanceRecord>> {
+    required: bool,
+    optional: bool,
+) -> anyhow::Result<Vec<ToRead>> {
     let status = engine.remote().agreement_status().await?;
-    let items: Vec<AcceptItem> = status
+    remember_upcoming(engine, &status.upcoming);
+    Ok(status
         .pending
         .iter()
-        .filter(|p| p.required != Requirement::Optional || push)
-        .map(|p| AcceptItem {
-            id: p.id.clone(),
-            version: p.version.clone(),
-            locale: pick_locale(&p.locales, locale),
+        .filter(|p| {
+            if p.required == Requirement::Optional {
+                optional
+            } else {
+                required
+            }
         })
-        .collect();
-    if items.is_empty() {
+        .map(|p| ToRead {
+            item: AcceptItem {
+                id: p.id.clone(),
+                version: p.version.clone(),
+                locale: pick_locale(&p.locales, locale),
+            },
+            title: p.title.clone(),
+            required: p.required,
+            effective: p.effective.clone(),
+        })
+        .collect())
+}
+
+/// The service refused an acceptance because a newer version of a
+/// document appeared while it was read: show `pending` and ask again.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct AgreementOutdated {
+    pub message: String,
+    pub pending: Vec<PendingAgreement>,
+}
+
+fn age_word(age: AgeConfirmation) -> &'static str {
+    match age {
+        AgeConfirmation::Adult => "adult",
+        AgeConfirmation::Guardian => "guardian",
+    }
+}
+
+/// Accepts exactly the documents the user was shown (id, version,
+/// language each), recording it on the service and in the local history.
+/// A version replaced meanwhile fails with `AgreementOutdated`.
+pub async fn accept(
+    engine: &Engine,
+    shown: &[AcceptItem],
+    age: AgeConfirmation,
+) -> anyhow::Result<Vec<AcceptanceRecord>> {
+    if shown.is_empty() {
         return Ok(Vec::new());
     }
-    let age = if guardian {
-        AgeConfirmation::Guardian
-    } else {
-        AgeConfirmation::Adult
-    };
-    engine
+    let sent = engine
         .remote()
         .accept(&AcceptRequest {
-            acceptances: items.clone(),
+            acceptances: shown.to_vec(),
             age: Some(age),
         })
-        .await?;
-    let at = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+        .await;
+    match sent {
+        Ok(_) => {}
+        Err(RemoteError::Api(e)) if e.code == ErrorCode::AgreementOutdated => {
+            return Err(AgreementOutdated {
+                message: e.message,
+                pending: e.pending,
+            }
+            .into())
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let at = now_rfc3339();
     let mut records = Vec::new();
-    for i in items {
+    for i in shown {
         let r = AcceptanceRecord {
-            id: i.id,
-            version: i.version,
-            locale: i.locale,
-            age: if guardian {
-                "guardian".into()
-            } else {
-                "adult".into()
-            },
+            id: i.id.clone(),
+            version: i.version.clone(),
+            locale: i.locale.clone(),
+            age: age_word(age).into(),
             accepted_at: at.clone(),
         };
         engine.db.add_acceptance(&r)?;
@@ -517,18 +737,50 @@ pub async fn accept(
     Ok(records)
 }
 
+/// Consent to the push terms and nothing else: a required document
+/// pending at the same moment is not accepted by it.
+pub async fn accept_push(
+    engine: &Engine,
+    age: AgeConfirmation,
+    locale: &str,
+) -> anyhow::Result<Vec<AcceptanceRecord>> {
+    let shown: Vec<AcceptItem> = to_read(engine, locale, false, true)
+        .await?
+        .into_iter()
+        .map(|d| d.item)
+        .collect();
+    accept(engine, &shown, age).await
+}
+
+/// Declines the documents the user was shown: recorded on the service
+/// (as the record of what happened), then this device signs out. Files stay.
+pub async fn decline(home: &Home, shown: &[AcceptItem]) -> anyhow::Result<()> {
+    if !shown.is_empty() {
+        if let Ok(engine) = Engine::open(home.clone()) {
+            if let Err(e) = engine.remote().decline(shown).await {
+                tracing::warn!("the service did not record the decline: {e}");
+            }
+        }
+    }
+    logout(home).await
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// Takes back consent to the optional documents (the push terms): from the
 /// next start of the sync loop the client polls instead. Kept in the local
 /// history as "withdrawn".
 pub async fn withdraw_optional(engine: &Engine) -> anyhow::Result<Vec<AcceptanceRecord>> {
     let status = engine.remote().agreement_status().await?;
     let list = engine.remote().agreements().await?;
-    let at = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let at = now_rfc3339();
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for d in list.documents {
+    for d in list.documents.into_iter().filter(|d| d.in_force) {
         let pending = status.pending.iter().any(|p| p.id == d.id);
         if d.required != Requirement::Optional || pending || !seen.insert(d.id.clone()) {
             continue;
@@ -551,10 +803,12 @@ pub async fn withdraw_optional(engine: &Engine) -> anyhow::Result<Vec<Acceptance
 /// push terms) accepted in its current version.
 pub async fn push_allowed(engine: &Engine) -> bool {
     match engine.remote().agreement_status().await {
-        Ok(s) => !s
-            .pending
-            .iter()
-            .any(|p| p.required == Requirement::Optional),
+        Ok(s) => {
+            remember_upcoming(engine, &s.upcoming);
+            !s.pending
+                .iter()
+                .any(|p| p.required == Requirement::Optional)
+        }
         Err(_) => false,
     }
 }
@@ -585,6 +839,8 @@ pub struct Status {
     /// What was left out of the last sync and why: refused names from the
     /// service, links, unreadable files.
     pub problems: Vec<String>,
+    /// Folders a watching sync has no watch for (the system's limit).
+    pub unwatched_folders: usize,
     /// Storage on the service as of the last sync: (used, quota) in bytes.
     pub storage: Option<(u64, u64)>,
     pub conflicts: Vec<ConflictRecord>,
@@ -594,12 +850,20 @@ pub struct Status {
     pub waiting_folders: Vec<(String, u64)>,
     /// What the last pass paused for (`Pause::kind`), if it paused.
     pub pauses: Vec<String>,
+    /// Revised agreements announced for a later date, as last seen:
+    /// (title, version, effective date).
+    pub upcoming_agreements: Vec<(String, String, String)>,
 }
 
 /// Reads the home only; needs no network.
 pub fn status(home: &Home) -> anyhow::Result<Status> {
     let config = home.load_config()?;
     let (db, _) = StateDb::open(&home.db_path())?;
+    // Kept by a watching sync: gone once it stops.
+    let unwatched: Option<usize> = db
+        .meta("unwatched")?
+        .and_then(|n| n.parse().ok())
+        .filter(|_| home.sync_running());
     Ok(Status {
         server: config.server.clone(),
         account: config.account_id.clone(),
@@ -630,10 +894,21 @@ pub fn status(home: &Home) -> anyhow::Result<Status> {
             let (used, quota) = q.split_once(' ')?;
             Some((used.parse().ok()?, quota.parse().ok()?))
         }),
-        problems: db
-            .meta("problems")?
-            .and_then(|p| serde_json::from_str(&p).ok())
-            .unwrap_or_default(),
+        problems: {
+            let mut problems: Vec<String> = db
+                .meta("problems")?
+                .and_then(|p| serde_json::from_str(&p).ok())
+                .unwrap_or_default();
+            problems.extend(unwatched.map(|folders| {
+                crate::problem::Problem::Unwatched {
+                    folders,
+                    every_secs: config.poll_interval_secs.max(1),
+                }
+                .to_string()
+            }));
+            problems
+        },
+        unwatched_folders: unwatched.unwrap_or(0),
         conflicts: db.conflicts()?,
         recent: db.recent_events(10)?,
         pauses: db
@@ -642,6 +917,10 @@ pub fn status(home: &Home) -> anyhow::Result<Status> {
             .unwrap_or_default(),
         waiting_folders: db
             .meta("waiting_folders")?
+            .and_then(|w| serde_json::from_str(&w).ok())
+            .unwrap_or_default(),
+        upcoming_agreements: db
+            .meta("upcoming_agreements")?
             .and_then(|w| serde_json::from_str(&w).ok())
             .unwrap_or_default(),
     })

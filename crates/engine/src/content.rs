@@ -122,8 +122,14 @@ fn cut(mut reader: impl Read) -> io::Result<Digest> {
 /// A counting semaphore for blocking threads: a cut runs on the blocking
 /// pool, where waiting on a condition variable is what threads are for.
 struct Slots {
-    taken: Mutex<usize>,
+    count: Mutex<Count>,
     freed: Condvar,
+}
+
+/// Slots taken, and threads waiting for one (what a test can wait for).
+struct Count {
+    taken: usize,
+    waiting: usize,
 }
 
 struct Turn<'a>(&'a Slots);
@@ -131,7 +137,10 @@ struct Turn<'a>(&'a Slots);
 impl Slots {
     const fn new() -> Self {
         Slots {
-            taken: Mutex::new(0),
+            count: Mutex::new(Count {
+                taken: 0,
+                waiting: 0,
+            }),
             freed: Condvar::new(),
         }
     }
@@ -140,21 +149,26 @@ impl Slots {
         static LIMIT: OnceLock<usize> = OnceLock::new();
         let limit =
             *LIMIT.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        // A panic while holding the lock cannot leave the count wrong (it
-        // is changed in one step), so a poisoned lock is used as it is.
-        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
-        while *taken >= limit {
-            taken = self.freed.wait(taken).unwrap_or_else(|e| e.into_inner());
+        let mut count = self.lock();
+        while count.taken >= limit {
+            count.waiting += 1;
+            count = self.freed.wait(count).unwrap_or_else(|e| e.into_inner());
+            count.waiting -= 1;
         }
-        *taken += 1;
+        count.taken += 1;
         Turn(self)
+    }
+
+    /// A panic while holding the lock cannot leave the count wrong (each
+    /// field is changed in one step), so a poisoned lock is used as it is.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Count> {
+        self.count.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        let mut taken = self.0.taken.lock().unwrap_or_else(|e| e.into_inner());
-        *taken -= 1;
+        self.0.lock().taken -= 1;
         self.0.freed.notify_one();
     }
 }
@@ -250,22 +264,35 @@ mod tests {
 
     #[test]
     fn cuts_at_once_are_bounded_by_the_cores() {
+        // Slots of this test's own: other tests' cuts take none of them.
+        static SLOTS: Slots = Slots::new();
         let limit = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let turns: Vec<_> = (0..limit).map(|_| CUTS.take()).collect();
+        let turns: Vec<_> = (0..limit).map(|_| SLOTS.take()).collect();
         let (tx, rx) = std::sync::mpsc::channel();
-        let waiting = std::thread::spawn(move || {
-            let _turn = CUTS.take();
+        let extra = std::thread::spawn(move || {
+            let _turn = SLOTS.take();
             tx.send(()).unwrap();
         });
-        // Every slot is taken: the extra cut waits (a bounded wait, not a
-        // timing claim: it must not have gone through at all).
-        assert!(rx
-            .recv_timeout(std::time::Duration::from_millis(200))
-            .is_err());
+        // Every slot is taken: the extra cut must wait for one. Wait until
+        // it either waits or has gone through, however slowly its thread
+        // starts, then see which (a bounded wait: 60 s for a hung thread).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while SLOTS.lock().waiting == 0 {
+            assert!(
+                rx.try_recv().is_err(),
+                "a cut went through while every slot was taken"
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the extra cut neither waited nor went through"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert!(rx.try_recv().is_err(), "a waiting cut went through");
         drop(turns);
-        rx.recv_timeout(std::time::Duration::from_secs(30))
+        rx.recv_timeout(std::time::Duration::from_secs(60))
             .expect("a freed slot lets the waiting cut go on");
-        waiting.join().unwrap();
+        extra.join().unwrap();
     }
 
     #[test]

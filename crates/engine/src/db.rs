@@ -50,6 +50,15 @@ CREATE TABLE acceptances (
     r#"
 ALTER TABLE remote ADD COLUMN mtime_ms INTEGER NOT NULL DEFAULT 0;
 "#,
+    // Change time and device of each entry: an edit that keeps size and
+    // mtime is still seen, and a folder whose mount went away is noticed.
+    // (0 in rows written before: such a file is read once more.)
+    r#"
+ALTER TABLE local ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE local ADD COLUMN dev INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE synced ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE synced ADD COLUMN dev INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub type FolderId = i64;
@@ -212,6 +221,46 @@ impl StateDb {
         Ok(())
     }
 
+    /// This home's key for naming its temp files (`temp_names`), made on
+    /// first use.
+    pub fn temp_key(&self) -> anyhow::Result<[u8; 32]> {
+        if let Some(k) = self.meta("temp_key")? {
+            if let Ok(Ok(key)) = hex::decode(&k).map(<[u8; 32]>::try_from) {
+                return Ok(key);
+            }
+        }
+        let key: [u8; 32] = rand::random();
+        self.set_meta("temp_key", Some(&hex::encode(key)))?;
+        Ok(key)
+    }
+
+    /// The newest change number of the service this home knows of: the
+    /// feed's cursor, or a change it made itself (recorded ahead of the feed).
+    pub fn known_seq(&self) -> anyhow::Result<i64> {
+        let own = self
+            .meta("known_seq")?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        Ok(own.max(self.cursor()?))
+    }
+
+    /// The service went back in time: nothing this home knows of it holds.
+    /// The remote tree, its node ids, the cursor and every folder's merge
+    /// base go; the local tree stays (its hashes spare reading every file
+    /// again). With no merge base, the next plan deletes nothing: identical
+    /// content is linked up, what only one side has goes to the other, and
+    /// differences become conflict copies.
+    pub fn forget_the_service(&self) -> anyhow::Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute_batch(
+            "DELETE FROM remote; DELETE FROM synced;
+             DELETE FROM meta WHERE key IN ('cursor', 'known_seq');",
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn cursor(&self) -> anyhow::Result<i64> {
         Ok(self
             .meta("cursor")?
@@ -224,7 +273,7 @@ impl StateDb {
     pub fn load_local(&self, folder: FolderId) -> anyhow::Result<Tree<LocalEntry>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT path, kind, size, mtime_ns, inode, hash FROM local WHERE folder = ?1",
+            "SELECT path, kind, size, mtime_ns, inode, hash, ctime_ns, dev FROM local WHERE folder = ?1",
         )?;
         let rows = stmt.query_map([folder], |r| {
             Ok((
@@ -235,6 +284,8 @@ impl StateDb {
                         size: r.get::<_, i64>(2)? as u64,
                         mtime_ns: r.get(3)?,
                         inode: r.get::<_, i64>(4)? as u64,
+                        ctime_ns: r.get(6)?,
+                        dev: r.get::<_, i64>(7)? as u64,
                     },
                     hash: r.get(5)?,
                 },
@@ -269,7 +320,7 @@ impl StateDb {
 
     pub fn load_synced(&self, folder: FolderId) -> anyhow::Result<Tree<SyncedEntry>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT path, kind, node, rev, hash, size, mtime_ns, inode FROM synced WHERE folder = ?1")?;
+        let mut stmt = conn.prepare_cached("SELECT path, kind, node, rev, hash, size, mtime_ns, inode, ctime_ns, dev FROM synced WHERE folder = ?1")?;
         let rows = stmt.query_map([folder], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -282,6 +333,8 @@ impl StateDb {
                         size: r.get::<_, i64>(5)? as u64,
                         mtime_ns: r.get(6)?,
                         inode: r.get::<_, i64>(7)? as u64,
+                        ctime_ns: r.get(8)?,
+                        dev: r.get::<_, i64>(9)? as u64,
                     },
                 },
             ))
@@ -296,6 +349,22 @@ impl StateDb {
         let tx = conn.transaction()?;
         for change in changes {
             apply(&tx, folder, change)?;
+        }
+        // A change this home made itself, ahead of the feed: the service
+        // must still have it next time (`known_seq`).
+        let own = changes.iter().filter_map(|c| match c {
+            Change::Remote(n) => Some(n.seq),
+            Change::RemoveRemoteSubtree { seq, .. } => Some(*seq),
+            _ => None,
+        });
+        if let Some(seq) = own.max() {
+            cached(
+                &tx,
+                "INSERT INTO meta (key, value) VALUES ('known_seq', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = ?1
+                 WHERE CAST(value AS INTEGER) < CAST(?1 AS INTEGER)",
+                [seq.to_string()],
+            )?;
         }
         tx.commit()?;
         Ok(())
@@ -410,7 +479,12 @@ impl StateDb {
 pub enum Change<'a> {
     /// A node the engine itself just changed, ahead of the change feed.
     Remote(&'a Node),
-    RemoveRemoteSubtree(NodeId),
+    /// A folder or file this home deleted on the service, with the change
+    /// number of the delete.
+    RemoveRemoteSubtree {
+        id: NodeId,
+        seq: i64,
+    },
     Local(&'a str, &'a LocalEntry),
     RemoveLocal(&'a str),
     RebaseLocal {
@@ -453,7 +527,7 @@ fn apply(c: &Connection, folder: FolderId, change: &Change<'_>) -> rusqlite::Res
                 params![n.id, n.parent, n.name, node_kind(n.kind), n.rev, n.size as i64, n.hash, n.mtime_ms],
             )?;
         }
-        Change::RemoveRemoteSubtree(id) => {
+        Change::RemoveRemoteSubtree { id, .. } => {
             cached(
                 c,
                 "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT r.id FROM remote r JOIN sub ON r.parent = sub.id)
@@ -464,8 +538,8 @@ fn apply(c: &Connection, folder: FolderId, change: &Change<'_>) -> rusqlite::Res
         Change::Local(path, e) => {
             cached(
                 c,
-                "INSERT OR REPLACE INTO local (folder, path, kind, size, mtime_ns, inode, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![folder, path, kind_str(e.kind), e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64, e.hash],
+                "INSERT OR REPLACE INTO local (folder, path, kind, size, mtime_ns, inode, hash, ctime_ns, dev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![folder, path, kind_str(e.kind), e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64, e.hash, e.stat.ctime_ns, e.stat.dev as i64],
             )?;
         }
         Change::RemoveLocal(path) => {
@@ -485,8 +559,8 @@ fn apply(c: &Connection, folder: FolderId, change: &Change<'_>) -> rusqlite::Res
         Change::Synced(path, e) => {
             cached(
                 c,
-                "INSERT OR REPLACE INTO synced (folder, path, kind, node, rev, hash, size, mtime_ns, inode) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![folder, path, kind_str(e.kind), e.node, e.rev, e.hash, e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64],
+                "INSERT OR REPLACE INTO synced (folder, path, kind, node, rev, hash, size, mtime_ns, inode, ctime_ns, dev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![folder, path, kind_str(e.kind), e.node, e.rev, e.hash, e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64, e.stat.ctime_ns, e.stat.dev as i64],
             )?;
         }
         Change::RemoveSynced(path) => {

@@ -14,16 +14,20 @@ use nubo_protocol::{ErrorCode, NodeId, PendingAgreement};
 
 use crate::clock::{Clock, SystemClock};
 use crate::credentials;
-use crate::db::StateDb;
+use crate::db::{FolderId, StateDb};
 use crate::executor::{self, FolderCtx, OpError};
+use crate::failing::Failing;
 use crate::fs::{LocalFs, RealFs};
 use crate::home::{Config, FolderConfig, Home, ROOT_MARKER};
 use crate::ignore_rules::IgnoreRules;
 use crate::planner::{self, MassDelete, PlanOptions};
+use crate::problem::Problem;
 use crate::remote::{HttpRemote, Remote, RemoteError};
 use crate::remote_tree;
 use crate::scanner;
-use crate::tree::Kind;
+use crate::scanner::ScanInput;
+use crate::temp_names::TempNames;
+use crate::tree::{Blocked, Kind};
 
 /// Why syncing stopped and waits for the user.
 #[derive(Debug, Clone)]
@@ -58,6 +62,13 @@ pub enum Pause {
         remote_path: String,
         bytes: u64,
     },
+    /// A subfolder that was another disk's mount point is empty now: the
+    /// disk went away (or an empty one was mounted over it). Nothing in it
+    /// is read as deleted; the rest of the folder syncs.
+    MountGone {
+        folder: String,
+        path: String,
+    },
 }
 
 impl Pause {
@@ -72,6 +83,7 @@ impl Pause {
             Pause::Account { deleted: false, .. } => "account_frozen",
             Pause::Account { deleted: true, .. } => "account_deleted",
             Pause::LargeFolder { .. } => "large_folder",
+            Pause::MountGone { .. } => "mount_gone",
         }
     }
 
@@ -97,6 +109,11 @@ impl Pause {
                 message,
                 deleted: true,
             } => format!("stopped: {message}; nothing here was deleted"),
+            Pause::MountGone { folder, path } => format!(
+                "paused: {path} in {folder} was another disk's mount point and is empty now; nothing in it \
+                 was changed here or on the service. Mount the disk again, or, if its files should be deleted \
+                 everywhere, run `nubo sync --allow-mass-delete`"
+            ),
             Pause::LargeFolder { remote_path, bytes } => format!(
                 "waiting: the new folder {remote_path} on the service holds {:.1} GB; download it with \
                  `nubo folder include {remote_path}` or keep it off this computer with `nubo folder exclude {remote_path}`",
@@ -140,11 +157,22 @@ pub struct Engine {
     host: String,
     observer: Option<Observer>,
     limits: Arc<crate::throttle::Limits>,
+    temps: TempNames,
+    /// Operations held back after failing, kept across passes.
+    failing: std::sync::Mutex<Failing>,
+    /// How often each path was planned in the pass under way.
+    planned_this_pass: std::sync::Mutex<std::collections::HashMap<(FolderId, String), usize>>,
 }
 
-/// Rounds without a single finished operation before giving up.
-const MAX_IDLE_ROUNDS: usize = 3;
 const MAX_ROUNDS: usize = 10_000;
+/// A path planned more often than this in one pass is held back (see
+/// `Engine::drop_endless`); a pass that moves, renames aside and then
+/// transfers plans a path three or four times.
+const MAX_PLANS_PER_PASS: usize = 8;
+
+const REWOUND_NOTICE: &str = "the service went back in time (it was restored from an older copy); \
+     Nubo compared this computer with it again: nothing was deleted, what the service lacked was \
+     sent to it again, and where the two differed both were kept (see the conflicts)";
 
 pub fn host_name() -> String {
     std::env::var("NUBO_DEVICE_NAME")
@@ -203,6 +231,7 @@ impl Engine {
             );
             db.set_meta("notice", Some(&msg))?;
         }
+        let temps = TempNames::new(db.temp_key()?);
         let limits = Arc::new(crate::throttle::Limits {
             up: crate::throttle::RateLimit::new(config.upload_limit_kbps),
             down: crate::throttle::RateLimit::new(config.download_limit_kbps),
@@ -218,6 +247,9 @@ impl Engine {
             host: host_name(),
             observer: None,
             limits,
+            temps,
+            failing: Default::default(),
+            planned_this_pass: Default::default(),
         })
     }
 
@@ -241,11 +273,29 @@ impl Engine {
         format!("from {} {now}", self.host)
     }
 
-    /// Reads the change feed to its end into the remote tree.
+    /// Reads the change feed to its end into the remote tree. A service
+    /// that went back in time is noticed here, before anything is planned:
+    /// what this home knew of it is forgotten and the feed read from 0.
     pub async fn pull(&self) -> Result<(), RemoteError> {
+        match self.pull_feed().await {
+            Err(RemoteError::Api(e)) if e.code == ErrorCode::HistoryRewound => {
+                tracing::warn!("{}", e.message);
+                self.db
+                    .forget_the_service()
+                    .and_then(|()| self.db.set_meta("notice", Some(REWOUND_NOTICE)))
+                    .map_err(|e| RemoteError::Network(format!("cannot reset the state: {e:#}")))?;
+                self.failing().clear();
+                self.pull_feed().await
+            }
+            other => other,
+        }
+    }
+
+    async fn pull_feed(&self) -> Result<(), RemoteError> {
         loop {
             let cursor = self.db.cursor().unwrap_or(0);
-            let page = self.remote.changes(cursor).await?;
+            let known = self.db.known_seq().unwrap_or(0);
+            let page = self.remote.changes(cursor, known).await?;
             self.db
                 .apply_changes(&page.nodes, page.cursor)
                 .map_err(|e| RemoteError::Network(format!("cannot record changes: {e:#}")))?;
@@ -272,12 +322,7 @@ impl Engine {
 
     /// The folder's ignore rules, its `.nuboignore` read through the file system.
     fn ignore_rules(&self, folder: &FolderConfig) -> IgnoreRules {
-        let text = self
-            .fs
-            .read_small(&folder.local.join(crate::ignore_rules::IGNORE_FILE))
-            .ok()
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
-        IgnoreRules::with_file(&folder.local, &folder.excluded, text.as_deref())
+        IgnoreRules::read(self.fs.as_ref(), &folder.local, &folder.excluded)
     }
 
     /// Rule: a root without its marker (unmounted, emptied, replaced) stops.
@@ -299,6 +344,10 @@ impl Engine {
 
     /// One pass of the loop for every folder, until in sync or paused.
     pub async fn sync_once(&self, allow_mass_delete: bool) -> anyhow::Result<Outcome> {
+        self.planned_this_pass
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         let result = self.sync_rounds(allow_mass_delete).await;
         let state = match &result {
             Ok(Outcome::InSync) => "up to date".to_string(),
@@ -353,186 +402,32 @@ impl Engine {
         if self.config.folders.is_empty() {
             bail!("no folder to sync: add one with `nubo folder add PATH`");
         }
-        let mut roots = Vec::new();
-        let mut pauses = Vec::new();
-        for folder in self.config.folders.iter().filter(|f| !f.paused) {
-            if let Err(message) = self.check_root(folder) {
-                pauses.push(Pause::FolderUnavailable { message });
-                continue;
-            }
-            match self.remote_root(folder).await {
-                Ok(id) => {
-                    // Kept so the folder's remote tree can be listed offline
-                    // (the selective-sync chooser).
-                    self.db
-                        .set_meta(&format!("remote_root:{}", folder.id), Some(&id.to_string()))?;
-                    roots.push((folder, id))
-                }
-                Err(e) => return self.remote_failure(e),
-            }
-        }
-        let mut idle = 0;
-        let mut last_failure: Option<OpError> = None;
-        let mut problems: Vec<String> = Vec::new();
+        let (roots, mut pauses) = match self.folder_roots().await {
+            Ok(r) => r,
+            Err(e) => return self.remote_failure(e),
+        };
         for _round in 0..MAX_ROUNDS {
             if let Err(e) = self.pull().await {
                 return self.remote_failure(e);
             }
-            let mut planned = 0;
-            let mut done = 0;
-            let mut round_pauses = Vec::new();
-            let mut quota_failures = 0;
-            let mut service_full = 0;
-            let mut disk_full: Vec<String> = Vec::new();
-            let mut failures = 0;
-            problems.clear();
+            let mut round = RoundTotals::default();
             for (folder, remote_root) in &roots {
-                let rules = self.ignore_rules(folder);
-                let previous = self.db.load_local(folder.id)?;
-                let now_ns = self.clock.now().unix_timestamp_nanos() as i64;
-                let scan =
-                    scanner::scan(self.fs.as_ref(), &folder.local, &rules, &previous, now_ns);
-                self.db.store_local(folder.id, &previous, &scan.tree)?;
-                // Each tree of 100,000 entries is tens of MB: what is done
-                // with goes before the next is loaded.
-                drop(previous);
-                // No download runs between rounds: any temp file is a leftover.
-                for leftover in &scan.leftovers {
-                    if let Err(e) = self.fs.remove_file(leftover) {
-                        tracing::warn!(
-                            "cannot remove the unfinished download {}: {e}",
-                            leftover.display()
-                        );
-                    }
-                }
-                let rows = self.db.remote_rows()?;
-                let remote = remote_tree::build(&rows, *remote_root, &rules);
-                drop(rows);
-                for refused in &remote.refused {
-                    tracing::warn!("{refused}");
-                }
-                problems.extend(remote.refused.iter().cloned());
-                problems.extend(scan.skipped.iter().cloned());
-                problems.extend(rules.warning.iter().cloned());
-                let mut synced = self.db.load_synced(folder.id)?;
-                let mut ignored = rules.cached();
-                synced.retain(|p, s| !ignored.is_ignored(p, s.kind == Kind::Dir));
-                let mut remote_tree = remote.tree;
-                for (path, bytes) in large_new_folders(
-                    &remote_tree,
-                    &synced,
-                    &scan.tree,
-                    folder,
-                    self.config.large_folder_bytes,
-                ) {
-                    // Hold it back this round; the rest of the folder syncs.
-                    let inside: Vec<String> = crate::tree::inside(&remote_tree, &path)
-                        .map(|(p, _)| p.clone())
-                        .collect();
-                    for p in inside {
-                        remote_tree.remove(&p);
-                    }
-                    remote_tree.remove(&path);
-                    let base = folder.remote.trim_end_matches('/');
-                    round_pauses.push(Pause::LargeFolder {
-                        remote_path: format!("{base}/{path}"),
-                        bytes,
-                    });
-                }
-                let trees = crate::tree::Trees {
-                    local: scan.tree,
-                    remote: remote_tree,
-                    synced,
-                };
-                let opts = PlanOptions {
-                    mode: folder.mode,
-                    conflict_stamp: self.stamp(),
-                    guard: self.config.guard(),
-                    allow_mass_delete,
-                    ..Default::default()
-                };
-                let plan = planner::plan(&trees, &opts);
-                if let Some(info) = plan.mass_delete {
-                    round_pauses.push(Pause::MassDelete {
-                        folder: folder.local.display().to_string(),
-                        info,
-                    });
-                    continue;
-                }
-                if plan.ops.is_empty() {
-                    continue;
-                }
-                planned += plan.ops.len();
-                tracing::debug!(folder = folder.id, "plan: {:?}", plan.ops);
-                let crate::tree::Trees {
-                    local,
-                    remote,
-                    synced,
-                } = trees;
-                drop(synced);
-                let ctx = FolderCtx::new(
-                    folder.id,
-                    folder.local.clone(),
-                    *remote_root,
-                    self.db.clone(),
-                    self.remote.clone(),
-                    self.fs.clone(),
-                    local,
-                    remote,
-                    self.db.cursor()?,
-                    self.stamp(),
-                )
-                .with_limits(self.limits.clone())
-                .with_parallel_transfers(self.config.parallel_transfers)
-                .with_keep_free(self.config.keep_free_mb * 1_000_000);
-                let bytes: u64 = plan.ops.iter().map(|op| executor::bytes_of(&ctx, op)).sum();
-                self.tell(SyncEvent::Working {
-                    ops: plan.ops.len(),
-                    bytes,
-                });
-                let (ops_done, bytes_done) = (AtomicUsize::new(0), AtomicU64::new(0));
-                let on_done = |b: u64| {
-                    let ops_done = ops_done.fetch_add(1, Ordering::Relaxed) + 1;
-                    let bytes_done = bytes_done.fetch_add(b, Ordering::Relaxed) + b;
-                    self.tell(SyncEvent::Progress {
-                        ops_done,
-                        bytes_done,
-                    });
-                };
-                let report = executor::execute(&ctx, plan.ops, &on_done).await;
-                done += report.done;
-                for (path, err) in report.failed {
-                    match err.code() {
-                        Some(ErrorCode::AgreementsRequired)
-                        | Some(ErrorCode::Unauthorized)
-                        | Some(ErrorCode::AccountFrozen)
-                        | Some(ErrorCode::AccountDeleted) => {
-                            if let OpError::Remote(e) = err {
-                                return self.remote_failure(e);
-                            }
-                        }
-                        Some(ErrorCode::QuotaExceeded) => quota_failures += 1,
-                        Some(ErrorCode::ServiceFull) => service_full += 1,
-                        None if matches!(err, OpError::DiskFull(_)) => {
-                            disk_full.push(format!("{path}: {err}"));
-                        }
-                        None if matches!(err, OpError::Remote(RemoteError::Network(_))) => {
-                            if let OpError::Remote(e) = err {
-                                return self.remote_failure(e);
-                            }
-                        }
-                        _ => {}
-                    }
-                    failures += 1;
-                    last_failure = Some(OpError::Io(format!("{path}: {err}")));
+                let f = self
+                    .folder_round(folder, *remote_root, allow_mass_delete)
+                    .await?;
+                if let Some(e) = round.add(folder, f, self)? {
+                    return self.remote_failure(e);
                 }
             }
-            pauses.extend(round_pauses);
+            pauses.extend(std::mem::take(&mut round.pauses));
+            // What is held back, as of the end of this round (what failed
+            // in it included).
+            round.problems.extend(self.held_problems(&roots));
             let _ = self.db.set_meta(
                 "problems",
-                Some(&serde_json::to_string(&problems).unwrap_or_default()),
+                Some(&serde_json::to_string(&round.problems).unwrap_or_default()),
             );
-            if planned == 0 || (!pauses.is_empty() && done == 0) {
+            if round.planned == 0 || (!pauses.is_empty() && round.done == 0) {
                 // A pause seen in several rounds is said once.
                 let mut seen = std::collections::HashSet::new();
                 pauses.retain(|p| seen.insert(p.message()));
@@ -542,59 +437,360 @@ impl Engine {
                     Outcome::Paused(pauses)
                 });
             }
-            if done == 0 {
-                if failures > 0 && failures == quota_failures + service_full + disk_full.len() {
-                    // Usage as of this pass, so the user sees how full it is.
-                    let usage = self
-                        .db
-                        .meta("quota")
-                        .ok()
-                        .flatten()
-                        .and_then(|q| {
-                            let (used, quota) = q.split_once(' ')?;
-                            Some(format!(
-                                " ({} of {} used)",
-                                executor::mb(used.parse().ok()?),
-                                executor::mb(quota.parse().ok()?)
-                            ))
-                        })
-                        .unwrap_or_default();
-                    if quota_failures > 0 {
-                        pauses.push(Pause::StorageFull {
-                            message: format!("storage on the service is full{usage}; {quota_failures} files wait to be uploaded, everything else synced. Free some space or upgrade the plan; uploads resume by themselves"),
-                        });
-                    }
-                    if service_full > 0 {
-                        pauses.push(Pause::StorageFull {
-                            message: format!("the service's disk is full (not your storage plan; its operator has to free space); {service_full} changes wait to be uploaded, everything else synced. They go up by themselves once it has room"),
-                        });
-                    }
-                    if let Some(first) = disk_full.first() {
-                        pauses.push(Pause::DiskFull {
-                            message: format!(
-                                "this computer's disk is too full: {} files wait to be downloaded ({first}), everything else synced. \
-                                 Free some space (Nubo leaves {} MB free for your other programs); downloads resume by themselves",
-                                disk_full.len(),
-                                self.config.keep_free_mb
-                            ),
-                        });
-                    }
-                    return Ok(Outcome::Paused(pauses));
-                }
-                idle += 1;
-                if idle >= MAX_IDLE_ROUNDS {
-                    let why = last_failure.map(|e| e.to_string()).unwrap_or_default();
-                    bail!("sync is stuck: {why}");
-                }
-                tokio::time::sleep(Duration::from_millis(200 * idle as u64)).await;
-            } else {
-                idle = 0;
+            if round.done == 0 && round.only_waiting_for_room() {
+                pauses.extend(self.room_pauses(&round));
+                return Ok(Outcome::Paused(pauses));
             }
+            // Otherwise what failed is tried again next round, and held
+            // back after its second failure (`Failing`): the rest goes on.
         }
         bail!(
             "sync did not settle after {MAX_ROUNDS} rounds; see the log in {}",
             self.home.logs_dir().display()
         )
+    }
+
+    /// Each folder to sync with its node on the service; folders whose root
+    /// is unavailable are paused instead.
+    async fn folder_roots(
+        &self,
+    ) -> Result<(Vec<(&FolderConfig, NodeId)>, Vec<Pause>), RemoteError> {
+        let mut roots = Vec::new();
+        let mut pauses = Vec::new();
+        for folder in self.config.folders.iter().filter(|f| !f.paused) {
+            if let Err(message) = self.check_root(folder) {
+                pauses.push(Pause::FolderUnavailable { message });
+                continue;
+            }
+            let id = self.remote_root(folder).await?;
+            // Kept so the folder's remote tree can be listed offline
+            // (the selective-sync chooser).
+            self.db
+                .set_meta(&format!("remote_root:{}", folder.id), Some(&id.to_string()))
+                .map_err(|e| RemoteError::Network(format!("cannot record the folder: {e:#}")))?;
+            roots.push((folder, id));
+        }
+        Ok((roots, pauses))
+    }
+
+    /// One folder's part of a round: its trees, the plan, and the run.
+    async fn folder_round(
+        &self,
+        folder: &FolderConfig,
+        remote_root: NodeId,
+        allow_mass_delete: bool,
+    ) -> anyhow::Result<FolderRound> {
+        let FolderTrees {
+            trees,
+            rules,
+            pauses,
+            problems,
+        } = self.folder_trees(folder, remote_root, allow_mass_delete)?;
+        let mut out = FolderRound {
+            pauses,
+            problems,
+            ..FolderRound::default()
+        };
+        let opts = PlanOptions {
+            mode: folder.mode,
+            conflict_stamp: self.stamp(),
+            guard: self.config.guard(),
+            allow_mass_delete,
+            ..Default::default()
+        };
+        let mut plan = planner::plan(&trees, &opts);
+        let now = self.clock.now().unix_timestamp();
+        let planned_paths: std::collections::HashSet<&str> = plan
+            .ops
+            .iter()
+            .flat_map(|op| std::iter::once(op.path()).chain(op.from_path()))
+            .collect();
+        self.failing().settle(folder.id, &planned_paths, now);
+        plan.ops = self.drop_endless(folder.id, plan.ops, now);
+        if let Some(info) = plan.mass_delete {
+            out.pauses.push(Pause::MassDelete {
+                folder: folder.local.display().to_string(),
+                info,
+            });
+            return Ok(out);
+        }
+        if plan.ops.is_empty() {
+            return Ok(out);
+        }
+        out.planned = plan.ops.len();
+        tracing::debug!(folder = folder.id, "plan: {:?}", plan.ops);
+        let crate::tree::Trees { local, remote, .. } = trees;
+        let ctx = FolderCtx::new(
+            folder.id,
+            folder.local.clone(),
+            remote_root,
+            self.db.clone(),
+            self.remote.clone(),
+            self.fs.clone(),
+            local,
+            remote,
+            self.db.cursor()?,
+            self.stamp(),
+        )
+        .with_limits(self.limits.clone())
+        .with_parallel_transfers(self.config.parallel_transfers)
+        .with_keep_free(self.config.keep_free_mb * 1_000_000)
+        .with_rules(rules)
+        .with_temps(self.temps.clone());
+        let report = self.run_plan(&ctx, plan.ops).await;
+        out.done = report.done;
+        out.failed_moves = report.failed_moves;
+        out.failed = report.failed;
+        Ok(out)
+    }
+
+    /// An operation planned again and again in one pass, though it went
+    /// through each time, does not take on this disk (the disk keeps
+    /// something else than what was done): it is held back as failing, so
+    /// that the pass ends and says so, instead of running for ever.
+    fn drop_endless(&self, folder: FolderId, ops: Vec<planner::Op>, now: i64) -> Vec<planner::Op> {
+        let mut planned = self
+            .planned_this_pass
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        ops.into_iter()
+            .filter(|op| {
+                let n = planned.entry((folder, op.path().to_string())).or_insert(0);
+                *n += 1;
+                if *n <= MAX_PLANS_PER_PASS {
+                    return true;
+                }
+                let why = "what was done here did not take: it is planned again and again";
+                self.failing().hold(folder, op.path(), why.into(), now);
+                false
+            })
+            .collect()
+    }
+
+    /// Runs a batch, telling the observer how far it got.
+    async fn run_plan(&self, ctx: &FolderCtx, ops: Vec<planner::Op>) -> executor::Report {
+        let bytes: u64 = ops.iter().map(|op| executor::bytes_of(ctx, op)).sum();
+        self.tell(SyncEvent::Working {
+            ops: ops.len(),
+            bytes,
+        });
+        let (ops_done, bytes_done) = (AtomicUsize::new(0), AtomicU64::new(0));
+        let on_done = |b: u64| {
+            let ops_done = ops_done.fetch_add(1, Ordering::Relaxed) + 1;
+            let bytes_done = bytes_done.fetch_add(b, Ordering::Relaxed) + b;
+            self.tell(SyncEvent::Progress {
+                ops_done,
+                bytes_done,
+            });
+        };
+        executor::execute(ctx, ops, &on_done).await
+    }
+
+    /// The three trees of one folder as the planner needs them, with what
+    /// is left alone this round and why.
+    fn folder_trees(
+        &self,
+        folder: &FolderConfig,
+        remote_root: NodeId,
+        allow_mass_delete: bool,
+    ) -> anyhow::Result<FolderTrees> {
+        let rules = self.ignore_rules(folder);
+        let mut pauses = Vec::new();
+        let mut problems: Vec<String> = Vec::new();
+        let scan = self.scan_folder(folder, &rules, allow_mass_delete)?;
+        let rows = self.db.remote_rows()?;
+        let remote = remote_tree::build(&rows, remote_root, &rules);
+        drop(rows);
+        for refused in &remote.refused {
+            tracing::warn!("{refused}");
+        }
+        problems.extend(remote.refused.iter().cloned());
+        problems.extend(scan.skipped.iter().cloned());
+        problems.extend(rules.warning.iter().cloned());
+        let mut synced = self.db.load_synced(folder.id)?;
+        let mut ignored = rules.cached();
+        synced.retain(|p, s| !ignored.is_ignored(p, s.kind == Kind::Dir));
+        let mut trees = crate::tree::Trees {
+            local: scan.tree,
+            remote: remote.tree,
+            synced,
+            blocked: scan.blocked,
+            remote_unseen: remote.unseen,
+            held_nodes: Default::default(),
+        };
+        for (path, why) in &trees.blocked {
+            match why {
+                Blocked::MountChanged => pauses.push(Pause::MountGone {
+                    folder: folder.local.display().to_string(),
+                    path: path.clone(),
+                }),
+                _ => problems.push(
+                    Problem::Blocked {
+                        path: path.clone(),
+                        why: why.clone(),
+                    }
+                    .to_string(),
+                ),
+            }
+        }
+        pauses.extend(self.hold_back_large_folders(&mut trees, folder));
+        let now = self.clock.now().unix_timestamp();
+        for held in self.failing().held(folder.id, now) {
+            trees.blocked.entry(held.path).or_insert(Blocked::Failing);
+        }
+        Ok(FolderTrees {
+            trees,
+            rules,
+            pauses,
+            problems,
+        })
+    }
+
+    /// Scans the folder into its local tree and stores it; removes this
+    /// home's temp files of downloads that never finished.
+    fn scan_folder(
+        &self,
+        folder: &FolderConfig,
+        rules: &IgnoreRules,
+        allow_mass_delete: bool,
+    ) -> anyhow::Result<scanner::Scan> {
+        let previous = self.db.load_local(folder.id)?;
+        let input = ScanInput {
+            rules,
+            previous: &previous,
+            now_ns: self.clock.now().unix_timestamp_nanos() as i64,
+            temps: &self.temps,
+            accept_mount_changes: allow_mass_delete,
+        };
+        let scan = scanner::scan(self.fs.as_ref(), &folder.local, &input);
+        self.db.store_local(folder.id, &previous, &scan.tree)?;
+        // No download runs between rounds: any temp file of ours is a leftover.
+        for leftover in &scan.leftovers {
+            if let Err(e) = self.fs.remove_file(leftover) {
+                tracing::warn!(
+                    "cannot remove the unfinished download {}: {e}",
+                    leftover.display()
+                );
+            }
+        }
+        Ok(scan)
+    }
+
+    /// New folders on the service too large to download unasked wait for
+    /// the user: their content is unseen this round, and what this computer
+    /// had synced that moved into them stays where it is here.
+    fn hold_back_large_folders(
+        &self,
+        trees: &mut crate::tree::Trees,
+        folder: &FolderConfig,
+    ) -> Vec<Pause> {
+        let mut pauses = Vec::new();
+        let large = large_new_folders(
+            &trees.remote,
+            &trees.synced,
+            &trees.local,
+            folder,
+            self.config.large_folder_bytes,
+        );
+        if large.is_empty() {
+            return pauses;
+        }
+        let known: std::collections::HashSet<NodeId> =
+            trees.synced.values().map(|s| s.node).collect();
+        for (path, bytes) in large {
+            let inside: Vec<String> = crate::tree::inside(&trees.remote, &path)
+                .map(|(p, _)| p.clone())
+                .collect();
+            for p in inside.iter().chain(std::iter::once(&path)) {
+                if let Some(r) = trees.remote.remove(p) {
+                    if known.contains(&r.node) {
+                        trees.held_nodes.insert(r.node);
+                    }
+                }
+            }
+            trees.remote_unseen.insert(path.clone());
+            let base = folder.remote.trim_end_matches('/');
+            pauses.push(Pause::LargeFolder {
+                remote_path: format!("{base}/{path}"),
+                bytes,
+            });
+        }
+        pauses
+    }
+
+    /// Every path held back after failing, as the user is told of it.
+    fn held_problems(&self, roots: &[(&FolderConfig, NodeId)]) -> Vec<String> {
+        let now = self.clock.now().unix_timestamp();
+        let failing = self.failing();
+        roots
+            .iter()
+            .flat_map(|(f, _)| failing.held(f.id, now))
+            .map(|held| {
+                Problem::Failing {
+                    path: held.path,
+                    error: held.error,
+                    retry_at: held.retry_at,
+                }
+                .to_string()
+            })
+            .collect()
+    }
+
+    /// How many paths wait to be tried again after failing.
+    pub fn held_back(&self) -> usize {
+        let now = self.clock.now().unix_timestamp();
+        self.config
+            .folders
+            .iter()
+            .map(|f| self.failing().held(f.id, now).len())
+            .sum()
+    }
+
+    fn failing(&self) -> std::sync::MutexGuard<'_, Failing> {
+        self.failing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The pauses of a round in which only uploads over the quota, uploads
+    /// the service had no room for, and downloads this disk has no room
+    /// for failed.
+    fn room_pauses(&self, round: &RoundTotals) -> Vec<Pause> {
+        let mut pauses = Vec::new();
+        // Usage as of this pass, so the user sees how full it is.
+        let usage = self
+            .db
+            .meta("quota")
+            .ok()
+            .flatten()
+            .and_then(|q| {
+                let (used, quota) = q.split_once(' ')?;
+                Some(format!(
+                    " ({} of {} used)",
+                    executor::mb(used.parse().ok()?),
+                    executor::mb(quota.parse().ok()?)
+                ))
+            })
+            .unwrap_or_default();
+        if round.quota_failures > 0 {
+            pauses.push(Pause::StorageFull {
+                message: format!("storage on the service is full{usage}; {} files wait to be uploaded, everything else synced. Free some space or upgrade the plan; uploads resume by themselves", round.quota_failures),
+            });
+        }
+        if round.service_full > 0 {
+            pauses.push(Pause::StorageFull {
+                message: format!("the service's disk is full (not your storage plan; its operator has to free space); {} changes wait to be uploaded, everything else synced. They go up by themselves once it has room", round.service_full),
+            });
+        }
+        if let Some(first) = round.disk_full.first() {
+            pauses.push(Pause::DiskFull {
+                message: format!(
+                    "this computer's disk is too full: {} files wait to be downloaded ({first}), everything else synced. \
+                     Free some space (Nubo leaves {} MB free for your other programs); downloads resume by themselves",
+                    round.disk_full.len(),
+                    self.config.keep_free_mb
+                ),
+            });
+        }
+        pauses
     }
 
     fn remote_failure(&self, e: RemoteError) -> anyhow::Result<Outcome> {
@@ -637,7 +833,7 @@ impl Engine {
         stop: impl std::future::Future<Output = ()>,
     ) -> anyhow::Result<()> {
         let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<&'static str>(64);
-        let _watchers = crate::watch::watch_folders(&self.config.folders, wake_tx.clone())?;
+        let watchers = crate::watch::watch_folders(&self.config.folders, wake_tx.clone())?;
         let push_up = Arc::new(AtomicBool::new(false));
         if push {
             if let Some(http) = self.http.clone() {
@@ -649,11 +845,17 @@ impl Engine {
         tokio::pin!(stop);
         let mut backoff = Duration::from_secs(1);
         loop {
+            // Folders without a watch are seen by scanning now and then.
+            let unwatched = watchers.unwatched();
+            let _ = self.db.set_meta(
+                "unwatched",
+                (unwatched > 0).then(|| unwatched.to_string()).as_deref(),
+            );
             let wait = match self.sync_once(allow_mass_delete).await {
                 // In sync with the push channel open: the watcher and the
                 // channel say when to look again, and no timer runs (an idle
                 // laptop stays asleep).
-                Ok(Outcome::InSync) if push_up.load(Ordering::SeqCst) => {
+                Ok(Outcome::InSync) if push_up.load(Ordering::SeqCst) && unwatched == 0 => {
                     backoff = Duration::from_secs(1);
                     None
                 }
@@ -677,6 +879,16 @@ impl Engine {
                     Some(backoff)
                 }
             };
+            // An operation held back after failing is tried again on time.
+            let now = self.clock.now().unix_timestamp();
+            let retry = self
+                .failing()
+                .next_retry(now)
+                .map(|at| Duration::from_secs((at - now).max(1) as u64));
+            let wait = match (wait, retry) {
+                (Some(w), Some(r)) => Some(w.min(r)),
+                (w, r) => w.or(r),
+            };
             let timer = async {
                 match wait {
                     Some(w) => tokio::time::sleep(w).await,
@@ -697,6 +909,114 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// One folder's trees for the planner, the rules they were read with, and
+/// what the reading found for the user.
+struct FolderTrees {
+    trees: crate::tree::Trees,
+    rules: IgnoreRules,
+    pauses: Vec<Pause>,
+    problems: Vec<String>,
+}
+
+/// What one folder's part of a round did.
+#[derive(Default)]
+struct FolderRound {
+    planned: usize,
+    done: usize,
+    pauses: Vec<Pause>,
+    problems: Vec<String>,
+    failed: Vec<(String, OpError)>,
+    /// (destination, start) of failed moves.
+    failed_moves: Vec<(String, String)>,
+}
+
+/// A round over every folder, added up.
+#[derive(Default)]
+struct RoundTotals {
+    planned: usize,
+    done: usize,
+    pauses: Vec<Pause>,
+    problems: Vec<String>,
+    failures: usize,
+    quota_failures: usize,
+    service_full: usize,
+    disk_full: Vec<String>,
+}
+
+impl RoundTotals {
+    /// Adds a folder's part. A failure that stops the whole pass (signed
+    /// out, agreements, account, network) is handed back; any other is
+    /// counted, and one that is not about room is held back with backoff.
+    fn add(
+        &mut self,
+        folder: &FolderConfig,
+        f: FolderRound,
+        engine: &Engine,
+    ) -> anyhow::Result<Option<RemoteError>> {
+        self.planned += f.planned;
+        self.done += f.done;
+        self.pauses.extend(f.pauses);
+        self.problems.extend(f.problems);
+        let now = engine.clock.now().unix_timestamp();
+        for (path, err) in f.failed {
+            match failure_kind(&err) {
+                FailureKind::StopsThePass => {
+                    if let OpError::Remote(e) = err {
+                        return Ok(Some(e));
+                    }
+                }
+                FailureKind::Quota => self.quota_failures += 1,
+                FailureKind::ServiceFull => self.service_full += 1,
+                FailureKind::DiskFull => self.disk_full.push(format!("{path}: {err}")),
+                FailureKind::ThisOperation => {
+                    let mut failing = engine.failing();
+                    // A move's start is held with its destination.
+                    for (_, from) in f.failed_moves.iter().filter(|(to, _)| *to == path) {
+                        failing.failed(folder.id, from, err.to_string(), now);
+                    }
+                    failing.failed(folder.id, &path, err.to_string(), now);
+                }
+            }
+            self.failures += 1;
+        }
+        Ok(None)
+    }
+
+    /// Nothing failed but for want of room, here or on the service.
+    fn only_waiting_for_room(&self) -> bool {
+        self.failures > 0
+            && self.failures == self.quota_failures + self.service_full + self.disk_full.len()
+    }
+}
+
+enum FailureKind {
+    /// Signed out, agreements pending, account frozen or deleted, offline.
+    StopsThePass,
+    Quota,
+    ServiceFull,
+    DiskFull,
+    /// Anything else: this operation alone.
+    ThisOperation,
+}
+
+fn failure_kind(err: &OpError) -> FailureKind {
+    match err.code() {
+        Some(
+            ErrorCode::AgreementsRequired
+            | ErrorCode::Unauthorized
+            | ErrorCode::AccountFrozen
+            | ErrorCode::AccountDeleted,
+        ) => FailureKind::StopsThePass,
+        Some(ErrorCode::QuotaExceeded) => FailureKind::Quota,
+        Some(ErrorCode::ServiceFull) => FailureKind::ServiceFull,
+        _ => match err {
+            OpError::DiskFull(_) => FailureKind::DiskFull,
+            OpError::Remote(RemoteError::Network(_)) => FailureKind::StopsThePass,
+            _ => FailureKind::ThisOperation,
+        },
     }
 }
 

@@ -16,9 +16,12 @@ use nubo_protocol::{ChunkRef, CommitRequest, DeleteRequest, ErrorCode};
 
 use crate::content::{hash_bytes, Digest};
 use crate::db::{Change, FolderId, StateDb};
-use crate::fs::{LocalFs, MadeDir};
+use crate::fs::{LocalFs, MadeDir, TempSink};
+use crate::ignore_rules::IgnoreRules;
 use crate::planner::{Expect, Op};
 use crate::remote::{Remote, RemoteError};
+use crate::scanner::{self, ScanInput};
+use crate::temp_names::TempNames;
 use crate::tree::{
     file_name, inside, parent, FileStat, Kind, LocalEntry, NodeId, RemoteEntry, SyncedEntry, Tree,
 };
@@ -99,6 +102,9 @@ pub struct FolderCtx {
     /// Bytes of downloads under way, not yet all on the disk: parallel
     /// downloads must fit together, not each alone.
     reserved: std::sync::atomic::AtomicU64,
+    /// The folder's ignore rules, for the checks before a folder goes.
+    rules: IgnoreRules,
+    temps: TempNames,
 }
 
 /// Disk room held for one download.
@@ -124,6 +130,9 @@ pub(crate) fn mb(bytes: u64) -> String {
 pub struct Report {
     pub done: usize,
     pub failed: Vec<(String, OpError)>,
+    /// Failed moves, destination and start: the start is held back with
+    /// the destination, so that neither end is read as a change.
+    pub failed_moves: Vec<(String, String)>,
 }
 
 impl FolderCtx {
@@ -156,7 +165,26 @@ impl FolderCtx {
             parallel: PARALLEL_TRANSFERS,
             keep_free: 0,
             reserved: Default::default(),
+            rules: IgnoreRules::with_file(Path::new(""), &[], None),
+            temps: TempNames::new(rand::random()),
         }
+    }
+
+    /// The folder's ignore rules (built-in ones only, unless given).
+    pub fn with_rules(mut self, rules: IgnoreRules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// How this home names its temp files (a random key, unless given).
+    pub fn with_temps(mut self, temps: TempNames) -> Self {
+        self.temps = temps;
+        self
+    }
+
+    /// A new temp file in `dir`, named as this home's own.
+    fn new_temp(&self, dir: &Path) -> io::Result<Box<dyn TempSink>> {
+        self.fs.create_temp(&dir.join(self.temps.fresh()))
     }
 
     /// Downloads that would leave less than `bytes` free on the folder's
@@ -188,10 +216,7 @@ impl FolderCtx {
                     .split('/')
                     .all(|c| !c.is_empty() && c != "." && c != "..")
         );
-        if rel.is_empty() {
-            return self.root.clone();
-        }
-        self.root.join(rel)
+        crate::os_names::join(&self.root, rel)
     }
 
     /// Records a finished operation, its bookkeeping and its line in recent
@@ -236,7 +261,7 @@ impl FolderCtx {
     fn local_dir(&self, rel: &str) -> Result<(), OpError> {
         let mut at = self.root.clone();
         for part in rel.split('/').filter(|p| !p.is_empty()) {
-            at.push(part);
+            at.push(crate::os_names::to_os(part));
             match self.fs.make_dir(&at)? {
                 MadeDir::Ready => {}
                 MadeDir::Symlink => {
@@ -325,9 +350,15 @@ pub async fn execute(ctx: &FolderCtx, ops: Vec<Op>, done: &(dyn Fn(u64) + Sync))
             report.failed.push((path, e));
         }
     };
+    let mut failed_moves = Vec::new();
     for op in first.into_iter().chain(dirs).chain(books) {
         let path = op.path().to_string();
-        note(path, 0, run(ctx, op).await);
+        let from = op.from_path().map(str::to_string);
+        let result = run(ctx, op).await;
+        if let (Err(_), Some(from)) = (&result, from) {
+            failed_moves.push((path.clone(), from));
+        }
+        note(path, 0, result);
     }
     let mut running = stream::iter(batch::jobs(ctx, transfers))
         .map(|job| batch::run_job(ctx, job))
@@ -342,6 +373,7 @@ pub async fn execute(ctx: &FolderCtx, ops: Vec<Op>, done: &(dyn Fn(u64) + Sync))
         let path = op.path().to_string();
         note(path, 0, run(ctx, op).await);
     }
+    report.failed_moves = failed_moves;
     report
 }
 
@@ -460,7 +492,10 @@ async fn run(ctx: &FolderCtx, op: Op) -> Result<(), OpError> {
             ctx.record(
                 Some(("moved to the service's trash", &path)),
                 vec![
-                    Change::RemoveRemoteSubtree(gone.id),
+                    Change::RemoveRemoteSubtree {
+                        id: gone.id,
+                        seq: gone.seq,
+                    },
                     Change::RemoveSynced(&path),
                 ],
             )
@@ -485,43 +520,63 @@ fn local_delete(ctx: &FolderCtx, rel: &str, kind: Kind) -> Result<(), OpError> {
     if !unchanged(ctx, rel)? {
         return Err(OpError::Stale(format!("{rel} changed since the plan")));
     }
-    if kind == Kind::Dir {
-        let text = ctx
-            .fs
-            .read_small(&ctx.root.join(crate::ignore_rules::IGNORE_FILE))
-            .ok()
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
-        let rules = crate::ignore_rules::IgnoreRules::with_file(&ctx.root, &[], text.as_deref());
-        let seen: Tree<LocalEntry> = inside(&ctx.local, rel)
-            .map(|(p, e)| (p[rel.len() + 1..].to_string(), e.clone()))
-            .collect();
-        // i64::MAX as "now": trust every unchanged stat, hash only what changed.
-        let now = crate::scanner::scan(
-            ctx.fs.as_ref(),
-            &ctx.root.join(rel),
-            &rules,
-            &seen,
-            i64::MAX,
-        );
-        let planned = inside(&ctx.local, rel).count();
-        if now.tree.len() != planned {
-            return Err(OpError::Stale(format!(
-                "{rel} has new content since the plan"
-            )));
-        }
-        for sub in now.tree.keys() {
-            if !unchanged(ctx, &format!("{rel}/{sub}"))? {
-                return Err(OpError::Stale(format!(
-                    "{rel}/{sub} changed since the plan"
-                )));
-            }
+    let ignored = match kind {
+        Kind::Dir => folder_as_planned(ctx, rel)?,
+        Kind::File => Vec::new(),
+    };
+    ctx.fs.trash(&ctx.abs(rel))?;
+    let mut changes = vec![Change::RemoveLocal(rel), Change::RemoveSynced(rel)];
+    // What the folder's ignore rules left out went with it: say so.
+    for path in &ignored {
+        changes.push(Change::Event {
+            action: "moved to the trash with its folder (not synced: .nuboignore)",
+            path,
+            at: &ctx.stamp,
+        });
+    }
+    ctx.record(Some(("moved to the trash", rel)), changes)
+}
+
+/// Checks that the folder `rel` holds exactly what the plan saw, by a scan
+/// under the folder's own rules (paths from the root, so a rule such as
+/// `d/*.log` matches inside it as in a whole scan). Returns the files in it
+/// that only the user's ignore rules kept out of the sync.
+fn folder_as_planned(ctx: &FolderCtx, rel: &str) -> Result<Vec<String>, OpError> {
+    let seen: Tree<LocalEntry> = inside(&ctx.local, rel)
+        .map(|(p, e)| (p.clone(), e.clone()))
+        .collect();
+    // i64::MAX as "now": trust every unchanged stat, hash only what changed.
+    let input = ScanInput {
+        rules: &ctx.rules,
+        previous: &seen,
+        now_ns: i64::MAX,
+        temps: &ctx.temps,
+        accept_mount_changes: false,
+    };
+    let now = scanner::scan_under(ctx.fs.as_ref(), &ctx.root, rel, &input);
+    if let Some((path, _)) = now.blocked.iter().next() {
+        return Err(OpError::Stale(format!(
+            "{path} cannot be read or is not synced; {rel} stays"
+        )));
+    }
+    if now.tree.len() != seen.len() {
+        return Err(OpError::Stale(format!(
+            "{rel} has new content since the plan"
+        )));
+    }
+    for sub in now.tree.keys() {
+        if !unchanged(ctx, sub)? {
+            return Err(OpError::Stale(format!("{sub} changed since the plan")));
         }
     }
-    ctx.fs.trash(&ctx.abs(rel))?;
-    ctx.record(
-        Some(("moved to the trash", rel)),
-        vec![Change::RemoveLocal(rel), Change::RemoveSynced(rel)],
-    )
+    let built_in_only = IgnoreRules::with_file(&ctx.root, &[], None);
+    let all = ctx.fs.walk(&ctx.root, rel, &built_in_only);
+    Ok(all
+        .found
+        .into_iter()
+        .filter(|(p, kind, _)| *kind == Kind::File && !now.tree.contains_key(p))
+        .map(|(p, _, _)| p)
+        .collect())
 }
 
 async fn blocking<T: Send + 'static>(
@@ -591,7 +646,7 @@ async fn download(
     ctx.local_dir(parent(rel))?;
     let dir = ctx.abs(parent(rel));
     let _room = ctx.reserve_room(&dir, rel, manifest.size)?;
-    let mut temp = ctx.fs.create_temp(&dir)?;
+    let mut temp = ctx.new_temp(&dir)?;
     let temp_path = temp.path().to_path_buf();
     let here = chunks_here(ctx, rel, expect).await;
     let result: Result<(), OpError> = async {
@@ -618,7 +673,8 @@ async fn download(
                 "{rel} did not match its hash after download; it will be fetched again"
             )));
         }
-        if remote.mtime_ms > 0 {
+        // 0: the writer did not say (times before 1970 are negative).
+        if remote.mtime_ms != 0 {
             temp.set_modified(remote.mtime_ms)?;
         }
         temp.finish()?;
@@ -660,7 +716,7 @@ fn commit_request(
                 size: c.size,
             })
             .collect(),
-        mtime_ms: stat.mtime_ns / 1_000_000,
+        mtime_ms: stat.mtime_ns.div_euclid(1_000_000),
     }
 }
 

@@ -11,7 +11,8 @@ use crate::planner::Expect;
 use crate::scanner::Walked;
 use crate::tree::{FileStat, Kind};
 
-/// A file being downloaded, in the target's folder under a `.nubo-tmp-` name.
+/// A file being downloaded, in the target's folder under a temp name
+/// (`temp_names`).
 pub trait TempSink: Send {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
     /// Gives the file the modification time it had where it was written
@@ -29,7 +30,8 @@ pub trait LocalFs: Send + Sync {
     fn digest(&self, path: &Path) -> io::Result<Digest>;
     fn read_at(&self, path: &Path, offset: u64, len: u64) -> io::Result<Vec<u8>>;
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
-    fn create_temp(&self, dir: &Path) -> io::Result<Box<dyn TempSink>>;
+    /// Creates the temp file `path` (never over anything already there).
+    fn create_temp(&self, path: &Path) -> io::Result<Box<dyn TempSink>>;
     /// Moves a finished temp file onto `target`, only if `target` is still as
     /// expected; `ErrorKind::AlreadyExists` when it is not.
     fn place(&self, temp: &Path, target: &Path, expect: &Expect) -> io::Result<()>;
@@ -38,8 +40,9 @@ pub trait LocalFs: Send + Sync {
     /// To the OS trash (or the home's holding folder where there is none).
     fn trash(&self, path: &Path) -> io::Result<()>;
     fn remove_file(&self, path: &Path) -> io::Result<()>;
-    /// Every entry under `root` the rules do not ignore.
-    fn walk(&self, root: &Path, rules: &IgnoreRules) -> Walked;
+    /// Every entry under `root/under` (`under` empty: the whole folder) the
+    /// rules do not ignore, paths relative to `root`.
+    fn walk(&self, root: &Path, under: &str, rules: &IgnoreRules) -> Walked;
     /// Makes one folder, without ever passing through a symbolic link.
     fn make_dir(&self, path: &Path) -> io::Result<MadeDir>;
     /// A small file whole (the root marker, `.nuboignore`).
@@ -76,6 +79,8 @@ pub fn stat_of(meta: &fs::Metadata) -> FileStat {
             size: if meta.is_dir() { 0 } else { meta.size() },
             mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
             inode: meta.ino(),
+            ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+            dev: meta.dev(),
         }
     }
     #[cfg(not(unix))]
@@ -88,7 +93,7 @@ pub fn stat_of(meta: &fs::Metadata) -> FileStat {
         FileStat {
             size: if meta.is_dir() { 0 } else { meta.len() },
             mtime_ns,
-            inode: 0,
+            ..FileStat::default()
         }
     }
 }
@@ -113,7 +118,13 @@ impl TempSink for RealTemp {
         self.file.write_all(buf)
     }
     fn set_modified(&mut self, mtime_ms: i64) -> io::Result<()> {
-        let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(mtime_ms.max(0) as u64);
+        // Before 1970 too (a scanned photo's date, say).
+        let offset = std::time::Duration::from_millis(mtime_ms.unsigned_abs());
+        let at = if mtime_ms >= 0 {
+            std::time::UNIX_EPOCH + offset
+        } else {
+            std::time::UNIX_EPOCH - offset
+        };
         self.file.set_modified(at)
     }
     fn finish(self: Box<Self>) -> io::Result<()> {
@@ -164,27 +175,24 @@ impl LocalFs for RealFs {
         fs::create_dir_all(path)
     }
 
-    fn create_temp(&self, dir: &Path) -> io::Result<Box<dyn TempSink>> {
-        let name = format!(".nubo-tmp-{:016x}", rand::random::<u64>());
-        let path = dir.join(name);
+    fn create_temp(&self, path: &Path) -> io::Result<Box<dyn TempSink>> {
         let file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&path)?;
-        Ok(Box::new(RealTemp { file, path }))
+            .open(path)?;
+        Ok(Box::new(RealTemp {
+            file,
+            path: path.to_path_buf(),
+        }))
     }
 
     fn place(&self, temp: &Path, target: &Path, expect: &Expect) -> io::Result<()> {
         match expect {
             Expect::Absent => self.rename_new(temp, target),
             Expect::Present(want) => match self.stat(target)? {
-                Some((Kind::File, now))
-                    if now.size == want.size
-                        && now.mtime_ns == want.mtime_ns
-                        && now.inode == want.inode =>
-                {
-                    fs::rename(temp, target)
-                }
+                // The change time too: an edit that put size and
+                // modification time back is still an edit.
+                Some((Kind::File, now)) if now == *want => fs::rename(temp, target),
                 _ => Err(io::Error::new(
                     io::ErrorKind::AlreadyExists,
                     "the local file changed while its new version was downloaded",
@@ -237,8 +245,8 @@ impl LocalFs for RealFs {
         fs::remove_file(path)
     }
 
-    fn walk(&self, root: &Path, rules: &IgnoreRules) -> Walked {
-        crate::scanner::walk_disk(root, rules)
+    fn walk(&self, root: &Path, under: &str, rules: &IgnoreRules) -> Walked {
+        crate::scanner::walk_disk(root, under, rules)
     }
 
     fn make_dir(&self, path: &Path) -> io::Result<MadeDir> {

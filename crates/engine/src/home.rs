@@ -159,6 +159,17 @@ impl Home {
     }
 
     /// Held while syncing: two sync loops on one home would race each other.
+    /// Whether a sync (`nubo sync` or the app) holds this home's lock now.
+    pub fn sync_running(&self) -> bool {
+        let Ok(file) = std::fs::OpenOptions::new()
+            .read(true)
+            .open(self.dir.join("sync.lock"))
+        else {
+            return false;
+        };
+        matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+    }
+
     pub fn lock_for_sync(&self) -> anyhow::Result<std::fs::File> {
         let path = self.dir.join("sync.lock");
         let file = std::fs::OpenOptions::new()

@@ -53,6 +53,16 @@ impl IgnoreRules {
         Self::with_file(root, excluded, text.as_deref())
     }
 
+    /// As `load`, the `.nuboignore` read through `fs` (as the sync loop reads
+    /// everything of the folder).
+    pub fn read(fs: &dyn crate::fs::LocalFs, root: &Path, excluded: &[String]) -> Self {
+        let text = fs
+            .read_small(&root.join(IGNORE_FILE))
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        Self::with_file(root, excluded, text.as_deref())
+    }
+
     /// As `load`, with the `.nuboignore` text already read (or `None`).
     pub fn with_file(root: &Path, excluded: &[String], text: Option<&str>) -> Self {
         let mut b = GitignoreBuilder::new(root);
@@ -106,8 +116,10 @@ impl IgnoreRules {
                 })
     }
 
-    /// `is_ignored` for many paths in any order: each folder's verdict is
-    /// worked out once.
+    /// Whether the sync leaves `rel_path` out, for many paths in any order,
+    /// as the walk decides: a folder the rules ignore is never entered, so
+    /// everything in it is out, even what a `!` line names (as in git). Each
+    /// folder's verdict is worked out once.
     pub fn cached(&self) -> CachedRules<'_> {
         CachedRules {
             rules: self,
@@ -135,9 +147,8 @@ impl IgnoreRules {
 /// See `IgnoreRules::cached`.
 pub struct CachedRules<'r> {
     rules: &'r IgnoreRules,
-    /// Each folder's verdict from its own match or its nearest folder's,
-    /// as `matched_path_or_any_parents` walks up.
-    folders: HashMap<String, Option<bool>>,
+    /// Whether each folder is out of the sync (it or one above it ignored).
+    folders: HashMap<String, bool>,
 }
 
 impl CachedRules<'_> {
@@ -145,24 +156,17 @@ impl CachedRules<'_> {
         if rel_path.is_empty() {
             return false;
         }
-        if self.rules.is_excluded(rel_path) {
-            return true;
-        }
-        match self.rules.own_match(rel_path, is_dir) {
-            Some(verdict) => verdict,
-            None => self.folder(parent(rel_path)) == Some(true),
-        }
+        self.folder_out(parent(rel_path)) || self.rules.is_ignored_in_walk(rel_path, is_dir)
     }
 
-    fn folder(&mut self, dir: &str) -> Option<bool> {
+    fn folder_out(&mut self, dir: &str) -> bool {
+        if dir.is_empty() {
+            return false;
+        }
         if let Some(v) = self.folders.get(dir) {
             return *v;
         }
-        let v = match self.rules.own_match(dir, true) {
-            Some(v) => Some(v),
-            None if dir.is_empty() => None,
-            None => self.folder(parent(dir)),
-        };
+        let v = self.folder_out(parent(dir)) || self.rules.is_ignored_in_walk(dir, true);
         self.folders.insert(dir.to_string(), v);
         v
     }

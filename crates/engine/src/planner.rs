@@ -131,6 +131,14 @@ impl Op {
             Op::RemoteMove { to, .. } | Op::LocalMove { to, .. } => to,
         }
     }
+
+    /// Where a move starts (its `path` is where it ends).
+    pub fn from_path(&self) -> Option<&str> {
+        match self {
+            Op::RemoteMove { from, .. } | Op::LocalMove { from, .. } => Some(from),
+            _ => None,
+        }
+    }
 }
 
 /// Stop and ask before deleting more than this on either side.
@@ -261,7 +269,10 @@ fn plan_moves(t: &Trees, mode: Mode) -> Vec<Op> {
         let mut taken: HashSet<&str> = HashSet::new();
         for (sp, s, l, r) in aligned(t) {
             let Some(s) = s else { continue };
-            if r.is_some_and(|r| r.node == s.node) || covered(sp, &moved_from) {
+            if r.is_some_and(|r| r.node == s.node)
+                || covered(sp, &moved_from)
+                || t.blocked_at(sp).is_some()
+            {
                 continue;
             }
             let by_node = remote_by_node
@@ -272,8 +283,12 @@ fn plan_moves(t: &Trees, mode: Mode) -> Vec<Op> {
             if *rp == sp || is_inside(rp, sp) {
                 continue;
             }
+            // A destination left alone here (something unsynced in the
+            // way, unreadable) is no destination: the entry stays where it
+            // is (see `Planner::held`).
             let movable = l.is_some_and(|l| l.kind == s.kind)
                 && !t.local.contains_key(*rp)
+                && t.blocked_at(rp).is_none()
                 && !file_above(&t.local, rp)
                 && !taken.contains(rp.as_str())
                 && !covered(rp, &moved_from);
@@ -296,6 +311,7 @@ fn plan_moves(t: &Trees, mode: Mode) -> Vec<Op> {
             if s.stat.inode == 0
                 || l.is_some_and(|l| l.stat.inode == s.stat.inode)
                 || covered(sp, &moved_from)
+                || t.blocked_at(sp).is_some()
             {
                 continue;
             }
@@ -315,6 +331,7 @@ fn plan_moves(t: &Trees, mode: Mode) -> Vec<Op> {
             let remote_here = r.is_some_and(|r| r.node == s.node);
             if same
                 && remote_here
+                && t.blocked_at(lp).is_none()
                 && !t.synced.contains_key(*lp)
                 && !t.remote.contains_key(*lp)
                 && !file_above(&t.remote, lp)
@@ -444,113 +461,283 @@ fn aligned(t: &Trees) -> impl Iterator<Item = Aligned<'_>> {
 }
 
 fn plan_changes(t: &Trees, opts: &PlanOptions) -> Vec<Op> {
+    let mut p = Planner {
+        t,
+        opts,
+        held: held_nodes(t),
+        conflict_names: HashSet::new(),
+    };
     let mut decisions: BTreeMap<&RelPath, Op> = BTreeMap::new();
-    let mut conflict_names: HashSet<RelPath> = HashSet::new();
     for (path, s, l, r) in aligned(t) {
-        if let Some(op) = decide(t, opts, path, s, l, r, &mut conflict_names) {
+        // Left alone this round, with everything inside: its merge base stays.
+        if t.blocked_at(path).is_some() {
+            continue;
+        }
+        if let Some(op) = p.decide(path, s, l, r) {
             decisions.insert(path, op);
         }
     }
-    group_folder_deletes(t, decisions)
+    p.group_folder_deletes(decisions)
 }
 
-fn decide(
-    t: &Trees,
-    opts: &PlanOptions,
-    path: &RelPath,
-    s: Option<&SyncedEntry>,
-    l: Option<&LocalEntry>,
-    r: Option<&RemoteEntry>,
-    conflict_names: &mut HashSet<RelPath>,
-) -> Option<Op> {
-    // Both sides hold the same thing: never a conflict, at most a new base.
-    if let (Some(l), Some(r)) = (l, r) {
-        if l.kind == r.kind && (l.kind == Kind::Dir || l.hash == r.hash) {
-            let entry = synced_from(r, l);
-            let same = s.is_some_and(|s| {
-                s.kind == entry.kind
-                    && s.node == entry.node
-                    && s.rev == entry.rev
-                    && s.hash == entry.hash
-            });
-            return (!same).then(|| Op::RecordSynced {
-                path: path.clone(),
-                entry,
-            });
-        }
+/// Nodes of the merge base whose place on the service this computer leaves
+/// alone (blocked here, or in a folder held back): such an entry stays
+/// where it is here rather than follow the node, and is never deleted for
+/// having gone from where it was.
+fn held_nodes(t: &Trees) -> HashSet<NodeId> {
+    let mut held = t.held_nodes.clone();
+    for path in t.blocked.keys() {
+        held.extend(t.remote.get(path).map(|r| r.node));
+        held.extend(inside(&t.remote, path).map(|(_, r)| r.node));
     }
-    let (lc, rc) = (local_change(s, l), remote_change(s, r));
-    use Change::*;
-    match opts.mode {
-        Mode::TwoWay => match (lc, rc) {
-            (Absent | Unchanged, Absent | Unchanged) => None,
-            (Created | Modified | Replaced, Absent | Unchanged) => {
-                let l = l?;
-                match r {
-                    // The kind changed locally: the old remote item goes first.
-                    Some(r) if r.kind != l.kind => Some(remote_delete(path, r)),
-                    _ => Some(push_op(path, l, r)),
-                }
+    held
+}
+
+/// One `plan_changes`: the per-path decisions and what they share.
+struct Planner<'t> {
+    t: &'t Trees,
+    opts: &'t PlanOptions,
+    held: HashSet<NodeId>,
+    /// Conflict names given out in this batch.
+    conflict_names: HashSet<RelPath>,
+}
+
+impl Planner<'_> {
+    fn decide(
+        &mut self,
+        path: &RelPath,
+        s: Option<&SyncedEntry>,
+        l: Option<&LocalEntry>,
+        r: Option<&RemoteEntry>,
+    ) -> Option<Op> {
+        // Both sides hold the same thing: never a conflict, at most a new base.
+        if let (Some(l), Some(r)) = (l, r) {
+            if l.kind == r.kind && (l.kind == Kind::Dir || l.hash == r.hash) {
+                let entry = synced_from(r, l);
+                let same = s.is_some_and(|s| {
+                    s.kind == entry.kind
+                        && s.node == entry.node
+                        && s.rev == entry.rev
+                        && s.hash == entry.hash
+                });
+                return (!same).then(|| Op::RecordSynced {
+                    path: path.clone(),
+                    entry,
+                });
             }
-            (Absent | Unchanged, Created | Modified | Replaced) => {
-                let r = r?;
-                match l {
-                    Some(l) if l.kind != r.kind => Some(Op::LocalDelete {
-                        path: path.clone(),
-                        kind: l.kind,
-                    }),
-                    _ => Some(pull_op(path, r, l)),
-                }
+        }
+        let (lc, mut rc) = (local_change(s, l), remote_change(s, r));
+        if rc == Change::Deleted && s.is_some_and(|s| self.held.contains(&s.node)) {
+            // Not gone: it went where this computer does not follow yet.
+            rc = Change::Unchanged;
+            if r.is_none() && lc != Change::Unchanged {
+                return None;
             }
-            (Deleted, Unchanged) => r.map(|r| remote_delete(path, r)),
-            (Unchanged, Deleted) => l.map(|l| Op::LocalDelete {
-                path: path.clone(),
-                kind: l.kind,
-            }),
-            (Deleted, Deleted) => Some(Op::ForgetSynced { path: path.clone() }),
-            // Edit against delete: the edit wins.
-            (Deleted, _) => r.map(|r| pull_op(path, r, None)),
-            (_, Deleted) => l.map(|l| push_op(path, l, None)),
-            _ => conflict(t, opts, path, l?, r?, conflict_names),
-        },
-        Mode::UploadOnly => {
-            let l_present = l.is_some();
-            match (lc, rc) {
-                (Deleted, Unchanged) => r.map(|r| remote_delete(path, r)),
-                (Deleted, _) => None,
-                // The folder is the truth: whatever differs goes up, over
-                // whatever the service holds (kept there as a version).
-                _ if l_present => {
+        }
+        use Change::*;
+        match self.opts.mode {
+            Mode::TwoWay => match (lc, rc) {
+                (Absent | Unchanged, Absent | Unchanged) => None,
+                (Created | Modified | Replaced, Absent | Unchanged) => {
                     let l = l?;
                     match r {
+                        // The kind changed locally: the old remote item goes first.
                         Some(r) if r.kind != l.kind => Some(remote_delete(path, r)),
                         _ => Some(push_op(path, l, r)),
                     }
                 }
-                _ => None,
-            }
-        }
-        Mode::DownloadOnly => match (lc, rc) {
-            (_, Absent | Unchanged) => None,
-            (Absent | Unchanged, Created | Modified | Replaced) => {
-                let r = r?;
-                match l {
-                    Some(l) if l.kind != r.kind => Some(Op::LocalDelete {
-                        path: path.clone(),
-                        kind: l.kind,
-                    }),
-                    _ => Some(pull_op(path, r, l)),
+                (Absent | Unchanged, Created | Modified | Replaced) => {
+                    let r = r?;
+                    match l {
+                        Some(l) if l.kind != r.kind => Some(Op::LocalDelete {
+                            path: path.clone(),
+                            kind: l.kind,
+                        }),
+                        _ => Some(pull_op(path, r, l)),
+                    }
+                }
+                (Deleted, Unchanged) => r.map(|r| remote_delete(path, r)),
+                (Unchanged, Deleted) => l.map(|l| Op::LocalDelete {
+                    path: path.clone(),
+                    kind: l.kind,
+                }),
+                (Deleted, Deleted) => Some(Op::ForgetSynced { path: path.clone() }),
+                // Edit against delete: the edit wins.
+                (Deleted, _) => r.map(|r| pull_op(path, r, None)),
+                (_, Deleted) => l.map(|l| push_op(path, l, None)),
+                _ => self.conflict(path, l?, r?),
+            },
+            Mode::UploadOnly => {
+                let l_present = l.is_some();
+                match (lc, rc) {
+                    (Deleted, Unchanged) => r.map(|r| remote_delete(path, r)),
+                    (Deleted, _) => None,
+                    // The folder is the truth: whatever differs goes up, over
+                    // whatever the service holds (kept there as a version).
+                    _ if l_present => {
+                        let l = l?;
+                        match r {
+                            Some(r) if r.kind != l.kind => Some(remote_delete(path, r)),
+                            _ => Some(push_op(path, l, r)),
+                        }
+                    }
+                    _ => None,
                 }
             }
-            (Unchanged, Deleted) => l.map(|l| Op::LocalDelete {
+            Mode::DownloadOnly => match (lc, rc) {
+                (_, Absent | Unchanged) => None,
+                (Absent | Unchanged, Created | Modified | Replaced) => {
+                    let r = r?;
+                    match l {
+                        Some(l) if l.kind != r.kind => Some(Op::LocalDelete {
+                            path: path.clone(),
+                            kind: l.kind,
+                        }),
+                        _ => Some(pull_op(path, r, l)),
+                    }
+                }
+                (Unchanged, Deleted) => l.map(|l| Op::LocalDelete {
+                    path: path.clone(),
+                    kind: l.kind,
+                }),
+                (Deleted, Deleted) => Some(Op::ForgetSynced { path: path.clone() }),
+                (Deleted, _) => None,
+                (_, Deleted) => None,
+                _ => self.conflict(path, l?, r?),
+            },
+        }
+    }
+
+    fn conflict(&mut self, path: &RelPath, l: &LocalEntry, r: &RemoteEntry) -> Option<Op> {
+        let name = file_name(path);
+        let dir = parent(path);
+        let prefix = format!(
+            "{}{CONFLICT_MARK}",
+            fitted_stem(name, &self.opts.conflict_stamp, l.kind)
+        );
+        let copies = self
+            .t
+            .local
+            .keys()
+            .filter(|p| parent(p) == dir && file_name(p).starts_with(&prefix))
+            .count();
+        // A conflict on a conflict copy, or one copy too many: no new copy. The
+        // local version goes up over the remote one, which stays in version history.
+        if l.kind == Kind::File
+            && r.kind == Kind::File
+            && self.opts.mode != Mode::DownloadOnly
+            && (is_conflict_copy(name) || copies >= self.opts.max_conflict_copies)
+        {
+            return Some(Op::Upload {
                 path: path.clone(),
-                kind: l.kind,
-            }),
-            (Deleted, Deleted) => Some(Op::ForgetSynced { path: path.clone() }),
-            (Deleted, _) => None,
-            (_, Deleted) => None,
-            _ => conflict(t, opts, path, l?, r?, conflict_names),
-        },
+                base: Some((r.node, r.rev)),
+            });
+        }
+        Some(self.keep_conflict_copy(path, l.kind))
+    }
+
+    /// The local entry at `path` steps aside under a free conflict name.
+    fn keep_conflict_copy(&mut self, path: &RelPath, kind: Kind) -> Op {
+        let (name, dir) = (file_name(path), parent(path));
+        let t = self.t;
+        let mut n = 1;
+        let copy = loop {
+            let candidate = join(
+                dir,
+                &conflict_name(name, &self.opts.conflict_stamp, n, kind),
+            );
+            let free = !t.local.contains_key(&candidate)
+                && !t.remote.contains_key(&candidate)
+                && !t.synced.contains_key(&candidate)
+                && t.blocked_at(&candidate).is_none()
+                && !self.conflict_names.contains(&candidate);
+            if free {
+                break candidate;
+            }
+            n += 1;
+        };
+        self.conflict_names.insert(copy.clone());
+        Op::KeepConflictCopy {
+            path: path.clone(),
+            copy,
+        }
+    }
+
+    /// A folder deleted on one side goes as one operation when nothing inside
+    /// it needs anything else; otherwise it is recreated and its contents
+    /// decided one by one (so a changed file inside is kept, never deleted
+    /// with it). Where the other side put a file in the folder's place, the
+    /// two cannot both have the name: the one here steps aside as a
+    /// conflict copy, and both are kept.
+    fn group_folder_deletes(&mut self, decisions: BTreeMap<&RelPath, Op>) -> Vec<Op> {
+        let t = self.t;
+        let mut out = Vec::new();
+        let mut skip_inside: Option<RelPath> = None;
+        let keys: Vec<&RelPath> = decisions.keys().copied().collect();
+        for path in keys {
+            if skip_inside.as_deref().is_some_and(|d| is_inside(path, d)) {
+                continue;
+            }
+            let op = &decisions[path];
+            // Everything strictly inside: "d/..." sorts in ["d/", "d0"); a
+            // sibling such as "d (conflicted copy ...)" sorts between "d"
+            // and "d/" (found by the simulator, seed 49).
+            let (start, end) = (format!("{path}/"), format!("{path}0"));
+            let inner = |pred: &dyn Fn(&Op) -> bool| {
+                decisions
+                    .range::<&RelPath, _>((
+                        std::ops::Bound::Included(&start),
+                        std::ops::Bound::Excluded(&end),
+                    ))
+                    .all(|(_, o)| pred(o))
+            };
+            match op {
+                Op::LocalDelete {
+                    kind: Kind::Dir, ..
+                } => {
+                    let whole =
+                        inner(&|o| matches!(o, Op::LocalDelete { .. } | Op::ForgetSynced { .. }))
+                            && inside(&t.local, path).all(|(p, _)| decisions.contains_key(p))
+                            && !t.blocked_inside(path);
+                    if whole {
+                        out.push(op.clone());
+                        skip_inside = Some(path.clone());
+                    } else if t.remote.get(path).is_some_and(|r| r.kind == Kind::File) {
+                        // The folder, with what changed in it, is renamed
+                        // whole; its contents are decided there next round.
+                        out.push(self.keep_conflict_copy(path, Kind::Dir));
+                        skip_inside = Some(path.clone());
+                    } else {
+                        // Something inside stays: the folder must exist on the service again.
+                        out.push(Op::RemoteMkdir { path: path.clone() });
+                    }
+                }
+                Op::RemoteDelete {
+                    kind: Kind::Dir, ..
+                } => {
+                    // What this computer never saw inside (ignored, excluded,
+                    // held back, unreadable here) is not its to delete.
+                    let whole =
+                        inner(&|o| matches!(o, Op::RemoteDelete { .. } | Op::ForgetSynced { .. }))
+                            && inside(&t.remote, path).all(|(p, _)| decisions.contains_key(p))
+                            && !t.unseen_inside(path)
+                            && !t.blocked_inside(path);
+                    if whole {
+                        out.push(op.clone());
+                        skip_inside = Some(path.clone());
+                    } else if t.local.get(path).is_some_and(|l| l.kind == Kind::File) {
+                        out.push(self.keep_conflict_copy(path, Kind::File));
+                    } else if let Some(r) = t.remote.get(path) {
+                        out.push(Op::LocalMkdir {
+                            path: path.clone(),
+                            remote: r.clone(),
+                        });
+                    }
+                }
+                _ => out.push(op.clone()),
+            }
+        }
+        out
     }
 }
 
@@ -563,127 +750,51 @@ fn remote_delete(path: &RelPath, r: &RemoteEntry) -> Op {
     }
 }
 
-fn conflict(
-    t: &Trees,
-    opts: &PlanOptions,
-    path: &RelPath,
-    l: &LocalEntry,
-    r: &RemoteEntry,
-    conflict_names: &mut HashSet<RelPath>,
-) -> Option<Op> {
-    let name = file_name(path);
-    let dir = parent(path);
-    let prefix = format!("{}{CONFLICT_MARK}", stem_and_ext(name).0);
-    let copies = t
-        .local
-        .keys()
-        .filter(|p| parent(p) == dir && file_name(p).starts_with(&prefix))
-        .count();
-    // A conflict on a conflict copy, or one copy too many: no new copy. The
-    // local version goes up over the remote one, which stays in version history.
-    if l.kind == Kind::File
-        && r.kind == Kind::File
-        && opts.mode != Mode::DownloadOnly
-        && (is_conflict_copy(name) || copies >= opts.max_conflict_copies)
-    {
-        return Some(Op::Upload {
-            path: path.clone(),
-            base: Some((r.node, r.rev)),
-        });
-    }
-    let mut n = 1;
-    let copy = loop {
-        let candidate = join(dir, &conflict_name(name, &opts.conflict_stamp, n, l.kind));
-        let free = !t.local.contains_key(&candidate)
-            && !t.remote.contains_key(&candidate)
-            && !t.synced.contains_key(&candidate)
-            && !conflict_names.contains(&candidate);
-        if free {
-            break candidate;
-        }
-        n += 1;
-    };
-    conflict_names.insert(copy.clone());
-    Some(Op::KeepConflictCopy {
-        path: path.clone(),
-        copy,
-    })
-}
-
 fn stem_and_ext(name: &str) -> (&str, &str) {
     match name.rfind('.') {
-        Some(i) if i > 0 => (&name[..i], &name[i..]),
+        // A long "extension" is part of the name, not a type to keep.
+        Some(i) if i > 0 && name.len() - i <= MAX_EXT => (&name[..i], &name[i..]),
         _ => (name, ""),
     }
 }
 
-/// `report (conflicted copy from HOST 2026-11-23 180102).txt`
-pub fn conflict_name(name: &str, stamp: &str, n: usize, kind: Kind) -> String {
+/// The longest name most file systems take, in bytes.
+pub const NAME_MAX: usize = 255;
+const MAX_EXT: usize = 32;
+/// Room kept for the counter of a conflict name (" 999").
+const COUNTER_ROOM: usize = 4;
+
+/// The part of `name` a conflict name keeps before its mark: the stem,
+/// shortened (at a character boundary) so that the whole name fits in
+/// `NAME_MAX` bytes, extension, stamp and counter included.
+fn fitted_stem<'n>(name: &'n str, stamp: &str, kind: Kind) -> &'n str {
     let (stem, ext) = match kind {
         Kind::File => stem_and_ext(name),
         Kind::Dir => (name, ""),
     };
+    let room =
+        NAME_MAX.saturating_sub(CONFLICT_MARK.len() + stamp.len() + COUNTER_ROOM + 1 + ext.len());
+    let mut cut = stem.len().min(room);
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &stem[..cut]
+}
+
+/// `report (conflicted copy from HOST 2026-11-23 180102).txt`, shortened
+/// to fit a file name's limit.
+pub fn conflict_name(name: &str, stamp: &str, n: usize, kind: Kind) -> String {
+    let ext = match kind {
+        Kind::File => stem_and_ext(name).1,
+        Kind::Dir => "",
+    };
+    let stem = fitted_stem(name, stamp, kind);
     let counter = if n > 1 {
         format!(" {n}")
     } else {
         String::new()
     };
     format!("{stem}{CONFLICT_MARK}{stamp}{counter}){ext}")
-}
-
-/// A folder deleted on one side goes as one operation when nothing inside it
-/// needs anything else; otherwise it is recreated and its contents decided
-/// one by one (so a changed file inside is kept, never deleted with it).
-fn group_folder_deletes(t: &Trees, decisions: BTreeMap<&RelPath, Op>) -> Vec<Op> {
-    let mut out = Vec::new();
-    let mut skip_inside: Option<RelPath> = None;
-    let keys: Vec<&RelPath> = decisions.keys().copied().collect();
-    for path in keys {
-        if skip_inside.as_deref().is_some_and(|d| is_inside(path, d)) {
-            continue;
-        }
-        let op = &decisions[path];
-        let inner = |pred: &dyn Fn(&Op) -> bool| {
-            decisions
-                .range::<&RelPath, _>((std::ops::Bound::Excluded(path), std::ops::Bound::Unbounded))
-                .take_while(|(p, _)| is_inside(p, path))
-                .all(|(_, o)| pred(o))
-        };
-        match op {
-            Op::LocalDelete {
-                kind: Kind::Dir, ..
-            } => {
-                let whole =
-                    inner(&|o| matches!(o, Op::LocalDelete { .. } | Op::ForgetSynced { .. }))
-                        && inside(&t.local, path).all(|(p, _)| decisions.contains_key(p));
-                if whole {
-                    out.push(op.clone());
-                    skip_inside = Some(path.clone());
-                } else {
-                    // Something inside stays: the folder must exist on the service again.
-                    out.push(Op::RemoteMkdir { path: path.clone() });
-                }
-            }
-            Op::RemoteDelete {
-                kind: Kind::Dir, ..
-            } => {
-                let whole =
-                    inner(&|o| matches!(o, Op::RemoteDelete { .. } | Op::ForgetSynced { .. }))
-                        && inside(&t.remote, path).all(|(p, _)| decisions.contains_key(p));
-                if whole {
-                    out.push(op.clone());
-                    skip_inside = Some(path.clone());
-                } else if let Some(r) = t.remote.get(path) {
-                    out.push(Op::LocalMkdir {
-                        path: path.clone(),
-                        remote: r.clone(),
-                    });
-                }
-            }
-            _ => out.push(op.clone()),
-        }
-    }
-    out
 }
 
 fn mass_delete(t: &Trees, ops: &[Op], guard: MassDeleteGuard) -> Option<MassDelete> {

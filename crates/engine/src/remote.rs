@@ -7,13 +7,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use nubo_protocol::frames;
 use nubo_protocol::{
-    AcceptRequest, AccountInfo, AgreementList, AgreementStatus, ApiError, ApproveRequest,
-    CancelRequest, ChangesResponse, CommitBatchRequest, CommitBatchResponse, CommitRequest,
-    DeleteRequest, DeviceCodeRequest, DeviceCodeResponse, DeviceList, DeviceTokenRequest,
-    ErrorCode, FetchChunksRequest, LoginRequest, Manifest, MissingChunksRequest,
-    MissingChunksResponse, MkdirRequest, MoveRequest, Node, NodeId, PendingSignIn, PushEvent,
-    RefreshRequest, RestoreRequest, RestoreResponse, TokenResponse, TrashList, VersionList,
-    WithdrawRequest,
+    AcceptItem, AcceptRequest, AccountInfo, AccountSummary, AgreementList, AgreementStatus,
+    ApiError, ApproveRequest, CancelRequest, ChangesResponse, CommitBatchRequest,
+    CommitBatchResponse, CommitRequest, DeclineRequest, DeleteRequest, DeviceCodeRequest,
+    DeviceCodeResponse, DeviceList, DeviceTokenRequest, ErrorCode, FetchChunksRequest,
+    LoginRequest, Manifest, MissingChunksRequest, MissingChunksResponse, MkdirRequest, MoveRequest,
+    Node, NodeId, PasswordChange, PendingSignIn, PushEvent, RefreshRequest, RestoreRequest,
+    RestoreResponse, TokenResponse, TrashList, VersionList, WithdrawRequest,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -41,7 +41,10 @@ pub type RemoteResult<T> = Result<T, RemoteError>;
 #[async_trait]
 pub trait Remote: Send + Sync {
     async fn account(&self) -> RemoteResult<AccountInfo>;
-    async fn changes(&self, cursor: i64) -> RemoteResult<ChangesResponse>;
+    /// The feed after `cursor`; `known` is the newest change number this
+    /// client knows of, its own writes included (`HistoryRewound` when the
+    /// service lost either).
+    async fn changes(&self, cursor: i64, known: i64) -> RemoteResult<ChangesResponse>;
     async fn mkdir(&self, parent: NodeId, name: &str) -> RemoteResult<Node>;
     async fn commit(&self, req: &CommitRequest) -> RemoteResult<Node>;
     /// Several commits in one request (at most `MAX_BATCH`); each result is
@@ -58,7 +61,20 @@ pub trait Remote: Send + Sync {
     /// Several chunks in one answer, in the order asked.
     async fn get_chunks(&self, hashes: &[String]) -> RemoteResult<Vec<Vec<u8>>>;
     async fn agreements(&self) -> RemoteResult<AgreementList>;
-    async fn agreement_text(&self, id: &str, locale: &str) -> RemoteResult<String>;
+    /// A document's text: of `version` (any ever published), else the one in force.
+    async fn agreement_text(
+        &self,
+        id: &str,
+        locale: &str,
+        version: Option<&str>,
+    ) -> RemoteResult<String>;
+    /// Every version of every document the service ever published.
+    async fn agreement_versions(&self) -> RemoteResult<AgreementList>;
+    /// Records that the user declined these documents, as shown.
+    async fn decline(&self, shown: &[AcceptItem]) -> RemoteResult<AgreementStatus>;
+    /// What the account stores, with sizes.
+    async fn account_summary(&self) -> RemoteResult<AccountSummary>;
+    async fn change_password(&self, req: &PasswordChange) -> RemoteResult<()>;
     async fn agreement_status(&self) -> RemoteResult<AgreementStatus>;
     async fn accept(&self, req: &AcceptRequest) -> RemoteResult<AgreementStatus>;
     async fn logout(&self) -> RemoteResult<()>;
@@ -245,6 +261,57 @@ async fn post_unsigned<T: DeserializeOwned>(
         return Err(decode_error(resp).await);
     }
     resp.json().await.map_err(net)
+}
+
+/// A request before sign-in that reads: the published agreements and
+/// their texts are public, shown before anything is sent about the device.
+async fn get_unsigned(server: &str, path: &str) -> RemoteResult<reqwest::Response> {
+    let resp = client()
+        .get(format!("{server}{path}"))
+        .timeout(REQUEST_TIMEOUT)
+        .send()
+        .await
+        .map_err(net)?;
+    if !resp.status().is_success() {
+        return Err(decode_error(resp).await);
+    }
+    Ok(resp)
+}
+
+/// The agreements a service publishes now (`versions`: every version it
+/// ever published), before sign-in.
+pub async fn public_agreements(server: &str, versions: bool) -> RemoteResult<AgreementList> {
+    let path = if versions {
+        "/v1/agreements/versions"
+    } else {
+        "/v1/agreements"
+    };
+    get_unsigned(server, path).await?.json().await.map_err(net)
+}
+
+/// `?version=V` for a document's text, or nothing for the version in force.
+fn version_query(version: Option<&str>) -> String {
+    version
+        .map(|v| {
+            let v: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
+            format!("?version={v}")
+        })
+        .unwrap_or_default()
+}
+
+/// A document's text before sign-in (of `version`, else the one in force).
+pub async fn public_agreement_text(
+    server: &str,
+    id: &str,
+    locale: &str,
+    version: Option<&str>,
+) -> RemoteResult<String> {
+    let query = version_query(version);
+    get_unsigned(server, &format!("/v1/agreements/{id}/{locale}{query}"))
+        .await?
+        .text()
+        .await
+        .map_err(net)
 }
 
 /// Password sign-in. The password goes to the service once and is not kept.
@@ -447,10 +514,10 @@ impl Remote for HttpRemote {
     async fn account(&self) -> RemoteResult<AccountInfo> {
         self.json(Method::GET, "/v1/account", Body::None).await
     }
-    async fn changes(&self, cursor: i64) -> RemoteResult<ChangesResponse> {
+    async fn changes(&self, cursor: i64, known: i64) -> RemoteResult<ChangesResponse> {
         self.json(
             Method::GET,
-            &format!("/v1/changes?cursor={cursor}&limit=5000"),
+            &format!("/v1/changes?cursor={cursor}&known={known}&limit=5000"),
             Body::None,
         )
         .await
@@ -560,15 +627,41 @@ impl Remote for HttpRemote {
     async fn agreements(&self) -> RemoteResult<AgreementList> {
         self.json(Method::GET, "/v1/agreements", Body::None).await
     }
-    async fn agreement_text(&self, id: &str, locale: &str) -> RemoteResult<String> {
+    async fn agreement_text(
+        &self,
+        id: &str,
+        locale: &str,
+        version: Option<&str>,
+    ) -> RemoteResult<String> {
+        let query = version_query(version);
         let resp = self
             .send(
                 Method::GET,
-                &format!("/v1/agreements/{id}/{locale}"),
+                &format!("/v1/agreements/{id}/{locale}{query}"),
                 Body::None,
             )
             .await?;
         resp.text().await.map_err(net)
+    }
+    async fn agreement_versions(&self) -> RemoteResult<AgreementList> {
+        self.json(Method::GET, "/v1/agreements/versions", Body::None)
+            .await
+    }
+    async fn decline(&self, shown: &[AcceptItem]) -> RemoteResult<AgreementStatus> {
+        let req = DeclineRequest {
+            documents: shown.to_vec(),
+        };
+        self.json(Method::POST, "/v1/agreements/decline", to_json(req))
+            .await
+    }
+    async fn account_summary(&self) -> RemoteResult<AccountSummary> {
+        self.json(Method::GET, "/v1/account/summary", Body::None)
+            .await
+    }
+    async fn change_password(&self, req: &PasswordChange) -> RemoteResult<()> {
+        self.send(Method::POST, "/v1/account/password", to_json(req))
+            .await?;
+        Ok(())
     }
     async fn agreement_status(&self) -> RemoteResult<AgreementStatus> {
         self.json(Method::GET, "/v1/agreements/status", Body::None)

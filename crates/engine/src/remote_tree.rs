@@ -3,19 +3,22 @@
 //! address anything outside the folder is refused here, with its whole
 //! subtree, and reported; it never reaches the planner or the disk.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use nubo_protocol::names::check_name;
 
 use crate::db::RemoteRow;
 use crate::ignore_rules::IgnoreRules;
-use crate::tree::{join, Kind, NodeId, RemoteEntry, Tree};
+use crate::tree::{join, Kind, NodeId, RelPath, RemoteEntry, Tree};
 
 #[derive(Debug, Default)]
 pub struct RemoteTree {
     pub tree: Tree<RemoteEntry>,
     /// One sentence per refused name.
     pub refused: Vec<String>,
+    /// Entries left out (ignored, or with a refused name), each the top of
+    /// what was left out: `Trees::remote_unseen`.
+    pub unseen: BTreeSet<RelPath>,
 }
 
 pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTree {
@@ -38,7 +41,17 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
             continue;
         }
         for r in children.get(&id).map(Vec::as_slice).unwrap_or_default() {
+            if !crate::os_names::is_canonical(&r.name) {
+                out.unseen.insert(join(&dir, &r.name));
+                out.refused.push(format!(
+                    "refused a name from the service in {:?}: {:?} (not a spelling of a name on disk this computer makes)",
+                    if dir.is_empty() { "/" } else { &dir },
+                    r.name
+                ));
+                continue;
+            }
             if let Err(problem) = check_name(&r.name) {
+                out.unseen.insert(join(&dir, &r.name));
                 out.refused.push(format!(
                     "refused a name from the service in {:?}: {:?} ({problem})",
                     if dir.is_empty() { "/" } else { &dir },
@@ -48,6 +61,7 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
             }
             #[cfg(windows)]
             if let Some(why) = nubo_protocol::names::windows_problem(&r.name) {
+                out.unseen.insert(join(&dir, &r.name));
                 out.refused.push(format!(
                     "{:?} cannot be created here: {why}",
                     join(&dir, &r.name)
@@ -62,6 +76,7 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
                 continue;
             }
             if rules.is_ignored_in_walk(&path, r.kind == Kind::Dir) {
+                out.unseen.insert(path);
                 continue;
             }
             out.tree.insert(

@@ -19,10 +19,7 @@ pub fn service_path(config: &Config, input: &str) -> String {
     let as_local = std::path::absolute(Path::new(input)).ok();
     if let Some(local) = as_local {
         for f in &config.folders {
-            if let Ok(rel) = local.strip_prefix(&f.local) {
-                let rel = rel
-                    .to_string_lossy()
-                    .replace(std::path::MAIN_SEPARATOR, "/");
+            if let Some(rel) = crate::scanner::rel_path(&f.local, &local) {
                 return join_service(&f.remote, &rel);
             }
         }
@@ -59,7 +56,7 @@ pub fn local_path(config: &Config, service: &str) -> Option<PathBuf> {
                 .excluded
                 .iter()
                 .any(|e| rel == e || crate::tree::is_inside(rel, e));
-            (!excluded).then(|| (base.len(), f.local.join(rel)))
+            (!excluded).then(|| (base.len(), crate::os_names::join(&f.local, rel)))
         })
         // The most specific folder wins when folders nest on the service.
         .max_by_key(|(len, _)| *len)

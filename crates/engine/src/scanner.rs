@@ -1,16 +1,26 @@
 //! Builds the local tree from the folder: a parallel walk (`ignore`), then
-//! hashing only what changed. A file whose size, mtime and inode match the
-//! last scan is not read again, unless its mtime was too recent to trust
-//! (a write in the same clock tick would not have moved it).
+//! hashing only what changed. A file whose size, mtime, change time and
+//! inode match the last scan is not read again, unless its times were too
+//! recent to trust (a write in the same clock tick would not have moved them).
+//!
+//! What could not be read, and what is there but cannot be synced (a
+//! symbolic link, another synced folder's root, a folder whose disk went
+//! away), is `blocked`: it keeps its last known entries, so that nothing the
+//! walk could not see is ever read as deleted.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use ignore::{WalkBuilder, WalkState};
 
 use crate::fs::{kind_of, stat_of, LocalFs};
+use crate::home::ROOT_MARKER;
 use crate::ignore_rules::IgnoreRules;
-use crate::tree::{FileStat, Kind, LocalEntry, RelPath, Tree};
+use crate::temp_names::TempNames;
+use crate::tree::{
+    inside, is_inside, parent, Blocked, FileStat, Kind, LocalEntry, ReadError, RelPath, Tree,
+    Unsynced,
+};
 
 /// Hashes of files modified this close to the scan are not reused.
 const RACY_NS: i64 = 2_000_000_000;
@@ -18,36 +28,113 @@ const RACY_NS: i64 = 2_000_000_000;
 #[derive(Debug, Default)]
 pub struct Scan {
     pub tree: Tree<LocalEntry>,
-    /// Entries left out, one sentence each (symlinks, names that are not UTF-8, unreadable files).
+    /// Paths left as they were (with everything inside), and why.
+    pub blocked: Tree<Blocked>,
+    /// Entries left out, one sentence each.
     pub skipped: Vec<String>,
-    /// Temp files of downloads that never finished (a crash, a kill).
-    pub leftovers: Vec<std::path::PathBuf>,
+    /// This home's temp files of downloads that never finished (a crash, a kill).
+    pub leftovers: Vec<PathBuf>,
 }
 
 pub const TEMP_PREFIX: &str = ".nubo-tmp-";
 
 pub(crate) enum Found {
     Entry(RelPath, Kind, FileStat),
+    Blocked(RelPath, Blocked),
     Skipped(String),
-    Leftover(std::path::PathBuf),
+    Leftover(PathBuf),
 }
 
-/// What one walk of a folder found: entries not ignored (the root itself
-/// left out), what could not be read, and temp files of unfinished downloads.
+/// What one walk of a folder found: entries not ignored (the walk's own
+/// start left out), paths it could not read or that hold something
+/// unsyncable, and files named like temp files (whether they are this
+/// home's is the scanner's to decide).
 #[derive(Debug, Default)]
 pub struct Walked {
     pub found: Vec<(RelPath, Kind, FileStat)>,
+    pub blocked: Vec<(RelPath, Blocked)>,
     pub skipped: Vec<String>,
-    pub leftovers: Vec<std::path::PathBuf>,
+    pub leftovers: Vec<PathBuf>,
 }
 
-/// The walk of a real folder: parallel, never following links.
-pub fn walk_disk(root: &Path, rules: &IgnoreRules) -> Walked {
+impl Walked {
+    fn take(&mut self, f: Found) {
+        match f {
+            Found::Entry(rel, kind, stat) => self.found.push((rel, kind, stat)),
+            Found::Blocked(rel, why) => self.blocked.push((rel, why)),
+            Found::Skipped(s) => self.skipped.push(s),
+            Found::Leftover(p) => self.leftovers.push(p),
+        }
+    }
+}
+
+/// The path an error of the walk is about, and what went wrong.
+fn error_at(e: &ignore::Error) -> Option<(&Path, ReadError)> {
+    match e {
+        ignore::Error::WithPath { path, err } => {
+            let kind = err.io_error().map_or(ReadError::Other, ReadError::from);
+            Some((path, kind))
+        }
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_at(err)
+        }
+        _ => None,
+    }
+}
+
+/// What the walk makes of one entry it was given.
+fn classify(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>) -> Option<Found> {
+    let e = match entry {
+        Ok(e) => e,
+        Err(err) => {
+            return Some(match error_at(&err).map(|(p, k)| (rel_path(root, p), k)) {
+                Some((Some(rel), kind)) => Found::Blocked(rel, Blocked::Unreadable { error: kind }),
+                // The start of the walk itself: the caller sees it unreadable.
+                _ => Found::Skipped(format!("could not read part of the folder: {err}")),
+            });
+        }
+    };
+    if e.depth() == 0 {
+        return None;
+    }
+    let Some(rel) = rel_path(root, e.path()) else {
+        return Some(Found::Skipped(format!(
+            "{} is outside the folder and is not synced",
+            e.path().display()
+        )));
+    };
+    Some(match e.metadata() {
+        Err(err) => {
+            let error = err.io_error().map_or(ReadError::Other, ReadError::from);
+            Found::Blocked(rel, Blocked::Unreadable { error })
+        }
+        Ok(m) => match kind_of(&m) {
+            Some(kind) => Found::Entry(rel, kind, stat_of(&m)),
+            None if m.file_type().is_symlink() => Found::Blocked(
+                rel,
+                Blocked::InTheWay {
+                    what: Unsynced::Symlink,
+                },
+            ),
+            None => Found::Blocked(
+                rel,
+                Blocked::InTheWay {
+                    what: Unsynced::Special,
+                },
+            ),
+        },
+    })
+}
+
+/// The walk of a real folder from `root/under` (`under` empty: the whole
+/// folder), paths relative to `root`: parallel, never following links.
+pub fn walk_disk(root: &Path, under: &str, rules: &IgnoreRules) -> Walked {
     let (tx, rx) = mpsc::channel::<Found>();
-    let leftover_tx = tx.clone();
+    let filter_tx = tx.clone();
     let filter_rules = rules.clone();
     let filter_root = root.to_path_buf();
-    let mut builder = WalkBuilder::new(root);
+    let start = crate::os_names::join(root, under);
+    let mut builder = WalkBuilder::new(&start);
     builder
         .standard_filters(false)
         .hidden(false)
@@ -58,14 +145,19 @@ pub fn walk_disk(root: &Path, rules: &IgnoreRules) -> Walked {
                 .min(8),
         )
         .filter_entry(move |e| {
-            if e.file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with(TEMP_PREFIX))
-            {
-                let _ = leftover_tx.send(Found::Leftover(e.path().to_path_buf()));
+            let name = e.file_name().to_str().unwrap_or_default();
+            if name.starts_with(TEMP_PREFIX) {
+                let _ = filter_tx.send(Found::Leftover(e.path().to_path_buf()));
                 return false;
             }
-            match rel_path(&filter_root, e.path()) {
+            let rel = rel_path(&filter_root, e.path());
+            if name == ROOT_MARKER && e.depth() > 0 {
+                // Another synced folder's root inside this one.
+                if let Some(dir) = rel.as_deref().map(parent).filter(|d| !d.is_empty()) {
+                    let _ = filter_tx.send(Found::Blocked(dir.to_string(), Blocked::NestedRoot));
+                }
+            }
+            match rel {
                 Some(rel) => !filter_rules
                     .is_ignored_in_walk(&rel, e.file_type().is_some_and(|t| t.is_dir())),
                 None => true,
@@ -76,51 +168,24 @@ pub fn walk_disk(root: &Path, rules: &IgnoreRules) -> Walked {
         let tx = tx.clone();
         let root = walk_root.clone();
         Box::new(move |entry| {
-            let msg = match entry {
-                Err(e) => Some(Found::Skipped(format!(
-                    "could not read part of the folder: {e}"
-                ))),
-                Ok(e) if e.depth() == 0 => None,
-                Ok(e) => match rel_path(&root, e.path()) {
-                    None => Some(Found::Skipped(format!(
-                        "{} has a name that is not valid UTF-8 and is not synced",
-                        e.path().display()
-                    ))),
-                    Some(rel) => match e.metadata() {
-                        Err(err) => Some(Found::Skipped(format!("cannot read {rel:?}: {err}"))),
-                        Ok(m) => match kind_of(&m) {
-                            Some(kind) => Some(Found::Entry(rel, kind, stat_of(&m))),
-                            None if m.file_type().is_symlink() => Some(Found::Skipped(format!(
-                                "{rel:?} is a symbolic link; links are not synced"
-                            ))),
-                            None => None,
-                        },
-                    },
-                },
-            };
-            if let Some(m) = msg {
-                let _ = tx.send(m);
+            if let Some(found) = classify(&root, entry) {
+                let _ = tx.send(found);
             }
             WalkState::Continue
         })
     });
     drop(tx);
     drop(builder);
-    let (mut found, mut skipped, mut leftovers) = (Vec::new(), Vec::new(), Vec::new());
-    for m in rx {
-        match m {
-            Found::Entry(rel, kind, stat) => found.push((rel, kind, stat)),
-            Found::Skipped(s) => skipped.push(s),
-            Found::Leftover(p) => leftovers.push(p),
-        }
+    let mut walked = Walked::default();
+    for f in rx {
+        walked.take(f);
     }
-    Walked {
-        found,
-        skipped,
-        leftovers,
-    }
+    walked
 }
 
+/// `path` relative to `root`, as the engine spells it: `/`-separated, each
+/// name as the service spells it (`os_names`: a name that is not valid UTF-8
+/// gets a reversible spelling). `None` outside `root`.
 pub fn rel_path(root: &Path, path: &Path) -> Option<RelPath> {
     // The walk's paths are the root joined with names: most need no parsing
     // into components (which was a tenth of a no-change scan).
@@ -136,12 +201,18 @@ pub fn rel_path(root: &Path, path: &Path) -> Option<RelPath> {
                 true => Some(r),
                 // "/a/bc" is not inside "/a/b".
                 false => r.strip_prefix(b"/"),
-            })
-            .and_then(|r| std::str::from_utf8(r).ok());
+            });
         if let Some(rest) = rest {
-            let plain = |part: &str| !part.is_empty() && part != "." && part != "..";
-            if !rest.is_empty() && rest.split('/').all(plain) {
-                return Some(rest.to_string());
+            let plain = |part: &[u8]| !part.is_empty() && part != b"." && part != b"..";
+            if !rest.is_empty() && rest.split(|b| *b == b'/').all(plain) {
+                return Some(match std::str::from_utf8(rest) {
+                    Ok(s) if !crate::os_names::needs_spelling(s) => s.to_string(),
+                    _ => rest
+                        .split(|b| *b == b'/')
+                        .map(crate::os_names::encode)
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                });
             }
         }
     }
@@ -151,30 +222,56 @@ pub fn rel_path(root: &Path, path: &Path) -> Option<RelPath> {
         if !out.is_empty() {
             out.push('/');
         }
-        out.push_str(part.as_os_str().to_str()?);
+        out.push_str(&crate::os_names::from_os(part.as_os_str()));
     }
     Some(out)
 }
 
-/// `now_ns`: the wall clock when the scan began, for the racy-mtime rule.
-pub fn scan(
-    fs: &dyn LocalFs,
-    root: &Path,
-    rules: &IgnoreRules,
-    previous: &Tree<LocalEntry>,
-    now_ns: i64,
-) -> Scan {
+/// What a scan starts from: the rules, the last scan's entries (whose
+/// hashes are reused), the wall clock when it began (for the racy-time
+/// rule), and how this home names its temp files.
+pub struct ScanInput<'a> {
+    pub rules: &'a IgnoreRules,
+    pub previous: &'a Tree<LocalEntry>,
+    pub now_ns: i64,
+    pub temps: &'a TempNames,
+    /// The user confirmed that folders whose disk went away are meant to
+    /// be empty: no `Blocked::MountChanged`.
+    pub accept_mount_changes: bool,
+}
+
+/// Scans the whole folder at `root`.
+pub fn scan(fs: &dyn LocalFs, root: &Path, input: &ScanInput<'_>) -> Scan {
+    scan_under(fs, root, "", input)
+}
+
+/// Scans `root/under` (`under` itself left out), paths relative to `root`,
+/// so that the folder's ignore rules match as they do in a whole scan.
+pub fn scan_under(fs: &dyn LocalFs, root: &Path, under: &str, input: &ScanInput<'_>) -> Scan {
     let Walked {
         found,
-        mut skipped,
+        blocked,
+        skipped,
         leftovers,
-    } = fs.walk(root, rules);
-    let mut tree = Tree::new();
+    } = fs.walk(root, under, input.rules);
+    let mut scan = Scan {
+        skipped,
+        leftovers: leftovers
+            .into_iter()
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| input.temps.is_ours(n))
+            })
+            .collect(),
+        ..Scan::default()
+    };
+    scan.blocked.extend(blocked);
     let mut to_hash: Vec<(RelPath, FileStat)> = Vec::new();
     for (rel, kind, stat) in found {
         match kind {
             Kind::Dir => {
-                tree.insert(
+                scan.tree.insert(
                     rel,
                     LocalEntry {
                         kind,
@@ -183,53 +280,154 @@ pub fn scan(
                     },
                 );
             }
-            Kind::File => match previous.get(&rel) {
+            Kind::File => match input.previous.get(&rel) {
                 Some(p)
                     if p.kind == Kind::File
                         && p.stat == stat
-                        && stat.mtime_ns < now_ns - RACY_NS =>
+                        && stat.mtime_ns.max(stat.ctime_ns) < input.now_ns - RACY_NS =>
                 {
-                    tree.insert(rel, p.clone());
+                    scan.tree.insert(rel, p.clone());
                 }
                 _ => to_hash.push((rel, stat)),
             },
         }
     }
+    for (rel, result) in hash_all(fs, root, to_hash) {
+        match result {
+            Ok(e) => {
+                scan.tree.insert(rel, e);
+            }
+            Err(error) => {
+                scan.blocked.insert(rel, Blocked::Unreadable { error });
+            }
+        }
+    }
+    if !input.accept_mount_changes {
+        block_emptied_mounts(&mut scan, input.previous, under);
+        let root_dev = fs.stat(root).ok().flatten().map(|(_, s)| s.dev);
+        block_vanished_mounts(&mut scan, input.previous, under, root_dev);
+    }
+    keep_what_is_blocked(&mut scan, input.previous);
+    scan
+}
+
+/// A folder on another device than it was, and empty where it held
+/// entries: a disk unmounted (or an empty one mounted over it). Blocked
+/// like a missing root, so that its files are not read as deleted.
+fn block_emptied_mounts(scan: &mut Scan, previous: &Tree<LocalEntry>, under: &str) {
+    let emptied: Vec<RelPath> = scan
+        .tree
+        .iter()
+        .filter(|(path, e)| {
+            e.kind == Kind::Dir
+                && previous.get(*path).is_some_and(|p| {
+                    p.kind == Kind::Dir && p.stat.dev != 0 && p.stat.dev != e.stat.dev
+                })
+                && inside(&scan.tree, path).next().is_none()
+                && inside(previous, path).next().is_some()
+        })
+        .map(|(p, _)| p.clone())
+        .collect();
+    for path in emptied {
+        if under.is_empty() || is_inside(&path, under) {
+            scan.blocked.insert(path, Blocked::MountChanged);
+        }
+    }
+}
+
+/// A folder that was a mount point (on another device than the folder
+/// around it) and is gone: its disk went away and the empty folder left was
+/// removed or renamed. Blocked like a missing root; a user who means it
+/// confirms (`--allow-mass-delete`).
+fn block_vanished_mounts(
+    scan: &mut Scan,
+    previous: &Tree<LocalEntry>,
+    under: &str,
+    root_dev: Option<u64>,
+) {
+    let gone: Vec<RelPath> = previous
+        .iter()
+        .filter(|(path, e)| {
+            let around = match parent(path) {
+                "" => root_dev,
+                dir => previous.get(dir).map(|d| d.stat.dev),
+            };
+            e.kind == Kind::Dir
+                && e.stat.dev != 0
+                && around.is_some_and(|d| d != 0 && d != e.stat.dev)
+                && (under.is_empty() || is_inside(path, under))
+                && !scan.tree.contains_key(*path)
+        })
+        .map(|(p, _)| p.clone())
+        .collect();
+    for path in gone {
+        scan.blocked.entry(path).or_insert(Blocked::MountChanged);
+    }
+}
+
+/// Every blocked path keeps what the last scan knew of it and of
+/// everything inside it, and nothing this scan found there: its merge base
+/// stays, and the state database keeps it for when it can be read again.
+fn keep_what_is_blocked(scan: &mut Scan, previous: &Tree<LocalEntry>) {
+    // A blocked folder covers what is blocked inside it.
+    let covered = |path: &str| {
+        let mut p = path;
+        while !p.is_empty() {
+            p = parent(p);
+            if scan.blocked.contains_key(p) {
+                return true;
+            }
+        }
+        false
+    };
+    let tops: Vec<RelPath> = scan
+        .blocked
+        .keys()
+        .filter(|p| !covered(p))
+        .cloned()
+        .collect();
+    scan.blocked.retain(|p, _| tops.binary_search(p).is_ok());
+    for top in &tops {
+        let drop: Vec<RelPath> = scan
+            .tree
+            .get_key_value(top.as_str())
+            .map(|(k, _)| k.clone())
+            .into_iter()
+            .chain(inside(&scan.tree, top).map(|(k, _)| k.clone()))
+            .collect();
+        for p in drop {
+            scan.tree.remove(&p);
+        }
+        let kept = previous
+            .get_key_value(top.as_str())
+            .into_iter()
+            .chain(inside(previous, top));
+        for (p, e) in kept {
+            scan.tree.insert(p.clone(), e.clone());
+        }
+    }
+}
+
+/// Hashes files on several threads; each result is its entry, or what
+/// kept the file from being read.
+fn hash_all(
+    fs: &dyn LocalFs,
+    root: &Path,
+    to_hash: Vec<(RelPath, FileStat)>,
+) -> Vec<(RelPath, Result<LocalEntry, ReadError>)> {
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(8);
     let per = to_hash.len().div_ceil(workers).max(1);
-    type Hashed = Result<(RelPath, LocalEntry), (RelPath, String)>;
-    let hashed: Vec<Hashed> = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let handles: Vec<_> = to_hash
             .chunks(per)
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
                         .map(|(rel, stat)| {
-                            let path = root.join(rel);
-                            let hash = fs
-                                .hash(&path)
-                                .map_err(|e| (rel.clone(), format!("cannot read {rel:?}: {e}")))?;
-                            // Re-stat: a file written while it was hashed is
-                            // hashed again next scan, never trusted half-read.
-                            let after = fs.stat(&path).ok().flatten().map(|(_, s)| s);
-                            let stat = if after == Some(*stat) {
-                                *stat
-                            } else {
-                                FileStat {
-                                    mtime_ns: 0,
-                                    ..*stat
-                                }
-                            };
-                            Ok((
-                                rel.clone(),
-                                LocalEntry {
-                                    kind: Kind::File,
-                                    stat,
-                                    hash,
-                                },
-                            ))
+                            let path = crate::os_names::join(root, rel);
+                            (rel.clone(), hash_one(fs, &path, stat))
                         })
                         .collect::<Vec<_>>()
                 })
@@ -239,27 +437,27 @@ pub fn scan(
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
-    });
-    for h in hashed {
-        match h {
-            Ok((rel, e)) => {
-                tree.insert(rel, e);
-            }
-            // A file that could not be read must never read as deleted:
-            // it keeps its last known entry.
-            Err((rel, msg)) => {
-                if let Some(p) = previous.get(&rel) {
-                    tree.insert(rel, p.clone());
-                }
-                skipped.push(msg);
-            }
+    })
+}
+
+fn hash_one(fs: &dyn LocalFs, path: &Path, stat: &FileStat) -> Result<LocalEntry, ReadError> {
+    let hash = fs.hash(path).map_err(|e| ReadError::from(&e))?;
+    // Re-stat: a file written while it was hashed is hashed again next
+    // scan, never trusted half-read.
+    let after = fs.stat(path).ok().flatten().map(|(_, s)| s);
+    let stat = if after == Some(*stat) {
+        *stat
+    } else {
+        FileStat {
+            mtime_ns: 0,
+            ..*stat
         }
-    }
-    Scan {
-        tree,
-        skipped,
-        leftovers,
-    }
+    };
+    Ok(LocalEntry {
+        kind: Kind::File,
+        stat,
+        hash,
+    })
 }
 
 #[cfg(test)]
@@ -278,6 +476,24 @@ mod tests {
             ("/home/u/./Nubo", "/home/u/Nubo/a", Some("a")),
             ("/home/u/Nubo", "/elsewhere/a", None),
         ];
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let odd = std::ffi::OsStr::from_bytes(b"/home/u/Nubo/d\xff/caf\xe9");
+            let rel = rel_path(Path::new("/home/u/Nubo"), Path::new(odd)).unwrap();
+            assert_eq!(
+                rel,
+                format!(
+                    "{}/{}",
+                    crate::os_names::encode(b"d\xff"),
+                    crate::os_names::encode(b"caf\xe9")
+                )
+            );
+            assert_eq!(
+                crate::os_names::join(Path::new("/home/u/Nubo"), &rel).as_os_str(),
+                odd
+            );
+        }
         for (root, path, want) in cases {
             assert_eq!(
                 rel_path(Path::new(root), Path::new(path)).as_deref(),

@@ -2,7 +2,7 @@
 //! (`/`-separated, no leading slash, the sync root itself is not an entry).
 //! Ordered maps: a folder sorts before everything inside it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 pub use nubo_protocol::NodeId;
 
@@ -22,6 +22,13 @@ pub struct FileStat {
     pub mtime_ns: i64,
     /// Inode (or file id): how a local rename is told from delete + create.
     pub inode: u64,
+    /// Status change time, which no program can set back: an edit that
+    /// keeps size and modification time (a tool restoring the mtime, two
+    /// writes within the clock's tick) still moves it.
+    pub ctime_ns: i64,
+    /// The device holding it: a folder whose device changed is a mount
+    /// that came or went.
+    pub dev: u64,
 }
 
 /// What the folder holds now.
@@ -58,11 +65,100 @@ pub struct SyncedEntry {
 
 pub type Tree<T> = BTreeMap<RelPath, T>;
 
+/// Why a local path (and everything inside it) is left exactly as it is
+/// this round: the planner neither reads it as deleted nor writes there,
+/// and its merge base stays.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Blocked {
+    /// It could not be read: permission, a path too long, an I/O error, or
+    /// it vanished while the folder was walked.
+    Unreadable { error: ReadError },
+    /// Something that is not synced is there (a symbolic link, a device, a
+    /// socket): nothing from the service is written through or over it.
+    InTheWay { what: Unsynced },
+    /// A folder that was the mount point of another disk, or is one now,
+    /// and lost everything it held: the disk went away.
+    MountChanged,
+    /// The root of another synced folder (it holds its own `.nubo-root`).
+    NestedRoot,
+    /// An operation on it failed and waits for its next try.
+    Failing,
+}
+
+/// What kind of read failed, as the OS said it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadError {
+    PermissionDenied,
+    NameTooLong,
+    Vanished,
+    Other,
+}
+
+impl From<&std::io::Error> for ReadError {
+    fn from(e: &std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::PermissionDenied => ReadError::PermissionDenied,
+            std::io::ErrorKind::NotFound => ReadError::Vanished,
+            _ if e.raw_os_error() == Some(36) => ReadError::NameTooLong,
+            _ => ReadError::Other,
+        }
+    }
+}
+
+/// An entry the sync leaves alone because it cannot be synced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unsynced {
+    Symlink,
+    Special,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Trees {
     pub local: Tree<LocalEntry>,
     pub remote: Tree<RemoteEntry>,
     pub synced: Tree<SyncedEntry>,
+    /// Local paths left alone this round, with everything inside them.
+    pub blocked: Tree<Blocked>,
+    /// Remote entries this computer does not sync where they are (ignored,
+    /// excluded, refused names, folders held back): absent from `remote`,
+    /// and never deleted with a folder around them.
+    pub remote_unseen: BTreeSet<RelPath>,
+    /// Nodes of the merge base that now lie in a folder held back: they
+    /// stay where they are here until that folder comes down.
+    pub held_nodes: HashSet<NodeId>,
+}
+
+impl Trees {
+    /// The blocked path `path` is at or inside, if any.
+    pub fn blocked_at(&self, path: &str) -> Option<&Blocked> {
+        if self.blocked.is_empty() {
+            return None;
+        }
+        let mut p = path;
+        loop {
+            if let Some(b) = self.blocked.get(p) {
+                return Some(b);
+            }
+            if p.is_empty() {
+                return None;
+            }
+            p = parent(p);
+        }
+    }
+
+    /// Whether anything blocked lies strictly inside `dir`.
+    pub fn blocked_inside(&self, dir: &str) -> bool {
+        inside(&self.blocked, dir).next().is_some()
+    }
+
+    /// Whether an unseen remote entry lies strictly inside `dir`.
+    pub fn unseen_inside(&self, dir: &str) -> bool {
+        let (start, end) = inside_bounds(dir);
+        self.remote_unseen.range(start..end).next().is_some()
+    }
 }
 
 pub fn parent(path: &str) -> &str {
@@ -98,10 +194,18 @@ pub fn rebase(path: &str, from: &str, to: &str) -> RelPath {
 
 /// Everything strictly inside `dir`, in order.
 pub fn inside<'a, T>(tree: &'a Tree<T>, dir: &str) -> impl Iterator<Item = (&'a RelPath, &'a T)> {
-    // '/' + 1 == '0': every "dir/..." key sorts in ["dir/", "dir0").
-    let start = format!("{dir}/");
-    let end = format!("{dir}0");
+    let (start, end) = inside_bounds(dir);
     tree.range(start..end)
+}
+
+/// The key range of everything strictly inside `dir`.
+fn inside_bounds(dir: &str) -> (String, String) {
+    if dir.is_empty() {
+        // Every key but "" itself.
+        return ("\0".to_string(), char::MAX.to_string());
+    }
+    // '/' + 1 == '0': every "dir/..." key sorts in ["dir/", "dir0").
+    (format!("{dir}/"), format!("{dir}0"))
 }
 
 #[cfg(test)]

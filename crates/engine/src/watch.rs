@@ -1,9 +1,12 @@
-//! What wakes the sync loop: file-system events (notify) and the service's
-//! push channel. Any event means "rescan and replan": a full scan only reads
-//! what changed, so an overflowed or coalesced event loses nothing.
+//! What wakes the sync loop: file-system events (notify, a watch per
+//! folder) and the service's push channel. Any event means "rescan and
+//! replan": a full scan only reads what changed, so an overflowed or
+//! coalesced event loses nothing. Folders the system has no watch left for
+//! are counted; the loop then scans periodically.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
@@ -12,34 +15,132 @@ use tokio::sync::mpsc::Sender;
 use crate::home::FolderConfig;
 use crate::remote::HttpRemote;
 
-/// Keeps the watchers alive while held.
+/// Keeps the watchers alive while held; says how many folders could not
+/// be watched (the system's limit on watches reached).
 pub struct Watchers {
-    _inner: Vec<notify::RecommendedWatcher>,
+    folders: Vec<FolderWatch>,
 }
 
+struct FolderWatch {
+    _watcher: Arc<Mutex<notify::RecommendedWatcher>>,
+    unwatched: Arc<Unwatched>,
+}
+
+/// The folders the system refused a watch.
+#[derive(Default)]
+struct Unwatched(Mutex<std::collections::HashSet<PathBuf>>);
+
+impl Unwatched {
+    fn add(&self, dir: &Path) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(dir.to_path_buf());
+    }
+
+    /// How many, of those still there.
+    fn count(&self) -> usize {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        set.retain(|d| d.is_dir());
+        set.len()
+    }
+}
+
+impl Watchers {
+    /// Folders (directories inside the synced folders) no watch covers:
+    /// their changes are only seen by the loop's periodic scans.
+    pub fn unwatched(&self) -> usize {
+        self.folders.iter().map(|f| f.unwatched.count()).sum()
+    }
+}
+
+/// Watches every folder the sync covers, one watch per directory (those
+/// the ignore rules leave out are not watched), adding watches for folders
+/// made later. A watch the system refuses (its limit, `max_user_watches`,
+/// reached) is counted, not fatal: `Watchers::unwatched`.
 pub fn watch_folders(
     folders: &[FolderConfig],
     wake: Sender<&'static str>,
 ) -> anyhow::Result<Watchers> {
-    let mut inner = Vec::new();
+    let mut out = Vec::new();
     for f in folders {
+        let unwatched = Arc::new(Unwatched::default());
+        let (made_tx, made_rx) = std::sync::mpsc::channel::<PathBuf>();
         let tx = wake.clone();
-        let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            if let Ok(e) = &res {
+                if matches!(
+                    e.kind,
+                    notify::EventKind::Create(notify::event::CreateKind::Folder)
+                ) || matches!(
+                    e.kind,
+                    notify::EventKind::Modify(notify::event::ModifyKind::Name(_))
+                ) {
+                    for p in &e.paths {
+                        let _ = made_tx.send(p.clone());
+                    }
+                }
+            }
             if is_relevant(&res) {
                 tracing::debug!("woken by {res:?}");
                 let _ = tx.try_send("local change");
             }
         })?;
-        if let Err(e) = w.watch(&f.local, RecursiveMode::Recursive) {
-            tracing::warn!(
-                "cannot watch {} ({e}); changes there are seen at the next poll",
-                f.local.display()
-            );
-            continue;
-        }
-        inner.push(w);
+        let watcher = Arc::new(Mutex::new(watcher));
+        let rules = crate::ignore_rules::IgnoreRules::load(&f.local, &f.excluded);
+        watch_tree(&watcher, &f.local, &f.local, &rules, &unwatched);
+        // New folders get their watches off the watcher's own thread (its
+        // handler must not call into it).
+        let (w, root, count) = (watcher.clone(), f.local.clone(), unwatched.clone());
+        std::thread::spawn(move || {
+            for made in made_rx {
+                let rules = crate::ignore_rules::IgnoreRules::load(&root, &[]);
+                if made.is_dir() {
+                    watch_tree(&w, &root, &made, &rules, &count);
+                }
+            }
+        });
+        out.push(FolderWatch {
+            _watcher: watcher,
+            unwatched,
+        });
     }
-    Ok(Watchers { _inner: inner })
+    Ok(Watchers { folders: out })
+}
+
+/// A watch on `start` and every folder in it the rules do not ignore;
+/// the folders the system refuses a watch are counted in `unwatched`.
+fn watch_tree(
+    watcher: &Mutex<notify::RecommendedWatcher>,
+    root: &Path,
+    start: &Path,
+    rules: &crate::ignore_rules::IgnoreRules,
+    unwatched: &Unwatched,
+) {
+    let filter_root = root.to_path_buf();
+    let filter_rules = rules.clone();
+    let dirs = ignore::WalkBuilder::new(start)
+        .standard_filters(false)
+        .hidden(false)
+        .follow_links(false)
+        .filter_entry(move |e| {
+            e.file_type().is_some_and(|t| t.is_dir())
+                && crate::scanner::rel_path(&filter_root, e.path())
+                    .is_none_or(|rel| !filter_rules.is_ignored_in_walk(&rel, true))
+        })
+        .build()
+        .filter_map(Result::ok);
+    let mut w = watcher.lock().unwrap_or_else(|p| p.into_inner());
+    for dir in dirs {
+        match w.watch(dir.path(), RecursiveMode::NonRecursive) {
+            Ok(()) => {}
+            Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
+                unwatched.add(dir.path());
+            }
+            // Gone meanwhile, or unreadable: the scan says so.
+            Err(e) => tracing::debug!("no watch on {}: {e}", dir.path().display()),
+        }
+    }
 }
 
 /// Whether a file-system event may mean a change to sync.

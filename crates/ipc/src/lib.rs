@@ -95,6 +95,9 @@ pub enum SignInProblem {
     Unreachable,
     BadCertificate,
     InsecureAddress,
+    /// Not a sign-in problem: a newer version of an agreement appeared
+    /// while the user read it; the screen shows the new one.
+    AgreementOutdated,
     Other,
 }
 
@@ -125,6 +128,16 @@ pub struct AgreementSummary {
     pub required: Requirement,
     pub locales: Vec<String>,
     pub accepted: bool,
+    /// A revision announced for a later date.
+    pub upcoming: Option<Upcoming>,
+}
+
+/// A revised version published ahead of the date it takes effect.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct Upcoming {
+    pub version: String,
+    /// `YYYY-MM-DD`.
+    pub effective: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
@@ -132,6 +145,106 @@ pub struct AgreementText {
     pub id: String,
     pub locale: String,
     pub markdown: String,
+}
+
+/// One document exactly as the user was shown it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ShownDocument {
+    pub id: String,
+    pub version: String,
+    pub locale: String,
+}
+
+/// What the account's latest record of a document says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Accepted,
+    /// Consent to an optional document taken back.
+    Withdrawn,
+    Declined,
+}
+
+/// The account's record of one document, from the service.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct LegalRecord {
+    pub kind: RecordKind,
+    pub version: String,
+    /// The language it was read in (empty for a withdrawal).
+    pub locale: String,
+    /// Unix seconds.
+    #[ts(type = "number")]
+    pub at: i64,
+    pub age: Age,
+    /// The title of that version, by locale.
+    pub titles: std::collections::BTreeMap<String, String>,
+}
+
+/// A document for the "Privacy and legal" screen: every document the
+/// service publishes, whether or not accepted, with this account's record.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct LegalDocument {
+    pub id: String,
+    /// The title in each language, by locale.
+    pub titles: std::collections::BTreeMap<String, String>,
+    pub locales: Vec<String>,
+    /// The version in force.
+    pub version: String,
+    pub effective: String,
+    pub required: Requirement,
+    /// None before sign-in, or when the account never answered it.
+    pub record: Option<LegalRecord>,
+    pub upcoming: Option<Upcoming>,
+}
+
+/// What the account stores on the service: what cancelling deletes.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct AccountSummaryView {
+    #[ts(type = "number")]
+    pub files: u64,
+    #[ts(type = "number")]
+    pub bytes: u64,
+    #[ts(type = "number")]
+    pub trash_files: u64,
+    #[ts(type = "number")]
+    pub trash_bytes: u64,
+    #[ts(type = "number")]
+    pub versions: u64,
+    #[ts(type = "number")]
+    pub version_bytes: u64,
+    /// Top-level items not synced to this computer: (path, files, bytes).
+    pub only_on_service: Vec<WaitingFolder>,
+}
+
+/// Sent as the `nubo://export-progress` event after each file.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ExportProgressView {
+    #[ts(type = "number")]
+    pub files_done: u64,
+    #[ts(type = "number")]
+    pub files_total: u64,
+    #[ts(type = "number")]
+    pub bytes_done: u64,
+    #[ts(type = "number")]
+    pub bytes_total: u64,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ExportSummary {
+    #[ts(type = "number")]
+    pub files: u64,
+    #[ts(type = "number")]
+    pub unchanged: u64,
+    /// One sentence per item not exported.
+    pub skipped: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct PasswordChangeView {
+    pub current: String,
+    pub new: String,
+    pub sign_out_others: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -144,10 +257,9 @@ pub enum Age {
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct Acceptance {
     pub age: Age,
-    /// Consent to instant change notifications (the optional push terms).
-    pub push: bool,
-    /// The language the documents were read in.
-    pub locale: String,
+    /// Every document accepted, as shown (the push terms among them when
+    /// the user consented to instant change notifications).
+    pub documents: Vec<ShownDocument>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -365,7 +477,16 @@ pub fn typescript() -> String {
         CommandError::decl(),
         Requirement::decl(),
         AgreementSummary::decl(),
+        Upcoming::decl(),
         AgreementText::decl(),
+        ShownDocument::decl(),
+        RecordKind::decl(),
+        LegalRecord::decl(),
+        LegalDocument::decl(),
+        AccountSummaryView::decl(),
+        ExportProgressView::decl(),
+        ExportSummary::decl(),
+        PasswordChangeView::decl(),
         Age::decl(),
         Acceptance::decl(),
         SyncMode::decl(),

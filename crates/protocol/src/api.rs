@@ -118,6 +118,46 @@ pub struct PendingSignIn {
     pub requested_at: i64,
 }
 
+/// `POST /v1/account/password`: a signed-in user changes the password.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PasswordChange {
+    #[cfg_attr(feature = "openapi", schema(max_length = 1024))]
+    pub current: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 1024))]
+    pub new: String,
+    /// Also sign out every other device of the account (this one stays).
+    #[serde(default)]
+    pub sign_out_others: bool,
+}
+
+/// One top-level item of the account, with what it holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TopItem {
+    pub name: String,
+    pub kind: NodeKind,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// `GET /v1/account/summary`: what the account stores, so that a user
+/// knows what a cancellation would delete.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AccountSummary {
+    pub files: u64,
+    pub bytes: u64,
+    /// Files in the trash, and their bytes.
+    pub trash_files: u64,
+    pub trash_bytes: u64,
+    /// Earlier versions kept, and their bytes.
+    pub versions: u64,
+    pub version_bytes: u64,
+    /// The items at the top of the account, largest first (at most 100).
+    pub top: Vec<TopItem>,
+}
+
 /// `POST /v1/account/cancel`: deletes the account and everything it stores.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -176,6 +216,10 @@ pub struct AgreementDoc {
     /// ISO date, e.g. `2022-10-17`.
     pub effective: String,
     pub required: Requirement,
+    /// The version that applies today (in `/v1/agreements`): not one
+    /// announced for a later date, nor one a newer version replaced.
+    #[serde(default)]
+    pub in_force: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -193,6 +237,9 @@ pub struct PendingAgreement {
     pub title: String,
     pub locales: Vec<String>,
     pub required: Requirement,
+    /// ISO date from which this version applies.
+    #[serde(default)]
+    pub effective: String,
 }
 
 /// Who confirms the acceptance: the documents require a minor's guardian to agree.
@@ -206,7 +253,8 @@ pub enum AgeConfirmation {
     Guardian,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One document as the user was shown it: its exact version and language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AcceptItem {
     #[cfg_attr(feature = "openapi", schema(max_length = 64))]
@@ -242,6 +290,18 @@ pub struct Acceptance {
     /// latest record for a document and version decides.
     #[serde(default)]
     pub withdrawn: bool,
+    /// The user declined this version (and signed out): a record, not a consent.
+    #[serde(default)]
+    pub declined: bool,
+}
+
+/// `POST /v1/agreements/decline`: the documents the user was shown and
+/// declined. Recorded; the client then signs out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DeclineRequest {
+    #[cfg_attr(feature = "openapi", schema(max_items = 32))]
+    pub documents: Vec<AcceptItem>,
 }
 
 /// `POST /v1/agreements/withdraw`: take back consent to an optional document.
@@ -255,9 +315,13 @@ pub struct WithdrawRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AgreementStatus {
-    /// Current versions not yet accepted (required and optional alike).
+    /// Versions in force not yet accepted (required and optional alike).
     pub pending: Vec<PendingAgreement>,
     pub accepted: Vec<Acceptance>,
+    /// Revised versions published with a future `effective` date, not yet
+    /// accepted: announced now, required from that date.
+    #[serde(default)]
+    pub upcoming: Vec<PendingAgreement>,
 }
 
 // ---------------------------------------------------------------- nodes

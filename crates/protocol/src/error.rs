@@ -15,6 +15,13 @@ pub enum ErrorCode {
     AgreementsRequired,
     /// The acceptance lacked the age-of-majority or guardian confirmation.
     AgeConfirmationRequired,
+    /// An accepted version is no longer the one to accept (a newer one was
+    /// published meanwhile): nothing was recorded; `pending` lists what to
+    /// read and accept now.
+    AgreementOutdated,
+    /// The push channel needs consent to the push terms (the optional
+    /// documents), in their current version.
+    ConsentRequired,
     NotFound,
     /// A conditional write lost a race: the base revision is not current,
     /// or the name is taken.
@@ -47,6 +54,12 @@ pub enum ErrorCode {
     /// requests without a token) from this address or for this account:
     /// `retry_at` says when to try again.
     TooManyAttempts,
+    /// The service went back in time (restored from a backup): the client's
+    /// cursor, or a change it made, is newer than the service's history.
+    /// Nothing the client knows of the service can be trusted: it rebuilds
+    /// its view as after a lost state database (nothing deleted, both kept
+    /// where they differ) and reads the feed from 0.
+    HistoryRewound,
     Internal,
 }
 
@@ -62,12 +75,13 @@ impl ErrorCode {
             | ErrorCode::SlowDown
             | ErrorCode::ExpiredToken => 400,
             ErrorCode::Unauthorized | ErrorCode::InvalidCredentials => 401,
-            ErrorCode::AgreementsRequired => 403,
+            ErrorCode::AgreementsRequired | ErrorCode::ConsentRequired => 403,
+            ErrorCode::AgreementOutdated => 409,
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
             ErrorCode::QuotaExceeded | ErrorCode::ServiceFull => 507,
             ErrorCode::AccountFrozen => 423,
-            ErrorCode::AccountDeleted => 410,
+            ErrorCode::AccountDeleted | ErrorCode::HistoryRewound => 410,
             ErrorCode::TooLarge => 413,
             ErrorCode::TooManyAttempts => 429,
             ErrorCode::Internal => 500,

@@ -24,7 +24,7 @@ pub const USER_CODE_BYTES: usize = 32;
 pub const HASH_BYTES: usize = 64;
 /// An agreement's id, version or locale.
 pub const AGREEMENT_FIELD_BYTES: usize = 64;
-/// Agreements accepted in one request.
+/// Agreements accepted, or declined, in one request.
 pub const ACCEPTANCES: usize = 32;
 /// Chunks of one file: about 150 GB at the client's average chunk size,
 /// and a commit that lists them still fits in one request body.
@@ -127,14 +127,32 @@ impl Bounded for CancelRequest {
     }
 }
 
+impl Bounded for PasswordChange {
+    fn check_bounds(&self) -> Result<(), OverBound> {
+        text("current", &self.current, PASSWORD_BYTES)?;
+        text("new", &self.new, PASSWORD_BYTES)
+    }
+}
+
+/// Documents as the user was shown them (accepted or declined).
+fn documents(field: &'static str, value: &[AcceptItem]) -> Result<(), OverBound> {
+    list(field, value, ACCEPTANCES)?;
+    value.iter().try_for_each(|a| {
+        text("id", &a.id, AGREEMENT_FIELD_BYTES)?;
+        text("version", &a.version, AGREEMENT_FIELD_BYTES)?;
+        text("locale", &a.locale, AGREEMENT_FIELD_BYTES)
+    })
+}
+
 impl Bounded for AcceptRequest {
     fn check_bounds(&self) -> Result<(), OverBound> {
-        list("acceptances", &self.acceptances, ACCEPTANCES)?;
-        self.acceptances.iter().try_for_each(|a| {
-            text("id", &a.id, AGREEMENT_FIELD_BYTES)?;
-            text("version", &a.version, AGREEMENT_FIELD_BYTES)?;
-            text("locale", &a.locale, AGREEMENT_FIELD_BYTES)
-        })
+        documents("acceptances", &self.acceptances)
+    }
+}
+
+impl Bounded for DeclineRequest {
+    fn check_bounds(&self) -> Result<(), OverBound> {
+        documents("documents", &self.documents)
     }
 }
 

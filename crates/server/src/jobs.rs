@@ -1,7 +1,10 @@
 //! Background work that runs on the service's clock: retention of the trash
-//! and of replaced versions, deleting accounts frozen past their date, and
-//! forgetting expired sign-in grants and tokens.
-//! One pass at start, then once an interval.
+//! and of replaced versions, the account lifecycle (content deleted 30 days
+//! after freezing, accounts cancelled after 24 months unused), the end of a
+//! cancelled account's record of consent, and forgetting expired sign-in
+//! grants and tokens. One pass at start, then once an interval. Its log
+//! lines name accounts by the service's internal key only, never by
+//! anything a person chose.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,8 +24,12 @@ pub struct JobReport {
     /// Trash items removed for good.
     pub purged_nodes: u64,
     pub dropped_versions: u64,
-    /// Accounts deleted after staying frozen past their date.
+    /// Accounts whose content was deleted after staying frozen 30 days.
+    pub emptied_accounts: u64,
+    /// Accounts cancelled after 24 months unused.
     pub deleted_accounts: u64,
+    /// Records of consent of accounts cancelled long ago, deleted.
+    pub expired_records: u64,
     /// Expired grants and tokens forgotten.
     pub stale_rows: u64,
 }
@@ -48,21 +55,50 @@ impl Jobs {
             .store
             .purge_stale(now)
             .map_err(|e| anyhow::anyhow!("forgetting expired tokens failed: {}", e.message))?;
-        let expired = self
-            .store
-            .inactive_accounts(crate::lifecycle::deleted_if_last_used_before(now))
-            .map_err(|e| anyhow::anyhow!("the account lifecycle job failed: {}", e.message))?;
-        for &account in &expired {
-            self.store
-                .delete_account(account, now)
-                .map_err(|e| anyhow::anyhow!("cannot delete an expired account: {}", e.message))?;
-            tracing::info!(account, "deleted after staying frozen for 30 days");
-        }
+        let lifecycle = self.lifecycle(now)?;
         Ok(JobReport {
             purged_nodes,
             dropped_versions,
-            deleted_accounts: expired.len() as u64,
             stale_rows,
+            ..lifecycle
+        })
+    }
+
+    /// The account lifecycle's part of a pass.
+    fn lifecycle(&self, now: i64) -> anyhow::Result<JobReport> {
+        use crate::lifecycle::{cancelled_if_last_used_before, emptied_if_last_used_before};
+        let failed = |what: &str, e: nubo_protocol::ApiError| {
+            anyhow::anyhow!("the account lifecycle job failed {what}: {}", e.message)
+        };
+        let cancel = self
+            .store
+            .accounts_to_cancel(cancelled_if_last_used_before(now))
+            .map_err(|e| failed("to list accounts to cancel", e))?;
+        for &account in &cancel {
+            self.store
+                .delete_account(account, now)
+                .map_err(|e| failed("to cancel an account", e))?;
+            tracing::info!(account, "cancelled after 24 months unused");
+        }
+        let empty = self
+            .store
+            .accounts_to_empty(emptied_if_last_used_before(now))
+            .map_err(|e| failed("to list accounts to empty", e))?;
+        for &account in &empty {
+            self.store
+                .delete_content(account, now)
+                .map_err(|e| failed("to delete an account's content", e))?;
+            tracing::info!(account, "content deleted after staying frozen for 30 days");
+        }
+        let expired_records = self
+            .store
+            .expire_records(now - crate::lifecycle::KEEP_CONSENT_SECS)
+            .map_err(|e| failed("to delete old records of consent", e))?;
+        Ok(JobReport {
+            emptied_accounts: empty.len() as u64,
+            deleted_accounts: cancel.len() as u64,
+            expired_records,
+            ..JobReport::default()
         })
     }
 

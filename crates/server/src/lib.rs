@@ -185,6 +185,29 @@ pub fn add_account(
     Ok(())
 }
 
+/// `nubo admin reset-password`: an operator sets a new password for an
+/// account (by account ID or phone number) and signs every device of it
+/// out. Works on the store directly, with or without a running service.
+/// Blocking.
+pub fn reset_password(config: &ServerConfig, login: &str, password: &str) -> anyhow::Result<()> {
+    api::check_new_password(password).map_err(|e| anyhow::anyhow!("{}", e.0.message))?;
+    let store = config.open_store()?;
+    let account = store
+        .find_account(login.trim())
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?
+        .filter(|a| !a.deleted)
+        .with_context(|| format!("there is no account {login:?}"))?;
+    store
+        .set_password(
+            account.key,
+            &hash_password(password),
+            store::SignOut::Everyone,
+        )
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    tracing::info!(account = account.key, "password reset by an operator");
+    Ok(())
+}
+
 /// A service that is listening. Dropping it does not stop it; call `shutdown`.
 pub struct RunningServer {
     pub addr: SocketAddr,
@@ -254,6 +277,12 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     // Off the runtime: PostgreSQL's client blocks.
     let store = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let store = opening.open_store()?;
+        // Before anything is written: what this database's history holds,
+        // so that a client from a history it lost (a restore from a backup)
+        // is told so.
+        store
+            .begin_history(opening.clock.now())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         if opening.demo
             && store
                 .find_account(DEMO_ACCOUNT)
@@ -299,6 +328,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         retention_days: config.retention_days,
         https: config.tls.is_some(),
         throttle: Arc::new(throttle::Throttle::new(config.throttling.clone())),
+        archived: Default::default(),
     };
     let listener = TcpListener::bind(config.listen)
         .await

@@ -26,6 +26,7 @@ const TABLES: &[&str] = &[
     "packed_chunks",
     "job_runs",
     "failed_attempts",
+    "agreement_texts",
 ];
 
 /// Tables whose ids PostgreSQL hands out from a sequence, which must go on

@@ -1,6 +1,7 @@
 //! The account lifecycle over real HTTP, with the service's clock moved:
-//! frozen after 12 months unused, reactivated by a sign-in, deleted 30 days
-//! after freezing; cancelled by its owner with a typed confirmation.
+//! frozen after 12 months unused, reactivated by a sign-in, its content
+//! deleted 30 days after freezing, the account cancelled after 24 months
+//! unused; cancelled by its owner with a typed confirmation.
 
 mod common;
 
@@ -78,15 +79,49 @@ async fn thirty_days_after_freezing_the_content_is_deleted() {
     assert_eq!(r.status().as_u16(), 410);
     assert_eq!(error_code(r).await, ErrorCode::AccountDeleted);
     let report = env.server.run_jobs_once().await.unwrap();
-    assert_eq!(report.deleted_accounts, 2, "alice and bob were both unused");
-    // Signing in now does not bring it back.
-    assert_eq!(
-        error_code(login(&env, "alice").await).await,
-        ErrorCode::AccountDeleted
-    );
+    assert_eq!(report.emptied_accounts, 2, "alice and bob were both unused");
+    assert_eq!(report.deleted_accounts, 0, "the accounts themselves stay");
     assert_eq!(
         error_code(env.call(&bob, M::GET, "/v1/account", None).await).await,
         ErrorCode::AccountDeleted
+    );
+    let again = env.server.run_jobs_once().await.unwrap();
+    assert_eq!(again.emptied_accounts, 0, "emptied once");
+    // A sign-in starts the account over, empty.
+    let r = login(&env, "alice").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let t: TokenResponse = r.json().await.unwrap();
+    let feed: ChangesResponse = env.ok(&t.access_token, M::GET, "/v1/changes", None).await;
+    assert!(
+        feed.nodes.iter().all(|n| n.name != "gone.txt"),
+        "{:?}",
+        feed.nodes
+    );
+    let info: AccountInfo = env.ok(&t.access_token, M::GET, "/v1/account", None).await;
+    assert_eq!(info.used_bytes, 0);
+    assert_ne!(
+        info.root_id, root,
+        "a new top folder: nothing old is found under it"
+    );
+}
+
+#[tokio::test]
+async fn an_account_unused_for_24_months_is_cancelled() {
+    let env = start(AgreementSource::None).await;
+    let t = env.login("alice").await.access_token;
+    env.login("bob").await;
+    env.advance(2 * 365 * DAY - DAY);
+    let report = env.server.run_jobs_once().await.unwrap();
+    assert_eq!((report.emptied_accounts, report.deleted_accounts), (2, 0));
+    env.advance(DAY);
+    let report = env.server.run_jobs_once().await.unwrap();
+    assert_eq!(report.deleted_accounts, 2, "{report:?}");
+    let r = env.call(&t, M::GET, "/v1/account", None).await;
+    assert_eq!(error_code(r).await, ErrorCode::AccountDeleted);
+    // Its password is not kept: a sign-in finds no such account.
+    assert_eq!(
+        error_code(login(&env, "alice").await).await,
+        ErrorCode::InvalidCredentials
     );
 }
 
@@ -126,7 +161,8 @@ async fn an_owner_cancels_with_the_account_id_and_every_device_stops() {
     assert_eq!(error_code(r).await, ErrorCode::AccountDeleted);
     assert_eq!(
         error_code(login(&env, "alice").await).await,
-        ErrorCode::AccountDeleted
+        ErrorCode::InvalidCredentials,
+        "the password is not kept"
     );
     // Bob is untouched.
     let b = env.login("bob").await.access_token;

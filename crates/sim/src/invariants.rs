@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use nubo_engine::content::hash_bytes;
-use nubo_engine::scanner::TEMP_PREFIX;
+use nubo_engine::ignore_rules::CachedRules;
 use nubo_engine::tree::Kind;
 
 use crate::memfs::Entry;
-use crate::world::{user_files, World};
+use crate::world::{user_files, Client, World};
 
 pub fn check(w: &World) -> Result<(), String> {
     same_tree_everywhere(w)?;
@@ -33,7 +33,7 @@ fn usage_is_the_live_files(w: &World) -> Result<(), String> {
         .sum();
     let used = w
         .service
-        .store
+        .store()
         .used_bytes(w.service.account)
         .map_err(|e| e.to_string())?;
     if used != live {
@@ -59,20 +59,36 @@ fn local_dirs(w: &World, c: usize) -> BTreeSet<String> {
         .collect()
 }
 
-/// All clients and the service hold the same tree.
+/// Whether a client syncs `path` (a file unless `dir`): its own ignore
+/// rules and exclusions say so (as its walk does), and the path fits its
+/// disk's limit.
+fn synced_by(c: &Client, rules: &mut CachedRules<'_>, path: &str, dir: bool) -> bool {
+    let full = c.root.as_os_str().len() + 1 + path.len();
+    !rules.is_ignored(path, dir) && full < crate::memfs::PATH_MAX
+}
+
+/// All clients and the service hold the same tree, each as far as it
+/// syncs it (its own ignore rules and exclusions).
 fn same_tree_everywhere(w: &World) -> Result<(), String> {
     let service = w.service.tree();
-    let remote_files: BTreeMap<String, Vec<u8>> = service
-        .iter()
-        .filter_map(|(p, c)| c.clone().map(|c| (p.clone(), c)))
-        .collect();
-    let remote_dirs: BTreeSet<String> = service
-        .iter()
-        .filter(|(_, c)| c.is_none())
-        .map(|(p, _)| p.clone())
-        .collect();
     for (i, c) in w.clients.iter().enumerate() {
-        let files = user_files(c);
+        let rules = c.rules();
+        let mut cached = rules.cached();
+        let remote_files: BTreeMap<&String, &Vec<u8>> = service
+            .iter()
+            .filter_map(|(p, d)| Some((p, d.as_ref()?)))
+            .filter(|(p, _)| synced_by(c, &mut cached, p, false))
+            .collect();
+        let remote_dirs: BTreeSet<&String> = service
+            .iter()
+            .filter(|(p, d)| d.is_none() && synced_by(c, &mut cached, p, true))
+            .map(|(p, _)| p)
+            .collect();
+        let all_files = user_files(c);
+        let files: BTreeMap<&String, &Vec<u8>> = all_files
+            .iter()
+            .filter(|(p, _)| synced_by(c, &mut cached, p, false))
+            .collect();
         if files != remote_files {
             let here: BTreeSet<_> = files.keys().collect();
             let there: BTreeSet<_> = remote_files.keys().collect();
@@ -89,7 +105,11 @@ fn same_tree_everywhere(w: &World) -> Result<(), String> {
                 differ
             ));
         }
-        let dirs = local_dirs(w, i);
+        let all_dirs = local_dirs(w, i);
+        let dirs: BTreeSet<&String> = all_dirs
+            .iter()
+            .filter(|p| synced_by(c, &mut cached, p, true))
+            .collect();
         if dirs != remote_dirs {
             return Err(format!(
                 "{}'s folders differ from the service's: here {dirs:?}, there {remote_dirs:?}",
@@ -140,7 +160,7 @@ fn no_leftovers(w: &World) -> Result<(), String> {
         if let Some(p) = c.fs.paths().into_iter().find(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(TEMP_PREFIX))
+                .is_some_and(|n| c.is_engine_temp(n))
         }) {
             return Err(format!("{} left a temp file: {}", c.name, p.display()));
         }
@@ -157,13 +177,18 @@ fn database_matches_disk(w: &World) -> Result<(), String> {
             .load_synced(1)
             .map_err(|e| format!("{}: {e:#}", c.name))?;
         let files = user_files(c);
+        let rules = c.rules();
+        let mut cached = rules.cached();
         let db_files: BTreeMap<&String, &String> = synced
             .iter()
-            .filter(|(_, s)| s.kind == Kind::File)
+            .filter(|(p, s)| s.kind == Kind::File && synced_by(c, &mut cached, p, false))
             .map(|(p, s)| (p, &s.hash))
             .collect();
-        let disk: BTreeMap<&String, String> =
-            files.iter().map(|(p, d)| (p, hash_bytes(d))).collect();
+        let disk: BTreeMap<&String, String> = files
+            .iter()
+            .filter(|(p, _)| synced_by(c, &mut cached, p, false))
+            .map(|(p, d)| (p, hash_bytes(d)))
+            .collect();
         let disk_ref: BTreeMap<&String, &String> = disk.iter().map(|(p, h)| (*p, h)).collect();
         if db_files != disk_ref {
             return Err(format!(

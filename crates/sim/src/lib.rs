@@ -3,6 +3,7 @@
 //! process, from one seed; random user actions, random scheduling, lost
 //! requests, crashes and clock skew; then the invariants of DESIGN.md.
 
+pub mod actions;
 pub mod clock;
 pub mod invariants;
 pub mod memfs;

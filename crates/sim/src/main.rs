@@ -5,6 +5,13 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // `RUST_LOG=nubo_engine=debug` shows each round's plan of a replay.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |flag: &str| {
         args.iter()

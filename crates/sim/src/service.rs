@@ -17,33 +17,82 @@ use rand::Rng;
 use crate::clock::SimClock;
 
 pub struct SimService {
-    pub store: SqliteStore,
+    /// The store of the running service (another one after a restore).
+    store: Mutex<Arc<SqliteStore>>,
+    /// Where it keeps it: `meta-N.sqlite` in `dir`.
+    db: Mutex<std::path::PathBuf>,
     pub chunks: Mutex<HashMap<String, Vec<u8>>>,
     pub account: AccountKey,
     pub root: NodeId,
     pub clock: Arc<SimClock>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    /// Copies made of the database (backups and restores), for their names.
+    copies: std::sync::atomic::AtomicUsize,
+}
+
+/// A copy of the service's data folder, as its operator's backup holds it.
+pub struct Backup {
+    db: std::path::PathBuf,
+    chunks: HashMap<String, Vec<u8>>,
 }
 
 impl SimService {
     pub fn new(clock: Arc<SimClock>) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let store = SqliteStore::open(&dir.path().join("meta.sqlite"), 50)?;
+        let db = dir.path().join("meta-0.sqlite");
+        let store = SqliteStore::open(&db, 50)?;
         let row = store
             .create_account("sim", None, "unused", u64::MAX / 4, clock.now())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        store
+            .begin_history(clock.now())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(SimService {
-            store,
+            store: Mutex::new(Arc::new(store)),
+            db: Mutex::new(db),
             chunks: Mutex::default(),
             account: row.key,
             root: row.root_id,
             clock,
-            _dir: dir,
+            dir,
+            copies: Default::default(),
         })
     }
 
+    pub fn store(&self) -> Arc<SqliteStore> {
+        self.store.lock().unwrap().clone()
+    }
+
+    /// The operator backs the service up (its database and its chunks).
+    pub fn backup(&self) -> anyhow::Result<Backup> {
+        let n = self.copies.fetch_add(1, Ordering::SeqCst);
+        let to = self.dir.path().join(format!("backup-{n}.sqlite"));
+        let from = self.db.lock().unwrap().clone();
+        rusqlite::Connection::open(&from)?.execute("VACUUM INTO ?1", [to.to_str().unwrap()])?;
+        Ok(Backup {
+            db: to,
+            chunks: self.chunks.lock().unwrap().clone(),
+        })
+    }
+
+    /// The operator puts an older backup back and starts the service
+    /// again: everything after it is gone from the service.
+    pub fn restore(&self, backup: &Backup) -> anyhow::Result<()> {
+        let n = self.copies.fetch_add(1, Ordering::SeqCst);
+        let db = self.dir.path().join(format!("meta-{n}.sqlite"));
+        std::fs::copy(&backup.db, &db)?;
+        let store = SqliteStore::open(&db, 50)?;
+        store
+            .begin_history(self.clock.now())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        *self.store.lock().unwrap() = Arc::new(store);
+        *self.db.lock().unwrap() = db;
+        *self.chunks.lock().unwrap() = backup.chunks.clone();
+        Ok(())
+    }
+
     pub fn device(&self, name: &str) -> i64 {
-        self.store
+        self.store()
             .create_device(self.account, name, "sim", self.clock.now())
             .expect("a device can be made")
     }
@@ -69,7 +118,7 @@ impl SimService {
             store.insert(hash.clone(), data.clone());
         }
         drop(store);
-        self.store.add_chunks(self.account, &refs, &[])
+        self.store().add_chunks(self.account, &refs, &[])
     }
 
     fn load_chunks(&self, hashes: &[String]) -> Result<Vec<Vec<u8>>, ApiError> {
@@ -87,12 +136,27 @@ impl SimService {
 
     /// The live tree: path -> content (folders as None).
     pub fn tree(&self) -> std::collections::BTreeMap<String, Option<Vec<u8>>> {
+        self.live()
+            .into_values()
+            .map(|(path, id, kind)| {
+                let content = match kind {
+                    NodeKind::Dir => None,
+                    NodeKind::File => Some(self.content(id)),
+                };
+                (path, content)
+            })
+            .collect()
+    }
+
+    /// Every live node (it and all its folders not deleted): id -> path,
+    /// id and kind.
+    pub fn live(&self) -> std::collections::BTreeMap<NodeId, (String, NodeId, NodeKind)> {
         let mut nodes = Vec::new();
         let mut cursor = 0;
         loop {
             let page = self
-                .store
-                .changes(self.account, cursor, 5000)
+                .store()
+                .changes(self.account, cursor, 0, 5000)
                 .expect("the feed reads");
             nodes.extend(page.nodes);
             cursor = page.cursor;
@@ -122,21 +186,16 @@ impl SimService {
                     }
                 }
             }
-            if !live {
-                continue;
+            if live {
+                parts.reverse();
+                out.insert(n.id, (parts.join("/"), n.id, n.kind));
             }
-            parts.reverse();
-            let content = match n.kind {
-                NodeKind::Dir => None,
-                NodeKind::File => Some(self.content(n.id)),
-            };
-            out.insert(parts.join("/"), content);
         }
         out
     }
 
     fn content(&self, id: NodeId) -> Vec<u8> {
-        let m = self.store.manifest(self.account, id).expect("a manifest");
+        let m = self.store().manifest(self.account, id).expect("a manifest");
         let chunks = self.chunks.lock().unwrap();
         m.chunks
             .iter()
@@ -151,13 +210,13 @@ impl SimService {
         let mut cursor = 0;
         loop {
             let page = self
-                .store
-                .changes(self.account, cursor, 5000)
+                .store()
+                .changes(self.account, cursor, 0, 5000)
                 .expect("feed");
             for n in &page.nodes {
                 if n.kind == NodeKind::File {
                     out.insert(n.hash.clone());
-                    if let Ok(vs) = self.store.versions(self.account, n.id) {
+                    if let Ok(vs) = self.store().versions(self.account, n.id) {
                         out.extend(vs.into_iter().map(|v| v.hash));
                     }
                 }
@@ -258,41 +317,44 @@ impl Remote for SimRemote {
                 account_id: "sim".into(),
                 root_id: s.root,
                 quota_bytes: u64::MAX / 4,
-                used_bytes: s.store.used_bytes(s.account)?,
+                used_bytes: s.store().used_bytes(s.account)?,
             })
         })
         .await
     }
-    async fn changes(&self, cursor: i64) -> RemoteResult<ChangesResponse> {
-        self.call(|s| s.store.changes(s.account, cursor, 1000))
+    async fn changes(&self, cursor: i64, known: i64) -> RemoteResult<ChangesResponse> {
+        self.call(|s| s.store().changes(s.account, cursor, known, 1000))
             .await
     }
     async fn mkdir(&self, parent: NodeId, name: &str) -> RemoteResult<Node> {
-        self.call(|s| s.store.mkdir(s.account, parent, name, s.clock.now()))
+        self.call(|s| s.store().mkdir(s.account, parent, name, s.clock.now()))
             .await
     }
     async fn commit(&self, req: &CommitRequest) -> RemoteResult<Node> {
         let device = self.device;
-        self.call(|s| s.store.commit(s.account, device, req, s.clock.now()))
+        self.call(|s| s.store().commit(s.account, device, req, s.clock.now()))
             .await
     }
     async fn move_node(&self, id: NodeId, parent: NodeId, name: &str) -> RemoteResult<Node> {
-        self.call(|s| s.store.move_node(s.account, id, parent, name))
-            .await
+        self.call(|s| {
+            s.store()
+                .move_node(s.account, id, parent, name, s.clock.now())
+        })
+        .await
     }
     async fn delete(&self, id: NodeId, req: &DeleteRequest) -> RemoteResult<Node> {
         let device = self.device;
         self.call(|s| {
-            s.store
+            s.store()
                 .delete_node(s.account, device, id, req, s.clock.now())
         })
         .await
     }
     async fn manifest(&self, id: NodeId) -> RemoteResult<Manifest> {
-        self.call(|s| s.store.manifest(s.account, id)).await
+        self.call(|s| s.store().manifest(s.account, id)).await
     }
     async fn missing_chunks(&self, hashes: &[String]) -> RemoteResult<Vec<String>> {
-        self.call(|s| s.store.missing_chunks(s.account, hashes))
+        self.call(|s| s.store().missing_chunks(s.account, hashes))
             .await
     }
     async fn put_chunk(&self, hash: &str, data: Vec<u8>) -> RemoteResult<()> {
@@ -302,7 +364,10 @@ impl Remote for SimRemote {
     async fn commit_many(&self, reqs: &[CommitRequest]) -> RemoteResult<Vec<RemoteResult<Node>>> {
         let device = self.device;
         let out = self
-            .call(|s| s.store.commit_many(s.account, device, reqs, s.clock.now()))
+            .call(|s| {
+                s.store()
+                    .commit_many(s.account, device, reqs, s.clock.now())
+            })
             .await?;
         Ok(out
             .into_iter()
@@ -324,13 +389,26 @@ impl Remote for SimRemote {
             documents: Vec::new(),
         })
     }
-    async fn agreement_text(&self, _: &str, _: &str) -> RemoteResult<String> {
+    async fn agreement_text(&self, _: &str, _: &str, _: Option<&str>) -> RemoteResult<String> {
+        Err(unsupported())
+    }
+    async fn agreement_versions(&self) -> RemoteResult<AgreementList> {
+        Err(unsupported())
+    }
+    async fn decline(&self, _: &[nubo_protocol::AcceptItem]) -> RemoteResult<AgreementStatus> {
+        Err(unsupported())
+    }
+    async fn account_summary(&self) -> RemoteResult<nubo_protocol::AccountSummary> {
+        Err(unsupported())
+    }
+    async fn change_password(&self, _: &nubo_protocol::PasswordChange) -> RemoteResult<()> {
         Err(unsupported())
     }
     async fn agreement_status(&self) -> RemoteResult<AgreementStatus> {
         Ok(AgreementStatus {
             pending: Vec::new(),
             accepted: Vec::new(),
+            upcoming: Vec::new(),
         })
     }
     async fn accept(&self, _: &AcceptRequest) -> RemoteResult<AgreementStatus> {

@@ -13,10 +13,14 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
+use nubo_engine::ignore_rules::IgnoreRules;
+use nubo_engine::temp_names::TempNames;
+
+use crate::actions::{self, Folder};
 use crate::clock::{SimClock, SkewedClock};
 use crate::invariants;
 use crate::memfs::MemFs;
-use crate::service::{Faults, SimRemote, SimService};
+use crate::service::{Backup, Faults, SimRemote, SimService};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -106,20 +110,66 @@ impl Client {
     pub fn engine(&self) -> &Engine {
         self.engine.as_ref().expect("open")
     }
+
+    pub fn folder(&self) -> Folder<'_> {
+        Folder {
+            fs: &self.fs,
+            root: &self.root,
+        }
+    }
+
+    /// Changes the client's settings, as the CLI or the app would: the
+    /// engine starts again with them.
+    fn reconfigure(
+        &mut self,
+        service: &Arc<SimService>,
+        change: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<()> {
+        change(&mut self.config);
+        self.engine = None;
+        self.open(service)
+    }
+
+    /// New folders on the service held back for their size, as the engine
+    /// last said (their paths on the service).
+    fn waiting_folders(&self) -> Vec<String> {
+        let waiting: Vec<(String, u64)> = self
+            .engine()
+            .db
+            .meta("waiting_folders")
+            .ok()
+            .flatten()
+            .and_then(|w| serde_json::from_str(&w).ok())
+            .unwrap_or_default();
+        waiting.into_iter().map(|(p, _)| p).collect()
+    }
+
+    /// The client's ignore rules now: its `.nuboignore` and its exclusions.
+    pub fn rules(&self) -> IgnoreRules {
+        IgnoreRules::read(&self.fs, &self.root, &self.config.folders[0].excluded)
+    }
+
+    /// Whether `name` is one of this client's own temp files.
+    pub fn is_engine_temp(&self, name: &str) -> bool {
+        let key = self
+            .engine()
+            .db
+            .temp_key()
+            .expect("the state database reads");
+        TempNames::new(key).is_ours(name)
+    }
 }
 
-/// Names drawn from a small pool so that clients collide on purpose; two
-/// spellings of "é" (NFC and NFD) and names differing only in case.
-const NAMES: &[&str] = &[
-    "a.txt",
-    "b.txt",
-    "A.txt",
-    "notes.md",
-    "caf\u{e9}.txt",
-    "cafe\u{301}.txt",
-    "data.bin",
-];
-const DIRS: &[&str] = &["docs", "docs/old", "photos", "Photos", "x"];
+/// See `World::before_sync`.
+struct BeforeSync {
+    contents: HashSet<String>,
+    service: std::collections::BTreeMap<
+        nubo_protocol::NodeId,
+        (String, nubo_protocol::NodeId, nubo_protocol::NodeKind),
+    >,
+    had: HashSet<nubo_protocol::NodeId>,
+    hidden: Vec<String>,
+}
 
 pub struct World {
     pub seed: u64,
@@ -135,6 +185,8 @@ pub struct World {
     /// What a sync lost: content on the client's disk before it that is
     /// neither on its disk, nor in its trash, nor on the service after.
     pub lost: Vec<String>,
+    /// The operator's last backup of the service.
+    backup: Option<Backup>,
     opts: Options,
 }
 
@@ -166,6 +218,13 @@ impl World {
                 // One transfer at a time: a batch runs in one order, so a
                 // seed replays exactly.
                 parallel_transfers: 1,
+                // The last client holds back new folders of a few files:
+                // the others' new folders wait for its user.
+                large_folder_bytes: if i + 1 == opts.clients {
+                    150_000
+                } else {
+                    Config::default().large_folder_bytes
+                },
                 ..Config::default()
             };
             let skew = if opts.faults {
@@ -201,6 +260,7 @@ impl World {
             step: None,
             committed: HashSet::new(),
             lost: Vec::new(),
+            backup: None,
             opts,
         })
     }
@@ -214,96 +274,69 @@ impl World {
         self.log.push(format!("{mark} {line}"));
     }
 
-    /// One thing a user does on one client's folder.
-    fn user_action(&mut self, c: usize, rng: &mut StdRng) {
-        let root = self.clients[c].root.clone();
-        let existing: Vec<PathBuf> = self.clients[c]
-            .fs
-            .paths()
-            .into_iter()
-            .filter(|p| {
-                p.starts_with(&root) && *p != root && !p.ends_with(nubo_engine::home::ROOT_MARKER)
-            })
-            .collect();
-        let fs = self.clients[c].fs.clone();
-        let pick = rng.gen_range(0..100);
-        let what = if pick < 30 || existing.is_empty() {
-            let rel = random_path(rng);
-            let p = root.join(&rel);
-            if let Some(parent) = p.parent() {
-                let _ = nubo_engine::fs::LocalFs::create_dir_all(&fs, parent);
-            }
-            let data = content(rng);
-            let h = nubo_engine::content::hash_bytes(&data)[..8].to_string();
-            let ok = fs.write(&p, data).is_ok();
-            format!("write {rel} [{h}]{}", if ok { "" } else { " (refused)" })
-        } else {
-            let target = existing.choose(rng).expect("not empty").clone();
-            let rel = target.strip_prefix(&root).unwrap().display().to_string();
-            match pick {
-                30..=49 => match fs.read(&target) {
-                    Some(mut old) => {
-                        let extra = content(rng);
-                        if rng.gen_bool(0.5) {
-                            old.extend(extra);
-                        } else {
-                            old.truncate(old.len() / 2);
-                        }
-                        let h = nubo_engine::content::hash_bytes(&old)[..8].to_string();
-                        let _ = fs.write(&target, old);
-                        format!("edit {rel} [{h}]")
-                    }
-                    None => format!("nothing to edit in {rel}"),
-                },
-                50..=64 => {
-                    fs.remove_all(&target);
-                    format!("delete {rel}")
-                }
-                65..=84 => {
-                    let to_rel = random_path(rng);
-                    let to = root.join(&to_rel);
-                    if let Some(parent) = to.parent() {
-                        let _ = nubo_engine::fs::LocalFs::create_dir_all(&fs, parent);
-                    }
-                    let ok = fs.rename(&target, &to).is_ok();
-                    format!(
-                        "move {rel} -> {to_rel}{}",
-                        if ok { "" } else { " (refused)" }
-                    )
-                }
-                _ => {
-                    // Case-only rename of the last component.
-                    let name = target.file_name().unwrap().to_string_lossy().to_string();
-                    let flipped: String = name
-                        .chars()
-                        .map(|ch| {
-                            if ch.is_lowercase() {
-                                ch.to_ascii_uppercase()
-                            } else {
-                                ch.to_ascii_lowercase()
-                            }
-                        })
-                        .collect();
-                    let to = target.with_file_name(&flipped);
-                    let ok = fs.rename(&target, &to).is_ok();
-                    format!(
-                        "case-rename {rel} -> {flipped}{}",
-                        if ok { "" } else { " (refused)" }
-                    )
-                }
-            }
+    /// One thing a user does on one client's folder (or its settings).
+    fn user_action(&mut self, c: usize, rng: &mut StdRng) -> anyhow::Result<()> {
+        let what = match rng.gen_range(0..100) {
+            0..=2 => self.toggle_exclusion(c, rng)?,
+            3..=4 => self.let_in_a_held_back_folder(c, rng)?,
+            5..=24 => self.clients[c].folder().odd(rng),
+            _ => self.clients[c].folder().everyday(rng),
         };
         self.note(format!("{}: {what}", self.clients[c].name));
+        Ok(())
+    }
+
+    /// Selective sync: excludes a folder (as `nubo folder exclude` does,
+    /// refused while it has unsynced changes) or includes one again.
+    fn toggle_exclusion(&mut self, c: usize, rng: &mut StdRng) -> anyhow::Result<String> {
+        let rel = actions::random_dir(rng).to_string();
+        let service = self.service.clone();
+        let client = &mut self.clients[c];
+        let folder = client.config.folders[0].clone();
+        if let Some(i) = folder.excluded.iter().position(|e| *e == rel) {
+            client.reconfigure(&service, |cfg| {
+                cfg.folders[0].excluded.remove(i);
+            })?;
+            return Ok(format!("folder include /{rel}"));
+        }
+        let left = nubo_engine::account::leave_here(&client.fs, &client.engine().db, &folder, &rel);
+        Ok(match left {
+            Ok(_) => {
+                client.reconfigure(&service, |cfg| cfg.folders[0].excluded.push(rel.clone()))?;
+                format!("folder exclude /{rel}")
+            }
+            Err(e) => format!("folder exclude /{rel} (refused: {e:#})"),
+        })
+    }
+
+    /// The user says yes to a new folder held back for its size.
+    fn let_in_a_held_back_folder(&mut self, c: usize, rng: &mut StdRng) -> anyhow::Result<String> {
+        let service = self.service.clone();
+        let client = &mut self.clients[c];
+        let waiting = client.waiting_folders();
+        let Some(path) = waiting.choose(rng).cloned() else {
+            return Ok("no folder waits to be let in".into());
+        };
+        client.reconfigure(&service, |cfg| {
+            cfg.folders[0]
+                .confirmed
+                .push(path.trim_start_matches('/').to_string())
+        })?;
+        Ok(format!("folder include {path} (held back for its size)"))
     }
 
     fn contents_of(&self, c: usize) -> HashSet<String> {
         let cl = &self.clients[c];
-        // The user's files: not the engine's marker or unfinished downloads.
+        // The user's files, those named like the engine's own included: not
+        // the engine's marker or its unfinished downloads.
         let mut out: HashSet<String> = cl
             .fs
             .files_under(&cl.root)
             .iter()
-            .filter(|(p, _)| !p.rsplit('/').next().is_some_and(|n| n.starts_with(".nubo")))
+            .filter(|(p, _)| {
+                let name = p.rsplit('/').next().unwrap_or_default();
+                *p != nubo_engine::home::ROOT_MARKER && !cl.is_engine_temp(name)
+            })
             .map(|(_, d)| nubo_engine::content::hash_bytes(d))
             .collect();
         out.extend(
@@ -316,6 +349,70 @@ impl World {
                 .map(|(_, d)| nubo_engine::content::hash_bytes(d)),
         );
         out
+    }
+
+    /// What a client knows before a sync, to check what the sync deleted
+    /// on the service against: the nodes of its merge base, and the paths
+    /// it cannot read (unreadable, a link, a disk unmounted).
+    fn before_sync(&self, c: usize) -> BeforeSync {
+        let cl = &self.clients[c];
+        let synced = cl.engine().db.load_synced(1).unwrap_or_default();
+        let fs = &cl.fs;
+        // A disk unmounted counts only if the engine saw it mounted (its
+        // last scan has the folder on that disk's device): otherwise the
+        // folder simply lost its files, as far as anyone can tell.
+        let seen = cl.engine().db.load_local(1).unwrap_or_default();
+        let unmounted: Vec<PathBuf> = fs
+            .inner
+            .lock()
+            .unwrap()
+            .unmounted
+            .iter()
+            .filter(|(p, (dev, _))| {
+                let rel = p.strip_prefix(&cl.root).ok().and_then(|r| r.to_str());
+                rel.and_then(|r| seen.get(r))
+                    .is_some_and(|e| e.stat.dev == *dev)
+            })
+            .map(|(p, _)| p.clone())
+            .collect();
+        let hidden = fs
+            .unreadable()
+            .into_iter()
+            .chain(fs.links())
+            .chain(unmounted)
+            .filter_map(|p| Some(p.strip_prefix(&cl.root).ok()?.to_str()?.to_string()))
+            .collect();
+        BeforeSync {
+            contents: self.contents_of(c),
+            service: self.service.live(),
+            had: synced.values().map(|s| s.node).collect(),
+            hidden,
+        }
+    }
+
+    /// Nothing a client did not see, or could not read, was deleted on the
+    /// service by its sync (DESIGN.md rule 13).
+    fn check_deletes(&mut self, c: usize, before: &BeforeSync) {
+        let after = self.service.live();
+        let name = self.clients[c].name.clone();
+        for (id, (path, _, _)) in &before.service {
+            if after.contains_key(id) {
+                continue;
+            }
+            let unread = before
+                .hidden
+                .iter()
+                .find(|h| path == *h || nubo_engine::tree::is_inside(path, h));
+            if !before.had.contains(id) {
+                self.lost.push(format!(
+                    "{name} deleted {path:?} on the service, which it never had"
+                ));
+            } else if let Some(h) = unread {
+                self.lost.push(format!(
+                    "{name} deleted {path:?} on the service, though it could not read {h:?}"
+                ));
+            }
+        }
     }
 
     /// Nothing that was on the disk before a sync may be gone after it
@@ -339,7 +436,7 @@ impl World {
     /// One `sync_once` on a client, which may crash on the way; a crashed
     /// client restarts from its state database.
     async fn sync(&mut self, c: usize, allow_mass_delete: bool) -> anyhow::Result<Option<Outcome>> {
-        let before = self.contents_of(c);
+        let before = self.before_sync(c);
         let faults = self.clients[c].faults.clone();
         let outcome = {
             let engine = self.clients[c].engine();
@@ -349,7 +446,8 @@ impl World {
             }
         };
         let name = self.clients[c].name.clone();
-        self.check_sync_kept(c, &before);
+        self.check_sync_kept(c, &before.contents);
+        self.check_deletes(c, &before);
         match outcome {
             None => {
                 self.note(format!(
@@ -380,11 +478,14 @@ impl World {
                 continue;
             }
             self.step = Some(step);
+            // The operator's own dice, so that the rest of a step draws
+            // what it drew before the operator was played.
+            self.operator(&mut step_rng(self.seed ^ OPERATOR_SALT, step))?;
             let mut rng = step_rng(self.seed, step);
             let c = rng.gen_range(0..self.clients.len());
             self.clock.advance_ms(rng.gen_range(1..5000));
             if rng.gen_bool(0.55) {
-                self.user_action(c, &mut rng);
+                self.user_action(c, &mut rng)?;
             } else {
                 if self.opts.faults {
                     let f = &self.clients[c].faults;
@@ -412,6 +513,42 @@ impl World {
         Ok(())
     }
 
+    /// What the service's operator does now and then: a backup, and,
+    /// later, putting it back: the service goes back in time. What it lost
+    /// is no longer the service's to keep; a client that still has it must
+    /// not lose it (`check_sync_kept`) and must send it back (the trees
+    /// agree at the end).
+    fn operator(&mut self, rng: &mut StdRng) -> anyhow::Result<()> {
+        let roll = rng.gen_range(0..100);
+        if roll < 2 {
+            self.backup = Some(self.service.backup()?);
+            self.note("operator: backs the service up".into());
+        } else if roll < 4 {
+            let Some(backup) = &self.backup else {
+                return Ok(());
+            };
+            // Stopping, copying and starting take a while.
+            self.clock.advance_ms(60_000);
+            self.service.restore(backup)?;
+            let kept = self.service.kept_hashes();
+            self.committed.retain(|h| kept.contains(h));
+            self.note("operator: restores the service from its backup".into());
+        }
+        Ok(())
+    }
+
+    /// The users' cleanup before the end: everything readable, disks
+    /// mounted back, links removed (what they blocked must then sync).
+    pub fn heal(&mut self) {
+        for c in 0..self.clients.len() {
+            let done = self.clients[c].folder().heal();
+            let name = self.clients[c].name.clone();
+            for d in done {
+                self.note(format!("{name}: {d}"));
+            }
+        }
+    }
+
     /// Faults off; everyone syncs until a whole round changes nothing.
     pub async fn quiesce(&mut self) -> anyhow::Result<()> {
         for c in &self.clients {
@@ -422,6 +559,19 @@ impl World {
             let mut all_in_sync = true;
             for c in 0..self.clients.len() {
                 self.clock.advance_ms(3000);
+                // The user lets in every folder held back for its size.
+                let service = self.service.clone();
+                let waiting = self.clients[c].waiting_folders();
+                if !waiting.is_empty() {
+                    self.clients[c].reconfigure(&service, |cfg| {
+                        let confirmed = &mut cfg.folders[0].confirmed;
+                        confirmed.extend(
+                            waiting
+                                .iter()
+                                .map(|p| p.trim_start_matches('/').to_string()),
+                        );
+                    })?;
+                }
                 // The user confirms any mass delete: the run's actions meant it.
                 match self.sync(c, true).await? {
                     Some(Outcome::InSync) => {}
@@ -435,7 +585,10 @@ impl World {
                 .clients
                 .iter()
                 .all(|c| c.engine().db.cursor().unwrap_or(-1) == after);
-            if all_in_sync && before == after && caught_up {
+            // An operation held back after failing is not settled: with the
+            // faults off, its next try must succeed.
+            let none_held = self.clients.iter().all(|c| c.engine().held_back() == 0);
+            if all_in_sync && before == after && caught_up && none_held {
                 return Ok(());
             }
         }
@@ -445,7 +598,7 @@ impl World {
     fn service_cursor(&self) -> i64 {
         use nubo_server::store::MetaStore;
         self.service
-            .store
+            .store()
             .current_cursor(self.service.account)
             .expect("the service store reads")
     }
@@ -459,29 +612,11 @@ impl World {
     }
 }
 
+const OPERATOR_SALT: u64 = 0x6f70_6572_6174_6f72;
+
 /// Step `step`'s own generator: the same whatever other steps do.
 fn step_rng(seed: u64, step: usize) -> StdRng {
     StdRng::seed_from_u64(seed ^ (step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
-}
-
-fn random_path(rng: &mut StdRng) -> String {
-    let name = *NAMES.choose(rng).expect("names");
-    if rng.gen_bool(0.4) {
-        name.to_string()
-    } else {
-        format!("{}/{name}", DIRS.choose(rng).expect("dirs"))
-    }
-}
-
-fn content(rng: &mut StdRng) -> Vec<u8> {
-    let len = match rng.gen_range(0..10) {
-        0 => 0,
-        1..=7 => rng.gen_range(1..200),
-        _ => rng.gen_range(1000..300_000),
-    };
-    let mut v = vec![0u8; len];
-    rng.fill(&mut v[..]);
-    v
 }
 
 fn describe(o: &Outcome) -> String {
@@ -514,6 +649,7 @@ pub fn run(seed: u64, opts: &Options) -> Result<Vec<String>, Failure> {
     };
     let played = rt.block_on(async {
         world.play().await?;
+        world.heal();
         world.quiesce().await
     });
     let problem = match played {

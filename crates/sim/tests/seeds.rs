@@ -14,7 +14,17 @@ use nubo_sim::{run, shrink, Options};
 ///   service had just taken was planned, refused and planned again forever
 ///   (`planner::file_above`; unit test
 ///   `no_move_into_a_folder_whose_name_a_remote_file_took`).
-const REGRESSIONS: &[u64] = &[13, 77, 213];
+/// - 49 (generator with the odd actions of issue 15): a folder deleted here
+///   went whole on the service with a file it never had, because a sibling
+///   "Photos (conflicted copy ...)" sorts between "Photos" and "Photos/..."
+///   (`Planner::group_folder_deletes`; unit test
+///   `a_sibling_sorting_between_a_folder_and_its_content_does_not_hide_it`).
+/// - 799 (same generator): a mount point renamed after its disk went away
+///   read as a deleted folder (`scanner::block_vanished_mounts`).
+/// - 339 (same generator): `Photos` ignored with `!notes.md` re-included:
+///   the walk never enters `Photos`, and the rules' cached form now says
+///   so too (`CachedRules`; the `ignore_rules` fuzz property).
+const REGRESSIONS: &[u64] = &[13, 77, 213, 49, 799, 339];
 
 fn run_all(seeds: Vec<u64>) {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());

@@ -29,7 +29,7 @@ export type SignIn = { server: string,
  */
 login: string, password: string, };
 
-export type SignInProblem = "wrong_credentials" | { "too_many_attempts": { retry_at: number, } } | "unreachable" | "bad_certificate" | "insecure_address" | "other";
+export type SignInProblem = "wrong_credentials" | { "too_many_attempts": { retry_at: number, } } | "unreachable" | "bad_certificate" | "insecure_address" | "agreement_outdated" | "other";
 
 export type CodeSignIn = { 
 /**
@@ -57,21 +57,76 @@ export type AgreementSummary = { id: string, title: string,
 /**
  * The title in each language, by locale.
  */
-titles: { [key in string]?: string }, version: string, effective: string, required: Requirement, locales: Array<string>, accepted: boolean, };
+titles: { [key in string]?: string }, version: string, effective: string, required: Requirement, locales: Array<string>, accepted: boolean, 
+/**
+ * A revision announced for a later date.
+ */
+upcoming: Upcoming | null, };
+
+export type Upcoming = { version: string, 
+/**
+ * `YYYY-MM-DD`.
+ */
+effective: string, };
 
 export type AgreementText = { id: string, locale: string, markdown: string, };
+
+export type ShownDocument = { id: string, version: string, locale: string, };
+
+export type RecordKind = "accepted" | "withdrawn" | "declined";
+
+export type LegalRecord = { kind: RecordKind, version: string, 
+/**
+ * The language it was read in (empty for a withdrawal).
+ */
+locale: string, 
+/**
+ * Unix seconds.
+ */
+at: number, age: Age, 
+/**
+ * The title of that version, by locale.
+ */
+titles: { [key in string]?: string }, };
+
+export type LegalDocument = { id: string, 
+/**
+ * The title in each language, by locale.
+ */
+titles: { [key in string]?: string }, locales: Array<string>, 
+/**
+ * The version in force.
+ */
+version: string, effective: string, required: Requirement, 
+/**
+ * None before sign-in, or when the account never answered it.
+ */
+record: LegalRecord | null, upcoming: Upcoming | null, };
+
+export type AccountSummaryView = { files: number, bytes: number, trash_files: number, trash_bytes: number, versions: number, version_bytes: number, 
+/**
+ * Top-level items not synced to this computer: (path, files, bytes).
+ */
+only_on_service: Array<WaitingFolder>, };
+
+export type ExportProgressView = { files_done: number, files_total: number, bytes_done: number, bytes_total: number, path: string, };
+
+export type ExportSummary = { files: number, unchanged: number, 
+/**
+ * One sentence per item not exported.
+ */
+skipped: Array<string>, };
+
+export type PasswordChangeView = { current: string, new: string, sign_out_others: boolean, };
 
 export type Age = "adult" | "guardian";
 
 export type Acceptance = { age: Age, 
 /**
- * Consent to instant change notifications (the optional push terms).
+ * Every document accepted, as shown (the push terms among them when
+ * the user consented to instant change notifications).
  */
-push: boolean, 
-/**
- * The language the documents were read in.
- */
-locale: string, };
+documents: Array<ShownDocument>, };
 
 export type SyncMode = "two-way" | "upload-only" | "download-only";
 

@@ -6,6 +6,12 @@ import { open as openDialog } from "@tauri-apps/plugin-dialog";
 import { openUrl } from "@tauri-apps/plugin-opener";
 import type {
   Acceptance,
+  AccountSummaryView,
+  ExportProgressView,
+  ExportSummary,
+  LegalDocument,
+  PasswordChangeView,
+  ShownDocument,
   AgreementSummary,
   AgreementText,
   AppSnapshot,
@@ -52,9 +58,18 @@ export const signIn = (request: SignIn) => call<AppSnapshot>("sign_in", { reques
 export const codeSignInStart = (server: string) => call<CodeSignIn>("code_sign_in_start", { server });
 export const codeSignInWait = () => call<AppSnapshot>("code_sign_in_wait");
 export const agreements = () => call<AgreementSummary[]>("agreements");
-export const agreementText = (id: string, locale: string) => call<AgreementText>("agreement_text", { id, locale });
+/** A document's text: of `version` (any ever published), else the one in force. */
+export const agreementText = (id: string, locale: string, version: string | null = null) =>
+  call<AgreementText>("agreement_text", { id, locale, version });
 export const accept = (acceptance: Acceptance) => call<AppSnapshot>("accept", { acceptance });
-export const decline = () => call<AppSnapshot>("decline");
+/** Declines the documents shown (recorded on the service), then signs out. */
+export const decline = (documents: ShownDocument[]) => call<AppSnapshot>("decline", { documents });
+/** Every published document with this account's record; before sign-in, of `server`. */
+export const legal = (server: string | null = null) => call<LegalDocument[]>("legal", { server });
+export const accountSummary = () => call<AccountSummaryView>("account_summary");
+export const changePassword = (change: PasswordChangeView) => call<null>("change_password", { change });
+/** Copies everything the account stores into `dir`; progress comes as events. */
+export const exportTo = (dir: string, trash: boolean) => call<ExportSummary>("export", { dir, trash });
 export const chooseFolder = (choice: FolderChoice) => call<AppSnapshot>("choose_folder", { choice });
 export const status = () => call<StatusView>("status");
 export const pause = (minutes: number | null) => call<AppSnapshot>("pause", { minutes });
@@ -100,6 +115,10 @@ export const onSnapshot = (f: (s: AppSnapshot) => void): Promise<UnlistenFn> =>
 /** After each item of a running restore. */
 export const onRestoreProgress = (f: (p: RestoreProgress) => void): Promise<UnlistenFn> =>
   listen<RestoreProgress>("nubo://restore-progress", (e) => f(e.payload));
+
+/** After each file of a running export. */
+export const onExportProgress = (f: (p: ExportProgressView) => void): Promise<UnlistenFn> =>
+  listen<ExportProgressView>("nubo://export-progress", (e) => f(e.payload));
 
 /** The tray asks to show a view ("status", "settings", "legal", "restore"). */
 export const onShow = (f: (view: string) => void): Promise<UnlistenFn> =>

@@ -55,6 +55,19 @@ impl Service {
         assert!(c.wait().unwrap().success(), "add-account {id}");
     }
 
+    /// An account with a phone number too (password `PASSWORD`).
+    pub fn add_account_with_phone(&self, id: &str, phone: &str) {
+        let mut c = Command::new(BIN)
+            .args(["admin", "add-account", "--data"])
+            .arg(&self.data)
+            .args([id, "--phone", phone, "--password-stdin"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(c.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+        assert!(c.wait().unwrap().success(), "add-account {id}");
+    }
+
     /// Stops the process at once (kill -9) and starts it again on the same port.
     pub fn restart_hard(&mut self, extra: &[&str]) {
         self.child.kill().unwrap();
@@ -64,10 +77,51 @@ impl Service {
         self.child = child;
     }
 
+    /// Stops the process (kill -9), lets `meanwhile` work on its data
+    /// folder (an operator copying or restoring it), and starts it again on
+    /// the same port.
+    pub fn stopped_while(&mut self, extra: &[&str], meanwhile: impl FnOnce(&Path)) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        meanwhile(&self.data);
+        let listen = self.url.trim_start_matches("http://").to_string();
+        let (child, _) = spawn_service(&self.data, &listen, extra);
+        self.child = child;
+    }
+
     /// Stops the process at once (kill -9), for good.
     pub fn kill(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+
+    /// Stops the process where it stands (SIGSTOP), as a stalled service
+    /// would: requests sent to it wait in its sockets until `thaw`.
+    pub fn freeze(&self) {
+        signal(&self.child, "STOP");
+    }
+
+    pub fn thaw(&self) {
+        signal(&self.child, "CONT");
+    }
+
+    /// Requests that reached the service and wait to be read: its
+    /// connections holding unread bytes, as the kernel lists them.
+    pub fn waiting_requests(&self) -> usize {
+        let port = self.url.rsplit(':').next().unwrap();
+        let local = format!("0100007F:{:04X}", port.parse::<u16>().unwrap());
+        let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
+        tcp.lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f[1] == local && f[3] == "01") // 01: established
+            .filter(|f| f[4].split(':').nth(1) != Some("00000000")) // tx:rx queue
+            .count()
+    }
+
+    /// What the service wrote to its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(log_path(&self.data)).unwrap_or_default()
     }
 
     /// Number of chunk objects the service stores.
@@ -81,14 +135,34 @@ impl Service {
     }
 }
 
+fn signal(child: &Child, name: &str) {
+    let sent = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{name} {}", child.id());
+}
+
+/// Where the service's log goes (its standard error): beside its data folder.
+fn log_path(data: &Path) -> PathBuf {
+    data.with_extension("log")
+}
+
 fn spawn_service(data: &Path, listen: &str, extra: &[&str]) -> (Child, String) {
+    std::fs::create_dir_all(data.parent().unwrap()).unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path(data))
+        .unwrap();
     let mut child = Command::new(BIN)
         .args(["serve", "--data"])
         .arg(data)
         .args(["--listen", listen])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -155,7 +229,7 @@ impl Client {
         folder_args: &[&str],
     ) -> Client {
         let c = Self::signed_in_at(url, name, account, password);
-        c.ok(&["agreements", "--accept"]);
+        c.ok(&["agreements", "--accept", "--adult"]);
         let root = c.root.to_str().unwrap().to_string();
         let mut args = vec!["folder", "add", root.as_str()];
         args.extend_from_slice(folder_args);

@@ -393,10 +393,10 @@ fn write_temp<'a>(
     ctx.local_dir(parent(rel))?;
     let dir = ctx.abs(parent(rel));
     let room = ctx.reserve_room(&dir, rel, remote.size)?;
-    let mut temp = ctx.fs.create_temp(&dir)?;
+    let mut temp = ctx.new_temp(&dir)?;
     let path = temp.path().to_path_buf();
     let written = temp.write_all(data).and_then(|()| {
-        if remote.mtime_ms > 0 {
+        if remote.mtime_ms != 0 {
             temp.set_modified(remote.mtime_ms)?;
         }
         Ok(())

@@ -167,6 +167,6 @@ pub async fn cancel(
     }
     let now = state.now();
     state.store(move |s| s.delete_account(key, now)).await?;
-    tracing::info!(account = row.account_id, "cancelled by its owner");
+    tracing::info!(account = key, "cancelled by its owner");
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -16,12 +16,18 @@ pub struct ChangesQuery {
     /// The `cursor` of the previous answer; 0 for everything.
     #[serde(default)]
     cursor: i64,
+    /// The newest change number the client knows of, its own writes
+    /// included (0: none): with a cursor newer than the service's history,
+    /// answered `history_rewound` (410).
+    #[serde(default)]
+    known: i64,
     /// At most this many nodes (1-5000, default 1000).
     limit: Option<u32>,
 }
 
 #[utoipa::path(get, path = "/v1/changes", tag = "files", security(("bearer" = [])), params(ChangesQuery),
-    responses((status = 200, body = ChangesResponse), (status = 403, body = ApiError)))]
+    responses((status = 200, body = ChangesResponse), (status = 403, body = ApiError),
+        (status = 410, body = ApiError)))]
 pub async fn changes(
     State(state): State<AppState>,
     FileSession(s): FileSession,
@@ -31,7 +37,7 @@ pub async fn changes(
     let account = s.account;
     Ok(Json(
         state
-            .store(move |st| st.changes(account, q.cursor, limit))
+            .store(move |st| st.changes(account, q.cursor, q.known, limit))
             .await?,
     ))
 }
@@ -121,9 +127,9 @@ pub async fn move_node(
     Path(id): Path<NodeId>,
     Valid(req): Valid<MoveRequest>,
 ) -> ApiResult<Node> {
-    let account = s.account;
+    let (account, now) = (s.account, state.now());
     let node = state
-        .store(move |st| st.move_node(account, id, req.parent, &req.name))
+        .store(move |st| st.move_node(account, id, req.parent, &req.name, now))
         .await?;
     state.notify_change(account, node.seq);
     Ok(Json(node))

@@ -1,6 +1,7 @@
 //! The HTTP surface: `/v1`, JSON, bearer tokens. Routes and the OpenAPI
 //! document are registered together (utoipa-axum), so they cannot drift.
 
+mod account;
 mod auth;
 mod content;
 mod device;
@@ -30,6 +31,7 @@ use crate::chunks::ChunkStore;
 use crate::clock::Clock;
 use crate::store::{AccountKey, MetaStore, StoreResult};
 
+pub use account::check_new_password;
 pub use session::{hash_token, issue_tokens};
 
 /// Largest request body: one chunk, or a batch of them (the client's chunker
@@ -51,6 +53,8 @@ pub struct AppState {
     /// Served over HTTPS (for the addresses the service gives out).
     pub https: bool,
     pub throttle: Arc<crate::throttle::Throttle>,
+    /// The agreement set whose texts are in the store's archive already.
+    pub archived: Arc<std::sync::Mutex<Option<Arc<crate::agreements::AgreementSet>>>>,
 }
 
 impl AppState {
@@ -68,6 +72,36 @@ impl AppState {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Today on the service's clock, `YYYY-MM-DD` (UTC): which version of
+    /// each agreement is in force.
+    pub fn today(&self) -> String {
+        crate::clock::date(self.now())
+    }
+
+    /// The agreements published now. The first time a set is seen, its
+    /// texts go into the store's archive, so that every version ever
+    /// published can be shown again.
+    pub async fn published(&self) -> Result<Arc<crate::agreements::AgreementSet>, AppError> {
+        let set = self.agreements.get();
+        let known = self
+            .archived
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|k| Arc::ptr_eq(k, &set));
+        if !known {
+            let docs: Vec<(nubo_protocol::AgreementDoc, String)> = set
+                .texts()
+                .map(|(d, body)| (d.clone(), body.to_string()))
+                .collect();
+            let now = self.now();
+            self.store(move |s| s.archive_agreements(&docs, now))
+                .await?;
+            *self.archived.lock().unwrap_or_else(|p| p.into_inner()) = Some(set.clone());
+        }
+        Ok(set)
     }
 
     /// Wakes the account's push listeners. Nobody listening is fine. With a
@@ -193,6 +227,8 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::devices))
         .routes(routes!(auth::revoke_device))
         .routes(routes!(auth::cancel))
+        .routes(routes!(account::summary))
+        .routes(routes!(account::change_password))
         .routes(routes!(device::start))
         .routes(routes!(device::token))
         .routes(routes!(device::lookup))
@@ -202,6 +238,8 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(legal::status))
         .routes(routes!(legal::accept))
         .routes(routes!(legal::withdraw))
+        .routes(routes!(legal::decline))
+        .routes(routes!(legal::versions))
         .routes(routes!(files::changes))
         .routes(routes!(files::node))
         .routes(routes!(files::mkdir))

@@ -4,13 +4,13 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::stream::{self, Stream, StreamExt};
-use nubo_protocol::{ApiError, PushEvent};
+use nubo_protocol::{ApiError, ErrorCode, PushEvent};
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::session::FileSession;
 use super::{AppError, AppState};
 
-/// Server-sent events: one `change` event whenever the account's change feed
+/// Server-sent events (only with consent to the push terms): one `change` event whenever the account's change feed
 /// moves on, and one at once with the current cursor. A client that lagged
 /// behind simply gets the newest cursor: it reads the feed from its own.
 #[utoipa::path(get, path = "/v1/events", tag = "files", security(("bearer" = [])),
@@ -20,6 +20,14 @@ pub async fn events(
     FileSession(s): FileSession,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let account = s.account;
+    // Push is a service of its own terms: without consent to them in their
+    // version in force, the client must poll instead.
+    if !super::legal::push_consent(&state, account).await? {
+        return Err(AppError::new(
+            ErrorCode::ConsentRequired,
+            "instant change notifications need consent to the push service terms; accept them, or keep polling",
+        ));
+    }
     // Subscribe before reading the cursor so no change falls between the two.
     let rx = state.changes.subscribe();
     let cursor = state.store(move |st| st.current_cursor(account)).await?;

@@ -146,7 +146,10 @@ impl FromRequestParts<AppState> for FileSession {
         let session = Session::from_request_parts(parts, state).await?;
         let account = session.account;
         let accepted = state.store(move |s| s.acceptances(account)).await?;
-        let pending = state.agreements.get().required_pending(&accepted);
+        let pending = state
+            .published()
+            .await?
+            .required_pending(&accepted, &state.today());
         if !pending.is_empty() {
             let names: Vec<String> = pending
                 .iter()

@@ -117,16 +117,25 @@ pub async fn check_password(
     };
     succeeded(state, &subject, before).await?;
     let now = state.now();
+    // Logs name the account by its internal key only: nothing a person
+    // chose stays in them after the account is gone.
+    let key = account.key;
     match lifecycle::standing(account.last_used_at, account.deleted, now) {
         lifecycle::Standing::Deleted => {
-            let key = account.key;
             state.store(move |s| s.delete_account(key, now)).await?;
             Err(AppError(
                 lifecycle::refusal(lifecycle::Standing::Deleted).expect("deleted is refused"),
             ))
         }
+        lifecycle::Standing::Emptied { .. } => {
+            // The job may not have run yet: the content goes first, then
+            // the account starts over.
+            state.store(move |s| s.delete_content(key, now)).await?;
+            tracing::info!(account = key, "started over, empty, by a sign-in");
+            state.store(move |s| s.account(key)).await
+        }
         lifecycle::Standing::Frozen { .. } => {
-            tracing::info!(account = account.account_id, "reactivated by a sign-in");
+            tracing::info!(account = key, "reactivated by a sign-in");
             Ok(account)
         }
         lifecycle::Standing::Active => Ok(account),

@@ -223,6 +223,13 @@ pub trait Backend: Send + Sync + 'static {
         Ok(())
     }
 
+    /// After personal data was deleted: makes the database drop the
+    /// deleted rows' bytes from where it still keeps them (SQLite's log;
+    /// PostgreSQL's dead row versions). Outside any transaction.
+    fn scrub(&self) -> Result<(), DbError> {
+        Ok(())
+    }
+
     /// Hands every instance's announcements to `deliver` until `stop` is
     /// set; listening already when it returns.
     fn listen(

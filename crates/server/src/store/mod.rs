@@ -18,9 +18,9 @@ pub use sqlite::{Sqlite, SqliteStore};
 use crate::throttle::Failures;
 
 use nubo_protocol::{
-    AcceptItem, Acceptance, AgeConfirmation, ApiError, ChangesResponse, ChunkRef, CommitRequest,
-    DeleteRequest, Manifest, Node, NodeId, PendingSignIn, RestoreRequest, RestoreResponse,
-    TrashItem, Version,
+    AcceptItem, Acceptance, AccountSummary, AgeConfirmation, AgreementDoc, ApiError,
+    ChangesResponse, ChunkRef, CommitRequest, DeleteRequest, Manifest, Node, NodeId, PendingSignIn,
+    RestoreRequest, RestoreResponse, TrashItem, Version,
 };
 
 pub type StoreResult<T> = Result<T, ApiError>;
@@ -194,6 +194,15 @@ pub struct NewGrant<'a> {
     pub expires_at: i64,
 }
 
+/// Which devices a password change signs out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignOut {
+    Nobody,
+    /// Every device but this one (the one that changed it).
+    AllBut(DeviceId),
+    Everyone,
+}
+
 /// What polling a device sign-in finds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GrantPoll {
@@ -260,11 +269,31 @@ pub trait MetaStore: Send + Sync + 'static {
     /// revoked too): (last use, deleted). Lets a refused client learn that
     /// its account is frozen or deleted rather than just "sign in again".
     fn token_account(&self, token_hash: &str) -> StoreResult<Option<(i64, bool)>>;
-    /// Deletes what the account stores (nodes, versions, chunk references)
-    /// and signs every device out; the account row stays, marked deleted.
+    /// Cancels the account: deletes what it stores (nodes, trash, versions,
+    /// chunk references) and the personal rows about it (device names,
+    /// phone number, password hash; see `sql/privacy.rs`), signs every
+    /// device out, and makes the database drop the deleted bytes. The row
+    /// stays with the account ID (reserved), marked deleted.
     fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<()>;
-    /// Accounts not deleted whose last use was before `before`.
-    fn inactive_accounts(&self, before: i64) -> StoreResult<Vec<AccountKey>>;
+    /// 30 days after freezing: deletes the account's content and signs its
+    /// devices out; the account stays (a sign-in starts it over, empty).
+    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<()>;
+    /// Accounts not cancelled, last used before `before`, whose content
+    /// was not deleted since that last use.
+    fn accounts_to_empty(&self, before: i64) -> StoreResult<Vec<AccountKey>>;
+    /// Accounts not cancelled whose last use was before `before`.
+    fn accounts_to_cancel(&self, before: i64) -> StoreResult<Vec<AccountKey>>;
+    /// Deletes the records of consent of accounts cancelled before
+    /// `before`, and their devices' token digests.
+    fn expire_records(&self, before: i64) -> StoreResult<u64>;
+    /// What the account stores: files, trash, versions, top-level items.
+    fn account_summary(&self, account: AccountKey) -> StoreResult<AccountSummary>;
+    fn set_password(
+        &self,
+        account: AccountKey,
+        password_hash: &str,
+        sign_out: SignOut,
+    ) -> StoreResult<()>;
 
     /// Failed attempts in a row under `key` (a login as typed, whether or
     /// not an account has it, so the answer does not tell; or an account
@@ -296,6 +325,25 @@ pub trait MetaStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<()>;
 
+    /// Records that the user was shown these documents and declined them.
+    fn record_declines(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        items: &[AcceptItem],
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Keeps each published document version's text (once; never changed).
+    fn archive_agreements(&self, docs: &[(AgreementDoc, String)], now: i64) -> StoreResult<()>;
+    fn archived_agreement(
+        &self,
+        id: &str,
+        version: &str,
+        locale: &str,
+    ) -> StoreResult<Option<String>>;
+    /// Every version of every document ever published.
+    fn archived_agreements(&self) -> StoreResult<Vec<AgreementDoc>>;
+
     /// Records the withdrawal of consent to `version` of document `id`.
     fn record_withdrawal(
         &self,
@@ -306,8 +354,21 @@ pub trait MetaStore: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<()>;
 
-    fn changes(&self, account: AccountKey, cursor: i64, limit: u32)
-        -> StoreResult<ChangesResponse>;
+    /// The feed after `cursor`. `known` is the newest change the client
+    /// knows of (its own writes included): a cursor or a change newer than
+    /// this service's history is refused as `HistoryRewound`.
+    fn changes(
+        &self,
+        account: AccountKey,
+        cursor: i64,
+        known: i64,
+        limit: u32,
+    ) -> StoreResult<ChangesResponse>;
+    /// Called once as the service starts, before it serves: remembers the
+    /// newest change the database holds and the time, so that a cursor from
+    /// a history this database does not have (restored from a backup) is
+    /// told apart from one it issued (`changes`).
+    fn begin_history(&self, now: i64) -> StoreResult<()>;
     fn current_cursor(&self, account: AccountKey) -> StoreResult<i64>;
     fn node(&self, account: AccountKey, id: NodeId) -> StoreResult<Node>;
     /// Idempotent: an existing folder of that name is returned as it is.
@@ -335,6 +396,7 @@ pub trait MetaStore: Send + Sync + 'static {
         id: NodeId,
         parent: NodeId,
         name: &str,
+        now: i64,
     ) -> StoreResult<Node>;
     fn delete_node(
         &self,

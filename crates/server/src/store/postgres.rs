@@ -169,13 +169,30 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER nodes_used AFTER INSERT OR DELETE OR UPDATE OF account, kind, size, deleted
     ON nodes FOR EACH ROW EXECUTE FUNCTION nodes_used_bytes();
 "#,
-    // As SQLite's step 10: spent refresh tokens stay marked until they expire.
+    // As SQLite's step 10 (issue 19): declined agreements, every published
+    // version kept, content deleted before cancellation.
+    r#"
+ALTER TABLE acceptances ADD COLUMN declined INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN content_deleted_at BIGINT;
+CREATE TABLE agreement_texts (
+    doc_id       TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    locale       TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    effective    TEXT NOT NULL,
+    required     TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    published_at BIGINT NOT NULL,
+    PRIMARY KEY (doc_id, version, locale)
+);
+"#,
+    // As SQLite's step 11: spent refresh tokens stay marked until they expire.
     r#"
 ALTER TABLE tokens ADD COLUMN spent_at BIGINT;
 DROP INDEX tokens_device;
 CREATE INDEX tokens_device ON tokens(device, kind, expires_at);
 "#,
-    // As SQLite's step 11: chunks per account, and the bytes of chunks no
+    // As SQLite's step 12: chunks per account, and the bytes of chunks no
     // commit named yet, kept by a trigger.
     r#"
 ALTER TABLE account_chunks ADD COLUMN created_at BIGINT NOT NULL DEFAULT 0;
@@ -201,7 +218,7 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER chunks_pending AFTER INSERT OR DELETE OR UPDATE OF account, size, committed
     ON account_chunks FOR EACH ROW EXECUTE FUNCTION chunks_pending_bytes();
 "#,
-    // As SQLite's step 12: failed attempts, and the grants' expiry index
+    // As SQLite's step 13: failed attempts, and the grants' expiry index
     // and request time.
     r#"
 CREATE TABLE failed_attempts (
@@ -502,6 +519,21 @@ impl Backend for Postgres {
             }
         });
         Ok(())
+    }
+
+    /// A plain VACUUM of the tables that held the person's rows: their
+    /// dead versions leave the tables and indexes, so no query, index or
+    /// later snapshot finds them, and the space is reused; PostgreSQL does
+    /// not overwrite the freed bytes at once (see the README). Not VACUUM
+    /// FULL, which would lock the tables of every account.
+    fn scrub(&self) -> Result<(), DbError> {
+        let mut conn = self.conn()?;
+        conn.client
+            .batch_execute(
+                "VACUUM accounts, devices, tokens, acceptances, nodes, versions, \
+                 account_chunks, device_grants",
+            )
+            .map_err(pg_error)
     }
 
     fn announce(&self, account: AccountKey, cursor: i64) -> Result<(), DbError> {

@@ -9,12 +9,14 @@ use std::sync::Arc;
 
 use nubo_protocol::names::check_name;
 use nubo_protocol::{
-    AcceptItem, Acceptance, AgeConfirmation, ApiError, ChangesResponse, ChunkRef, CommitRequest,
-    DeleteRequest, ErrorCode, Manifest, Node, NodeId, NodeKind, PendingSignIn, RestoreRequest,
-    RestoreResponse, TrashItem, Version,
+    AcceptItem, Acceptance, AccountSummary, AgeConfirmation, AgreementDoc, ApiError,
+    ChangesResponse, ChunkRef, CommitRequest, DeleteRequest, ErrorCode, Manifest, Node, NodeId,
+    NodeKind, PendingSignIn, RestoreRequest, RestoreResponse, TrashItem, Version,
 };
 
 mod chunks;
+mod legal;
+mod privacy;
 mod restore;
 
 use chunks::quota_check;
@@ -22,7 +24,7 @@ use chunks::quota_check;
 use super::db::{args, Backend, Db, DbError, Row, StoreError};
 use super::{
     AccountKey, AccountRow, ChunkPlace, Deliver, DeviceId, DeviceRow, GrantPoll, MetaStore,
-    NewGrant, NewTokens, PlacedChunk, Rotation, StoreResult, TokenKind, TokenOwner, Usage,
+    NewGrant, NewTokens, PlacedChunk, Rotation, SignOut, StoreResult, TokenKind, TokenOwner, Usage,
 };
 
 use crate::throttle::Failures;
@@ -34,7 +36,29 @@ pub struct SqlStore<B> {
     backend: B,
     /// Earlier revisions kept per file; older ones are dropped on commit.
     keep_versions: u32,
+    /// Set as the service starts (`begin_history`).
+    history: std::sync::OnceLock<History>,
 }
+
+/// What this instance knows of its database's history since it started:
+/// every change it holds from before is at most `high`, and every change
+/// made since is at least `floor` (change numbers follow the clock, see
+/// `next_seq`). A number between the two was given out by a history this
+/// database does not have: it was restored from an older copy.
+#[derive(Debug, Clone, Copy)]
+struct History {
+    high: i64,
+    floor: i64,
+}
+
+/// Change numbers are microseconds of the service's clock, or one more than
+/// the last where that is not more: numbers never given out before a
+/// restore from a backup are told from those given out after it.
+const SEQ_PER_SEC: i64 = 1_000_000;
+/// A change committing while another instance starts may carry a number a
+/// little below that instance's start (its clock a little behind): the
+/// window it is given. A service restored from a backup is down longer.
+const START_MARGIN_SECS: i64 = 2;
 
 fn conflict(msg: impl Into<String>) -> StoreError {
     ApiError::new(ErrorCode::Conflict, msg).into()
@@ -104,7 +128,8 @@ fn account_from_row(r: &Row) -> Result<AccountRow, DbError> {
         account_id: r.text(1)?,
         phone: r.opt_text(2)?,
         password_hash: r.text(3)?,
-        root_id: r.int(4)?,
+        // None once the account was cancelled.
+        root_id: r.opt_int(4)?.unwrap_or(0),
         quota_bytes: r.size(5)?,
         last_used_at: r.int(6)?,
         deleted: r.opt_int(7)?.is_some(),
@@ -114,13 +139,15 @@ fn account_from_row(r: &Row) -> Result<AccountRow, DbError> {
 const ACCOUNT_COLUMNS: &str =
     "id, account_id, phone, password_hash, root_id, quota_bytes, last_used_at, deleted_at";
 
-/// The account's next change-feed number. Its row update also serialises
-/// the account's writers (across instances, on PostgreSQL).
-fn next_seq(db: &mut dyn Db, account: AccountKey) -> R<i64> {
+/// The account's next change-feed number: one more than the last, and at
+/// least the clock's microseconds (`SEQ_PER_SEC`). Its row update also
+/// serialises the account's writers (across instances, on PostgreSQL).
+fn next_seq(db: &mut dyn Db, account: AccountKey, now: i64) -> R<i64> {
     Ok(db
         .query_one(
-            "UPDATE accounts SET seq = seq + 1 WHERE id = ?1 RETURNING seq",
-            args![account],
+            "UPDATE accounts SET seq = CASE WHEN seq + 1 > ?2 THEN seq + 1 ELSE ?2 END
+             WHERE id = ?1 RETURNING seq",
+            args![account, now.saturating_mul(SEQ_PER_SEC)],
         )?
         .int(0)?)
 }
@@ -197,7 +224,7 @@ fn replace_content(
          (SELECT id FROM versions WHERE node = ?1 ORDER BY rev DESC LIMIT ?2)",
         args![id, keep],
     )?;
-    let seq = next_seq(db, account)?;
+    let seq = next_seq(db, account, now)?;
     db.exec(
         "UPDATE nodes SET rev = rev + 1, size = ?2, hash = ?3, chunks = ?4, seq = ?5,
          mtime_ms = ?6, device = ?7, written_at = ?8 WHERE id = ?1",
@@ -224,7 +251,7 @@ fn insert_file(
     c: &Content<'_>,
     now: i64,
 ) -> R<NodeId> {
-    let seq = next_seq(db, account)?;
+    let seq = next_seq(db, account, now)?;
     Ok(db
         .query_one(
             "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms, device, written_at)
@@ -307,6 +334,22 @@ fn commit_in(
         None => insert_file(db, account, device, req.parent, &req.name, &content, now)?,
     };
     get_node(db, account, id)
+}
+
+/// A new, empty top folder for the account; its id.
+fn new_root(db: &mut dyn Db, account: AccountKey) -> R<NodeId> {
+    let root = db
+        .query_one(
+            "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms)
+             VALUES (?1, NULL, '', 'dir', 1, 0, '', '[]', 0, 0) RETURNING id",
+            args![account],
+        )?
+        .int(0)?;
+    db.exec(
+        "UPDATE accounts SET root_id = ?1 WHERE id = ?2",
+        args![root, account],
+    )?;
+    Ok(root)
 }
 
 fn used_bytes(db: &mut dyn Db, account: AccountKey) -> R<u64> {
@@ -414,7 +457,29 @@ impl<B: Backend> SqlStore<B> {
         SqlStore {
             backend,
             keep_versions,
+            history: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Refuses a feed position from a history this database does not have.
+    fn check_history(&self, db: &mut dyn Db, account: AccountKey, positions: [i64; 2]) -> R<()> {
+        let current = current_cursor(db, account)?;
+        let rewound = positions.iter().any(|&p| {
+            p > current
+                || self
+                    .history
+                    .get()
+                    .is_some_and(|h| p > h.high && p < h.floor)
+        });
+        if rewound {
+            return Err(ApiError::new(
+                ErrorCode::HistoryRewound,
+                "the service was restored from an older copy and no longer has changes this device \
+                 has seen; the device rebuilds its view of the service, deleting nothing",
+            )
+            .into());
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> &B {
@@ -459,17 +524,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                     args![account_id, phone, password_hash, quota_bytes, now],
                 )?
                 .int(0)?;
-            let root = db
-                .query_one(
-                    "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms)
-                     VALUES (?1, NULL, '', 'dir', 1, 0, '', '[]', 0, 0) RETURNING id",
-                    args![key],
-                )?
-                .int(0)?;
-            db.exec(
-                "UPDATE accounts SET root_id = ?1 WHERE id = ?2",
-                args![root, key],
-            )?;
+            let root = new_root(db, key)?;
             Ok(AccountRow {
                 key,
                 account_id: account_id.to_string(),
@@ -643,31 +698,65 @@ impl<B: Backend> MetaStore for SqlStore<B> {
     }
 
     fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<()> {
-        self.write(|db| {
-            for sql in [
-                "DELETE FROM versions WHERE node IN (SELECT id FROM nodes WHERE account = ?1)",
-                "DELETE FROM nodes WHERE account = ?1 AND parent IS NOT NULL",
-                "DELETE FROM account_chunks WHERE account = ?1",
-                "UPDATE devices SET revoked = 1 WHERE account = ?1",
-            ] {
-                db.exec(sql, args![account])?;
-            }
-            db.exec(
-                "UPDATE accounts SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
-                args![account, now],
-            )?;
-            Ok(())
-        })
+        self.write(|db| privacy::erase_account(db, account, now))?;
+        self.backend.scrub().map_err(|e| StoreError::Db(e).into())
     }
 
-    fn inactive_accounts(&self, before: i64) -> StoreResult<Vec<AccountKey>> {
-        self.read(|db| {
-            let rows = db.query(
-                "SELECT id FROM accounts WHERE deleted_at IS NULL AND last_used_at < ?1",
-                args![before],
-            )?;
-            Ok(rows.iter().map(|r| r.int(0)).collect::<Result<_, _>>()?)
-        })
+    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<()> {
+        self.write(|db| privacy::delete_content(db, account, now))?;
+        self.backend.scrub().map_err(|e| StoreError::Db(e).into())
+    }
+
+    fn accounts_to_empty(&self, before: i64) -> StoreResult<Vec<AccountKey>> {
+        self.read(|db| privacy::to_empty(db, before))
+    }
+
+    fn accounts_to_cancel(&self, before: i64) -> StoreResult<Vec<AccountKey>> {
+        self.read(|db| privacy::to_cancel(db, before))
+    }
+
+    fn expire_records(&self, before: i64) -> StoreResult<u64> {
+        self.write(|db| privacy::expire_records(db, before))
+    }
+
+    fn account_summary(&self, account: AccountKey) -> StoreResult<AccountSummary> {
+        self.read(|db| privacy::summary(db, account))
+    }
+
+    fn set_password(
+        &self,
+        account: AccountKey,
+        password_hash: &str,
+        sign_out: SignOut,
+    ) -> StoreResult<()> {
+        self.write(|db| privacy::set_password(db, account, password_hash, sign_out))
+    }
+
+    fn record_declines(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        items: &[AcceptItem],
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write(|db| legal::record_declines(db, account, device, items, now))
+    }
+
+    fn archive_agreements(&self, docs: &[(AgreementDoc, String)], now: i64) -> StoreResult<()> {
+        self.write(|db| legal::archive(db, docs, now))
+    }
+
+    fn archived_agreement(
+        &self,
+        id: &str,
+        version: &str,
+        locale: &str,
+    ) -> StoreResult<Option<String>> {
+        self.read(|db| legal::archived_text(db, id, version, locale))
+    }
+
+    fn archived_agreements(&self) -> StoreResult<Vec<AgreementDoc>> {
+        self.read(legal::archived_docs)
     }
 
     fn failures(&self, key: &str) -> StoreResult<Option<Failures>> {
@@ -813,7 +902,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
     fn acceptances(&self, account: AccountKey) -> StoreResult<Vec<Acceptance>> {
         self.read(|db| {
             let rows = db.query(
-                "SELECT doc_id, version, locale, accepted_at, age, device, withdrawn FROM acceptances
+                "SELECT doc_id, version, locale, accepted_at, age, device, withdrawn, declined FROM acceptances
                  WHERE account = ?1 ORDER BY id",
                 args![account],
             )?;
@@ -832,6 +921,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                         },
                         device_id: r.int(5)?,
                         withdrawn: r.flag(6)?,
+                        declined: r.flag(7)?,
                     })
                 })
                 .collect::<Result<_, DbError>>()?;
@@ -881,9 +971,11 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         &self,
         account: AccountKey,
         cursor: i64,
+        known: i64,
         limit: u32,
     ) -> StoreResult<ChangesResponse> {
         self.read(|db| {
+            self.check_history(db, account, [cursor, known])?;
             let rows = db.query(
                 &format!(
                     "SELECT {NODE_COLUMNS} FROM nodes WHERE account = ?1 AND seq > ?2
@@ -911,6 +1003,17 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         self.read(|db| current_cursor(db, account))
     }
 
+    fn begin_history(&self, now: i64) -> StoreResult<()> {
+        let high = self.read(|db| {
+            Ok(db
+                .query_one("SELECT COALESCE(MAX(seq), 0) FROM accounts", args![])?
+                .int(0)?)
+        })?;
+        let floor = (now - START_MARGIN_SECS).saturating_mul(SEQ_PER_SEC);
+        let _ = self.history.set(History { high, floor });
+        Ok(())
+    }
+
     fn node(&self, account: AccountKey, id: NodeId) -> StoreResult<Node> {
         self.read(|db| get_node(db, account, id))
     }
@@ -931,7 +1034,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                     NodeKind::File => Err(conflict(format!("a file named {name:?} is in the way"))),
                 };
             }
-            let seq = next_seq(db, account)?;
+            let seq = next_seq(db, account, now)?;
             let id = db
                 .query_one(
                     "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms)
@@ -988,6 +1091,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         id: NodeId,
         parent: NodeId,
         name: &str,
+        now: i64,
     ) -> StoreResult<Node> {
         valid_name(name)?;
         self.write(|db| {
@@ -1013,7 +1117,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
             if live_child(db, account, parent, name)?.is_some() {
                 return Err(conflict(format!("{name:?} already exists there")));
             }
-            let seq = next_seq(db, account)?;
+            let seq = next_seq(db, account, now)?;
             db.exec(
                 "UPDATE nodes SET parent = ?2, name = ?3, seq = ?4 WHERE id = ?1",
                 args![id, parent, name, seq],
@@ -1075,7 +1179,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
             // one trash entry, restored together.
             let mut op = None;
             for nid in ids {
-                let seq = next_seq(db, account)?;
+                let seq = next_seq(db, account, now)?;
                 let op = *op.get_or_insert(seq);
                 db.exec(
                     "UPDATE nodes SET deleted = 1, deleted_at = ?2, deleted_by = ?3, seq = ?4,

@@ -174,6 +174,25 @@ CREATE TABLE job_runs (
     last_run INTEGER NOT NULL
 );
 "#,
+    // Records that are true and deletion that deletes (issue 19): a declined
+    // agreement is recorded too; every published version of a document is
+    // kept, to show the one a user accepted; an account unused for 13
+    // months loses its content but stays until it is cancelled.
+    r#"
+ALTER TABLE acceptances ADD COLUMN declined INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN content_deleted_at INTEGER;
+CREATE TABLE agreement_texts (
+    doc_id       TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    locale       TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    effective    TEXT NOT NULL,
+    required     TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    published_at INTEGER NOT NULL,
+    PRIMARY KEY (doc_id, version, locale)
+);
+"#,
     // Refresh token rotation: a spent refresh token stays, marked, until it
     // expires, so that a second use is seen (and revokes its device). The
     // index serves revocation and the purge of old tokens.
@@ -280,6 +299,9 @@ impl Sqlite {
         // small files.
         conn.set_prepared_statement_cache_capacity(128);
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Deleted rows are overwritten with zeros, not left in free space:
+        // a cancelled account's names must not stay in the file's bytes.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         migrate(&mut conn, path)?;
         let readers = r2d2::Pool::builder()
@@ -347,6 +369,15 @@ impl Backend for Sqlite {
         let out = f(&mut SqliteDb(&tx))?;
         tx.commit().map_err(db_error)?;
         Ok(out)
+    }
+
+    /// With `secure_delete` the deleted rows are zeros in the pages written
+    /// since; a checkpoint moves those pages into the database file, and
+    /// truncating the log drops its older frames, which still held them.
+    fn scrub(&self) -> Result<(), DbError> {
+        let conn = self.lock();
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(db_error)
     }
 }
 

@@ -199,7 +199,7 @@ fn revive_dir(db: &mut dyn Db, account: AccountKey, id: NodeId, now: i64) -> R<N
         }
     }
     let name = free_name(db, account, parent, &node.name, NodeKind::Dir, now)?;
-    undelete(db, account, id, Some((parent, &name)))?;
+    undelete(db, account, id, Some((parent, &name)), now)?;
     Ok(id)
 }
 
@@ -208,8 +208,9 @@ fn undelete(
     account: AccountKey,
     id: NodeId,
     place: Option<(NodeId, &str)>,
+    now: i64,
 ) -> R<()> {
-    let seq = next_seq(db, account)?;
+    let seq = next_seq(db, account, now)?;
     // One statement: the live-name index must see the new place and the
     // undelete together.
     let (parent, name) = match place {
@@ -332,7 +333,7 @@ fn restore_deleted(
     let (parent, name) = destination(db, account, node, req, now)?;
     for (i, (id, _, _)) in subtree.iter().enumerate() {
         let place = (i == 0).then_some((parent, name.as_str()));
-        undelete(db, account, *id, place)?;
+        undelete(db, account, *id, place, now)?;
     }
     Ok((node.id, files))
 }
@@ -397,7 +398,7 @@ fn restore_version(
         }
         quota_check(db, account, content.size, 0)?;
         let (parent, name) = destination(db, account, node, req, now)?;
-        undelete(db, account, node.id, Some((parent, &name)))?;
+        undelete(db, account, node.id, Some((parent, &name)), now)?;
     } else {
         quota_check(db, account, content.size, node.size)?;
     }

@@ -1,0 +1,185 @@
+//! What the account lifecycle deletes, and what a person may see and change
+//! about their account: the content deleted 30 days after freezing, the
+//! personal rows erased at cancellation (what is kept, and why, is in the
+//! README), a summary of what the account stores, and its password.
+
+use nubo_protocol::{AccountSummary, TopItem};
+
+use super::{kind_of, new_root, R};
+use crate::store::db::{args, Db};
+use crate::store::{AccountKey, SignOut};
+
+/// Deletes every file, folder, trash entry, version and chunk reference of
+/// the account, and gives it a new, empty top folder.
+fn drop_content(db: &mut dyn Db, account: AccountKey) -> R<()> {
+    for sql in [
+        "DELETE FROM versions WHERE node IN (SELECT id FROM nodes WHERE account = ?1)",
+        "UPDATE accounts SET root_id = NULL WHERE id = ?1",
+        "DELETE FROM nodes WHERE account = ?1 AND parent IS NOT NULL",
+        "DELETE FROM nodes WHERE account = ?1",
+        "DELETE FROM account_chunks WHERE account = ?1",
+    ] {
+        db.exec(sql, args![account])?;
+    }
+    Ok(())
+}
+
+/// 30 days after freezing: the content goes and every device is signed
+/// out (a device still holding a token learns why); the account stays, and
+/// a sign-in with the password starts it over, empty.
+pub(super) fn delete_content(db: &mut dyn Db, account: AccountKey, now: i64) -> R<()> {
+    drop_content(db, account)?;
+    new_root(db, account)?;
+    db.exec(
+        "UPDATE accounts SET content_deleted_at = ?2 WHERE id = ?1",
+        args![account, now],
+    )?;
+    db.exec(
+        "UPDATE devices SET revoked = 1 WHERE account = ?1",
+        args![account],
+    )?;
+    Ok(())
+}
+
+/// Cancellation: the content, the devices' names, the phone number and the
+/// password hash, pending device sign-ins; the acceptances lose their
+/// device. The row keeps the account ID (reserved) and when it was
+/// cancelled; the token digests stay with the record of consent, so that a
+/// device coming back learns that the account is gone.
+pub(super) fn erase_account(db: &mut dyn Db, account: AccountKey, now: i64) -> R<()> {
+    drop_content(db, account)?;
+    for sql in [
+        "DELETE FROM device_grants WHERE account = ?1",
+        "UPDATE devices SET revoked = 1, name = '', os = '', created_at = 0, last_seen = 0
+         WHERE account = ?1",
+        "UPDATE acceptances SET device = 0 WHERE account = ?1",
+    ] {
+        db.exec(sql, args![account])?;
+    }
+    db.exec(
+        "UPDATE accounts SET phone = NULL, password_hash = '', quota_bytes = 0,
+         created_at = ?2, last_used_at = ?2, deleted_at = COALESCE(deleted_at, ?2),
+         content_deleted_at = COALESCE(content_deleted_at, ?2)
+         WHERE id = ?1",
+        args![account, now],
+    )?;
+    Ok(())
+}
+
+/// Accounts last used at `before` or earlier whose content is still there.
+pub(super) fn to_empty(db: &mut dyn Db, before: i64) -> R<Vec<AccountKey>> {
+    let rows = db.query(
+        "SELECT id FROM accounts WHERE deleted_at IS NULL AND last_used_at <= ?1
+         AND (content_deleted_at IS NULL OR content_deleted_at < last_used_at)",
+        args![before],
+    )?;
+    Ok(rows.iter().map(|r| r.int(0)).collect::<Result<_, _>>()?)
+}
+
+/// Accounts not cancelled, last used at `before` or earlier.
+pub(super) fn to_cancel(db: &mut dyn Db, before: i64) -> R<Vec<AccountKey>> {
+    let rows = db.query(
+        "SELECT id FROM accounts WHERE deleted_at IS NULL AND last_used_at <= ?1",
+        args![before],
+    )?;
+    Ok(rows.iter().map(|r| r.int(0)).collect::<Result<_, _>>()?)
+}
+
+/// The records of consent of accounts cancelled before `before`, and their
+/// devices' token digests (kept until then so that a device coming back
+/// learns that the account is gone). How many records.
+pub(super) fn expire_records(db: &mut dyn Db, before: i64) -> R<u64> {
+    let n = db.exec(
+        "DELETE FROM acceptances WHERE account IN
+         (SELECT id FROM accounts WHERE deleted_at IS NOT NULL AND deleted_at < ?1)",
+        args![before],
+    )?;
+    db.exec(
+        "DELETE FROM tokens WHERE device IN (SELECT d.id FROM devices d
+         JOIN accounts a ON a.id = d.account WHERE a.deleted_at IS NOT NULL AND a.deleted_at < ?1)",
+        args![before],
+    )?;
+    Ok(n)
+}
+
+pub(super) fn summary(db: &mut dyn Db, account: AccountKey) -> R<AccountSummary> {
+    let live = db.query_one(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM nodes
+         WHERE account = ?1 AND kind = 'file' AND deleted = 0",
+        args![account],
+    )?;
+    let trash = db.query_one(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM nodes
+         WHERE account = ?1 AND kind = 'file' AND deleted = 1 AND purged = 0",
+        args![account],
+    )?;
+    let versions = db.query_one(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(v.size), 0) AS BIGINT) FROM versions v
+         JOIN nodes n ON n.id = v.node WHERE n.account = ?1",
+        args![account],
+    )?;
+    let root = db
+        .query_one("SELECT root_id FROM accounts WHERE id = ?1", args![account])?
+        .int(0)?;
+    // One walk of the live tree, each node carrying its top-level ancestor.
+    let rows = db.query(
+        "WITH RECURSIVE sub(id, top) AS (
+             SELECT id, id FROM nodes WHERE account = ?1 AND parent = ?2 AND deleted = 0
+             UNION ALL
+             SELECT n.id, sub.top FROM nodes n JOIN sub ON n.parent = sub.id WHERE n.deleted = 0)
+         SELECT t.name, t.kind, COUNT(f.id), CAST(COALESCE(SUM(f.size), 0) AS BIGINT)
+         FROM sub JOIN nodes t ON t.id = sub.top
+         LEFT JOIN nodes f ON f.id = sub.id AND f.kind = 'file'
+         GROUP BY sub.top, t.name, t.kind
+         ORDER BY 4 DESC, 1 LIMIT 100",
+        args![account, root],
+    )?;
+    let top = rows
+        .iter()
+        .map(|r| {
+            Ok(TopItem {
+                name: r.text(0)?,
+                kind: kind_of(&r.text(1)?),
+                files: r.size(2)?,
+                bytes: r.size(3)?,
+            })
+        })
+        .collect::<Result<Vec<_>, crate::store::db::DbError>>()?;
+    Ok(AccountSummary {
+        files: live.size(0)?,
+        bytes: live.size(1)?,
+        trash_files: trash.size(0)?,
+        trash_bytes: trash.size(1)?,
+        versions: versions.size(0)?,
+        version_bytes: versions.size(1)?,
+        top,
+    })
+}
+
+/// A new password hash; the devices named by `sign_out` are signed out.
+pub(super) fn set_password(
+    db: &mut dyn Db,
+    account: AccountKey,
+    hash: &str,
+    sign_out: SignOut,
+) -> R<()> {
+    db.exec(
+        "UPDATE accounts SET password_hash = ?2 WHERE id = ?1",
+        args![account, hash],
+    )?;
+    let keep = match sign_out {
+        SignOut::Nobody => return Ok(()),
+        SignOut::AllBut(device) => device,
+        SignOut::Everyone => -1,
+    };
+    db.exec(
+        "DELETE FROM tokens WHERE device IN
+         (SELECT id FROM devices WHERE account = ?1 AND id != ?2)",
+        args![account, keep],
+    )?;
+    db.exec(
+        "UPDATE devices SET revoked = 1 WHERE account = ?1 AND id != ?2",
+        args![account, keep],
+    )?;
+    Ok(())
+}
