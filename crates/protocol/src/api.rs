@@ -154,6 +154,10 @@ pub struct AccountSummary {
     /// Earlier versions kept, and their bytes.
     pub versions: u64,
     pub version_bytes: u64,
+    /// Bytes uploaded that no file uses yet (an upload under way, or one
+    /// left unfinished): deleted too.
+    #[serde(default)]
+    pub pending_bytes: u64,
     /// The items at the top of the account, largest first (at most 100).
     pub top: Vec<TopItem>,
 }

@@ -40,6 +40,9 @@ pub struct ChunkStore {
     folder: Option<std::path::PathBuf>,
 }
 
+/// Objects removed at once when an erasure removes many.
+const REMOVALS_AT_ONCE: usize = 16;
+
 /// A chunk name is a BLAKE3 hash in lower-case hex; nothing else reaches a path.
 pub fn is_chunk_name(hash: &str) -> bool {
     hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -237,13 +240,49 @@ impl ChunkStore {
         Ok(placed)
     }
 
-    /// Removes an object written for chunks the metadata store then did
-    /// not record (refused, or another upload of them came first). Best
-    /// effort: what is left behind is only unreachable bytes.
+    /// Removes an object no row names: written for chunks the metadata
+    /// store then did not record (refused, or another upload of them came
+    /// first), or named by rows an erasure deleted. Best effort: what is
+    /// left behind is only unreachable bytes.
     pub async fn remove(&self, object: &str) {
         if let Err(e) = self.inner.delete(&ObjectPath::from(object)).await {
-            tracing::warn!("cannot remove the unrecorded object {object}: {e}");
+            tracing::warn!("cannot remove the object {object}: {e}");
         }
+    }
+
+    /// Removes the objects an account's deleted chunk rows named
+    /// (`MetaStore::delete_content`), a few at a time.
+    pub async fn remove_objects(&self, objects: &[String]) {
+        use futures::StreamExt;
+        futures::stream::iter(objects)
+            .for_each_concurrent(REMOVALS_AT_ONCE, |o| self.remove(o))
+            .await;
+    }
+
+    /// Removes every object of a cancelled account: all of
+    /// `accounts/<key>/`, including any written for an upload the store
+    /// never recorded. Best effort, like `remove`; how many went.
+    pub async fn remove_account(&self, account: AccountKey) -> u64 {
+        use futures::{StreamExt, TryStreamExt};
+        let prefix = ObjectPath::from(format!("accounts/{account}"));
+        let listed = self
+            .inner
+            .list(Some(&prefix))
+            .map_ok(|m| m.location)
+            .boxed();
+        let removed = self.inner.delete_stream(listed);
+        let (gone, failed) = removed
+            .fold((0u64, None), |(n, failed), r| async move {
+                match r {
+                    Ok(_) => (n + 1, failed),
+                    Err(e) => (n, Some(e.to_string())),
+                }
+            })
+            .await;
+        if let Some(e) = failed {
+            tracing::warn!("cannot remove every object of account {account}: {e}");
+        }
+        gone
     }
 
     /// One chunk, from where it lies.

@@ -9,12 +9,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::chunks::ChunkStore;
 use crate::clock::Clock;
 use crate::store::MetaStore;
 
 #[derive(Clone)]
 pub struct Jobs {
     pub store: Arc<dyn MetaStore>,
+    /// Where the accounts' chunk objects lie: an erasure removes them.
+    pub chunks: ChunkStore,
     pub clock: Arc<dyn Clock>,
     pub retention_days: u32,
 }
@@ -35,7 +38,8 @@ pub struct JobReport {
 }
 
 impl Jobs {
-    /// One pass of every job. Blocking: call it from a blocking thread.
+    /// One pass of every job. Blocking: call it from a blocking thread of
+    /// the runtime (`spawn_blocking`), whose handle removes chunk objects.
     pub fn run_once(&self) -> anyhow::Result<JobReport> {
         let now = self.clock.now();
         let before = now - i64::from(self.retention_days) * 86_400;
@@ -78,6 +82,8 @@ impl Jobs {
             self.store
                 .delete_account(account, now)
                 .map_err(|e| failed("to cancel an account", e))?;
+            let runtime = tokio::runtime::Handle::current();
+            runtime.block_on(self.chunks.remove_account(account));
             tracing::info!(account, "cancelled after 24 months unused");
         }
         let empty = self
@@ -85,9 +91,12 @@ impl Jobs {
             .accounts_to_empty(emptied_if_last_used_before(now))
             .map_err(|e| failed("to list accounts to empty", e))?;
         for &account in &empty {
-            self.store
+            let objects = self
+                .store
                 .delete_content(account, now)
                 .map_err(|e| failed("to delete an account's content", e))?;
+            let runtime = tokio::runtime::Handle::current();
+            runtime.block_on(self.chunks.remove_objects(&objects));
             tracing::info!(account, "content deleted after staying frozen for 30 days");
         }
         let expired_records = self

@@ -311,12 +311,13 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         Ok(store)
     })
     .await??;
+    let chunks = config.open_chunks()?;
     let jobs = Jobs {
         store: store.clone(),
+        chunks: chunks.clone(),
         clock: config.clock.clone(),
         retention_days: config.retention_days,
     };
-    let chunks = config.open_chunks()?;
     let state = AppState {
         store,
         chunks,

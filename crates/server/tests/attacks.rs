@@ -163,18 +163,6 @@ async fn used(env: &Env, token: &str) -> u64 {
     info.used_bytes
 }
 
-async fn upload_batch(env: &Env, token: &str, chunks: &[&[u8]]) -> reqwest::Response {
-    let hashes: Vec<String> = chunks.iter().map(|c| hash(c)).collect();
-    let body = frames::encode(hashes.iter().zip(chunks).map(|(h, c)| (h.as_str(), *c)));
-    env.http
-        .post(env.url("/v1/chunks/upload"))
-        .bearer_auth(token)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 fn commit_body(parent: i64, name: &str, size: u64, chunks: &[(&str, u64)]) -> serde_json::Value {
     let list: Vec<_> = chunks
         .iter()
@@ -209,7 +197,7 @@ async fn uploads_and_commits_are_held_to_the_quota() {
     assert_eq!(r.status().as_u16(), 507);
     assert_eq!(common::error_code(r).await, ErrorCode::QuotaExceeded);
     let small = bytes(9, 10);
-    let r = upload_batch(&env, &t, &[&small, &chunk(3)]).await;
+    let r = env.upload_batch(&t, &[&small, &chunk(3)]).await;
     assert_eq!(common::error_code(r).await, ErrorCode::QuotaExceeded);
     for c in [&chunk(3), &small] {
         let r = env
@@ -333,7 +321,7 @@ async fn content_another_account_stored_is_stored_again_the_same_way() {
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        upload_batch(&env, &a, &[&small_known]).await.status(),
+        env.upload_batch(&a, &[&small_known]).await.status(),
         StatusCode::NO_CONTENT
     );
     let before = objects_by_account(&env);
@@ -345,7 +333,7 @@ async fn content_another_account_stored_is_stored_again_the_same_way() {
         env.put_chunk(&b, &known).await.status(),
         StatusCode::NO_CONTENT
     );
-    let r = upload_batch(&env, &b, &[&small_known, &small_new]).await;
+    let r = env.upload_batch(&b, &[&small_known, &small_new]).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let after = objects_by_account(&env);
     assert_eq!(after[&alice_key], before[&alice_key]);
@@ -367,7 +355,7 @@ async fn content_another_account_stored_is_stored_again_the_same_way() {
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        upload_batch(&env, &b, &[&small_new]).await.status(),
+        env.upload_batch(&b, &[&small_new]).await.status(),
         StatusCode::NO_CONTENT
     );
     assert_eq!(objects_by_account(&env), after);
@@ -464,12 +452,12 @@ async fn a_data_folder_from_before_chunks_per_account_keeps_working() {
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        upload_batch(&env, &old, &[smalls[0]]).await.status(),
+        env.upload_batch(&old, &[smalls[0]]).await.status(),
         StatusCode::NO_CONTENT
     );
     assert!(objects_by_account(&env).is_empty());
     assert_eq!(
-        upload_batch(&env, &other, &[smalls[0]]).await.status(),
+        env.upload_batch(&other, &[smalls[0]]).await.status(),
         StatusCode::NO_CONTENT
     );
     assert_eq!(objects_by_account(&env).len(), 1);
@@ -505,6 +493,66 @@ async fn a_data_folder_from_before_chunks_per_account_keeps_working() {
         )
         .await;
     assert_eq!(versions.versions.len(), 2);
+}
+
+/// Cancelling an account of that data folder removes the objects of its
+/// own and leaves the copy it shared with another account, which still
+/// reads it; its summary counts what the old service stored.
+#[tokio::test]
+async fn a_cancelled_account_of_an_old_data_folder_leaves_what_it_shared() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data-v9");
+    let env = common::start_on_copy(&fixture).await;
+    let (old, other) = (
+        env.login("old").await.access_token,
+        env.login("other").await.access_token,
+    );
+    let (first, second) = (
+        &b"lone, first content\n"[..],
+        &b"lone, second content\n"[..],
+    );
+    let summary: AccountSummary = env.ok(&old, M::GET, "/v1/account/summary", None).await;
+    assert_eq!(
+        (summary.files, summary.bytes, summary.versions),
+        (3, (second.len() + 20) as u64, 1)
+    );
+    assert_eq!(
+        env.put_chunk(&old, b"new, its own").await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(objects_by_account(&env).len(), 1);
+    let shared_objects = || {
+        let listed = |kind| -> std::collections::BTreeSet<_> {
+            env.chunk_objects(kind).into_iter().collect()
+        };
+        (listed("chunks"), listed("packs"))
+    };
+    let shared = shared_objects();
+    assert!(!shared.0.is_empty() && !shared.1.is_empty(), "{shared:?}");
+
+    let r = env
+        .call(
+            &old,
+            M::POST,
+            "/v1/account/cancel",
+            Some(json!({"confirm": "old"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(objects_by_account(&env).is_empty());
+    assert_eq!(
+        shared_objects(),
+        shared,
+        "the copies from before stay for a collection that sees every account"
+    );
+    assert_eq!(
+        chunk(&env, &other, first)
+            .await
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        first
+    );
 }
 
 // ------------------------------------------------------------------ bounds
@@ -887,7 +935,7 @@ async fn a_data_folder_open_to_other_users_is_narrowed_and_what_it_gets_is_priva
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        upload_batch(&env, &t, &[&bytes(2, 10)]).await.status(),
+        env.upload_batch(&t, &[&bytes(2, 10)]).await.status(),
         StatusCode::NO_CONTENT
     );
     let dir = env.data_dir();

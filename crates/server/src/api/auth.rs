@@ -165,8 +165,7 @@ pub async fn cancel(
             ),
         ));
     }
-    let now = state.now();
-    state.store(move |s| s.delete_account(key, now)).await?;
+    state.cancel_account(key).await?;
     tracing::info!(account = key, "cancelled by its owner");
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

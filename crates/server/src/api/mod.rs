@@ -104,6 +104,24 @@ impl AppState {
         Ok(set)
     }
 
+    /// Cancels the account (`MetaStore::delete_account`), then removes its
+    /// chunk objects.
+    pub async fn cancel_account(&self, account: AccountKey) -> Result<(), AppError> {
+        let now = self.now();
+        self.store(move |s| s.delete_account(account, now)).await?;
+        self.chunks.remove_account(account).await;
+        Ok(())
+    }
+
+    /// Deletes the account's content (`MetaStore::delete_content`), then
+    /// the chunk objects its rows named.
+    pub async fn empty_account(&self, account: AccountKey) -> Result<(), AppError> {
+        let now = self.now();
+        let objects = self.store(move |s| s.delete_content(account, now)).await?;
+        self.chunks.remove_objects(&objects).await;
+        Ok(())
+    }
+
     /// Wakes the account's push listeners. Nobody listening is fine. With a
     /// store that several instances share, through the store, so that the
     /// listeners of every instance (this one's too) wake.

@@ -122,7 +122,7 @@ pub async fn check_password(
     let key = account.key;
     match lifecycle::standing(account.last_used_at, account.deleted, now) {
         lifecycle::Standing::Deleted => {
-            state.store(move |s| s.delete_account(key, now)).await?;
+            state.cancel_account(key).await?;
             Err(AppError(
                 lifecycle::refusal(lifecycle::Standing::Deleted).expect("deleted is refused"),
             ))
@@ -130,7 +130,7 @@ pub async fn check_password(
         lifecycle::Standing::Emptied { .. } => {
             // The job may not have run yet: the content goes first, then
             // the account starts over.
-            state.store(move |s| s.delete_content(key, now)).await?;
+            state.empty_account(key).await?;
             tracing::info!(account = key, "started over, empty, by a sign-in");
             state.store(move |s| s.account(key)).await
         }

@@ -270,14 +270,19 @@ pub trait MetaStore: Send + Sync + 'static {
     /// its account is frozen or deleted rather than just "sign in again".
     fn token_account(&self, token_hash: &str) -> StoreResult<Option<(i64, bool)>>;
     /// Cancels the account: deletes what it stores (nodes, trash, versions,
-    /// chunk references) and the personal rows about it (device names,
-    /// phone number, password hash; see `sql/privacy.rs`), signs every
-    /// device out, and makes the database drop the deleted bytes. The row
-    /// stays with the account ID (reserved), marked deleted.
+    /// its chunks' rows) and the personal rows about it (device names,
+    /// phone number, password hash, failed sign-ins; see `sql/privacy.rs`),
+    /// signs every device out, and makes the database drop the deleted
+    /// bytes. The row stays with the account ID (reserved), marked deleted.
+    /// The account's chunk objects (everything under `accounts/<key>/`) are
+    /// the caller's to remove (`ChunkStore::remove_account`).
     fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<()>;
     /// 30 days after freezing: deletes the account's content and signs its
     /// devices out; the account stays (a sign-in starts it over, empty).
-    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<()>;
+    /// The objects the deleted chunk rows named, for the caller to remove
+    /// (`ChunkStore::remove_objects`): each write has an object name of
+    /// its own, so removing them never takes an upload made since.
+    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<Vec<String>>;
     /// Accounts not cancelled, last used before `before`, whose content
     /// was not deleted since that last use.
     fn accounts_to_empty(&self, before: i64) -> StoreResult<Vec<AccountKey>>;

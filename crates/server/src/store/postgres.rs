@@ -531,7 +531,7 @@ impl Backend for Postgres {
         conn.client
             .batch_execute(
                 "VACUUM accounts, devices, tokens, acceptances, nodes, versions, \
-                 account_chunks, device_grants",
+                 account_chunks, device_grants, failed_attempts",
             )
             .map_err(pg_error)
     }

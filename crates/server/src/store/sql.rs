@@ -702,9 +702,10 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         self.backend.scrub().map_err(|e| StoreError::Db(e).into())
     }
 
-    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<()> {
-        self.write(|db| privacy::delete_content(db, account, now))?;
-        self.backend.scrub().map_err(|e| StoreError::Db(e).into())
+    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<Vec<String>> {
+        let objects = self.write(|db| privacy::delete_content(db, account, now))?;
+        self.backend.scrub().map_err(StoreError::Db)?;
+        Ok(objects)
     }
 
     fn accounts_to_empty(&self, before: i64) -> StoreResult<Vec<AccountKey>> {

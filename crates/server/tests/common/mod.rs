@@ -242,6 +242,22 @@ impl Env {
         info.root_id
     }
 
+    /// Uploads chunks in one batch (`/v1/chunks/upload`): the answer.
+    pub async fn upload_batch(&self, token: &str, chunks: &[&[u8]]) -> reqwest::Response {
+        let hashes: Vec<String> = chunks
+            .iter()
+            .map(|c| blake3::hash(c).to_hex().to_string())
+            .collect();
+        let body = frames::encode(hashes.iter().zip(chunks).map(|(h, c)| (h.as_str(), *c)));
+        self.http
+            .post(self.url("/v1/chunks/upload"))
+            .bearer_auth(token)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Uploads `content` as one chunk and commits it as `name` under `parent`.
     pub async fn put_file(
         &self,
