@@ -139,6 +139,7 @@ fuzz: build $(FUZZ_VENV)/bin/st $(CARGO_FUZZ)
 # and bench/results.png. Not part of
 # `make test`: a full run takes tens of minutes and needs a quiet machine.
 # BENCH=small,watch RUNS=1 make bench runs a part; BENCH_TOOLS picks the tools.
+# BENCH=huge,large-tree,watch adds `huge` (1,000,000 files; one run, hours).
 BENCH_VENV := $(TOOLS)/bench-venv
 RUNS ?= 3
 BENCH ?= small,mixed,large-tree,watch

@@ -70,6 +70,19 @@ def make_large_tree(root: Path, seed: int):
     make_small(root, seed, files=100_000, folders=1_000)
 
 
+def make_huge(root: Path, seed: int, files=1_000_000, folders=20_000):
+    """`huge`: 1,000,000 files of 0-4 KiB in 20,000 folders."""
+    rng = random.Random(seed)
+    dirs = [Path("")]
+    for i in range(folders - 1):
+        dirs.append(rng.choice(dirs[-200:]) / f"d{i:05}")
+    for d in dirs:
+        (root / d).mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        d = dirs[i % len(dirs)]
+        (root / d / f"f{i:07}").write_bytes(rand_bytes(rng, rng.randint(0, 4 * KIB)))
+
+
 def edit_round(root: Path, seed: int):
     """40 appends, 20 renames (half across folders), 20 deletes, 20 new
     files, 1 KiB inserted in the middle of the large file."""
@@ -522,10 +535,21 @@ def scenario(tools, base: Path, dataset, runs, phases):
     return out
 
 
-def watch_latency(nubo_exe, base: Path, samples=50):
-    """One file changed in A with both sides watching: seconds until B has it."""
+def peak_rss_kib(pids):
+    """The largest peak resident size (VmHWM) among the processes."""
+    peak = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peak = max(peak, int(line.split()[1]))
+    return peak
+
+
+def watch_latency(nubo_exe, base: Path, samples=50, dataset=None):
+    """One file changed in A with both sides watching: seconds until B has
+    it; the engines' idle cost and peak memory while watching."""
     work = base / "watch"
-    a, b = fresh_pair(work, make_small, 1)
+    a, b = fresh_pair(work, dataset or make_small, 1)
     tool = Nubo(nubo_exe, work)
     tool.start(a, b)
     try:
@@ -569,7 +593,8 @@ def watch_latency(nubo_exe, base: Path, samples=50):
                 time.sleep(0.002)
             lat.append(time.monotonic() - t)
             time.sleep(0.3)
-        return {"median": statistics.median(lat), "p95": sorted(lat)[int(len(lat) * 0.95) - 1], "idle": idle}
+        return {"median": statistics.median(lat), "p95": sorted(lat)[int(len(lat) * 0.95) - 1], "idle": idle,
+                "peak_rss_kib": peak_rss_kib(pids), "files": sum(1 for _ in a.rglob("*"))}
     finally:
         tool.stop()
 
@@ -580,7 +605,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nubo", required=True)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", default="small,mixed,large-tree,watch")
+    ap.add_argument("--only", default="small,mixed,large-tree,watch")  # also: huge
     ap.add_argument("--out", default="bench")
     ap.add_argument("--work", default=os.path.expanduser("~/.cache/nubo/bench"))
     ap.add_argument("--tools", default="nubo,cp -a,rsync,unison,rclone bisync,rclone webdav,syncthing")
@@ -629,10 +654,21 @@ def main():
         results["mixed"] = scenario(all_tools, base, make_mixed, args.runs, ["initial", "nochange", "edit"])
         save()
     if "large-tree" in only:
-        print("large-tree: no-change re-sync", flush=True)
-        results["large-tree"] = scenario([t for n, t in by_name.items() if n in ("nubo", "rsync") and n in wanted],
+        print("large-tree: initial, no-change re-sync", flush=True)
+        results["large-tree"] = scenario([t for n, t in by_name.items()
+                                          if n in ("nubo", "rsync", "unison") and n in wanted],
                                          base, make_large_tree, args.runs,
                                          ["initial", "nochange"])
+        save()
+    if "huge" in only:
+        # One run: a million files take long enough that the medians of
+        # three would keep the machine for hours.
+        print("huge: 1,000,000 files, initial, no-change re-sync", flush=True)
+        results["huge"] = scenario([t for n, t in by_name.items() if n in ("nubo", "rsync") and n in wanted],
+                                   base, make_huge, 1, ["initial", "nochange"])
+        save()
+        print("huge: one-file change with watchers (20 samples)", flush=True)
+        results["watch-huge"] = watch_latency(args.nubo, base, samples=20, dataset=make_huge)
         save()
     if "watch" in only:
         print("one-file change with watchers (50 samples), idle 60 s", flush=True)

@@ -50,7 +50,7 @@ def main():
     def get(ds, phase, tool):
         return res.get(ds, {}).get(phase, {}).get(tool)
 
-    for ds in ("small", "mixed", "large-tree"):
+    for ds in ("small", "mixed", "large-tree", "huge"):
         if ds not in res:
             continue
         lines.append(f"## `{ds}`")
@@ -96,6 +96,17 @@ def main():
     li = get("large-tree", "initial", "nubo")
     target("engine peak RSS with 100,000 files under 100 MiB", bool(li and li[1] < 100 * 1024),
            f"{li[1] / 1024:.0f} MiB" if li else "not measured")
+    # Issue 18: a million files.
+    ratio_target("`large-tree` no-change ≤ rsync", "large-tree", "nochange", "rsync", 1.0)
+    ratio_target("`large-tree` initial ≤ ½ Unison", "large-tree", "initial", "unison", 0.5)
+    ratio_target("`huge` no-change ≤ rsync", "huge", "nochange", "rsync", 1.0)
+    wh = res.get("watch-huge")
+    target("one-file change, both watching 1,000,000 files: median under 0.2 s, p95 under 0.5 s",
+           bool(wh and wh["median"] < 0.2 and wh["p95"] < 0.5),
+           f"median {fmt_s(wh['median'])}, p95 {fmt_s(wh['p95'])} (20 samples)" if wh else "not measured")
+    target("engine peak RSS watching 1,000,000 files under 250 MiB",
+           bool(wh and wh.get("peak_rss_kib", 1 << 30) < 250 * 1024),
+           f"{wh['peak_rss_kib'] / 1024:.0f} MiB" if wh and "peak_rss_kib" in wh else "not measured")
     if w:
         idle = w["idle"]
         target("idle: no timer wake-ups while nothing changes", idle["wakeups"] < 10,
