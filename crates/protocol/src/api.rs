@@ -375,7 +375,7 @@ pub struct ChangesResponse {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct MkdirRequest {
     pub parent: NodeId,
-    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 1020))]
     pub name: String,
 }
 
@@ -397,7 +397,7 @@ pub struct ChunkRef {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CommitRequest {
     pub parent: NodeId,
-    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 1020))]
     pub name: String,
     pub node: Option<NodeId>,
     /// Required with `node`: the revision this content was based on.
@@ -414,7 +414,7 @@ pub struct CommitRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct MoveRequest {
     pub parent: NodeId,
-    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 1020))]
     pub name: String,
 }
 
@@ -579,7 +579,7 @@ pub struct RestoreRequest {
     /// Restore into this folder instead of the old place.
     pub to_parent: Option<NodeId>,
     /// Under this name instead of the old one.
-    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 1020))]
     pub to_name: Option<String>,
     /// With `rev` on a file that exists: add the old content as a new file
     /// beside it instead of making it the current version.

@@ -9,6 +9,7 @@ mod error;
 pub mod frames;
 pub mod limits;
 pub mod names;
+pub mod spelling;
 
 pub use api::*;
 pub use error::{ApiError, ErrorCode};

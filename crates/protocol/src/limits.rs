@@ -7,8 +7,13 @@ use std::fmt;
 
 use crate::*;
 
-/// A file or folder name, in bytes (as `names::check_name` counts them).
-pub const NAME_BYTES: usize = 255;
+/// A file or folder name on the disk, in bytes (as `names::check_name`
+/// counts them: the bytes a spelling stands for).
+pub const DISK_NAME_BYTES: usize = 255;
+/// A file or folder name as a request spells it, in bytes: a name's bytes
+/// that are not UTF-8 take 4 each in its spelling (`spelling`), so this is
+/// what the longest name on the disk can take.
+pub const NAME_BYTES: usize = 4 * DISK_NAME_BYTES;
 /// An account ID or a phone number.
 pub const LOGIN_BYTES: usize = 254;
 pub const PASSWORD_BYTES: usize = 1024;
@@ -29,8 +34,9 @@ pub const ACCEPTANCES: usize = 32;
 /// Chunks of one file: about 150 GB at the client's average chunk size,
 /// and a commit that lists them still fits in one request body.
 pub const CHUNKS_PER_FILE: usize = 150_000;
-/// A path from the top folder (`GET /v1/lookup`).
-pub const PATH_BYTES: usize = 4096;
+/// A path from the top folder (`GET /v1/lookup`): the 4096 bytes of a path
+/// on the disk, spelled (4 bytes for each byte that is not UTF-8).
+pub const PATH_BYTES: usize = 4 * 4096;
 /// A search of the trash.
 pub const QUERY_BYTES: usize = 255;
 
@@ -229,7 +235,10 @@ mod tests {
         assert_eq!(req.check_bounds(), Ok(()));
         req.name.push_str("xx");
         let over = req.check_bounds().unwrap_err();
-        assert_eq!((over.field, over.limit, over.items), ("name", 255, false));
+        assert_eq!(
+            (over.field, over.limit, over.items),
+            ("name", NAME_BYTES, false)
+        );
         let many = MissingChunksRequest {
             hashes: vec!["a".repeat(64); MAX_BATCH + 1],
         };

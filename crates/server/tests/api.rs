@@ -356,6 +356,39 @@ async fn commits_are_conditional_and_keep_old_versions() {
     }
 }
 
+/// A name is as long as the name on the disk it spells: 255 bytes that are
+/// not UTF-8 take 1020 in their spelling, and are taken; one byte more on
+/// the disk is not, nor a spelling no client makes.
+#[tokio::test]
+async fn names_are_bounded_by_their_bytes_on_the_disk() {
+    let env = start(AgreementSource::None).await;
+    let t = env.login("alice").await.access_token;
+    let root = env.root(&t).await;
+    let longest = spelling::encode(&[0xe9; limits::DISK_NAME_BYTES]);
+    assert_eq!(longest.len(), limits::NAME_BYTES);
+    let made: Node = env
+        .ok(
+            &t,
+            M::POST,
+            "/v1/nodes/mkdir",
+            Some(json!({"parent": root, "name": longest})),
+        )
+        .await;
+    assert_eq!(made.name, longest);
+    let forged = "\u{10FCC3}\u{10FCA9}"; // "é", which is spelled as it is
+    for bad in ["x".repeat(limits::DISK_NAME_BYTES + 1), forged.to_string()] {
+        let r = env
+            .call(
+                &t,
+                M::POST,
+                "/v1/nodes/mkdir",
+                Some(json!({"parent": root, "name": bad})),
+            )
+            .await;
+        assert_eq!(error_code(r).await, ErrorCode::InvalidName, "{bad:?}");
+    }
+}
+
 #[tokio::test]
 async fn required_agreements_gate_file_access_and_need_an_age_confirmation() {
     let env = start(AgreementSource::Samples).await;

@@ -680,13 +680,13 @@ async fn requests_past_a_bound_are_refused_before_anything_is_stored() {
     assert_eq!(common::error_code(r).await, ErrorCode::TooLarge);
     // Names, searches and paths.
     let root = env.root(&t).await;
-    let name = json!({"parent": root, "name": "n".repeat(256)});
+    let name = json!({"parent": root, "name": "n".repeat(limits::NAME_BYTES + 1)});
     for (method, path, body) in [
         (M::POST, "/v1/nodes/mkdir".to_string(), Some(name)),
         (M::GET, format!("/v1/trash?q={}", "q".repeat(256)), None),
         (
             M::GET,
-            format!("/v1/lookup?path=/{}", "p".repeat(4096)),
+            format!("/v1/lookup?path=/{}", "p".repeat(limits::PATH_BYTES)),
             None,
         ),
     ] {

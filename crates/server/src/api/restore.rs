@@ -46,7 +46,7 @@ pub async fn trash(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct LookupQuery {
     /// From the top folder, e.g. `/Docs/report.txt`.
-    #[param(max_length = 4096)]
+    #[param(max_length = 16384)]
     path: String,
 }
 
