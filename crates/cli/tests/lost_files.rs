@@ -812,3 +812,33 @@ fn an_unmounted_bind_mount_is_not_read_as_deleted() {
         b.trash()
     );
 }
+
+/// The longest names a disk holds, of bytes that are not UTF-8 (each takes
+/// 4 bytes in the service's spelling): they reach the other PC too.
+#[test]
+#[ignore = "needs root and its own mount namespace: see the module's doc"]
+fn the_longest_names_that_are_not_utf8_sync_too() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    let mut file = vec![0xe9u8; 251];
+    file.extend_from_slice(b".txt");
+    let (file, folder) = (
+        OsString::from_vec(file),
+        OsString::from_vec(vec![0xff; 255]),
+    );
+    std::fs::write(a.root.join(&file), "a long latin-1 name").unwrap();
+    std::fs::create_dir(a.root.join(&folder)).unwrap();
+    std::fs::write(a.root.join(&folder).join(&file), "inside").unwrap();
+    a.sync();
+    b.sync();
+    assert_eq!(
+        std::fs::read(b.root.join(&file)).unwrap(),
+        b"a long latin-1 name"
+    );
+    assert_eq!(
+        std::fs::read(b.root.join(&folder).join(&file)).unwrap(),
+        b"inside"
+    );
+}

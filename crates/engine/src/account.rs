@@ -21,6 +21,12 @@ use crate::remote::{self, check_server_url, RemoteError, Tokens};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginProblem {
     WrongCredentials,
+    /// Too many wrong passwords for this account or from this address (or
+    /// too many requests): the service takes the next try at `retry_at`
+    /// (Unix seconds).
+    TooManyAttempts {
+        retry_at: i64,
+    },
     Unreachable,
     BadCertificate,
     /// Plain `http://` to another machine.
@@ -40,6 +46,12 @@ fn login_error(server: &str, e: RemoteError) -> anyhow::Error {
         RemoteError::Api(a) if a.code == ErrorCode::InvalidCredentials => {
             (LoginProblem::WrongCredentials, "the account ID, phone number or password is wrong".to_string())
         }
+        RemoteError::Api(a) if a.code == ErrorCode::TooManyAttempts => (
+            LoginProblem::TooManyAttempts {
+                retry_at: a.retry_at.unwrap_or_default(),
+            },
+            format!("sign-in refused for now: {}", a.message),
+        ),
         RemoteError::Network(m) if m.to_lowercase().contains("certificate") => (
             LoginProblem::BadCertificate,
             format!("the service at {server} did not present a valid certificate ({m}); check the address"),

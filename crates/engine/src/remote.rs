@@ -12,8 +12,8 @@ use nubo_protocol::{
     CommitBatchResponse, CommitRequest, DeclineRequest, DeleteRequest, DeviceCodeRequest,
     DeviceCodeResponse, DeviceList, DeviceTokenRequest, ErrorCode, FetchChunksRequest,
     LoginRequest, Manifest, MissingChunksRequest, MissingChunksResponse, MkdirRequest, MoveRequest,
-    Node, NodeId, PasswordChange, PushEvent, RefreshRequest, RestoreRequest, RestoreResponse,
-    TokenResponse, TrashList, VersionList, WithdrawRequest,
+    Node, NodeId, PasswordChange, PendingSignIn, PushEvent, RefreshRequest, RestoreRequest,
+    RestoreResponse, TokenResponse, TrashList, VersionList, WithdrawRequest,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -91,6 +91,14 @@ pub trait Remote: Send + Sync {
     async fn withdraw(&self, id: &str) -> RemoteResult<AgreementStatus>;
     /// Approves a device-code sign-in into this account.
     async fn approve_device(&self, user_code: &str) -> RemoteResult<()>;
+    /// The device waiting with a sign-in code, to show before approving it.
+    async fn waiting_sign_in(&self, user_code: &str) -> RemoteResult<PendingSignIn> {
+        let _ = user_code;
+        Err(RemoteError::Api(ApiError::new(
+            ErrorCode::NotFound,
+            "this service cannot show waiting sign-ins",
+        )))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -700,6 +708,15 @@ impl Remote for HttpRemote {
     }
     async fn restore(&self, req: &RestoreRequest) -> RemoteResult<RestoreResponse> {
         self.json(Method::POST, "/v1/restore", to_json(req)).await
+    }
+    async fn waiting_sign_in(&self, user_code: &str) -> RemoteResult<PendingSignIn> {
+        let c: String = url::form_urlencoded::byte_serialize(user_code.as_bytes()).collect();
+        self.json(
+            Method::GET,
+            &format!("/v1/auth/device/waiting?code={c}"),
+            Body::None,
+        )
+        .await
     }
     async fn approve_device(&self, user_code: &str) -> RemoteResult<()> {
         let req = ApproveRequest {

@@ -1,8 +1,8 @@
 //! A service restored from a backup tells a device that read a history it
 //! lost, and only such a device: across two restores in a row, and never
 //! for a change another instance made while this one started. The store
-//! on a real SQLite file; a backup is a copy of that file with the
-//! service stopped, as the README tells an operator.
+//! on a real SQLite file; a backup is a copy of that file and its log with
+//! the service stopped, as the README tells an operator.
 
 use std::path::Path;
 
@@ -13,6 +13,24 @@ fn open(db: &Path, now: i64) -> SqliteStore {
     let store = SqliteStore::open(db, 50).unwrap();
     store.begin_history(now).unwrap();
     store
+}
+
+/// The database with its write-ahead log, as a copy of the service's data
+/// folder holds it (the service stopped).
+fn copy_database(from: &Path, to: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let (from, to) = (with_suffix(from, suffix), with_suffix(to, suffix));
+        let _ = std::fs::remove_file(&to);
+        if from.exists() {
+            std::fs::copy(&from, &to).unwrap();
+        }
+    }
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
 }
 
 fn rewound<T>(r: Result<T, ApiError>) -> bool {
@@ -34,7 +52,7 @@ fn a_second_restore_still_knows_the_history_the_first_one_lost() {
     let acct = s.create_account("u", None, "x", 1 << 30, 1_000).unwrap();
     s.mkdir(acct.key, acct.root_id, "kept", 1_000).unwrap();
     drop(s);
-    std::fs::copy(&db, &first_backup).unwrap();
+    copy_database(&db, &first_backup);
 
     // A device reads a change the first restore will lose.
     let s = open(&db, 1_050);
@@ -43,15 +61,15 @@ fn a_second_restore_still_knows_the_history_the_first_one_lost() {
     drop(s);
 
     // First restore; the service runs on and is backed up again.
-    std::fs::copy(&first_backup, &db).unwrap();
+    copy_database(&first_backup, &db);
     let s = open(&db, 1_200);
     s.mkdir(acct.key, acct.root_id, "after the first restore", 1_210)
         .unwrap();
     drop(s);
-    std::fs::copy(&db, &second_backup).unwrap();
+    copy_database(&db, &second_backup);
 
     // Second restore, from the copy made after the first one.
-    std::fs::copy(&second_backup, &db).unwrap();
+    copy_database(&second_backup, &db);
     let s = open(&db, 1_300);
     assert!(
         rewound(s.changes(acct.key, device_cursor, device_cursor, 100)),

@@ -4,7 +4,6 @@
 //! call is one transaction of the backend (`sqlite.rs`, `postgres.rs`),
 //! except a token check: a read, then a write at most once a minute.
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -12,18 +11,23 @@ use nubo_protocol::names::check_name;
 use nubo_protocol::{
     AcceptItem, Acceptance, AccountSummary, AgeConfirmation, AgreementDoc, ApiError,
     ChangesResponse, ChunkRef, CommitRequest, DeleteRequest, ErrorCode, Manifest, Node, NodeId,
-    NodeKind, RestoreRequest, RestoreResponse, TrashItem, Version,
+    NodeKind, PendingSignIn, RestoreRequest, RestoreResponse, TrashItem, Version,
 };
 
+mod chunks;
 mod legal;
 mod privacy;
 mod restore;
 
+use chunks::quota_check;
+
 use super::db::{args, Backend, Db, DbError, Row, StoreError};
 use super::{
-    AccountKey, AccountRow, Deliver, DeviceId, DeviceRow, GrantPoll, MetaStore, PackedAt,
-    PackedChunk, SignOut, StoreResult, TokenKind, TokenOwner,
+    AccountKey, AccountRow, ChunkPlace, Deliver, DeviceId, DeviceRow, GrantPoll, MetaStore,
+    NewGrant, NewTokens, PlacedChunk, Rotation, SignOut, StoreResult, TokenKind, TokenOwner, Usage,
 };
+
+use crate::throttle::Failures;
 
 type R<T> = Result<T, StoreError>;
 
@@ -266,24 +270,6 @@ fn insert_file(
         .int(0)?)
 }
 
-fn quota_check(db: &mut dyn Db, account: AccountKey, adding: u64, freeing: u64) -> R<()> {
-    let row = db.query_one(
-        "SELECT quota_bytes, used_bytes FROM accounts WHERE id = ?1",
-        args![account],
-    )?;
-    let (quota, used) = (row.size(0)?, row.size(1)?);
-    if used.saturating_sub(freeing) + adding > quota {
-        return Err(ApiError::new(
-            ErrorCode::QuotaExceeded,
-            format!(
-                "storage is full: {used} of {quota} bytes used; free some space or upgrade the plan"
-            ),
-        )
-        .into());
-    }
-    Ok(())
-}
-
 /// One commit inside a transaction: the rules of `MetaStore::commit`.
 fn commit_in(
     db: &mut dyn Db,
@@ -303,16 +289,7 @@ fn commit_in(
     }
     let chunks_json = serde_json::to_string(&req.chunks)
         .map_err(|e| DbError::new(format!("cannot write a chunk list: {e}")))?;
-    let hashes: Vec<String> = req.chunks.iter().map(|c| c.hash.clone()).collect();
-    let missing = missing_chunks(db, account, &hashes)?;
-    if !missing.is_empty() {
-        let mut err = ApiError::new(
-            ErrorCode::MissingChunks,
-            format!("{} chunks of this file were never uploaded", missing.len()),
-        );
-        err.missing = missing;
-        return Err(err.into());
-    }
+    chunks::claim(db, account, &req.chunks)?;
     let existing = match req.node {
         Some(id) => {
             let node = get_node(db, account, id)?;
@@ -399,20 +376,89 @@ fn current_cursor(db: &mut dyn Db, account: AccountKey) -> R<i64> {
         .int(0)?)
 }
 
-fn missing_chunks(db: &mut dyn Db, account: AccountKey, hashes: &[String]) -> R<Vec<String>> {
-    let mut missing = Vec::new();
-    for h in hashes {
-        let have = db
-            .query_opt(
-                "SELECT 1 FROM account_chunks WHERE account = ?1 AND hash = ?2",
-                args![account, h],
-            )?
-            .is_some();
-        if !have && !missing.contains(h) {
-            missing.push(h.clone());
-        }
+/// Signs a device out: its tokens stop working at once.
+fn revoke(db: &mut dyn Db, device: DeviceId) -> R<()> {
+    db.exec(
+        "UPDATE devices SET revoked = 1 WHERE id = ?1",
+        args![device],
+    )?;
+    db.exec("DELETE FROM tokens WHERE device = ?1", args![device])?;
+    Ok(())
+}
+
+fn insert_tokens(db: &mut dyn Db, device: DeviceId, t: &NewTokens) -> R<()> {
+    let insert = "INSERT INTO tokens (hash, kind, device, expires_at) VALUES (?1, ?2, ?3, ?4)";
+    db.exec(
+        insert,
+        args![
+            &t.access_hash,
+            token_kind_str(TokenKind::Access),
+            device,
+            t.access_expires_at
+        ],
+    )?;
+    db.exec(
+        insert,
+        args![
+            &t.refresh_hash,
+            token_kind_str(TokenKind::Refresh),
+            device,
+            t.refresh_expires_at
+        ],
+    )?;
+    Ok(())
+}
+
+/// Notes a use of the device ("last seen", to the minute) and of its
+/// account. A frozen account is not woken by a token: only a sign-in with
+/// the password reactivates it.
+fn note_use(db: &mut dyn Db, account: AccountKey, device: DeviceId, now: i64) -> R<()> {
+    db.exec(
+        "UPDATE devices SET last_seen = ?1 WHERE id = ?2 AND last_seen < ?1 - 60",
+        args![now, device],
+    )?;
+    db.exec(
+        "UPDATE accounts SET last_used_at = ?1 WHERE id = ?2 AND last_used_at < ?1 - 60
+         AND last_used_at > ?1 - ?3 AND deleted_at IS NULL",
+        args![now, account, crate::lifecycle::FREEZE_AFTER_SECS],
+    )?;
+    Ok(())
+}
+
+/// `MetaStore::rotate_refresh` inside its transaction. The spent token's
+/// row stays (marked) until it expires, so that a second use is known for
+/// what it is.
+fn rotate_refresh(db: &mut dyn Db, token_hash: &str, next: &NewTokens, now: i64) -> R<Rotation> {
+    let row = db.query_opt(
+        "SELECT t.device, d.account, t.expires_at, t.spent_at, d.revoked
+         FROM tokens t JOIN devices d ON d.id = t.device
+         WHERE t.hash = ?1 AND t.kind = ?2",
+        args![token_hash, token_kind_str(TokenKind::Refresh)],
+    )?;
+    let Some(r) = row else {
+        return Ok(Rotation::Invalid);
+    };
+    let (device, account) = (r.int(0)?, r.int(1)?);
+    if r.flag(4)? {
+        return Ok(Rotation::Invalid);
     }
-    Ok(missing)
+    if r.opt_int(3)?.is_some() {
+        revoke(db, device)?;
+        return Ok(Rotation::Reused { account, device });
+    }
+    if r.int(2)? <= now {
+        return Ok(Rotation::Invalid);
+    }
+    let spent = db.exec(
+        "UPDATE tokens SET spent_at = ?2 WHERE hash = ?1 AND spent_at IS NULL",
+        args![token_hash, now],
+    )?;
+    if spent != 1 {
+        return Err(DbError::new("a refresh token changed inside its own transaction").into());
+    }
+    insert_tokens(db, device, next)?;
+    note_use(db, account, device, now)?;
+    Ok(Rotation::Rotated { account, device })
 }
 
 impl<B: Backend> SqlStore<B> {
@@ -583,30 +629,20 @@ impl<B: Backend> MetaStore for SqlStore<B> {
     }
 
     fn revoke_device(&self, device: DeviceId) -> StoreResult<()> {
-        self.write(|db| {
-            db.exec(
-                "UPDATE devices SET revoked = 1 WHERE id = ?1",
-                args![device],
-            )?;
-            db.exec("DELETE FROM tokens WHERE device = ?1", args![device])?;
-            Ok(())
-        })
+        self.write(|db| revoke(db, device))
     }
 
-    fn put_token(
+    fn put_tokens(&self, device: DeviceId, tokens: &NewTokens) -> StoreResult<()> {
+        self.write(|db| insert_tokens(db, device, tokens))
+    }
+
+    fn rotate_refresh(
         &self,
         token_hash: &str,
-        kind: TokenKind,
-        device: DeviceId,
-        expires_at: i64,
-    ) -> StoreResult<()> {
-        self.write(|db| {
-            db.exec(
-                "INSERT INTO tokens (hash, kind, device, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                args![token_hash, token_kind_str(kind), device, expires_at],
-            )?;
-            Ok(())
-        })
+        next: &NewTokens,
+        now: i64,
+    ) -> StoreResult<Rotation> {
+        self.write(|db| rotate_refresh(db, token_hash, next, now))
     }
 
     fn find_token(
@@ -624,7 +660,8 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                  FROM tokens t
                  JOIN devices d ON d.id = t.device
                  JOIN accounts a ON a.id = d.account
-                 WHERE t.hash = ?1 AND t.kind = ?2 AND d.revoked = 0 AND t.expires_at > ?3",
+                 WHERE t.hash = ?1 AND t.kind = ?2 AND d.revoked = 0 AND t.expires_at > ?3
+                   AND t.spent_at IS NULL",
                 args![token_hash, token_kind_str(kind), now],
             )?;
             let Some(r) = row else { return Ok(None) };
@@ -644,29 +681,9 @@ impl<B: Backend> MetaStore for SqlStore<B> {
             && owner.last_used_at > now - crate::lifecycle::FREEZE_AFTER_SECS
             && !owner.account_deleted;
         if last_seen < now - 60 || account_stale {
-            self.write(|db| {
-                db.exec(
-                    "UPDATE devices SET last_seen = ?1 WHERE id = ?2 AND last_seen < ?1 - 60",
-                    args![now, owner.device],
-                )?;
-                // A frozen account is not woken by a token: only a sign-in
-                // with the password reactivates it.
-                db.exec(
-                    "UPDATE accounts SET last_used_at = ?1 WHERE id = ?2 AND last_used_at < ?1 - 60
-                     AND last_used_at > ?1 - ?3 AND deleted_at IS NULL",
-                    args![now, owner.account, crate::lifecycle::FREEZE_AFTER_SECS],
-                )?;
-                Ok(())
-            })?;
+            self.write(|db| note_use(db, owner.account, owner.device, now))?;
         }
         Ok(Some(owner))
-    }
-
-    fn delete_token(&self, token_hash: &str) -> StoreResult<()> {
-        self.write(|db| {
-            db.exec("DELETE FROM tokens WHERE hash = ?1", args![token_hash])?;
-            Ok(())
-        })
     }
 
     fn token_account(&self, token_hash: &str) -> StoreResult<Option<(i64, bool)>> {
@@ -688,9 +705,10 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         self.backend.scrub().map_err(|e| StoreError::Db(e).into())
     }
 
-    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<()> {
-        self.write(|db| privacy::delete_content(db, account, now))?;
-        self.backend.scrub().map_err(|e| StoreError::Db(e).into())
+    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<Vec<String>> {
+        let objects = self.write(|db| privacy::delete_content(db, account, now))?;
+        self.backend.scrub().map_err(StoreError::Db)?;
+        Ok(objects)
     }
 
     fn accounts_to_empty(&self, before: i64) -> StoreResult<Vec<AccountKey>> {
@@ -745,25 +763,95 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         self.read(legal::archived_docs)
     }
 
-    fn create_grant(
-        &self,
-        code_hash: &str,
-        user_code: &str,
-        device_name: &str,
-        os: &str,
-        expires_at: i64,
-    ) -> StoreResult<()> {
-        self.write(|db| {
-            db.exec(
-                "DELETE FROM device_grants WHERE expires_at < ?1",
-                args![expires_at - 86_400],
+    fn failures(&self, key: &str) -> StoreResult<Option<Failures>> {
+        self.read(|db| {
+            let row = db.query_opt(
+                "SELECT failures, last_at FROM failed_attempts WHERE subject = ?1",
+                args![key],
             )?;
+            Ok(row
+                .map(|r| {
+                    Ok::<_, DbError>(Failures {
+                        count: r.int(0)?.clamp(0, i64::from(u32::MAX)) as u32,
+                        last: r.int(1)?,
+                    })
+                })
+                .transpose()?)
+        })
+    }
+
+    fn note_failure(&self, key: &str, now: i64) -> StoreResult<()> {
+        self.write(|db| {
+            let before = db.query_opt(
+                "SELECT failures, last_at FROM failed_attempts WHERE subject = ?1",
+                args![key],
+            )?;
+            let next = match before {
+                Some(r) => Failures {
+                    count: r.int(0)?.clamp(0, i64::from(u32::MAX)) as u32,
+                    last: r.int(1)?,
+                }
+                .and_one(now),
+                None => Failures {
+                    count: 1,
+                    last: now,
+                },
+            };
             db.exec(
-                "INSERT INTO device_grants (code_hash, user_code, device_name, os, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                args![code_hash, user_code, device_name, os, expires_at],
+                "INSERT INTO failed_attempts (subject, failures, last_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (subject) DO UPDATE SET failures = ?2, last_at = ?3",
+                args![key, next.count, next.last],
             )?;
             Ok(())
+        })
+    }
+
+    fn clear_failures(&self, key: &str) -> StoreResult<()> {
+        self.write(|db| {
+            db.exec("DELETE FROM failed_attempts WHERE subject = ?1", args![key])?;
+            Ok(())
+        })
+    }
+
+    fn create_grant(&self, grant: &NewGrant<'_>, now: i64, max_waiting: u64) -> StoreResult<()> {
+        self.write(|db| {
+            db.exec(
+                "DELETE FROM device_grants WHERE expires_at <= ?1",
+                args![now],
+            )?;
+            let waiting = db
+                .query_one("SELECT COUNT(*) FROM device_grants", &[])?
+                .size(0)?;
+            if waiting >= max_waiting {
+                let e = crate::throttle::too_many(now + 60, "sign-ins by code waiting at once");
+                return Err(e.0.into());
+            }
+            db.exec(
+                "INSERT INTO device_grants (code_hash, user_code, device_name, os, expires_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                args![grant.code_hash, grant.user_code, grant.device_name, grant.os, grant.expires_at, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn waiting_grant(&self, user_code: &str, now: i64) -> StoreResult<Option<PendingSignIn>> {
+        self.read(|db| {
+            let row = db.query_opt(
+                "SELECT user_code, device_name, os, created_at FROM device_grants
+                 WHERE user_code = ?1 AND expires_at > ?2 AND account IS NULL",
+                args![user_code, now],
+            )?;
+            Ok(row
+                .map(|r| {
+                    Ok::<_, DbError>(PendingSignIn {
+                        user_code: r.text(0)?,
+                        device_name: r.text(1)?,
+                        os: r.text(2)?,
+                        requested_at: r.int(3)?,
+                    })
+                })
+                .transpose()?)
         })
     }
 
@@ -1186,64 +1274,54 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         self.write(|db| restore::restore(db, account, device, req, now, keep))
     }
 
+    fn purge_stale(&self, now: i64) -> StoreResult<u64> {
+        self.write(|db| {
+            let grants = db.exec(
+                "DELETE FROM device_grants WHERE expires_at <= ?1",
+                args![now],
+            )?;
+            let tokens = db.exec(
+                "DELETE FROM tokens WHERE expires_at < ?1 AND EXISTS (
+                    SELECT 1 FROM tokens newer WHERE newer.device = tokens.device
+                    AND newer.kind = tokens.kind AND newer.expires_at > tokens.expires_at)",
+                args![now],
+            )?;
+            let failures = db.exec(
+                "DELETE FROM failed_attempts WHERE last_at < ?1",
+                args![now - crate::throttle::FAILURES_KEPT_SECS],
+            )?;
+            Ok(grants + tokens + failures)
+        })
+    }
+
     fn purge_expired(&self, before: i64) -> StoreResult<(u64, u64)> {
         self.write(|db| restore::purge(db, before))
     }
 
-    fn add_chunks(
+    fn usage(&self, account: AccountKey) -> StoreResult<Usage> {
+        self.read(|db| chunks::usage(db, account))
+    }
+
+    fn store_chunks(
         &self,
         account: AccountKey,
         chunks: &[ChunkRef],
-        packed: &[PackedChunk],
-    ) -> StoreResult<()> {
-        self.write(|db| {
-            // A chunk two uploads packed at once keeps the first place
-            // recorded; the other copy is never read.
-            for p in packed {
-                db.exec(
-                    "INSERT INTO packed_chunks (hash, pack, pack_start, size)
-                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-                    args![&p.hash, &p.at.pack, p.at.start, p.at.size],
-                )?;
-            }
-            for chunk in chunks {
-                db.exec(
-                    "INSERT INTO account_chunks (account, hash, size) VALUES (?1, ?2, ?3)
-                     ON CONFLICT DO NOTHING",
-                    args![account, &chunk.hash, chunk.size],
-                )?;
-            }
-            Ok(())
-        })
+        placed: &[PlacedChunk],
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
+        self.write(|db| chunks::store(db, account, chunks, placed, now))
     }
 
-    fn packed_chunks(&self, hashes: &[String]) -> StoreResult<HashMap<String, PackedAt>> {
-        self.read(|db| {
-            let mut found = HashMap::new();
-            for h in hashes {
-                let row = db.query_opt(
-                    "SELECT pack, pack_start, size FROM packed_chunks WHERE hash = ?1",
-                    args![h],
-                )?;
-                if let Some(r) = row {
-                    let at = PackedAt {
-                        pack: r.text(0)?,
-                        start: r.size(1)?,
-                        size: r.size(2)?,
-                    };
-                    found.insert(h.clone(), at);
-                }
-            }
-            Ok(found)
-        })
+    fn chunk_places(
+        &self,
+        account: AccountKey,
+        hashes: &[String],
+    ) -> StoreResult<Vec<Option<ChunkPlace>>> {
+        self.read(|db| chunks::places(db, account, hashes))
     }
 
     fn missing_chunks(&self, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>> {
-        self.read(|db| missing_chunks(db, account, hashes))
-    }
-
-    fn has_chunk(&self, account: AccountKey, hash: &str) -> StoreResult<bool> {
-        self.read(|db| Ok(missing_chunks(db, account, &[hash.to_string()])?.is_empty()))
+        self.read(|db| chunks::missing(db, account, hashes))
     }
 
     fn claim_job(&self, name: &str, now: i64, gap: i64) -> StoreResult<bool> {

@@ -175,6 +175,8 @@ fn free_name(
     let date = crate::clock::date(now);
     for n in 1.. {
         let candidate = restored_name(name, kind == NodeKind::Dir, &date, n);
+        // Never a name that clients would refuse.
+        valid_name(&candidate)?;
         if live_child(db, account, parent, &candidate)?.is_none() {
             return Ok(candidate);
         }
