@@ -705,6 +705,50 @@ fn a_time_before_1970_is_kept() {
     assert_eq!(got, when);
 }
 
+/// Smaller: the exec bit is kept: a script made executable on A runs on B,
+/// set or cleared later by `chmod` alone (same content), and a file that
+/// never had it does not get it.
+#[test]
+#[ignore = "needs root and its own mount namespace: see the module's doc"]
+fn the_exec_bit_is_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |c: &Client, rel: &str| {
+        std::fs::metadata(c.path(rel)).unwrap().permissions().mode() & 0o777
+    };
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    a.write("run.sh", "#!/bin/sh\necho hi\n");
+    a.write("notes.txt", "plain");
+    chmod(&a.path("run.sh"), 0o755);
+    a.sync();
+    b.sync();
+    assert_eq!(mode(&b, "run.sh") & 0o111, 0o111, "B's copy cannot be run");
+    assert_eq!(
+        mode(&b, "notes.txt") & 0o111,
+        0,
+        "B's plain file became executable"
+    );
+    // chmod alone, on B this time: the same content, another bit.
+    chmod(&b.path("run.sh"), 0o644);
+    chmod(&b.path("notes.txt"), 0o700);
+    b.sync();
+    a.sync();
+    assert_eq!(
+        mode(&a, "run.sh") & 0o111,
+        0,
+        "A's script kept its exec bit"
+    );
+    assert_eq!(
+        mode(&a, "notes.txt") & 0o100,
+        0o100,
+        "A's notes did not get it"
+    );
+    assert_eq!(
+        a.read("run.sh").as_deref(),
+        Some(&b"#!/bin/sh\necho hi\n"[..])
+    );
+}
+
 /// Smaller: names that are not valid UTF-8 (legal on Linux) sync, and the
 /// other PC gets the very same bytes; a valid name holding the reserved
 /// characters of their spelling is not mistaken for one.

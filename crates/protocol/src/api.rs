@@ -359,6 +359,9 @@ pub struct Node {
     /// Modification time the uploader reported, Unix milliseconds. Informational:
     /// clocks of different machines are never compared.
     pub mtime_ms: i64,
+    /// A file its owner may run (the uploader's exec bit).
+    #[serde(default)]
+    pub exec: bool,
 }
 
 /// `GET /v1/changes?cursor=N`: the current state of every node changed after `cursor`.
@@ -408,6 +411,9 @@ pub struct CommitRequest {
     #[cfg_attr(feature = "openapi", schema(max_items = 150000))]
     pub chunks: Vec<ChunkRef>,
     pub mtime_ms: i64,
+    /// A file its owner may run; the node keeps it with this revision.
+    #[serde(default)]
+    pub exec: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

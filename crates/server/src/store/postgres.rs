@@ -238,6 +238,10 @@ CREATE TABLE history_gaps (
 );
 CREATE INDEX history_gaps_floor ON history_gaps(floor);
 "#,
+    // As SQLite's step 15 (issue 15): the exec bit.
+    r#"
+ALTER TABLE nodes ADD COLUMN exec INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub type PostgresStore = SqlStore<Postgres>;

@@ -64,7 +64,7 @@ fn bad_request(msg: impl Into<String>) -> StoreError {
     ApiError::new(ErrorCode::BadRequest, msg).into()
 }
 
-const NODE_COLUMNS: &str = "id, parent, name, kind, rev, size, hash, seq, deleted, mtime_ms";
+const NODE_COLUMNS: &str = "id, parent, name, kind, rev, size, hash, seq, deleted, mtime_ms, exec";
 
 fn node_from_row(r: &Row) -> Result<Node, DbError> {
     Ok(Node {
@@ -78,6 +78,7 @@ fn node_from_row(r: &Row) -> Result<Node, DbError> {
         seq: r.int(7)?,
         deleted: r.flag(8)?,
         mtime_ms: r.int(9)?,
+        exec: r.flag(10)?,
     })
 }
 
@@ -210,6 +211,7 @@ struct Content<'a> {
     hash: &'a str,
     chunks_json: &'a str,
     mtime_ms: i64,
+    exec: bool,
 }
 
 /// Gives a file new content; the current content becomes a version (only the
@@ -236,7 +238,7 @@ fn replace_content(
     let seq = next_seq(db, account, now)?;
     db.exec(
         "UPDATE nodes SET rev = rev + 1, size = ?2, hash = ?3, chunks = ?4, seq = ?5,
-         mtime_ms = ?6, device = ?7, written_at = ?8 WHERE id = ?1",
+         mtime_ms = ?6, device = ?7, written_at = ?8, exec = ?9 WHERE id = ?1",
         args![
             id,
             c.size,
@@ -245,7 +247,8 @@ fn replace_content(
             seq,
             c.mtime_ms,
             device,
-            now
+            now,
+            i64::from(c.exec)
         ],
     )?;
     Ok(())
@@ -263,11 +266,21 @@ fn insert_file(
     let seq = next_seq(db, account, now)?;
     Ok(db
         .query_one(
-            "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms, device, written_at)
-             VALUES (?1, ?2, ?3, 'file', 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
-            args![account, parent, name, c.size, c.hash, c.chunks_json, seq, c.mtime_ms, device, now],
+            "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms, device, written_at, exec)
+             VALUES (?1, ?2, ?3, 'file', 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+            args![account, parent, name, c.size, c.hash, c.chunks_json, seq, c.mtime_ms, device, now, i64::from(c.exec)],
         )?
         .int(0)?)
+}
+
+/// A file's exec bit, changed alone (`chmod`): a change in the feed.
+fn set_exec(db: &mut dyn Db, account: AccountKey, id: NodeId, exec: bool, now: i64) -> R<()> {
+    let seq = next_seq(db, account, now)?;
+    db.exec(
+        "UPDATE nodes SET exec = ?2, seq = ?3 WHERE id = ?1",
+        args![id, i64::from(exec), seq],
+    )?;
+    Ok(())
 }
 
 /// One commit inside a transaction: the rules of `MetaStore::commit`.
@@ -308,8 +321,13 @@ fn commit_in(
     };
     if let Some(cur) = &existing {
         // Same content is never a conflict, and a retried commit whose
-        // first attempt landed must not fail.
+        // first attempt landed must not fail; a changed exec bit alone is
+        // no new revision.
         if cur.kind == NodeKind::File && cur.hash == req.hash && cur.size == req.size {
+            if cur.exec != req.exec {
+                set_exec(db, account, cur.id, req.exec, now)?;
+                return get_node(db, account, cur.id);
+            }
             return Ok(cur.clone());
         }
         if req.node.is_none() {
@@ -334,6 +352,7 @@ fn commit_in(
         hash: &req.hash,
         chunks_json: &chunks_json,
         mtime_ms: req.mtime_ms,
+        exec: req.exec,
     };
     let id = match existing {
         Some(cur) => {

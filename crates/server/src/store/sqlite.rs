@@ -255,6 +255,10 @@ CREATE TABLE history_gaps (
 );
 CREATE INDEX history_gaps_floor ON history_gaps(floor);
 "#,
+    // 15. The exec bit of a file (issue 15), kept with its content.
+    r#"
+ALTER TABLE nodes ADD COLUMN exec INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub type SqliteStore = SqlStore<Sqlite>;

@@ -385,6 +385,8 @@ fn restore_version(
         hash: &hash,
         chunks_json: &chunks_json,
         mtime_ms: now * 1000,
+        // Versions keep no exec bit of their own: the file's stays.
+        exec: node.exec,
     };
     let copy = req.as_copy || req.to_parent.is_some() || req.to_name.is_some();
     if copy {
