@@ -154,6 +154,10 @@ impl Home {
     pub fn credentials_path(&self) -> PathBuf {
         self.dir.join("credentials.json")
     }
+    /// Held by the process refreshing the sign-in (`remote::SharedTokens`).
+    pub fn refresh_lock_path(&self) -> PathBuf {
+        self.dir.join("refresh.lock")
+    }
     pub fn trash_dir(&self) -> PathBuf {
         self.dir.join("trash")
     }
