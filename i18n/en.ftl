@@ -37,6 +37,7 @@ wizard-signin-password = Password
 wizard-signin-submit = Sign in
 wizard-signin-note = Your password is sent once to sign in and never stored on this computer.
 error-wrong_credentials = The account ID, phone number or password is wrong.
+error-too_many_attempts = Too many sign-in attempts for this account or from this network. Try again at { $time }.
 error-unreachable = Cannot reach the service. Check the address and your network connection.
 error-bad_certificate = The service's certificate is not valid. Check the address; do not continue on an untrusted network.
 error-insecure_address = This address is not secure. Use an https:// address (plain http:// only works on this computer).

@@ -34,6 +34,7 @@ wizard-signin-password = 密码
 wizard-signin-submit = 登录
 wizard-signin-note = 您的密码仅在登录时发送一次，不会保存在这台电脑上。
 error-wrong_credentials = 帐号 ID、手机号码或密码错误。
+error-too_many_attempts = 此帐号或此网络的登录尝试次数过多。请在 { $time } 后再试。
 error-unreachable = 无法连接到服务。请检查地址和网络连接。
 error-bad_certificate = 服务的证书无效。请检查地址；不要在不可信的网络上继续。
 error-insecure_address = 此地址不安全。请使用 https:// 地址（http:// 仅适用于本机）。

@@ -128,6 +128,9 @@ fn from_anyhow(e: anyhow::Error) -> CommandError {
     if let Some(l) = e.downcast_ref::<LoginError>() {
         let problem = match l.problem {
             LoginProblem::WrongCredentials => SignInProblem::WrongCredentials,
+            LoginProblem::TooManyAttempts { retry_at } => {
+                SignInProblem::TooManyAttempts { retry_at }
+            }
             LoginProblem::Unreachable => SignInProblem::Unreachable,
             LoginProblem::BadCertificate => SignInProblem::BadCertificate,
             LoginProblem::InsecureAddress => SignInProblem::InsecureAddress,

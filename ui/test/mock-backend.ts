@@ -4,7 +4,7 @@
 // real-world ones when the page is opened with ?agreements=shared.
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
-import type { AgreementSummary, AppSnapshot, DeletedItem, FolderChoice, LegalDocument, Pause, Problem, RecentChange, RestoreItem, SignIn, Acceptance, ShownDocument } from "../src/lib/ipc-types";
+import type { AgreementSummary, AppSnapshot, DeletedItem, FolderChoice, LegalDocument, Pause, Problem, RecentChange, RestoreItem, SignIn, SignInProblem, Acceptance, ShownDocument } from "../src/lib/ipc-types";
 import termsEn from "../../crates/server/agreements/terms.en.md?raw";
 import termsZh from "../../crates/server/agreements/terms.zh-CN.md?raw";
 import privacyEn from "../../crates/server/agreements/privacy.en.md?raw";
@@ -107,7 +107,7 @@ export function installMockBackend(params: URLSearchParams) {
   const gates = new Map(held.map((name) => [name, new Promise<void>((go) => released.set(name, go))]));
   const hold = (name: string) => gates.get(name) ?? Promise.resolve();
   (window as unknown as { __nuboRelease: (name: string) => void }).__nuboRelease = (name) => released.get(name)?.();
-  const fail = (problem: string | null, message: string) => Promise.reject({ problem, message });
+  const fail = (problem: SignInProblem | null, message: string) => Promise.reject({ problem, message });
   // The service's records (?records=second-pc: another computer accepted
   // already, and this one shows the same).
   type Rec = { id: string; kind: "accepted" | "withdrawn" | "declined"; version: string; locale: string; at: number };
@@ -136,6 +136,12 @@ export function installMockBackend(params: URLSearchParams) {
         if (r.server.includes("unreachable")) return fail("unreachable", "connection refused");
         if (r.server.startsWith("https://badcert")) return fail("bad_certificate", "invalid peer certificate: UnknownIssuer");
         if (r.server.startsWith("http://") && !/127\.0\.0\.1|localhost/.test(r.server)) return fail("insecure_address", "plain http");
+        if (r.password === "guessing") {
+          // 14:05 today, local time: the service takes the next try then.
+          const at = new Date();
+          at.setHours(14, 5, 0, 0);
+          return fail({ too_many_attempts: { retry_at: Math.floor(at.getTime() / 1000) } }, "too many wrong passwords");
+        }
         if (r.password !== "correct") return fail("wrong_credentials", "the account ID, phone number or password is wrong");
         Object.assign(state, { phase: "agreements", server: r.server, account: r.login });
         return state;

@@ -182,6 +182,7 @@ describe("first-run wizard", () => {
   test("says what went wrong with each kind of sign-in failure", async () => {
     const cases = [
       [{ password: "wrong" }, "The account ID, phone number or password is wrong."],
+      [{ password: "guessing" }, "Too many sign-in attempts for this account or from this network. Try again at 2:05"],
       [{ server: "http://unreachable.example:9" }, "Cannot reach the service."],
       [{ server: "https://badcert.example" }, "certificate is not valid"],
       [{ server: "http://sync.example.com" }, "This address is not secure."],

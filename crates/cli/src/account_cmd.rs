@@ -32,6 +32,12 @@ fn tell_what_is_lost(config: &Config, s: &AccountSummary) {
         s.versions,
         words::bytes(s.version_bytes)
     );
+    if s.pending_bytes > 0 {
+        eprintln!(
+            "It also holds {} uploaded for files not finished yet.",
+            words::bytes(s.pending_bytes)
+        );
+    }
     let only_there: Vec<String> = s
         .top
         .iter()

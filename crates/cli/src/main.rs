@@ -58,8 +58,14 @@ enum Command {
         device_code: bool,
     },
     /// Approve a device-code sign-in shown on another device, into this
-    /// home's account.
-    Approve { code: String },
+    /// home's account. Shows which device asks (its name, system, and when)
+    /// and asks before approving, unless --yes.
+    Approve {
+        code: String,
+        /// Approve without asking (the device is still shown).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Show the service's agreements, or accept them.
     Agreements {
         /// Accept every pending required agreement: each is saved to a file
@@ -216,6 +222,15 @@ struct ServeArgs {
     /// The certificate's private key (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// A reverse proxy in front of the service (repeat for several): a
+    /// request from it counts for the client address it names in
+    /// X-Forwarded-For, for rate limits and sign-in slowdowns.
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    trusted_proxies: Vec<std::net::IpAddr>,
+    /// Requests without a token (sign-in, refresh, sign-in by code) each
+    /// client address may send a minute.
+    #[arg(long, default_value_t = 600)]
+    public_rate: u32,
     /// Tests only: move the service's clock by the seconds in this file.
     #[arg(long, hide = true)]
     clock_offset_file: Option<PathBuf>,
@@ -329,6 +344,29 @@ enum FolderCommand {
     List,
 }
 
+/// Asks on standard error; whether the answer read from standard input
+/// is "yes".
+fn confirmed(question: &str) -> anyhow::Result<bool> {
+    eprintln!("{question}");
+    let mut typed = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut typed)
+        .context("cannot read the answer from standard input")?;
+    Ok(typed.trim().eq_ignore_ascii_case("yes"))
+}
+
+/// A refused sign-in, in words; a wait with its time, in local time.
+fn login_failure(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast_ref::<account::LoginError>().map(|l| l.problem) {
+        Some(account::LoginProblem::TooManyAttempts { retry_at }) => anyhow::anyhow!(
+            "too many sign-in attempts for this account or from this address; try again at {}",
+            words::unix_moment(retry_at)
+        ),
+        _ => e,
+    }
+}
+
 fn read_password() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin()
@@ -354,7 +392,7 @@ fn home_of(cli_home: Option<PathBuf>) -> anyhow::Result<Home> {
 }
 
 fn log_to_home(home: &Home) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    std::fs::create_dir_all(home.logs_dir()).ok()?;
+    nubo_engine::home::private_dir(&home.logs_dir()).ok()?;
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("nubo")
@@ -476,6 +514,9 @@ async fn serve(a: ServeArgs) -> anyhow::Result<u8> {
     config.default_quota_bytes = a.default_quota;
     config.access_ttl_secs = a.access_ttl;
     config.retention_days = a.retention_days;
+    config.throttling.trusted_proxies = a.trusted_proxies;
+    config.throttling.public_per_minute = a.public_rate;
+    config.throttling.public_burst = a.public_rate.div_ceil(5);
     if let (Some(cert), Some(key)) = (a.tls_cert, a.tls_key) {
         config.tls = Some(nubo_server::tls::TlsFiles { cert, key });
     }
@@ -573,7 +614,9 @@ async fn login(
 ) -> anyhow::Result<u8> {
     let _log = log_to_home(&home);
     let store = if device_code {
-        let (server, code) = account::start_code_sign_in(&server_url).await?;
+        let (server, code) = account::start_code_sign_in(&server_url)
+            .await
+            .map_err(login_failure)?;
         // Printed at once: the user acts on it while this waits.
         let mut out = std::io::stdout();
         let _ = writeln!(
@@ -586,11 +629,15 @@ async fn login(
             min = code.expires_in / 60
         );
         let _ = out.flush();
-        account::finish_code_sign_in(&home, &server, &code).await?
+        account::finish_code_sign_in(&home, &server, &code)
+            .await
+            .map_err(login_failure)?
     } else {
         let password = read_password()?;
         let account = account.context("name the account to sign in to")?;
-        account::login(&home, &server_url, &account, &password).await?
+        account::login(&home, &server_url, &account, &password)
+            .await
+            .map_err(login_failure)?
     };
     let status = account::status(&home)?;
     println!(
@@ -604,14 +651,37 @@ async fn login(
 }
 
 /// `nubo approve CODE`: lets another device's sign-in by code into this account.
-async fn approve(home: Home, code: String) -> anyhow::Result<u8> {
+async fn approve(home: Home, code: String, yes: bool) -> anyhow::Result<u8> {
     let engine = Engine::open(home)?;
-    engine
-        .service()?
-        .approve_device(&code)
+    let service = engine.service()?;
+    let asking = service
+        .waiting_sign_in(&code)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("approved: the device showing {code} is signing in to this account now");
+    let os = if asking.os.is_empty() {
+        "system not given"
+    } else {
+        &asking.os
+    };
+    println!(
+        "\"{}\" ({os}) asks to sign in to this account with the code {}; it asked at {}.",
+        asking.device_name,
+        asking.user_code,
+        words::unix_moment(asking.requested_at)
+    );
+    if !yes
+        && !confirmed("Approve only if this is your own device, asking now. Type yes to approve:")?
+    {
+        bail!("not approved; the device keeps waiting until its code expires");
+    }
+    service
+        .approve_device(&asking.user_code)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "approved: the device showing {} is signing in to this account now",
+        asking.user_code
+    );
     Ok(0)
 }
 
@@ -762,7 +832,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             device_code,
             ..
         } => login(home_of(cli.home)?, server_url, account, device_code).await,
-        Command::Approve { code } => approve(home_of(cli.home)?, code).await,
+        Command::Approve { code, yes } => approve(home_of(cli.home)?, code, yes).await,
         Command::Agreements {
             accept,
             adult,

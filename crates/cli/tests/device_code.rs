@@ -40,8 +40,15 @@ fn a_new_pc_signs_in_with_a_code_approved_from_another() {
     assert!(first.contains(&format!("nubo approve {code}")), "{first}");
     assert!(first.contains(&format!("/device?code={code}")), "{first}");
 
-    let out = a.ok(&["approve", &code.to_lowercase()]);
-    assert!(out.contains("approved"), "{out}");
+    // Which device asks comes first; without --yes it asks, and anything
+    // but "yes" leaves the device waiting.
+    let out = a.run_with_stdin(&["approve", &code], "no\n");
+    assert!(!out.status.success());
+    let shown = String::from_utf8_lossy(&out.stdout);
+    let asking = format!("\"pc-c\" ({}) asks to sign in", std::env::consts::OS);
+    assert!(shown.contains(&asking), "{shown}");
+    let out = a.ok(&["approve", &code.to_lowercase(), "--yes"]);
+    assert!(out.contains(&asking) && out.contains("approved"), "{out}");
     // Bounded: the client polls every 5 s.
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
@@ -82,4 +89,31 @@ fn a_new_pc_signs_in_with_a_code_approved_from_another() {
     c.ok(&["folder", "add", c.root.to_str().unwrap()]);
     c.sync();
     assert_eq!(c.read("hello.txt").unwrap(), b"from A");
+}
+
+#[test]
+fn wrong_passwords_in_a_row_get_a_time_to_try_again() {
+    let service = Service::start();
+    let c = Client::blank("pc-c");
+    let login = |password: &str| {
+        let out = c.run_with_stdin(
+            &["login", &service.url, "demo", "--password-stdin"],
+            &format!("{password}\n"),
+        );
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // Five are free; past them each wait doubles, so one of the next few
+    // tries comes within its wait however slowly they come.
+    let mut refused = None;
+    for _ in 0..15 {
+        let err = login("a guess");
+        if err.contains("too many sign-in attempts") {
+            refused = Some(err);
+            break;
+        }
+        assert!(err.contains("password is wrong"), "{err}");
+    }
+    let err = refused.expect("guessing was never slowed down");
+    assert!(err.contains("try again at 20"), "{err}");
 }

@@ -102,14 +102,16 @@ fn a_full_disk_on_the_service_refuses_whole_writes_and_uploads_resume_when_it_ha
             2 * MB as usize
         );
     }
-    // The service holds only whole chunks: no half-written object left.
+    // The service holds only whole chunks: no half-written object left
+    // (an account's chunk is `<hash>.<nonce>`, its pack `<nonce>`).
+    let hex = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_hexdigit());
     for f in walk_files(&data.join("chunks")) {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(
-            name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit()),
-            "a stray file in the chunk store: {}",
-            f.display()
-        );
+        let whole = match name.split_once('.') {
+            Some((hash, nonce)) => hex(hash, 64) && hex(nonce, 32),
+            None => hex(&name, 32),
+        };
+        assert!(whole, "a stray file in the chunk store: {}", f.display());
     }
     // Files that made it are whole on B.
     b.sync();

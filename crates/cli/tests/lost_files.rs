@@ -705,6 +705,50 @@ fn a_time_before_1970_is_kept() {
     assert_eq!(got, when);
 }
 
+/// Smaller: the exec bit is kept: a script made executable on A runs on B,
+/// set or cleared later by `chmod` alone (same content), and a file that
+/// never had it does not get it.
+#[test]
+#[ignore = "needs root and its own mount namespace: see the module's doc"]
+fn the_exec_bit_is_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |c: &Client, rel: &str| {
+        std::fs::metadata(c.path(rel)).unwrap().permissions().mode() & 0o777
+    };
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    a.write("run.sh", "#!/bin/sh\necho hi\n");
+    a.write("notes.txt", "plain");
+    chmod(&a.path("run.sh"), 0o755);
+    a.sync();
+    b.sync();
+    assert_eq!(mode(&b, "run.sh") & 0o111, 0o111, "B's copy cannot be run");
+    assert_eq!(
+        mode(&b, "notes.txt") & 0o111,
+        0,
+        "B's plain file became executable"
+    );
+    // chmod alone, on B this time: the same content, another bit.
+    chmod(&b.path("run.sh"), 0o644);
+    chmod(&b.path("notes.txt"), 0o700);
+    b.sync();
+    a.sync();
+    assert_eq!(
+        mode(&a, "run.sh") & 0o111,
+        0,
+        "A's script kept its exec bit"
+    );
+    assert_eq!(
+        mode(&a, "notes.txt") & 0o100,
+        0o100,
+        "A's notes did not get it"
+    );
+    assert_eq!(
+        a.read("run.sh").as_deref(),
+        Some(&b"#!/bin/sh\necho hi\n"[..])
+    );
+}
+
 /// Smaller: names that are not valid UTF-8 (legal on Linux) sync, and the
 /// other PC gets the very same bytes; a valid name holding the reserved
 /// characters of their spelling is not mistaken for one.
@@ -810,5 +854,35 @@ fn an_unmounted_bind_mount_is_not_read_as_deleted() {
         42,
         "B lost the bind mount's files (its trash: {:?})",
         b.trash()
+    );
+}
+
+/// The longest names a disk holds, of bytes that are not UTF-8 (each takes
+/// 4 bytes in the service's spelling): they reach the other PC too.
+#[test]
+#[ignore = "needs root and its own mount namespace: see the module's doc"]
+fn the_longest_names_that_are_not_utf8_sync_too() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+    let service = Service::start();
+    let (a, b) = (Client::new(&service, "pc-a"), Client::new(&service, "pc-b"));
+    let mut file = vec![0xe9u8; 251];
+    file.extend_from_slice(b".txt");
+    let (file, folder) = (
+        OsString::from_vec(file),
+        OsString::from_vec(vec![0xff; 255]),
+    );
+    std::fs::write(a.root.join(&file), "a long latin-1 name").unwrap();
+    std::fs::create_dir(a.root.join(&folder)).unwrap();
+    std::fs::write(a.root.join(&folder).join(&file), "inside").unwrap();
+    a.sync();
+    b.sync();
+    assert_eq!(
+        std::fs::read(b.root.join(&file)).unwrap(),
+        b"a long latin-1 name"
+    );
+    assert_eq!(
+        std::fs::read(b.root.join(&folder).join(&file)).unwrap(),
+        b"inside"
     );
 }

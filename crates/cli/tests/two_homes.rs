@@ -529,6 +529,37 @@ fn expired_access_tokens_are_refreshed_even_by_concurrent_transfers() {
     a.sync();
 }
 
+/// The app and a `nubo` command on one home at once, both signed in with
+/// the tokens the home kept (here two engines of one home in the test's
+/// process, as two processes hold them). The first to need a refresh spends
+/// the refresh token; the second must take over its new tokens, not send
+/// the spent one, which the service takes for a stolen token and answers
+/// by signing the device out.
+#[test]
+fn two_processes_on_one_home_refresh_without_signing_the_device_out() {
+    let ttl = TOKEN_LIFE.as_secs().to_string();
+    let service = Service::start_with(&["--demo", "--access-ttl", &ttl]);
+    let a = Client::new(&service, "pc-a");
+    let home = nubo_engine::Home::new(a.home.clone()).unwrap();
+    let app = nubo_engine::Engine::open(home.clone()).unwrap();
+    let command = nubo_engine::Engine::open(home).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    expire();
+    rt.block_on(app.remote().account())
+        .expect("the app refreshes its expired sign-in");
+    rt.block_on(command.remote().account())
+        .expect("the command, holding the spent refresh token, was refused");
+    // The device is still signed in, for both and for the next command.
+    expire();
+    rt.block_on(app.remote().account())
+        .expect("the app was signed out");
+    a.write("after.txt", "still signed in");
+    a.sync();
+}
+
 /// `sync --once` on `c`, which must succeed; once its transfers have
 /// `begun`, the service stalls until the access token has expired, with two
 /// requests at least waiting on it: they meet the expiry at once.

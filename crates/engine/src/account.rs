@@ -23,6 +23,12 @@ use crate::report::{LastPass, NetCause, Notice, PassOutcome, Storage, Upcoming};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginProblem {
     WrongCredentials,
+    /// Too many wrong passwords for this account or from this address (or
+    /// too many requests): the service takes the next try at `retry_at`
+    /// (Unix seconds).
+    TooManyAttempts {
+        retry_at: i64,
+    },
     Unreachable,
     BadCertificate,
     /// Plain `http://` to another machine.
@@ -42,6 +48,12 @@ fn login_error(server: &str, e: RemoteError) -> anyhow::Error {
         RemoteError::Api(a) if a.code == ErrorCode::InvalidCredentials => {
             (LoginProblem::WrongCredentials, "the account ID, phone number or password is wrong".to_string())
         }
+        RemoteError::Api(a) if a.code == ErrorCode::TooManyAttempts => (
+            LoginProblem::TooManyAttempts {
+                retry_at: a.retry_at.unwrap_or_default(),
+            },
+            format!("sign-in refused for now: {}", a.message),
+        ),
         e @ RemoteError::Network {
             cause: NetCause::Certificate,
             ..

@@ -62,6 +62,14 @@ ALTER TABLE local ADD COLUMN dev INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE synced ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE synced ADD COLUMN dev INTEGER NOT NULL DEFAULT 0;
 "#,
+    // The exec bit of files on each side and in the merge base (0 in rows
+    // written before: an executable file is read once more and sends its
+    // bit to the service).
+    r#"
+ALTER TABLE local ADD COLUMN exec INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE synced ADD COLUMN exec INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE remote ADD COLUMN exec INTEGER NOT NULL DEFAULT 0;
+"#,
     // What the engine reports, stored as data (`report`): recent changes
     // as `RecordedChange` JSON with a time and a device, conflicts with
     // theirs, and the meta rows that held sentences as JSON. Rows written
@@ -200,6 +208,7 @@ pub struct RemoteRow {
     pub size: u64,
     pub hash: String,
     pub mtime_ms: i64,
+    pub exec: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -574,7 +583,7 @@ impl StateDb {
     pub fn load_local(&self, folder: FolderId) -> DbResult<Tree<LocalEntry>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT path, kind, size, mtime_ns, inode, hash, ctime_ns, dev FROM local WHERE folder = ?1",
+            "SELECT path, kind, size, mtime_ns, inode, hash, ctime_ns, dev, exec FROM local WHERE folder = ?1",
         )?;
         let rows = stmt.query_map([folder], |r| {
             Ok((
@@ -587,6 +596,7 @@ impl StateDb {
                         inode: r.get::<_, i64>(4)? as u64,
                         ctime_ns: r.get(6)?,
                         dev: r.get::<_, i64>(7)? as u64,
+                        exec: r.get(8)?,
                     },
                     hash: r.get(5)?,
                 },
@@ -621,7 +631,7 @@ impl StateDb {
 
     pub fn load_synced(&self, folder: FolderId) -> DbResult<Tree<SyncedEntry>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT path, kind, node, rev, hash, size, mtime_ns, inode, ctime_ns, dev FROM synced WHERE folder = ?1")?;
+        let mut stmt = conn.prepare_cached("SELECT path, kind, node, rev, hash, size, mtime_ns, inode, ctime_ns, dev, exec FROM synced WHERE folder = ?1")?;
         let rows = stmt.query_map([folder], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -636,6 +646,7 @@ impl StateDb {
                         inode: r.get::<_, i64>(7)? as u64,
                         ctime_ns: r.get(8)?,
                         dev: r.get::<_, i64>(9)? as u64,
+                        exec: r.get(10)?,
                     },
                 },
             ))
@@ -701,7 +712,7 @@ impl StateDb {
     pub fn remote_rows(&self) -> DbResult<Vec<RemoteRow>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, parent, name, kind, rev, size, hash, mtime_ms FROM remote",
+            "SELECT id, parent, name, kind, rev, size, hash, mtime_ms, exec FROM remote",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(RemoteRow {
@@ -713,6 +724,7 @@ impl StateDb {
                 size: r.get::<_, i64>(5)? as u64,
                 hash: r.get(6)?,
                 mtime_ms: r.get(7)?,
+                exec: r.get(8)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -837,8 +849,8 @@ fn apply(c: &Connection, folder: FolderId, change: &Change<'_>) -> DbResult<()> 
         Change::Remote(n) => {
             cached(
                 c,
-                "INSERT OR REPLACE INTO remote (id, parent, name, kind, rev, size, hash, mtime_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![n.id, n.parent, n.name, node_kind(n.kind), n.rev, n.size as i64, n.hash, n.mtime_ms],
+                "INSERT OR REPLACE INTO remote (id, parent, name, kind, rev, size, hash, mtime_ms, exec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![n.id, n.parent, n.name, node_kind(n.kind), n.rev, n.size as i64, n.hash, n.mtime_ms, n.exec],
             )?;
         }
         Change::RemoveRemoteSubtree { id, .. } => {
@@ -852,8 +864,8 @@ fn apply(c: &Connection, folder: FolderId, change: &Change<'_>) -> DbResult<()> 
         Change::Local(path, e) => {
             cached(
                 c,
-                "INSERT OR REPLACE INTO local (folder, path, kind, size, mtime_ns, inode, hash, ctime_ns, dev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![folder, path, kind_str(e.kind), e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64, e.hash, e.stat.ctime_ns, e.stat.dev as i64],
+                "INSERT OR REPLACE INTO local (folder, path, kind, size, mtime_ns, inode, hash, ctime_ns, dev, exec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![folder, path, kind_str(e.kind), e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64, e.hash, e.stat.ctime_ns, e.stat.dev as i64, e.stat.exec],
             )?;
         }
         Change::RemoveLocal(path) => {
@@ -873,8 +885,8 @@ fn apply(c: &Connection, folder: FolderId, change: &Change<'_>) -> DbResult<()> 
         Change::Synced(path, e) => {
             cached(
                 c,
-                "INSERT OR REPLACE INTO synced (folder, path, kind, node, rev, hash, size, mtime_ns, inode, ctime_ns, dev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![folder, path, kind_str(e.kind), e.node, e.rev, e.hash, e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64, e.stat.ctime_ns, e.stat.dev as i64],
+                "INSERT OR REPLACE INTO synced (folder, path, kind, node, rev, hash, size, mtime_ns, inode, ctime_ns, dev, exec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![folder, path, kind_str(e.kind), e.node, e.rev, e.hash, e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64, e.stat.ctime_ns, e.stat.dev as i64, e.stat.exec],
             )?;
         }
         Change::RemoveSynced(path) => {

@@ -22,7 +22,7 @@ use crate::home::{Config, FolderConfig, Home, ROOT_MARKER};
 use crate::ignore_rules::IgnoreRules;
 use crate::planner::{self, PlanOptions};
 use crate::problem::{OpFailure, Problem};
-use crate::remote::{AccountRemote, HttpRemote, Remote, RemoteError};
+use crate::remote::{AccountRemote, HttpRemote, Remote, RemoteError, SharedTokens};
 use crate::remote_tree;
 use crate::report::{
     Failure, LastPass, Notice, PassOutcome, PendingDocument, RootProblem, Storage,
@@ -151,15 +151,23 @@ impl Engine {
         let tokens = credentials::load(&home, &config)?;
         let save_home = home.clone();
         let save_config = config.clone();
-        let http = Arc::new(HttpRemote::new(
-            &server,
-            tokens,
-            Arc::new(move |t| {
-                if let Err(e) = credentials::save(&save_home, &save_config, t) {
-                    tracing::error!("could not keep the refreshed sign-in: {e:#}");
-                }
-            }),
-        ));
+        let (load_home, load_config) = (home.clone(), config.clone());
+        let shared = SharedTokens {
+            lock: home.refresh_lock_path(),
+            load: Arc::new(move || credentials::load(&load_home, &load_config).ok()),
+        };
+        let http = Arc::new(
+            HttpRemote::new(
+                &server,
+                tokens,
+                Arc::new(move |t| {
+                    if let Err(e) = credentials::save(&save_home, &save_config, t) {
+                        tracing::error!("could not keep the refreshed sign-in: {e:#}");
+                    }
+                }),
+            )
+            .shared_with(shared),
+        );
         let fs = Arc::new(RealFs {
             fallback_trash: home.trash_dir(),
         });

@@ -719,10 +719,7 @@ async fn download(
         if whole.finalize().to_hex().as_str() != manifest.hash {
             return Err(OpError::Refused(Refusal::HashMismatch(rel.to_string())));
         }
-        // 0: the writer did not say (times before 1970 are negative).
-        if remote.mtime_ms != 0 {
-            temp.set_modified(remote.mtime_ms)?;
-        }
+        as_the_writer_had_it(temp.as_mut(), remote)?;
         temp.finish()?;
         place(ctx, rel, &temp_path, expect)
     }
@@ -739,6 +736,18 @@ async fn download(
         }),
         vec![Change::Local(rel, &local), Change::Synced(rel, &synced)],
     )
+}
+
+/// A downloaded file gets its writer's exec bit and modification time (0:
+/// the writer did not say; times before 1970 are negative).
+fn as_the_writer_had_it(temp: &mut dyn TempSink, remote: &RemoteEntry) -> io::Result<()> {
+    if remote.exec {
+        temp.set_executable(true)?;
+    }
+    if remote.mtime_ms != 0 {
+        temp.set_modified(remote.mtime_ms)?;
+    }
+    Ok(())
 }
 
 /// The commit of `rel`'s content as read (`digest`, with the file's `stat`).
@@ -765,6 +774,7 @@ fn commit_request(
             })
             .collect(),
         mtime_ms: stat.mtime_ns.div_euclid(1_000_000),
+        exec: stat.exec,
     }
 }
 

@@ -19,6 +19,8 @@ pub trait TempSink: Send {
     /// Gives the file the modification time it had where it was written
     /// (milliseconds since 1970), as rsync -a and Syncthing do.
     fn set_modified(&mut self, mtime_ms: i64) -> io::Result<()>;
+    /// Whoever may read the file may run it too (`exec`), or nobody may.
+    fn set_executable(&mut self, exec: bool) -> io::Result<()>;
     /// Flushes and fsyncs; the content is durable after this.
     fn finish(self: Box<Self>) -> io::Result<()>;
     fn path(&self) -> &Path;
@@ -90,6 +92,7 @@ pub fn stat_of(meta: &fs::Metadata) -> FileStat {
             inode: meta.ino(),
             ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
             dev: meta.dev(),
+            exec: meta.is_file() && meta.mode() & 0o100 != 0,
         }
     }
     #[cfg(not(unix))]
@@ -135,6 +138,26 @@ impl TempSink for RealTemp {
             std::time::UNIX_EPOCH - offset
         };
         self.file.set_modified(at)
+    }
+    fn set_executable(&mut self, exec: bool) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mut perms = self.file.metadata()?.permissions();
+            let mode = perms.mode();
+            let mode = if exec {
+                mode | (mode & 0o444) >> 2
+            } else {
+                mode & !0o111
+            };
+            perms.set_mode(mode);
+            self.file.set_permissions(perms)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = exec;
+            Ok(())
+        }
     }
     fn finish(self: Box<Self>) -> io::Result<()> {
         self.file.sync_all()

@@ -128,12 +128,18 @@ pub struct Home {
 }
 
 impl Home {
+    /// The home, made if missing. It holds the account's sign-in, its file
+    /// list and logs: only this user may enter it (0700), and the state
+    /// database is made 0600 before SQLite creates it (its journal files
+    /// take the same mode).
     pub fn new(dir: impl Into<PathBuf>) -> anyhow::Result<Self> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir)
+        private_dir(&dir)
             .with_context(|| format!("cannot create the Nubo home {}", dir.display()))?;
         let dir = dir.canonicalize()?;
-        Ok(Home { dir })
+        let home = Home { dir };
+        private_file(&home.db_path())?;
+        Ok(home)
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -147,6 +153,10 @@ impl Home {
     }
     pub fn credentials_path(&self) -> PathBuf {
         self.dir.join("credentials.json")
+    }
+    /// Held by the process refreshing the sign-in (`remote::SharedTokens`).
+    pub fn refresh_lock_path(&self) -> PathBuf {
+        self.dir.join("refresh.lock")
     }
     pub fn trash_dir(&self) -> PathBuf {
         self.dir.join("trash")
@@ -201,9 +211,51 @@ impl Home {
         write_atomic(
             &self.config_path(),
             serde_json::to_string_pretty(config)?.as_bytes(),
-            false,
+            true,
         )
     }
+}
+
+/// A folder only this user may enter (0700 on Unix), made with its parents
+/// when missing; one that exists is narrowed to that (never widened).
+pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    #[cfg(unix)]
+    narrow(dir, 0o700)?;
+    Ok(())
+}
+
+/// A file only this user may read (0600 on Unix): made empty when
+/// missing, narrowed when it exists.
+pub fn private_file(path: &Path) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    #[cfg(unix)]
+    narrow(path, 0o600)?;
+    Ok(())
+}
+
+/// Takes from `path` every permission `mode` does not give.
+#[cfg(unix)]
+fn narrow(path: &Path, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let now = std::fs::metadata(path)?.permissions().mode() & 0o777;
+    if now & !mode != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(now & mode))
+            .with_context(|| format!("cannot make {} private", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Temp file, fsync, rename: a crash leaves the old file or the new one.

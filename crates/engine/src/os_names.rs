@@ -1,19 +1,14 @@
 //! Names on the disk are bytes (on Linux any bytes but `/` and NUL); names
 //! on the service are UTF-8. A name that is not valid UTF-8 is synced under
-//! a reversible spelling (`nubo_protocol::spelling`), so that another Linux
-//! PC gets the very same bytes. This module turns disk names and paths into
-//! spellings and back.
+//! a reversible spelling (`nubo_protocol::spelling`, shared with the service,
+//! which bounds a name by the bytes it stands for), so that another Linux PC
+//! gets the very same bytes. This module turns names and paths on the disk
+//! into spellings and back.
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
-pub use nubo_protocol::spelling::{decode, encode, is_canonical};
-
-/// Whether a name needs a spelling of its own (it holds a reserved
-/// character, so its bytes on disk differ from the string).
-pub fn needs_spelling(name: &str) -> bool {
-    nubo_protocol::spelling::is_spelled(name)
-}
+pub use nubo_protocol::spelling::{decode, encode, is_canonical, needs_spelling};
 
 /// A name on the disk as the service spells it.
 pub fn from_os(name: &OsStr) -> String {
@@ -62,21 +57,5 @@ mod tests {
         let p = join(Path::new("/r"), &format!("d/{}", encode(b"x\xff")));
         use std::os::unix::ffi::OsStrExt;
         assert_eq!(p.as_os_str().as_bytes(), b"/r/d/x\xff");
-    }
-
-    /// Found in review: a name in an old encoding (GBK, 32 characters: 64
-    /// bytes on disk) is spelled in 256 bytes; its limit is its length on
-    /// disk, so the service takes it.
-    #[test]
-    fn a_legacy_encoded_name_fits_as_it_fits_the_disk() {
-        let on_disk: Vec<u8> = std::iter::repeat_n([0xD6u8, 0xD0], 32)
-            .take(32)
-            .flatten()
-            .collect();
-        let spelled = encode(&on_disk);
-        assert!(spelled.len() > 255);
-        assert_eq!(nubo_protocol::names::check_name(&spelled), Ok(()));
-        let too_long = encode(&vec![0xD6u8; 256]);
-        assert!(nubo_protocol::names::check_name(&too_long).is_err());
     }
 }

@@ -371,7 +371,11 @@ fn local_change(s: Option<&SyncedEntry>, l: Option<&LocalEntry>) -> Change {
         (None, Some(_)) => Change::Created,
         (Some(_), None) => Change::Deleted,
         (Some(s), Some(l)) if s.kind != l.kind => Change::Replaced,
-        (Some(s), Some(l)) if l.kind == Kind::File && l.hash != s.hash => Change::Modified,
+        (Some(s), Some(l))
+            if l.kind == Kind::File && (l.hash != s.hash || l.stat.exec != s.stat.exec) =>
+        {
+            Change::Modified
+        }
         _ => Change::Unchanged,
     }
 }
@@ -382,7 +386,10 @@ fn remote_change(s: Option<&SyncedEntry>, r: Option<&RemoteEntry>) -> Change {
         (None, Some(_)) => Change::Created,
         (Some(_), None) => Change::Deleted,
         (Some(s), Some(r)) if s.kind != r.kind => Change::Replaced,
-        (Some(s), Some(r)) if r.node != s.node || r.kind == Kind::File && r.hash != s.hash => {
+        (Some(s), Some(r))
+            if r.node != s.node
+                || r.kind == Kind::File && (r.hash != s.hash || r.exec != s.stat.exec) =>
+        {
             Change::Modified
         }
         _ => Change::Unchanged,
@@ -531,13 +538,16 @@ impl Planner<'_> {
     ) -> Option<Op> {
         // Both sides hold the same thing: never a conflict, at most a new base.
         if let (Some(l), Some(r)) = (l, r) {
-            if l.kind == r.kind && (l.kind == Kind::Dir || l.hash == r.hash) {
+            if l.kind == r.kind
+                && (l.kind == Kind::Dir || l.hash == r.hash && l.stat.exec == r.exec)
+            {
                 let entry = synced_from(r, l);
                 let same = s.is_some_and(|s| {
                     s.kind == entry.kind
                         && s.node == entry.node
                         && s.rev == entry.rev
                         && s.hash == entry.hash
+                        && s.stat.exec == entry.stat.exec
                 });
                 return (!same).then(|| Op::RecordSynced {
                     path: path.clone(),

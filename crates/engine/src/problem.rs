@@ -75,6 +75,7 @@ impl From<nubo_protocol::names::NameProblem> for NameRule {
             P::Separator => NameRule::Separator,
             P::Nul => NameRule::Nul,
             P::TooLong => NameRule::TooLong,
+            P::NotASpelling => NameRule::NotASpelling,
         }
     }
 }

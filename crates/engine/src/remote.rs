@@ -12,8 +12,8 @@ use nubo_protocol::{
     CommitBatchResponse, CommitRequest, DeclineRequest, DeleteRequest, DeviceCodeRequest,
     DeviceCodeResponse, DeviceList, DeviceTokenRequest, ErrorCode, FetchChunksRequest,
     LoginRequest, Manifest, MissingChunksRequest, MissingChunksResponse, MkdirRequest, MoveRequest,
-    Node, NodeId, PasswordChange, PushEvent, RefreshRequest, RestoreRequest, RestoreResponse,
-    TokenResponse, TrashList, VersionList, WithdrawRequest,
+    Node, NodeId, PasswordChange, PendingSignIn, PushEvent, RefreshRequest, RestoreRequest,
+    RestoreResponse, TokenResponse, TrashList, VersionList, WithdrawRequest,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -143,6 +143,14 @@ pub trait AccountRemote: Send + Sync {
     async fn withdraw(&self, id: &str) -> RemoteResult<AgreementStatus>;
     /// Approves a device-code sign-in into this account.
     async fn approve_device(&self, user_code: &str) -> RemoteResult<()>;
+    /// The device waiting with a sign-in code, to show before approving it.
+    async fn waiting_sign_in(&self, user_code: &str) -> RemoteResult<PendingSignIn> {
+        let _ = user_code;
+        Err(RemoteError::Api(ApiError::new(
+            ErrorCode::NotFound,
+            "this service cannot show waiting sign-ins",
+        )))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -154,6 +162,19 @@ pub struct Tokens {
 /// Called with new tokens after each refresh, to keep them.
 pub type TokenSaver = Arc<dyn Fn(&Tokens) + Send + Sync>;
 
+/// Tokens kept where other processes of the same home read them too (the
+/// app and a `nubo` command at once). A refresh token works once: a
+/// process holding one another process already spent would sign the
+/// device out with it. So a refresh takes the home's lock file first, and
+/// takes over tokens another process refreshed meanwhile.
+#[derive(Clone)]
+pub struct SharedTokens {
+    /// Locked (`File::lock`) for the whole of a refresh.
+    pub lock: std::path::PathBuf,
+    /// The tokens as kept now.
+    pub load: Arc<dyn Fn() -> Option<Tokens> + Send + Sync>,
+}
+
 pub struct HttpRemote {
     base: String,
     client: reqwest::Client,
@@ -162,6 +183,7 @@ pub struct HttpRemote {
     /// refreshes with the same one would sign the device out.
     refreshing: tokio::sync::Mutex<()>,
     save: TokenSaver,
+    shared: Option<SharedTokens>,
 }
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -434,7 +456,14 @@ impl HttpRemote {
             tokens: Mutex::new(tokens),
             refreshing: tokio::sync::Mutex::new(()),
             save,
+            shared: None,
         }
+    }
+
+    /// Refreshes in turn with other processes keeping the same tokens.
+    pub fn shared_with(mut self, shared: SharedTokens) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     pub fn base_url(&self) -> &str {
@@ -456,6 +485,16 @@ impl HttpRemote {
         if self.access() != stale_access {
             return Ok(());
         }
+        let _one_process_at_a_time = match &self.shared {
+            Some(shared) => {
+                let lock = lock_for_refresh(&shared.lock).await;
+                if self.took_over_refreshed(shared) {
+                    return Ok(());
+                }
+                lock
+            }
+            None => None,
+        };
         let refresh = self
             .tokens
             .lock()
@@ -484,6 +523,20 @@ impl HttpRemote {
         (self.save)(&tokens);
         *self.tokens.lock().unwrap_or_else(|p| p.into_inner()) = tokens;
         Ok(())
+    }
+
+    /// Takes the kept tokens if another process refreshed since this one
+    /// read them; whether it did.
+    fn took_over_refreshed(&self, shared: &SharedTokens) -> bool {
+        let Some(kept) = (shared.load)() else {
+            return false;
+        };
+        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.refresh == tokens.refresh {
+            return false;
+        }
+        *tokens = kept;
+        true
     }
 
     /// Sends with the access token; on 401 refreshes and retries. Twice at
@@ -781,6 +834,15 @@ impl AccountRemote for HttpRemote {
     async fn restore(&self, req: &RestoreRequest) -> RemoteResult<RestoreResponse> {
         self.json(Method::POST, "/v1/restore", to_json(req)).await
     }
+    async fn waiting_sign_in(&self, user_code: &str) -> RemoteResult<PendingSignIn> {
+        let c: String = url::form_urlencoded::byte_serialize(user_code.as_bytes()).collect();
+        self.json(
+            Method::GET,
+            &format!("/v1/auth/device/waiting?code={c}"),
+            Body::None,
+        )
+        .await
+    }
     async fn approve_device(&self, user_code: &str) -> RemoteResult<()> {
         let req = ApproveRequest {
             user_code: user_code.to_string(),
@@ -801,5 +863,34 @@ impl AccountRemote for HttpRemote {
         self.send(Method::POST, "/v1/account/cancel", to_json(req))
             .await?;
         Ok(())
+    }
+}
+
+/// The home's refresh lock, held while the returned file is open; `None`
+/// where it cannot be taken (the home's folder unwritable), and the refresh
+/// goes ahead alone, as before there was a lock. Waiting for it blocks, so
+/// it waits on a blocking thread.
+async fn lock_for_refresh(path: &std::path::Path) -> Option<std::fs::File> {
+    let path = path.to_path_buf();
+    let locked = tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await;
+    match locked {
+        Ok(Ok(file)) => Some(file),
+        Ok(Err(e)) => {
+            tracing::warn!("cannot take the home's sign-in lock: {e}");
+            None
+        }
+        Err(e) => {
+            tracing::warn!("cannot take the home's sign-in lock: {e}");
+            None
+        }
     }
 }

@@ -85,6 +85,7 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
                     size: r.size,
                     hash: r.hash.clone(),
                     mtime_ms: r.mtime_ms,
+                    exec: r.exec,
                 },
             );
             if r.kind == Kind::Dir {
@@ -109,6 +110,7 @@ mod tests {
             size: 0,
             hash: String::new(),
             mtime_ms: 0,
+            exec: false,
         }
     }
 

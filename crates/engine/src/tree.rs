@@ -29,6 +29,8 @@ pub struct FileStat {
     /// The device holding it: a folder whose device changed is a mount
     /// that came or went.
     pub dev: u64,
+    /// A file its owner may run (the owner's exec bit); false for folders.
+    pub exec: bool,
 }
 
 impl FileStat {
@@ -64,6 +66,8 @@ pub struct RemoteEntry {
     pub hash: String,
     /// The file's modification time as its writer had it (0: unknown).
     pub mtime_ms: i64,
+    /// The writer's exec bit.
+    pub exec: bool,
 }
 
 /// The last state both sides agreed on: the merge base.

@@ -57,6 +57,7 @@ impl<'a> Arbitrary<'a> for Row {
             size: 0,
             hash: String::new(),
             mtime_ms: 0,
+            exec: false,
         }))
     }
 }

@@ -113,6 +113,12 @@ pub struct CodeSignIn {
 #[serde(rename_all = "snake_case")]
 pub enum SignInProblem {
     WrongCredentials,
+    /// Too many wrong passwords for the account or from this address: the
+    /// service takes the next try at `retry_at` (Unix seconds).
+    TooManyAttempts {
+        #[ts(type = "number")]
+        retry_at: i64,
+    },
     Unreachable,
     BadCertificate,
     InsecureAddress,

@@ -14,18 +14,23 @@ pub type NodeId = i64;
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct LoginRequest {
     /// An account ID or a phone number.
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub login: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 1024))]
     pub password: String,
     /// Shown in the account's device list, e.g. the host name.
+    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
     pub device_name: String,
     /// The device's operating system, for the device list (`linux`, `windows`, `macos`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
     pub os: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct RefreshRequest {
+    #[cfg_attr(feature = "openapi", schema(max_length = 128))]
     pub refresh_token: String,
 }
 
@@ -48,6 +53,8 @@ pub struct AccountInfo {
     /// The node id of the account's top folder.
     pub root_id: NodeId,
     pub quota_bytes: u64,
+    /// What counts against the quota: the live files (not the trash or
+    /// earlier versions), and chunks uploaded that no commit has used yet.
     pub used_bytes: u64,
 }
 
@@ -57,8 +64,10 @@ pub struct AccountInfo {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct DeviceCodeRequest {
     /// Shown in the account's device list once approved.
+    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
     pub device_name: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
     pub os: String,
 }
 
@@ -83,6 +92,7 @@ pub struct DeviceCodeResponse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct DeviceTokenRequest {
+    #[cfg_attr(feature = "openapi", schema(max_length = 128))]
     pub device_code: String,
 }
 
@@ -90,14 +100,31 @@ pub struct DeviceTokenRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ApproveRequest {
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
     pub user_code: String,
+}
+
+/// A device waiting for its sign-in code to be approved, as whoever
+/// approves should see it first: is this my own device?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PendingSignIn {
+    pub user_code: String,
+    /// The name the device gave, e.g. its host name.
+    pub device_name: String,
+    /// `linux`, `windows`, `macos`, or empty when it did not say.
+    pub os: String,
+    /// When it asked (Unix seconds).
+    pub requested_at: i64,
 }
 
 /// `POST /v1/account/password`: a signed-in user changes the password.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct PasswordChange {
+    #[cfg_attr(feature = "openapi", schema(max_length = 1024))]
     pub current: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 1024))]
     pub new: String,
     /// Also sign out every other device of the account (this one stays).
     #[serde(default)]
@@ -127,6 +154,10 @@ pub struct AccountSummary {
     /// Earlier versions kept, and their bytes.
     pub versions: u64,
     pub version_bytes: u64,
+    /// Bytes uploaded that no file uses yet (an upload under way, or one
+    /// left unfinished): deleted too.
+    #[serde(default)]
+    pub pending_bytes: u64,
     /// The items at the top of the account, largest first (at most 100).
     pub top: Vec<TopItem>,
 }
@@ -136,6 +167,7 @@ pub struct AccountSummary {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CancelRequest {
     /// The account ID, typed by the user as confirmation.
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub confirm: String,
 }
 
@@ -229,15 +261,19 @@ pub enum AgeConfirmation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AcceptItem {
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub id: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub version: String,
     /// The language the user read it in.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub locale: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AcceptRequest {
+    #[cfg_attr(feature = "openapi", schema(max_items = 32))]
     pub acceptances: Vec<AcceptItem>,
     /// Required: the service refuses an acceptance without it.
     pub age: Option<AgeConfirmation>,
@@ -268,6 +304,7 @@ pub struct Acceptance {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct DeclineRequest {
+    #[cfg_attr(feature = "openapi", schema(max_items = 32))]
     pub documents: Vec<AcceptItem>,
 }
 
@@ -275,6 +312,7 @@ pub struct DeclineRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct WithdrawRequest {
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub id: String,
 }
 
@@ -321,6 +359,9 @@ pub struct Node {
     /// Modification time the uploader reported, Unix milliseconds. Informational:
     /// clocks of different machines are never compared.
     pub mtime_ms: i64,
+    /// A file its owner may run (the uploader's exec bit).
+    #[serde(default)]
+    pub exec: bool,
 }
 
 /// `GET /v1/changes?cursor=N`: the current state of every node changed after `cursor`.
@@ -337,6 +378,7 @@ pub struct ChangesResponse {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct MkdirRequest {
     pub parent: NodeId,
+    #[cfg_attr(feature = "openapi", schema(max_length = 1020))]
     pub name: String,
 }
 
@@ -344,6 +386,10 @@ pub struct MkdirRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ChunkRef {
     /// BLAKE3 of the chunk, hex.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 64, max_length = 64, pattern = "^[0-9a-f]{64}$")
+    )]
     pub hash: String,
     pub size: u64,
 }
@@ -354,20 +400,27 @@ pub struct ChunkRef {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CommitRequest {
     pub parent: NodeId,
+    #[cfg_attr(feature = "openapi", schema(max_length = 1020))]
     pub name: String,
     pub node: Option<NodeId>,
     /// Required with `node`: the revision this content was based on.
     pub base_rev: Option<i64>,
     pub size: u64,
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub hash: String,
+    #[cfg_attr(feature = "openapi", schema(max_items = 150000))]
     pub chunks: Vec<ChunkRef>,
     pub mtime_ms: i64,
+    /// A file its owner may run; the node keeps it with this revision.
+    #[serde(default)]
+    pub exec: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct MoveRequest {
     pub parent: NodeId,
+    #[cfg_attr(feature = "openapi", schema(max_length = 1020))]
     pub name: String,
 }
 
@@ -400,6 +453,7 @@ pub const MAX_BATCH: usize = 1000;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CommitBatchRequest {
+    #[cfg_attr(feature = "openapi", schema(max_items = 1000))]
     pub commits: Vec<CommitRequest>,
 }
 
@@ -424,12 +478,35 @@ pub struct CommitResult {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct FetchChunksRequest {
+    #[cfg_attr(feature = "openapi", schema(max_items = 1000, value_type = Vec<ChunkHash>))]
     pub hashes: Vec<String>,
 }
+
+/// A chunk's name: its BLAKE3 hash in lower-case hex. Only for the
+/// OpenAPI document (requests carry plain strings).
+#[cfg(feature = "openapi")]
+pub struct ChunkHash;
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for ChunkHash {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(crate::limits::HASH_BYTES))
+            .max_length(Some(crate::limits::HASH_BYTES))
+            .pattern(Some("^[0-9a-f]{64}$"))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl ToSchema for ChunkHash {}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct MissingChunksRequest {
+    #[cfg_attr(feature = "openapi", schema(max_items = 1000, value_type = Vec<ChunkHash>))]
     pub hashes: Vec<String>,
 }
 
@@ -508,6 +585,7 @@ pub struct RestoreRequest {
     /// Restore into this folder instead of the old place.
     pub to_parent: Option<NodeId>,
     /// Under this name instead of the old one.
+    #[cfg_attr(feature = "openapi", schema(max_length = 1020))]
     pub to_name: Option<String>,
     /// With `rev` on a file that exists: add the old content as a new file
     /// beside it instead of making it the current version.

@@ -47,6 +47,13 @@ pub enum ErrorCode {
     /// The service's own disk is full (not the account's quota): the write
     /// was not applied; try again once its operator has freed space.
     ServiceFull,
+    /// The request is larger than the service takes: its body, or a list
+    /// in it (`limits`). Nothing was done.
+    TooLarge,
+    /// Too many attempts (sign-ins with a wrong password, sign-in codes,
+    /// requests without a token) from this address or for this account:
+    /// `retry_at` says when to try again.
+    TooManyAttempts,
     /// The service went back in time (restored from a backup): the client's
     /// cursor, or a change it made, is newer than the service's history.
     /// Nothing the client knows of the service can be trusted: it rebuilds
@@ -75,6 +82,8 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded | ErrorCode::ServiceFull => 507,
             ErrorCode::AccountFrozen => 423,
             ErrorCode::AccountDeleted | ErrorCode::HistoryRewound => 410,
+            ErrorCode::TooLarge => 413,
+            ErrorCode::TooManyAttempts => 429,
             ErrorCode::Internal => 500,
         }
     }
@@ -97,6 +106,9 @@ pub struct ApiError {
     /// unless someone signs in (Unix seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletes_at: Option<i64>,
+    /// With `too_many_attempts`: when to try again (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<i64>,
 }
 
 impl ApiError {
@@ -107,6 +119,7 @@ impl ApiError {
             pending: Vec::new(),
             missing: Vec::new(),
             deletes_at: None,
+            retry_at: None,
         }
     }
 }

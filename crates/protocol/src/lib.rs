@@ -7,6 +7,7 @@
 mod api;
 mod error;
 pub mod frames;
+pub mod limits;
 pub mod names;
 pub mod spelling;
 

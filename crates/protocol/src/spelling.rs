@@ -1,10 +1,21 @@
-//! How a name that is not valid UTF-8 on a disk crosses the wire: each
-//! byte that is not part of valid UTF-8 becomes one character of a reserved
-//! private-use block (U+10FC80 + the byte's low 7 bits, for bytes
-//! 0x80-0xFF). A valid name holding a character of that block is spelled
-//! byte by byte too, so no two names share a spelling; every other valid
-//! name is spelled as it is. A name's length limit is its length on disk
-//! (`disk_len`), not its spelling's.
+//! Names on the disk are bytes (on Linux any bytes but `/` and NUL); names
+//! on the service are UTF-8. A name that is not valid UTF-8 is synced under
+//! a reversible spelling, so that another Linux PC gets the very same bytes:
+//! each byte that is not part of valid UTF-8 becomes one character of a
+//! reserved private-use block (U+10FC80 + the byte's low 7 bits, for bytes
+//! 0x80-0xFF).
+//!
+//! No valid name can take another's spelling: a valid name that itself holds
+//! a character of that block is spelled with each of that character's bytes
+//! reserved too (it is read back the same). Every name of valid UTF-8 without
+//! such characters, which is every name anyone writes, is spelled as it is.
+//! A name that is not a spelling this module makes (its reserved characters
+//! spell bytes that are valid UTF-8) is refused by the service and the
+//! client alike (`names::check_name`).
+//!
+//! A reserved character takes 4 bytes in UTF-8 and stands for 1 byte on the
+//! disk, so a spelling is up to 4 times as long as the name it stands for
+//! (`limits::NAME_BYTES` against `limits::DISK_NAME_BYTES`).
 
 const BASE: u32 = 0x10FC80;
 
@@ -20,7 +31,7 @@ fn reserve(byte: u8, out: &mut String) {
     out.push(char::from_u32(BASE + u32::from(byte & 0x7F)).expect("a valid char"));
 }
 
-/// The spelling of a name's bytes.
+/// The service's spelling of a name's bytes.
 pub fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
@@ -56,29 +67,30 @@ pub fn decode(name: &str) -> Vec<u8> {
     out
 }
 
-/// The length of the name on disk, in bytes.
-pub fn disk_len(name: &str) -> usize {
-    name.chars()
-        .map(|c| {
-            if reserved(c).is_some() {
-                1
-            } else {
-                c.len_utf8()
-            }
-        })
-        .sum()
+/// How many bytes a character of a spelling stands for on the disk.
+pub fn disk_len_of(c: char) -> usize {
+    if reserved(c).is_some() {
+        1
+    } else {
+        c.len_utf8()
+    }
 }
 
-/// Whether a name holds reserved characters (its bytes on disk differ
-/// from its spelling's).
-pub fn is_spelled(name: &str) -> bool {
+/// How many bytes the name a spelling stands for takes on the disk.
+pub fn disk_len(name: &str) -> usize {
+    name.chars().map(disk_len_of).sum()
+}
+
+/// Whether a name holds reserved characters (it spells a name that is not
+/// valid UTF-8, or one that holds a reserved character itself).
+pub fn needs_spelling(name: &str) -> bool {
     name.chars().any(|c| reserved(c).is_some())
 }
 
 /// Whether `name` is a spelling `encode` makes (every other would name the
 /// same bytes as some other spelling, and is refused).
 pub fn is_canonical(name: &str) -> bool {
-    !is_spelled(name) || encode(&decode(name)) == name
+    !needs_spelling(name) || encode(&decode(name)) == name
 }
 
 #[cfg(test)]
@@ -114,17 +126,32 @@ mod tests {
         ];
         for bytes in samples {
             let spelled = encode(&bytes);
+            assert!(std::str::from_utf8(spelled.as_bytes()).is_ok());
             assert_eq!(decode(&spelled), bytes, "{spelled:?}");
-            assert_eq!(disk_len(&spelled), bytes.len());
+            assert_eq!(disk_len(&spelled), bytes.len(), "{spelled:?}");
             assert!(is_canonical(&spelled));
             assert!(!spelled.contains('/') && !spelled.contains('\0'));
         }
     }
 
     #[test]
+    fn a_spelling_is_at_most_four_times_its_name() {
+        // Bytes that are not UTF-8, and reserved characters themselves, are
+        // the longest to spell.
+        let invalid = vec![0xe9u8; 255];
+        let reserved_chars = "\u{10FC80}".repeat(63).into_bytes();
+        for bytes in [invalid, reserved_chars] {
+            let spelled = encode(&bytes);
+            assert!(spelled.len() <= 4 * bytes.len(), "{}", spelled.len());
+            assert_eq!(disk_len(&spelled), bytes.len());
+        }
+        assert_eq!(encode(&[0xe9u8; 255]).len(), 1020);
+    }
+
+    #[test]
     fn no_two_names_share_a_spelling() {
         // "é" as bytes and "é" spelled with reserved characters: only the
-        // first is a spelling `encode` makes.
+        // first is a spelling this module makes.
         let forged: String = [0xc3u8, 0xa9]
             .iter()
             .map(|b| char::from_u32(BASE + u32::from(b & 0x7f)).unwrap())

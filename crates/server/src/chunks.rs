@@ -1,14 +1,25 @@
-//! Content-addressed chunk bytes, kept through `object_store` so that a local
-//! folder and an S3 bucket (`--chunks s3://…`) are interchangeable. Which
-//! account may read which chunk, and where a packed chunk lies, is the
-//! metadata store's business.
+//! Chunk bytes, kept through `object_store` so that a local folder and an
+//! S3 bucket (`--chunks s3://…`) are interchangeable. Which account may read
+//! which chunk, and where its copy lies, is the metadata store's business
+//! (`account_chunks`).
 //!
-//! A chunk uploaded on its own (a large file's) is an object of its own. The
-//! chunks of a batch (many small files) go into one pack object: one object
-//! per chunk made creating files (inodes, on a local disk; requests, on S3)
-//! most of the service's work in an upload of many small files.
+//! Every account's chunks are its own objects, under `accounts/<key>/`:
+//! storing content that another account already stored writes it again,
+//! exactly as new content, so that no one learns by timing what others
+//! hold. Each write gets a name no other write uses, so that a later
+//! garbage collection can remove the object a row named without racing a
+//! new upload of the same chunk. A chunk uploaded on its own (a large
+//! file's) is an object of its own; the chunks of a batch (many small
+//! files) go side by side into one pack object: one object per chunk made
+//! creating files (inodes, on a local disk; requests, on S3) most of the
+//! service's work in an upload of many small files.
+//!
+//! Chunks stored before storage per account stay where they are
+//! (`chunks/<hh>/<hash>`, `packs/<hh>/<name>`), shared by the accounts
+//! that uploaded them, and are read from there.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,25 +30,62 @@ use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, PutPayload};
 
-use crate::store::{PackedAt, PackedChunk};
+use crate::store::{AccountKey, ChunkPlace, ObjectRange, PlacedChunk};
 
 #[derive(Clone)]
 pub struct ChunkStore {
     inner: Arc<dyn ObjectStore>,
+    /// The folder of a local store: each object written there is made
+    /// readable by this user only.
+    folder: Option<std::path::PathBuf>,
 }
+
+/// Objects removed at once when an erasure removes many.
+const REMOVALS_AT_ONCE: usize = 16;
 
 /// A chunk name is a BLAKE3 hash in lower-case hex; nothing else reaches a path.
 pub fn is_chunk_name(hash: &str) -> bool {
     hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-fn location(hash: &str) -> ObjectPath {
-    ObjectPath::from(format!("chunks/{}/{}", &hash[..2], hash))
+/// A name no other write uses: 128 random bits, hex.
+fn nonce() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
-/// A pack is named by the BLAKE3 hash of its bytes, so writing it twice is harmless.
-fn pack_location(name: &str) -> ObjectPath {
-    ObjectPath::from(format!("packs/{}/{}", &name[..2], name))
+/// A new object for one chunk of `account`.
+fn own_chunk(account: AccountKey, hash: &str) -> String {
+    format!(
+        "accounts/{account}/chunks/{}/{hash}.{}",
+        &hash[..2],
+        nonce()
+    )
+}
+
+/// A new pack object of `account`.
+fn own_pack(account: AccountKey) -> String {
+    let name = nonce();
+    format!("accounts/{account}/packs/{}/{name}", &name[..2])
+}
+
+/// Where a chunk's bytes are read from: an object and a range of it.
+fn range_of(place: &ChunkPlace) -> (ObjectPath, Range<u64>) {
+    match place {
+        ChunkPlace::Own(at) => (
+            ObjectPath::from(at.object.as_str()),
+            at.start..at.start + at.size,
+        ),
+        ChunkPlace::Shared { hash, pack, size } => match pack {
+            Some((name, start)) => (
+                ObjectPath::from(format!("packs/{}/{name}", &name[..2])),
+                *start..start + size,
+            ),
+            None => (
+                ObjectPath::from(format!("chunks/{}/{hash}", &hash[..2])),
+                0..*size,
+            ),
+        },
+    }
 }
 
 /// How to reach an S3-compatible store, beyond what its URL says. Whatever
@@ -54,11 +102,31 @@ pub struct S3Settings {
 }
 
 impl ChunkStore {
+    /// A folder (0700) of the data folder.
     pub fn local(dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        let mut folder = std::fs::DirBuilder::new();
+        folder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+        folder.create(dir)?;
         Ok(ChunkStore {
             inner: Arc::new(LocalFileSystem::new_with_prefix(dir)?),
+            folder: Some(dir.to_path_buf()),
         })
+    }
+
+    /// Writes an object new; in a local folder, readable by this user only.
+    async fn put_object(&self, object: &str, bytes: Bytes) -> anyhow::Result<()> {
+        self.inner
+            .put(&ObjectPath::from(object), PutPayload::from(bytes))
+            .await?;
+        #[cfg(unix)]
+        if let Some(folder) = &self.folder {
+            use std::os::unix::fs::PermissionsExt;
+            let file = folder.join(object);
+            tokio::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).await?;
+        }
+        Ok(())
     }
 
     /// An S3 bucket, `s3://bucket/prefix` (the prefix may be left out).
@@ -100,7 +168,10 @@ impl ChunkStore {
         } else {
             Arc::new(PrefixStore::new(store, prefix))
         };
-        Ok(ChunkStore { inner })
+        Ok(ChunkStore {
+            inner,
+            folder: None,
+        })
     }
 
     /// Copies every object (chunks and packs) into `to`, under the same
@@ -126,110 +197,128 @@ impl ChunkStore {
         Ok(copied)
     }
 
-    pub async fn contains(&self, hash: &str) -> anyhow::Result<bool> {
-        match self.inner.head(&location(hash)).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+    /// Writes one chunk of `account` as a new object of its own.
+    pub async fn put(
+        &self,
+        account: AccountKey,
+        hash: &str,
+        bytes: Bytes,
+    ) -> anyhow::Result<ObjectRange> {
+        let object = own_chunk(account, hash);
+        let size = bytes.len() as u64;
+        self.put_object(&object, bytes).await?;
+        Ok(ObjectRange {
+            object,
+            start: 0,
+            size,
+        })
     }
 
-    pub async fn put(&self, hash: &str, bytes: Bytes) -> anyhow::Result<()> {
-        if self.contains(hash).await? {
-            return Ok(());
-        }
-        self.inner
-            .put(&location(hash), PutPayload::from(bytes))
-            .await?;
-        Ok(())
-    }
-
-    /// Writes these chunks side by side as one pack object and says where
-    /// each lies. The caller checked their hashes and left out duplicates.
-    pub async fn put_pack(&self, chunks: &[(String, Bytes)]) -> anyhow::Result<Vec<PackedChunk>> {
+    /// Writes chunks of `account` side by side as one new pack object and
+    /// says where each lies. The caller checked their hashes and left out
+    /// duplicates.
+    pub async fn put_pack(
+        &self,
+        account: AccountKey,
+        chunks: &[(String, Bytes)],
+    ) -> anyhow::Result<Vec<PlacedChunk>> {
         let mut pack = BytesMut::with_capacity(chunks.iter().map(|(_, b)| b.len()).sum());
         let mut placed = Vec::with_capacity(chunks.len());
+        let object = own_pack(account);
         for (hash, bytes) in chunks {
-            placed.push((hash, pack.len() as u64, bytes.len() as u64));
+            placed.push(PlacedChunk {
+                hash: hash.clone(),
+                at: ObjectRange {
+                    object: object.clone(),
+                    start: pack.len() as u64,
+                    size: bytes.len() as u64,
+                },
+            });
             pack.extend_from_slice(bytes);
         }
-        let pack = pack.freeze();
-        let name = blake3::hash(&pack).to_hex().to_string();
-        self.inner
-            .put(&pack_location(&name), PutPayload::from(pack))
-            .await?;
-        Ok(placed
-            .into_iter()
-            .map(|(hash, start, size)| PackedChunk {
-                hash: hash.clone(),
-                at: PackedAt {
-                    pack: name.clone(),
-                    start,
-                    size,
-                },
-            })
-            .collect())
+        self.put_object(&object, pack.freeze()).await?;
+        Ok(placed)
     }
 
-    /// One chunk, from its pack when `packed` says it lies in one.
-    pub async fn get(&self, hash: &str, packed: Option<&PackedAt>) -> anyhow::Result<Bytes> {
-        match packed {
-            None => Ok(self.inner.get(&location(hash)).await?.bytes().await?),
-            Some(at) => Ok(self
-                .inner
-                .get_range(&pack_location(&at.pack), at.start..at.start + at.size)
-                .await?),
+    /// Removes an object no row names: written for chunks the metadata
+    /// store then did not record (refused, or another upload of them came
+    /// first), or named by rows an erasure deleted. Best effort: what is
+    /// left behind is only unreachable bytes.
+    pub async fn remove(&self, object: &str) {
+        if let Err(e) = self.inner.delete(&ObjectPath::from(object)).await {
+            tracing::warn!("cannot remove the object {object}: {e}");
         }
     }
 
-    /// Several chunks in the order asked; those of one pack are read with
+    /// Removes the objects an account's deleted chunk rows named
+    /// (`MetaStore::delete_content`), a few at a time.
+    pub async fn remove_objects(&self, objects: &[String]) {
+        use futures::StreamExt;
+        futures::stream::iter(objects)
+            .for_each_concurrent(REMOVALS_AT_ONCE, |o| self.remove(o))
+            .await;
+    }
+
+    /// Removes every object of a cancelled account: all of
+    /// `accounts/<key>/`, including any written for an upload the store
+    /// never recorded. Best effort, like `remove`; how many went.
+    pub async fn remove_account(&self, account: AccountKey) -> u64 {
+        use futures::{StreamExt, TryStreamExt};
+        let prefix = ObjectPath::from(format!("accounts/{account}"));
+        let listed = self
+            .inner
+            .list(Some(&prefix))
+            .map_ok(|m| m.location)
+            .boxed();
+        let removed = self.inner.delete_stream(listed);
+        let (gone, failed) = removed
+            .fold((0u64, None), |(n, failed), r| async move {
+                match r {
+                    Ok(_) => (n + 1, failed),
+                    Err(e) => (n, Some(e.to_string())),
+                }
+            })
+            .await;
+        if let Some(e) = failed {
+            tracing::warn!("cannot remove every object of account {account}: {e}");
+        }
+        gone
+    }
+
+    /// One chunk, from where it lies.
+    pub async fn get(&self, place: &ChunkPlace) -> anyhow::Result<Bytes> {
+        let (object, range) = range_of(place);
+        Ok(self.inner.get_range(&object, range).await?)
+    }
+
+    /// Several chunks in the order asked; those of one object are read with
     /// one request for all their ranges. None when they hold more than
-    /// `max_bytes`: reading stops there, so an answer's size stays bounded.
+    /// `max_bytes`, before anything is read, so an answer's size stays
+    /// bounded.
     pub async fn get_many(
         &self,
-        hashes: &[String],
-        packed: &HashMap<String, PackedAt>,
+        places: &[ChunkPlace],
         max_bytes: u64,
     ) -> anyhow::Result<Option<Vec<Bytes>>> {
-        let mut total: u64 = hashes
-            .iter()
-            .filter_map(|h| packed.get(h))
-            .map(|at| at.size)
-            .sum();
-        if total > max_bytes {
+        if places.iter().map(ChunkPlace::size).sum::<u64>() > max_bytes {
             return Ok(None);
         }
-        let mut got: Vec<Option<Bytes>> = vec![None; hashes.len()];
-        let mut by_pack: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (i, hash) in hashes.iter().enumerate() {
-            match packed.get(hash) {
-                Some(at) => by_pack.entry(at.pack.as_str()).or_default().push(i),
-                None => {
-                    let bytes = self.get(hash, None).await?;
-                    total += bytes.len() as u64;
-                    if total > max_bytes {
-                        return Ok(None);
-                    }
-                    got[i] = Some(bytes);
-                }
-            }
+        let mut got: Vec<Option<Bytes>> = vec![None; places.len()];
+        let mut by_object: HashMap<ObjectPath, Vec<(usize, Range<u64>)>> = HashMap::new();
+        for (i, place) in places.iter().enumerate() {
+            let (object, range) = range_of(place);
+            by_object.entry(object).or_default().push((i, range));
         }
-        for (pack, wanted) in by_pack {
-            let ranges: Vec<_> = wanted
-                .iter()
-                .map(|&i| {
-                    let at = &packed[&hashes[i]];
-                    at.start..at.start + at.size
-                })
-                .collect();
-            let bytes = self.inner.get_ranges(&pack_location(pack), &ranges).await?;
-            for (i, b) in wanted.into_iter().zip(bytes) {
+        for (object, wanted) in by_object {
+            let ranges: Vec<_> = wanted.iter().map(|(_, r)| r.clone()).collect();
+            let bytes = self.inner.get_ranges(&object, &ranges).await?;
+            for ((i, _), b) in wanted.into_iter().zip(bytes) {
                 got[i] = Some(b);
             }
         }
         got.into_iter()
             .collect::<Option<Vec<_>>>()
             .map(Some)
-            .ok_or_else(|| anyhow::anyhow!("a pack answered fewer ranges than asked"))
+            .ok_or_else(|| anyhow::anyhow!("an object answered fewer ranges than asked"))
     }
 }

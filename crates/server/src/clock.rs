@@ -12,6 +12,19 @@ pub fn date(secs: i64) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
+/// `YYYY-MM-DD HH:MM:SS` (UTC) of Unix seconds, for messages.
+pub fn date_time(secs: i64) -> String {
+    let t =
+        time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{} {:02}:{:02}:{:02}",
+        date(secs),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 pub struct SystemClock;
 
 impl Clock for SystemClock {

@@ -1,19 +1,23 @@
 //! Background work that runs on the service's clock: retention of the trash
 //! and of replaced versions, the account lifecycle (content deleted 30 days
-//! after freezing, accounts cancelled after 24 months unused), and the end
-//! of a cancelled account's record of consent. One pass at start, then once
-//! an interval. Its log lines name accounts by the service's internal key
-//! only, never by anything a person chose.
+//! after freezing, accounts cancelled after 24 months unused), the end of a
+//! cancelled account's record of consent, and forgetting expired sign-in
+//! grants and tokens. One pass at start, then once an interval. Its log
+//! lines name accounts by the service's internal key only, never by
+//! anything a person chose.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::chunks::ChunkStore;
 use crate::clock::Clock;
 use crate::store::MetaStore;
 
 #[derive(Clone)]
 pub struct Jobs {
     pub store: Arc<dyn MetaStore>,
+    /// Where the accounts' chunk objects lie: an erasure removes them.
+    pub chunks: ChunkStore,
     pub clock: Arc<dyn Clock>,
     pub retention_days: u32,
 }
@@ -29,10 +33,13 @@ pub struct JobReport {
     pub deleted_accounts: u64,
     /// Records of consent of accounts cancelled long ago, deleted.
     pub expired_records: u64,
+    /// Expired grants and tokens forgotten.
+    pub stale_rows: u64,
 }
 
 impl Jobs {
-    /// One pass of every job. Blocking: call it from a blocking thread.
+    /// One pass of every job. Blocking: call it from a blocking thread of
+    /// the runtime (`spawn_blocking`), whose handle removes chunk objects.
     pub fn run_once(&self) -> anyhow::Result<JobReport> {
         let now = self.clock.now();
         let before = now - i64::from(self.retention_days) * 86_400;
@@ -48,10 +55,15 @@ impl Jobs {
                 self.retention_days
             );
         }
+        let stale_rows = self
+            .store
+            .purge_stale(now)
+            .map_err(|e| anyhow::anyhow!("forgetting expired tokens failed: {}", e.message))?;
         let lifecycle = self.lifecycle(now)?;
         Ok(JobReport {
             purged_nodes,
             dropped_versions,
+            stale_rows,
             ..lifecycle
         })
     }
@@ -70,6 +82,8 @@ impl Jobs {
             self.store
                 .delete_account(account, now)
                 .map_err(|e| failed("to cancel an account", e))?;
+            let runtime = tokio::runtime::Handle::current();
+            runtime.block_on(self.chunks.remove_account(account));
             tracing::info!(account, "cancelled after 24 months unused");
         }
         let empty = self
@@ -77,9 +91,12 @@ impl Jobs {
             .accounts_to_empty(emptied_if_last_used_before(now))
             .map_err(|e| failed("to list accounts to empty", e))?;
         for &account in &empty {
-            self.store
+            let objects = self
+                .store
                 .delete_content(account, now)
                 .map_err(|e| failed("to delete an account's content", e))?;
+            let runtime = tokio::runtime::Handle::current();
+            runtime.block_on(self.chunks.remove_objects(&objects));
             tracing::info!(account, "content deleted after staying frozen for 30 days");
         }
         let expired_records = self

@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod migrate;
 mod password;
 pub mod store;
+pub mod throttle;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -75,6 +76,8 @@ pub struct ServerConfig {
     /// How often the background jobs run (retention, account lifecycle);
     /// never on their own when None.
     pub jobs_every: Option<std::time::Duration>,
+    /// Rate limits and slowdowns for clients without a token.
+    pub throttling: throttle::Throttling,
 }
 
 impl ServerConfig {
@@ -95,6 +98,7 @@ impl ServerConfig {
             chunks: None,
             s3: chunks::S3Settings::default(),
             jobs_every: Some(std::time::Duration::from_secs(3600)),
+            throttling: throttle::Throttling::default(),
         }
     }
 
@@ -108,13 +112,8 @@ impl ServerConfig {
                 self.keep_versions,
             )?),
             None => {
-                let dir = &self.data_dir;
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create the data folder {}", dir.display()))?;
-                Arc::new(SqliteStore::open(
-                    &dir.join("meta.sqlite"),
-                    self.keep_versions,
-                )?)
+                let db = private_data_folder(&self.data_dir)?;
+                Arc::new(SqliteStore::open(&db, self.keep_versions)?)
             }
         })
     }
@@ -126,6 +125,38 @@ impl ServerConfig {
             None => ChunkStore::local(&self.data_dir.join("chunks")),
         }
     }
+}
+
+/// Makes the data folder (0700: it holds password hashes, tokens' digests
+/// and every account's chunks) and its database file (0600, before SQLite
+/// creates it: the journal files take its mode); narrows them when they
+/// exist with more. The database's path.
+fn private_data_folder(dir: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let cannot = || format!("cannot create the data folder {}", dir.display());
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+    folder.create(dir).with_context(cannot)?;
+    let db = dir.join("meta.sqlite");
+    let mut file = std::fs::OpenOptions::new();
+    file.append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    file.open(&db).with_context(cannot)?;
+    #[cfg(unix)]
+    for (path, mode) in [(dir.to_path_buf(), 0o700), (db.clone(), 0o600)] {
+        use std::os::unix::fs::PermissionsExt;
+        let had = std::fs::metadata(&path)?.permissions().mode() & 0o777;
+        if had & !mode != 0 {
+            tracing::warn!(
+                "{} was open to other users ({had:o}); narrowing it to {mode:o}",
+                path.display()
+            );
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(had & mode))?;
+        }
+    }
+    Ok(db)
 }
 
 /// `nubo admin add-account`: works on the service's store directly, with or
@@ -280,12 +311,13 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         Ok(store)
     })
     .await??;
+    let chunks = config.open_chunks()?;
     let jobs = Jobs {
         store: store.clone(),
+        chunks: chunks.clone(),
         clock: config.clock.clone(),
         retention_days: config.retention_days,
     };
-    let chunks = config.open_chunks()?;
     let state = AppState {
         store,
         chunks,
@@ -296,6 +328,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         refresh_ttl_secs: 90 * 24 * 3600,
         retention_days: config.retention_days,
         https: config.tls.is_some(),
+        throttle: Arc::new(throttle::Throttle::new(config.throttling.clone())),
         archived: Default::default(),
     };
     let listener = TcpListener::bind(config.listen)
@@ -311,6 +344,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             tokio::spawn(tls::serve(listener, acceptor, app, rx))
         }
         None => tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = rx.await;

@@ -25,6 +25,7 @@ const TABLES: &[&str] = &[
     "device_grants",
     "packed_chunks",
     "job_runs",
+    "failed_attempts",
     "agreement_texts",
 ];
 
@@ -152,10 +153,13 @@ fn copy_tables(src: &mut dyn Db, dst: &mut dyn Db) -> Result<Vec<(&'static str, 
         }
         copied.push((table, rows.len() as u64));
     }
-    // The trigger counted every copied file on top of the copied totals.
+    // The triggers counted every copied file and pending chunk on top of
+    // the copied totals.
     dst.exec(
         "UPDATE accounts SET used_bytes = (SELECT COALESCE(SUM(size), 0) FROM nodes
-         WHERE nodes.account = accounts.id AND deleted = 0 AND kind = 'file')",
+         WHERE nodes.account = accounts.id AND deleted = 0 AND kind = 'file'),
+         pending_bytes = (SELECT COALESCE(SUM(size), 0) FROM account_chunks
+         WHERE account_chunks.account = accounts.id AND committed = 0)",
         &[],
     )?;
     for table in SERIAL {

@@ -72,6 +72,8 @@ pub async fn serve(
                 Ok(Err(e)) => return tracing::debug!("TLS handshake with {peer} failed: {e}"),
                 Err(_) => return tracing::debug!("TLS handshake with {peer} timed out"),
             };
+            // The peer's address, as `axum::serve` gives it on plain HTTP.
+            let app = app.layer(axum::Extension(axum::extract::ConnectInfo(peer)));
             let served = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(app))
                 .await;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{error_code, start, Env};
+use common::{error_code, open_page, start, Env};
 use nubo_protocol::*;
 use nubo_server::AgreementSource;
 use reqwest::Method as M;
@@ -107,35 +107,78 @@ async fn a_code_expires_after_ten_minutes_and_cannot_be_approved_then() {
 async fn the_service_page_approves_with_the_password_only() {
     let env = start(AgreementSource::None).await;
     let code = begin(&env, "tablet").await;
-    let page = env
-        .http
-        .get(env.url(&format!("/device?code={}", code.user_code)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains(&format!("value=\"{}\"", code.user_code)));
+    let (got, page) = open_page(&env, &format!("?code={}", code.user_code)).await;
+    assert!(page.text.contains(&format!("value=\"{}\"", code.user_code)));
+    // The page says which device asks before anything is approved.
+    assert!(page.text.contains("<b>tablet</b>"), "{}", page.text);
+    // Not to be framed, sniffed, cached or referred.
+    for (name, has) in [
+        ("content-security-policy", "frame-ancestors 'none'"),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ] {
+        let v = got.get(name).map(|v| v.to_str().unwrap().to_string());
+        assert!(
+            v.as_deref().is_some_and(|v| v.contains(has)),
+            "{name}: {v:?}"
+        );
+    }
 
-    let submit = |password: &'static str| {
+    let post = |password: &'static str, token: Option<&str>, origin: Option<&str>| {
         let form = [
             ("code", code.user_code.clone()),
             ("login", "alice".to_string()),
             ("password", password.to_string()),
+            ("form", page.token.clone()),
         ];
-        let req = env.http.post(env.url("/device")).form(&form);
-        async move { req.send().await.unwrap().text().await.unwrap() }
+        let mut req = env.http.post(env.url("/device")).form(&form);
+        if let Some(t) = token {
+            req = req.header("cookie", format!("nubo_device_form={t}"));
+        }
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
     };
-    let wrong = submit("guess").await;
-    assert!(wrong.contains("password is wrong"), "{wrong}");
+    let own = env.server.url();
+    let submit = |password: &'static str| post(password, Some(&page.token), Some(&own));
+    // Sent from another site (the browser says so), or without the page's
+    // token (a cross-site form gets no SameSite=Strict cookie): refused,
+    // even with the right password.
+    let (status, text) = post(
+        "pw-of-the-test",
+        Some(&page.token),
+        Some("https://evil.example"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(text.contains("another site"), "{text}");
+    let (status, _) = post("pw-of-the-test", None, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = post("pw-of-the-test", Some("another-token"), Some(&own)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
         error_code(poll(&env, &code).await).await,
         ErrorCode::AuthorizationPending
     );
 
-    let ok = submit("pw-of-the-test").await;
-    assert!(ok.contains("Approved"), "{ok}");
+    let (_, wrong) = submit("guess").await;
+    assert!(wrong.contains("password is wrong"), "{wrong}");
+    env.advance(5);
+    assert_eq!(
+        error_code(poll(&env, &code).await).await,
+        ErrorCode::AuthorizationPending
+    );
+    let (_, ok) = submit("pw-of-the-test").await;
+    assert!(
+        ok.contains("Approved") && ok.contains("<b>tablet</b>"),
+        "{ok}"
+    );
     env.advance(5);
     let tokens: TokenResponse = poll(&env, &code).await.json().await.unwrap();
     assert_eq!(tokens.account_id, "alice");

@@ -73,6 +73,7 @@ async fn thirty_days_after_freezing_the_content_is_deleted() {
     let root = env.root(&t).await;
     env.put_file(&t, root, "gone.txt", b"gone", None).await;
     let bob = env.login("bob").await.access_token;
+    assert_eq!(env.chunk_objects("accounts").len(), 1, "gone.txt's chunk");
 
     env.advance(365 * DAY + 31 * DAY);
     let r = env.call(&t, M::GET, "/v1/changes", None).await;
@@ -81,6 +82,11 @@ async fn thirty_days_after_freezing_the_content_is_deleted() {
     let report = env.server.run_jobs_once().await.unwrap();
     assert_eq!(report.emptied_accounts, 2, "alice and bob were both unused");
     assert_eq!(report.deleted_accounts, 0, "the accounts themselves stay");
+    assert_eq!(
+        env.chunk_objects("accounts"),
+        Vec::<std::path::PathBuf>::new(),
+        "the content's chunk objects went with it"
+    );
     assert_eq!(
         error_code(env.call(&bob, M::GET, "/v1/account", None).await).await,
         ErrorCode::AccountDeleted
@@ -103,6 +109,12 @@ async fn thirty_days_after_freezing_the_content_is_deleted() {
         info.root_id, root,
         "a new top folder: nothing old is found under it"
     );
+    // What the account stores since stays.
+    env.new_file(&t.access_token, info.root_id, "new.txt", b"new", None)
+        .await;
+    let again = env.server.run_jobs_once().await.unwrap();
+    assert_eq!(again.emptied_accounts, 0);
+    assert_eq!(env.chunk_objects("accounts").len(), 1, "new.txt's chunk");
 }
 
 #[tokio::test]

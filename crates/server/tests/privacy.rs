@@ -1,10 +1,14 @@
 //! What the service keeps about a person, over real HTTP: a cancelled
 //! account leaves nothing personal in the database (in its rows, and on
-//! SQLite in the bytes of its files too); what it keeps is the reserved
-//! account ID and the record of consent. Also the summary shown before
-//! cancelling, and the password changed by its owner.
+//! SQLite in the bytes of its files too) nor any chunk object of its own;
+//! what it keeps is the reserved account ID and the record of consent.
+//! Also the summary shown before cancelling, and the password changed by
+//! its owner.
 
 mod common;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 use common::{error_code, start, Env};
 use nubo_protocol::*;
@@ -85,6 +89,12 @@ async fn add_files(env: &Env, t: &TokenResponse) {
         .await;
 }
 
+/// The chunk objects of every account (each account's own, under
+/// `accounts/`), in the folder or in the S3 server.
+fn own_objects(env: &Env) -> BTreeSet<PathBuf> {
+    env.chunk_objects("accounts").into_iter().collect()
+}
+
 /// Every personal item still found: in the bytes of the data folder's
 /// database files (SQLite), or in any row (PostgreSQL).
 async fn personal_items_left(env: &Env) -> Vec<String> {
@@ -119,6 +129,7 @@ async fn personal_items_left(env: &Env) -> Vec<String> {
                     "versions",
                     "account_chunks",
                     "device_grants",
+                    "failed_attempts",
                 ] {
                     for p in PERSONAL {
                         let n: i64 = client
@@ -141,14 +152,11 @@ async fn personal_items_left(env: &Env) -> Vec<String> {
     }
 }
 
-#[tokio::test]
-async fn a_cancelled_account_leaves_nothing_personal_behind() {
-    let env = start(AgreementSource::Samples).await;
-    let t = carol(&env).await;
-    let a = &t.access_token;
+/// Accepts the required sample documents, as the user read them.
+async fn accept_required(env: &Env, token: &str) {
     let _: AgreementStatus = env
         .ok(
-            a,
+            token,
             M::POST,
             "/v1/agreements/accept",
             Some(json!({"acceptances": [
@@ -156,10 +164,44 @@ async fn a_cancelled_account_leaves_nothing_personal_behind() {
             {"id": "privacy", "version": "1", "locale": "en"}], "age": "adult"})),
         )
         .await;
+}
+
+#[tokio::test]
+async fn a_cancelled_account_leaves_nothing_personal_behind() {
+    let env = start(AgreementSource::Samples).await;
+    let alice = env.login("alice").await.access_token;
+    accept_required(&env, &alice).await;
+    let alice_root = env.root(&alice).await;
+    env.new_file(&alice, alice_root, "alices.txt", b"alice's", None)
+        .await;
+    let alices_objects = own_objects(&env);
+    assert_eq!(alices_objects.len(), 1, "{alices_objects:?}");
+    let t = carol(&env).await;
+    let a = &t.access_token;
+    accept_required(&env, a).await;
     add_files(&env, &t).await;
+    // Chunks no commit used yet, in a pack of their own.
+    let r = env
+        .upload_batch(a, &[b"half an upload", b"and its rest"])
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    // A wrong password typed with the phone number: counted under it.
+    let r = env
+        .http
+        .post(env.url("/v1/auth/login"))
+        .json(&json!({"login": "+8613800138000", "password": "wrong", "device_name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, ErrorCode::InvalidCredentials);
     assert!(
         !personal_items_left(&env).await.is_empty(),
         "the test looks where the items are while the account is alive"
+    );
+    let before = own_objects(&env);
+    assert!(
+        before.len() >= alices_objects.len() + 5,
+        "carol's four files and her pack: {before:?}"
     );
 
     let r = env
@@ -173,6 +215,18 @@ async fn a_cancelled_account_leaves_nothing_personal_behind() {
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
 
     assert_eq!(personal_items_left(&env).await, Vec::<String>::new());
+    assert_eq!(
+        own_objects(&env),
+        alices_objects,
+        "carol's chunk objects are gone, alice's stay"
+    );
+    let f: ChangesResponse = env.ok(&alice, M::GET, "/v1/changes", None).await;
+    let file = f.nodes.iter().find(|n| n.name == "alices.txt").unwrap();
+    let r = env
+        .call(&alice, M::GET, &format!("/v1/chunks/{}", file.hash), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(&r.bytes().await.unwrap()[..], b"alice's");
     // A device still signed in learns that the account is gone.
     let r = env.call(a, M::GET, "/v1/account", None).await;
     assert_eq!(error_code(r).await, ErrorCode::AccountDeleted);
@@ -231,12 +285,17 @@ async fn the_record_of_consent_is_kept_three_years_then_deleted() {
 async fn before_cancelling_the_owner_sees_what_would_be_lost() {
     let env = start(AgreementSource::None).await;
     let t = carol_with_files(&env).await;
+    let r = env
+        .upload_batch(&t.access_token, &[b"not committed yet"])
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
     let s: AccountSummary = env
         .ok(&t.access_token, M::GET, "/v1/account/summary", None)
         .await;
     assert_eq!((s.files, s.bytes), (2, 9 + 4), "plans and the letter");
     assert_eq!((s.trash_files, s.trash_bytes), (1, 5));
     assert_eq!((s.versions, s.version_bytes), (1, 8));
+    assert_eq!(s.pending_bytes, 17, "the upload no file uses yet");
     let top: Vec<(&str, u64, u64)> = s
         .top
         .iter()

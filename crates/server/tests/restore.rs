@@ -182,6 +182,46 @@ async fn a_restore_never_overwrites_and_can_take_one_file_out_of_a_deleted_folde
     assert_eq!(out.path, "/rescued.jpg");
 }
 
+/// A taken name at the longest a name may be: the restored one is
+/// shortened to stay a name every client takes, twice over.
+#[tokio::test]
+async fn a_restore_into_a_taken_long_name_keeps_within_the_name_rules() {
+    let env = start(AgreementSource::None).await;
+    let t = env.login("alice").await.access_token;
+    let root = env.root(&t).await;
+    let long = format!("{}.txt", "名".repeat(83)); // 253 bytes
+    let mut restored_paths = Vec::new();
+    for content in [&b"first"[..], b"second"] {
+        let old = file(&env, &t, root, &long, content).await;
+        delete(&env, &t, old.id).await;
+        restored_paths.push(old.id);
+    }
+    file(&env, &t, root, &long, b"current").await;
+    for id in restored_paths {
+        let out: RestoreResponse = restored(&env, &t, json!({"node": id})).await;
+        let name = out.node.name;
+        assert!(
+            names::check_name(&name).is_ok(),
+            "{name} ({} bytes)",
+            name.len()
+        );
+        assert!(
+            name.ends_with(".txt") && name.contains("(restored "),
+            "{name}"
+        );
+    }
+    let feed: ChangesResponse = env.ok(&t, M::GET, "/v1/changes?cursor=0", None).await;
+    let live = feed
+        .nodes
+        .iter()
+        .filter(|n| !n.deleted && n.parent == Some(root));
+    assert_eq!(
+        live.count(),
+        3,
+        "the current file and both restored beside it"
+    );
+}
+
 #[tokio::test]
 async fn an_earlier_version_comes_back_as_the_current_one_or_as_a_copy() {
     let env = start(AgreementSource::None).await;

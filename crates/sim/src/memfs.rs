@@ -577,6 +577,8 @@ fn kind_and_stat(e: &Entry) -> Option<(Kind, FileStat)> {
                 inode: *inode,
                 ctime_ns: *ctime_ns,
                 dev: *dev,
+                // The simulated disk keeps no permission bits.
+                exec: false,
             },
         )),
         Entry::Symlink => None,
@@ -615,6 +617,11 @@ impl TempSink for MemTemp {
             }
             _ => Err(not_found(&self.path)),
         }
+    }
+    fn set_executable(&mut self, _exec: bool) -> io::Result<()> {
+        // No permission bits here; the real disk's are tested end to end
+        // (crates/cli/tests/lost_files.rs).
+        Ok(())
     }
     fn finish(self: Box<Self>) -> io::Result<()> {
         Ok(())

@@ -83,7 +83,7 @@ export type SignIn = { server: string,
  */
 login: string, password: string, };
 
-export type SignInProblem = "wrong_credentials" | "unreachable" | "bad_certificate" | "insecure_address" | "agreement_outdated" | "other";
+export type SignInProblem = "wrong_credentials" | { "too_many_attempts": { retry_at: number, } } | "unreachable" | "bad_certificate" | "insecure_address" | "agreement_outdated" | "other";
 
 export type CodeSignIn = { 
 /**

@@ -391,12 +391,9 @@ fn write_temp<'a>(
     let room = ctx.reserve_room(&dir, rel, remote.size)?;
     let mut temp = ctx.new_temp(&dir)?;
     let path = temp.path().to_path_buf();
-    let written = temp.write_all(data).and_then(|()| {
-        if remote.mtime_ms != 0 {
-            temp.set_modified(remote.mtime_ms)?;
-        }
-        Ok(())
-    });
+    let written = temp
+        .write_all(data)
+        .and_then(|()| as_the_writer_had_it(temp.as_mut(), remote));
     if let Err(e) = written {
         let _ = ctx.fs.remove_file(&path);
         return Err(e.into());

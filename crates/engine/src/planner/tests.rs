@@ -49,6 +49,7 @@ impl World {
                 size: stat.size,
                 hash: h(content),
                 mtime_ms: 0,
+                exec: false,
             },
         );
         self
@@ -87,6 +88,7 @@ impl World {
                 size: 0,
                 hash: String::new(),
                 mtime_ms: 0,
+                exec: false,
             },
         );
         self
@@ -118,6 +120,7 @@ impl World {
                 size: content.len() as u64,
                 hash: h(content),
                 mtime_ms: 0,
+                exec: false,
             },
         );
         self
@@ -135,6 +138,16 @@ impl World {
     /// Moved on the service into a folder held back here.
     fn held(mut self, node: i64) -> Self {
         self.t.held_nodes.insert(node);
+        self
+    }
+    /// The exec bit of the file at `path` here and on the service.
+    fn exec(mut self, path: &str, local: bool, remote: bool) -> Self {
+        if let Some(l) = self.t.local.get_mut(path) {
+            l.stat.exec = local;
+        }
+        if let Some(r) = self.t.remote.get_mut(path) {
+            r.exec = remote;
+        }
         self
     }
     fn no_local(mut self, path: &str) -> Self {
@@ -184,6 +197,37 @@ fn local_edit_uploads_against_its_base() {
             path: "a".into(),
             base: Some((2, 1))
         }]
+    );
+}
+
+#[test]
+fn an_exec_bit_set_here_is_sent_and_one_set_there_is_fetched() {
+    let here = World::default()
+        .synced_file("run.sh", 2, 11, "x")
+        .exec("run.sh", true, false);
+    assert_eq!(
+        here.plan().ops,
+        [Op::Upload {
+            path: "run.sh".into(),
+            base: Some((2, 1))
+        }]
+    );
+    let there = World::default()
+        .synced_file("run.sh", 2, 11, "x")
+        .exec("run.sh", false, true);
+    assert!(
+        matches!(&there.plan().ops[..], [Op::Download { path, .. }] if path == "run.sh"),
+        "{:?}",
+        there.plan().ops
+    );
+    // Both sides made it executable: only the merge base follows.
+    let both = World::default()
+        .synced_file("run.sh", 2, 11, "x")
+        .exec("run.sh", true, true);
+    assert!(
+        matches!(&both.plan().ops[..], [Op::RecordSynced { entry, .. }] if entry.stat.exec),
+        "{:?}",
+        both.plan().ops
     );
 }
 

@@ -4,17 +4,16 @@
 
 use axum::extract::State;
 use axum::Json;
+use nubo_protocol::limits::PASSWORD_BYTES;
 use nubo_protocol::{AccountSummary, ApiError, ErrorCode, PasswordChange};
 
-use super::auth::check_password;
+use super::input::Valid;
 use super::session::Session;
+use super::signin::check_password;
 use super::{ApiResult, AppError, AppState};
 use crate::password::hash_password;
 use crate::store::SignOut;
-
-/// Longest password taken: hashing is deliberately slow, so unbounded
-/// input would be unbounded work.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+use crate::throttle::Client;
 
 /// The account's files, trash and versions with their sizes, and its
 /// top-level items: what cancelling would delete.
@@ -26,22 +25,23 @@ pub async fn summary(State(state): State<AppState>, session: Session) -> ApiResu
 }
 
 /// A new password, given the current one. The other devices stay signed in
-/// unless `sign_out_others`; this one always does.
+/// unless `sign_out_others`; this one always does. Wrong current passwords
+/// slow down further tries like wrong passwords at sign-in: 429 with
+/// `retry_at` until then.
 #[utoipa::path(post, path = "/v1/account/password", tag = "auth", security(("bearer" = [])),
     request_body = PasswordChange,
-    responses((status = 204), (status = 400, body = ApiError), (status = 401, body = ApiError)))]
+    responses((status = 204), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 429, body = ApiError)))]
 pub async fn change_password(
     State(state): State<AppState>,
+    Client(client): Client,
     session: Session,
-    Json(req): Json<PasswordChange>,
+    Valid(req): Valid<PasswordChange>,
 ) -> Result<axum::http::StatusCode, AppError> {
     check_new_password(&req.new)?;
-    if req.current.len() > MAX_PASSWORD_BYTES {
-        return Err(wrong_current());
-    }
     let key = session.account;
     let row = state.store(move |s| s.account(key)).await?;
-    check_password(&state, row.account_id, req.current)
+    check_password(&state, client, row.account_id, req.current)
         .await
         .map_err(|e| match e.0.code {
             ErrorCode::InvalidCredentials => wrong_current(),
@@ -72,10 +72,12 @@ fn wrong_current() -> AppError {
 
 /// A password the service takes: not empty, not too long.
 pub fn check_new_password(password: &str) -> Result<(), AppError> {
-    if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
+    if password.is_empty() || password.len() > PASSWORD_BYTES {
         return Err(AppError::new(
             ErrorCode::BadRequest,
-            format!("a password must have 1 to {MAX_PASSWORD_BYTES} bytes; the password was not changed"),
+            format!(
+                "a password must have 1 to {PASSWORD_BYTES} bytes; the password was not changed"
+            ),
         ));
     }
     Ok(())

@@ -1,7 +1,3 @@
-use std::sync::LazyLock;
-
-use argon2::password_hash::{PasswordHash, PasswordVerifier};
-use argon2::Argon2;
 use axum::extract::State;
 use axum::Json;
 use nubo_protocol::{
@@ -9,31 +5,27 @@ use nubo_protocol::{
     RefreshRequest, TokenResponse,
 };
 
-use super::session::{hash_token, issue_tokens, live_token, Session};
+use super::input::Valid;
+use super::session::{
+    fresh_tokens, hash_token, issue_tokens, refuse_by_standing, token_response, Session,
+};
+use super::signin::check_password;
 use super::{ApiResult, AppError, AppState};
-use crate::lifecycle;
-use crate::password::hash_password;
-use crate::store::{AccountRow, TokenKind};
+use crate::store::Rotation;
+use crate::throttle::Public;
 
-/// The hash of a password nobody has: checked when the account does not
-/// exist, so the answer takes as long either way (no account oracle).
-static DECOY_HASH: LazyLock<String> =
-    LazyLock::new(|| hash_password("no account has this password"));
-
-fn invalid_credentials() -> AppError {
-    AppError::new(
-        ErrorCode::InvalidCredentials,
-        "the account ID, phone number or password is wrong",
-    )
-}
-
+/// Signs a new device in with the account's password. Wrong passwords in
+/// a row slow down further tries for that login and from that address:
+/// 429 with `retry_at` until then.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, body = ApiError)))]
+    responses((status = 200, body = TokenResponse), (status = 401, body = ApiError),
+        (status = 429, body = ApiError)))]
 pub async fn login(
     State(state): State<AppState>,
-    Json(req): Json<LoginRequest>,
+    Public(client): Public,
+    Valid(req): Valid<LoginRequest>,
 ) -> ApiResult<TokenResponse> {
-    let account = check_password(&state, req.login, req.password).await?;
+    let account = check_password(&state, client, req.login, req.password).await?;
     let now = state.now();
     let (key, name, os) = (account.key, req.device_name, req.os);
     let device = state
@@ -44,81 +36,45 @@ pub async fn login(
     ))
 }
 
-/// The account a login and password name, in the same time whether or not
-/// it exists. A frozen account passes (signing in reactivates it); a deleted
-/// one is refused (and one past its date is emptied now).
-pub async fn check_password(
-    state: &AppState,
-    login: String,
-    password: String,
-) -> Result<AccountRow, AppError> {
-    let login = login.trim().to_string();
-    let account = state.store(move |s| s.find_account(&login)).await?;
-    let stored = account
-        .as_ref()
-        .map(|a| a.password_hash.clone())
-        .unwrap_or_else(|| DECOY_HASH.clone());
-    let ok = tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&stored)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .map_err(AppError::internal)?;
-    let account = match (ok, account) {
-        (true, Some(a)) => a,
-        _ => return Err(invalid_credentials()),
-    };
-    let now = state.now();
-    // Logs name the account by its internal key only: nothing a person
-    // chose stays in them after the account is gone.
-    let key = account.key;
-    match lifecycle::standing(account.last_used_at, account.deleted, now) {
-        lifecycle::Standing::Deleted => {
-            state.store(move |s| s.delete_account(key, now)).await?;
-            Err(AppError(
-                lifecycle::refusal(lifecycle::Standing::Deleted).expect("deleted is refused"),
-            ))
-        }
-        lifecycle::Standing::Emptied { .. } => {
-            // The job may not have run yet: the content goes first, then
-            // the account starts over.
-            state.store(move |s| s.delete_content(key, now)).await?;
-            tracing::info!(account = key, "started over, empty, by a sign-in");
-            state.store(move |s| s.account(key)).await
-        }
-        lifecycle::Standing::Frozen { .. } => {
-            tracing::info!(account = key, "reactivated by a sign-in");
-            Ok(account)
-        }
-        lifecycle::Standing::Active => Ok(account),
-    }
-}
-
+/// Trades a refresh token for a new pair. Each refresh token works once: a
+/// second use (a copy in other hands) signs the device out.
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, body = ApiError)))]
+    responses((status = 200, body = TokenResponse), (status = 401, body = ApiError),
+        (status = 429, body = ApiError)))]
 pub async fn refresh(
     State(state): State<AppState>,
-    Json(req): Json<RefreshRequest>,
+    _: Public,
+    Valid(req): Valid<RefreshRequest>,
 ) -> ApiResult<TokenResponse> {
     let h = hash_token(&req.refresh_token);
-    let owner = live_token(
-        &state,
-        h.clone(),
-        TokenKind::Refresh,
-        "this device was signed out or its sign-in expired; sign in again",
-    )
-    .await?;
-    // Rotation: the used refresh token is spent.
-    state.store(move |s| s.delete_token(&h)).await?;
-    let account = state.store(move |s| s.account(owner.account)).await?;
-    Ok(Json(
-        issue_tokens(&state, owner.device, account.account_id).await?,
-    ))
+    refuse_by_standing(&state, h.clone()).await?;
+    let (given, kept) = fresh_tokens(&state);
+    let now = state.now();
+    let rotation = state
+        .store(move |s| s.rotate_refresh(&h, &kept, now))
+        .await?;
+    let (account, device) = match rotation {
+        Rotation::Rotated { account, device } => (account, device),
+        Rotation::Reused { account, device } => {
+            tracing::warn!(
+                account,
+                device,
+                "a spent refresh token was used again; the device is signed out"
+            );
+            return Err(AppError::new(
+                ErrorCode::Unauthorized,
+                "this sign-in was used from two places at once, so this device was signed out; sign in again",
+            ));
+        }
+        Rotation::Invalid => {
+            return Err(AppError::new(
+                ErrorCode::Unauthorized,
+                "this device was signed out or its sign-in expired; sign in again",
+            ))
+        }
+    };
+    let account_id = state.store(move |s| s.account(account)).await?.account_id;
+    Ok(Json(token_response(&state, given, account_id, device)))
 }
 
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
@@ -177,14 +133,14 @@ pub async fn revoke_device(
     responses((status = 200, body = AccountInfo), (status = 401, body = ApiError)))]
 pub async fn account(State(state): State<AppState>, session: Session) -> ApiResult<AccountInfo> {
     let key = session.account;
-    let (row, used) = state
-        .store(move |s| Ok((s.account(key)?, s.used_bytes(key)?)))
+    let (row, usage) = state
+        .store(move |s| Ok((s.account(key)?, s.usage(key)?)))
         .await?;
     Ok(Json(AccountInfo {
         account_id: row.account_id,
         root_id: row.root_id,
-        quota_bytes: row.quota_bytes,
-        used_bytes: used,
+        quota_bytes: usage.quota,
+        used_bytes: usage.used(),
     }))
 }
 
@@ -196,7 +152,7 @@ pub async fn account(State(state): State<AppState>, session: Session) -> ApiResu
 pub async fn cancel(
     State(state): State<AppState>,
     session: Session,
-    Json(req): Json<CancelRequest>,
+    Valid(req): Valid<CancelRequest>,
 ) -> Result<axum::http::StatusCode, AppError> {
     let key = session.account;
     let row = state.store(move |s| s.account(key)).await?;
@@ -209,8 +165,7 @@ pub async fn cancel(
             ),
         ));
     }
-    let now = state.now();
-    state.store(move |s| s.delete_account(key, now)).await?;
+    state.cancel_account(key).await?;
     tracing::info!(account = key, "cancelled by its owner");
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -3,21 +3,27 @@
 //! `nubo approve CODE`, or on the service's `/device` page with the
 //! password); the waiting client then receives its own tokens.
 
+use std::net::IpAddr;
+
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::Html;
-use axum::{Form, Json};
+use axum::Json;
+use nubo_protocol::limits;
 use nubo_protocol::{
     ApiError, ApproveRequest, DeviceCodeRequest, DeviceCodeResponse, DeviceTokenRequest, ErrorCode,
-    TokenResponse,
+    PendingSignIn, TokenResponse,
 };
 use rand::Rng;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
-use super::auth::check_password;
+use super::input::over_bound;
+use super::input::Valid;
 use super::session::{hash_token, issue_tokens, Session};
+use super::signin::{failed, may_try, succeeded};
 use super::{ApiResult, AppError, AppState};
-use crate::store::GrantPoll;
+use crate::store::{AccountKey, GrantPoll, NewGrant};
+use crate::throttle::{approver_key, Client, Public};
 
 pub const CODE_TTL_SECS: u64 = 600;
 pub const POLL_INTERVAL_SECS: u64 = 5;
@@ -49,7 +55,7 @@ pub fn normalize_code(typed: &str) -> String {
 }
 
 /// The address people reach this service at, as this request came in.
-fn base_url(headers: &HeaderMap, https: bool) -> String {
+pub(super) fn base_url(headers: &HeaderMap, https: bool) -> String {
     let host = headers
         .get("x-forwarded-host")
         .or_else(|| headers.get(axum::http::header::HOST))
@@ -62,26 +68,34 @@ fn base_url(headers: &HeaderMap, https: bool) -> String {
     format!("{scheme}://{host}")
 }
 
+/// Starts a sign-in by code. Needs no token: rate-limited per address, and
+/// at most so many wait at once.
 #[utoipa::path(post, path = "/v1/auth/device", tag = "auth", request_body = DeviceCodeRequest,
-    responses((status = 200, body = DeviceCodeResponse)))]
+    responses((status = 200, body = DeviceCodeResponse), (status = 429, body = ApiError)))]
 pub async fn start(
     State(state): State<AppState>,
+    _: Public,
     headers: HeaderMap,
-    Json(req): Json<DeviceCodeRequest>,
+    Valid(req): Valid<DeviceCodeRequest>,
 ) -> ApiResult<DeviceCodeResponse> {
     let mut secret = [0u8; 32];
     rand::thread_rng().fill(&mut secret);
     let device_code = hex::encode(secret);
     let code = user_code();
-    let expires_at = state.now() + CODE_TTL_SECS as i64;
-    let (h, c, name, os) = (
-        hash_token(&device_code),
-        code.clone(),
-        req.device_name,
-        req.os,
-    );
+    let now = state.now();
+    let (h, c) = (hash_token(&device_code), code.clone());
+    let max_waiting = state.throttle.settings().waiting_sign_ins;
     state
-        .store(move |s| s.create_grant(&h, &c, &name, &os, expires_at))
+        .store(move |s| {
+            let grant = NewGrant {
+                code_hash: &h,
+                user_code: &c,
+                device_name: &req.device_name,
+                os: &req.os,
+                expires_at: now + CODE_TTL_SECS as i64,
+            };
+            s.create_grant(&grant, now, max_waiting)
+        })
         .await?;
     let base = base_url(&headers, state.https);
     Ok(Json(DeviceCodeResponse {
@@ -95,10 +109,12 @@ pub async fn start(
 }
 
 #[utoipa::path(post, path = "/v1/auth/device/token", tag = "auth", request_body = DeviceTokenRequest,
-    responses((status = 200, body = TokenResponse), (status = 400, body = ApiError)))]
+    responses((status = 200, body = TokenResponse), (status = 400, body = ApiError),
+        (status = 429, body = ApiError)))]
 pub async fn token(
     State(state): State<AppState>,
-    Json(req): Json<DeviceTokenRequest>,
+    _: Public,
+    Valid(req): Valid<DeviceTokenRequest>,
 ) -> ApiResult<TokenResponse> {
     let (h, now) = (hash_token(&req.device_code), state.now());
     let interval = POLL_INTERVAL_SECS as i64;
@@ -137,98 +153,96 @@ pub async fn token(
     Ok(Json(issue_tokens(&state, device, row.account_id).await?))
 }
 
-async fn approve_code(state: &AppState, typed: &str, account: i64) -> Result<String, AppError> {
-    let code = normalize_code(typed);
-    let (c, now) = (code.clone(), state.now());
-    if !state
-        .store(move |s| s.approve_grant(&c, account, now))
-        .await?
-    {
+/// The sign-in waiting with the code a person typed, counted as a guess:
+/// a wrong code counts against the account approving and its address, so
+/// that codes cannot be tried one after another.
+pub(super) async fn waiting(
+    state: &AppState,
+    client: IpAddr,
+    typed: &str,
+    account: AccountKey,
+) -> Result<PendingSignIn, AppError> {
+    let subject = approver_key(account);
+    let before = may_try(state, client, &subject, "wrong sign-in codes").await?;
+    let (code, now) = (normalize_code(typed), state.now());
+    let c = code.clone();
+    let Some(found) = state.store(move |s| s.waiting_grant(&c, now)).await? else {
+        failed(state, client, &subject).await?;
         return Err(AppError::new(
             ErrorCode::NotFound,
             format!("no sign-in is waiting with the code {code}; it may have expired (codes last {} minutes)", CODE_TTL_SECS / 60),
         ));
-    }
-    Ok(code)
+    };
+    succeeded(state, &subject, before).await?;
+    Ok(found)
 }
 
-/// A signed-in device approves a waiting sign-in into its own account.
-#[utoipa::path(post, path = "/v1/auth/device/approve", tag = "auth", security(("bearer" = [])),
-    request_body = ApproveRequest,
-    responses((status = 204), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
-pub async fn approve(
+/// Approves the sign-in waiting with `typed` into `account`: the device
+/// it was.
+pub(super) async fn approve_code(
+    state: &AppState,
+    client: IpAddr,
+    typed: &str,
+    account: AccountKey,
+) -> Result<PendingSignIn, AppError> {
+    let found = waiting(state, client, typed, account).await?;
+    let (c, now) = (found.user_code.clone(), state.now());
+    if !state
+        .store(move |s| s.approve_grant(&c, account, now))
+        .await?
+    {
+        // Approved by someone else, or expired, since it was found.
+        return Err(AppError::new(
+            ErrorCode::NotFound,
+            format!(
+                "no sign-in is waiting with the code {} any more",
+                found.user_code
+            ),
+        ));
+    }
+    Ok(found)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct WaitingQuery {
+    /// The code the waiting device shows, as typed.
+    #[param(max_length = 32)]
+    code: String,
+}
+
+/// Which device waits with a code, before approving it: its name, system
+/// and when it asked, so that a person can tell their own device from a
+/// request someone else sent them. A wrong code counts as a guess.
+#[utoipa::path(get, path = "/v1/auth/device/waiting", tag = "auth", security(("bearer" = [])),
+    params(WaitingQuery),
+    responses((status = 200, body = PendingSignIn), (status = 404, body = ApiError),
+        (status = 401, body = ApiError), (status = 429, body = ApiError)))]
+pub async fn lookup(
     State(state): State<AppState>,
     session: Session,
-    Json(req): Json<ApproveRequest>,
-) -> Result<axum::http::StatusCode, AppError> {
-    approve_code(&state, &req.user_code, session.account).await?;
-    Ok(axum::http::StatusCode::NO_CONTENT)
-}
-
-#[derive(Debug, Deserialize)]
-pub struct PageQuery {
-    #[serde(default)]
-    code: String,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct PageForm {
-    code: String,
-    login: String,
-    password: String,
-}
-
-fn page(code: &str, note: &str) -> Html<String> {
-    // Only letters and a dash survive `normalize_code`: nothing to escape.
-    let code = normalize_code(code);
-    Html(format!(
-        r#"<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>Nubo: approve a sign-in</title>
-<body style="font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem">
-<h1>Approve a sign-in · 批准登录</h1>
-<p>Another device shows a code and waits. Enter it with your account to sign that device in.<br>
-另一台设备正显示一个代码并等待。请输入该代码和您的账号以让该设备登录。</p>
-{note}
-<form method="post" action="/device">
-<p><label>Code · 代码<br><input name="code" value="{code}" required autocomplete="off"></label></p>
-<p><label>Account ID or phone · 账号或手机号<br><input name="login" required autocomplete="username"></label></p>
-<p><label>Password · 密码<br><input name="password" type="password" required autocomplete="current-password"></label></p>
-<p><button type="submit">Approve · 批准</button></p>
-</form></body></html>"#
+    client: Client,
+    Query(q): Query<WaitingQuery>,
+) -> ApiResult<PendingSignIn> {
+    limits::text("code", &q.code, limits::USER_CODE_BYTES).map_err(over_bound)?;
+    Ok(Json(
+        waiting(&state, client.0, &q.code, session.account).await?,
     ))
 }
 
-/// The approval page (not part of the JSON API).
-pub async fn page_get(Query(q): Query<PageQuery>) -> Html<String> {
-    page(&q.code, "")
-}
-
-pub async fn page_post(State(state): State<AppState>, Form(f): Form<PageForm>) -> Html<String> {
-    let outcome = match check_password(&state, f.login, f.password).await {
-        Ok(account) => approve_code(&state, &f.code, account.key).await,
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(code) => Html(format!(
-            "<!doctype html><meta charset=utf-8><title>Nubo</title><body style=\"font-family:sans-serif;max-width:32rem;margin:2rem auto\">\
-             <h1>Approved · 已批准</h1><p>The device with the code {code} is signing in now; you can close this page.<br>\
-             显示代码 {code} 的设备正在登录，您可以关闭此页面。</p></body>"
-        )),
-        Err(AppError(e)) => page(
-            &f.code,
-            &format!(
-                "<p style=\"color:#b00020\" role=\"alert\">{}</p>",
-                html_escape(&e.message)
-            ),
-        ),
-    }
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// A signed-in device approves a waiting sign-in into its own account.
+/// Wrong codes count as guesses (429 with `retry_at` past a few).
+#[utoipa::path(post, path = "/v1/auth/device/approve", tag = "auth", security(("bearer" = [])),
+    request_body = ApproveRequest,
+    responses((status = 204), (status = 404, body = ApiError), (status = 401, body = ApiError),
+        (status = 429, body = ApiError)))]
+pub async fn approve(
+    State(state): State<AppState>,
+    session: Session,
+    client: Client,
+    Valid(req): Valid<ApproveRequest>,
+) -> Result<axum::http::StatusCode, AppError> {
+    approve_code(&state, client.0, &req.user_code, session.account).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 #[cfg(test)]

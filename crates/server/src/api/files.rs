@@ -7,6 +7,7 @@ use nubo_protocol::{
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::input::Valid;
 use super::session::FileSession;
 use super::{check_batch, ApiResult, AppState};
 
@@ -57,7 +58,7 @@ pub async fn node(
 pub async fn mkdir(
     State(state): State<AppState>,
     FileSession(s): FileSession,
-    Json(req): Json<MkdirRequest>,
+    Valid(req): Valid<MkdirRequest>,
 ) -> ApiResult<Node> {
     let (account, now) = (s.account, state.now());
     let node = state
@@ -73,7 +74,7 @@ pub async fn mkdir(
 pub async fn commit(
     State(state): State<AppState>,
     FileSession(s): FileSession,
-    Json(req): Json<CommitRequest>,
+    Valid(req): Valid<CommitRequest>,
 ) -> ApiResult<Node> {
     let (account, device, now) = (s.account, s.device, state.now());
     let node = state
@@ -91,7 +92,7 @@ pub async fn commit(
 pub async fn commit_batch(
     State(state): State<AppState>,
     FileSession(s): FileSession,
-    Json(req): Json<CommitBatchRequest>,
+    Valid(req): Valid<CommitBatchRequest>,
 ) -> ApiResult<CommitBatchResponse> {
     check_batch(req.commits.len(), "commits")?;
     let (account, device, now) = (s.account, s.device, state.now());
@@ -124,7 +125,7 @@ pub async fn move_node(
     State(state): State<AppState>,
     FileSession(s): FileSession,
     Path(id): Path<NodeId>,
-    Json(req): Json<MoveRequest>,
+    Valid(req): Valid<MoveRequest>,
 ) -> ApiResult<Node> {
     let (account, now) = (s.account, state.now());
     let node = state
@@ -142,7 +143,7 @@ pub async fn delete(
     State(state): State<AppState>,
     FileSession(s): FileSession,
     Path(id): Path<NodeId>,
-    Json(req): Json<DeleteRequest>,
+    Valid(req): Valid<DeleteRequest>,
 ) -> ApiResult<Node> {
     let (account, device, now) = (s.account, s.device, state.now());
     let node = state

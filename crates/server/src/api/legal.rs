@@ -2,18 +2,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
+use nubo_protocol::limits::{self, ACCEPTANCES};
 use nubo_protocol::{
     AcceptItem, AcceptRequest, AgreementList, AgreementStatus, ApiError, DeclineRequest, ErrorCode,
     Requirement, WithdrawRequest,
 };
 use serde::Deserialize;
 
+use super::input::{over_bound, Valid};
 use super::session::Session;
 use super::{ApiResult, AppError, AppState};
 use crate::agreements::{AcceptanceProblem, AgreementSet};
-
-/// At most this many documents in one acceptance or decline.
-const MAX_ITEMS: usize = 100;
 
 /// The documents published now: every version (one in force, and any
 /// announced for a later `effective` date) in every language.
@@ -38,6 +37,7 @@ pub async fn versions(State(state): State<AppState>) -> ApiResult<AgreementList>
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct VersionQuery {
     /// A version ever published; without it, the version in force.
+    #[param(max_length = 64)]
     version: Option<String>,
 }
 
@@ -50,6 +50,8 @@ pub async fn document(
     Path((id, locale)): Path<(String, String)>,
     Query(q): Query<VersionQuery>,
 ) -> Result<impl IntoResponse, AppError> {
+    let version = q.version.as_deref().unwrap_or("");
+    limits::text("version", version, limits::AGREEMENT_FIELD_BYTES).map_err(over_bound)?;
     let published = state.published().await?;
     let body = match published.body(&id, &locale, q.version.as_deref(), &state.today()) {
         Some(b) => Some(b.to_string()),
@@ -112,10 +114,10 @@ async fn check_items(
     items: &[AcceptItem],
     accepted: &[nubo_protocol::Acceptance],
 ) -> Result<(), AppError> {
-    if items.is_empty() || items.len() > MAX_ITEMS {
+    if items.is_empty() || items.len() > ACCEPTANCES {
         return Err(AppError::new(
             ErrorCode::BadRequest,
-            format!("name 1 to {MAX_ITEMS} agreements"),
+            format!("name 1 to {ACCEPTANCES} agreements"),
         ));
     }
     let today = state.today();
@@ -160,7 +162,7 @@ async fn check_items(
 pub async fn accept(
     State(state): State<AppState>,
     session: Session,
-    Json(req): Json<AcceptRequest>,
+    Valid(req): Valid<AcceptRequest>,
 ) -> ApiResult<AgreementStatus> {
     let age = req.age.ok_or_else(|| {
         AppError::new(
@@ -187,7 +189,7 @@ pub async fn accept(
 pub async fn decline(
     State(state): State<AppState>,
     session: Session,
-    Json(req): Json<DeclineRequest>,
+    Valid(req): Valid<DeclineRequest>,
 ) -> ApiResult<AgreementStatus> {
     let account = session.account;
     let published = state.published().await?;
@@ -213,7 +215,7 @@ pub async fn decline(
 pub async fn withdraw(
     State(state): State<AppState>,
     session: Session,
-    Json(req): Json<WithdrawRequest>,
+    Valid(req): Valid<WithdrawRequest>,
 ) -> ApiResult<AgreementStatus> {
     let published = state.published().await?;
     let today = state.today();

@@ -5,11 +5,14 @@ mod account;
 mod auth;
 mod content;
 mod device;
+mod device_page;
 mod files;
+mod input;
 mod legal;
 mod push;
 mod restore;
 mod session;
+mod signin;
 
 use std::sync::Arc;
 
@@ -49,6 +52,7 @@ pub struct AppState {
     pub retention_days: u32,
     /// Served over HTTPS (for the addresses the service gives out).
     pub https: bool,
+    pub throttle: Arc<crate::throttle::Throttle>,
     /// The agreement set whose texts are in the store's archive already.
     pub archived: Arc<std::sync::Mutex<Option<Arc<crate::agreements::AgreementSet>>>>,
 }
@@ -98,6 +102,24 @@ impl AppState {
             *self.archived.lock().unwrap_or_else(|p| p.into_inner()) = Some(set.clone());
         }
         Ok(set)
+    }
+
+    /// Cancels the account (`MetaStore::delete_account`), then removes its
+    /// chunk objects.
+    pub async fn cancel_account(&self, account: AccountKey) -> Result<(), AppError> {
+        let now = self.now();
+        self.store(move |s| s.delete_account(account, now)).await?;
+        self.chunks.remove_account(account).await;
+        Ok(())
+    }
+
+    /// Deletes the account's content (`MetaStore::delete_content`), then
+    /// the chunk objects its rows named.
+    pub async fn empty_account(&self, account: AccountKey) -> Result<(), AppError> {
+        let now = self.now();
+        let objects = self.store(move |s| s.delete_content(account, now)).await?;
+        self.chunks.remove_objects(&objects).await;
+        Ok(())
     }
 
     /// Wakes the account's push listeners. Nobody listening is fine. With a
@@ -168,7 +190,13 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = axum::http::StatusCode::from_u16(self.0.code.http_status())
             .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self.0)).into_response()
+        // `retry_at` is on the service's clock; the header, for HTTP's own
+        // clients, counts from the system's.
+        let retry_after = self.0.retry_at.map(|at| {
+            let wait = at - crate::clock::SystemClock.now();
+            [(axum::http::header::RETRY_AFTER, wait.max(1).to_string())]
+        });
+        (status, retry_after, Json(self.0)).into_response()
     }
 }
 
@@ -178,7 +206,7 @@ pub type ApiResult<T> = Result<Json<T>, AppError>;
 pub(crate) fn check_batch(n: usize, what: &str) -> Result<(), AppError> {
     if n > nubo_protocol::MAX_BATCH {
         return Err(AppError::new(
-            ErrorCode::BadRequest,
+            ErrorCode::TooLarge,
             format!(
                 "{n} {what} in one request; send at most {}",
                 nubo_protocol::MAX_BATCH
@@ -221,6 +249,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(account::change_password))
         .routes(routes!(device::start))
         .routes(routes!(device::token))
+        .routes(routes!(device::lookup))
         .routes(routes!(device::approve))
         .routes(routes!(legal::list))
         .routes(routes!(legal::document))
@@ -267,7 +296,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/device",
-            axum::routing::get(device::page_get).post(device::page_post),
+            axum::routing::get(device_page::page_get).post(device_page::page_post),
         )
         .layer(DefaultBodyLimit::max(MAX_CHUNK_BYTES))
         .with_state(state)

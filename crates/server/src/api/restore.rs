@@ -1,9 +1,11 @@
 use axum::extract::{Query, State};
 use axum::Json;
+use nubo_protocol::limits;
 use nubo_protocol::{ApiError, Node, RestoreRequest, RestoreResponse, TrashList};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::input::{over_bound, Valid};
 use super::session::FileSession;
 use super::{ApiResult, AppState};
 
@@ -12,6 +14,7 @@ pub struct TrashQuery {
     /// Only entries whose name, or the name of anything inside, contains this
     /// (case-insensitive).
     #[serde(default)]
+    #[param(max_length = 255)]
     q: String,
     #[serde(default)]
     offset: u32,
@@ -27,6 +30,7 @@ pub async fn trash(
     FileSession(s): FileSession,
     Query(q): Query<TrashQuery>,
 ) -> ApiResult<TrashList> {
+    limits::text("q", &q.q, limits::QUERY_BYTES).map_err(over_bound)?;
     let account = s.account;
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let (items, total) = state
@@ -42,6 +46,7 @@ pub async fn trash(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct LookupQuery {
     /// From the top folder, e.g. `/Docs/report.txt`.
+    #[param(max_length = 16384)]
     path: String,
 }
 
@@ -53,6 +58,7 @@ pub async fn lookup(
     FileSession(s): FileSession,
     Query(q): Query<LookupQuery>,
 ) -> ApiResult<Node> {
+    limits::text("path", &q.path, limits::PATH_BYTES).map_err(over_bound)?;
     let account = s.account;
     Ok(Json(
         state.store(move |st| st.lookup(account, &q.path)).await?,
@@ -67,7 +73,7 @@ pub async fn lookup(
 pub async fn restore(
     State(state): State<AppState>,
     FileSession(s): FileSession,
-    Json(req): Json<RestoreRequest>,
+    Valid(req): Valid<RestoreRequest>,
 ) -> ApiResult<RestoreResponse> {
     let (account, device, now) = (s.account, s.device, state.now());
     let out = state

@@ -7,7 +7,7 @@ use rand::RngCore;
 
 use super::{AppError, AppState};
 use crate::lifecycle;
-use crate::store::{AccountKey, DeviceId, TokenKind, TokenOwner};
+use crate::store::{AccountKey, DeviceId, NewTokens, TokenKind, TokenOwner};
 
 /// Tokens are stored only as digests: a copy of the database signs no one in.
 pub fn hash_token(token: &str) -> String {
@@ -20,32 +20,47 @@ fn new_token() -> String {
     hex::encode(bytes)
 }
 
-pub async fn issue_tokens(
-    state: &AppState,
-    device: DeviceId,
-    account_id: String,
-) -> Result<TokenResponse, AppError> {
-    let access = new_token();
-    let refresh = new_token();
+/// A device's two tokens as the client gets them: (access, refresh).
+pub type GivenTokens = (String, String);
+
+/// A fresh pair of tokens: what the client gets, and the digests the store
+/// keeps.
+pub fn fresh_tokens(state: &AppState) -> (GivenTokens, NewTokens) {
+    let (access, refresh) = (new_token(), new_token());
     let now = state.now();
-    let (a, r) = (hash_token(&access), hash_token(&refresh));
-    let (at, rt) = (
-        now + state.access_ttl_secs as i64,
-        now + state.refresh_ttl_secs as i64,
-    );
-    state
-        .store(move |s| {
-            s.put_token(&a, TokenKind::Access, device, at)?;
-            s.put_token(&r, TokenKind::Refresh, device, rt)
-        })
-        .await?;
-    Ok(TokenResponse {
+    let kept = NewTokens {
+        access_hash: hash_token(&access),
+        access_expires_at: now + state.access_ttl_secs as i64,
+        refresh_hash: hash_token(&refresh),
+        refresh_expires_at: now + state.refresh_ttl_secs as i64,
+    };
+    ((access, refresh), kept)
+}
+
+pub fn token_response(
+    state: &AppState,
+    (access, refresh): GivenTokens,
+    account_id: String,
+    device: DeviceId,
+) -> TokenResponse {
+    TokenResponse {
         access_token: access,
         refresh_token: refresh,
         expires_in_secs: state.access_ttl_secs,
         account_id,
         device_id: device,
-    })
+    }
+}
+
+/// Tokens for a device that just signed in.
+pub async fn issue_tokens(
+    state: &AppState,
+    device: DeviceId,
+    account_id: String,
+) -> Result<TokenResponse, AppError> {
+    let (given, kept) = fresh_tokens(state);
+    state.store(move |s| s.put_tokens(device, &kept)).await?;
+    Ok(token_response(state, given, account_id, device))
 }
 
 /// The owner of a live token of an active account. A frozen or deleted
@@ -59,18 +74,29 @@ pub async fn live_token(
 ) -> Result<TokenOwner, AppError> {
     let now = state.now();
     let h = hash.clone();
-    let owner = state.store(move |s| s.find_token(&h, kind, now)).await?;
-    let standing = match &owner {
-        Some(o) => lifecycle::standing(o.last_used_at, o.account_deleted, now),
-        None => match state.store(move |s| s.token_account(&hash)).await? {
-            Some((last_used, deleted)) => lifecycle::standing(last_used, deleted, now),
-            None => lifecycle::Standing::Active,
-        },
+    let Some(owner) = state.store(move |s| s.find_token(&h, kind, now)).await? else {
+        refuse_by_standing(state, hash).await?;
+        return Err(AppError::new(ErrorCode::Unauthorized, unauthorized));
     };
+    let standing = lifecycle::standing(owner.last_used_at, owner.account_deleted, now);
     if let Some(e) = lifecycle::refusal(standing) {
         return Err(AppError(e));
     }
-    owner.ok_or_else(|| AppError::new(ErrorCode::Unauthorized, unauthorized))
+    Ok(owner)
+}
+
+/// Refuses a token of any age (expired, spent, revoked) whose account is
+/// frozen or deleted, with that account's own error.
+pub async fn refuse_by_standing(state: &AppState, hash: String) -> Result<(), AppError> {
+    let now = state.now();
+    let standing = match state.store(move |s| s.token_account(&hash)).await? {
+        Some((last_used, deleted)) => lifecycle::standing(last_used, deleted, now),
+        None => lifecycle::Standing::Active,
+    };
+    match lifecycle::refusal(standing) {
+        Some(e) => Err(AppError(e)),
+        None => Ok(()),
+    }
 }
 
 /// A signed-in device, from a valid access token.

@@ -8,7 +8,6 @@ mod postgres;
 mod sql;
 mod sqlite;
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -16,26 +15,102 @@ pub use postgres::{Postgres, PostgresStore};
 pub use sql::SqlStore;
 pub use sqlite::{Sqlite, SqliteStore};
 
+use crate::throttle::Failures;
+
 use nubo_protocol::{
     AcceptItem, Acceptance, AccountSummary, AgeConfirmation, AgreementDoc, ApiError,
-    ChangesResponse, ChunkRef, CommitRequest, DeleteRequest, Manifest, Node, NodeId,
+    ChangesResponse, ChunkRef, CommitRequest, DeleteRequest, Manifest, Node, NodeId, PendingSignIn,
     RestoreRequest, RestoreResponse, TrashItem, Version,
 };
 
 pub type StoreResult<T> = Result<T, ApiError>;
 
-/// Where a packed chunk lies: a byte range of one pack object.
+/// `size` bytes from `start` of one object of the chunk store, as the
+/// chunk store named it when it wrote them (a pack, or one chunk alone).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackedAt {
-    pub pack: String,
+pub struct ObjectRange {
+    pub object: String,
     pub start: u64,
     pub size: u64,
 }
 
+/// A chunk just written for an account, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackedChunk {
+pub struct PlacedChunk {
     pub hash: String,
-    pub at: PackedAt,
+    pub at: ObjectRange,
+}
+
+/// Where an account's copy of a chunk lies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkPlace {
+    /// In an object of the account's own.
+    Own(ObjectRange),
+    /// Uploaded before chunks were kept per account, when one copy served
+    /// every account that uploaded it: `size` bytes in a shared pack (its
+    /// name and the start), or alone in an object named by the hash.
+    Shared {
+        hash: String,
+        pack: Option<(String, u64)>,
+        size: u64,
+    },
+}
+
+impl ChunkPlace {
+    pub fn size(&self) -> u64 {
+        match self {
+            ChunkPlace::Own(at) => at.size,
+            ChunkPlace::Shared { size, .. } => *size,
+        }
+    }
+}
+
+/// What an account holds against its quota: its live files (what commits
+/// and restores are measured by), and the chunks it uploaded that no
+/// commit has named yet, which may take at most the quota again (so that
+/// a new version of a large file can be uploaded before the old one is
+/// replaced, and no more).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub quota: u64,
+    pub files: u64,
+    pub pending: u64,
+}
+
+impl Usage {
+    /// All the account holds, as it is shown.
+    pub fn used(&self) -> u64 {
+        self.files + self.pending
+    }
+
+    /// Refuses live files of `adding` bytes while `freeing` go.
+    pub fn check_files(&self, adding: u64, freeing: u64) -> Result<(), ApiError> {
+        if self.files.saturating_sub(freeing) + adding <= self.quota {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            nubo_protocol::ErrorCode::QuotaExceeded,
+            format!(
+                "storage is full: {} of {} bytes used; free some space or upgrade the plan",
+                self.files, self.quota
+            ),
+        ))
+    }
+
+    /// Refuses uploading `adding` bytes of new chunks.
+    pub fn check_upload(&self, adding: u64) -> Result<(), ApiError> {
+        if self.pending + adding <= self.quota {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            nubo_protocol::ErrorCode::QuotaExceeded,
+            format!(
+                "{} bytes are uploaded and wait for a commit; uploads waiting may hold at most the \
+                 quota of {} bytes: commit them, or free some space",
+                self.pending, self.quota
+            ),
+        ))
+    }
 }
 
 /// The service's internal key of an account (not the user-facing account ID).
@@ -80,6 +155,43 @@ pub struct TokenOwner {
     /// its standing (`lifecycle`).
     pub last_used_at: i64,
     pub account_deleted: bool,
+}
+
+/// The digests of a new access and refresh token and when each expires.
+#[derive(Debug, Clone)]
+pub struct NewTokens {
+    pub access_hash: String,
+    pub access_expires_at: i64,
+    pub refresh_hash: String,
+    pub refresh_expires_at: i64,
+}
+
+/// What spending a refresh token did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// Spent now, and its successors stored.
+    Rotated {
+        account: AccountKey,
+        device: DeviceId,
+    },
+    /// It was spent before: someone else holds a copy. The device was
+    /// signed out with every token it had (the whole family).
+    Reused {
+        account: AccountKey,
+        device: DeviceId,
+    },
+    /// Unknown, expired, or of a device that was signed out.
+    Invalid,
+}
+
+/// A device sign-in that starts waiting.
+#[derive(Debug, Clone)]
+pub struct NewGrant<'a> {
+    pub code_hash: &'a str,
+    pub user_code: &'a str,
+    pub device_name: &'a str,
+    pub os: &'a str,
+    pub expires_at: i64,
 }
 
 /// Which devices a password change signs out.
@@ -136,35 +248,41 @@ pub trait MetaStore: Send + Sync + 'static {
     fn devices(&self, account: AccountKey) -> StoreResult<Vec<DeviceRow>>;
     /// The account that owns a device, if any.
     fn device_owner(&self, device: DeviceId) -> StoreResult<Option<AccountKey>>;
-    /// `token_hash` is a digest; the service never keeps a usable token.
-    fn put_token(
-        &self,
-        token_hash: &str,
-        kind: TokenKind,
-        device: DeviceId,
-        expires_at: i64,
-    ) -> StoreResult<()>;
-    /// Finds a live token of a device that was not revoked, and notes the use.
+    /// A device's new pair of tokens, as digests: the service never keeps
+    /// a usable token.
+    fn put_tokens(&self, device: DeviceId, tokens: &NewTokens) -> StoreResult<()>;
+    /// Spends a refresh token and stores its successors, in one
+    /// transaction: of any number of uses of one token at once, one
+    /// rotates it. A use of a spent token revokes the device and all its
+    /// tokens (refresh token rotation, OAuth 2.0 Security BCP).
+    fn rotate_refresh(&self, token_hash: &str, next: &NewTokens, now: i64)
+        -> StoreResult<Rotation>;
+    /// Finds a live (unexpired, unspent) token of a device that was not
+    /// revoked, and notes the use.
     fn find_token(
         &self,
         token_hash: &str,
         kind: TokenKind,
         now: i64,
     ) -> StoreResult<Option<TokenOwner>>;
-    fn delete_token(&self, token_hash: &str) -> StoreResult<()>;
     /// The standing of the account behind any token ever issued (expired or
     /// revoked too): (last use, deleted). Lets a refused client learn that
     /// its account is frozen or deleted rather than just "sign in again".
     fn token_account(&self, token_hash: &str) -> StoreResult<Option<(i64, bool)>>;
     /// Cancels the account: deletes what it stores (nodes, trash, versions,
-    /// chunk references) and the personal rows about it (device names,
-    /// phone number, password hash; see `sql/privacy.rs`), signs every
-    /// device out, and makes the database drop the deleted bytes. The row
-    /// stays with the account ID (reserved), marked deleted.
+    /// its chunks' rows) and the personal rows about it (device names,
+    /// phone number, password hash, failed sign-ins; see `sql/privacy.rs`),
+    /// signs every device out, and makes the database drop the deleted
+    /// bytes. The row stays with the account ID (reserved), marked deleted.
+    /// The account's chunk objects (everything under `accounts/<key>/`) are
+    /// the caller's to remove (`ChunkStore::remove_account`).
     fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<()>;
     /// 30 days after freezing: deletes the account's content and signs its
     /// devices out; the account stays (a sign-in starts it over, empty).
-    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<()>;
+    /// The objects the deleted chunk rows named, for the caller to remove
+    /// (`ChunkStore::remove_objects`): each write has an object name of
+    /// its own, so removing them never takes an upload made since.
+    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<Vec<String>>;
     /// Accounts not cancelled, last used before `before`, whose content
     /// was not deleted since that last use.
     fn accounts_to_empty(&self, before: i64) -> StoreResult<Vec<AccountKey>>;
@@ -182,16 +300,22 @@ pub trait MetaStore: Send + Sync + 'static {
         sign_out: SignOut,
     ) -> StoreResult<()>;
 
+    /// Failed attempts in a row under `key` (a login as typed, whether or
+    /// not an account has it, so the answer does not tell; or an account
+    /// approving sign-in codes: `throttle::login_key`, `approver_key`), and
+    /// when the last was.
+    fn failures(&self, key: &str) -> StoreResult<Option<Failures>>;
+    /// Notes a failed attempt under `key` at `now`; a success forgets them
+    /// (`clear_failures`). Rows a day old go with `purge_stale`.
+    fn note_failure(&self, key: &str, now: i64) -> StoreResult<()>;
+    fn clear_failures(&self, key: &str) -> StoreResult<()>;
+
     /// Device sign-in (RFC 8628): a pending grant, found by the digest of
-    /// its device code or by its user code.
-    fn create_grant(
-        &self,
-        code_hash: &str,
-        user_code: &str,
-        device_name: &str,
-        os: &str,
-        expires_at: i64,
-    ) -> StoreResult<()>;
+    /// its device code or by its user code. Expired grants go first; with
+    /// `max_waiting` waiting already, refused (`too_many_attempts`).
+    fn create_grant(&self, grant: &NewGrant<'_>, now: i64, max_waiting: u64) -> StoreResult<()>;
+    /// The device waiting with this user code, while it waits.
+    fn waiting_grant(&self, user_code: &str, now: i64) -> StoreResult<Option<PendingSignIn>>;
     /// False when no live grant has that user code.
     fn approve_grant(&self, user_code: &str, account: AccountKey, now: i64) -> StoreResult<bool>;
     fn poll_grant(&self, code_hash: &str, now: i64, interval: i64) -> StoreResult<GrantPoll>;
@@ -308,24 +432,52 @@ pub trait MetaStore: Send + Sync + 'static {
         req: &RestoreRequest,
         now: i64,
     ) -> StoreResult<RestoreResponse>;
+    /// Forgets what only served a while: expired device sign-in grants,
+    /// wrong passwords of a day ago, and expired tokens, except each
+    /// device's newest of each kind (kept, so that a client coming back
+    /// after months still learns that its account was frozen or deleted).
+    /// How many rows.
+    fn purge_stale(&self, now: i64) -> StoreResult<u64>;
     /// Retention, for every account: empties trash entries deleted before
     /// `before` and drops versions replaced before it. Returns how many of each.
     fn purge_expired(&self, before: i64) -> StoreResult<(u64, u64)>;
 
-    /// Chunks are scoped per account: a chunk counts as present only once this
-    /// account uploaded it, so no account can probe what another stores.
-    /// `packed` says where the chunks written into a pack object lie.
+    /// What counts against the account's quota now.
+    fn usage(&self, account: AccountKey) -> StoreResult<Usage>;
+
+    /// Chunks are kept per account: a chunk is present for an account only
+    /// once that account uploaded it (its own copy), so no account can
+    /// probe what another stores, not even by timing. Records `chunks` as
+    /// uploaded by the account at `now`, each where `placed` says its
+    /// bytes were written; a chunk the account had already keeps its
+    /// place. Refused whole (`quota_exceeded`) when the new ones do not
+    /// fit (`Usage::check_upload`). Returns the hashes recorded now.
+    fn store_chunks(
+        &self,
+        account: AccountKey,
+        chunks: &[ChunkRef],
+        placed: &[PlacedChunk],
+        now: i64,
+    ) -> StoreResult<Vec<String>>;
+    /// `store_chunks` at time 0, for callers that keep chunk bytes
+    /// elsewhere (the simulator).
     fn add_chunks(
         &self,
         account: AccountKey,
         chunks: &[ChunkRef],
-        packed: &[PackedChunk],
-    ) -> StoreResult<()>;
-    /// Which of these chunks lie in a pack object, and where; the others
-    /// are objects of their own.
-    fn packed_chunks(&self, hashes: &[String]) -> StoreResult<HashMap<String, PackedAt>>;
+        placed: &[PlacedChunk],
+    ) -> StoreResult<()> {
+        self.store_chunks(account, chunks, placed, 0).map(drop)
+    }
+    /// Where the account's copies of these chunks lie, in the order asked;
+    /// None for one it never uploaded.
+    fn chunk_places(
+        &self,
+        account: AccountKey,
+        hashes: &[String],
+    ) -> StoreResult<Vec<Option<ChunkPlace>>>;
+    /// Which of these chunks the account never uploaded, each once.
     fn missing_chunks(&self, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>>;
-    fn has_chunk(&self, account: AccountKey, hash: &str) -> StoreResult<bool>;
 
     /// Takes the turn to run background job `name` when nobody ran it in
     /// the last `gap` seconds: with several instances on one database, one

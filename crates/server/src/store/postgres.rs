@@ -169,8 +169,8 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER nodes_used AFTER INSERT OR DELETE OR UPDATE OF account, kind, size, deleted
     ON nodes FOR EACH ROW EXECUTE FUNCTION nodes_used_bytes();
 "#,
-    // As SQLite's step of the same name (issue 19): declined agreements,
-    // every published version kept, content deleted before cancellation.
+    // As SQLite's step 10 (issue 19): declined agreements, every published
+    // version kept, content deleted before cancellation.
     r#"
 ALTER TABLE acceptances ADD COLUMN declined INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE accounts ADD COLUMN content_deleted_at BIGINT;
@@ -185,6 +185,62 @@ CREATE TABLE agreement_texts (
     published_at BIGINT NOT NULL,
     PRIMARY KEY (doc_id, version, locale)
 );
+"#,
+    // As SQLite's step 11: spent refresh tokens stay marked until they expire.
+    r#"
+ALTER TABLE tokens ADD COLUMN spent_at BIGINT;
+DROP INDEX tokens_device;
+CREATE INDEX tokens_device ON tokens(device, kind, expires_at);
+"#,
+    // As SQLite's step 12: chunks per account, and the bytes of chunks no
+    // commit named yet, kept by a trigger.
+    r#"
+ALTER TABLE account_chunks ADD COLUMN created_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE account_chunks ADD COLUMN committed INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE account_chunks ADD COLUMN object TEXT;
+ALTER TABLE account_chunks ADD COLUMN object_start BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN pending_bytes BIGINT NOT NULL DEFAULT 0;
+CREATE FUNCTION chunks_pending_bytes() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        IF OLD.committed = 0 THEN
+            UPDATE accounts SET pending_bytes = pending_bytes - OLD.size WHERE id = OLD.account;
+        END IF;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        IF NEW.committed = 0 THEN
+            UPDATE accounts SET pending_bytes = pending_bytes + NEW.size WHERE id = NEW.account;
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER chunks_pending AFTER INSERT OR DELETE OR UPDATE OF account, size, committed
+    ON account_chunks FOR EACH ROW EXECUTE FUNCTION chunks_pending_bytes();
+"#,
+    // As SQLite's step 13: failed attempts, and the grants' expiry index
+    // and request time.
+    r#"
+CREATE TABLE failed_attempts (
+    subject  TEXT PRIMARY KEY,
+    failures BIGINT NOT NULL,
+    last_at  BIGINT NOT NULL
+);
+CREATE INDEX failed_attempts_age ON failed_attempts(last_at);
+ALTER TABLE device_grants ADD COLUMN created_at BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX device_grants_expiry ON device_grants(expires_at);
+"#,
+    // As SQLite's step 14 (issue 15): the history's gaps.
+    r#"
+CREATE TABLE history_gaps (
+    high  BIGINT NOT NULL,
+    floor BIGINT NOT NULL
+);
+CREATE INDEX history_gaps_floor ON history_gaps(floor);
+"#,
+    // As SQLite's step 15 (issue 15): the exec bit.
+    r#"
+ALTER TABLE nodes ADD COLUMN exec INTEGER NOT NULL DEFAULT 0;
 "#,
 ];
 
@@ -487,7 +543,7 @@ impl Backend for Postgres {
         conn.client
             .batch_execute(
                 "VACUUM accounts, devices, tokens, acceptances, nodes, versions, \
-                 account_chunks, device_grants",
+                 account_chunks, device_grants, failed_attempts",
             )
             .map_err(pg_error)
     }

@@ -4,7 +4,6 @@
 //! call is one transaction of the backend (`sqlite.rs`, `postgres.rs`),
 //! except a token check: a read, then a write at most once a minute.
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -12,18 +11,23 @@ use nubo_protocol::names::check_name;
 use nubo_protocol::{
     AcceptItem, Acceptance, AccountSummary, AgeConfirmation, AgreementDoc, ApiError,
     ChangesResponse, ChunkRef, CommitRequest, DeleteRequest, ErrorCode, Manifest, Node, NodeId,
-    NodeKind, RestoreRequest, RestoreResponse, TrashItem, Version,
+    NodeKind, PendingSignIn, RestoreRequest, RestoreResponse, TrashItem, Version,
 };
 
+mod chunks;
 mod legal;
 mod privacy;
 mod restore;
 
+use chunks::quota_check;
+
 use super::db::{args, Backend, Db, DbError, Row, StoreError};
 use super::{
-    AccountKey, AccountRow, Deliver, DeviceId, DeviceRow, GrantPoll, MetaStore, PackedAt,
-    PackedChunk, SignOut, StoreResult, TokenKind, TokenOwner,
+    AccountKey, AccountRow, ChunkPlace, Deliver, DeviceId, DeviceRow, GrantPoll, MetaStore,
+    NewGrant, NewTokens, PlacedChunk, Rotation, SignOut, StoreResult, TokenKind, TokenOwner, Usage,
 };
+
+use crate::throttle::Failures;
 
 type R<T> = Result<T, StoreError>;
 
@@ -32,28 +36,16 @@ pub struct SqlStore<B> {
     backend: B,
     /// Earlier revisions kept per file; older ones are dropped on commit.
     keep_versions: u32,
-    /// Set as the service starts (`begin_history`).
-    history: std::sync::OnceLock<History>,
-}
-
-/// What this instance knows of its database's history since it started:
-/// every change it holds from before is at most `high`, and every change
-/// made since is at least `floor` (change numbers follow the clock, see
-/// `next_seq`). A number between the two was given out by a history this
-/// database does not have: it was restored from an older copy.
-#[derive(Debug, Clone, Copy)]
-struct History {
-    high: i64,
-    floor: i64,
 }
 
 /// Change numbers are microseconds of the service's clock, or one more than
 /// the last where that is not more: numbers never given out before a
 /// restore from a backup are told from those given out after it.
 const SEQ_PER_SEC: i64 = 1_000_000;
-/// A change committing while another instance starts may carry a number a
-/// little below that instance's start (its clock a little behind): the
-/// window it is given. A service restored from a backup is down longer.
+/// A change committing while another instance starts, its number taken
+/// before the start's gap was written, may carry a number a little below
+/// that start (its clock a little behind): the window it is given. A
+/// service restored from a backup is down longer.
 const START_MARGIN_SECS: i64 = 2;
 
 fn conflict(msg: impl Into<String>) -> StoreError {
@@ -72,7 +64,7 @@ fn bad_request(msg: impl Into<String>) -> StoreError {
     ApiError::new(ErrorCode::BadRequest, msg).into()
 }
 
-const NODE_COLUMNS: &str = "id, parent, name, kind, rev, size, hash, seq, deleted, mtime_ms";
+const NODE_COLUMNS: &str = "id, parent, name, kind, rev, size, hash, seq, deleted, mtime_ms, exec";
 
 fn node_from_row(r: &Row) -> Result<Node, DbError> {
     Ok(Node {
@@ -86,6 +78,7 @@ fn node_from_row(r: &Row) -> Result<Node, DbError> {
         seq: r.int(7)?,
         deleted: r.flag(8)?,
         mtime_ms: r.int(9)?,
+        exec: r.flag(10)?,
     })
 }
 
@@ -136,16 +129,37 @@ const ACCOUNT_COLUMNS: &str =
     "id, account_id, phone, password_hash, root_id, quota_bytes, last_used_at, deleted_at";
 
 /// The account's next change-feed number: one more than the last, and at
-/// least the clock's microseconds (`SEQ_PER_SEC`). Its row update also
-/// serialises the account's writers (across instances, on PostgreSQL).
+/// least the clock's microseconds (`SEQ_PER_SEC`) and the floor of the
+/// newest history gap (an instance started since with a clock ahead of
+/// this one's). Its row update also serialises the account's writers
+/// (across instances, on PostgreSQL).
 fn next_seq(db: &mut dyn Db, account: AccountKey, now: i64) -> R<i64> {
+    let floor = db
+        .query_one("SELECT COALESCE(MAX(floor), 0) FROM history_gaps", args![])?
+        .int(0)?;
+    let at_least = now.saturating_mul(SEQ_PER_SEC).max(floor);
     Ok(db
         .query_one(
             "UPDATE accounts SET seq = CASE WHEN seq + 1 > ?2 THEN seq + 1 ELSE ?2 END
              WHERE id = ?1 RETURNING seq",
-            args![account, now.saturating_mul(SEQ_PER_SEC)],
+            args![account, at_least],
         )?
         .int(0)?)
+}
+
+/// Whether `position` lies in a gap of this database's history: between
+/// the newest change it held when a service instance started and that
+/// start (`begin_history`). No change of this history has such a number,
+/// so one given out lies in a history the database lost to a restore.
+/// The gaps are rows of the database itself, so that a second restore
+/// from a copy made after a first still knows the first one's gap.
+fn in_history_gap(db: &mut dyn Db, position: i64) -> R<bool> {
+    Ok(db
+        .query_opt(
+            "SELECT 1 FROM history_gaps WHERE high < ?1 AND floor > ?1 LIMIT 1",
+            args![position],
+        )?
+        .is_some())
 }
 
 fn get_node(db: &mut dyn Db, account: AccountKey, id: NodeId) -> R<Node> {
@@ -197,6 +211,7 @@ struct Content<'a> {
     hash: &'a str,
     chunks_json: &'a str,
     mtime_ms: i64,
+    exec: bool,
 }
 
 /// Gives a file new content; the current content becomes a version (only the
@@ -223,7 +238,7 @@ fn replace_content(
     let seq = next_seq(db, account, now)?;
     db.exec(
         "UPDATE nodes SET rev = rev + 1, size = ?2, hash = ?3, chunks = ?4, seq = ?5,
-         mtime_ms = ?6, device = ?7, written_at = ?8 WHERE id = ?1",
+         mtime_ms = ?6, device = ?7, written_at = ?8, exec = ?9 WHERE id = ?1",
         args![
             id,
             c.size,
@@ -232,7 +247,8 @@ fn replace_content(
             seq,
             c.mtime_ms,
             device,
-            now
+            now,
+            i64::from(c.exec)
         ],
     )?;
     Ok(())
@@ -250,28 +266,20 @@ fn insert_file(
     let seq = next_seq(db, account, now)?;
     Ok(db
         .query_one(
-            "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms, device, written_at)
-             VALUES (?1, ?2, ?3, 'file', 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
-            args![account, parent, name, c.size, c.hash, c.chunks_json, seq, c.mtime_ms, device, now],
+            "INSERT INTO nodes (account, parent, name, kind, rev, size, hash, chunks, seq, mtime_ms, device, written_at, exec)
+             VALUES (?1, ?2, ?3, 'file', 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+            args![account, parent, name, c.size, c.hash, c.chunks_json, seq, c.mtime_ms, device, now, i64::from(c.exec)],
         )?
         .int(0)?)
 }
 
-fn quota_check(db: &mut dyn Db, account: AccountKey, adding: u64, freeing: u64) -> R<()> {
-    let row = db.query_one(
-        "SELECT quota_bytes, used_bytes FROM accounts WHERE id = ?1",
-        args![account],
+/// A file's exec bit, changed alone (`chmod`): a change in the feed.
+fn set_exec(db: &mut dyn Db, account: AccountKey, id: NodeId, exec: bool, now: i64) -> R<()> {
+    let seq = next_seq(db, account, now)?;
+    db.exec(
+        "UPDATE nodes SET exec = ?2, seq = ?3 WHERE id = ?1",
+        args![id, i64::from(exec), seq],
     )?;
-    let (quota, used) = (row.size(0)?, row.size(1)?);
-    if used.saturating_sub(freeing) + adding > quota {
-        return Err(ApiError::new(
-            ErrorCode::QuotaExceeded,
-            format!(
-                "storage is full: {used} of {quota} bytes used; free some space or upgrade the plan"
-            ),
-        )
-        .into());
-    }
     Ok(())
 }
 
@@ -294,16 +302,7 @@ fn commit_in(
     }
     let chunks_json = serde_json::to_string(&req.chunks)
         .map_err(|e| DbError::new(format!("cannot write a chunk list: {e}")))?;
-    let hashes: Vec<String> = req.chunks.iter().map(|c| c.hash.clone()).collect();
-    let missing = missing_chunks(db, account, &hashes)?;
-    if !missing.is_empty() {
-        let mut err = ApiError::new(
-            ErrorCode::MissingChunks,
-            format!("{} chunks of this file were never uploaded", missing.len()),
-        );
-        err.missing = missing;
-        return Err(err.into());
-    }
+    chunks::claim(db, account, &req.chunks)?;
     let existing = match req.node {
         Some(id) => {
             let node = get_node(db, account, id)?;
@@ -322,8 +321,13 @@ fn commit_in(
     };
     if let Some(cur) = &existing {
         // Same content is never a conflict, and a retried commit whose
-        // first attempt landed must not fail.
+        // first attempt landed must not fail; a changed exec bit alone is
+        // no new revision.
         if cur.kind == NodeKind::File && cur.hash == req.hash && cur.size == req.size {
+            if cur.exec != req.exec {
+                set_exec(db, account, cur.id, req.exec, now)?;
+                return get_node(db, account, cur.id);
+            }
             return Ok(cur.clone());
         }
         if req.node.is_none() {
@@ -348,6 +352,7 @@ fn commit_in(
         hash: &req.hash,
         chunks_json: &chunks_json,
         mtime_ms: req.mtime_ms,
+        exec: req.exec,
     };
     let id = match existing {
         Some(cur) => {
@@ -390,20 +395,89 @@ fn current_cursor(db: &mut dyn Db, account: AccountKey) -> R<i64> {
         .int(0)?)
 }
 
-fn missing_chunks(db: &mut dyn Db, account: AccountKey, hashes: &[String]) -> R<Vec<String>> {
-    let mut missing = Vec::new();
-    for h in hashes {
-        let have = db
-            .query_opt(
-                "SELECT 1 FROM account_chunks WHERE account = ?1 AND hash = ?2",
-                args![account, h],
-            )?
-            .is_some();
-        if !have && !missing.contains(h) {
-            missing.push(h.clone());
-        }
+/// Signs a device out: its tokens stop working at once.
+fn revoke(db: &mut dyn Db, device: DeviceId) -> R<()> {
+    db.exec(
+        "UPDATE devices SET revoked = 1 WHERE id = ?1",
+        args![device],
+    )?;
+    db.exec("DELETE FROM tokens WHERE device = ?1", args![device])?;
+    Ok(())
+}
+
+fn insert_tokens(db: &mut dyn Db, device: DeviceId, t: &NewTokens) -> R<()> {
+    let insert = "INSERT INTO tokens (hash, kind, device, expires_at) VALUES (?1, ?2, ?3, ?4)";
+    db.exec(
+        insert,
+        args![
+            &t.access_hash,
+            token_kind_str(TokenKind::Access),
+            device,
+            t.access_expires_at
+        ],
+    )?;
+    db.exec(
+        insert,
+        args![
+            &t.refresh_hash,
+            token_kind_str(TokenKind::Refresh),
+            device,
+            t.refresh_expires_at
+        ],
+    )?;
+    Ok(())
+}
+
+/// Notes a use of the device ("last seen", to the minute) and of its
+/// account. A frozen account is not woken by a token: only a sign-in with
+/// the password reactivates it.
+fn note_use(db: &mut dyn Db, account: AccountKey, device: DeviceId, now: i64) -> R<()> {
+    db.exec(
+        "UPDATE devices SET last_seen = ?1 WHERE id = ?2 AND last_seen < ?1 - 60",
+        args![now, device],
+    )?;
+    db.exec(
+        "UPDATE accounts SET last_used_at = ?1 WHERE id = ?2 AND last_used_at < ?1 - 60
+         AND last_used_at > ?1 - ?3 AND deleted_at IS NULL",
+        args![now, account, crate::lifecycle::FREEZE_AFTER_SECS],
+    )?;
+    Ok(())
+}
+
+/// `MetaStore::rotate_refresh` inside its transaction. The spent token's
+/// row stays (marked) until it expires, so that a second use is known for
+/// what it is.
+fn rotate_refresh(db: &mut dyn Db, token_hash: &str, next: &NewTokens, now: i64) -> R<Rotation> {
+    let row = db.query_opt(
+        "SELECT t.device, d.account, t.expires_at, t.spent_at, d.revoked
+         FROM tokens t JOIN devices d ON d.id = t.device
+         WHERE t.hash = ?1 AND t.kind = ?2",
+        args![token_hash, token_kind_str(TokenKind::Refresh)],
+    )?;
+    let Some(r) = row else {
+        return Ok(Rotation::Invalid);
+    };
+    let (device, account) = (r.int(0)?, r.int(1)?);
+    if r.flag(4)? {
+        return Ok(Rotation::Invalid);
     }
-    Ok(missing)
+    if r.opt_int(3)?.is_some() {
+        revoke(db, device)?;
+        return Ok(Rotation::Reused { account, device });
+    }
+    if r.int(2)? <= now {
+        return Ok(Rotation::Invalid);
+    }
+    let spent = db.exec(
+        "UPDATE tokens SET spent_at = ?2 WHERE hash = ?1 AND spent_at IS NULL",
+        args![token_hash, now],
+    )?;
+    if spent != 1 {
+        return Err(DbError::new("a refresh token changed inside its own transaction").into());
+    }
+    insert_tokens(db, device, next)?;
+    note_use(db, account, device, now)?;
+    Ok(Rotation::Rotated { account, device })
 }
 
 impl<B: Backend> SqlStore<B> {
@@ -411,27 +485,21 @@ impl<B: Backend> SqlStore<B> {
         SqlStore {
             backend,
             keep_versions,
-            history: std::sync::OnceLock::new(),
         }
     }
 
     /// Refuses a feed position from a history this database does not have.
     fn check_history(&self, db: &mut dyn Db, account: AccountKey, positions: [i64; 2]) -> R<()> {
         let current = current_cursor(db, account)?;
-        let rewound = positions.iter().any(|&p| {
-            p > current
-                || self
-                    .history
-                    .get()
-                    .is_some_and(|h| p > h.high && p < h.floor)
-        });
-        if rewound {
-            return Err(ApiError::new(
-                ErrorCode::HistoryRewound,
-                "the service was restored from an older copy and no longer has changes this device \
-                 has seen; the device rebuilds its view of the service, deleting nothing",
-            )
-            .into());
+        for p in positions {
+            if p > current || in_history_gap(db, p)? {
+                return Err(ApiError::new(
+                    ErrorCode::HistoryRewound,
+                    "the service was restored from an older copy and no longer has changes this \
+                     device has seen; the device rebuilds its view of the service, deleting nothing",
+                )
+                .into());
+            }
         }
         Ok(())
     }
@@ -580,30 +648,20 @@ impl<B: Backend> MetaStore for SqlStore<B> {
     }
 
     fn revoke_device(&self, device: DeviceId) -> StoreResult<()> {
-        self.write(|db| {
-            db.exec(
-                "UPDATE devices SET revoked = 1 WHERE id = ?1",
-                args![device],
-            )?;
-            db.exec("DELETE FROM tokens WHERE device = ?1", args![device])?;
-            Ok(())
-        })
+        self.write(|db| revoke(db, device))
     }
 
-    fn put_token(
+    fn put_tokens(&self, device: DeviceId, tokens: &NewTokens) -> StoreResult<()> {
+        self.write(|db| insert_tokens(db, device, tokens))
+    }
+
+    fn rotate_refresh(
         &self,
         token_hash: &str,
-        kind: TokenKind,
-        device: DeviceId,
-        expires_at: i64,
-    ) -> StoreResult<()> {
-        self.write(|db| {
-            db.exec(
-                "INSERT INTO tokens (hash, kind, device, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                args![token_hash, token_kind_str(kind), device, expires_at],
-            )?;
-            Ok(())
-        })
+        next: &NewTokens,
+        now: i64,
+    ) -> StoreResult<Rotation> {
+        self.write(|db| rotate_refresh(db, token_hash, next, now))
     }
 
     fn find_token(
@@ -621,7 +679,8 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                  FROM tokens t
                  JOIN devices d ON d.id = t.device
                  JOIN accounts a ON a.id = d.account
-                 WHERE t.hash = ?1 AND t.kind = ?2 AND d.revoked = 0 AND t.expires_at > ?3",
+                 WHERE t.hash = ?1 AND t.kind = ?2 AND d.revoked = 0 AND t.expires_at > ?3
+                   AND t.spent_at IS NULL",
                 args![token_hash, token_kind_str(kind), now],
             )?;
             let Some(r) = row else { return Ok(None) };
@@ -641,29 +700,9 @@ impl<B: Backend> MetaStore for SqlStore<B> {
             && owner.last_used_at > now - crate::lifecycle::FREEZE_AFTER_SECS
             && !owner.account_deleted;
         if last_seen < now - 60 || account_stale {
-            self.write(|db| {
-                db.exec(
-                    "UPDATE devices SET last_seen = ?1 WHERE id = ?2 AND last_seen < ?1 - 60",
-                    args![now, owner.device],
-                )?;
-                // A frozen account is not woken by a token: only a sign-in
-                // with the password reactivates it.
-                db.exec(
-                    "UPDATE accounts SET last_used_at = ?1 WHERE id = ?2 AND last_used_at < ?1 - 60
-                     AND last_used_at > ?1 - ?3 AND deleted_at IS NULL",
-                    args![now, owner.account, crate::lifecycle::FREEZE_AFTER_SECS],
-                )?;
-                Ok(())
-            })?;
+            self.write(|db| note_use(db, owner.account, owner.device, now))?;
         }
         Ok(Some(owner))
-    }
-
-    fn delete_token(&self, token_hash: &str) -> StoreResult<()> {
-        self.write(|db| {
-            db.exec("DELETE FROM tokens WHERE hash = ?1", args![token_hash])?;
-            Ok(())
-        })
     }
 
     fn token_account(&self, token_hash: &str) -> StoreResult<Option<(i64, bool)>> {
@@ -685,9 +724,10 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         self.backend.scrub().map_err(|e| StoreError::Db(e).into())
     }
 
-    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<()> {
-        self.write(|db| privacy::delete_content(db, account, now))?;
-        self.backend.scrub().map_err(|e| StoreError::Db(e).into())
+    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<Vec<String>> {
+        let objects = self.write(|db| privacy::delete_content(db, account, now))?;
+        self.backend.scrub().map_err(StoreError::Db)?;
+        Ok(objects)
     }
 
     fn accounts_to_empty(&self, before: i64) -> StoreResult<Vec<AccountKey>> {
@@ -742,25 +782,95 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         self.read(legal::archived_docs)
     }
 
-    fn create_grant(
-        &self,
-        code_hash: &str,
-        user_code: &str,
-        device_name: &str,
-        os: &str,
-        expires_at: i64,
-    ) -> StoreResult<()> {
-        self.write(|db| {
-            db.exec(
-                "DELETE FROM device_grants WHERE expires_at < ?1",
-                args![expires_at - 86_400],
+    fn failures(&self, key: &str) -> StoreResult<Option<Failures>> {
+        self.read(|db| {
+            let row = db.query_opt(
+                "SELECT failures, last_at FROM failed_attempts WHERE subject = ?1",
+                args![key],
             )?;
+            Ok(row
+                .map(|r| {
+                    Ok::<_, DbError>(Failures {
+                        count: r.int(0)?.clamp(0, i64::from(u32::MAX)) as u32,
+                        last: r.int(1)?,
+                    })
+                })
+                .transpose()?)
+        })
+    }
+
+    fn note_failure(&self, key: &str, now: i64) -> StoreResult<()> {
+        self.write(|db| {
+            let before = db.query_opt(
+                "SELECT failures, last_at FROM failed_attempts WHERE subject = ?1",
+                args![key],
+            )?;
+            let next = match before {
+                Some(r) => Failures {
+                    count: r.int(0)?.clamp(0, i64::from(u32::MAX)) as u32,
+                    last: r.int(1)?,
+                }
+                .and_one(now),
+                None => Failures {
+                    count: 1,
+                    last: now,
+                },
+            };
             db.exec(
-                "INSERT INTO device_grants (code_hash, user_code, device_name, os, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                args![code_hash, user_code, device_name, os, expires_at],
+                "INSERT INTO failed_attempts (subject, failures, last_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (subject) DO UPDATE SET failures = ?2, last_at = ?3",
+                args![key, next.count, next.last],
             )?;
             Ok(())
+        })
+    }
+
+    fn clear_failures(&self, key: &str) -> StoreResult<()> {
+        self.write(|db| {
+            db.exec("DELETE FROM failed_attempts WHERE subject = ?1", args![key])?;
+            Ok(())
+        })
+    }
+
+    fn create_grant(&self, grant: &NewGrant<'_>, now: i64, max_waiting: u64) -> StoreResult<()> {
+        self.write(|db| {
+            db.exec(
+                "DELETE FROM device_grants WHERE expires_at <= ?1",
+                args![now],
+            )?;
+            let waiting = db
+                .query_one("SELECT COUNT(*) FROM device_grants", &[])?
+                .size(0)?;
+            if waiting >= max_waiting {
+                let e = crate::throttle::too_many(now + 60, "sign-ins by code waiting at once");
+                return Err(e.0.into());
+            }
+            db.exec(
+                "INSERT INTO device_grants (code_hash, user_code, device_name, os, expires_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                args![grant.code_hash, grant.user_code, grant.device_name, grant.os, grant.expires_at, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn waiting_grant(&self, user_code: &str, now: i64) -> StoreResult<Option<PendingSignIn>> {
+        self.read(|db| {
+            let row = db.query_opt(
+                "SELECT user_code, device_name, os, created_at FROM device_grants
+                 WHERE user_code = ?1 AND expires_at > ?2 AND account IS NULL",
+                args![user_code, now],
+            )?;
+            Ok(row
+                .map(|r| {
+                    Ok::<_, DbError>(PendingSignIn {
+                        user_code: r.text(0)?,
+                        device_name: r.text(1)?,
+                        os: r.text(2)?,
+                        requested_at: r.int(3)?,
+                    })
+                })
+                .transpose()?)
         })
     }
 
@@ -917,14 +1027,19 @@ impl<B: Backend> MetaStore for SqlStore<B> {
     }
 
     fn begin_history(&self, now: i64) -> StoreResult<()> {
-        let high = self.read(|db| {
-            Ok(db
-                .query_one("SELECT COALESCE(MAX(seq), 0) FROM accounts", args![])?
-                .int(0)?)
-        })?;
         let floor = (now - START_MARGIN_SECS).saturating_mul(SEQ_PER_SEC);
-        let _ = self.history.set(History { high, floor });
-        Ok(())
+        self.write(|db| {
+            let high = db
+                .query_one("SELECT COALESCE(MAX(seq), 0) FROM accounts", args![])?
+                .int(0)?;
+            if high < floor {
+                db.exec(
+                    "INSERT INTO history_gaps (high, floor) VALUES (?1, ?2)",
+                    args![high, floor],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     fn node(&self, account: AccountKey, id: NodeId) -> StoreResult<Node> {
@@ -1178,64 +1293,54 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         self.write(|db| restore::restore(db, account, device, req, now, keep))
     }
 
+    fn purge_stale(&self, now: i64) -> StoreResult<u64> {
+        self.write(|db| {
+            let grants = db.exec(
+                "DELETE FROM device_grants WHERE expires_at <= ?1",
+                args![now],
+            )?;
+            let tokens = db.exec(
+                "DELETE FROM tokens WHERE expires_at < ?1 AND EXISTS (
+                    SELECT 1 FROM tokens newer WHERE newer.device = tokens.device
+                    AND newer.kind = tokens.kind AND newer.expires_at > tokens.expires_at)",
+                args![now],
+            )?;
+            let failures = db.exec(
+                "DELETE FROM failed_attempts WHERE last_at < ?1",
+                args![now - crate::throttle::FAILURES_KEPT_SECS],
+            )?;
+            Ok(grants + tokens + failures)
+        })
+    }
+
     fn purge_expired(&self, before: i64) -> StoreResult<(u64, u64)> {
         self.write(|db| restore::purge(db, before))
     }
 
-    fn add_chunks(
+    fn usage(&self, account: AccountKey) -> StoreResult<Usage> {
+        self.read(|db| chunks::usage(db, account))
+    }
+
+    fn store_chunks(
         &self,
         account: AccountKey,
         chunks: &[ChunkRef],
-        packed: &[PackedChunk],
-    ) -> StoreResult<()> {
-        self.write(|db| {
-            // A chunk two uploads packed at once keeps the first place
-            // recorded; the other copy is never read.
-            for p in packed {
-                db.exec(
-                    "INSERT INTO packed_chunks (hash, pack, pack_start, size)
-                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-                    args![&p.hash, &p.at.pack, p.at.start, p.at.size],
-                )?;
-            }
-            for chunk in chunks {
-                db.exec(
-                    "INSERT INTO account_chunks (account, hash, size) VALUES (?1, ?2, ?3)
-                     ON CONFLICT DO NOTHING",
-                    args![account, &chunk.hash, chunk.size],
-                )?;
-            }
-            Ok(())
-        })
+        placed: &[PlacedChunk],
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
+        self.write(|db| chunks::store(db, account, chunks, placed, now))
     }
 
-    fn packed_chunks(&self, hashes: &[String]) -> StoreResult<HashMap<String, PackedAt>> {
-        self.read(|db| {
-            let mut found = HashMap::new();
-            for h in hashes {
-                let row = db.query_opt(
-                    "SELECT pack, pack_start, size FROM packed_chunks WHERE hash = ?1",
-                    args![h],
-                )?;
-                if let Some(r) = row {
-                    let at = PackedAt {
-                        pack: r.text(0)?,
-                        start: r.size(1)?,
-                        size: r.size(2)?,
-                    };
-                    found.insert(h.clone(), at);
-                }
-            }
-            Ok(found)
-        })
+    fn chunk_places(
+        &self,
+        account: AccountKey,
+        hashes: &[String],
+    ) -> StoreResult<Vec<Option<ChunkPlace>>> {
+        self.read(|db| chunks::places(db, account, hashes))
     }
 
     fn missing_chunks(&self, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>> {
-        self.read(|db| missing_chunks(db, account, hashes))
-    }
-
-    fn has_chunk(&self, account: AccountKey, hash: &str) -> StoreResult<bool> {
-        self.read(|db| Ok(missing_chunks(db, account, &[hash.to_string()])?.is_empty()))
+        self.read(|db| chunks::missing(db, account, hashes))
     }
 
     fn claim_job(&self, name: &str, now: i64, gap: i64) -> StoreResult<bool> {

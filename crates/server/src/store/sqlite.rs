@@ -1,11 +1,17 @@
 //! The embedded backend: one SQLite file in WAL mode, one writer. What a
 //! person or a family runs, with nothing else installed.
+//!
+//! Writes take the one write connection in turn; reads run beside them on
+//! connections of their own (WAL lets readers and the writer go on at
+//! once), each read in one snapshot. So a large request of one account
+//! holds no one else's reads, and writes wait only for other writes, each
+//! bounded by the request limits.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 
 use super::db::{Backend, Cell, Db, DbError, Param, Row, StoreError};
 use super::sql::SqlStore;
@@ -187,6 +193,72 @@ CREATE TABLE agreement_texts (
     PRIMARY KEY (doc_id, version, locale)
 );
 "#,
+    // Refresh token rotation: a spent refresh token stays, marked, until it
+    // expires, so that a second use is seen (and revokes its device). The
+    // index serves revocation and the purge of old tokens.
+    r#"
+ALTER TABLE tokens ADD COLUMN spent_at INTEGER;
+CREATE INDEX tokens_device ON tokens(device, kind, expires_at);
+"#,
+    // Chunks per account: each row says where the account's own copy lies
+    // (`object`, `object_start`; none for a chunk uploaded before, whose one
+    // copy all accounts shared: `packed_chunks`, or an object named by its
+    // hash), when it came, and whether a commit has named it yet. The bytes
+    // of chunks no commit named count against the quota (`pending_bytes`,
+    // kept by triggers like `used_bytes`). Rows from before count as
+    // committed.
+    r#"
+ALTER TABLE account_chunks ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE account_chunks ADD COLUMN committed INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE account_chunks ADD COLUMN object TEXT;
+ALTER TABLE account_chunks ADD COLUMN object_start INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN pending_bytes INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER chunks_pending_insert AFTER INSERT ON account_chunks
+    WHEN NEW.committed = 0
+BEGIN
+    UPDATE accounts SET pending_bytes = pending_bytes + NEW.size WHERE id = NEW.account;
+END;
+CREATE TRIGGER chunks_pending_delete AFTER DELETE ON account_chunks
+    WHEN OLD.committed = 0
+BEGIN
+    UPDATE accounts SET pending_bytes = pending_bytes - OLD.size WHERE id = OLD.account;
+END;
+CREATE TRIGGER chunks_pending_update AFTER UPDATE OF account, size, committed ON account_chunks
+    WHEN OLD.committed = 0 OR NEW.committed = 0
+BEGIN
+    UPDATE accounts SET pending_bytes = pending_bytes - OLD.size
+        WHERE id = OLD.account AND OLD.committed = 0;
+    UPDATE accounts SET pending_bytes = pending_bytes + NEW.size
+        WHERE id = NEW.account AND NEW.committed = 0;
+END;
+"#,
+    // Failed attempts (wrong passwords per login, wrong sign-in codes per
+    // approving account), for the backoff every instance shares; and the
+    // grants' purge by expiry and the time each was asked for.
+    r#"
+CREATE TABLE failed_attempts (
+    subject  TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    last_at  INTEGER NOT NULL
+);
+CREATE INDEX failed_attempts_age ON failed_attempts(last_at);
+ALTER TABLE device_grants ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX device_grants_expiry ON device_grants(expires_at);
+"#,
+    // 14. A service restored from a backup, noticed across restores (issue
+    // 15): each start records the gap between the newest change it found
+    // and its clock; no change of this history has a number inside one.
+    r#"
+CREATE TABLE history_gaps (
+    high  INTEGER NOT NULL,
+    floor INTEGER NOT NULL
+);
+CREATE INDEX history_gaps_floor ON history_gaps(floor);
+"#,
+    // 15. The exec bit of a file (issue 15), kept with its content.
+    r#"
+ALTER TABLE nodes ADD COLUMN exec INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub type SqliteStore = SqlStore<Sqlite>;
@@ -198,7 +270,37 @@ impl SqliteStore {
 }
 
 pub struct Sqlite {
-    conn: Mutex<Connection>,
+    writer: Mutex<Connection>,
+    readers: r2d2::Pool<Readers>,
+}
+
+/// Read connections beside the writer, at most this many at once.
+const READERS: u32 = 8;
+
+/// Opens read connections to one database file.
+struct Readers(PathBuf);
+
+impl r2d2::ManageConnection for Readers {
+    type Connection = Connection;
+    type Error = rusqlite::Error;
+
+    fn connect(&self) -> Result<Connection, rusqlite::Error> {
+        let conn = Connection::open_with_flags(
+            &self.0,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.set_prepared_statement_cache_capacity(128);
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(conn)
+    }
+
+    fn is_valid(&self, conn: &mut Connection) -> Result<(), rusqlite::Error> {
+        conn.execute_batch("")
+    }
+
+    fn has_broken(&self, _: &mut Connection) -> bool {
+        false
+    }
 }
 
 impl Sqlite {
@@ -215,27 +317,38 @@ impl Sqlite {
         // a cancelled account's names must not stay in the file's bytes.
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version > MIGRATIONS.len() {
-            anyhow::bail!(
-                "{} was written by a newer Nubo service (schema {version}); upgrade this service",
-                path.display()
-            );
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i + 1)?;
-            tx.commit()?;
-        }
+        migrate(&mut conn, path)?;
+        let readers = r2d2::Pool::builder()
+            .max_size(READERS)
+            .min_idle(Some(1))
+            .connection_timeout(std::time::Duration::from_secs(30))
+            .build(Readers(path.to_path_buf()))?;
         Ok(Sqlite {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(conn),
+            readers,
         })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> anyhow::Result<()> {
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        anyhow::bail!(
+            "{} was written by a newer Nubo service (schema {version}); upgrade this service",
+            path.display()
+        );
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
 }
 
 impl Backend for Sqlite {
@@ -255,12 +368,21 @@ impl Backend for Sqlite {
         Ok(out)
     }
 
+    /// On a read connection, in one snapshot: a read of several statements
+    /// (the feed's rows, then its cursor) must not see a commit land
+    /// between two of them.
     fn read<T>(
         &self,
         f: &mut dyn FnMut(&mut dyn Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let conn = self.lock();
-        f(&mut SqliteDb(&conn))
+        let mut conn = self
+            .readers
+            .get()
+            .map_err(|e| DbError::new(format!("no read connection to the database: {e}")))?;
+        let tx = conn.transaction().map_err(db_error)?;
+        let out = f(&mut SqliteDb(&tx))?;
+        tx.commit().map_err(db_error)?;
+        Ok(out)
     }
 
     /// With `secure_delete` the deleted rows are zeros in the pages written
@@ -326,5 +448,44 @@ impl Db for SqliteDb<'_> {
 
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
         self.0.execute_batch(sql).map_err(db_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::MetaStore;
+
+    /// One account's long write does not hold another's reads: a read
+    /// finishes while a write transaction is open.
+    #[test]
+    fn a_read_goes_on_while_a_write_is_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("meta.sqlite"), 5).unwrap());
+        let account = store.create_account("a", None, "-", 100, 0).unwrap().key;
+        let (inside, is_inside) = mpsc::channel();
+        let (read_done, was_read) = mpsc::channel();
+        let writing = store.clone();
+        let writer = std::thread::spawn(move || {
+            writing.backend().write(&mut |db| {
+                db.exec("UPDATE accounts SET quota_bytes = 200", &[])?;
+                inside.send(()).unwrap();
+                // Bounded: a read stuck behind this write fails the test.
+                Ok(was_read.recv_timeout(Duration::from_secs(30)).is_ok())
+            })
+        });
+        is_inside.recv().unwrap();
+        let usage = store.usage(account).unwrap();
+        read_done.send(()).unwrap();
+        assert!(
+            writer.join().unwrap().unwrap(),
+            "the read waited for the write"
+        );
+        assert_eq!(usage.quota, 100, "the read saw the state before the write");
+        assert_eq!(store.usage(account).unwrap().quota, 200);
     }
 }

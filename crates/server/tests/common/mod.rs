@@ -58,16 +58,28 @@ pub async fn start(agreements: AgreementSource) -> Env {
     start_on(agreements, Storage::from_env()).await
 }
 
-pub async fn start_on(agreements: AgreementSource, storage: Storage) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
-    let mut cfg = ServerConfig::new(dir.path());
+/// A service's configuration for tests: on 127.0.0.1, with a clock the
+/// test moves and no background jobs of its own.
+fn test_config(dir: &std::path::Path, clock: Arc<TestClock>) -> ServerConfig {
+    let mut cfg = ServerConfig::new(dir);
     cfg.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.agreements = agreements;
     cfg.access_ttl_secs = 600;
-    cfg.clock = clock.clone();
+    cfg.clock = clock;
     // Tests run the background jobs themselves, on the clock they move.
     cfg.jobs_every = None;
+    cfg
+}
+
+pub async fn start_on(agreements: AgreementSource, storage: Storage) -> Env {
+    start_configured(storage, |cfg| cfg.agreements = agreements).await
+}
+
+/// The service on `storage`, its configuration changed by `change` first.
+pub async fn start_configured(storage: Storage, change: impl FnOnce(&mut ServerConfig)) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
+    let mut cfg = test_config(dir.path(), clock.clone());
+    change(&mut cfg);
     let s3 = match storage {
         Storage::PostgresS3 => {
             cfg.database = Some(backends::fresh_database().await);
@@ -86,6 +98,47 @@ pub async fn start_on(agreements: AgreementSource, storage: Storage) -> Env {
     })
     .await
     .unwrap();
+    serve(cfg, clock, dir, s3).await
+}
+
+/// The service on a copy of the data folder `source` (one an earlier
+/// version wrote): on the folder itself, or, when the suite runs on
+/// PostgreSQL, moved there and into S3 by `nubo admin migrate` first.
+pub async fn start_on_copy(source: &std::path::Path) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(source, dir.path());
+    let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
+    let mut cfg = test_config(dir.path(), clock.clone());
+    let s3 = match Storage::from_env() {
+        Storage::PostgresS3 => {
+            let database = backends::fresh_database().await;
+            let ca = backends::postgres_ca();
+            let s3 = backends::S3Server::start(dir.path()).await;
+            s3.configure(&mut cfg);
+            nubo_server::migrate::run(
+                &database,
+                ca.as_deref(),
+                Some(dir.path()),
+                cfg.chunks.as_deref(),
+                &cfg.s3,
+            )
+            .await
+            .unwrap();
+            cfg.database = Some(database);
+            cfg.database_ca = ca;
+            Some(s3)
+        }
+        Storage::DataFolder => None,
+    };
+    serve(cfg, clock, dir, s3).await
+}
+
+async fn serve(
+    cfg: ServerConfig,
+    clock: Arc<TestClock>,
+    dir: tempfile::TempDir,
+    s3: Option<backends::S3Server>,
+) -> Env {
     let server = nubo_server::start(cfg.clone()).await.unwrap();
     Env {
         server,
@@ -94,6 +147,19 @@ pub async fn start_on(agreements: AgreementSource, storage: Storage) -> Env {
         config: cfg,
         dir,
         s3,
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
     }
 }
 
@@ -112,6 +178,28 @@ impl Env {
             None => self.dir.path().join("chunks"),
         };
         files_under(&top.join(kind))
+    }
+
+    /// Another account (the tests' password) with this quota.
+    pub async fn add_account(&self, id: &str, quota: u64) {
+        let (cfg, id) = (self.config.clone(), id.to_string());
+        tokio::task::spawn_blocking(move || {
+            nubo_server::add_account(&cfg, &id, None, quota, "pw-of-the-test").unwrap()
+        })
+        .await
+        .unwrap();
+    }
+
+    /// Uploads one chunk by itself: the answer.
+    pub async fn put_chunk(&self, token: &str, content: &[u8]) -> reqwest::Response {
+        let hash = blake3::hash(content).to_hex().to_string();
+        self.http
+            .put(self.url(&format!("/v1/chunks/{hash}")))
+            .bearer_auth(token)
+            .body(content.to_vec())
+            .send()
+            .await
+            .unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -152,6 +240,22 @@ impl Env {
             .await
             .unwrap();
         info.root_id
+    }
+
+    /// Uploads chunks in one batch (`/v1/chunks/upload`): the answer.
+    pub async fn upload_batch(&self, token: &str, chunks: &[&[u8]]) -> reqwest::Response {
+        let hashes: Vec<String> = chunks
+            .iter()
+            .map(|c| blake3::hash(c).to_hex().to_string())
+            .collect();
+        let body = frames::encode(hashes.iter().zip(chunks).map(|(h, c)| (h.as_str(), *c)));
+        self.http
+            .post(self.url("/v1/chunks/upload"))
+            .bearer_auth(token)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Uploads `content` as one chunk and commits it as `name` under `parent`.
@@ -267,4 +371,31 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// The page as a browser gets it: its text, and the form token it set in
+/// a cookie (and in the form).
+pub struct Page {
+    pub text: String,
+    pub token: String,
+}
+
+pub async fn open_page(env: &Env, query: &str) -> (reqwest::header::HeaderMap, Page) {
+    let r = env
+        .http
+        .get(env.url(&format!("/device{query}")))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let (_, token) = cookie.split(';').next().unwrap().split_once('=').unwrap();
+    let token = token.to_string();
+    let headers = r.headers().clone();
+    let text = r.text().await.unwrap();
+    assert!(text.contains(&format!("name=\"form\" value=\"{token}\"")));
+    (headers, Page { text, token })
 }

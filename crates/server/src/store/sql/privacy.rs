@@ -8,10 +8,21 @@ use nubo_protocol::{AccountSummary, TopItem};
 use super::{kind_of, new_root, R};
 use crate::store::db::{args, Db};
 use crate::store::{AccountKey, SignOut};
+use crate::throttle::{approver_key, login_key};
 
-/// Deletes every file, folder, trash entry, version and chunk reference of
-/// the account, and gives it a new, empty top folder.
-fn drop_content(db: &mut dyn Db, account: AccountKey) -> R<()> {
+/// Deletes every file, folder, trash entry, version and chunk row of the
+/// account. The objects of its own that the chunk rows named (chunks
+/// stored before storage per account are shared and stay, for a garbage
+/// collection that sees every account's rows).
+fn drop_content(db: &mut dyn Db, account: AccountKey) -> R<Vec<String>> {
+    let objects = db
+        .query(
+            "SELECT DISTINCT object FROM account_chunks WHERE account = ?1 AND object IS NOT NULL",
+            args![account],
+        )?
+        .iter()
+        .map(|r| r.text(0))
+        .collect::<Result<Vec<_>, _>>()?;
     for sql in [
         "DELETE FROM versions WHERE node IN (SELECT id FROM nodes WHERE account = ?1)",
         "UPDATE accounts SET root_id = NULL WHERE id = ?1",
@@ -21,14 +32,15 @@ fn drop_content(db: &mut dyn Db, account: AccountKey) -> R<()> {
     ] {
         db.exec(sql, args![account])?;
     }
-    Ok(())
+    Ok(objects)
 }
 
 /// 30 days after freezing: the content goes and every device is signed
 /// out (a device still holding a token learns why); the account stays, and
-/// a sign-in with the password starts it over, empty.
-pub(super) fn delete_content(db: &mut dyn Db, account: AccountKey, now: i64) -> R<()> {
-    drop_content(db, account)?;
+/// a sign-in with the password starts it over, empty. The objects the
+/// chunk rows named.
+pub(super) fn delete_content(db: &mut dyn Db, account: AccountKey, now: i64) -> R<Vec<String>> {
+    let objects = drop_content(db, account)?;
     new_root(db, account)?;
     db.exec(
         "UPDATE accounts SET content_deleted_at = ?2 WHERE id = ?1",
@@ -38,16 +50,19 @@ pub(super) fn delete_content(db: &mut dyn Db, account: AccountKey, now: i64) -> 
         "UPDATE devices SET revoked = 1 WHERE account = ?1",
         args![account],
     )?;
-    Ok(())
+    Ok(objects)
 }
 
 /// Cancellation: the content, the devices' names, the phone number and the
-/// password hash, pending device sign-ins; the acceptances lose their
+/// password hash, pending device sign-ins, the failed sign-ins counted
+/// under its account ID, phone number or key; the acceptances lose their
 /// device. The row keeps the account ID (reserved) and when it was
 /// cancelled; the token digests stay with the record of consent, so that a
-/// device coming back learns that the account is gone.
+/// device coming back learns that the account is gone. Its chunk objects
+/// are all under `accounts/<key>/`, which the caller removes.
 pub(super) fn erase_account(db: &mut dyn Db, account: AccountKey, now: i64) -> R<()> {
     drop_content(db, account)?;
+    forget_failures(db, account)?;
     for sql in [
         "DELETE FROM device_grants WHERE account = ?1",
         "UPDATE devices SET revoked = 1, name = '', os = '', created_at = 0, last_seen = 0
@@ -63,6 +78,26 @@ pub(super) fn erase_account(db: &mut dyn Db, account: AccountKey, now: i64) -> R
          WHERE id = ?1",
         args![account, now],
     )?;
+    Ok(())
+}
+
+/// The failed sign-ins counted under the account's ID, phone number (as
+/// typed at sign-in: `throttle::login_key`) and key (codes it approved).
+fn forget_failures(db: &mut dyn Db, account: AccountKey) -> R<()> {
+    let row = db.query_one(
+        "SELECT account_id, phone FROM accounts WHERE id = ?1",
+        args![account],
+    )?;
+    let mut subjects = vec![login_key(&row.text(0)?), approver_key(account)];
+    if let Some(phone) = row.opt_text(1)? {
+        subjects.push(login_key(&phone));
+    }
+    for subject in &subjects {
+        db.exec(
+            "DELETE FROM failed_attempts WHERE subject = ?1",
+            args![subject.as_str()],
+        )?;
+    }
     Ok(())
 }
 
@@ -118,9 +153,11 @@ pub(super) fn summary(db: &mut dyn Db, account: AccountKey) -> R<AccountSummary>
          JOIN nodes n ON n.id = v.node WHERE n.account = ?1",
         args![account],
     )?;
-    let root = db
-        .query_one("SELECT root_id FROM accounts WHERE id = ?1", args![account])?
-        .int(0)?;
+    let account_row = db.query_one(
+        "SELECT root_id, pending_bytes FROM accounts WHERE id = ?1",
+        args![account],
+    )?;
+    let root = account_row.int(0)?;
     // One walk of the live tree, each node carrying its top-level ancestor.
     let rows = db.query(
         "WITH RECURSIVE sub(id, top) AS (
@@ -152,6 +189,7 @@ pub(super) fn summary(db: &mut dyn Db, account: AccountKey) -> R<AccountSummary>
         trash_bytes: trash.size(1)?,
         versions: versions.size(0)?,
         version_bytes: versions.size(1)?,
+        pending_bytes: account_row.size(1)?,
         top,
     })
 }

@@ -175,6 +175,8 @@ fn free_name(
     let date = crate::clock::date(now);
     for n in 1.. {
         let candidate = restored_name(name, kind == NodeKind::Dir, &date, n);
+        // Never a name that clients would refuse.
+        valid_name(&candidate)?;
         if live_child(db, account, parent, &candidate)?.is_none() {
             return Ok(candidate);
         }
@@ -383,6 +385,8 @@ fn restore_version(
         hash: &hash,
         chunks_json: &chunks_json,
         mtime_ms: now * 1000,
+        // Versions keep no exec bit of their own: the file's stays.
+        exec: node.exec,
     };
     let copy = req.as_copy || req.to_parent.is_some() || req.to_name.is_some();
     if copy {
