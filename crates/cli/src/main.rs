@@ -256,6 +256,14 @@ enum AdminCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Remove now the chunks that no file, trash entry or kept version
+    /// names any more (the service does it every hour), and say what was
+    /// freed. Chunks uploaded in the last day for a commit still to come
+    /// stay.
+    Gc {
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
     /// Bring a PostgreSQL database's schema up to date; with --from-data,
     /// first copy a data folder's service into it (see "Operating at
     /// scale" in the README).
@@ -519,6 +527,17 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 anyhow::Ok(0)
             })
             .await?
+        }
+        Command::Admin {
+            command: AdminCommand::Gc { storage },
+        } => {
+            let report = nubo_server::collect_garbage(storage.config(true)?).await?;
+            println!(
+                "garbage collection: {} chunks no longer used; {} objects removed, {} bytes freed; \
+                 {} bytes stay in packs still partly in use",
+                report.dropped_chunks, report.freed.objects, report.freed.bytes, report.kept_bytes
+            );
+            Ok(0)
         }
         Command::Admin {
             command:

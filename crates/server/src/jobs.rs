@@ -1,17 +1,27 @@
 //! Background work that runs on the service's clock: retention of the trash
 //! and of replaced versions, the account lifecycle (content deleted 30 days
 //! after freezing, accounts cancelled after 24 months unused), the end of a
-//! cancelled account's record of consent, and forgetting expired sign-in
-//! grants and tokens. One pass at start, then once an interval. Its log
+//! cancelled account's record of consent, forgetting expired sign-in
+//! grants and tokens, and garbage collection of chunks no file, trash
+//! entry or kept version names any more. One pass at start, then once an interval. Its log
 //! lines name accounts by the service's internal key only, never by
 //! anything a person chose.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::chunks::ChunkStore;
+use crate::chunks::{ChunkStore, Freed};
 use crate::clock::Clock;
-use crate::store::MetaStore;
+use crate::store::{AccountKey, MetaStore};
+
+/// How long a chunk uploaded and not named by a commit yet is safe from
+/// garbage collection: a client that uploads before it commits gets a day
+/// for it. (One whose chunk went anyway gets `missing_chunks` at the
+/// commit and uploads it again: nothing is lost.)
+pub const UPLOAD_GRACE_SECS: i64 = 24 * 3600;
+
+/// Accounts a garbage collection lists at a time.
+const GC_PAGE: u32 = 100;
 
 #[derive(Clone)]
 pub struct Jobs {
@@ -35,6 +45,13 @@ pub struct JobReport {
     pub expired_records: u64,
     /// Expired grants and tokens forgotten.
     pub stale_rows: u64,
+    /// Garbage collection: chunks no file, trash entry or kept version
+    /// named any more, forgotten.
+    pub dropped_chunks: u64,
+    /// The objects removed from the chunk store, and their bytes.
+    pub freed: Freed,
+    /// Bytes of forgotten chunks that stay in packs still partly in use.
+    pub kept_bytes: u64,
 }
 
 impl Jobs {
@@ -60,12 +77,75 @@ impl Jobs {
             .purge_stale(now)
             .map_err(|e| anyhow::anyhow!("forgetting expired tokens failed: {}", e.message))?;
         let lifecycle = self.lifecycle(now)?;
+        let gc = self.collect_garbage()?;
         Ok(JobReport {
             purged_nodes,
             dropped_versions,
             stale_rows,
+            dropped_chunks: gc.dropped_chunks,
+            freed: gc.freed,
+            kept_bytes: gc.kept_bytes,
             ..lifecycle
         })
+    }
+
+    /// Garbage collection of every account's chunks (`MetaStore::
+    /// collect_garbage`), a page of accounts at a time; each account's
+    /// objects are removed after its transaction. Blocking, like `run_once`.
+    pub fn collect_garbage(&self) -> anyhow::Result<JobReport> {
+        let pending_before = self.clock.now() - UPLOAD_GRACE_SECS;
+        let mut report = JobReport::default();
+        let mut after: AccountKey = 0;
+        loop {
+            let page = self
+                .store
+                .accounts_with_chunks(after, GC_PAGE)
+                .map_err(|e| {
+                    anyhow::anyhow!("garbage collection cannot list accounts: {}", e.message)
+                })?;
+            for &account in &page {
+                self.collect_account(account, pending_before, &mut report)?;
+            }
+            match page.last() {
+                Some(&last) if page.len() == GC_PAGE as usize => after = last,
+                _ => break,
+            }
+        }
+        if report.dropped_chunks > 0 {
+            tracing::info!(
+                chunks = report.dropped_chunks,
+                objects = report.freed.objects,
+                bytes = report.freed.bytes,
+                kept_bytes = report.kept_bytes,
+                "garbage collection: removed chunks nothing names any more"
+            );
+        }
+        Ok(report)
+    }
+
+    /// One account's part of a garbage collection, added to `report`.
+    fn collect_account(
+        &self,
+        account: AccountKey,
+        pending_before: i64,
+        report: &mut JobReport,
+    ) -> anyhow::Result<()> {
+        let garbage = self
+            .store
+            .collect_garbage(account, pending_before)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "garbage collection failed for account {account}: {}",
+                    e.message
+                )
+            })?;
+        let runtime = tokio::runtime::Handle::current();
+        let freed = runtime.block_on(self.chunks.remove_unused(&garbage.objects));
+        report.dropped_chunks += garbage.chunks;
+        report.kept_bytes += garbage.kept_bytes;
+        report.freed.objects += freed.objects;
+        report.freed.bytes += freed.bytes;
+        Ok(())
     }
 
     /// The account lifecycle's part of a pass.

@@ -15,6 +15,7 @@ use nubo_protocol::{
 };
 
 mod chunks;
+mod gc;
 mod legal;
 mod privacy;
 mod restore;
@@ -23,8 +24,9 @@ use chunks::quota_check;
 
 use super::db::{args, Backend, Db, DbError, Row, StoreError};
 use super::{
-    AccountKey, AccountRow, ChunkPlace, Deliver, DeviceId, DeviceRow, GrantPoll, MetaStore,
-    NewGrant, NewTokens, PlacedChunk, Rotation, SignOut, StoreResult, TokenKind, TokenOwner, Usage,
+    AccountKey, AccountRow, ChunkPlace, Deliver, DeviceId, DeviceRow, Garbage, GrantPoll,
+    MetaStore, NewGrant, NewTokens, PlacedChunk, Rotation, SignOut, StoreResult, TokenKind,
+    TokenOwner, Usage,
 };
 
 use crate::throttle::Failures;
@@ -1341,6 +1343,14 @@ impl<B: Backend> MetaStore for SqlStore<B> {
 
     fn missing_chunks(&self, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>> {
         self.read(|db| chunks::missing(db, account, hashes))
+    }
+
+    fn accounts_with_chunks(&self, after: AccountKey, limit: u32) -> StoreResult<Vec<AccountKey>> {
+        self.read(|db| gc::accounts_with_chunks(db, after, limit))
+    }
+
+    fn collect_garbage(&self, account: AccountKey, pending_before: i64) -> StoreResult<Garbage> {
+        self.write(|db| gc::collect(db, account, pending_before))
     }
 
     fn claim_job(&self, name: &str, now: i64, gap: i64) -> StoreResult<bool> {

@@ -1,0 +1,242 @@
+//! Garbage collection of chunks over real HTTP, with the service's clock
+//! moved: what no file, trash entry or kept version names any more leaves
+//! the chunk store (folder, or S3 when the suite runs on PostgreSQL),
+//! what is still named stays and reads back, an upload waiting for its
+//! commit stays for a day, and a pack goes once none of its chunks is used.
+
+mod common;
+
+use common::{error_code, start, Env};
+use nubo_protocol::*;
+use nubo_server::jobs::UPLOAD_GRACE_SECS;
+use nubo_server::AgreementSource;
+use reqwest::{Method as M, StatusCode};
+use serde_json::json;
+
+const DAY: i64 = 86_400;
+/// Past the trash's retention (30 days): the next pass empties it.
+const PAST_RETENTION: i64 = 31 * DAY;
+
+fn hash(content: &[u8]) -> String {
+    blake3::hash(content).to_hex().to_string()
+}
+
+/// The account objects (chunks alone and packs) in the chunk store.
+fn own_objects(env: &Env) -> Vec<std::path::PathBuf> {
+    env.chunk_objects("accounts")
+}
+
+/// Whether an object holding `content` alone is in the chunk store (its
+/// name starts with the chunk's hash).
+fn stored_alone(env: &Env, content: &[u8]) -> bool {
+    let h = hash(content);
+    own_objects(env).iter().any(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(&h))
+    })
+}
+
+async fn read_chunk(env: &Env, token: &str, content: &[u8]) -> reqwest::Response {
+    env.call(
+        token,
+        M::GET,
+        &format!("/v1/chunks/{}", hash(content)),
+        None,
+    )
+    .await
+}
+
+/// The chunk reads back as `content`.
+async fn reads_back(env: &Env, token: &str, content: &[u8]) {
+    let r = read_chunk(env, token, content).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), content);
+}
+
+/// Commits `content`, uploaded before as one chunk, as `name`.
+async fn commit(
+    env: &Env,
+    token: &str,
+    parent: i64,
+    name: &str,
+    content: &[u8],
+) -> reqwest::Response {
+    let body = json!({
+        "parent": parent, "name": name, "node": null, "base_rev": null, "size": content.len(),
+        "hash": hash(content), "chunks": [{"hash": hash(content), "size": content.len()}], "mtime_ms": 0
+    });
+    env.call(token, M::POST, "/v1/nodes/commit", Some(body))
+        .await
+}
+
+async fn delete(env: &Env, token: &str, id: i64) {
+    let _: Node = env
+        .ok(
+            token,
+            M::POST,
+            &format!("/v1/nodes/{id}/delete"),
+            Some(json!({})),
+        )
+        .await;
+}
+
+async fn used(env: &Env, token: &str) -> u64 {
+    let info: AccountInfo = env.ok(token, M::GET, "/v1/account", None).await;
+    info.used_bytes
+}
+
+#[tokio::test]
+async fn a_purged_file_s_chunks_leave_the_store_and_what_is_named_stays() {
+    let env = start(AgreementSource::None).await;
+    let alice = env.login("alice").await.access_token;
+    let bob = env.login("bob").await.access_token;
+    let (root, bob_root) = (env.root(&alice).await, env.root(&bob).await);
+    let (gone, kept, old, new) = (
+        &b"deleted, then purged\n"[..],
+        &b"still a live file\n"[..],
+        &b"the earlier version\n"[..],
+        &b"the current version\n"[..],
+    );
+    let doomed = env.new_file(&alice, root, "gone.txt", gone, None).await;
+    env.new_file(&alice, root, "kept.txt", kept, None).await;
+    // Bob has the same content as his own copy, in a live file.
+    env.new_file(&bob, bob_root, "mine.txt", gone, None).await;
+    delete(&env, &alice, doomed.id).await;
+    assert_eq!(
+        env.server.run_jobs_once().await.unwrap().freed.objects,
+        0,
+        "in the trash, named"
+    );
+    assert!(stored_alone(&env, gone));
+
+    env.advance(PAST_RETENTION);
+    let alice = env.login("alice").await.access_token;
+    let bob = env.login("bob").await.access_token;
+    let edited = env.new_file(&alice, root, "edited.txt", old, None).await;
+    env.new_file(
+        &alice,
+        root,
+        "edited.txt",
+        new,
+        Some((edited.id, edited.rev)),
+    )
+    .await;
+    assert_eq!(own_objects(&env).len(), 5);
+    let report = env.server.run_jobs_once().await.unwrap();
+    assert_eq!(report.purged_nodes, 1, "gone.txt left the trash");
+    assert_eq!(report.dropped_chunks, 1);
+    assert_eq!(report.freed.objects, 1);
+    assert_eq!(report.freed.bytes, gone.len() as u64);
+    assert_eq!(own_objects(&env).len(), 4, "alice's copy of gone.txt went");
+    assert_eq!(
+        read_chunk(&env, &alice, gone).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // Bob's copy, the live files and the kept version read back.
+    reads_back(&env, &bob, gone).await;
+    for c in [kept, old, new] {
+        reads_back(&env, &alice, c).await;
+    }
+    let list: VersionList = env
+        .ok(
+            &alice,
+            M::GET,
+            &format!("/v1/nodes/{}/versions", edited.id),
+            None,
+        )
+        .await;
+    assert!(
+        list.versions.iter().any(|v| v.hash == hash(old)),
+        "{list:?}"
+    );
+    let again = env.server.run_jobs_once().await.unwrap();
+    assert_eq!((again.dropped_chunks, again.freed.objects), (0, 0));
+}
+
+#[tokio::test]
+async fn an_upload_waiting_for_its_commit_stays_a_day() {
+    let env = start(AgreementSource::None).await;
+    let t = env.login("alice").await.access_token;
+    let root = env.root(&t).await;
+    let waiting = &b"uploaded, not committed yet\n"[..];
+    assert_eq!(
+        env.put_chunk(&t, waiting).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(used(&env, &t).await, waiting.len() as u64);
+
+    env.advance(UPLOAD_GRACE_SECS - 3600);
+    let t = env.login("alice").await.access_token;
+    let report = env.server.run_jobs_once().await.unwrap();
+    assert_eq!((report.dropped_chunks, report.freed.objects), (0, 0));
+    assert!(stored_alone(&env, waiting));
+    reads_back(&env, &t, waiting).await;
+
+    env.advance(2 * 3600);
+    let t = env.login("alice").await.access_token;
+    let report = env.server.run_jobs_once().await.unwrap();
+    assert_eq!(report.dropped_chunks, 1);
+    assert_eq!(report.freed.objects, 1);
+    assert_eq!(report.freed.bytes, waiting.len() as u64);
+    assert!(own_objects(&env).is_empty());
+    assert_eq!(used(&env, &t).await, 0, "the quota no longer counts it");
+    // A commit that comes now is told to upload again, and then lands.
+    let r = commit(&env, &t, root, "late.txt", waiting).await;
+    assert_eq!(error_code(r).await, ErrorCode::MissingChunks);
+    assert_eq!(
+        env.put_chunk(&t, waiting).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        commit(&env, &t, root, "late.txt", waiting).await.status(),
+        StatusCode::OK
+    );
+    reads_back(&env, &t, waiting).await;
+}
+
+#[tokio::test]
+async fn a_pack_stays_while_one_of_its_chunks_is_used() {
+    let env = start(AgreementSource::None).await;
+    let t = env.login("alice").await.access_token;
+    let root = env.root(&t).await;
+    let (one, two) = (&b"small file one\n"[..], &b"small file two, longer\n"[..]);
+    assert_eq!(
+        env.upload_batch(&t, &[one, two]).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let first: Node = commit(&env, &t, root, "one.txt", one)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second: Node = commit(&env, &t, root, "two.txt", two)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pack = own_objects(&env);
+    assert_eq!(pack.len(), 1, "one pack holds both");
+
+    delete(&env, &t, first.id).await;
+    env.advance(PAST_RETENTION);
+    let t = env.login("alice").await.access_token;
+    let report = env.server.run_jobs_once().await.unwrap();
+    assert_eq!(report.dropped_chunks, 1);
+    assert_eq!(report.freed.objects, 0, "two.txt still reads from the pack");
+    assert_eq!(report.kept_bytes, one.len() as u64);
+    assert_eq!(own_objects(&env), pack);
+    reads_back(&env, &t, two).await;
+    assert_eq!(
+        read_chunk(&env, &t, one).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    delete(&env, &t, second.id).await;
+    env.advance(PAST_RETENTION);
+    env.login("alice").await;
+    let report = env.server.run_jobs_once().await.unwrap();
+    assert_eq!(report.dropped_chunks, 1);
+    assert_eq!(report.freed.objects, 1);
+    assert_eq!(report.freed.bytes, (one.len() + two.len()) as u64);
+    assert!(own_objects(&env).is_empty());
+}
