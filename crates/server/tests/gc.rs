@@ -240,3 +240,97 @@ async fn a_pack_stays_while_one_of_its_chunks_is_used() {
     assert_eq!(report.freed.bytes, (one.len() + two.len()) as u64);
     assert!(own_objects(&env).is_empty());
 }
+
+/// `nubo admin gc`'s pass: on the service's store and chunk store, beside
+/// a running service, what the hourly job would free.
+#[tokio::test]
+async fn an_operator_runs_a_collection_on_demand() {
+    let env = start(AgreementSource::None).await;
+    let t = env.login("alice").await.access_token;
+    let abandoned = &b"uploaded, never committed\n"[..];
+    assert_eq!(
+        env.put_chunk(&t, abandoned).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    env.advance(UPLOAD_GRACE_SECS + 1);
+    let report = nubo_server::collect_garbage(env.config.clone())
+        .await
+        .unwrap();
+    assert_eq!(report.dropped_chunks, 1);
+    assert_eq!(report.freed.objects, 1);
+    assert_eq!(report.freed.bytes, abandoned.len() as u64);
+    assert!(own_objects(&env).is_empty());
+}
+
+/// The id of the live node named `name` in the account's feed.
+async fn live_node(env: &Env, token: &str, name: &str) -> i64 {
+    let feed: ChangesResponse = env.ok(token, M::GET, "/v1/changes", None).await;
+    feed.nodes
+        .iter()
+        .find(|n| n.name == name && !n.deleted)
+        .unwrap_or_else(|| panic!("no {name} in {:?}", feed.nodes))
+        .id
+}
+
+/// Chunks stored before chunks were kept per account (the data folder of
+/// tests/fixtures/make-data-v9.py) have one copy that accounts share: it
+/// goes once no account needs it, and a shared pack once none of its
+/// chunks is needed.
+#[tokio::test]
+async fn a_shared_chunk_goes_once_no_account_needs_it() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data-v9");
+    let env = common::start_on_copy(&fixture).await;
+    let (first, second) = (
+        &b"lone, first content\n"[..],
+        &b"lone, second content\n"[..],
+    );
+    let smalls = [&b"small one\n"[..], &b"small two\n"[..]];
+    assert_eq!(env.chunk_objects("chunks").len(), 2);
+    assert_eq!(env.chunk_objects("packs").len(), 1);
+
+    // lone.txt's first content: an earlier version of `old`'s, and an
+    // upload of `other` that no file of it names.
+    env.advance(PAST_RETENTION);
+    let old = env.login("old").await.access_token;
+    let other = env.login("other").await.access_token;
+    let report = env.server.run_jobs_once().await.unwrap();
+    assert_eq!(report.dropped_versions, 1);
+    assert_eq!(report.dropped_chunks, 2, "each account's row of it");
+    assert_eq!(report.freed.objects, 1);
+    assert_eq!(report.freed.bytes, first.len() as u64);
+    assert_eq!(env.chunk_objects("chunks").len(), 1);
+    assert_eq!(
+        read_chunk(&env, &other, first).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    reads_back(&env, &old, second).await;
+
+    let one = live_node(&env, &old, "small-1.txt").await;
+    delete(&env, &old, one).await;
+    env.advance(PAST_RETENTION);
+    let old = env.login("old").await.access_token;
+    env.login("other").await;
+    let report = env.server.run_jobs_once().await.unwrap();
+    assert_eq!(report.dropped_chunks, 1);
+    assert_eq!(
+        report.freed.objects, 0,
+        "small-2.txt still reads from the pack"
+    );
+    assert_eq!(report.kept_bytes, smalls[0].len() as u64);
+    assert_eq!(env.chunk_objects("packs").len(), 1);
+    reads_back(&env, &old, smalls[1]).await;
+
+    let two = live_node(&env, &old, "small-2.txt").await;
+    delete(&env, &old, two).await;
+    env.advance(PAST_RETENTION);
+    env.login("old").await;
+    env.login("other").await;
+    let report = env.server.run_jobs_once().await.unwrap();
+    assert_eq!(report.dropped_chunks, 1);
+    assert_eq!(report.freed.objects, 1);
+    assert_eq!(
+        report.freed.bytes,
+        (smalls[0].len() + smalls[1].len()) as u64
+    );
+    assert!(env.chunk_objects("packs").is_empty());
+}

@@ -5,7 +5,7 @@
 //! the chunk store to remove. A commit that meets a deleted row gets
 //! `missing_chunks`, and its client uploads the chunk again.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use nubo_protocol::ChunkRef;
 
@@ -31,12 +31,13 @@ pub(super) fn collect(db: &mut dyn Db, account: AccountKey, pending_before: i64)
             args![account, &d.hash],
         )?;
     }
-    let (mut objects, kept_bytes) = own_objects(db, &dropped)?;
-    objects.extend(shared_objects(db, &dropped)?);
+    let (mut objects, own_kept) = own_objects(db, &dropped)?;
+    let (shared, shared_kept) = shared_objects(db, &dropped)?;
+    objects.extend(shared);
     Ok(Garbage {
         chunks: dropped.len() as u64,
         objects,
-        kept_bytes,
+        kept_bytes: own_kept + shared_kept,
     })
 }
 
@@ -125,9 +126,9 @@ fn own_objects(db: &mut dyn Db, dropped: &[Dropped]) -> R<(Vec<StoredObject>, u6
 /// The shared objects (stored before chunks were kept per account) of
 /// dropped rows that no row of any account needs any more: a chunk alone,
 /// or a pack once none of its chunks is needed (its `packed_chunks` rows
-/// go with it).
-fn shared_objects(db: &mut dyn Db, dropped: &[Dropped]) -> R<Vec<StoredObject>> {
-    let mut packs = BTreeSet::new();
+/// go with it); and the bytes of chunks no longer needed in packs that stay.
+fn shared_objects(db: &mut dyn Db, dropped: &[Dropped]) -> R<(Vec<StoredObject>, u64)> {
+    let mut packs: BTreeMap<String, u64> = BTreeMap::new();
     let mut gone = Vec::new();
     for d in dropped.iter().filter(|d| d.object.is_none()) {
         if shared_needed(db, &d.hash)? {
@@ -138,19 +139,20 @@ fn shared_objects(db: &mut dyn Db, dropped: &[Dropped]) -> R<Vec<StoredObject>> 
             args![&d.hash],
         )?;
         match pack {
-            Some(row) => {
-                packs.insert(row.text(0)?);
-            }
+            Some(row) => *packs.entry(row.text(0)?).or_default() += d.size,
             None => gone.push(StoredObject::SharedChunk(d.hash.clone())),
         }
     }
-    for pack in packs {
-        if !pack_needed(db, &pack)? {
+    let mut kept_bytes = 0;
+    for (pack, bytes) in packs {
+        if pack_needed(db, &pack)? {
+            kept_bytes += bytes;
+        } else {
             db.exec("DELETE FROM packed_chunks WHERE pack = ?1", args![&pack])?;
             gone.push(StoredObject::SharedPack(pack));
         }
     }
-    Ok(gone)
+    Ok((gone, kept_bytes))
 }
 
 /// Whether a row of any account still reads this chunk from its shared copy.
