@@ -56,18 +56,32 @@ pub(super) fn accounts_with_chunks(
     Ok(rows.iter().map(|r| r.int(0)).collect::<Result<_, _>>()?)
 }
 
+/// Rows read at a time: an account's nodes, versions and chunk rows are
+/// read in pages, so that a large account is never held whole in memory.
+const PAGE: u32 = 1000;
+
 /// The hashes named by the account's nodes (live or in the trash; a
 /// purged one names none) and kept versions.
 fn referenced(db: &mut dyn Db, account: AccountKey) -> R<HashSet<String>> {
     let mut hashes = HashSet::new();
     for sql in [
-        "SELECT chunks FROM nodes WHERE account = ?1 AND kind = 'file'",
-        "SELECT v.chunks FROM versions v JOIN nodes n ON n.id = v.node WHERE n.account = ?1",
+        "SELECT id, chunks FROM nodes WHERE account = ?1 AND kind = 'file' AND id > ?2
+         ORDER BY id LIMIT ?3",
+        "SELECT v.id, v.chunks FROM versions v JOIN nodes n ON n.id = v.node
+         WHERE n.account = ?1 AND v.id > ?2 ORDER BY v.id LIMIT ?3",
     ] {
-        for row in db.query(sql, args![account])? {
-            let list: Vec<ChunkRef> = serde_json::from_str(&row.text(0)?)
-                .map_err(|e| DbError::new(format!("a stored chunk list is unreadable: {e}")))?;
-            hashes.extend(list.into_iter().map(|c| c.hash));
+        let mut after = 0;
+        loop {
+            let rows = db.query(sql, args![account, after, PAGE])?;
+            for row in &rows {
+                let list: Vec<ChunkRef> = serde_json::from_str(&row.text(1)?)
+                    .map_err(|e| DbError::new(format!("a stored chunk list is unreadable: {e}")))?;
+                hashes.extend(list.into_iter().map(|c| c.hash));
+            }
+            match rows.last() {
+                Some(last) if rows.len() == PAGE as usize => after = last.int(0)?,
+                _ => break,
+            }
         }
     }
     Ok(hashes)
@@ -81,20 +95,28 @@ fn unreferenced(
     pending_before: i64,
     referenced: &HashSet<String>,
 ) -> R<Vec<Dropped>> {
-    let rows = db.query(
-        "SELECT hash, size, object FROM account_chunks
-         WHERE account = ?1 AND (committed = 1 OR created_at < ?2)",
-        args![account, pending_before],
-    )?;
     let mut dropped = Vec::new();
-    for r in rows {
-        let hash = r.text(0)?;
-        if !referenced.contains(&hash) {
-            dropped.push(Dropped {
-                hash,
-                size: r.size(1)?,
-                object: r.opt_text(2)?,
-            });
+    let mut after = String::new();
+    loop {
+        let rows = db.query(
+            "SELECT hash, size, object FROM account_chunks
+             WHERE account = ?1 AND hash > ?2 AND (committed = 1 OR created_at < ?3)
+             ORDER BY hash LIMIT ?4",
+            args![account, after.as_str(), pending_before, PAGE],
+        )?;
+        for r in &rows {
+            let hash = r.text(0)?;
+            if !referenced.contains(&hash) {
+                dropped.push(Dropped {
+                    hash,
+                    size: r.size(1)?,
+                    object: r.opt_text(2)?,
+                });
+            }
+        }
+        match rows.last() {
+            Some(last) if rows.len() == PAGE as usize => after = last.text(0)?,
+            _ => break,
         }
     }
     Ok(dropped)
