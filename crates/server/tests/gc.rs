@@ -334,3 +334,69 @@ async fn a_shared_chunk_goes_once_no_account_needs_it() {
     );
     assert!(env.chunk_objects("packs").is_empty());
 }
+
+/// Commits each content as a file of its own, in one batch.
+async fn commit_all(env: &Env, token: &str, parent: i64, first: usize, contents: &[Vec<u8>]) {
+    let commits: Vec<_> = contents
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            json!({"parent": parent, "name": format!("f{}.txt", first + i), "node": null,
+                   "base_rev": null, "size": c.len(), "hash": hash(c),
+                   "chunks": [{"hash": hash(c), "size": c.len()}], "mtime_ms": 0})
+        })
+        .collect();
+    let batch: CommitBatchResponse = env
+        .ok(
+            token,
+            M::POST,
+            "/v1/nodes/commit-batch",
+            Some(json!({ "commits": commits })),
+        )
+        .await;
+    assert!(batch.results.iter().all(|r| r.node.is_some()));
+}
+
+/// An account with more files and chunks than the collection reads at a
+/// time (pages of 1000): every file of every page keeps its chunk.
+#[tokio::test]
+async fn a_large_account_is_collected_page_by_page() {
+    let env = start(AgreementSource::None).await;
+    let t = env.login("alice").await.access_token;
+    let root = env.root(&t).await;
+    let contents: Vec<Vec<u8>> = (0..1400)
+        .map(|i| format!("file {i}\n").into_bytes())
+        .collect();
+    for half in contents.chunks(700) {
+        let parts: Vec<&[u8]> = half.iter().map(Vec::as_slice).collect();
+        assert_eq!(
+            env.upload_batch(&t, &parts).await.status(),
+            StatusCode::NO_CONTENT
+        );
+    }
+    // 1,100 files; the last 300 chunks wait for a commit that never comes.
+    commit_all(&env, &t, root, 0, &contents[..600]).await;
+    commit_all(&env, &t, root, 600, &contents[600..1100]).await;
+    env.advance(UPLOAD_GRACE_SECS + 1);
+    let t = env.login("alice").await.access_token;
+    let report = env.server.run_jobs_once().await.unwrap();
+    assert_eq!(report.dropped_chunks, 300);
+    assert_eq!(
+        report.freed.objects, 0,
+        "each pack holds chunks still named"
+    );
+    let abandoned: usize = contents[1100..].iter().map(Vec::len).sum();
+    assert_eq!(report.kept_bytes, abandoned as u64);
+    for c in [
+        &contents[0],
+        &contents[999],
+        &contents[1000],
+        &contents[1099],
+    ] {
+        reads_back(&env, &t, c).await;
+    }
+    assert_eq!(
+        read_chunk(&env, &t, &contents[1100]).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
