@@ -270,22 +270,17 @@ impl ChunkStore {
         }
     }
 
-    /// Removes the objects an account's deleted chunk rows named
-    /// (`MetaStore::delete_content`), a few at a time.
-    pub async fn remove_objects(&self, objects: &[String]) {
-        use futures::StreamExt;
-        futures::stream::iter(objects)
-            .for_each_concurrent(REMOVALS_AT_ONCE, |o| self.remove(o))
-            .await;
-    }
-
-    /// Removes objects no chunk row needs any more (garbage collection), a
-    /// few at a time, each measured first. Best effort, like `remove`: one
+    /// Removes objects no chunk row needs any more (garbage collection, and
+    /// the erasures of the account lifecycle: `MetaStore::delete_content`,
+    /// `delete_account`), a few at a time, each measured first. Best effort, like `remove`: one
     /// already gone or that cannot be removed is not counted.
     pub async fn remove_unused(&self, objects: &[StoredObject]) -> Freed {
         use futures::StreamExt;
-        futures::stream::iter(objects)
-            .map(|o| self.remove_measured(path_of(o)))
+        // Owned paths: a closure over borrowed items makes the future not
+        // Send for every lifetime, which the handlers need.
+        let paths: Vec<ObjectPath> = objects.iter().map(path_of).collect();
+        futures::stream::iter(paths)
+            .map(|path| self.remove_measured(path))
             .buffer_unordered(REMOVALS_AT_ONCE)
             .fold(Freed::default(), |freed, bytes| async move {
                 match bytes {

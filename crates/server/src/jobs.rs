@@ -159,11 +159,13 @@ impl Jobs {
             .accounts_to_cancel(cancelled_if_last_used_before(now))
             .map_err(|e| failed("to list accounts to cancel", e))?;
         for &account in &cancel {
-            self.store
+            let shared = self
+                .store
                 .delete_account(account, now)
                 .map_err(|e| failed("to cancel an account", e))?;
             let runtime = tokio::runtime::Handle::current();
             runtime.block_on(self.chunks.remove_account(account));
+            runtime.block_on(self.chunks.remove_unused(&shared));
             tracing::info!(account, "cancelled after 24 months unused");
         }
         let empty = self
@@ -176,7 +178,7 @@ impl Jobs {
                 .delete_content(account, now)
                 .map_err(|e| failed("to delete an account's content", e))?;
             let runtime = tokio::runtime::Handle::current();
-            runtime.block_on(self.chunks.remove_objects(&objects));
+            runtime.block_on(self.chunks.remove_unused(&objects));
             tracing::info!(account, "content deleted after staying frozen for 30 days");
         }
         let expired_records = self

@@ -400,3 +400,38 @@ async fn a_large_account_is_collected_page_by_page() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// Cancels the account of `token`, whose ID is `id`.
+async fn cancel(env: &Env, token: &str, id: &str) {
+    let r = env
+        .call(
+            token,
+            M::POST,
+            "/v1/account/cancel",
+            Some(json!({ "confirm": id })),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+}
+
+/// A cancellation removes the shared copies (stored before chunks were kept
+/// per account) that no other account needs; one that another account
+/// still has stays until that one goes too.
+#[tokio::test]
+async fn a_cancellation_removes_the_shared_copies_nobody_else_needs() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data-v9");
+    let env = common::start_on_copy(&fixture).await;
+    let first = &b"lone, first content\n"[..];
+    let old = env.login("old").await.access_token;
+    let other = env.login("other").await.access_token;
+    cancel(&env, &old, "old").await;
+    // lone.txt's second content and the pack were `old`'s alone.
+    assert!(env.chunk_objects("packs").is_empty());
+    let lone = env.chunk_objects("chunks");
+    assert_eq!(lone.len(), 1, "{lone:?}");
+    assert!(lone[0].ends_with(hash(first)), "{lone:?}");
+    reads_back(&env, &other, first).await;
+
+    cancel(&env, &other, "other").await;
+    assert!(env.chunk_objects("chunks").is_empty());
+}

@@ -299,15 +299,18 @@ pub trait MetaStore: Send + Sync + 'static {
     /// phone number, password hash, failed sign-ins; see `sql/privacy.rs`),
     /// signs every device out, and makes the database drop the deleted
     /// bytes. The row stays with the account ID (reserved), marked deleted.
-    /// The account's chunk objects (everything under `accounts/<key>/`) are
-    /// the caller's to remove (`ChunkStore::remove_account`).
-    fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<()>;
+    /// The account's own chunk objects (everything under `accounts/<key>/`)
+    /// are the caller's to remove (`ChunkStore::remove_account`), and so
+    /// are the shared ones returned, which no account needs any more
+    /// (`ChunkStore::remove_unused`).
+    fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<Vec<StoredObject>>;
     /// 30 days after freezing: deletes the account's content and signs its
     /// devices out; the account stays (a sign-in starts it over, empty).
-    /// The objects the deleted chunk rows named, for the caller to remove
-    /// (`ChunkStore::remove_objects`): each write has an object name of
-    /// its own, so removing them never takes an upload made since.
-    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<Vec<String>>;
+    /// The objects the deleted chunk rows named and no row needs any more,
+    /// for the caller to remove (`ChunkStore::remove_unused`): each write
+    /// has an object name of its own, so removing them never takes an
+    /// upload made since.
+    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<Vec<StoredObject>>;
     /// Accounts not cancelled, last used before `before`, whose content
     /// was not deleted since that last use.
     fn accounts_to_empty(&self, before: i64) -> StoreResult<Vec<AccountKey>>;

@@ -25,8 +25,8 @@ use chunks::quota_check;
 use super::db::{args, Backend, Db, DbError, Row, StoreError};
 use super::{
     AccountKey, AccountRow, ChunkPlace, Deliver, DeviceId, DeviceRow, Garbage, GrantPoll,
-    MetaStore, NewGrant, NewTokens, PlacedChunk, Rotation, SignOut, StoreResult, TokenKind,
-    TokenOwner, Usage,
+    MetaStore, NewGrant, NewTokens, PlacedChunk, Rotation, SignOut, StoreResult, StoredObject,
+    TokenKind, TokenOwner, Usage,
 };
 
 use crate::throttle::Failures;
@@ -721,12 +721,13 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         })
     }
 
-    fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<()> {
-        self.write(|db| privacy::erase_account(db, account, now))?;
-        self.backend.scrub().map_err(|e| StoreError::Db(e).into())
+    fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<Vec<StoredObject>> {
+        let shared = self.write(|db| privacy::erase_account(db, account, now))?;
+        self.backend.scrub().map_err(StoreError::Db)?;
+        Ok(shared)
     }
 
-    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<Vec<String>> {
+    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<Vec<StoredObject>> {
         let objects = self.write(|db| privacy::delete_content(db, account, now))?;
         self.backend.scrub().map_err(StoreError::Db)?;
         Ok(objects)

@@ -13,9 +13,10 @@ use super::R;
 use crate::store::db::{args, Db, DbError};
 use crate::store::{AccountKey, Garbage, StoredObject};
 
-/// A chunk row found unreferenced: its hash, size and own object (none
-/// for a chunk stored before chunks were kept per account).
-struct Dropped {
+/// A chunk row found unreferenced (or erased with its account): its hash,
+/// size and own object (none for a chunk stored before chunks were kept
+/// per account).
+pub(super) struct Dropped {
     hash: String,
     size: u64,
     object: Option<String>,
@@ -122,6 +123,24 @@ fn unreferenced(
     Ok(dropped)
 }
 
+/// The account's rows of chunks stored before chunks were kept per
+/// account, which an erasure is about to delete.
+pub(super) fn shared_rows(db: &mut dyn Db, account: AccountKey) -> R<Vec<Dropped>> {
+    let rows = db.query(
+        "SELECT hash, size FROM account_chunks WHERE account = ?1 AND object IS NULL",
+        args![account],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(Dropped {
+                hash: r.text(0)?,
+                size: r.size(1)?,
+                object: None,
+            })
+        })
+        .collect()
+}
+
 /// The own objects of dropped rows that no row names any more, and the
 /// bytes of dropped rows whose object stays (a pack partly in use).
 fn own_objects(db: &mut dyn Db, dropped: &[Dropped]) -> R<(Vec<StoredObject>, u64)> {
@@ -149,7 +168,7 @@ fn own_objects(db: &mut dyn Db, dropped: &[Dropped]) -> R<(Vec<StoredObject>, u6
 /// dropped rows that no row of any account needs any more: a chunk alone,
 /// or a pack once none of its chunks is needed (its `packed_chunks` rows
 /// go with it); and the bytes of chunks no longer needed in packs that stay.
-fn shared_objects(db: &mut dyn Db, dropped: &[Dropped]) -> R<(Vec<StoredObject>, u64)> {
+pub(super) fn shared_objects(db: &mut dyn Db, dropped: &[Dropped]) -> R<(Vec<StoredObject>, u64)> {
     let mut packs: BTreeMap<String, u64> = BTreeMap::new();
     let mut gone = Vec::new();
     for d in dropped.iter().filter(|d| d.object.is_none()) {
