@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{error_code, start, Env};
+use common::{chunk, delete, error_code, hash, start, used, Env};
 use nubo_protocol::*;
 use nubo_server::jobs::UPLOAD_GRACE_SECS;
 use nubo_server::AgreementSource;
@@ -16,10 +16,6 @@ use serde_json::json;
 const DAY: i64 = 86_400;
 /// Past the trash's retention (30 days): the next pass empties it.
 const PAST_RETENTION: i64 = 31 * DAY;
-
-fn hash(content: &[u8]) -> String {
-    blake3::hash(content).to_hex().to_string()
-}
 
 /// The account objects (chunks alone and packs) in the chunk store.
 fn own_objects(env: &Env) -> Vec<std::path::PathBuf> {
@@ -36,19 +32,9 @@ fn stored_alone(env: &Env, content: &[u8]) -> bool {
     })
 }
 
-async fn read_chunk(env: &Env, token: &str, content: &[u8]) -> reqwest::Response {
-    env.call(
-        token,
-        M::GET,
-        &format!("/v1/chunks/{}", hash(content)),
-        None,
-    )
-    .await
-}
-
 /// The chunk reads back as `content`.
 async fn reads_back(env: &Env, token: &str, content: &[u8]) {
-    let r = read_chunk(env, token, content).await;
+    let r = chunk(env, token, content).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.bytes().await.unwrap().as_ref(), content);
 }
@@ -67,22 +53,6 @@ async fn commit(
     });
     env.call(token, M::POST, "/v1/nodes/commit", Some(body))
         .await
-}
-
-async fn delete(env: &Env, token: &str, id: i64) {
-    let _: Node = env
-        .ok(
-            token,
-            M::POST,
-            &format!("/v1/nodes/{id}/delete"),
-            Some(json!({})),
-        )
-        .await;
-}
-
-async fn used(env: &Env, token: &str) -> u64 {
-    let info: AccountInfo = env.ok(token, M::GET, "/v1/account", None).await;
-    info.used_bytes
 }
 
 #[tokio::test]
@@ -129,7 +99,7 @@ async fn a_purged_file_s_chunks_leave_the_store_and_what_is_named_stays() {
     assert_eq!(report.freed.bytes, gone.len() as u64);
     assert_eq!(own_objects(&env).len(), 4, "alice's copy of gone.txt went");
     assert_eq!(
-        read_chunk(&env, &alice, gone).await.status(),
+        chunk(&env, &alice, gone).await.status(),
         StatusCode::NOT_FOUND
     );
     // Bob's copy, the live files and the kept version read back.
@@ -226,10 +196,7 @@ async fn a_pack_stays_while_one_of_its_chunks_is_used() {
     assert_eq!(report.kept_bytes, one.len() as u64);
     assert_eq!(own_objects(&env), pack);
     reads_back(&env, &t, two).await;
-    assert_eq!(
-        read_chunk(&env, &t, one).await.status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(chunk(&env, &t, one).await.status(), StatusCode::NOT_FOUND);
 
     delete(&env, &t, second.id).await;
     env.advance(PAST_RETENTION);
@@ -278,8 +245,7 @@ async fn live_node(env: &Env, token: &str, name: &str) -> i64 {
 /// chunks is needed.
 #[tokio::test]
 async fn a_shared_chunk_goes_once_no_account_needs_it() {
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data-v9");
-    let env = common::start_on_copy(&fixture).await;
+    let env = common::start_on_data_v9().await;
     let (first, second) = (
         &b"lone, first content\n"[..],
         &b"lone, second content\n"[..],
@@ -300,7 +266,7 @@ async fn a_shared_chunk_goes_once_no_account_needs_it() {
     assert_eq!(report.freed.bytes, first.len() as u64);
     assert_eq!(env.chunk_objects("chunks").len(), 1);
     assert_eq!(
-        read_chunk(&env, &other, first).await.status(),
+        chunk(&env, &other, first).await.status(),
         StatusCode::NOT_FOUND
     );
     reads_back(&env, &old, second).await;
@@ -396,7 +362,7 @@ async fn a_large_account_is_collected_page_by_page() {
         reads_back(&env, &t, c).await;
     }
     assert_eq!(
-        read_chunk(&env, &t, &contents[1100]).await.status(),
+        chunk(&env, &t, &contents[1100]).await.status(),
         StatusCode::NOT_FOUND
     );
 }
@@ -419,8 +385,7 @@ async fn cancel(env: &Env, token: &str, id: &str) {
 /// still has stays until that one goes too.
 #[tokio::test]
 async fn a_cancellation_removes_the_shared_copies_nobody_else_needs() {
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data-v9");
-    let env = common::start_on_copy(&fixture).await;
+    let env = common::start_on_data_v9().await;
     let first = &b"lone, first content\n"[..];
     let old = env.login("old").await.access_token;
     let other = env.login("other").await.access_token;
