@@ -263,6 +263,11 @@ enum AdminCommand {
     Gc {
         #[command(flatten)]
         storage: StorageArgs,
+        /// Also list the whole chunk store and remove the objects that no
+        /// chunk row names, written over a day ago: left by a service that
+        /// died, or whose disk filled up, in the middle of an upload.
+        #[arg(long)]
+        sweep: bool,
     },
     /// Bring a PostgreSQL database's schema up to date; with --from-data,
     /// first copy a data folder's service into it (see "Operating at
@@ -529,14 +534,21 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             .await?
         }
         Command::Admin {
-            command: AdminCommand::Gc { storage },
+            command: AdminCommand::Gc { storage, sweep },
         } => {
-            let report = nubo_server::collect_garbage(storage.config(true)?).await?;
+            let (report, swept) =
+                nubo_server::collect_garbage(storage.config(true)?, sweep).await?;
             println!(
                 "garbage collection: {} chunks no longer used; {} objects removed, {} bytes freed; \
                  {} bytes stay in packs still partly in use",
                 report.dropped_chunks, report.freed.objects, report.freed.bytes, report.kept_bytes
             );
+            if let Some(swept) = swept {
+                println!(
+                    "sweep: {} objects no chunk row named removed, {} bytes freed",
+                    swept.objects, swept.bytes
+                );
+            }
             Ok(0)
         }
         Command::Admin {

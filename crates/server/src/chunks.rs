@@ -314,6 +314,22 @@ impl ChunkStore {
         }
     }
 
+    /// The names of every account's objects (`accounts/`) last written
+    /// before `before` (Unix seconds), as the store lists them.
+    pub fn account_objects_before(
+        &self,
+        before: i64,
+    ) -> futures::stream::BoxStream<'static, anyhow::Result<String>> {
+        use futures::{StreamExt, TryStreamExt};
+        self.inner
+            .list(Some(&ObjectPath::from("accounts")))
+            .try_filter_map(move |m| async move {
+                Ok((m.last_modified.timestamp() < before).then(|| m.location.to_string()))
+            })
+            .map_err(anyhow::Error::from)
+            .boxed()
+    }
+
     /// Removes every object of a cancelled account: all of
     /// `accounts/<key>/`, including any written for an upload the store
     /// never recorded. Best effort, like `remove`; how many went.

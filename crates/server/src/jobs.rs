@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::chunks::{ChunkStore, Freed};
 use crate::clock::Clock;
-use crate::store::{AccountKey, MetaStore};
+use crate::store::{AccountKey, MetaStore, StoredObject};
 
 /// How long a chunk uploaded and not named by a commit yet is safe from
 /// garbage collection: a client that uploads before it commits gets a day
@@ -22,6 +22,8 @@ pub const UPLOAD_GRACE_SECS: i64 = 24 * 3600;
 
 /// Accounts a garbage collection lists at a time.
 const GC_PAGE: u32 = 100;
+/// Objects a sweep checks at a time.
+const SWEEP_PAGE: usize = 1000;
 
 #[derive(Clone)]
 pub struct Jobs {
@@ -121,6 +123,35 @@ impl Jobs {
             );
         }
         Ok(report)
+    }
+
+    /// Removes the objects of accounts that no chunk row names, written
+    /// before the grace period: left by a service that died, or whose disk
+    /// filled up, between writing a chunk and recording it (an upload
+    /// records its chunks right after writing them). Lists the whole
+    /// store, so it runs on demand (`nubo admin gc --sweep`), not hourly.
+    /// Blocking, like `run_once`. What it freed.
+    pub fn sweep(&self) -> anyhow::Result<Freed> {
+        use futures::StreamExt;
+        let before = self.clock.now() - UPLOAD_GRACE_SECS;
+        let runtime = tokio::runtime::Handle::current();
+        let mut pages = self
+            .chunks
+            .account_objects_before(before)
+            .chunks(SWEEP_PAGE);
+        let mut freed = Freed::default();
+        while let Some(page) = runtime.block_on(pages.next()) {
+            let page = page.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+            let unnamed = self
+                .store
+                .unnamed_objects(&page)
+                .map_err(|e| anyhow::anyhow!("the sweep cannot check objects: {}", e.message))?;
+            let objects: Vec<_> = unnamed.into_iter().map(StoredObject::Own).collect();
+            let removed = runtime.block_on(self.chunks.remove_unused(&objects));
+            freed.objects += removed.objects;
+            freed.bytes += removed.bytes;
+        }
+        Ok(freed)
     }
 
     /// One account's part of a garbage collection, added to `report`.

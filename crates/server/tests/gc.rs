@@ -220,9 +220,10 @@ async fn an_operator_runs_a_collection_on_demand() {
         StatusCode::NO_CONTENT
     );
     env.advance(UPLOAD_GRACE_SECS + 1);
-    let report = nubo_server::collect_garbage(env.config.clone())
+    let (report, swept) = nubo_server::collect_garbage(env.config.clone(), false)
         .await
         .unwrap();
+    assert_eq!(swept, None);
     assert_eq!(report.dropped_chunks, 1);
     assert_eq!(report.freed.objects, 1);
     assert_eq!(report.freed.bytes, abandoned.len() as u64);
@@ -399,4 +400,75 @@ async fn a_cancellation_removes_the_shared_copies_nobody_else_needs() {
 
     cancel(&env, &other, "other").await;
     assert!(env.chunk_objects("chunks").is_empty());
+}
+
+/// An object written for an upload that the service never recorded (it
+/// died, or its disk filled up, in between) is left to `nubo admin gc
+/// --sweep`: removed once a day old, while every object a row names stays.
+#[tokio::test]
+async fn a_sweep_removes_what_an_interrupted_upload_left() {
+    let env = start(AgreementSource::None).await;
+    // The sweep compares the objects' real times with the service's clock.
+    let real_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    env.clock
+        .0
+        .store(real_now, std::sync::atomic::Ordering::SeqCst);
+    let t = env.login("alice").await.access_token;
+    let root = env.root(&t).await;
+    let (alone, packed, stray) = (
+        &b"a file's chunk alone\n"[..],
+        &b"a file's chunk in a pack\n"[..],
+        &b"written, never recorded\n"[..],
+    );
+    env.new_file(&t, root, "alone.txt", alone, None).await;
+    assert_eq!(
+        env.upload_batch(&t, &[packed]).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        commit(&env, &t, root, "packed.txt", packed).await.status(),
+        StatusCode::OK
+    );
+    // What the chunk store holds when the service stops between writing a
+    // chunk and recording it.
+    let cfg = env.config.clone();
+    let account = tokio::task::spawn_blocking(move || {
+        cfg.open_store()
+            .unwrap()
+            .find_account("alice")
+            .unwrap()
+            .unwrap()
+            .key
+    })
+    .await
+    .unwrap();
+    let chunks = env.config.open_chunks().unwrap();
+    chunks
+        .put(account, &hash(stray), bytes::Bytes::from_static(stray))
+        .await
+        .unwrap();
+    assert_eq!(own_objects(&env).len(), 3);
+
+    let (_, swept) = nubo_server::collect_garbage(env.config.clone(), true)
+        .await
+        .unwrap();
+    assert_eq!(swept.unwrap().objects, 0, "written less than a day ago");
+    assert_eq!(own_objects(&env).len(), 3);
+
+    env.advance(UPLOAD_GRACE_SECS + 600);
+    let t = env.login("alice").await.access_token;
+    let (report, swept) = nubo_server::collect_garbage(env.config.clone(), true)
+        .await
+        .unwrap();
+    assert_eq!(report.dropped_chunks, 0);
+    let swept = swept.unwrap();
+    assert_eq!(swept.objects, 1);
+    assert_eq!(swept.bytes, stray.len() as u64);
+    assert!(!stored_alone(&env, stray));
+    assert_eq!(own_objects(&env).len(), 2);
+    reads_back(&env, &t, alone).await;
+    reads_back(&env, &t, packed).await;
 }

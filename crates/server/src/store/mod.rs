@@ -517,6 +517,8 @@ pub trait MetaStore: Send + Sync + 'static {
     /// stays). The objects no row of any account needs any more are the
     /// caller's to remove, after the transaction (`ChunkStore`).
     fn collect_garbage(&self, account: AccountKey, pending_before: i64) -> StoreResult<Garbage>;
+    /// Which of these objects of accounts no chunk row names.
+    fn unnamed_objects(&self, objects: &[String]) -> StoreResult<Vec<String>>;
 
     /// Takes the turn to run background job `name` when nobody ran it in
     /// the last `gap` seconds: with several instances on one database, one

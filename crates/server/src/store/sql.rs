@@ -1354,6 +1354,10 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         self.write(|db| gc::collect(db, account, pending_before))
     }
 
+    fn unnamed_objects(&self, objects: &[String]) -> StoreResult<Vec<String>> {
+        self.read(|db| gc::unnamed(db, objects))
+    }
+
     fn claim_job(&self, name: &str, now: i64, gap: i64) -> StoreResult<bool> {
         self.write(|db| {
             let claimed = db.exec(

@@ -152,16 +152,34 @@ fn own_objects(db: &mut dyn Db, dropped: &[Dropped]) -> R<(Vec<StoredObject>, u6
     }
     let (mut gone, mut kept_bytes) = (Vec::new(), 0);
     for (object, bytes) in by_object {
-        let named = db.query_opt(
-            "SELECT 1 FROM account_chunks WHERE object = ?1 LIMIT 1",
-            args![object],
-        )?;
-        match named {
-            Some(_) => kept_bytes += bytes,
-            None => gone.push(StoredObject::Own(object.to_string())),
+        if named(db, object)? {
+            kept_bytes += bytes;
+        } else {
+            gone.push(StoredObject::Own(object.to_string()));
         }
     }
     Ok((gone, kept_bytes))
+}
+
+/// Whether a chunk row of any account names this own object.
+fn named(db: &mut dyn Db, object: &str) -> R<bool> {
+    Ok(db
+        .query_opt(
+            "SELECT 1 FROM account_chunks WHERE object = ?1 LIMIT 1",
+            args![object],
+        )?
+        .is_some())
+}
+
+/// `MetaStore::unnamed_objects`.
+pub(super) fn unnamed(db: &mut dyn Db, objects: &[String]) -> R<Vec<String>> {
+    let mut unnamed = Vec::new();
+    for object in objects {
+        if !named(db, object)? {
+            unnamed.push(object.clone());
+        }
+    }
+    Ok(unnamed)
 }
 
 /// The shared objects (stored before chunks were kept per account) of
