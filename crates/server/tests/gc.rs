@@ -472,3 +472,85 @@ async fn a_sweep_removes_what_an_interrupted_upload_left() {
     reads_back(&env, &t, alone).await;
     reads_back(&env, &t, packed).await;
 }
+
+/// Commits `content` as `name` as a sync client does: asks which chunks
+/// the service lacks, uploads those, commits; told `missing_chunks` (a
+/// collection took the chunk in between), it uploads again. How many
+/// commits it took.
+async fn commit_as_a_client(
+    env: &Env,
+    token: &str,
+    parent: i64,
+    name: &str,
+    content: &[u8],
+) -> u32 {
+    for attempt in 1..=3 {
+        let asked: MissingChunksResponse = env
+            .ok(
+                token,
+                M::POST,
+                "/v1/chunks/missing",
+                Some(json!({"hashes": [hash(content)]})),
+            )
+            .await;
+        if !asked.missing.is_empty() {
+            assert_eq!(
+                env.put_chunk(token, content).await.status(),
+                StatusCode::NO_CONTENT
+            );
+        }
+        let r = commit(env, token, parent, name, content).await;
+        if r.status() == StatusCode::OK {
+            return attempt;
+        }
+        assert_eq!(error_code(r).await, ErrorCode::MissingChunks);
+    }
+    panic!("{name} did not land in 3 commits");
+}
+
+/// Collections running while a client commits content whose chunks the
+/// account already has but no file names (an overwritten file's, with no
+/// versions kept): each commit either lands with its chunk kept, or is
+/// told to upload again; every file reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collection_during_commits_loses_nothing() {
+    let env =
+        common::start_configured(common::Storage::from_env(), |cfg| cfg.keep_versions = 0).await;
+    let t = env.login("alice").await.access_token;
+    let root = env.root(&t).await;
+    let contents: Vec<Vec<u8>> = (0..40)
+        .map(|i| format!("content {i}\n").into_bytes())
+        .collect();
+    let mut nodes = Vec::new();
+    for (i, c) in contents.iter().enumerate() {
+        nodes.push(env.new_file(&t, root, &format!("f{i}.txt"), c, None).await);
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    // Each round, a content stops being named (its file overwritten) and
+    // is committed again at once, while collections run.
+    let client = async {
+        let mut commits = 0;
+        for (i, (c, node)) in contents.iter().zip(&nodes).enumerate() {
+            let replaced = format!("replaced {i}\n").into_bytes();
+            env.new_file(&t, root, &node.name, &replaced, Some((node.id, node.rev)))
+                .await;
+            commits += commit_as_a_client(&env, &t, root, &format!("again-{i}.txt"), c).await;
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        commits
+    };
+    let collections = async {
+        let mut dropped = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            dropped += env.server.run_jobs_once().await.unwrap().dropped_chunks;
+        }
+        dropped
+    };
+    let (commits, dropped) = tokio::join!(client, collections);
+    println!("{commits} commits for 40 files; {dropped} chunks collected meanwhile");
+    for c in &contents {
+        reads_back(&env, &t, c).await;
+    }
+    let after = env.server.run_jobs_once().await.unwrap();
+    assert_eq!(after.dropped_chunks, 0, "every chunk left is named");
+}
