@@ -272,8 +272,9 @@ impl ChunkStore {
 
     /// Removes objects no chunk row needs any more (garbage collection, and
     /// the erasures of the account lifecycle: `MetaStore::delete_content`,
-    /// `delete_account`), a few at a time, each measured first. Best effort, like `remove`: one
-    /// already gone or that cannot be removed is not counted.
+    /// `delete_account`), a few at a time, each measured first. Best
+    /// effort, like `remove`: one already gone or that cannot be removed
+    /// is not counted.
     pub async fn remove_unused(&self, objects: &[StoredObject]) -> Freed {
         use futures::StreamExt;
         // Owned paths: a closure over borrowed items makes the future not

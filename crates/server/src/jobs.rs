@@ -3,9 +3,9 @@
 //! after freezing, accounts cancelled after 24 months unused), the end of a
 //! cancelled account's record of consent, forgetting expired sign-in
 //! grants and tokens, and garbage collection of chunks no file, trash
-//! entry or kept version names any more. One pass at start, then once an interval. Its log
-//! lines name accounts by the service's internal key only, never by
-//! anything a person chose.
+//! entry or kept version names any more. One pass at start, then once an
+//! interval. Its log lines name accounts by the service's internal key
+//! only, never by anything a person chose.
 
 use std::sync::Arc;
 use std::time::Duration;
