@@ -451,15 +451,21 @@ pub(crate) fn human(bytes: u64) -> String {
 /// Exit code 3: paused, waiting for a decision.
 const PAUSED: u8 = 3;
 
+/// The service's log (`nubo serve`, `nubo admin gc`) on standard error,
+/// filtered by NUBO_LOG (default: info).
+fn log_to_stderr() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("NUBO_LOG").unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Serve(a) => {
-            let filter = tracing_subscriber::EnvFilter::try_from_env("NUBO_LOG")
-                .unwrap_or_else(|_| "info".into());
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(std::io::stderr)
-                .try_init();
+            log_to_stderr();
             let mut config = a.storage.config(true)?;
             config.listen = a.listen;
             config.demo = a.demo;
@@ -536,6 +542,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Admin {
             command: AdminCommand::Gc { storage, sweep },
         } => {
+            log_to_stderr();
             let (report, swept) =
                 nubo_server::collect_garbage(storage.config(true)?, sweep).await?;
             println!(
@@ -543,6 +550,13 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                  {} bytes stay in packs still partly in use",
                 report.dropped_chunks, report.freed.objects, report.freed.bytes, report.kept_bytes
             );
+            if report.gc_failed_accounts > 0 {
+                println!(
+                    "{} accounts could not be collected this time (why is logged above); \
+                     run it again",
+                    report.gc_failed_accounts
+                );
+            }
             if let Some(swept) = swept {
                 println!(
                     "sweep: {} objects no chunk row named removed, {} bytes freed",

@@ -54,6 +54,9 @@ pub struct JobReport {
     pub freed: Freed,
     /// Bytes of forgotten chunks that stay in packs still partly in use.
     pub kept_bytes: u64,
+    /// Accounts whose collection failed this time (logged; the next pass
+    /// tries again): one account's failure does not stop the others'.
+    pub gc_failed_accounts: u64,
 }
 
 impl Jobs {
@@ -87,6 +90,7 @@ impl Jobs {
             dropped_chunks: gc.dropped_chunks,
             freed: gc.freed,
             kept_bytes: gc.kept_bytes,
+            gc_failed_accounts: gc.gc_failed_accounts,
             ..lifecycle
         })
     }
@@ -106,7 +110,10 @@ impl Jobs {
                     anyhow::anyhow!("garbage collection cannot list accounts: {}", e.message)
                 })?;
             for &account in &page {
-                self.collect_account(account, pending_before, &mut report)?;
+                if let Err(e) = self.collect_account(account, pending_before, &mut report) {
+                    tracing::warn!("{e:#}");
+                    report.gc_failed_accounts += 1;
+                }
             }
             match page.last() {
                 Some(&last) if page.len() == GC_PAGE as usize => after = last,

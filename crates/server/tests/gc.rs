@@ -554,3 +554,48 @@ async fn a_collection_during_commits_loses_nothing() {
     let after = env.server.run_jobs_once().await.unwrap();
     assert_eq!(after.dropped_chunks, 0, "every chunk left is named");
 }
+
+/// Runs SQL on the service's database behind its back: a fault the
+/// service itself does not make.
+async fn tamper(env: &Env, sql: &'static str) {
+    let (database, folder) = (env.config.database.clone(), env.data_dir().to_path_buf());
+    tokio::task::spawn_blocking(move || match database {
+        Some(url) => postgres::Client::connect(&url, postgres::NoTls)
+            .unwrap()
+            .batch_execute(sql)
+            .unwrap(),
+        None => rusqlite::Connection::open(folder.join("meta.sqlite"))
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap(),
+    })
+    .await
+    .unwrap();
+}
+
+/// An account whose collection fails (here an unreadable chunk list) is
+/// counted and left for the next pass; the others are collected.
+#[tokio::test]
+async fn one_account_failing_does_not_stop_the_others() {
+    let env = start(AgreementSource::None).await;
+    let alice = env.login("alice").await.access_token;
+    let bob = env.login("bob").await.access_token;
+    let root = env.root(&alice).await;
+    env.new_file(&alice, root, "broken.txt", b"its list breaks", None)
+        .await;
+    let abandoned = &b"bob's upload, never committed\n"[..];
+    assert_eq!(
+        env.put_chunk(&bob, abandoned).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    tamper(
+        &env,
+        "UPDATE nodes SET chunks = 'not a chunk list' WHERE name = 'broken.txt'",
+    )
+    .await;
+    env.advance(UPLOAD_GRACE_SECS + 1);
+    let report = env.server.run_jobs_once().await.unwrap();
+    assert_eq!(report.gc_failed_accounts, 1);
+    assert_eq!(report.dropped_chunks, 1, "bob's abandoned upload");
+    assert_eq!(report.freed.bytes, abandoned.len() as u64);
+}
