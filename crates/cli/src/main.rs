@@ -260,6 +260,19 @@ enum AdminCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Remove now the chunks that no file, trash entry or kept version
+    /// names any more (the service does it every hour), and say what was
+    /// freed. Chunks uploaded in the last day for a commit still to come
+    /// stay.
+    Gc {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Also list the whole chunk store and remove the objects that no
+        /// chunk row names, written over a day ago: left by a service that
+        /// died, or whose disk filled up, in the middle of an upload.
+        #[arg(long)]
+        sweep: bool,
+    },
     /// Bring a PostgreSQL database's schema up to date; with --from-data,
     /// first copy a data folder's service into it (see "Operating at
     /// scale" in the README).
@@ -499,14 +512,20 @@ fn print_status(s: &account::Status) {
 /// Exit code 3: paused, waiting for a decision.
 const PAUSED: u8 = 3;
 
-/// `nubo serve`: the service, until a stop signal.
-async fn serve(a: ServeArgs) -> anyhow::Result<u8> {
+/// The service's log (`nubo serve`, `nubo admin gc`) on standard error,
+/// filtered by NUBO_LOG (default: info).
+fn log_to_stderr() {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("NUBO_LOG").unwrap_or_else(|_| "info".into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// `nubo serve`: the service, until a stop signal.
+async fn serve(a: ServeArgs) -> anyhow::Result<u8> {
+    log_to_stderr();
     let mut config = a.storage.config(true)?;
     config.listen = a.listen;
     config.demo = a.demo;
@@ -547,6 +566,31 @@ async fn serve(a: ServeArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// `nubo admin gc`: one garbage collection of the chunk store, and what
+/// it freed.
+async fn admin_gc(storage: StorageArgs, sweep: bool) -> anyhow::Result<u8> {
+    log_to_stderr();
+    let (report, swept) = nubo_server::collect_garbage(storage.config(true)?, sweep).await?;
+    println!(
+        "garbage collection: {} chunks no longer used; {} objects removed, {} bytes freed; \
+         {} bytes stay in packs still partly in use",
+        report.dropped_chunks, report.freed.objects, report.freed.bytes, report.kept_bytes
+    );
+    if report.gc_failed_accounts > 0 {
+        println!(
+            "{} accounts could not be collected this time (why is logged above); run it again",
+            report.gc_failed_accounts
+        );
+    }
+    if let Some(swept) = swept {
+        println!(
+            "sweep: {} objects no chunk row named removed, {} bytes freed",
+            swept.objects, swept.bytes
+        );
+    }
+    Ok(0)
+}
+
 /// `nubo admin`: accounts and migration, straight on the service's storage.
 async fn admin(command: AdminCommand) -> anyhow::Result<u8> {
     match command {
@@ -578,6 +622,7 @@ async fn admin(command: AdminCommand) -> anyhow::Result<u8> {
             })
             .await?
         }
+        AdminCommand::Gc { storage, sweep } => admin_gc(storage, sweep).await,
         AdminCommand::Migrate {
             database,
             database_ca,

@@ -30,7 +30,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, PutPayload};
 
-use crate::store::{AccountKey, ChunkPlace, ObjectRange, PlacedChunk};
+use crate::store::{AccountKey, ChunkPlace, ObjectRange, PlacedChunk, StoredObject};
 
 #[derive(Clone)]
 pub struct ChunkStore {
@@ -68,6 +68,16 @@ fn own_pack(account: AccountKey) -> String {
     format!("accounts/{account}/packs/{}/{name}", &name[..2])
 }
 
+/// A shared pack (stored before chunks were kept per account).
+fn shared_pack(name: &str) -> ObjectPath {
+    ObjectPath::from(format!("packs/{}/{name}", &name[..2]))
+}
+
+/// A shared chunk alone (stored before chunks were kept per account).
+fn shared_chunk(hash: &str) -> ObjectPath {
+    ObjectPath::from(format!("chunks/{}/{hash}", &hash[..2]))
+}
+
 /// Where a chunk's bytes are read from: an object and a range of it.
 fn range_of(place: &ChunkPlace) -> (ObjectPath, Range<u64>) {
     match place {
@@ -76,16 +86,26 @@ fn range_of(place: &ChunkPlace) -> (ObjectPath, Range<u64>) {
             at.start..at.start + at.size,
         ),
         ChunkPlace::Shared { hash, pack, size } => match pack {
-            Some((name, start)) => (
-                ObjectPath::from(format!("packs/{}/{name}", &name[..2])),
-                *start..start + size,
-            ),
-            None => (
-                ObjectPath::from(format!("chunks/{}/{hash}", &hash[..2])),
-                0..*size,
-            ),
+            Some((name, start)) => (shared_pack(name), *start..start + size),
+            None => (shared_chunk(hash), 0..*size),
         },
     }
+}
+
+/// The path of an object the metadata store names.
+fn path_of(object: &StoredObject) -> ObjectPath {
+    match object {
+        StoredObject::Own(name) => ObjectPath::from(name.as_str()),
+        StoredObject::SharedChunk(hash) => shared_chunk(hash),
+        StoredObject::SharedPack(name) => shared_pack(name),
+    }
+}
+
+/// What a removal freed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Freed {
+    pub objects: u64,
+    pub bytes: u64,
 }
 
 /// How to reach an S3-compatible store, beyond what its URL says. Whatever
@@ -250,13 +270,65 @@ impl ChunkStore {
         }
     }
 
-    /// Removes the objects an account's deleted chunk rows named
-    /// (`MetaStore::delete_content`), a few at a time.
-    pub async fn remove_objects(&self, objects: &[String]) {
+    /// Removes objects no chunk row needs any more (garbage collection, and
+    /// the erasures of the account lifecycle: `MetaStore::delete_content`,
+    /// `delete_account`), a few at a time, each measured first. Best
+    /// effort, like `remove`: one already gone or that cannot be removed
+    /// is not counted.
+    pub async fn remove_unused(&self, objects: &[StoredObject]) -> Freed {
         use futures::StreamExt;
-        futures::stream::iter(objects)
-            .for_each_concurrent(REMOVALS_AT_ONCE, |o| self.remove(o))
-            .await;
+        // Owned paths: a closure over borrowed items makes the future not
+        // Send for every lifetime, which the handlers need.
+        let paths: Vec<ObjectPath> = objects.iter().map(path_of).collect();
+        futures::stream::iter(paths)
+            .map(|path| self.remove_measured(path))
+            .buffer_unordered(REMOVALS_AT_ONCE)
+            .fold(Freed::default(), |freed, bytes| async move {
+                match bytes {
+                    Some(bytes) => Freed {
+                        objects: freed.objects + 1,
+                        bytes: freed.bytes + bytes,
+                    },
+                    None => freed,
+                }
+            })
+            .await
+    }
+
+    /// Removes one object: its size, or None when it was not there or
+    /// could not be removed.
+    async fn remove_measured(&self, object: ObjectPath) -> Option<u64> {
+        let size = match self.inner.head(&object).await {
+            Ok(meta) => meta.size,
+            Err(object_store::Error::NotFound { .. }) => return None,
+            Err(e) => {
+                tracing::warn!("cannot look at the object {object}: {e}");
+                return None;
+            }
+        };
+        match self.inner.delete(&object).await {
+            Ok(()) => Some(size),
+            Err(e) => {
+                tracing::warn!("cannot remove the object {object}: {e}");
+                None
+            }
+        }
+    }
+
+    /// The names of every account's objects (`accounts/`) last written
+    /// before `before` (Unix seconds), as the store lists them.
+    pub fn account_objects_before(
+        &self,
+        before: i64,
+    ) -> futures::stream::BoxStream<'static, anyhow::Result<String>> {
+        use futures::{StreamExt, TryStreamExt};
+        self.inner
+            .list(Some(&ObjectPath::from("accounts")))
+            .try_filter_map(move |m| async move {
+                Ok((m.last_modified.timestamp() < before).then(|| m.location.to_string()))
+            })
+            .map_err(anyhow::Error::from)
+            .boxed()
     }
 
     /// Removes every object of a cancelled account: all of

@@ -185,6 +185,30 @@ pub fn add_account(
     Ok(())
 }
 
+/// `nubo admin gc`: one garbage collection of chunks now (as the hourly
+/// job runs it), on the store and chunk store the configuration names,
+/// with or without a running service; with `sweep`, then also removes the
+/// objects no row names (`Jobs::sweep`). What each freed.
+pub async fn collect_garbage(
+    config: ServerConfig,
+    sweep: bool,
+) -> anyhow::Result<(JobReport, Option<chunks::Freed>)> {
+    let opening = config.clone();
+    let store = tokio::task::spawn_blocking(move || opening.open_store()).await??;
+    let jobs = Jobs {
+        store,
+        chunks: config.open_chunks()?,
+        clock: config.clock.clone(),
+        retention_days: config.retention_days,
+    };
+    tokio::task::spawn_blocking(move || {
+        let report = jobs.collect_garbage()?;
+        let swept = if sweep { Some(jobs.sweep()?) } else { None };
+        Ok((report, swept))
+    })
+    .await?
+}
+
 /// `nubo admin reset-password`: an operator sets a new password for an
 /// account (by account ID or phone number) and signs every device of it
 /// out. Works on the store directly, with or without a running service.

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{error_code, start, Env};
+use common::{delete, error_code, hash, start, used, Env};
 use nubo_protocol::*;
 use nubo_server::AgreementSource;
 use reqwest::Method as M;
@@ -25,17 +25,6 @@ async fn file(env: &Env, token: &str, parent: i64, name: &str, content: &[u8]) -
     r.json().await.unwrap()
 }
 
-async fn delete(env: &Env, token: &str, id: i64) {
-    let _: Node = env
-        .ok(
-            token,
-            M::POST,
-            &format!("/v1/nodes/{id}/delete"),
-            Some(json!({})),
-        )
-        .await;
-}
-
 async fn trash(env: &Env, token: &str, q: &str) -> TrashList {
     env.ok(token, M::GET, &format!("/v1/trash?q={q}"), None)
         .await
@@ -54,16 +43,6 @@ async fn content_hash(env: &Env, token: &str, id: i64) -> String {
         .ok(token, M::GET, &format!("/v1/nodes/{id}/manifest"), None)
         .await;
     m.hash
-}
-
-/// What the account page shows as used: the quota's measure.
-async fn used(env: &Env, token: &str) -> u64 {
-    let info: AccountInfo = env.ok(token, M::GET, "/v1/account", None).await;
-    info.used_bytes
-}
-
-fn hash(b: &[u8]) -> String {
-    blake3::hash(b).to_hex().to_string()
 }
 
 #[tokio::test]

@@ -105,11 +105,12 @@ impl AppState {
     }
 
     /// Cancels the account (`MetaStore::delete_account`), then removes its
-    /// chunk objects.
+    /// chunk objects, and the shared ones no account needs any more.
     pub async fn cancel_account(&self, account: AccountKey) -> Result<(), AppError> {
         let now = self.now();
-        self.store(move |s| s.delete_account(account, now)).await?;
+        let shared = self.store(move |s| s.delete_account(account, now)).await?;
         self.chunks.remove_account(account).await;
+        self.chunks.remove_unused(&shared).await;
         Ok(())
     }
 
@@ -118,7 +119,7 @@ impl AppState {
     pub async fn empty_account(&self, account: AccountKey) -> Result<(), AppError> {
         let now = self.now();
         let objects = self.store(move |s| s.delete_content(account, now)).await?;
-        self.chunks.remove_objects(&objects).await;
+        self.chunks.remove_unused(&objects).await;
         Ok(())
     }
 

@@ -65,6 +65,31 @@ impl ChunkPlace {
     }
 }
 
+/// An object of the chunk store that no chunk row needs any more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredObject {
+    /// An object of one account's own (a chunk alone, or a pack), by name.
+    Own(String),
+    /// A chunk stored alone before chunks were kept per account, named by
+    /// its hash.
+    SharedChunk(String),
+    /// A pack of chunks stored before chunks were kept per account.
+    SharedPack(String),
+}
+
+/// What a garbage collection of one account's chunks did in the metadata
+/// store (`MetaStore::collect_garbage`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Garbage {
+    /// Chunk rows deleted: no file, trash entry or kept version named them.
+    pub chunks: u64,
+    /// Objects no row needs any more, for the caller to remove.
+    pub objects: Vec<StoredObject>,
+    /// Bytes of deleted chunks that lie in packs which stay, because other
+    /// chunks of them are still in use (no compaction).
+    pub kept_bytes: u64,
+}
+
 /// What an account holds against its quota: its live files (what commits
 /// and restores are measured by), and the chunks it uploaded that no
 /// commit has named yet, which may take at most the quota again (so that
@@ -274,15 +299,18 @@ pub trait MetaStore: Send + Sync + 'static {
     /// phone number, password hash, failed sign-ins; see `sql/privacy.rs`),
     /// signs every device out, and makes the database drop the deleted
     /// bytes. The row stays with the account ID (reserved), marked deleted.
-    /// The account's chunk objects (everything under `accounts/<key>/`) are
-    /// the caller's to remove (`ChunkStore::remove_account`).
-    fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<()>;
+    /// The account's own chunk objects (everything under `accounts/<key>/`)
+    /// are the caller's to remove (`ChunkStore::remove_account`), and so
+    /// are the shared ones returned, which no account needs any more
+    /// (`ChunkStore::remove_unused`).
+    fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<Vec<StoredObject>>;
     /// 30 days after freezing: deletes the account's content and signs its
     /// devices out; the account stays (a sign-in starts it over, empty).
-    /// The objects the deleted chunk rows named, for the caller to remove
-    /// (`ChunkStore::remove_objects`): each write has an object name of
-    /// its own, so removing them never takes an upload made since.
-    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<Vec<String>>;
+    /// The objects the deleted chunk rows named and no row needs any more,
+    /// for the caller to remove (`ChunkStore::remove_unused`): each write
+    /// has an object name of its own, so removing them never takes an
+    /// upload made since.
+    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<Vec<StoredObject>>;
     /// Accounts not cancelled, last used before `before`, whose content
     /// was not deleted since that last use.
     fn accounts_to_empty(&self, before: i64) -> StoreResult<Vec<AccountKey>>;
@@ -478,6 +506,19 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<Option<ChunkPlace>>>;
     /// Which of these chunks the account never uploaded, each once.
     fn missing_chunks(&self, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>>;
+
+    /// Up to `limit` accounts holding chunk rows, by key, after `after`:
+    /// a page of the accounts a garbage collection visits.
+    fn accounts_with_chunks(&self, after: AccountKey, limit: u32) -> StoreResult<Vec<AccountKey>>;
+    /// Garbage collection of one account's chunks, in one transaction:
+    /// deletes its chunk rows that no node (live or in the trash) or kept
+    /// version names, committed ones, and pending ones uploaded before
+    /// `pending_before` (a chunk uploaded for a commit still to come
+    /// stays). The objects no row of any account needs any more are the
+    /// caller's to remove, after the transaction (`ChunkStore`).
+    fn collect_garbage(&self, account: AccountKey, pending_before: i64) -> StoreResult<Garbage>;
+    /// Which of these objects of accounts no chunk row names.
+    fn unnamed_objects(&self, objects: &[String]) -> StoreResult<Vec<String>>;
 
     /// Takes the turn to run background job `name` when nobody ran it in
     /// the last `gap` seconds: with several instances on one database, one

@@ -242,6 +242,12 @@ CREATE INDEX history_gaps_floor ON history_gaps(floor);
     r#"
 ALTER TABLE nodes ADD COLUMN exec INTEGER NOT NULL DEFAULT 0;
 "#,
+    // As SQLite's step 16 (issue 19): the indexes of garbage collection.
+    r#"
+CREATE INDEX account_chunks_object ON account_chunks(object) WHERE object IS NOT NULL;
+CREATE INDEX account_chunks_shared ON account_chunks(hash) WHERE object IS NULL;
+CREATE INDEX packed_chunks_pack ON packed_chunks(pack);
+"#,
 ];
 
 pub type PostgresStore = SqlStore<Postgres>;

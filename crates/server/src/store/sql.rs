@@ -15,6 +15,7 @@ use nubo_protocol::{
 };
 
 mod chunks;
+mod gc;
 mod legal;
 mod privacy;
 mod restore;
@@ -23,8 +24,9 @@ use chunks::quota_check;
 
 use super::db::{args, Backend, Db, DbError, Row, StoreError};
 use super::{
-    AccountKey, AccountRow, ChunkPlace, Deliver, DeviceId, DeviceRow, GrantPoll, MetaStore,
-    NewGrant, NewTokens, PlacedChunk, Rotation, SignOut, StoreResult, TokenKind, TokenOwner, Usage,
+    AccountKey, AccountRow, ChunkPlace, Deliver, DeviceId, DeviceRow, Garbage, GrantPoll,
+    MetaStore, NewGrant, NewTokens, PlacedChunk, Rotation, SignOut, StoreResult, StoredObject,
+    TokenKind, TokenOwner, Usage,
 };
 
 use crate::throttle::Failures;
@@ -719,12 +721,13 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         })
     }
 
-    fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<()> {
-        self.write(|db| privacy::erase_account(db, account, now))?;
-        self.backend.scrub().map_err(|e| StoreError::Db(e).into())
+    fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<Vec<StoredObject>> {
+        let shared = self.write(|db| privacy::erase_account(db, account, now))?;
+        self.backend.scrub().map_err(StoreError::Db)?;
+        Ok(shared)
     }
 
-    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<Vec<String>> {
+    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<Vec<StoredObject>> {
         let objects = self.write(|db| privacy::delete_content(db, account, now))?;
         self.backend.scrub().map_err(StoreError::Db)?;
         Ok(objects)
@@ -1341,6 +1344,18 @@ impl<B: Backend> MetaStore for SqlStore<B> {
 
     fn missing_chunks(&self, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>> {
         self.read(|db| chunks::missing(db, account, hashes))
+    }
+
+    fn accounts_with_chunks(&self, after: AccountKey, limit: u32) -> StoreResult<Vec<AccountKey>> {
+        self.read(|db| gc::accounts_with_chunks(db, after, limit))
+    }
+
+    fn collect_garbage(&self, account: AccountKey, pending_before: i64) -> StoreResult<Garbage> {
+        self.write(|db| gc::collect(db, account, pending_before))
+    }
+
+    fn unnamed_objects(&self, objects: &[String]) -> StoreResult<Vec<String>> {
+        self.read(|db| gc::unnamed(db, objects))
     }
 
     fn claim_job(&self, name: &str, now: i64, gap: i64) -> StoreResult<bool> {

@@ -259,6 +259,14 @@ CREATE INDEX history_gaps_floor ON history_gaps(floor);
     r#"
 ALTER TABLE nodes ADD COLUMN exec INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 16. Garbage collection of chunks (issue 19): whether any row still
+    // names an object, or still reads a chunk from its shared copy, and
+    // which chunks a shared pack holds.
+    r#"
+CREATE INDEX account_chunks_object ON account_chunks(object) WHERE object IS NOT NULL;
+CREATE INDEX account_chunks_shared ON account_chunks(hash) WHERE object IS NULL;
+CREATE INDEX packed_chunks_pack ON packed_chunks(pack);
+"#,
 ];
 
 pub type SqliteStore = SqlStore<Sqlite>;

@@ -320,6 +320,47 @@ impl Env {
     }
 }
 
+/// A chunk's name: the BLAKE3 hash of its bytes, in hex.
+pub fn hash(content: &[u8]) -> String {
+    blake3::hash(content).to_hex().to_string()
+}
+
+/// What the account page shows as used: the quota's measure.
+pub async fn used(env: &Env, token: &str) -> u64 {
+    let info: AccountInfo = env.ok(token, Method::GET, "/v1/account", None).await;
+    info.used_bytes
+}
+
+/// Moves a node to the trash; it must succeed.
+pub async fn delete(env: &Env, token: &str, id: i64) {
+    let _: Node = env
+        .ok(
+            token,
+            Method::POST,
+            &format!("/v1/nodes/{id}/delete"),
+            Some(json!({})),
+        )
+        .await;
+}
+
+/// The chunk of these bytes, as the account reads it: the answer.
+pub async fn chunk(env: &Env, token: &str, content: &[u8]) -> reqwest::Response {
+    env.call(
+        token,
+        Method::GET,
+        &format!("/v1/chunks/{}", hash(content)),
+        None,
+    )
+    .await
+}
+
+/// The service on a copy of the data folder of a service from before
+/// chunks were kept per account (tests/fixtures/make-data-v9.py).
+pub async fn start_on_data_v9() -> Env {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data-v9");
+    start_on_copy(&fixture).await
+}
+
 pub async fn error_code(r: reqwest::Response) -> ErrorCode {
     r.json::<ApiError>().await.unwrap().code
 }

@@ -5,23 +5,24 @@
 
 use nubo_protocol::{AccountSummary, TopItem};
 
-use super::{kind_of, new_root, R};
+use super::{gc, kind_of, new_root, R};
 use crate::store::db::{args, Db};
-use crate::store::{AccountKey, SignOut};
+use crate::store::{AccountKey, SignOut, StoredObject};
 use crate::throttle::{approver_key, login_key};
 
 /// Deletes every file, folder, trash entry, version and chunk row of the
-/// account. The objects of its own that the chunk rows named (chunks
-/// stored before storage per account are shared and stay, for a garbage
-/// collection that sees every account's rows).
-fn drop_content(db: &mut dyn Db, account: AccountKey) -> R<Vec<String>> {
-    let objects = db
+/// account. The objects of its own that the chunk rows named, and the
+/// shared ones (stored before storage per account) that no account needs
+/// any more.
+fn drop_content(db: &mut dyn Db, account: AccountKey) -> R<Vec<StoredObject>> {
+    let shared = gc::shared_rows(db, account)?;
+    let own = db
         .query(
             "SELECT DISTINCT object FROM account_chunks WHERE account = ?1 AND object IS NOT NULL",
             args![account],
         )?
         .iter()
-        .map(|r| r.text(0))
+        .map(|r| r.text(0).map(StoredObject::Own))
         .collect::<Result<Vec<_>, _>>()?;
     for sql in [
         "DELETE FROM versions WHERE node IN (SELECT id FROM nodes WHERE account = ?1)",
@@ -32,14 +33,20 @@ fn drop_content(db: &mut dyn Db, account: AccountKey) -> R<Vec<String>> {
     ] {
         db.exec(sql, args![account])?;
     }
+    let (mut objects, _) = gc::shared_objects(db, &shared)?;
+    objects.extend(own);
     Ok(objects)
 }
 
 /// 30 days after freezing: the content goes and every device is signed
 /// out (a device still holding a token learns why); the account stays, and
-/// a sign-in with the password starts it over, empty. The objects the
-/// chunk rows named.
-pub(super) fn delete_content(db: &mut dyn Db, account: AccountKey, now: i64) -> R<Vec<String>> {
+/// a sign-in with the password starts it over, empty. The objects no row
+/// needs any more (`drop_content`).
+pub(super) fn delete_content(
+    db: &mut dyn Db,
+    account: AccountKey,
+    now: i64,
+) -> R<Vec<StoredObject>> {
     let objects = drop_content(db, account)?;
     new_root(db, account)?;
     db.exec(
@@ -58,10 +65,19 @@ pub(super) fn delete_content(db: &mut dyn Db, account: AccountKey, now: i64) -> 
 /// under its account ID, phone number or key; the acceptances lose their
 /// device. The row keeps the account ID (reserved) and when it was
 /// cancelled; the token digests stay with the record of consent, so that a
-/// device coming back learns that the account is gone. Its chunk objects
-/// are all under `accounts/<key>/`, which the caller removes.
-pub(super) fn erase_account(db: &mut dyn Db, account: AccountKey, now: i64) -> R<()> {
-    drop_content(db, account)?;
+/// device coming back learns that the account is gone. Its own chunk
+/// objects are all under `accounts/<key>/`, which the caller removes; the
+/// shared ones no account needs any more are returned.
+pub(super) fn erase_account(
+    db: &mut dyn Db,
+    account: AccountKey,
+    now: i64,
+) -> R<Vec<StoredObject>> {
+    let objects = drop_content(db, account)?;
+    let shared = objects
+        .into_iter()
+        .filter(|o| !matches!(o, StoredObject::Own(_)))
+        .collect();
     forget_failures(db, account)?;
     for sql in [
         "DELETE FROM device_grants WHERE account = ?1",
@@ -78,7 +94,7 @@ pub(super) fn erase_account(db: &mut dyn Db, account: AccountKey, now: i64) -> R
          WHERE id = ?1",
         args![account, now],
     )?;
-    Ok(())
+    Ok(shared)
 }
 
 /// The failed sign-ins counted under the account's ID, phone number (as
