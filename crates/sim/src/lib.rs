@@ -7,6 +7,7 @@ pub mod actions;
 pub mod clock;
 pub mod invariants;
 pub mod memfs;
+pub mod pc;
 pub mod service;
 pub mod world;
 

@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use nubo_engine::planner::Mode;
 use nubo_engine::report::PassOutcome;
-use nubo_engine::{Config, Engine, FolderConfig, Home, Outcome, Pause};
+use nubo_engine::{Config, Engine, Home, Outcome, Pause};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -208,16 +207,7 @@ impl World {
             nubo_engine::fs::LocalFs::create_dir_all(&fs, &root)?;
             fs.write(&root.join(nubo_engine::home::ROOT_MARKER), b"sim".to_vec())?;
             let config = Config {
-                folders: vec![FolderConfig {
-                    id: 1,
-                    local: root.clone(),
-                    remote: "/".into(),
-                    mode: Mode::TwoWay,
-                    marker: "sim".into(),
-                    excluded: Vec::new(),
-                    confirmed: Vec::new(),
-                    paused: false,
-                }],
+                folders: vec![crate::pc::folder(&root)],
                 // One transfer at a time: a batch runs in one order, so a
                 // seed replays exactly.
                 parallel_transfers: 1,

@@ -3,59 +3,13 @@
 //! whatever else the user confirms. The real engine over MemFs and the
 //! in-process service.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use nubo_engine::fs::LocalFs;
-use nubo_engine::planner::Mode;
-use nubo_engine::{Config, Engine, FolderConfig, Home, Outcome, Pause};
-use nubo_sim::clock::{SimClock, SkewedClock};
+use nubo_engine::{Engine, Outcome, Pause};
+use nubo_sim::clock::SimClock;
 use nubo_sim::memfs::MemFs;
-use nubo_sim::service::{Faults, SimRemote, SimService};
-use rand::SeedableRng;
-
-fn client(
-    service: &Arc<SimService>,
-    clock: &Arc<SimClock>,
-    name: &str,
-    fs: MemFs,
-    root: &Path,
-    dir: &Path,
-) -> Engine {
-    let home = Home::new(dir.join(name)).unwrap();
-    let config = Config {
-        folders: vec![FolderConfig {
-            id: 1,
-            local: root.to_path_buf(),
-            remote: "/".into(),
-            mode: Mode::TwoWay,
-            marker: "sim".into(),
-            excluded: Vec::new(),
-            confirmed: Vec::new(),
-            paused: false,
-        }],
-        parallel_transfers: 1,
-        ..Config::default()
-    };
-    let remote = Arc::new(SimRemote {
-        service: service.clone(),
-        device: service.device(name),
-        faults: Arc::new(Faults::new(rand::rngs::StdRng::seed_from_u64(1))),
-    });
-    let clock = Arc::new(SkewedClock {
-        clock: clock.clone(),
-        skew_secs: 0,
-    });
-    Engine::with_parts(home, config, remote, Arc::new(fs), clock).unwrap()
-}
-
-fn disk(clock: &Arc<SimClock>, root: &Path) -> MemFs {
-    let fs = MemFs::new(clock.clone());
-    fs.create_dir_all(root).unwrap();
-    fs.write(&root.join(nubo_engine::home::ROOT_MARKER), b"sim".to_vec())
-        .unwrap();
-    fs
-}
+use nubo_sim::service::SimService;
 
 struct Two {
     rt: tokio::runtime::Runtime,
@@ -78,7 +32,7 @@ fn two_with_a_mount() -> Two {
     let clock = Arc::new(SimClock::new(1_800_000_000));
     let service = Arc::new(SimService::new(clock.clone()).unwrap());
     let root = PathBuf::from("/sim/Nubo");
-    let a_disk = disk(&clock, &root);
+    let a_disk = nubo_sim::pc::disk(&clock, &root);
     for i in 0..30 {
         a_disk
             .write(
@@ -97,12 +51,19 @@ fn two_with_a_mount() -> Two {
             .unwrap();
     }
     a_disk.make_mount(&root.join("photos"), false).unwrap();
-    let a = client(&service, &clock, "a", a_disk.clone(), &root, dir.path());
-    let b = client(
+    let a = nubo_sim::pc::engine(
+        &service,
+        &clock,
+        "a",
+        Arc::new(a_disk.clone()),
+        &root,
+        dir.path(),
+    );
+    let b = nubo_sim::pc::engine(
         &service,
         &clock,
         "b",
-        disk(&clock, &root),
+        Arc::new(nubo_sim::pc::disk(&clock, &root)),
         &root,
         dir.path(),
     );

@@ -10,14 +10,13 @@ use std::sync::Arc;
 
 use nubo_engine::fs::{LocalFs, MadeDir, TempSink};
 use nubo_engine::ignore_rules::IgnoreRules;
-use nubo_engine::planner::{Expect, Mode};
+use nubo_engine::planner::Expect;
 use nubo_engine::scanner::Walked;
 use nubo_engine::tree::{FileStat, Kind};
-use nubo_engine::{Config, Engine, FolderConfig, Home, Outcome};
-use nubo_sim::clock::{SimClock, SkewedClock};
+use nubo_engine::Outcome;
+use nubo_sim::clock::SimClock;
 use nubo_sim::memfs::MemFs;
-use nubo_sim::service::{Faults, SimRemote, SimService};
-use rand::SeedableRng;
+use nubo_sim::service::SimService;
 
 /// MemFs, but a folder named `odd` is made as `odd-elsewhere`.
 struct MisplacingFs(MemFs);
@@ -69,49 +68,6 @@ impl LocalFs for MisplacingFs {
     }
 }
 
-fn client(
-    service: &Arc<SimService>,
-    clock: &Arc<SimClock>,
-    name: &str,
-    fs: Arc<dyn LocalFs>,
-    root: &Path,
-    dir: &Path,
-) -> Engine {
-    let home = Home::new(dir.join(name)).unwrap();
-    let config = Config {
-        folders: vec![FolderConfig {
-            id: 1,
-            local: root.to_path_buf(),
-            remote: "/".into(),
-            mode: Mode::TwoWay,
-            marker: "sim".into(),
-            excluded: Vec::new(),
-            confirmed: Vec::new(),
-            paused: false,
-        }],
-        parallel_transfers: 1,
-        ..Config::default()
-    };
-    let remote = Arc::new(SimRemote {
-        service: service.clone(),
-        device: service.device(name),
-        faults: Arc::new(Faults::new(rand::rngs::StdRng::seed_from_u64(1))),
-    });
-    let clock = Arc::new(SkewedClock {
-        clock: clock.clone(),
-        skew_secs: 0,
-    });
-    Engine::with_parts(home, config, remote, fs, clock).unwrap()
-}
-
-fn disk(clock: &Arc<SimClock>, root: &Path) -> MemFs {
-    let fs = MemFs::new(clock.clone());
-    fs.create_dir_all(root).unwrap();
-    fs.write(&root.join(nubo_engine::home::ROOT_MARKER), b"sim".to_vec())
-        .unwrap();
-    fs
-}
-
 #[test]
 fn a_folder_the_disk_does_not_keep_ends_the_pass_held_back() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -122,7 +78,7 @@ fn a_folder_the_disk_does_not_keep_ends_the_pass_held_back() {
     let clock = Arc::new(SimClock::new(1_800_000_000));
     let service = Arc::new(SimService::new(clock.clone()).unwrap());
     let root = PathBuf::from("/sim/Nubo");
-    let a_disk = disk(&clock, &root);
+    let a_disk = nubo_sim::pc::disk(&clock, &root);
     a_disk.mkdir(&root.join("odd")).unwrap();
     a_disk
         .write(&root.join("odd/in.txt"), b"inside".to_vec())
@@ -130,9 +86,9 @@ fn a_folder_the_disk_does_not_keep_ends_the_pass_held_back() {
     a_disk
         .write(&root.join("plain.txt"), b"plain".to_vec())
         .unwrap();
-    let a = client(&service, &clock, "a", Arc::new(a_disk), &root, dir.path());
-    let b_disk = disk(&clock, &root);
-    let b = client(
+    let a = nubo_sim::pc::engine(&service, &clock, "a", Arc::new(a_disk), &root, dir.path());
+    let b_disk = nubo_sim::pc::disk(&clock, &root);
+    let b = nubo_sim::pc::engine(
         &service,
         &clock,
         "b",
