@@ -809,9 +809,10 @@ fn names_that_are_not_utf8_sync_as_the_same_bytes() {
     assert_eq!(trash_count(&a), 1);
 }
 
-/// Case 10 with a bind mount (found in review) from the same file system (`mount
-/// --bind ~/photos ~/Nubo/photos`), which the issue names: the mount point
-/// keeps the device of the folder around it, so neither mount check fires.
+/// Case 10 with a bind mount from the same file system (`mount --bind
+/// ~/photos ~/Nubo/photos`), which the issue names: the mount point keeps
+/// the device of the folder around it, so only the system's mount table
+/// tells that it went away.
 #[test]
 #[ignore = "needs root and its own mount namespace: see the module's doc"]
 fn an_unmounted_bind_mount_is_not_read_as_deleted() {

@@ -122,6 +122,22 @@ fn check_length(path: &Path) -> io::Result<()> {
 }
 
 impl Inner {
+    /// Everything inside the folder `dir` (not `dir` itself), by its path
+    /// from `dir`: what a disk mounted there holds, or what it hides.
+    fn held_in(&self, dir: &Path) -> Vec<(PathBuf, Entry)> {
+        self.entries
+            .range(dir.to_path_buf()..)
+            .take_while(|(p, _)| p.starts_with(dir))
+            .filter(|(p, _)| *p != dir)
+            .map(|(p, e)| {
+                (
+                    p.strip_prefix(dir).expect("inside").to_path_buf(),
+                    e.clone(),
+                )
+            })
+            .collect()
+    }
+
     /// A write the engine asked for fails now and then, as on a full disk.
     fn disk_full(&mut self) -> io::Result<()> {
         if self.failing_writes == 0 {
@@ -461,18 +477,7 @@ impl MemFs {
             .mounts
             .remove(dir)
             .ok_or_else(|| io::Error::other("not a mount point"))?;
-        let held: Vec<(PathBuf, Entry)> = g
-            .entries
-            .range(dir.to_path_buf()..)
-            .take_while(|(p, _)| p.starts_with(dir))
-            .filter(|(p, _)| *p != dir)
-            .map(|(p, e)| {
-                (
-                    p.strip_prefix(dir).expect("inside").to_path_buf(),
-                    e.clone(),
-                )
-            })
-            .collect();
+        let held = g.held_in(dir);
         g.entries.retain(|p, _| !p.starts_with(dir) || p == dir);
         let around = dir.parent().map_or(0, |p| g.dev_of(p));
         let fresh = g.new_dir(around);
@@ -497,18 +502,7 @@ impl MemFs {
             return Err(io::Error::other("the mount point is not a folder now"));
         }
         // What the folder holds now goes under the disk, hidden.
-        let under: Vec<(PathBuf, Entry)> = g
-            .entries
-            .range(dir.to_path_buf()..)
-            .take_while(|(p, _)| p.starts_with(dir))
-            .filter(|(p, _)| *p != dir)
-            .map(|(p, e)| {
-                (
-                    p.strip_prefix(dir).expect("inside").to_path_buf(),
-                    e.clone(),
-                )
-            })
-            .collect();
+        let under = g.held_in(dir);
         g.hidden_under.insert(dir.to_path_buf(), under);
         g.entries.retain(|p, _| !p.starts_with(dir) || p == dir);
         let root = Entry::Dir {
