@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use nubo_protocol::{ApiError, ErrorCode, NodeId};
 
+use crate::changes::{Changes, Look};
 use crate::clock::{Clock, SystemClock};
 use crate::credentials;
 use crate::db::{DbError, FolderId, Stamp, StateDb};
@@ -116,6 +117,19 @@ pub struct Engine {
     failing: std::sync::Mutex<Failing>,
     /// How often each path was planned in the pass under way.
     planned_this_pass: std::sync::Mutex<std::collections::HashMap<(FolderId, String), usize>>,
+    /// What is still to be read from disk again, per folder: the whole of
+    /// each at first, then what the watcher and the executor name.
+    unscanned: std::sync::Mutex<Changes>,
+    /// What each folder's last scan found blocked or left out, kept for
+    /// the rounds that read only part of it again.
+    carried: std::sync::Mutex<std::collections::HashMap<FolderId, Carried>>,
+}
+
+/// What a scan of part of a folder carries over from the last one.
+#[derive(Debug, Clone, Default)]
+struct Carried {
+    blocked: crate::tree::Tree<Blocked>,
+    skipped: Vec<Problem>,
 }
 
 /// An engine assembled from parts has no account administration.
@@ -195,6 +209,8 @@ impl Engine {
             up: crate::throttle::RateLimit::new(config.upload_limit_kbps),
             down: crate::throttle::RateLimit::new(config.download_limit_kbps),
         });
+        let mut unscanned = Changes::everything();
+        unscanned.expand(config.folders.iter().map(|f| f.id));
         Ok(Engine {
             home,
             config,
@@ -209,6 +225,8 @@ impl Engine {
             temps,
             failing: Default::default(),
             planned_this_pass: Default::default(),
+            unscanned: std::sync::Mutex::new(unscanned),
+            carried: Default::default(),
         })
     }
 
@@ -306,9 +324,23 @@ impl Engine {
         }
     }
 
-    /// One pass of the loop for every folder, until in sync or paused.
-    /// How it ended is kept for `status` and told to the observer.
+    /// One pass of the loop for every folder, each read whole from disk,
+    /// until in sync or paused. How it ended is kept for `status` and told
+    /// to the observer.
     pub async fn sync_once(&self, allow_mass_delete: bool) -> Result<Outcome, SyncError> {
+        self.sync_changed(allow_mass_delete, Changes::everything())
+            .await
+    }
+
+    /// A pass that reads from disk only what `changes` names (and what an
+    /// earlier pass did not get to): how a watching engine pays for what
+    /// changed, not for what exists.
+    pub async fn sync_changed(
+        &self,
+        allow_mass_delete: bool,
+        changes: Changes,
+    ) -> Result<Outcome, SyncError> {
+        self.note_changes(changes);
         self.planned_this_pass
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -459,6 +491,24 @@ impl Engine {
             return Ok(out);
         }
         out.planned = plan.ops.len();
+        // What the run writes here is read again next round.
+        let mut touched = Changes::default();
+        for op in &plan.ops {
+            let copy = match op {
+                planner::Op::KeepConflictCopy { copy, .. } => Some(copy.as_str()),
+                _ => None,
+            };
+            for path in std::iter::once(op.path()).chain(op.from_path()).chain(copy) {
+                touched.path(folder.id, path.to_string(), true);
+                // Folders a download makes on its way.
+                let mut dir = crate::tree::parent(path);
+                while !dir.is_empty() {
+                    touched.path(folder.id, dir.to_string(), false);
+                    dir = crate::tree::parent(dir);
+                }
+            }
+        }
+        self.note_changes(touched);
         tracing::debug!(folder = folder.id, "plan: {:?}", plan.ops);
         let crate::tree::Trees { local, remote, .. } = trees;
         let ctx = FolderCtx::new(
@@ -587,9 +637,110 @@ impl Engine {
         })
     }
 
-    /// Scans the folder into its local tree and stores it; removes this
-    /// home's temp files of downloads that never finished.
+    /// What is to be read again from disk, as the watcher (or the start,
+    /// or the safety timer) says.
+    pub fn note_changes(&self, mut changes: Changes) {
+        changes.expand(self.config.folders.iter().map(|f| f.id));
+        self.unscanned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .merge(changes);
+    }
+
+    /// What the next pass will read again from disk in `folder`.
+    pub fn to_read_again(&self, folder: FolderId) -> Look {
+        self.unscanned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .peek(folder)
+    }
+
+    /// Scans what changed in the folder into its local tree (the whole
+    /// folder where that is not known) and stores it; removes this home's
+    /// temp files of downloads that never finished.
     fn scan_folder(
+        &self,
+        folder: &FolderConfig,
+        rules: &IgnoreRules,
+    ) -> Result<scanner::Scan, DbError> {
+        let look = self
+            .unscanned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(folder.id);
+        let scanned = match self.changed_paths(folder, look)? {
+            Some(paths) => self.scan_changed(folder, rules, &paths),
+            None => self.scan_whole(folder, rules),
+        };
+        let scan = match scanned {
+            Ok(scan) => scan,
+            Err(e) => {
+                // Not stored: read it all again next round.
+                let mut again = Changes::default();
+                again.folder(folder.id);
+                self.note_changes(again);
+                return Err(e);
+            }
+        };
+        self.carried
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                folder.id,
+                Carried {
+                    blocked: scan.blocked.clone(),
+                    skipped: scan.skipped.clone(),
+                },
+            );
+        // No download runs between rounds: any temp file of ours is a leftover.
+        for leftover in &scan.leftovers {
+            if let Err(e) = self.fs.remove_file(leftover) {
+                tracing::warn!(
+                    "cannot remove the unfinished download {}: {e}",
+                    leftover.display()
+                );
+            }
+        }
+        Ok(scan)
+    }
+
+    /// The paths to read again, or `None` where the folder is to be read
+    /// whole: at the engine's start, after events were lost, when the
+    /// ignore file changed, when a disk came or went (or the system does
+    /// not say), and while a folder waits for its disk.
+    fn changed_paths(
+        &self,
+        folder: &FolderConfig,
+        look: Look,
+    ) -> Result<Option<std::collections::BTreeMap<RelPath, bool>>, DbError> {
+        let Look::Paths(paths) = look else {
+            return Ok(None);
+        };
+        let carried = self.carried.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(carried) = carried.get(&folder.id) else {
+            return Ok(None);
+        };
+        if paths.contains_key(crate::ignore_rules::IGNORE_FILE)
+            || carried
+                .blocked
+                .values()
+                .any(|b| matches!(b, Blocked::MountChanged))
+        {
+            return Ok(None);
+        }
+        let now = self.fs.mount_points(&folder.local).map(|m| {
+            m.iter()
+                .filter_map(|p| scanner::rel_path(&folder.local, p))
+                .collect::<std::collections::BTreeSet<_>>()
+        });
+        match (now, self.db.mounts(folder.id)?) {
+            (Some(now), Some(before)) if now == before => Ok(Some(paths)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Reads the whole folder.
+    fn scan_whole(
         &self,
         folder: &FolderConfig,
         rules: &IgnoreRules,
@@ -608,16 +759,85 @@ impl Engine {
         if let Some(mounts) = &scan.mounts {
             self.db.set_mounts(folder.id, mounts)?;
         }
-        // No download runs between rounds: any temp file of ours is a leftover.
-        for leftover in &scan.leftovers {
-            if let Err(e) = self.fs.remove_file(leftover) {
-                tracing::warn!(
-                    "cannot remove the unfinished download {}: {e}",
-                    leftover.display()
-                );
+        Ok(scan)
+    }
+
+    /// Reads `paths` again and puts what it found in place of what the
+    /// last scan knew there; the rest of the tree, and what was blocked or
+    /// left out elsewhere, stay as they were.
+    fn scan_changed(
+        &self,
+        folder: &FolderConfig,
+        rules: &IgnoreRules,
+        paths: &std::collections::BTreeMap<RelPath, bool>,
+    ) -> Result<scanner::Scan, DbError> {
+        let mut tree = self.db.load_local(folder.id)?;
+        let carried = self
+            .carried
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&folder.id)
+            .cloned()
+            .unwrap_or_default();
+        let input = ScanInput {
+            rules,
+            previous: &tree,
+            now_ns: self.clock.now().unix_timestamp_nanos() as i64,
+            temps: &self.temps,
+            previous_mounts: None,
+        };
+        let found = scanner::rescan(
+            self.fs.as_ref(),
+            &folder.local,
+            paths,
+            &carried.blocked,
+            &input,
+        );
+        let mut old = crate::tree::Tree::new();
+        for r in &found.replaced {
+            let inner: Vec<RelPath> = if r.whole {
+                crate::tree::inside(&tree, &r.path)
+                    .map(|(p, _)| p.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            for p in inner.into_iter().chain(std::iter::once(r.path.clone())) {
+                if let Some(e) = tree.remove(&p) {
+                    old.insert(p, e);
+                }
             }
         }
-        Ok(scan)
+        self.db.store_local(folder.id, &old, &found.scan.tree)?;
+        let scanner::Scan {
+            tree: new,
+            blocked: mut found_blocked,
+            skipped,
+            leftovers,
+            ..
+        } = found.scan;
+        tree.extend(new);
+        let mut blocked = carried.blocked;
+        blocked.retain(|p, _| {
+            !found
+                .replaced
+                .iter()
+                .any(|r| *p == r.path || (r.whole && crate::tree::is_inside(p, &r.path)))
+        });
+        blocked.append(&mut found_blocked);
+        let mut all_skipped = carried.skipped;
+        for s in skipped {
+            if !all_skipped.contains(&s) {
+                all_skipped.push(s);
+            }
+        }
+        Ok(scanner::Scan {
+            tree,
+            blocked,
+            skipped: all_skipped,
+            leftovers,
+            mounts: None,
+        })
     }
 
     /// New folders on the service too large to download unasked wait for
@@ -694,6 +914,10 @@ impl Engine {
 
     /// Syncs, then keeps syncing on every local change (watcher), every push
     /// from the service, and every poll interval, until `stop` resolves.
+    /// Each pass reads from disk only what the watcher named; every folder
+    /// is read whole at the start, after the watcher lost events, on the
+    /// timer while some folders have no watch, and every
+    /// `rescan_interval_secs`.
     pub async fn watch(
         &self,
         allow_mass_delete: bool,
@@ -701,8 +925,10 @@ impl Engine {
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<(), SyncError> {
         let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<Wake>(64);
-        let watchers = crate::watch::watch_folders(&self.config.folders, wake_tx.clone())
-            .map_err(SyncError::Watch)?;
+        let pending = Arc::new(std::sync::Mutex::new(Changes::default()));
+        let watchers =
+            crate::watch::watch_folders(&self.config.folders, wake_tx.clone(), pending.clone())
+                .map_err(SyncError::Watch)?;
         let push_up = Arc::new(AtomicBool::new(false));
         if push {
             if let Some(http) = self.http.clone() {
@@ -710,7 +936,11 @@ impl Engine {
                 tokio::spawn(crate::watch::follow_push(http, tx, push_up.clone()));
             }
         }
-        let poll = Duration::from_secs(self.config.poll_interval_secs.max(1));
+        let rescan_every = Duration::from_secs(self.config.rescan_interval_secs.max(60));
+        let mut whole_at = tokio::time::Instant::now();
+        // What changed while nothing watched.
+        self.note_changes(Changes::everything());
+        let mut timed_out = false;
         tokio::pin!(stop);
         // After a failed pass: 2 s, then twice as long each time, up to a minute.
         let mut backoff =
@@ -721,52 +951,23 @@ impl Engine {
             if let Err(e) = self.db.set_unwatched(unwatched) {
                 tracing::warn!("cannot keep the unwatched folders: {}", error_chain(&e));
             }
-            let wait = match self.sync_once(allow_mass_delete).await {
-                // In sync with the push channel open: the watcher and the
-                // channel say when to look again, and no timer runs (an idle
-                // laptop stays asleep).
-                Ok(Outcome::InSync) if push_up.load(Ordering::SeqCst) && unwatched == 0 => {
-                    backoff.reset();
-                    None
-                }
-                Ok(Outcome::InSync) => {
-                    backoff.reset();
-                    Some(poll)
-                }
-                Ok(Outcome::Paused(p)) => {
-                    for pause in p {
-                        tracing::warn!(?pause, "paused");
-                    }
-                    // A disk with room again or a plan with space sends no
-                    // event: pauses keep polling.
-                    Some(poll)
-                }
-                Err(_) => {
-                    // Logged by `sync_once`, and told to the observer.
-                    Some(backoff.failed())
-                }
-            };
-            // An operation held back after failing is tried again on time.
-            let now = self.clock.now().unix_timestamp();
-            let retry = self
-                .failing()
-                .next_retry(now)
-                .map(|at| Duration::from_secs((at - now).max(1) as u64));
-            let wait = match (wait, retry) {
-                (Some(w), Some(r)) => Some(w.min(r)),
-                (w, r) => w.or(r),
-            };
-            let timer = async {
-                match wait {
-                    Some(w) => tokio::time::sleep(w).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let mut changes = pending.lock().unwrap_or_else(|p| p.into_inner()).take_all();
+            if whole_at.elapsed() >= rescan_every || (timed_out && unwatched > 0) {
+                changes = Changes::everything();
+                whole_at = tokio::time::Instant::now();
+            }
+            let result = self.sync_changed(allow_mass_delete, changes).await;
+            let push_open = push_up.load(Ordering::SeqCst) && unwatched == 0;
+            let wait = self
+                .wait_after(result, push_open, &mut backoff)
+                .unwrap_or(rescan_every)
+                .min(rescan_every.saturating_sub(whole_at.elapsed()));
             tokio::select! {
                 _ = &mut stop => return Ok(()),
-                _ = timer => {}
+                _ = tokio::time::sleep(wait) => timed_out = true,
                 Some(why) = wake_rx.recv() => {
                     tracing::debug!(?why, "woken");
+                    timed_out = false;
                     // Coalesce a burst of file events (an editor's save is
                     // several) into one round; a push is one event.
                     if why != Wake::Push {
@@ -775,6 +976,51 @@ impl Engine {
                     while wake_rx.try_recv().is_ok() {}
                 }
             }
+        }
+    }
+
+    /// How long the watching loop waits after a pass before it looks
+    /// again unasked: `None` for as long as the watcher and an open push
+    /// channel will say when.
+    fn wait_after(
+        &self,
+        result: Result<Outcome, SyncError>,
+        push_open: bool,
+        backoff: &mut crate::backoff::Backoff,
+    ) -> Option<Duration> {
+        let poll = Duration::from_secs(self.config.poll_interval_secs.max(1));
+        let wait = match result {
+            // In sync with the push channel open: the watcher and the
+            // channel say when to look again, and no timer runs but the
+            // daily one (an idle laptop stays asleep).
+            Ok(Outcome::InSync) if push_open => {
+                backoff.reset();
+                None
+            }
+            Ok(Outcome::InSync) => {
+                backoff.reset();
+                Some(poll)
+            }
+            Ok(Outcome::Paused(p)) => {
+                for pause in p {
+                    tracing::warn!(?pause, "paused");
+                }
+                // A disk with room again or a plan with space sends no
+                // event: pauses keep polling.
+                Some(poll)
+            }
+            // Logged by `sync_once`, and told to the observer.
+            Err(_) => Some(backoff.failed()),
+        };
+        // An operation held back after failing is tried again on time.
+        let now = self.clock.now().unix_timestamp();
+        let retry = self
+            .failing()
+            .next_retry(now)
+            .map(|at| Duration::from_secs((at - now).max(1) as u64));
+        match (wait, retry) {
+            (Some(w), Some(r)) => Some(w.min(r)),
+            (w, r) => w.or(r),
         }
     }
 }

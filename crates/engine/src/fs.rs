@@ -46,6 +46,9 @@ pub trait LocalFs: Send + Sync {
     /// Every entry under `root/under` (`under` empty: the whole folder) the
     /// rules do not ignore, paths relative to `root`.
     fn walk(&self, root: &Path, under: &str, rules: &IgnoreRules) -> Walked;
+    /// What `walk` would find at `root/path` alone, a folder not entered:
+    /// nothing where it is gone or ignored.
+    fn walk_one(&self, root: &Path, path: &str, rules: &IgnoreRules) -> Walked;
     /// Makes one folder, without ever passing through a symbolic link.
     fn make_dir(&self, path: &Path) -> io::Result<MadeDir>;
     /// A small file whole (the root marker, `.nuboignore`).
@@ -284,6 +287,10 @@ impl LocalFs for RealFs {
 
     fn walk(&self, root: &Path, under: &str, rules: &IgnoreRules) -> Walked {
         crate::scanner::walk_disk(root, under, rules)
+    }
+
+    fn walk_one(&self, root: &Path, path: &str, rules: &IgnoreRules) -> Walked {
+        crate::scanner::walk_one_disk(root, path, rules)
     }
 
     fn make_dir(&self, path: &Path) -> io::Result<MadeDir> {

@@ -51,6 +51,10 @@ pub struct Config {
     /// How often to ask the service for changes when push is not in use.
     #[serde(default = "default_poll")]
     pub poll_interval_secs: u64,
+    /// How often a watching engine reads every folder whole, for what the
+    /// system's events may have missed (they say what changed in between).
+    #[serde(default = "default_rescan")]
+    pub rescan_interval_secs: u64,
     #[serde(default = "default_min_files")]
     pub mass_delete_min_files: usize,
     #[serde(default = "default_share")]
@@ -75,6 +79,9 @@ pub struct Config {
 fn default_poll() -> u64 {
     60
 }
+fn default_rescan() -> u64 {
+    24 * 3600
+}
 fn default_min_files() -> usize {
     MassDeleteGuard::default().min_files
 }
@@ -94,6 +101,7 @@ impl Default for Config {
             token_store: None,
             folders: Vec::new(),
             poll_interval_secs: default_poll(),
+            rescan_interval_secs: default_rescan(),
             mass_delete_min_files: default_min_files(),
             mass_delete_max_share: default_share(),
             large_folder_bytes: default_large_folder(),

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod backoff;
+pub mod changes;
 pub mod clock;
 pub mod content;
 pub mod credentials;

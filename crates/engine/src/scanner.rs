@@ -20,8 +20,8 @@ use crate::ignore_rules::IgnoreRules;
 use crate::problem::Problem;
 use crate::temp_names::TempNames;
 use crate::tree::{
-    inside, is_inside, parent, Blocked, FileStat, Kind, LocalEntry, ReadError, RelPath, Tree,
-    Unsynced,
+    file_name, inside, is_inside, parent, Blocked, FileStat, Kind, LocalEntry, ReadError, RelPath,
+    Tree, Unsynced,
 };
 
 /// Hashes of files modified this close to the scan are not reused.
@@ -117,22 +117,60 @@ fn classify(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>) -> Opti
             let error = err.io_error().map_or(ReadError::Other, ReadError::from);
             Found::Blocked(rel, Blocked::Unreadable { error })
         }
-        Ok(m) => match kind_of(&m) {
-            Some(kind) => Found::Entry(rel, kind, stat_of(&m)),
-            None if m.file_type().is_symlink() => Found::Blocked(
-                rel,
-                Blocked::InTheWay {
-                    what: Unsynced::Symlink,
-                },
-            ),
-            None => Found::Blocked(
-                rel,
-                Blocked::InTheWay {
-                    what: Unsynced::Special,
-                },
-            ),
-        },
+        Ok(m) => found_at(rel, &m),
     })
+}
+
+/// What an entry is, from its metadata (links not followed).
+fn found_at(rel: RelPath, m: &std::fs::Metadata) -> Found {
+    match kind_of(m) {
+        Some(kind) => Found::Entry(rel, kind, stat_of(m)),
+        None if m.file_type().is_symlink() => Found::Blocked(
+            rel,
+            Blocked::InTheWay {
+                what: Unsynced::Symlink,
+            },
+        ),
+        None => Found::Blocked(
+            rel,
+            Blocked::InTheWay {
+                what: Unsynced::Special,
+            },
+        ),
+    }
+}
+
+/// What a walk of the real folder at `root` finds at `rel` alone (a folder
+/// is not entered): its entry, why it is blocked, a leftover temp file, or
+/// nothing where it is gone or ignored.
+pub fn walk_one_disk(root: &Path, rel: &str, rules: &IgnoreRules) -> Walked {
+    let mut walked = Walked::default();
+    let path = crate::os_names::join(root, rel);
+    let meta = match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return walked,
+        Err(e) => {
+            let error = ReadError::from(&e);
+            walked.take(Found::Blocked(
+                rel.to_string(),
+                Blocked::Unreadable { error },
+            ));
+            return walked;
+        }
+        Ok(m) => m,
+    };
+    let name = file_name(rel);
+    if name.starts_with(TEMP_PREFIX) {
+        walked.take(Found::Leftover(path));
+        return walked;
+    }
+    if rules.is_ignored(rel, meta.is_dir()) {
+        return walked;
+    }
+    if name == ROOT_MARKER && !parent(rel).is_empty() {
+        walked.take(Found::Blocked(parent(rel).to_string(), Blocked::NestedRoot));
+    }
+    walked.take(found_at(rel.to_string(), &meta));
+    walked
 }
 
 /// The walk of a real folder from `root/under` (`under` empty: the whole
@@ -257,12 +295,41 @@ pub fn scan(fs: &dyn LocalFs, root: &Path, input: &ScanInput<'_>) -> Scan {
 /// Scans `root/under` (`under` itself left out), paths relative to `root`,
 /// so that the folder's ignore rules match as they do in a whole scan.
 pub fn scan_under(fs: &dyn LocalFs, root: &Path, under: &str, input: &ScanInput<'_>) -> Scan {
+    let walked = fs.walk(root, under, input.rules);
+    let mut scan = entries(fs, root, walked, input);
+    match fs.mount_points(root) {
+        Some(now) => {
+            let now: BTreeSet<RelPath> = now.iter().filter_map(|p| rel_path(root, p)).collect();
+            let empty = BTreeSet::new();
+            let before = input.previous_mounts.unwrap_or(&empty);
+            scan.mounts = Some(block_mount_changes(
+                &mut scan,
+                input.previous,
+                before,
+                now,
+                under,
+            ));
+        }
+        // No mount table: a folder's device tells instead.
+        None => {
+            block_emptied_mounts(&mut scan, input.previous, under);
+            let root_dev = fs.stat(root).ok().flatten().map(|(_, s)| s.dev);
+            block_vanished_mounts(&mut scan, input.previous, under, root_dev);
+        }
+    }
+    keep_what_is_blocked(&mut scan, input.previous);
+    scan
+}
+
+/// What a walk found, as entries: a file whose stat is as the last scan
+/// left it keeps its hash, the others are read (on several threads).
+fn entries(fs: &dyn LocalFs, root: &Path, walked: Walked, input: &ScanInput<'_>) -> Scan {
     let Walked {
         found,
         blocked,
         skipped,
         leftovers,
-    } = fs.walk(root, under, input.rules);
+    } = walked;
     let mut scan = Scan {
         skipped,
         leftovers: leftovers
@@ -313,28 +380,123 @@ pub fn scan_under(fs: &dyn LocalFs, root: &Path, under: &str, input: &ScanInput<
             }
         }
     }
-    match fs.mount_points(root) {
-        Some(now) => {
-            let now: BTreeSet<RelPath> = now.iter().filter_map(|p| rel_path(root, p)).collect();
-            let empty = BTreeSet::new();
-            let before = input.previous_mounts.unwrap_or(&empty);
-            scan.mounts = Some(block_mount_changes(
-                &mut scan,
-                input.previous,
-                before,
-                now,
-                under,
-            ));
-        }
-        // No mount table: a folder's device tells instead.
-        None => {
-            block_emptied_mounts(&mut scan, input.previous, under);
-            let root_dev = fs.stat(root).ok().flatten().map(|(_, s)| s.dev);
-            block_vanished_mounts(&mut scan, input.previous, under, root_dev);
+    scan
+}
+
+/// What a round found again at the paths the watcher named, in a folder
+/// whose last scan is `input.previous`: each replaced path's entry (and,
+/// where `whole`, everything inside it) is to be replaced by what
+/// `scan.tree` holds there. Mount points are not looked at: a round whose
+/// mount table changed scans the whole folder.
+#[derive(Debug, Default)]
+pub struct Rescan {
+    pub replaced: Vec<Replaced>,
+    pub scan: Scan,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    pub path: RelPath,
+    /// Everything inside it was looked at too (or is gone with it).
+    pub whole: bool,
+}
+
+/// Looks again at `changed` only (`true`: and at everything inside, where
+/// it is a folder), in path order, so a folder is looked at before what it
+/// holds and what a new, gone or blocked folder holds is taken with it. A
+/// folder already known (same inode) is entered only when asked: what
+/// changed in it has events of its own. A path inside one `blocked` (by an
+/// earlier scan) is looked at from the blocked folder down.
+pub fn rescan(
+    fs: &dyn LocalFs,
+    root: &Path,
+    changed: &std::collections::BTreeMap<RelPath, bool>,
+    blocked: &Tree<Blocked>,
+    input: &ScanInput<'_>,
+) -> Rescan {
+    let mut todo: std::collections::BTreeMap<RelPath, bool> = std::collections::BTreeMap::new();
+    for (path, deep) in changed {
+        match blocked_above(blocked, path) {
+            Some(top) => {
+                todo.insert(top.to_string(), true);
+            }
+            None => {
+                let d = todo.entry(path.clone()).or_insert(false);
+                *d |= *deep;
+            }
         }
     }
+    let mut walked = Walked::default();
+    let mut replaced: Vec<Replaced> = Vec::new();
+    let mut taken: std::collections::HashSet<RelPath> = std::collections::HashSet::new();
+    for (path, deep) in todo {
+        if ancestors(&path).any(|a| taken.contains(a)) {
+            continue;
+        }
+        let one = fs.walk_one(root, &path, input.rules);
+        let enter = match one.found.as_slice() {
+            [(_, Kind::Dir, stat)] if one.blocked.iter().all(|(p, _)| *p != path) => {
+                deep || !input
+                    .previous
+                    .get(&path)
+                    .is_some_and(|p| p.kind == Kind::Dir && p.stat.inode == stat.inode)
+            }
+            _ => false,
+        };
+        let is_dir = matches!(one.found.as_slice(), [(_, Kind::Dir, _)]);
+        let whole = enter || !is_dir;
+        merge(&mut walked, one);
+        if enter {
+            merge(&mut walked, fs.walk(root, &path, input.rules));
+        }
+        if whole {
+            taken.insert(path.clone());
+        }
+        replaced.push(Replaced { path, whole });
+    }
+    let mut scan = entries(fs, root, walked, input);
     keep_what_is_blocked(&mut scan, input.previous);
-    scan
+    // A folder blocked from inside (another root's marker) is replaced
+    // whole: it keeps what it held.
+    for top in scan.blocked.keys() {
+        if !replaced
+            .iter()
+            .any(|r| r.whole && (*top == r.path || is_inside(top, &r.path)))
+        {
+            replaced.push(Replaced {
+                path: top.clone(),
+                whole: true,
+            });
+        }
+    }
+    Rescan { replaced, scan }
+}
+
+/// The highest path of `blocked` at or above `path`.
+fn blocked_above<'a>(blocked: &'a Tree<Blocked>, path: &str) -> Option<&'a str> {
+    let mut found = None;
+    let mut p = path;
+    loop {
+        if let Some((k, _)) = blocked.get_key_value(p) {
+            found = Some(k.as_str());
+        }
+        if p.is_empty() {
+            return found;
+        }
+        p = parent(p);
+    }
+}
+
+/// The folders above `path`, nearest first (the root, `""`, left out).
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(Some(parent(path)), |p| Some(parent(p))).take_while(|p| !p.is_empty())
+}
+
+fn merge(into: &mut Walked, from: Walked) {
+    into.found.extend(from.found);
+    into.blocked.extend(from.blocked);
+    into.skipped.extend(from.skipped);
+    into.leftovers.extend(from.leftovers);
 }
 
 /// A folder that was a mount point and is not one now (its disk

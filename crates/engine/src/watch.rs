@@ -1,8 +1,9 @@
 //! What wakes the sync loop: file-system events (notify, a watch per
-//! folder) and the service's push channel. Any event means "rescan and
-//! replan": a full scan only reads what changed, so an overflowed or
-//! coalesced event loses nothing. Folders the system has no watch left for
-//! are counted; the loop then scans periodically.
+//! folder) and the service's push channel. Each event's paths are noted as
+//! `Changes` for the next pass, which reads only those from disk; an
+//! overflowed queue, an error of the watcher, or more paths than
+//! `changes::MAX_PATHS` make the folder read whole. Folders the system has
+//! no watch left for are counted; the loop then scans periodically.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,8 +13,11 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc::Sender;
 
+use crate::changes::Changes;
+use crate::db::FolderId;
 use crate::engine::Wake;
 use crate::home::FolderConfig;
+use crate::ignore_rules::IGNORE_FILE;
 use crate::remote::HttpRemote;
 
 /// Keeps the watchers alive while held; says how many folders could not
@@ -59,13 +63,19 @@ impl Watchers {
 /// the ignore rules leave out are not watched), adding watches for folders
 /// made later. A watch the system refuses (its limit, `max_user_watches`,
 /// reached) is counted, not fatal: `Watchers::unwatched`.
-pub fn watch_folders(folders: &[FolderConfig], wake: Sender<Wake>) -> notify::Result<Watchers> {
+pub fn watch_folders(
+    folders: &[FolderConfig],
+    wake: Sender<Wake>,
+    pending: Arc<Mutex<Changes>>,
+) -> notify::Result<Watchers> {
     let mut out = Vec::new();
     for f in folders {
         let unwatched = Arc::new(Unwatched::default());
         let (made_tx, made_rx) = std::sync::mpsc::channel::<PathBuf>();
         let tx = wake.clone();
+        let (noted, folder_id, root) = (pending.clone(), f.id, f.local.clone());
         let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            note_event(&noted, folder_id, &root, &res);
             if let Ok(e) = &res {
                 if matches!(
                     e.kind,
@@ -91,11 +101,14 @@ pub fn watch_folders(folders: &[FolderConfig], wake: Sender<Wake>) -> notify::Re
         // handler must not call into it); then the loop looks once more,
         // for what was written in them before their watch was there.
         let (w, count, folder) = (watcher.clone(), unwatched.clone(), f.clone());
-        let wake_again = wake.clone();
+        let (wake_again, noted) = (wake.clone(), pending.clone());
         std::thread::spawn(move || {
             for made in made_rx {
                 let rules = crate::ignore_rules::IgnoreRules::load(&folder.local, &folder.excluded);
                 if made.is_dir() && watch_tree(&w, &folder.local, &made, &rules, &count) {
+                    if let Some(rel) = crate::scanner::rel_path(&folder.local, &made) {
+                        lock(&noted).path(folder.id, rel, true);
+                    }
                     let _ = wake_again.try_send(Wake::NewFolderWatched);
                 }
             }
@@ -152,6 +165,43 @@ fn watch_tree(
     added
 }
 
+fn lock(pending: &Mutex<Changes>) -> std::sync::MutexGuard<'_, Changes> {
+    pending.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Notes what an event says changed in the folder at `root`: its paths
+/// (what is inside too, for a folder made or moved in), or the whole
+/// folder where events were lost.
+fn note_event(
+    pending: &Mutex<Changes>,
+    folder: FolderId,
+    root: &Path,
+    res: &notify::Result<notify::Event>,
+) {
+    use notify::event::{EventKind, ModifyKind};
+    let event = match res {
+        Ok(e) if !e.need_rescan() => e,
+        // An overflowed queue, or the watcher's own failure.
+        _ => return lock(pending).folder(folder),
+    };
+    if matches!(event.kind, EventKind::Access(_)) {
+        return;
+    }
+    let deep = matches!(
+        event.kind,
+        EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_)) | EventKind::Any
+    );
+    let mut pending = lock(pending);
+    for p in &event.paths {
+        match crate::scanner::rel_path(root, p) {
+            Some(rel) if !rel.is_empty() => pending.path(folder, rel, deep),
+            // The folder itself: its root is checked each pass.
+            Some(_) => {}
+            None => pending.folder(folder),
+        }
+    }
+}
+
 /// Whether a file-system event may mean a change to sync.
 fn is_relevant(res: &notify::Result<notify::Event>) -> bool {
     match res {
@@ -164,7 +214,7 @@ fn is_relevant(res: &notify::Result<notify::Event>) -> bool {
                 || !e.paths.iter().all(|p| {
                     p.file_name()
                         .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with(".nubo"))
+                        .is_some_and(|n| n.starts_with(".nubo") && n != IGNORE_FILE)
                 })
         }
         // An error, an overflowed queue among them: rescan to be sure.

@@ -9,6 +9,7 @@ pub mod invariants;
 pub mod memfs;
 pub mod pc;
 pub mod service;
+pub mod watcher;
 pub mod world;
 
 pub use world::{run, shrink, Failure, Options};

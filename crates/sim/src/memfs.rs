@@ -29,7 +29,7 @@ pub const NAME_MAX: usize = 255;
 pub const PATH_MAX: usize = 4096;
 const ENAMETOOLONG: i32 = 36;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
     /// Folders have inodes too: a moved folder is found by its inode.
     Dir {
@@ -625,6 +625,69 @@ impl TempSink for MemTemp {
     }
 }
 
+/// What a walk makes of one entry; whether it enters it (a folder not
+/// ignored, readable, with a name this system can hold).
+fn walk_entry(
+    out: &mut Walked,
+    root: &Path,
+    p: &Path,
+    e: &Entry,
+    ignored: impl Fn(&str, bool) -> bool,
+) -> bool {
+    let Some(rel) = rel_path(root, p) else {
+        return true;
+    };
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if name.starts_with(TEMP_PREFIX) {
+        out.leftovers.push(p.to_path_buf());
+        return true;
+    }
+    if name == ROOT_MARKER {
+        let dir = parent(&rel);
+        if !dir.is_empty() {
+            out.blocked.push((dir.to_string(), Blocked::NestedRoot));
+        }
+    }
+    if check_length(p).is_err() {
+        out.blocked.push((
+            rel,
+            Blocked::Unreadable {
+                error: ReadError::NameTooLong,
+            },
+        ));
+        return false;
+    }
+    let is_dir = matches!(e, Entry::Dir { .. });
+    if ignored(&rel, is_dir) {
+        return false;
+    }
+    match (e, kind_and_stat(e)) {
+        (Entry::Symlink, _) | (_, None) => out.blocked.push((
+            rel,
+            Blocked::InTheWay {
+                what: Unsynced::Symlink,
+            },
+        )),
+        (
+            Entry::Dir {
+                readable: false, ..
+            },
+            Some((kind, stat)),
+        ) => {
+            out.found.push((rel.clone(), kind, stat));
+            out.blocked.push((
+                rel,
+                Blocked::Unreadable {
+                    error: ReadError::PermissionDenied,
+                },
+            ));
+            return false;
+        }
+        (_, Some((kind, stat))) => out.found.push((rel, kind, stat)),
+    }
+    true
+}
+
 impl LocalFs for MemFs {
     fn stat(&self, path: &Path) -> io::Result<Option<(Kind, FileStat)>> {
         let g = self.lock();
@@ -781,59 +844,32 @@ impl LocalFs for MemFs {
             if *p == start || pruned.iter().any(|x| p.starts_with(x)) {
                 continue;
             }
-            let Some(rel) = rel_path(root, p) else {
-                continue;
-            };
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            if name.starts_with(TEMP_PREFIX) {
-                out.leftovers.push(p.clone());
-                continue;
-            }
-            if name == ROOT_MARKER {
-                let dir = parent(&rel);
-                if !dir.is_empty() {
-                    out.blocked.push((dir.to_string(), Blocked::NestedRoot));
-                }
-            }
-            if check_length(p).is_err() {
-                out.blocked.push((
-                    rel,
-                    Blocked::Unreadable {
-                        error: ReadError::NameTooLong,
-                    },
-                ));
+            let enter = walk_entry(&mut out, root, p, e, |rel, is_dir| {
+                rules.is_ignored_in_walk(rel, is_dir)
+            });
+            if !enter {
                 pruned.push(p.clone());
-                continue;
             }
-            let is_dir = matches!(e, Entry::Dir { .. });
-            if rules.is_ignored_in_walk(&rel, is_dir) {
-                pruned.push(p.clone());
-                continue;
+        }
+        out
+    }
+
+    fn walk_one(&self, root: &Path, path: &str, rules: &IgnoreRules) -> Walked {
+        let g = self.lock();
+        let p = root.join(path);
+        let mut out = Walked::default();
+        if let Err(e) = g.reach(&p) {
+            if e.kind() != io::ErrorKind::NotFound {
+                let error = ReadError::from(&e);
+                out.blocked
+                    .push((path.to_string(), Blocked::Unreadable { error }));
             }
-            match (e, kind_and_stat(e)) {
-                (Entry::Symlink, _) | (_, None) => out.blocked.push((
-                    rel,
-                    Blocked::InTheWay {
-                        what: Unsynced::Symlink,
-                    },
-                )),
-                (
-                    Entry::Dir {
-                        readable: false, ..
-                    },
-                    Some((kind, stat)),
-                ) => {
-                    out.found.push((rel.clone(), kind, stat));
-                    out.blocked.push((
-                        rel,
-                        Blocked::Unreadable {
-                            error: ReadError::PermissionDenied,
-                        },
-                    ));
-                    pruned.push(p.clone());
-                }
-                (_, Some((kind, stat))) => out.found.push((rel, kind, stat)),
-            }
+            return out;
+        }
+        if let Some(e) = g.entries.get(&p) {
+            walk_entry(&mut out, root, &p, e, |rel, is_dir| {
+                rules.is_ignored(rel, is_dir)
+            });
         }
         out
     }

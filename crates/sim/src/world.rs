@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use nubo_engine::changes::{Changes, Look};
 use nubo_engine::report::PassOutcome;
 use nubo_engine::{Config, Engine, Home, Outcome, Pause};
 use rand::rngs::StdRng;
@@ -21,6 +22,7 @@ use crate::clock::{SimClock, SkewedClock};
 use crate::invariants;
 use crate::memfs::MemFs;
 use crate::service::{Backup, Faults, SimRemote, SimService};
+use crate::watcher::SimWatcher;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -87,6 +89,9 @@ pub struct Client {
     device: i64,
     clock: Arc<SkewedClock>,
     pub engine: Option<Engine>,
+    /// Watching clients read only what their watcher names each pass;
+    /// the others read their folder whole, as `nubo sync --once` does.
+    pub watcher: Option<SimWatcher>,
     _dir: tempfile::TempDir,
 }
 
@@ -187,6 +192,8 @@ pub struct World {
     /// What a sync lost: content on the client's disk before it that is
     /// neither on its disk, nor in its trash, nor on the service after.
     pub lost: Vec<String>,
+    /// What watching clients did not know of their disks after a pass.
+    pub stale: Vec<String>,
     /// The operator's last backup of the service.
     backup: Option<Backup>,
     opts: Options,
@@ -195,6 +202,9 @@ pub struct World {
 impl World {
     pub fn new(seed: u64, opts: Options) -> anyhow::Result<World> {
         let mut rng = StdRng::seed_from_u64(seed);
+        // Which clients watch: dice of their own, so that the rest of the
+        // run draws what it drew before clients watched.
+        let mut watching = StdRng::seed_from_u64(seed ^ WATCH_SALT);
         let clock = Arc::new(SimClock::new(1_800_000_000));
         let service = Arc::new(SimService::new(clock.clone())?);
         let mut clients = Vec::new();
@@ -239,8 +249,12 @@ impl World {
                     skew_secs: skew,
                 }),
                 engine: None,
+                watcher: None,
                 _dir: dir,
             };
+            if watching.gen_bool(0.6) {
+                c.watcher = Some(SimWatcher::new(&c.fs, 1, &c.root));
+            }
             c.open(&service)?;
             clients.push(c);
         }
@@ -253,6 +267,7 @@ impl World {
             step: None,
             committed: HashSet::new(),
             lost: Vec::new(),
+            stale: Vec::new(),
             backup: None,
             opts,
         })
@@ -430,13 +445,24 @@ impl World {
     async fn sync(&mut self, c: usize, allow_mass_delete: bool) -> anyhow::Result<Option<Outcome>> {
         let before = self.before_sync(c);
         let faults = self.clients[c].faults.clone();
+        let changes = self.watched_changes(c);
         let outcome = {
             let engine = self.clients[c].engine();
+            let pass = async {
+                match changes {
+                    Some(changes) => engine.sync_changed(allow_mass_delete, changes).await,
+                    None => engine.sync_once(allow_mass_delete).await,
+                }
+            };
             tokio::select! {
-                r = engine.sync_once(allow_mass_delete) => Some(r),
+                r = pass => Some(r),
                 _ = faults.crash_signal.notified() => None,
             }
         };
+        let client = &mut self.clients[c];
+        if let Some(w) = &mut client.watcher {
+            w.settle(&client.fs);
+        }
         let name = self.clients[c].name.clone();
         self.check_sync_kept(c, &before.contents);
         self.check_deletes(c, &before);
@@ -450,16 +476,87 @@ impl World {
                 self.clients[c].engine = None;
                 let service = self.service.clone();
                 self.clients[c].open(&service)?;
+                // A new engine reads its folders whole first.
+                if let Some(w) = &mut self.clients[c].watcher {
+                    w.read_whole();
+                }
                 Ok(None)
             }
             Some(Ok(o)) => {
                 self.note(format!("{name}: sync -> {}", describe(&o)));
+                self.check_watched_view(c);
                 Ok(Some(o))
             }
             Some(Err(e)) => {
                 self.note(format!("{name}: sync failed: {e:#}"));
                 Ok(None)
             }
+        }
+    }
+
+    /// What a watching client's watcher says changed since its last pass
+    /// (with a real watcher's faults while the run plays); `None` for a
+    /// client that reads its folder whole each pass.
+    fn watched_changes(&mut self, c: usize) -> Option<Changes> {
+        let mut dice = match self.step {
+            Some(step) if self.opts.faults => Some(step_rng(self.seed ^ WATCH_SALT, step)),
+            _ => None,
+        };
+        let client = &mut self.clients[c];
+        let watcher = client.watcher.as_mut()?;
+        let (changes, lines) = watcher.events(&client.fs, dice.as_mut());
+        let name = client.name.clone();
+        for line in lines {
+            self.note(format!("{name}: {line}"));
+        }
+        Some(changes)
+    }
+
+    /// After a pass that ended, a watching client told of every change
+    /// knows its disk as a whole read would find it.
+    fn check_watched_view(&mut self, c: usize) {
+        let client = &self.clients[c];
+        if !client.watcher.as_ref().is_some_and(|w| w.faithful()) {
+            return;
+        }
+        let engine = client.engine();
+        // What the engine knows it has still to read again is not stale.
+        let pending = match engine.to_read_again(1) {
+            Look::All => return,
+            Look::Paths(paths) => paths,
+        };
+        let known = |p: &str| {
+            !pending
+                .keys()
+                .any(|q| p == q || nubo_engine::tree::is_inside(p, q))
+        };
+        let stored = engine.db.load_local(1).expect("the state database reads");
+        let mounts = engine.db.mounts(1).expect("the state database reads");
+        let temps = TempNames::new(engine.db.temp_key().expect("the state database reads"));
+        let rules = client.rules();
+        let input = nubo_engine::scanner::ScanInput {
+            rules: &rules,
+            previous: &stored,
+            // Hashes of unchanged stats are taken as they are.
+            now_ns: i64::MAX,
+            temps: &temps,
+            previous_mounts: mounts.as_ref(),
+        };
+        let whole = nubo_engine::scanner::scan(&client.fs, &client.root, &input);
+        let differ: Vec<&String> = whole
+            .tree
+            .iter()
+            .filter(|(p, e)| stored.get(*p).map(|s| (s.kind, s.stat)) != Some((e.kind, e.stat)))
+            .map(|(p, _)| p)
+            .chain(stored.keys().filter(|p| !whole.tree.contains_key(*p)))
+            .filter(|p| known(p))
+            .collect();
+        if !differ.is_empty() {
+            let line = format!(
+                "{} watches its folder and does not know it as it is: {differ:?}",
+                client.name
+            );
+            self.stale.push(line);
         }
     }
 
@@ -546,7 +643,7 @@ impl World {
         for c in &self.clients {
             c.faults.quiet();
         }
-        for _ in 0..12 {
+        for round in 0..12 {
             let before = self.service_cursor();
             let mut all_in_sync = true;
             for c in 0..self.clients.len() {
@@ -563,6 +660,15 @@ impl World {
                                 .map(|p| p.trim_start_matches('/').to_string()),
                         );
                     })?;
+                }
+                // A day goes by: watching clients read their folders whole,
+                // and find what their watchers lost.
+                if round == 0 {
+                    let client = &mut self.clients[c];
+                    if let Some(w) = &mut client.watcher {
+                        w.read_whole();
+                    }
+                    client.engine().note_changes(Changes::everything());
                 }
                 // The user confirms any mass delete: the run's actions meant it.
                 match self.sync(c, true).await? {
@@ -605,6 +711,7 @@ impl World {
 }
 
 const OPERATOR_SALT: u64 = 0x6f70_6572_6174_6f72;
+const WATCH_SALT: u64 = 0x7761_7463_6865_7273;
 
 /// Step `step`'s own generator: the same whatever other steps do.
 fn step_rng(seed: u64, step: usize) -> StdRng {

@@ -55,6 +55,9 @@ impl LocalFs for MisplacingFs {
     fn walk(&self, root: &Path, under: &str, rules: &IgnoreRules) -> Walked {
         self.0.walk(root, under, rules)
     }
+    fn walk_one(&self, root: &Path, path: &str, rules: &IgnoreRules) -> Walked {
+        self.0.walk_one(root, path, rules)
+    }
     fn make_dir(&self, path: &Path) -> std::io::Result<MadeDir> {
         if path.file_name().is_some_and(|n| n == "odd") {
             let elsewhere = path.with_file_name("odd-elsewhere");
