@@ -4,6 +4,7 @@
 //! PostgreSQL (`postgres`), which several instances can share.
 
 pub mod db;
+mod error;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -11,6 +12,7 @@ mod sqlite;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+pub use error::{Conflict, Invalid, NotFound, QuotaExceeded, StoreError, StoreResult};
 pub use postgres::{Postgres, PostgresStore};
 pub use sql::SqlStore;
 pub use sqlite::{Sqlite, SqliteStore};
@@ -18,12 +20,10 @@ pub use sqlite::{Sqlite, SqliteStore};
 use crate::throttle::Failures;
 
 use nubo_protocol::{
-    AcceptItem, Acceptance, AccountSummary, AgeConfirmation, AgreementDoc, ApiError,
-    ChangesResponse, ChunkRef, CommitRequest, DeleteRequest, Manifest, Node, NodeId, PendingSignIn,
-    RestoreRequest, RestoreResponse, TrashItem, Version,
+    AcceptItem, Acceptance, AccountSummary, AgeConfirmation, AgreementDoc, ChangesResponse,
+    ChunkRef, CommitRequest, DeleteRequest, Manifest, Node, NodeId, PendingSignIn, RestoreRequest,
+    RestoreResponse, TrashItem, Version,
 };
-
-pub type StoreResult<T> = Result<T, ApiError>;
 
 /// `size` bytes from `start` of one object of the chunk store, as the
 /// chunk store named it when it wrote them (a pack, or one chunk alone).
@@ -109,32 +109,25 @@ impl Usage {
     }
 
     /// Refuses live files of `adding` bytes while `freeing` go.
-    pub fn check_files(&self, adding: u64, freeing: u64) -> Result<(), ApiError> {
+    pub fn check_files(&self, adding: u64, freeing: u64) -> Result<(), QuotaExceeded> {
         if self.files.saturating_sub(freeing) + adding <= self.quota {
             return Ok(());
         }
-        Err(ApiError::new(
-            nubo_protocol::ErrorCode::QuotaExceeded,
-            format!(
-                "storage is full: {} of {} bytes used; free some space or upgrade the plan",
-                self.files, self.quota
-            ),
-        ))
+        Err(QuotaExceeded::Files {
+            used: self.files,
+            quota: self.quota,
+        })
     }
 
     /// Refuses uploading `adding` bytes of new chunks.
-    pub fn check_upload(&self, adding: u64) -> Result<(), ApiError> {
+    pub fn check_upload(&self, adding: u64) -> Result<(), QuotaExceeded> {
         if self.pending + adding <= self.quota {
             return Ok(());
         }
-        Err(ApiError::new(
-            nubo_protocol::ErrorCode::QuotaExceeded,
-            format!(
-                "{} bytes are uploaded and wait for a commit; uploads waiting may hold at most the \
-                 quota of {} bytes: commit them, or free some space",
-                self.pending, self.quota
-            ),
-        ))
+        Err(QuotaExceeded::Uploads {
+            pending: self.pending,
+            quota: self.quota,
+        })
     }
 }
 

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use nubo_protocol::names::check_name;
 use nubo_protocol::{
-    AcceptItem, Acceptance, AccountSummary, AgeConfirmation, AgreementDoc, ApiError,
-    ChangesResponse, ChunkRef, CommitRequest, DeleteRequest, ErrorCode, Manifest, Node, NodeId,
-    NodeKind, PendingSignIn, RestoreRequest, RestoreResponse, TrashItem, Version,
+    AcceptItem, Acceptance, AccountSummary, AgeConfirmation, AgreementDoc, ChangesResponse,
+    ChunkRef, CommitRequest, DeleteRequest, Manifest, Node, NodeId, NodeKind, PendingSignIn,
+    RestoreRequest, RestoreResponse, TrashItem, Version,
 };
 
 mod chunks;
@@ -22,7 +22,8 @@ mod restore;
 
 use chunks::quota_check;
 
-use super::db::{args, Backend, Db, DbError, Row, StoreError};
+use super::db::{args, Backend, Db, DbError, Row};
+use super::error::{Conflict, Invalid, NotFound, StoreError};
 use super::{
     AccountKey, AccountRow, ChunkPlace, Deliver, DeviceId, DeviceRow, Garbage, GrantPoll,
     MetaStore, NewGrant, NewTokens, PlacedChunk, Rotation, SignOut, StoreResult, StoredObject,
@@ -50,20 +51,8 @@ const SEQ_PER_SEC: i64 = 1_000_000;
 /// service restored from a backup is down longer.
 const START_MARGIN_SECS: i64 = 2;
 
-fn conflict(msg: impl Into<String>) -> StoreError {
-    ApiError::new(ErrorCode::Conflict, msg).into()
-}
-
 fn not_found() -> StoreError {
-    ApiError::new(
-        ErrorCode::NotFound,
-        "no such file or folder in this account",
-    )
-    .into()
-}
-
-fn bad_request(msg: impl Into<String>) -> StoreError {
-    ApiError::new(ErrorCode::BadRequest, msg).into()
+    NotFound::Node.into()
 }
 
 const NODE_COLUMNS: &str = "id, parent, name, kind, rev, size, hash, seq, deleted, mtime_ms, exec";
@@ -178,10 +167,10 @@ fn get_node(db: &mut dyn Db, account: AccountKey, id: NodeId) -> R<Node> {
 fn live_dir(db: &mut dyn Db, account: AccountKey, id: NodeId) -> R<Node> {
     let node = get_node(db, account, id)?;
     if node.deleted {
-        return Err(conflict("the folder was deleted on the service"));
+        return Err(Conflict::ParentDeleted.into());
     }
     if node.kind != NodeKind::Dir {
-        return Err(conflict("the parent is a file, not a folder"));
+        return Err(Conflict::ParentIsFile.into());
     }
     Ok(node)
 }
@@ -198,12 +187,9 @@ fn live_child(db: &mut dyn Db, account: AccountKey, parent: NodeId, name: &str) 
 }
 
 fn valid_name(name: &str) -> R<()> {
-    check_name(name).map_err(|p| {
-        ApiError::new(
-            ErrorCode::InvalidName,
-            format!("{name:?} cannot be a file name: {p}"),
-        )
-        .into()
+    check_name(name).map_err(|problem| StoreError::InvalidName {
+        name: name.to_string(),
+        problem,
     })
 }
 
@@ -297,10 +283,11 @@ fn commit_in(
     valid_name(&req.name)?;
     let total: u64 = req.chunks.iter().map(|c| c.size).sum();
     if total != req.size {
-        return Err(bad_request(format!(
-            "the chunks add up to {total} bytes, not {}",
-            req.size
-        )));
+        return Err(Invalid::ChunksSum {
+            total,
+            size: req.size,
+        }
+        .into());
     }
     let chunks_json = serde_json::to_string(&req.chunks)
         .map_err(|e| DbError::new(format!("cannot write a chunk list: {e}")))?;
@@ -309,10 +296,10 @@ fn commit_in(
         Some(id) => {
             let node = get_node(db, account, id)?;
             if node.deleted {
-                return Err(conflict("the file was deleted on the service"));
+                return Err(Conflict::FileDeleted.into());
             }
             if node.kind != NodeKind::File {
-                return Err(conflict("that node is a folder"));
+                return Err(Conflict::NotAFile.into());
             }
             Some(node)
         }
@@ -333,18 +320,15 @@ fn commit_in(
             return Ok(cur.clone());
         }
         if req.node.is_none() {
-            return Err(conflict(format!(
-                "{:?} already exists on the service with other content",
-                req.name
-            )));
+            return Err(Conflict::FileExists(req.name.clone()).into());
         }
         if req.base_rev != Some(cur.rev) {
-            return Err(conflict(format!(
-                "{:?} changed on the service (revision {} is current, not {})",
-                cur.name,
-                cur.rev,
-                req.base_rev.unwrap_or(0)
-            )));
+            return Err(Conflict::StaleRevision {
+                name: cur.name.clone(),
+                current: cur.rev,
+                base: req.base_rev.unwrap_or(0),
+            }
+            .into());
         }
     }
     let old_size = existing.as_ref().map_or(0, |n| n.size);
@@ -495,12 +479,7 @@ impl<B: Backend> SqlStore<B> {
         let current = current_cursor(db, account)?;
         for p in positions {
             if p > current || in_history_gap(db, p)? {
-                return Err(ApiError::new(
-                    ErrorCode::HistoryRewound,
-                    "the service was restored from an older copy and no longer has changes this \
-                     device has seen; the device rebuilds its view of the service, deleting nothing",
-                )
-                .into());
+                return Err(StoreError::HistoryRewound);
             }
         }
         Ok(())
@@ -511,11 +490,11 @@ impl<B: Backend> SqlStore<B> {
     }
 
     fn write<T>(&self, mut f: impl FnMut(&mut dyn Db) -> R<T>) -> StoreResult<T> {
-        self.backend.write(&mut f).map_err(Into::into)
+        self.backend.write(&mut f)
     }
 
     fn read<T>(&self, mut f: impl FnMut(&mut dyn Db) -> R<T>) -> StoreResult<T> {
-        self.backend.read(&mut f).map_err(Into::into)
+        self.backend.read(&mut f)
     }
 }
 
@@ -537,9 +516,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                 )?
                 .is_some();
             if taken {
-                return Err(conflict(format!(
-                    "an account with the ID or phone number {account_id:?} already exists"
-                )));
+                return Err(Conflict::AccountTaken(account_id.to_string()).into());
             }
             let key = db
                 .query_one(
@@ -582,9 +559,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
             )?;
             match row {
                 Some(r) => Ok(account_from_row(&r)?),
-                None => Err(
-                    ApiError::new(ErrorCode::Unauthorized, "the account no longer exists").into(),
-                ),
+                None => Err(StoreError::AccountGone),
             }
         })
     }
@@ -723,13 +698,13 @@ impl<B: Backend> MetaStore for SqlStore<B> {
 
     fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<Vec<StoredObject>> {
         let shared = self.write(|db| privacy::erase_account(db, account, now))?;
-        self.backend.scrub().map_err(StoreError::Db)?;
+        self.backend.scrub()?;
         Ok(shared)
     }
 
     fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<Vec<StoredObject>> {
         let objects = self.write(|db| privacy::delete_content(db, account, now))?;
-        self.backend.scrub().map_err(StoreError::Db)?;
+        self.backend.scrub()?;
         Ok(objects)
     }
 
@@ -845,8 +820,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                 .query_one("SELECT COUNT(*) FROM device_grants", &[])?
                 .size(0)?;
             if waiting >= max_waiting {
-                let e = crate::throttle::too_many(now + 60, "sign-ins by code waiting at once");
-                return Err(e.0.into());
+                return Err(StoreError::TooManyWaiting { retry_at: now + 60 });
             }
             db.exec(
                 "INSERT INTO device_grants (code_hash, user_code, device_name, os, expires_at, created_at)
@@ -1062,7 +1036,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
             if let Some(existing) = live_child(db, account, parent, name)? {
                 return match existing.kind {
                     NodeKind::Dir => Ok(existing),
-                    NodeKind::File => Err(conflict(format!("a file named {name:?} is in the way"))),
+                    NodeKind::File => Err(Conflict::FileInTheWay(name.to_string()).into()),
                 };
             }
             let seq = next_seq(db, account, now)?;
@@ -1106,10 +1080,9 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                 }
                 db.batch("RELEASE SAVEPOINT one_commit")?;
                 match r {
-                    Ok(node) => out.push(Ok(node)),
-                    Err(StoreError::Refused(e)) => out.push(Err(e)),
                     // The database failing (a full disk) fails the batch.
-                    Err(e @ StoreError::Db(_)) => return Err(e),
+                    Err(e) if !e.is_refusal() => return Err(e),
+                    r => out.push(r),
                 }
             }
             Ok(out)
@@ -1128,10 +1101,10 @@ impl<B: Backend> MetaStore for SqlStore<B> {
         self.write(|db| {
             let node = get_node(db, account, id)?;
             if node.deleted {
-                return Err(conflict("the item was deleted on the service"));
+                return Err(Conflict::ItemDeleted.into());
             }
             if node.parent.is_none() {
-                return Err(bad_request("the root cannot be moved"));
+                return Err(Invalid::MoveRoot.into());
             }
             if node.parent == Some(parent) && node.name == name {
                 return Ok(node);
@@ -1141,12 +1114,12 @@ impl<B: Backend> MetaStore for SqlStore<B> {
             let mut up = Some(parent);
             while let Some(p) = up {
                 if p == id {
-                    return Err(bad_request("a folder cannot be moved into itself"));
+                    return Err(Invalid::MoveIntoItself.into());
                 }
                 up = get_node(db, account, p)?.parent;
             }
             if live_child(db, account, parent, name)?.is_some() {
-                return Err(conflict(format!("{name:?} already exists there")));
+                return Err(Conflict::NameTaken(name.to_string()).into());
             }
             let seq = next_seq(db, account, now)?;
             db.exec(
@@ -1171,14 +1144,11 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                 return Ok(node);
             }
             if node.parent.is_none() {
-                return Err(bad_request("the root cannot be deleted"));
+                return Err(Invalid::DeleteRoot.into());
             }
             if let Some(base) = req.base_rev {
                 if node.kind == NodeKind::File && base != node.rev {
-                    return Err(conflict(format!(
-                        "{:?} changed on the service since it was last synced",
-                        node.name
-                    )));
+                    return Err(Conflict::ChangedSince(node.name.clone()).into());
                 }
             }
             let subtree = "WITH RECURSIVE sub(id) AS (
@@ -1195,10 +1165,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                     )?
                     .is_some();
                 if changed {
-                    return Err(conflict(format!(
-                        "something inside {:?} changed on the service since it was last synced",
-                        node.name
-                    )));
+                    return Err(Conflict::ChangedInside(node.name.clone()).into());
                 }
             }
             let ids: Vec<NodeId> = db
@@ -1231,7 +1198,7 @@ impl<B: Backend> MetaStore for SqlStore<B> {
                 )?
                 .ok_or_else(not_found)?;
             if r.text(4)? != kind_str(NodeKind::File) {
-                return Err(bad_request("a folder has no content"));
+                return Err(Invalid::FolderContent.into());
             }
             Ok(Manifest {
                 node: id,
@@ -1375,14 +1342,10 @@ impl<B: Backend> MetaStore for SqlStore<B> {
     }
 
     fn announce(&self, account: AccountKey, cursor: i64) -> StoreResult<()> {
-        self.backend
-            .announce(account, cursor)
-            .map_err(|e| StoreError::Db(e).into())
+        Ok(self.backend.announce(account, cursor)?)
     }
 
     fn listen(&self, deliver: Deliver, stop: Arc<AtomicBool>) -> StoreResult<()> {
-        self.backend
-            .listen(deliver, stop)
-            .map_err(|e| StoreError::Db(e).into())
+        Ok(self.backend.listen(deliver, stop)?)
     }
 }

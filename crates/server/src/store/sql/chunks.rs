@@ -7,10 +7,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use nubo_protocol::{ApiError, ChunkRef, ErrorCode};
+use nubo_protocol::ChunkRef;
 
-use super::{bad_request, R};
+use super::R;
 use crate::store::db::{args, Db, Row};
+use crate::store::error::{Invalid, StoreError};
 use crate::store::{AccountKey, ChunkPlace, ObjectRange, PlacedChunk, Usage};
 
 pub(super) fn usage(db: &mut dyn Db, account: AccountKey) -> R<Usage> {
@@ -122,20 +123,17 @@ pub(super) fn claim(db: &mut dyn Db, account: AccountKey, chunks: &[ChunkRef]) -
         sizes.insert(&c.hash, row.map(|(size, _)| size));
     }
     if !missing.is_empty() {
-        let mut err = ApiError::new(
-            ErrorCode::MissingChunks,
-            format!("{} chunks of this file were never uploaded", missing.len()),
-        );
-        err.missing = missing;
-        return Err(err.into());
+        return Err(StoreError::MissingChunks(missing));
     }
     for c in chunks {
         if let Some(Some(stored)) = sizes.get(c.hash.as_str()) {
             if *stored != c.size {
-                return Err(bad_request(format!(
-                    "chunk {} holds {stored} bytes on the service, not {}",
-                    c.hash, c.size
-                )));
+                return Err(Invalid::ChunkSize {
+                    hash: c.hash.clone(),
+                    stored: *stored,
+                    claimed: c.size,
+                }
+                .into());
             }
         }
     }

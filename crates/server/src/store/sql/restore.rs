@@ -7,15 +7,14 @@
 use std::collections::HashMap;
 
 use nubo_protocol::names::restored_name;
-use nubo_protocol::{
-    ApiError, ErrorCode, Node, NodeId, NodeKind, RestoreRequest, RestoreResponse, TrashItem,
-};
+use nubo_protocol::{Node, NodeId, NodeKind, RestoreRequest, RestoreResponse, TrashItem};
 
 use super::{
-    bad_request, get_node, insert_file, kind_of, live_child, live_dir, next_seq, not_found,
-    quota_check, replace_content, valid_name, Content, R,
+    get_node, insert_file, kind_of, live_child, live_dir, next_seq, not_found, quota_check,
+    replace_content, valid_name, Content, R,
 };
-use crate::store::db::{args, Db, DbError, StoreError};
+use crate::store::db::{args, Db, DbError};
+use crate::store::error::{Conflict, Invalid, NotFound, StoreError};
 use crate::store::{AccountKey, DeviceId};
 
 /// A deleted, not yet purged node, as the trash listing needs it.
@@ -149,11 +148,7 @@ pub(super) fn lookup(db: &mut dyn Db, account: AccountKey, path: &str) -> R<Node
             args![account, node.id, part],
         )?;
         let Some(row) = row else {
-            return Err(ApiError::new(
-                ErrorCode::NotFound,
-                format!("nothing was ever at {path:?} in this account"),
-            )
-            .into());
+            return Err(NotFound::Path(path.to_string()).into());
         };
         node = get_node(db, account, row.int(0)?)?;
     }
@@ -245,14 +240,7 @@ fn destination(
 }
 
 fn gone(node: &Node) -> StoreError {
-    ApiError::new(
-        ErrorCode::NotFound,
-        format!(
-            "{:?} was removed from the trash for good (the service keeps deleted items only for its retention period)",
-            node.name
-        ),
-    )
-    .into()
+    NotFound::Purged(node.name.clone()).into()
 }
 
 fn purged(db: &mut dyn Db, id: NodeId) -> R<bool> {
@@ -271,7 +259,7 @@ pub(super) fn restore(
 ) -> R<RestoreResponse> {
     let node = get_node(db, account, req.node)?;
     if node.parent.is_none() {
-        return Err(bad_request("the top folder cannot be restored"));
+        return Err(Invalid::RestoreRoot.into());
     }
     let (id, files) = match req.rev {
         None => restore_deleted(db, account, &node, req, now)?,
@@ -296,14 +284,7 @@ fn restore_deleted(
     now: i64,
 ) -> R<(NodeId, u64)> {
     if !node.deleted {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            format!(
-                "{:?} is not deleted; to bring back older content, restore one of its versions",
-                node.name
-            ),
-        )
-        .into());
+        return Err(Conflict::NotDeleted(node.name.clone()).into());
     }
     if purged(db, node.id)? {
         return Err(gone(node));
@@ -352,9 +333,7 @@ fn restore_version(
     keep: u32,
 ) -> R<NodeId> {
     if node.kind != NodeKind::File {
-        return Err(bad_request(
-            "folders have no versions; restore the folder itself",
-        ));
+        return Err(Invalid::FolderVersions.into());
     }
     let row = if rev == node.rev {
         if purged(db, node.id)? {
@@ -370,13 +349,10 @@ fn restore_version(
             args![node.id, rev],
         )?
         .ok_or_else(|| {
-            StoreError::from(ApiError::new(
-                ErrorCode::NotFound,
-                format!(
-                    "the service keeps no revision {rev} of {:?}; list its versions to see which it keeps",
-                    node.name
-                ),
-            ))
+            StoreError::from(NotFound::Revision {
+                name: node.name.clone(),
+                rev,
+            })
         })?
     };
     let (hash, chunks_json) = (row.text(1)?, row.text(2)?);
