@@ -97,7 +97,7 @@ impl Jobs {
         })
     }
 
-    /// Garbage collection of every account's chunks (`MetaStore::
+    /// Garbage collection of every account's chunks (`ChunkGc::
     /// collect_garbage`), a page of accounts at a time; each account's
     /// objects are removed after its transaction. Blocking, like `run_once`.
     pub fn collect_garbage(&self) -> anyhow::Result<JobReport> {

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use nubo_server::store::{MetaStore, SqliteStore, StoreError};
+use nubo_server::store::{Accounts, Nodes, SqliteStore, StoreError};
 
 fn open(db: &Path, now: i64) -> SqliteStore {
     let store = SqliteStore::open(db, 50).unwrap();

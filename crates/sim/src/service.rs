@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use nubo_engine::remote::{Remote, RemoteError, RemoteResult};
 use nubo_protocol::*;
 use nubo_server::clock::Clock as _;
-use nubo_server::store::{AccountKey, MetaStore, SqliteStore, StoreError};
+use nubo_server::store::{
+    AccountKey, Accounts, ChunkRecords, Nodes, SqliteStore, StoreError, Trash,
+};
 use rand::rngs::StdRng;
 use rand::Rng;
 

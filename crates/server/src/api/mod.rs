@@ -105,7 +105,7 @@ impl AppState {
         Ok(set)
     }
 
-    /// Cancels the account (`MetaStore::delete_account`), then removes its
+    /// Cancels the account (`Privacy::delete_account`), then removes its
     /// chunk objects, and the shared ones no account needs any more.
     pub async fn cancel_account(&self, account: AccountKey) -> Result<(), AppError> {
         let now = self.now();
@@ -115,7 +115,7 @@ impl AppState {
         Ok(())
     }
 
-    /// Deletes the account's content (`MetaStore::delete_content`), then
+    /// Deletes the account's content (`Privacy::delete_content`), then
     /// the chunk objects its rows named.
     pub async fn empty_account(&self, account: AccountKey) -> Result<(), AppError> {
         let now = self.now();

@@ -467,7 +467,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::store::MetaStore;
+    use crate::store::{Accounts, ChunkRecords};
 
     /// One account's long write does not hold another's reads: a read
     /// finishes while a write transaction is open.

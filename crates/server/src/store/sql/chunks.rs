@@ -9,10 +9,12 @@ use std::collections::{HashMap, HashSet};
 
 use nubo_protocol::ChunkRef;
 
-use super::R;
-use crate::store::db::{args, Db, Row};
-use crate::store::error::{Invalid, StoreError};
-use crate::store::{AccountKey, ChunkPlace, ObjectRange, PlacedChunk, Usage};
+use super::{SqlStore, R};
+use crate::store::db::{args, Backend, Db, Row};
+use crate::store::{
+    AccountKey, ChunkPlace, ChunkRecords, Invalid, ObjectRange, PlacedChunk, StoreError,
+    StoreResult, Usage,
+};
 
 pub(super) fn usage(db: &mut dyn Db, account: AccountKey) -> R<Usage> {
     let row = db.query_one(
@@ -58,7 +60,7 @@ pub(super) fn missing(db: &mut dyn Db, account: AccountKey, hashes: &[String]) -
     Ok(missing)
 }
 
-/// `MetaStore::store_chunks` inside its transaction.
+/// `ChunkRecords::store_chunks` inside its transaction.
 pub(super) fn store(
     db: &mut dyn Db,
     account: AccountKey,
@@ -140,7 +142,7 @@ pub(super) fn claim(db: &mut dyn Db, account: AccountKey, chunks: &[ChunkRef]) -
     Ok(())
 }
 
-/// `MetaStore::chunk_places`.
+/// `ChunkRecords::chunk_places`.
 pub(super) fn places(
     db: &mut dyn Db,
     account: AccountKey,
@@ -176,4 +178,45 @@ fn place_of(hash: &str, r: &Row) -> R<ChunkPlace> {
             size,
         },
     })
+}
+
+fn used_bytes(db: &mut dyn Db, account: AccountKey) -> R<u64> {
+    Ok(db
+        .query_one(
+            "SELECT used_bytes FROM accounts WHERE id = ?1",
+            args![account],
+        )?
+        .size(0)?)
+}
+
+impl<B: Backend> ChunkRecords for SqlStore<B> {
+    fn usage(&self, account: AccountKey) -> StoreResult<Usage> {
+        self.read(|db| usage(db, account))
+    }
+
+    fn used_bytes(&self, account: AccountKey) -> StoreResult<u64> {
+        self.read(|db| used_bytes(db, account))
+    }
+
+    fn store_chunks(
+        &self,
+        account: AccountKey,
+        chunks: &[ChunkRef],
+        placed: &[PlacedChunk],
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
+        self.write(|db| store(db, account, chunks, placed, now))
+    }
+
+    fn chunk_places(
+        &self,
+        account: AccountKey,
+        hashes: &[String],
+    ) -> StoreResult<Vec<Option<ChunkPlace>>> {
+        self.read(|db| places(db, account, hashes))
+    }
+
+    fn missing_chunks(&self, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>> {
+        self.read(|db| missing(db, account, hashes))
+    }
 }

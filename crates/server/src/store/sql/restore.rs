@@ -7,15 +7,18 @@
 use std::collections::HashMap;
 
 use nubo_protocol::names::restored_name;
-use nubo_protocol::{Node, NodeId, NodeKind, RestoreRequest, RestoreResponse, TrashItem};
+use nubo_protocol::{Node, NodeId, NodeKind, RestoreRequest, RestoreResponse, TrashItem, Version};
 
-use super::{
-    get_node, insert_file, kind_of, live_child, live_dir, next_seq, not_found, quota_check,
-    replace_content, valid_name, Content, R,
+use super::chunks::quota_check;
+use super::nodes::{
+    get_node, insert_file, kind_of, live_child, live_dir, next_seq, not_found, replace_content,
+    valid_name, Content,
 };
-use crate::store::db::{args, Db, DbError};
-use crate::store::error::{Conflict, Invalid, NotFound, StoreError};
-use crate::store::{AccountKey, DeviceId};
+use super::{SqlStore, R};
+use crate::store::db::{args, Backend, Db, DbError};
+use crate::store::{
+    AccountKey, Conflict, DeviceId, Invalid, NotFound, StoreError, StoreResult, Trash,
+};
 
 /// A deleted, not yet purged node, as the trash listing needs it.
 struct Deleted {
@@ -400,4 +403,62 @@ pub(super) fn purge(db: &mut dyn Db, before: i64) -> R<(u64, u64)> {
         args![before],
     )?;
     Ok((nodes, versions))
+}
+
+impl<B: Backend> Trash for SqlStore<B> {
+    fn versions(&self, account: AccountKey, id: NodeId) -> StoreResult<Vec<Version>> {
+        self.read(|db| {
+            get_node(db, account, id)?;
+            let rows = db.query(
+                "SELECT v.rev, v.size, v.hash, COALESCE(v.written_at, v.created_at), v.device,
+                        COALESCE(d.name, '')
+                 FROM versions v LEFT JOIN devices d ON d.id = v.device
+                 WHERE v.node = ?1 ORDER BY v.rev DESC",
+                args![id],
+            )?;
+            let list = rows
+                .iter()
+                .map(|r| {
+                    Ok(Version {
+                        rev: r.int(0)?,
+                        size: r.size(1)?,
+                        hash: r.text(2)?,
+                        created_at: r.int(3)?,
+                        device_id: r.opt_int(4)?.unwrap_or(0),
+                        device_name: r.text(5)?,
+                    })
+                })
+                .collect::<Result<_, DbError>>()?;
+            Ok(list)
+        })
+    }
+
+    fn trash(
+        &self,
+        account: AccountKey,
+        query: &str,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<(Vec<TrashItem>, u64)> {
+        self.read(|db| trash(db, account, query, offset, limit))
+    }
+
+    fn lookup(&self, account: AccountKey, path: &str) -> StoreResult<Node> {
+        self.read(|db| lookup(db, account, path))
+    }
+
+    fn restore(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        req: &RestoreRequest,
+        now: i64,
+    ) -> StoreResult<RestoreResponse> {
+        let keep = self.keep_versions;
+        self.write(|db| restore(db, account, device, req, now, keep))
+    }
+
+    fn purge_expired(&self, before: i64) -> StoreResult<(u64, u64)> {
+        self.write(|db| purge(db, before))
+    }
 }
