@@ -18,6 +18,8 @@ mod signin;
 use super::db::{Backend, Db};
 use super::{StoreError, StoreResult};
 
+/// What a rule answers inside its transaction; `StoreResult` once the
+/// transaction ended (the same type: a refusal rolls the transaction back).
 type R<T> = Result<T, StoreError>;
 
 /// The store on one backend.
