@@ -271,7 +271,7 @@ impl ChunkStore {
     }
 
     /// Removes objects no chunk row needs any more (garbage collection, and
-    /// the erasures of the account lifecycle: `MetaStore::delete_content`,
+    /// the erasures of the account lifecycle: `Privacy::delete_content`,
     /// `delete_account`), a few at a time, each measured first. Best
     /// effort, like `remove`: one already gone or that cannot be removed
     /// is not counted.

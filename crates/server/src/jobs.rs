@@ -10,9 +10,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
+
 use crate::chunks::{ChunkStore, Freed};
 use crate::clock::Clock;
-use crate::store::{AccountKey, MetaStore, StoredObject};
+use crate::store::{AccountKey, MetaStore, StoreError, StoredObject};
 
 /// How long a chunk uploaded and not named by a commit yet is safe from
 /// garbage collection: a client that uploads before it commits gets a day
@@ -68,7 +70,7 @@ impl Jobs {
         let (purged_nodes, dropped_versions) = self
             .store
             .purge_expired(before)
-            .map_err(|e| anyhow::anyhow!("retention failed: {}", e.message))?;
+            .context("retention failed")?;
         if purged_nodes + dropped_versions > 0 {
             tracing::info!(
                 purged_nodes,
@@ -80,7 +82,7 @@ impl Jobs {
         let stale_rows = self
             .store
             .purge_stale(now)
-            .map_err(|e| anyhow::anyhow!("forgetting expired tokens failed: {}", e.message))?;
+            .context("forgetting expired tokens failed")?;
         let lifecycle = self.lifecycle(now)?;
         let gc = self.collect_garbage()?;
         Ok(JobReport {
@@ -95,7 +97,7 @@ impl Jobs {
         })
     }
 
-    /// Garbage collection of every account's chunks (`MetaStore::
+    /// Garbage collection of every account's chunks (`ChunkGc::
     /// collect_garbage`), a page of accounts at a time; each account's
     /// objects are removed after its transaction. Blocking, like `run_once`.
     pub fn collect_garbage(&self) -> anyhow::Result<JobReport> {
@@ -106,9 +108,7 @@ impl Jobs {
             let page = self
                 .store
                 .accounts_with_chunks(after, GC_PAGE)
-                .map_err(|e| {
-                    anyhow::anyhow!("garbage collection cannot list accounts: {}", e.message)
-                })?;
+                .context("garbage collection cannot list accounts")?;
             for &account in &page {
                 if let Err(e) = self.collect_account(account, pending_before, &mut report) {
                     tracing::warn!("{e:#}");
@@ -152,7 +152,7 @@ impl Jobs {
             let unnamed = self
                 .store
                 .unnamed_objects(&page)
-                .map_err(|e| anyhow::anyhow!("the sweep cannot check objects: {}", e.message))?;
+                .context("the sweep cannot check objects")?;
             let objects: Vec<_> = unnamed.into_iter().map(StoredObject::Own).collect();
             let removed = runtime.block_on(self.chunks.remove_unused(&objects));
             freed.objects += removed.objects;
@@ -171,12 +171,7 @@ impl Jobs {
         let garbage = self
             .store
             .collect_garbage(account, pending_before)
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "garbage collection failed for account {account}: {}",
-                    e.message
-                )
-            })?;
+            .with_context(|| format!("garbage collection failed for account {account}"))?;
         let runtime = tokio::runtime::Handle::current();
         let freed = runtime.block_on(self.chunks.remove_unused(&garbage.objects));
         report.dropped_chunks += garbage.chunks;
@@ -189,8 +184,8 @@ impl Jobs {
     /// The account lifecycle's part of a pass.
     fn lifecycle(&self, now: i64) -> anyhow::Result<JobReport> {
         use crate::lifecycle::{cancelled_if_last_used_before, emptied_if_last_used_before};
-        let failed = |what: &str, e: nubo_protocol::ApiError| {
-            anyhow::anyhow!("the account lifecycle job failed {what}: {}", e.message)
+        let failed = |what: &str, e: StoreError| {
+            anyhow::Error::new(e).context(format!("the account lifecycle job failed {what}"))
         };
         let cancel = self
             .store
@@ -237,9 +232,7 @@ impl Jobs {
         let claimed = self
             .store
             .claim_job("background", self.clock.now(), gap.as_secs() as i64)
-            .map_err(|e| {
-                anyhow::anyhow!("cannot take a turn at the background jobs: {}", e.message)
-            })?;
+            .context("cannot take a turn at the background jobs")?;
         if !claimed {
             return Ok(None);
         }

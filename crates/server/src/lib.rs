@@ -173,15 +173,13 @@ pub fn add_account(
     }
     let store = config.open_store()?;
     let now = SystemClock.now();
-    store
-        .create_account(
-            account_id,
-            phone,
-            &hash_password(password),
-            quota_bytes,
-            now,
-        )
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    store.create_account(
+        account_id,
+        phone,
+        &hash_password(password),
+        quota_bytes,
+        now,
+    )?;
     Ok(())
 }
 
@@ -217,17 +215,14 @@ pub fn reset_password(config: &ServerConfig, login: &str, password: &str) -> any
     api::check_new_password(password).map_err(|e| anyhow::anyhow!("{}", e.0.message))?;
     let store = config.open_store()?;
     let account = store
-        .find_account(login.trim())
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?
+        .find_account(login.trim())?
         .filter(|a| !a.deleted)
         .with_context(|| format!("there is no account {login:?}"))?;
-    store
-        .set_password(
-            account.key,
-            &hash_password(password),
-            store::SignOut::Everyone,
-        )
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    store.set_password(
+        account.key,
+        &hash_password(password),
+        store::SignOut::Everyone,
+    )?;
     tracing::info!(account = account.key, "password reset by an operator");
     Ok(())
 }

@@ -9,7 +9,8 @@ use std::path::Path;
 use anyhow::{bail, Context};
 
 use crate::chunks::{ChunkStore, S3Settings};
-use crate::store::db::{args, Backend, Cell, Db, Param, StoreError};
+use crate::store::db::{args, Backend, Cell, Db, Param};
+use crate::store::{Conflict, StoreError};
 use crate::store::{Postgres, Sqlite};
 
 /// Tables in an order that keeps every reference valid while copying
@@ -92,7 +93,6 @@ fn copy_metadata(data_dir: &Path, pg: &Postgres) -> anyhow::Result<Report> {
     let sqlite = Sqlite::open(&path)?;
     let copied = sqlite
         .read(&mut |src| pg.write(&mut |dst| copy_tables(src, dst)))
-        .map_err(|e| anyhow::anyhow!("{}", nubo_protocol::ApiError::from(e).message))
         .context("nothing was copied")?;
     Ok(Report {
         rows: copied,
@@ -105,11 +105,7 @@ fn copy_tables(src: &mut dyn Db, dst: &mut dyn Db) -> Result<Vec<(&'static str, 
         .query_one("SELECT COUNT(*) FROM accounts", &[])?
         .int(0)?;
     if existing > 0 {
-        return Err(nubo_protocol::ApiError::new(
-            nubo_protocol::ErrorCode::Conflict,
-            "the PostgreSQL database already holds accounts; copy into an empty one",
-        )
-        .into());
+        return Err(Conflict::NotEmpty.into());
     }
     let mut copied = Vec::new();
     for &table in TABLES {

@@ -1,7 +1,7 @@
 //! Who may ask how often: requests that need no token are rate-limited per
 //! client address (`Public`); wrong passwords and sign-in codes slow down
 //! their address (here, per instance) and their login (in the store, shared
-//! by every instance: `MetaStore::note_sign_in_failure`), and at most a few
+//! by every instance: `SignIns::note_failure`), and at most a few
 //! password hashes run at once (`Throttle::hashing`), so that guessing can
 //! neither go fast nor exhaust the CPU.
 //!

@@ -6,8 +6,7 @@
 
 use std::path::Path;
 
-use nubo_protocol::{ApiError, ErrorCode};
-use nubo_server::store::{MetaStore, SqliteStore};
+use nubo_server::store::{Accounts, Nodes, SqliteStore, StoreError};
 
 fn open(db: &Path, now: i64) -> SqliteStore {
     let store = SqliteStore::open(db, 50).unwrap();
@@ -33,10 +32,10 @@ fn with_suffix(path: &Path, suffix: &str) -> std::path::PathBuf {
     name.into()
 }
 
-fn rewound<T>(r: Result<T, ApiError>) -> bool {
+fn rewound<T>(r: Result<T, StoreError>) -> bool {
     match r {
         Ok(_) => false,
-        Err(e) if e.code == ErrorCode::HistoryRewound => true,
+        Err(StoreError::HistoryRewound) => true,
         Err(e) => panic!("the store failed: {e:?}"),
     }
 }

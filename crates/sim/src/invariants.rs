@@ -33,7 +33,7 @@ fn watching_clients_know_their_disks(w: &World) -> Result<(), String> {
 /// The account's used bytes (kept by the service's triggers, the quota's
 /// measure) are exactly the sizes of its live files.
 fn usage_is_the_live_files(w: &World) -> Result<(), String> {
-    use nubo_server::store::MetaStore;
+    use nubo_server::store::ChunkRecords;
     let live: u64 = w
         .service
         .tree()

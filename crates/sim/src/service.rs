@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use nubo_engine::remote::{Remote, RemoteError, RemoteResult};
 use nubo_protocol::*;
 use nubo_server::clock::Clock as _;
-use nubo_server::store::{AccountKey, MetaStore, SqliteStore};
+use nubo_server::store::{
+    AccountKey, Accounts, ChunkRecords, Nodes, SqliteStore, StoreError, Trash,
+};
 use rand::rngs::StdRng;
 use rand::Rng;
 
@@ -118,7 +120,7 @@ impl SimService {
             store.insert(hash.clone(), data.clone());
         }
         drop(store);
-        self.store().add_chunks(self.account, &refs, &[])
+        Ok(self.store().add_chunks(self.account, &refs, &[])?)
     }
 
     fn load_chunks(&self, hashes: &[String]) -> Result<Vec<Vec<u8>>, ApiError> {
@@ -283,9 +285,9 @@ fn lost() -> RemoteError {
 impl SimRemote {
     /// Every request passes here: maybe crash the client (never answers),
     /// maybe lose it before the service sees it, or after.
-    async fn call<T>(
+    async fn call<T, E: Into<ApiError>>(
         &self,
-        apply: impl FnOnce(&SimService) -> Result<T, ApiError>,
+        apply: impl FnOnce(&SimService) -> Result<T, E>,
     ) -> RemoteResult<T> {
         let left = self.faults.crash_in.load(Ordering::SeqCst);
         if left == 1 {
@@ -300,7 +302,8 @@ impl SimRemote {
         if self.faults.roll(&self.faults.lost_before) {
             return Err(lost());
         }
-        let out = apply(&self.service).map_err(RemoteError::Api);
+        // The store's refusals as the service's HTTP layer answers them.
+        let out = apply(&self.service).map_err(|e| RemoteError::Api(e.into()));
         if self.faults.roll(&self.faults.lost_after) {
             return Err(lost());
         }
@@ -312,7 +315,7 @@ impl SimRemote {
 impl Remote for SimRemote {
     async fn account(&self) -> RemoteResult<AccountInfo> {
         self.call(|s| {
-            Ok(AccountInfo {
+            Ok::<_, StoreError>(AccountInfo {
                 account_id: "sim".into(),
                 root_id: s.root,
                 quota_bytes: u64::MAX / 4,
@@ -370,7 +373,7 @@ impl Remote for SimRemote {
             .await?;
         Ok(out
             .into_iter()
-            .map(|r| r.map_err(RemoteError::Api))
+            .map(|r| r.map_err(|e| RemoteError::Api(e.into())))
             .collect())
     }
     async fn put_chunks(&self, chunks: &[(String, Vec<u8>)]) -> RemoteResult<()> {

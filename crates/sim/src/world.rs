@@ -694,7 +694,7 @@ impl World {
     }
 
     fn service_cursor(&self) -> i64 {
-        use nubo_server::store::MetaStore;
+        use nubo_server::store::Nodes;
         self.service
             .store()
             .current_cursor(self.service.account)

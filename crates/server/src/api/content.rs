@@ -12,7 +12,7 @@ use super::input::{Body, Valid};
 use super::session::FileSession;
 use super::{check_batch, storage_failure, ApiResult, AppError, AppState, MAX_CHUNK_BYTES};
 use crate::chunks::is_chunk_name;
-use crate::store::{AccountKey, ChunkPlace, PlacedChunk};
+use crate::store::{AccountKey, ChunkPlace, PlacedChunk, StoreError};
 
 fn check_name(hash: &str) -> Result<(), AppError> {
     if is_chunk_name(hash) {
@@ -48,7 +48,7 @@ pub async fn missing(
 /// they are written (the store checks again when it records them).
 async fn check_room(state: &AppState, account: AccountKey, adding: u64) -> Result<(), AppError> {
     let usage = state.store(move |st| st.usage(account)).await?;
-    Ok(usage.check_upload(adding)?)
+    Ok(usage.check_upload(adding).map_err(StoreError::from)?)
 }
 
 /// Records chunks just written into `object`; the object goes again when

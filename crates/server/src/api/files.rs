@@ -111,7 +111,7 @@ pub async fn commit_batch(
             },
             Err(e) => CommitResult {
                 node: None,
-                error: Some(e),
+                error: Some(e.into()),
             },
         })
         .collect();

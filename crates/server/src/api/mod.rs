@@ -13,6 +13,7 @@ mod push;
 mod restore;
 mod session;
 mod signin;
+mod store_error;
 
 use std::sync::Arc;
 
@@ -67,7 +68,7 @@ impl AppState {
         tokio::task::spawn_blocking(move || f(store.as_ref()))
             .await
             .map_err(|e| AppError(ApiError::new(ErrorCode::Internal, e.to_string())))?
-            .map_err(AppError)
+            .map_err(AppError::from)
     }
 
     pub fn now(&self) -> i64 {
@@ -104,7 +105,7 @@ impl AppState {
         Ok(set)
     }
 
-    /// Cancels the account (`MetaStore::delete_account`), then removes its
+    /// Cancels the account (`Privacy::delete_account`), then removes its
     /// chunk objects, and the shared ones no account needs any more.
     pub async fn cancel_account(&self, account: AccountKey) -> Result<(), AppError> {
         let now = self.now();
@@ -114,7 +115,7 @@ impl AppState {
         Ok(())
     }
 
-    /// Deletes the account's content (`MetaStore::delete_content`), then
+    /// Deletes the account's content (`Privacy::delete_content`), then
     /// the chunk objects its rows named.
     pub async fn empty_account(&self, account: AccountKey) -> Result<(), AppError> {
         let now = self.now();
@@ -134,10 +135,8 @@ impl AppState {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
             if let Err(e) = store.announce(account, cursor) {
-                tracing::warn!(
-                    "cannot announce a change to the other instances: {}",
-                    e.message
-                );
+                let e = anyhow::Error::from(e);
+                tracing::warn!("cannot announce a change to the other instances: {e:#}");
             }
         });
     }

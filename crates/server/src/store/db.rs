@@ -10,6 +10,8 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use super::error::StoreError;
+
 /// A statement parameter.
 #[derive(Debug, Clone, Copy)]
 pub enum Param<'a> {
@@ -71,7 +73,8 @@ pub enum Cell {
 }
 
 /// A failure of the database itself (as opposed to a rule of the store).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct DbError {
     pub message: String,
     /// Another transaction got in the way (PostgreSQL's serialization
@@ -87,45 +90,6 @@ impl DbError {
             message: message.into(),
             retry: false,
             full: false,
-        }
-    }
-}
-
-impl std::fmt::Display for DbError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-/// Why a store call failed: a rule of the store refused it (answered to
-/// the client as it is), or the database failed.
-#[derive(Debug)]
-pub enum StoreError {
-    Refused(nubo_protocol::ApiError),
-    Db(DbError),
-}
-
-impl From<nubo_protocol::ApiError> for StoreError {
-    fn from(e: nubo_protocol::ApiError) -> Self {
-        StoreError::Refused(e)
-    }
-}
-
-impl From<DbError> for StoreError {
-    fn from(e: DbError) -> Self {
-        StoreError::Db(e)
-    }
-}
-
-impl From<StoreError> for nubo_protocol::ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Refused(e) => e,
-            StoreError::Db(e) if e.full => crate::api::service_full(&e.message),
-            StoreError::Db(e) => nubo_protocol::ApiError::new(
-                nubo_protocol::ErrorCode::Internal,
-                format!("metadata store failed: {}", e.message),
-            ),
         }
     }
 }

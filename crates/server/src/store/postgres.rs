@@ -28,8 +28,9 @@ use rustls_pki_types::CertificateDer;
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tokio_rustls::rustls;
 
-use super::db::{Backend, Cell, Db, DbError, Param, Row, StoreError};
+use super::db::{Backend, Cell, Db, DbError, Param, Row};
 use super::sql::SqlStore;
+use super::StoreError;
 use super::{AccountKey, Deliver};
 
 /// The channel changes are announced on: `account:cursor`.

@@ -13,8 +13,9 @@ use std::sync::Mutex;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
-use super::db::{Backend, Cell, Db, DbError, Param, Row, StoreError};
+use super::db::{Backend, Cell, Db, DbError, Param, Row};
 use super::sql::SqlStore;
+use super::StoreError;
 
 /// The schema, one step per release that changed it; `user_version` says
 /// how many have run.
@@ -466,7 +467,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::store::MetaStore;
+    use crate::store::{Accounts, ChunkRecords};
 
     /// One account's long write does not hold another's reads: a read
     /// finishes while a write transaction is open.

@@ -7,11 +7,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use nubo_protocol::{ApiError, ChunkRef, ErrorCode};
+use nubo_protocol::ChunkRef;
 
-use super::{bad_request, R};
-use crate::store::db::{args, Db, Row};
-use crate::store::{AccountKey, ChunkPlace, ObjectRange, PlacedChunk, Usage};
+use super::{SqlStore, R};
+use crate::store::db::{args, Backend, Db, Row};
+use crate::store::{
+    AccountKey, ChunkPlace, ChunkRecords, Invalid, ObjectRange, PlacedChunk, StoreError,
+    StoreResult, Usage,
+};
 
 pub(super) fn usage(db: &mut dyn Db, account: AccountKey) -> R<Usage> {
     let row = db.query_one(
@@ -57,7 +60,7 @@ pub(super) fn missing(db: &mut dyn Db, account: AccountKey, hashes: &[String]) -
     Ok(missing)
 }
 
-/// `MetaStore::store_chunks` inside its transaction.
+/// `ChunkRecords::store_chunks` inside its transaction.
 pub(super) fn store(
     db: &mut dyn Db,
     account: AccountKey,
@@ -122,27 +125,24 @@ pub(super) fn claim(db: &mut dyn Db, account: AccountKey, chunks: &[ChunkRef]) -
         sizes.insert(&c.hash, row.map(|(size, _)| size));
     }
     if !missing.is_empty() {
-        let mut err = ApiError::new(
-            ErrorCode::MissingChunks,
-            format!("{} chunks of this file were never uploaded", missing.len()),
-        );
-        err.missing = missing;
-        return Err(err.into());
+        return Err(StoreError::MissingChunks(missing));
     }
     for c in chunks {
         if let Some(Some(stored)) = sizes.get(c.hash.as_str()) {
             if *stored != c.size {
-                return Err(bad_request(format!(
-                    "chunk {} holds {stored} bytes on the service, not {}",
-                    c.hash, c.size
-                )));
+                return Err(Invalid::ChunkSize {
+                    hash: c.hash.clone(),
+                    stored: *stored,
+                    claimed: c.size,
+                }
+                .into());
             }
         }
     }
     Ok(())
 }
 
-/// `MetaStore::chunk_places`.
+/// `ChunkRecords::chunk_places`.
 pub(super) fn places(
     db: &mut dyn Db,
     account: AccountKey,
@@ -178,4 +178,45 @@ fn place_of(hash: &str, r: &Row) -> R<ChunkPlace> {
             size,
         },
     })
+}
+
+fn used_bytes(db: &mut dyn Db, account: AccountKey) -> R<u64> {
+    Ok(db
+        .query_one(
+            "SELECT used_bytes FROM accounts WHERE id = ?1",
+            args![account],
+        )?
+        .size(0)?)
+}
+
+impl<B: Backend> ChunkRecords for SqlStore<B> {
+    fn usage(&self, account: AccountKey) -> StoreResult<Usage> {
+        self.read(|db| usage(db, account))
+    }
+
+    fn used_bytes(&self, account: AccountKey) -> StoreResult<u64> {
+        self.read(|db| used_bytes(db, account))
+    }
+
+    fn store_chunks(
+        &self,
+        account: AccountKey,
+        chunks: &[ChunkRef],
+        placed: &[PlacedChunk],
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
+        self.write(|db| store(db, account, chunks, placed, now))
+    }
+
+    fn chunk_places(
+        &self,
+        account: AccountKey,
+        hashes: &[String],
+    ) -> StoreResult<Vec<Option<ChunkPlace>>> {
+        self.read(|db| places(db, account, hashes))
+    }
+
+    fn missing_chunks(&self, account: AccountKey, hashes: &[String]) -> StoreResult<Vec<String>> {
+        self.read(|db| missing(db, account, hashes))
+    }
 }

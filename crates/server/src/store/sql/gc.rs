@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use nubo_protocol::ChunkRef;
 
-use super::R;
-use crate::store::db::{args, Db, DbError};
-use crate::store::{AccountKey, Garbage, StoredObject};
+use super::{SqlStore, R};
+use crate::store::db::{args, Backend, Db, DbError};
+use crate::store::{AccountKey, ChunkGc, Garbage, StoreResult, StoredObject};
 
 /// A chunk row found unreferenced (or erased with its account): its hash,
 /// size and own object (none for a chunk stored before chunks were kept
@@ -22,7 +22,7 @@ pub(super) struct Dropped {
     object: Option<String>,
 }
 
-/// `MetaStore::collect_garbage` inside its transaction.
+/// `ChunkGc::collect_garbage` inside its transaction.
 pub(super) fn collect(db: &mut dyn Db, account: AccountKey, pending_before: i64) -> R<Garbage> {
     let referenced = referenced(db, account)?;
     let dropped = unreferenced(db, account, pending_before, &referenced)?;
@@ -42,7 +42,7 @@ pub(super) fn collect(db: &mut dyn Db, account: AccountKey, pending_before: i64)
     })
 }
 
-/// `MetaStore::accounts_with_chunks`.
+/// `ChunkGc::accounts_with_chunks`.
 pub(super) fn accounts_with_chunks(
     db: &mut dyn Db,
     after: AccountKey,
@@ -171,7 +171,7 @@ fn named(db: &mut dyn Db, object: &str) -> R<bool> {
         .is_some())
 }
 
-/// `MetaStore::unnamed_objects`.
+/// `ChunkGc::unnamed_objects`.
 pub(super) fn unnamed(db: &mut dyn Db, objects: &[String]) -> R<Vec<String>> {
     let mut unnamed = Vec::new();
     for object in objects {
@@ -233,4 +233,18 @@ fn pack_needed(db: &mut dyn Db, pack: &str) -> R<bool> {
             args![pack],
         )?
         .is_some())
+}
+
+impl<B: Backend> ChunkGc for SqlStore<B> {
+    fn accounts_with_chunks(&self, after: AccountKey, limit: u32) -> StoreResult<Vec<AccountKey>> {
+        self.read(|db| accounts_with_chunks(db, after, limit))
+    }
+
+    fn collect_garbage(&self, account: AccountKey, pending_before: i64) -> StoreResult<Garbage> {
+        self.write(|db| collect(db, account, pending_before))
+    }
+
+    fn unnamed_objects(&self, objects: &[String]) -> StoreResult<Vec<String>> {
+        self.read(|db| unnamed(db, objects))
+    }
 }

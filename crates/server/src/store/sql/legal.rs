@@ -2,11 +2,11 @@
 //! published version of every document, so that the version a user accepted
 //! can be shown again after the operator replaced it.
 
-use nubo_protocol::{AcceptItem, AgreementDoc, Requirement};
+use nubo_protocol::{AcceptItem, Acceptance, AgeConfirmation, AgreementDoc, Requirement};
 
-use super::R;
-use crate::store::db::{args, Db, DbError, Row};
-use crate::store::{AccountKey, DeviceId};
+use super::{SqlStore, R};
+use crate::store::db::{args, Backend, Db, DbError, Row};
+use crate::store::{AccountKey, DeviceId, Legal, StoreResult};
 
 fn requirement_str(r: Requirement) -> &'static str {
     match r {
@@ -89,4 +89,108 @@ pub(super) fn archived_docs(db: &mut dyn Db) -> R<Vec<AgreementDoc>> {
         args![],
     )?;
     Ok(rows.iter().map(doc_from_row).collect::<Result<_, _>>()?)
+}
+
+fn age_str(age: AgeConfirmation) -> &'static str {
+    match age {
+        AgeConfirmation::Adult => "adult",
+        AgeConfirmation::Guardian => "guardian",
+    }
+}
+
+impl<B: Backend> Legal for SqlStore<B> {
+    fn acceptances(&self, account: AccountKey) -> StoreResult<Vec<Acceptance>> {
+        self.read(|db| {
+            let rows = db.query(
+                "SELECT doc_id, version, locale, accepted_at, age, device, withdrawn, declined FROM acceptances
+                 WHERE account = ?1 ORDER BY id",
+                args![account],
+            )?;
+            let list = rows
+                .iter()
+                .map(|r| {
+                    Ok(Acceptance {
+                        id: r.text(0)?,
+                        version: r.text(1)?,
+                        locale: r.text(2)?,
+                        accepted_at: r.int(3)?,
+                        age: if r.text(4)? == "guardian" {
+                            AgeConfirmation::Guardian
+                        } else {
+                            AgeConfirmation::Adult
+                        },
+                        device_id: r.int(5)?,
+                        withdrawn: r.flag(6)?,
+                        declined: r.flag(7)?,
+                    })
+                })
+                .collect::<Result<_, DbError>>()?;
+            Ok(list)
+        })
+    }
+
+    fn record_acceptances(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        items: &[AcceptItem],
+        age: AgeConfirmation,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write(|db| {
+            for item in items {
+                db.exec(
+                    "INSERT INTO acceptances (account, doc_id, version, locale, age, device, accepted_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    args![account, &item.id, &item.version, &item.locale, age_str(age), device, now],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn record_declines(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        items: &[AcceptItem],
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write(|db| record_declines(db, account, device, items, now))
+    }
+
+    fn record_withdrawal(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        id: &str,
+        version: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write(|db| {
+            db.exec(
+                "INSERT INTO acceptances (account, doc_id, version, locale, age, device, accepted_at, withdrawn)
+                 VALUES (?1, ?2, ?3, '', 'adult', ?4, ?5, 1)",
+                args![account, id, version, device, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn archive_agreements(&self, docs: &[(AgreementDoc, String)], now: i64) -> StoreResult<()> {
+        self.write(|db| archive(db, docs, now))
+    }
+
+    fn archived_agreement(
+        &self,
+        id: &str,
+        version: &str,
+        locale: &str,
+    ) -> StoreResult<Option<String>> {
+        self.read(|db| archived_text(db, id, version, locale))
+    }
+
+    fn archived_agreements(&self) -> StoreResult<Vec<AgreementDoc>> {
+        self.read(archived_docs)
+    }
 }

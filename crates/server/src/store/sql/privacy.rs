@@ -5,9 +5,10 @@
 
 use nubo_protocol::{AccountSummary, TopItem};
 
-use super::{gc, kind_of, new_root, R};
-use crate::store::db::{args, Db};
-use crate::store::{AccountKey, SignOut, StoredObject};
+use super::nodes::{kind_of, new_root};
+use super::{gc, SqlStore, R};
+use crate::store::db::{args, Backend, Db};
+use crate::store::{AccountKey, Privacy, StoreResult, StoredObject};
 use crate::throttle::{approver_key, login_key};
 
 /// Deletes every file, folder, trash entry, version and chunk row of the
@@ -210,30 +211,32 @@ pub(super) fn summary(db: &mut dyn Db, account: AccountKey) -> R<AccountSummary>
     })
 }
 
-/// A new password hash; the devices named by `sign_out` are signed out.
-pub(super) fn set_password(
-    db: &mut dyn Db,
-    account: AccountKey,
-    hash: &str,
-    sign_out: SignOut,
-) -> R<()> {
-    db.exec(
-        "UPDATE accounts SET password_hash = ?2 WHERE id = ?1",
-        args![account, hash],
-    )?;
-    let keep = match sign_out {
-        SignOut::Nobody => return Ok(()),
-        SignOut::AllBut(device) => device,
-        SignOut::Everyone => -1,
-    };
-    db.exec(
-        "DELETE FROM tokens WHERE device IN
-         (SELECT id FROM devices WHERE account = ?1 AND id != ?2)",
-        args![account, keep],
-    )?;
-    db.exec(
-        "UPDATE devices SET revoked = 1 WHERE account = ?1 AND id != ?2",
-        args![account, keep],
-    )?;
-    Ok(())
+impl<B: Backend> Privacy for SqlStore<B> {
+    fn delete_account(&self, account: AccountKey, now: i64) -> StoreResult<Vec<StoredObject>> {
+        let shared = self.write(|db| erase_account(db, account, now))?;
+        self.backend.scrub()?;
+        Ok(shared)
+    }
+
+    fn delete_content(&self, account: AccountKey, now: i64) -> StoreResult<Vec<StoredObject>> {
+        let objects = self.write(|db| delete_content(db, account, now))?;
+        self.backend.scrub()?;
+        Ok(objects)
+    }
+
+    fn accounts_to_empty(&self, before: i64) -> StoreResult<Vec<AccountKey>> {
+        self.read(|db| to_empty(db, before))
+    }
+
+    fn accounts_to_cancel(&self, before: i64) -> StoreResult<Vec<AccountKey>> {
+        self.read(|db| to_cancel(db, before))
+    }
+
+    fn expire_records(&self, before: i64) -> StoreResult<u64> {
+        self.write(|db| expire_records(db, before))
+    }
+
+    fn account_summary(&self, account: AccountKey) -> StoreResult<AccountSummary> {
+        self.read(|db| summary(db, account))
+    }
 }

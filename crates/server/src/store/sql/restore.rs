@@ -7,16 +7,18 @@
 use std::collections::HashMap;
 
 use nubo_protocol::names::restored_name;
-use nubo_protocol::{
-    ApiError, ErrorCode, Node, NodeId, NodeKind, RestoreRequest, RestoreResponse, TrashItem,
-};
+use nubo_protocol::{Node, NodeId, NodeKind, RestoreRequest, RestoreResponse, TrashItem, Version};
 
-use super::{
-    bad_request, get_node, insert_file, kind_of, live_child, live_dir, next_seq, not_found,
-    quota_check, replace_content, valid_name, Content, R,
+use super::chunks::quota_check;
+use super::nodes::{
+    get_node, insert_file, kind_of, live_child, live_dir, next_seq, not_found, replace_content,
+    valid_name, Content,
 };
-use crate::store::db::{args, Db, DbError, StoreError};
-use crate::store::{AccountKey, DeviceId};
+use super::{SqlStore, R};
+use crate::store::db::{args, Backend, Db, DbError};
+use crate::store::{
+    AccountKey, Conflict, DeviceId, Invalid, NotFound, StoreError, StoreResult, Trash,
+};
 
 /// A deleted, not yet purged node, as the trash listing needs it.
 struct Deleted {
@@ -149,11 +151,7 @@ pub(super) fn lookup(db: &mut dyn Db, account: AccountKey, path: &str) -> R<Node
             args![account, node.id, part],
         )?;
         let Some(row) = row else {
-            return Err(ApiError::new(
-                ErrorCode::NotFound,
-                format!("nothing was ever at {path:?} in this account"),
-            )
-            .into());
+            return Err(NotFound::Path(path.to_string()).into());
         };
         node = get_node(db, account, row.int(0)?)?;
     }
@@ -245,14 +243,7 @@ fn destination(
 }
 
 fn gone(node: &Node) -> StoreError {
-    ApiError::new(
-        ErrorCode::NotFound,
-        format!(
-            "{:?} was removed from the trash for good (the service keeps deleted items only for its retention period)",
-            node.name
-        ),
-    )
-    .into()
+    NotFound::Purged(node.name.clone()).into()
 }
 
 fn purged(db: &mut dyn Db, id: NodeId) -> R<bool> {
@@ -271,7 +262,7 @@ pub(super) fn restore(
 ) -> R<RestoreResponse> {
     let node = get_node(db, account, req.node)?;
     if node.parent.is_none() {
-        return Err(bad_request("the top folder cannot be restored"));
+        return Err(Invalid::RestoreRoot.into());
     }
     let (id, files) = match req.rev {
         None => restore_deleted(db, account, &node, req, now)?,
@@ -296,14 +287,7 @@ fn restore_deleted(
     now: i64,
 ) -> R<(NodeId, u64)> {
     if !node.deleted {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            format!(
-                "{:?} is not deleted; to bring back older content, restore one of its versions",
-                node.name
-            ),
-        )
-        .into());
+        return Err(Conflict::NotDeleted(node.name.clone()).into());
     }
     if purged(db, node.id)? {
         return Err(gone(node));
@@ -352,9 +336,7 @@ fn restore_version(
     keep: u32,
 ) -> R<NodeId> {
     if node.kind != NodeKind::File {
-        return Err(bad_request(
-            "folders have no versions; restore the folder itself",
-        ));
+        return Err(Invalid::FolderVersions.into());
     }
     let row = if rev == node.rev {
         if purged(db, node.id)? {
@@ -370,13 +352,10 @@ fn restore_version(
             args![node.id, rev],
         )?
         .ok_or_else(|| {
-            StoreError::from(ApiError::new(
-                ErrorCode::NotFound,
-                format!(
-                    "the service keeps no revision {rev} of {:?}; list its versions to see which it keeps",
-                    node.name
-                ),
-            ))
+            StoreError::from(NotFound::Revision {
+                name: node.name.clone(),
+                rev,
+            })
         })?
     };
     let (hash, chunks_json) = (row.text(1)?, row.text(2)?);
@@ -424,4 +403,62 @@ pub(super) fn purge(db: &mut dyn Db, before: i64) -> R<(u64, u64)> {
         args![before],
     )?;
     Ok((nodes, versions))
+}
+
+impl<B: Backend> Trash for SqlStore<B> {
+    fn versions(&self, account: AccountKey, id: NodeId) -> StoreResult<Vec<Version>> {
+        self.read(|db| {
+            get_node(db, account, id)?;
+            let rows = db.query(
+                "SELECT v.rev, v.size, v.hash, COALESCE(v.written_at, v.created_at), v.device,
+                        COALESCE(d.name, '')
+                 FROM versions v LEFT JOIN devices d ON d.id = v.device
+                 WHERE v.node = ?1 ORDER BY v.rev DESC",
+                args![id],
+            )?;
+            let list = rows
+                .iter()
+                .map(|r| {
+                    Ok(Version {
+                        rev: r.int(0)?,
+                        size: r.size(1)?,
+                        hash: r.text(2)?,
+                        created_at: r.int(3)?,
+                        device_id: r.opt_int(4)?.unwrap_or(0),
+                        device_name: r.text(5)?,
+                    })
+                })
+                .collect::<Result<_, DbError>>()?;
+            Ok(list)
+        })
+    }
+
+    fn trash(
+        &self,
+        account: AccountKey,
+        query: &str,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<(Vec<TrashItem>, u64)> {
+        self.read(|db| trash(db, account, query, offset, limit))
+    }
+
+    fn lookup(&self, account: AccountKey, path: &str) -> StoreResult<Node> {
+        self.read(|db| lookup(db, account, path))
+    }
+
+    fn restore(
+        &self,
+        account: AccountKey,
+        device: DeviceId,
+        req: &RestoreRequest,
+        now: i64,
+    ) -> StoreResult<RestoreResponse> {
+        let keep = self.keep_versions;
+        self.write(|db| restore(db, account, device, req, now, keep))
+    }
+
+    fn purge_expired(&self, before: i64) -> StoreResult<(u64, u64)> {
+        self.write(|db| purge(db, before))
+    }
 }
