@@ -808,7 +808,8 @@ fn folder(home: &Home, command: FolderCommand) -> anyhow::Result<u8> {
 async fn sync(home: Home, once: bool, allow_mass_delete: bool) -> anyhow::Result<u8> {
     let _log = log_to_home(&home);
     let _lock = home.lock_for_sync()?;
-    let mut engine = Engine::open(home)?;
+    // The one open that may set a damaged state database aside and rebuild it.
+    let mut engine = Engine::open_for_sync(home)?;
     if once {
         let outcome = engine
             .sync_once(allow_mass_delete)
