@@ -204,7 +204,7 @@ export function installMockBackend(params: URLSearchParams) {
         if (c.current !== "correct") return fail("wrong_credentials", "the current password is wrong; the password was not changed");
         return null;
       }
-      case "export": {
+      case "export_to": {
         for (let i = 1; i <= 3; i++) {
           await new Promise((r) => setTimeout(r, 200));
           await emit("nubo://export-progress", { files_done: i, files_total: 3, bytes_done: i * 1000, bytes_total: 3000, path: `file-${i}.txt` });

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::credentials;
 use crate::db::{AcceptanceRecord, ChangeRecord, ConflictRecord, DbError, StateDb};
 use crate::engine::{host_name, mark_root, Engine, Pause};
-use crate::home::{FolderConfig, Home, TokenStore, ROOT_MARKER};
+use crate::home::{Config, FolderConfig, Home, TokenStore, ROOT_MARKER};
 use crate::planner::Mode;
 use crate::problem::Problem;
 use crate::remote::{self, check_server_url, RemoteError, Tokens};
@@ -971,7 +971,11 @@ pub fn status(home: &Home) -> anyhow::Result<Status> {
 /// As `status`, read through `db`, a handle already open (the app's engine
 /// holds one); without one, the database is opened to read it only.
 pub fn status_with(home: &Home, db: Option<&StateDb>) -> anyhow::Result<Status> {
-    let config = home.load_config()?;
+    Ok(status_of(home, &home.load_config()?, db))
+}
+
+/// As `status_with`, for a `config` already read (the app keeps it in memory).
+pub fn status_of(home: &Home, config: &Config, db: Option<&StateDb>) -> Status {
     let mut status = Status {
         server: config.server.clone(),
         account: config.account_id.clone(),
@@ -1013,7 +1017,7 @@ pub fn status_with(home: &Home, db: Option<&StateDb>) -> anyhow::Result<Status> 
             });
         }
     }
-    Ok(status)
+    status
 }
 
 /// What the last pass left; with `watching` (a watching sync runs, scanning
