@@ -140,6 +140,35 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "this computer".to_string())
 }
 
+/// The service as this home is signed in to it, keeping refreshed tokens
+/// in the home; needs no state database (sign-out, a decline, an engine's
+/// open).
+pub fn signed_in_service(home: &Home, config: &Config) -> anyhow::Result<Arc<HttpRemote>> {
+    let server = config
+        .server
+        .clone()
+        .context("not signed in: run `nubo login` first")?;
+    let tokens = credentials::load(home, config)?;
+    let (save_home, save_config) = (home.clone(), config.clone());
+    let (load_home, load_config) = (home.clone(), config.clone());
+    let shared = SharedTokens {
+        lock: home.refresh_lock_path(),
+        load: Arc::new(move || credentials::load(&load_home, &load_config).ok()),
+    };
+    Ok(Arc::new(
+        HttpRemote::new(
+            &server,
+            tokens,
+            Arc::new(move |t| {
+                if let Err(e) = credentials::save(&save_home, &save_config, t) {
+                    tracing::error!("could not keep the refreshed sign-in: {e:#}");
+                }
+            }),
+        )
+        .shared_with(shared),
+    ))
+}
+
 impl Engine {
     /// Opens a signed-in home against the real world for everything but the
     /// sync loop (devices, agreements, restore, export, the app's views): the
@@ -160,30 +189,7 @@ impl Engine {
 
     fn open_with(home: Home, db: StateDb, set_aside: Option<PathBuf>) -> anyhow::Result<Self> {
         let config = home.load_config()?;
-        let server = config
-            .server
-            .clone()
-            .context("not signed in: run `nubo login` first")?;
-        let tokens = credentials::load(&home, &config)?;
-        let save_home = home.clone();
-        let save_config = config.clone();
-        let (load_home, load_config) = (home.clone(), config.clone());
-        let shared = SharedTokens {
-            lock: home.refresh_lock_path(),
-            load: Arc::new(move || credentials::load(&load_home, &load_config).ok()),
-        };
-        let http = Arc::new(
-            HttpRemote::new(
-                &server,
-                tokens,
-                Arc::new(move |t| {
-                    if let Err(e) = credentials::save(&save_home, &save_config, t) {
-                        tracing::error!("could not keep the refreshed sign-in: {e:#}");
-                    }
-                }),
-            )
-            .shared_with(shared),
-        );
+        let http = signed_in_service(&home, &config)?;
         let fs = Arc::new(RealFs {
             fallback_trash: home.trash_dir(),
         });
