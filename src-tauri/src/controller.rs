@@ -1344,7 +1344,15 @@ impl Controller {
             SyncEvent::Settled(pass) => {
                 // What the pass recorded (changes, conflicts, problems),
                 // through the engine's own handle; config.json is not read.
-                self.status = Some(self.read_status());
+                // How it ended comes from the event, even when the
+                // database could not keep it.
+                let mut status = self.read_status();
+                status.pauses = match &pass.outcome {
+                    PassOutcome::Paused { pauses } => pauses.clone(),
+                    _ => Vec::new(),
+                };
+                status.last_pass = Some(pass.clone());
+                self.status = Some(status);
                 self.settled_tray(pass.outcome).await
             }
         };

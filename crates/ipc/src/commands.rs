@@ -188,6 +188,12 @@ pub fn typescript() -> String {
         "import type {{ {} }} from \"./ipc-types\";\n\n",
         types.into_iter().collect::<Vec<_>>().join(", ")
     ));
+    // The mock backend's switch is checked against it: every command answered.
+    let names: Vec<String> = commands.iter().map(|c| format!("\"{}\"", c.name)).collect();
+    out.push_str(&format!(
+        "/** Every command's name. */\nexport type CommandName = {};\n\n",
+        names.join(" | ")
+    ));
     for c in &commands {
         out.push_str(&function(c));
     }

@@ -3,6 +3,9 @@
 import { call } from "./ipc-call";
 import type { Acceptance, AccountSummaryView, AgreementSummary, AgreementText, AppSnapshot, CodeSignIn, DeletedPage, DeviceView, ExportSummary, FileVersions, FolderChoice, LegalDocument, Limits, PasswordChangeView, RemoteFolder, RestoreItem, RestoreSummary, ShownDocument, SignIn, StatusView, SyncMode } from "./ipc-types";
 
+/** Every command's name. */
+export type CommandName = "snapshot" | "set_language" | "sign_in" | "code_sign_in_start" | "code_sign_in_wait" | "agreements" | "agreement_text" | "accept" | "decline" | "legal" | "account_summary" | "change_password" | "export_to" | "default_folder" | "choose_folder" | "status" | "pause" | "resume" | "allow_mass_delete" | "set_push" | "cancel_account" | "set_start_at_login" | "remote_folders" | "show_conflict" | "open_logs" | "limits" | "devices" | "remove_folder" | "revoke_device" | "set_folder" | "set_limits" | "ignore_patterns" | "set_ignore_patterns" | "set_excluded" | "sign_out" | "list_deleted" | "list_versions" | "restore";
+
 /** The whole state the window shows. */
 export const snapshot = () => call<AppSnapshot>("snapshot");
 export const setLanguage = (language: string) => call<AppSnapshot>("set_language", { language });
