@@ -14,5 +14,5 @@ export default ts.config(
     files: ["**/*.svelte", "**/*.svelte.ts"],
     languageOptions: { parserOptions: { parser: ts.parser } },
   },
-  { ignores: ["dist/", "dist-test/", "node_modules/", "src/lib/ipc-types.ts"] },
+  { ignores: ["dist/", "dist-test/", "node_modules/", "src/lib/ipc-types.ts", "src/lib/ipc-commands.ts"] },
 );

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use nubo_engine::account::{self, LoginError, LoginProblem};
 use nubo_engine::engine::SyncEvent;
+use nubo_engine::home::Config;
 use nubo_engine::planner::Mode;
 use nubo_engine::restore;
 use nubo_engine::{Engine, Home};
@@ -15,72 +16,78 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::i18n;
 
-type Reply<T> = oneshot::Sender<Result<T, CommandError>>;
+pub type Reply<T> = oneshot::Sender<Result<T, CommandError>>;
+
+/// The IPC commands as requests, one variant per command of
+/// `nubo_ipc::commands!` (same name, same arguments, and where the answer
+/// goes), and `Controller::command`, which hands each to the controller's
+/// method of its name.
+macro_rules! command_requests {
+    ($( $(#[doc = $doc:literal])* $name:ident ( $($arg:ident : $ty:ty),* ) -> $reply:ty ; )*) => {
+        /// An IPC command, as `nubo_ipc::commands!` declares it.
+        #[allow(non_camel_case_types)]
+        pub enum Command {
+            $( $(#[doc = $doc])* $name { $($arg: $ty,)* reply: Reply<$reply> }, )*
+        }
+
+        impl Controller {
+            async fn command(&mut self, command: Command) {
+                match command {
+                    $( Command::$name { $($arg,)* reply } => {
+                        let answer: Answer<$reply> = self.$name($($arg),*).await.into();
+                        answer.send(reply);
+                    } )*
+                }
+            }
+        }
+    };
+}
+nubo_ipc::commands!(command_requests);
 
 pub enum Request {
-    Snapshot(Reply<AppSnapshot>),
-    SetLanguage(String, Reply<AppSnapshot>),
-    SignIn(SignIn, Reply<AppSnapshot>),
-    /// Starts a sign-in by code for the given service address.
-    CodeSignInStart(String, Reply<CodeSignIn>),
-    /// Waits (in its own task) until the code is approved or expires.
-    CodeSignInWait(Reply<AppSnapshot>),
+    /// From the front end or the tray.
+    Command(Command),
+    /// A sign-in by code ended (`code_sign_in_wait`'s task).
     CodeSignInDone(Result<(), CommandError>, Reply<AppSnapshot>),
-    Agreements(Reply<Vec<AgreementSummary>>),
-    /// A document's text: (id, locale, version; None for the one in force).
-    AgreementText(String, String, Option<String>, Reply<AgreementText>),
-    Accept(Acceptance, Reply<AppSnapshot>),
-    /// Declines the documents shown: recorded on the service, then sign out.
-    Decline(Vec<ShownDocument>, Reply<AppSnapshot>),
-    /// "Privacy and legal": every published document with this account's
-    /// record; before sign-in, from the given service address.
-    Legal(Option<String>, Reply<Vec<LegalDocument>>),
-    /// What cancelling would delete.
-    AccountSummary(Reply<AccountSummaryView>),
-    ChangePassword(PasswordChangeView, Reply<()>),
-    /// Copies the account into a folder (with the trash, when true), with
-    /// progress events; in its own task.
-    Export(String, bool, Reply<ExportSummary>),
-    ChooseFolder(FolderChoice, Reply<AppSnapshot>),
-    Status(Reply<StatusView>),
-    Pause(Option<u64>, Reply<AppSnapshot>),
-    SetStartAtLogin(bool, Reply<AppSnapshot>),
-    RemoteFolders(Reply<Vec<RemoteFolder>>),
-    /// Shows a conflict's two versions (they sit side by side) in the file manager.
-    ShowConflict(String, Reply<()>),
-    OpenLogs(Reply<()>),
-    Limits(Reply<Limits>),
-    Devices(Reply<Vec<DeviceView>>),
-    /// Stop syncing one folder; its files stay.
-    RemoveFolder(String, Reply<AppSnapshot>),
-    RevokeDevice(i64, Reply<Vec<DeviceView>>),
-    /// Pause or resume one folder, or change its mode.
-    SetFolder(String, Option<SyncMode>, Option<bool>, Reply<AppSnapshot>),
-    SetLimits(Limits, Reply<()>),
-    /// The first folder's `.nuboignore`.
-    IgnorePatterns(Reply<String>),
-    SetIgnorePatterns(String, Reply<()>),
-    /// Selective sync: keep a remote folder off this computer, or bring it back.
-    SetExcluded(String, bool, Reply<AppSnapshot>),
-    Resume(Reply<AppSnapshot>),
-    /// The user confirms a paused mass delete: one pass goes ahead with it.
-    AllowMassDelete(Reply<AppSnapshot>),
-    /// Gives or withdraws consent to instant change notifications.
-    SetPush(bool, Reply<AppSnapshot>),
-    /// Cancels the account (the argument is the typed account ID).
-    CancelAccount(String, Reply<AppSnapshot>),
-    SignOut(Reply<AppSnapshot>),
-    /// One page of the service's trash matching a search.
-    ListDeleted(String, u32, Reply<DeletedPage>),
-    /// A file's versions, by its path on the service.
-    ListVersions(String, Reply<FileVersions>),
-    /// Runs in its own task, with progress events; then `Restored`.
-    Restore(Vec<RestoreItem>, Reply<RestoreSummary>),
     /// Where restored items are now on the service: sync them down, then
     /// tell the user and show them.
     Restored(RestoreSummary),
     /// From the engine's observer.
     Engine(SyncEvent),
+}
+
+impl From<Command> for Request {
+    fn from(c: Command) -> Self {
+        Request::Command(c)
+    }
+}
+
+/// A command's answer: at once, or from a task of its own (a restore, an
+/// export, a sign-in by code), while the controller goes on answering.
+pub enum Answer<T> {
+    Now(Result<T, CommandError>),
+    Later(std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, CommandError>> + Send>>),
+}
+
+impl<T> From<Result<T, CommandError>> for Answer<T> {
+    fn from(r: Result<T, CommandError>) -> Self {
+        Answer::Now(r)
+    }
+}
+
+impl<T: Send + 'static> Answer<T> {
+    fn send(self, reply: Reply<T>) {
+        match self {
+            Answer::Now(r) => {
+                let _ = reply.send(r);
+            }
+            Answer::Later(task) => {
+                tauri::async_runtime::spawn(async move {
+                    let _ = reply.send(task.await);
+                });
+            }
+        }
+    }
 }
 
 /// What the controller tells the outside world (front end, tray).
@@ -101,10 +108,10 @@ pub struct Handle {
 }
 
 impl Handle {
-    pub async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T, CommandError> {
+    pub async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, CommandError> {
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send(make(tx))
+            .send(make(tx).into())
             .await
             .map_err(|_| err("the app is shutting down"))?;
         rx.await.map_err(|_| err("the app is shutting down"))?
@@ -146,6 +153,16 @@ fn from_anyhow(e: anyhow::Error) -> CommandError {
 
 struct Controller {
     home: Home,
+    /// The home's config.json as last read: at start and after the user
+    /// changed something (never on the engine's events).
+    config: Config,
+    /// The status the window and the tray show, kept here: read at start
+    /// and after the user changed something, updated from the engine's
+    /// events (a pass's end reads its records through the engine's handle).
+    status: Option<StatusView>,
+    /// The engine could not be opened because the state database is
+    /// damaged: the sync loop's start sets it aside and rebuilds it.
+    db_damaged: bool,
     outlet: Arc<dyn Outlet>,
     tx: mpsc::Sender<Request>,
     language: String,
@@ -180,6 +197,9 @@ pub fn spawn(
 ) -> Handle {
     let (tx, rx) = mpsc::channel(64);
     let c = Controller {
+        config: Config::default(),
+        status: None,
+        db_damaged: false,
         home,
         outlet,
         tx: tx.clone(),
@@ -363,11 +383,10 @@ impl Controller {
         if summary.restored == 0 {
             return;
         }
-        let config = self.home.load_config().unwrap_or_default();
         let local = summary
             .paths
             .iter()
-            .find_map(|p| restore::local_path(&config, p));
+            .find_map(|p| restore::local_path(&self.config, p));
         let messages = i18n::catalog(&self.language);
         let title = messages.get("restore-done_title", &[]);
         let count = summary.files;
@@ -401,29 +420,58 @@ impl Controller {
 
     /// At start: a home that is signed in, has accepted and has a folder syncs at once.
     async fn resume_session(&mut self) {
-        if self.open_engine().is_ok() {
+        self.reload();
+        if self.open_engine().is_ok() || self.db_damaged {
             self.refresh_agreements().await;
             if self.phase() == Phase::Running {
                 self.start_sync().await;
             }
         }
-        self.publish();
+        self.changed();
     }
 
     /// After a sign-in (password or code): a fresh engine on the new
     /// tokens, and where the wizard goes next.
     async fn signed_in(&mut self) -> Result<AppSnapshot, CommandError> {
         self.engine = None;
-        self.open_engine().map_err(from_anyhow)?;
+        let opened = self.open_engine();
+        self.reload();
+        opened.map_err(from_anyhow)?;
         self.refresh_agreements().await;
-        Ok(self.snapshot())
+        Ok(self.snapshot_now())
     }
 
+    /// The engine, opened once and kept: its state database handle is the
+    /// one the controller reads and the sync loop writes. This open checks
+    /// the database and never moves it (a damaged one is remembered for the
+    /// sync loop's start, `open_for_sync`).
     fn open_engine(&mut self) -> anyhow::Result<Arc<Engine>> {
         if let Some(e) = &self.engine {
             return Ok(e.clone());
         }
-        let mut engine = Engine::open(self.home.clone())?;
+        let opened = Engine::open(self.home.clone());
+        self.db_damaged = matches!(
+            opened
+                .as_ref()
+                .err()
+                .and_then(|e| e.downcast_ref::<nubo_engine::db::DbError>()),
+            Some(nubo_engine::db::DbError::Damaged { .. })
+        );
+        self.keep_engine(opened?)
+    }
+
+    /// The sync loop's open, with the home's sync lock held: a damaged state
+    /// database is set aside and rebuilt here, and nowhere else in the app.
+    fn open_engine_for_sync(&mut self) -> anyhow::Result<Arc<Engine>> {
+        if let Some(e) = &self.engine {
+            return Ok(e.clone());
+        }
+        let engine = Engine::open_for_sync(self.home.clone())?;
+        self.db_damaged = false;
+        self.keep_engine(engine)
+    }
+
+    fn keep_engine(&mut self, mut engine: Engine) -> anyhow::Result<Arc<Engine>> {
         let tx = self.tx.clone();
         engine.set_observer(Arc::new(move |ev| {
             let _ = tx.try_send(Request::Engine(ev));
@@ -450,8 +498,10 @@ impl Controller {
     }
 
     fn phase(&self) -> Phase {
-        let config = self.home.load_config().unwrap_or_default();
-        if config.token_store.is_none() || self.engine.is_none() {
+        let config = &self.config;
+        // Signed in, and the engine open, or waiting for the sync loop's
+        // start to rebuild a damaged state database.
+        if config.token_store.is_none() || (self.engine.is_none() && !self.db_damaged) {
             Phase::Welcome
         } else if self.agreements_pending {
             Phase::Agreements
@@ -462,8 +512,9 @@ impl Controller {
         }
     }
 
-    fn snapshot(&self) -> AppSnapshot {
-        let config = self.home.load_config().unwrap_or_default();
+    /// What the front end shows, from memory.
+    fn snapshot_now(&self) -> AppSnapshot {
+        let config = &self.config;
         AppSnapshot {
             revision: self
                 .revision
@@ -474,7 +525,7 @@ impl Controller {
             server: config.server.clone(),
             account: config.account_id.clone(),
             tray: self.tray_state(),
-            status: self.status_view().ok(),
+            status: self.status.clone(),
             default_server: self.default_server.clone(),
             start_at_login: self.outlet.start_at_login(),
             push: self.push,
@@ -494,27 +545,49 @@ impl Controller {
     }
 
     fn publish(&self) {
-        self.outlet.snapshot(&self.snapshot());
+        self.outlet.snapshot(&self.snapshot_now());
     }
 
-    fn status_view(&self) -> anyhow::Result<StatusView> {
-        // The engine's handle when it is open (the sync loop's own): no
-        // second open, no second check, while it runs.
+    /// After the user changed something: config.json and the status read
+    /// again, then published.
+    fn changed(&mut self) {
+        self.reload();
+        self.publish();
+    }
+
+    /// config.json and the status, read from disk.
+    fn reload(&mut self) {
+        match self.home.load_config() {
+            Ok(config) => self.config = config,
+            Err(e) => tracing::warn!("cannot read the settings: {e:#}"),
+        }
+        self.status = Some(self.read_status());
+    }
+
+    /// The status, read through the engine's handle when it is open (the
+    /// sync loop's own: no second open, no second check); before that, the
+    /// database is opened to read it only.
+    fn read_status(&self) -> StatusView {
         let db = self.engine.as_ref().map(|e| &*e.db);
-        let s = account::status_with(&self.home, db)?;
-        let config = self.home.load_config()?;
+        let s = account::status_of(&self.home, &self.config, db);
+        let config = &self.config;
         let accepted = match db {
-            Some(db) => db.acceptances()?,
+            Some(db) => db.acceptances(),
             None => match nubo_engine::db::StateDb::open_for_reading(&self.home.db_path()) {
-                Ok(Some(db)) => db.acceptances()?,
-                Ok(None) | Err(_) => Vec::new(),
+                Ok(Some(db)) => db.acceptances(),
+                Ok(None) => Ok(Vec::new()),
+                Err(e) => Err(e),
             },
-        };
+        }
+        .unwrap_or_else(|e| {
+            tracing::warn!("cannot read the acceptances: {e}");
+            Vec::new()
+        });
         let rfc3339 = |t: time::OffsetDateTime| {
             t.format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default()
         };
-        Ok(StatusView {
+        StatusView {
             pauses: s.pauses().to_vec(),
             last_pass: s.last_pass,
             notice: s.notice,
@@ -570,16 +643,13 @@ impl Controller {
                     accepted_at: a.accepted_at,
                 })
                 .collect(),
-        })
+        }
     }
 
     async fn start_sync(&mut self) {
         if self.stop.is_some() || self.paused {
             return;
         }
-        let Some(engine) = self.engine.clone() else {
-            return;
-        };
         // The same lock as `nubo sync`: one sync loop per home, app or CLI.
         let lock = match self.home.lock_for_sync() {
             Ok(lock) => lock,
@@ -588,6 +658,13 @@ impl Controller {
                 self.tray = TrayState::Error {
                     failure: Failure::HomeBusy,
                 };
+                return;
+            }
+        };
+        let engine = match self.open_engine_for_sync() {
+            Ok(engine) => engine,
+            Err(e) => {
+                tracing::error!("cannot start syncing: {e:#}");
                 return;
             }
         };
@@ -628,7 +705,7 @@ impl Controller {
             }
             _ => {}
         }
-        if let Ok(status) = self.status_view() {
+        if let Some(status) = &self.status {
             let count = status.conflicts.len();
             if count > self.conflicts_seen {
                 if let Some(c) = status.conflicts.last() {
@@ -666,6 +743,7 @@ impl Controller {
     async fn reopen(&mut self, start: bool) {
         self.engine = None;
         let _ = self.open_engine();
+        self.reload();
         if start && self.phase() == Phase::Running {
             self.start_sync().await;
         }
@@ -681,7 +759,7 @@ impl Controller {
     /// Signs out, syncs nothing, keeps every local file. Declining the
     /// agreements (`declined`: the documents shown) means no use of the
     /// service: the decline is recorded on the service first.
-    async fn sign_out(
+    async fn sign_out_declining(
         &mut self,
         declined: &[nubo_protocol::AcceptItem],
     ) -> Result<AppSnapshot, CommandError> {
@@ -692,8 +770,8 @@ impl Controller {
         self.engine = None;
         self.agreements_pending = false;
         self.tray = TrayState::ActionNeeded { need: Need::SignIn };
-        self.publish();
-        result.map(|_| self.snapshot())
+        self.changed();
+        result.map(|_| self.snapshot_now())
     }
 
     /// The service's address: the one given, else the signed-in one, else
@@ -701,145 +779,86 @@ impl Controller {
     fn server_or_default(&self, given: Option<String>) -> String {
         given
             .filter(|s| !s.trim().is_empty())
-            .or_else(|| self.home.load_config().ok().and_then(|c| c.server))
+            .or_else(|| self.config.server.clone())
             .unwrap_or_else(|| self.default_server.clone())
     }
 
     async fn handle(&mut self, req: Request) {
         match req {
-            Request::Snapshot(r) => {
-                let _ = r.send(Ok(self.snapshot()));
-            }
-            Request::SetLanguage(lang, r) => {
-                let _ = r.send(self.set_language(lang));
-            }
-            Request::SignIn(s, r) => {
-                let _ = r.send(self.sign_in_with_password(s).await);
-            }
-            Request::CodeSignInStart(server, r) => {
-                let _ = r.send(self.code_sign_in_start(server).await);
-            }
-            Request::CodeSignInWait(r) => self.code_sign_in_wait(r).await,
+            Request::Command(c) => self.command(c).await,
             Request::CodeSignInDone(done, r) => {
                 let _ = r.send(self.code_sign_in_done(done).await);
             }
-            Request::Agreements(r) => {
-                let _ = r.send(self.agreements().await);
-            }
-            Request::AgreementText(id, locale, version, r) => {
-                let _ = r.send(self.agreement_text(id, locale, version).await);
-            }
-            Request::Legal(server, r) => {
-                let _ = r.send(self.legal(server).await);
-            }
-            Request::AccountSummary(r) => {
-                let _ = r.send(self.account_summary().await);
-            }
-            Request::ChangePassword(p, r) => {
-                let _ = r.send(self.change_password(p).await);
-            }
-            Request::Export(dir, trash, r) => self.export(dir, trash, r).await,
-            Request::Accept(a, r) => {
-                let _ = r.send(self.accept(a).await);
-            }
-            Request::Decline(shown, r) => {
-                let result = self.sign_out(&crate::legal::shown_items(shown)).await;
-                let _ = r.send(result);
-            }
-            Request::SignOut(r) => {
-                let result = self.sign_out(&[]).await;
-                let _ = r.send(result);
-            }
-            Request::ChooseFolder(f, r) => {
-                let _ = r.send(self.choose_folder(f).await);
-            }
-            Request::SetStartAtLogin(on, r) => {
-                let _ = r.send(self.set_start_at_login(on));
-            }
-            Request::RemoteFolders(r) => {
-                let _ = r.send(self.remote_folders());
-            }
-            Request::SetExcluded(path, excluded, r) => {
-                let _ = r.send(self.set_excluded(path, excluded).await);
-            }
-            Request::Status(r) => {
-                let _ = r.send(self.status_view().map_err(from_anyhow));
-            }
-            Request::ShowConflict(path, r) => {
-                let _ = r.send(self.show_conflict(path));
-            }
-            Request::SetFolder(local, mode, paused, r) => {
-                let _ = r.send(self.set_folder(local, mode, paused).await);
-            }
-            Request::RemoveFolder(local, r) => {
-                let _ = r.send(self.remove_folder(local).await);
-            }
-            Request::Devices(r) => {
-                let _ = r.send(self.devices().await);
-            }
-            Request::RevokeDevice(id, r) => {
-                let _ = r.send(self.revoke_device(id).await);
-            }
-            Request::Limits(r) => {
-                let _ = r.send(self.limits());
-            }
-            Request::SetLimits(l, r) => {
-                let _ = r.send(self.set_limits(l).await);
-            }
-            Request::OpenLogs(r) => {
-                self.outlet.reveal(&self.home.logs_dir());
-                let _ = r.send(Ok(()));
-            }
-            Request::IgnorePatterns(r) => {
-                let _ = r.send(account::ignore_patterns(&self.home).map_err(from_anyhow));
-            }
-            Request::SetIgnorePatterns(text, r) => {
-                let result = account::set_ignore_patterns(&self.home, &text).map_err(from_anyhow);
-                let _ = r.send(result);
-            }
-            Request::Pause(minutes, r) => {
-                let _ = r.send(self.pause(minutes).await);
-            }
-            Request::SetPush(on, r) => {
-                let _ = r.send(self.set_push(on).await);
-            }
-            Request::CancelAccount(confirm, r) => {
-                let _ = r.send(self.cancel_account(confirm).await);
-            }
-            Request::AllowMassDelete(r) => {
-                let _ = r.send(self.allow_mass_delete().await);
-            }
-            Request::Resume(r) => {
-                let _ = r.send(self.resume().await);
-            }
-            Request::ListDeleted(query, offset, r) => {
-                let _ = r.send(self.list_deleted(query, offset).await);
-            }
-            Request::ListVersions(path, r) => {
-                let _ = r.send(self.list_versions(path).await);
-            }
-            Request::Restore(items, r) => self.restore(items, r).await,
             Request::Restored(summary) => self.restored(summary).await,
             Request::Engine(ev) => self.engine_event(ev).await,
         }
     }
 
-    fn set_language(&mut self, lang: String) -> Result<AppSnapshot, CommandError> {
-        self.language = i18n::normalize(&lang).to_string();
-        let _ = crate::settings::save_language(&self.home, &self.language);
-        self.publish();
-        Ok(self.snapshot())
+    async fn snapshot(&mut self) -> Result<AppSnapshot, CommandError> {
+        Ok(self.snapshot_now())
     }
 
-    async fn sign_in_with_password(&mut self, s: SignIn) -> Result<AppSnapshot, CommandError> {
-        let result = account::login(&self.home, &s.server, &s.login, &s.password)
+    async fn status(&mut self) -> Result<StatusView, CommandError> {
+        if self.status.is_none() {
+            self.reload();
+        }
+        self.status
+            .clone()
+            .ok_or_else(|| err("the status cannot be read"))
+    }
+
+    async fn default_folder(&mut self) -> Result<String, CommandError> {
+        Ok(directories::UserDirs::new()
+            .map(|d| d.home_dir().join("Nubo").display().to_string())
+            .unwrap_or_else(|| "Nubo".into()))
+    }
+
+    async fn open_logs(&mut self) -> Result<(), CommandError> {
+        self.outlet.reveal(&self.home.logs_dir());
+        Ok(())
+    }
+
+    async fn ignore_patterns(&mut self) -> Result<String, CommandError> {
+        account::ignore_patterns(&self.home).map_err(from_anyhow)
+    }
+
+    async fn set_ignore_patterns(&mut self, text: String) -> Result<(), CommandError> {
+        account::set_ignore_patterns(&self.home, &text).map_err(from_anyhow)
+    }
+
+    async fn decline(
+        &mut self,
+        documents: Vec<ShownDocument>,
+    ) -> Result<AppSnapshot, CommandError> {
+        self.sign_out_declining(&crate::legal::shown_items(documents))
             .await
-            .map_err(from_anyhow);
+    }
+
+    async fn sign_out(&mut self) -> Result<AppSnapshot, CommandError> {
+        self.sign_out_declining(&[]).await
+    }
+
+    async fn set_language(&mut self, language: String) -> Result<AppSnapshot, CommandError> {
+        self.language = i18n::normalize(&language).to_string();
+        let _ = crate::settings::save_language(&self.home, &self.language);
+        self.changed();
+        Ok(self.snapshot_now())
+    }
+
+    async fn sign_in(&mut self, request: SignIn) -> Result<AppSnapshot, CommandError> {
+        let result = account::login(
+            &self.home,
+            &request.server,
+            &request.login,
+            &request.password,
+        )
+        .await
+        .map_err(from_anyhow);
         let result = match result {
             Ok(_) => self.signed_in().await,
             Err(e) => Err(e),
         };
-        self.publish();
+        self.changed();
         result
     }
 
@@ -860,20 +879,22 @@ impl Controller {
             })
     }
 
-    async fn code_sign_in_wait(&mut self, r: Reply<AppSnapshot>) {
+    /// Its own task (approval can take minutes); the controller then takes
+    /// the new sign-in (`code_sign_in_done`).
+    async fn code_sign_in_wait(&mut self) -> Answer<AppSnapshot> {
         let Some((server, code)) = self.pending_code.clone() else {
-            let _ = r.send(Err(err("no sign-in by code was started")));
-            return;
+            return Answer::Now(Err(err("no sign-in by code was started")));
         };
         let (home, tx) = (self.home.clone(), self.tx.clone());
-        // Its own task: approval can take minutes.
-        tauri::async_runtime::spawn(async move {
+        Answer::Later(Box::pin(async move {
             let done = account::finish_code_sign_in(&home, &server, &code)
                 .await
                 .map(|_| ())
                 .map_err(from_anyhow);
-            let _ = tx.send(Request::CodeSignInDone(done, r)).await;
-        });
+            let (reply, answer) = oneshot::channel();
+            let _ = tx.send(Request::CodeSignInDone(done, reply)).await;
+            answer.await.map_err(|_| err("the app is shutting down"))?
+        }))
     }
 
     async fn code_sign_in_done(
@@ -885,7 +906,7 @@ impl Controller {
             Ok(()) => self.signed_in().await,
             Err(e) => Err(e),
         };
-        self.publish();
+        self.changed();
         result
     }
 
@@ -941,50 +962,49 @@ impl Controller {
     }
 
     async fn account_summary(&mut self) -> Result<AccountSummaryView, CommandError> {
-        let result = match (self.open_engine(), self.home.load_config()) {
-            (Ok(engine), Ok(config)) => account::summary(&engine)
-                .await
-                .map(|s| crate::legal::summary_view(&s, |n| account::synced_here(&config, n)))
-                .map_err(from_anyhow),
-            (Err(e), _) | (_, Err(e)) => Err(from_anyhow(e)),
-        };
-        result
+        let engine = self.open_engine().map_err(from_anyhow)?;
+        let config = &self.config;
+        account::summary(&engine)
+            .await
+            .map(|s| crate::legal::summary_view(&s, |n| account::synced_here(config, n)))
+            .map_err(from_anyhow)
     }
 
-    async fn change_password(&mut self, p: PasswordChangeView) -> Result<(), CommandError> {
+    async fn change_password(&mut self, change: PasswordChangeView) -> Result<(), CommandError> {
         let result = match self.open_engine() {
-            Ok(engine) => account::change_password(&engine, &p.current, &p.new, p.sign_out_others)
-                .await
-                .map_err(from_anyhow),
+            Ok(engine) => account::change_password(
+                &engine,
+                &change.current,
+                &change.new,
+                change.sign_out_others,
+            )
+            .await
+            .map_err(from_anyhow),
             Err(e) => Err(from_anyhow(e)),
         };
         result
     }
 
-    async fn export(&mut self, dir: String, trash: bool, r: Reply<ExportSummary>) {
+    /// Its own task: the controller keeps answering while it runs.
+    async fn export_to(&mut self, dir: String, trash: bool) -> Answer<ExportSummary> {
         let engine = match self.open_engine() {
             Ok(e) => e,
-            Err(e) => {
-                let _ = r.send(Err(from_anyhow(e)));
-                return;
-            }
+            Err(e) => return Answer::Now(Err(from_anyhow(e))),
         };
         let outlet = self.outlet.clone();
-        // Its own task: the controller keeps answering while it runs.
-        tauri::async_runtime::spawn(async move {
+        Answer::Later(Box::pin(async move {
             let dir = std::path::PathBuf::from(dir);
-            let done = crate::legal::export(&engine, &dir, trash, |p| outlet.export_progress(p))
+            crate::legal::export(&engine, &dir, trash, |p| outlet.export_progress(p))
                 .await
-                .map_err(from_anyhow);
-            let _ = r.send(done);
-        });
+                .map_err(from_anyhow)
+        }))
     }
 
-    async fn accept(&mut self, a: Acceptance) -> Result<AppSnapshot, CommandError> {
+    async fn accept(&mut self, acceptance: Acceptance) -> Result<AppSnapshot, CommandError> {
         let result = match self.open_engine() {
             Ok(engine) => {
-                let shown = crate::legal::shown_items(a.documents);
-                let age = match a.age {
+                let shown = crate::legal::shown_items(acceptance.documents);
+                let age = match acceptance.age {
                     Age::Adult => nubo_protocol::AgeConfirmation::Adult,
                     Age::Guardian => nubo_protocol::AgeConfirmation::Guardian,
                 };
@@ -996,29 +1016,31 @@ impl Controller {
         };
         let result = match result {
             Ok(_) => {
+                self.reload();
                 self.refresh_agreements().await;
                 if self.phase() == Phase::Running {
                     // A loop paused on the old version goes again now.
                     self.stop_sync_and_wait().await;
                     self.start_sync().await;
                 }
-                Ok(self.snapshot())
+                Ok(self.snapshot_now())
             }
             Err(e) => Err(e),
         };
-        self.publish();
+        self.changed();
         result
     }
 
-    async fn choose_folder(&mut self, f: FolderChoice) -> Result<AppSnapshot, CommandError> {
+    async fn choose_folder(&mut self, choice: FolderChoice) -> Result<AppSnapshot, CommandError> {
         // Adding a second folder from settings: the loop must pick it up.
         self.stop_sync_and_wait().await;
         let result = account::add_folder(
             &self.home,
-            std::path::Path::new(&f.local),
-            &f.remote,
-            mode_of(f.mode),
+            std::path::Path::new(&choice.local),
+            &choice.remote,
+            mode_of(choice.mode),
         );
+        self.reload();
         let result = match result {
             Ok(_) => {
                 // The end of the wizard: from now on Nubo starts with the session.
@@ -1027,30 +1049,31 @@ impl Controller {
                 }
                 self.engine = None;
                 match self.open_engine() {
-                    Ok(_) => {
+                    // A damaged state database: the loop's start rebuilds it.
+                    Err(e) if !self.db_damaged => Err(from_anyhow(e)),
+                    _ => {
                         self.start_sync().await;
-                        Ok(self.snapshot())
+                        Ok(self.snapshot_now())
                     }
-                    Err(e) => Err(from_anyhow(e)),
                 }
             }
             Err(e) => Err(from_anyhow(e)),
         };
-        self.publish();
+        self.changed();
         result
     }
 
-    fn set_start_at_login(&mut self, on: bool) -> Result<AppSnapshot, CommandError> {
+    async fn set_start_at_login(&mut self, on: bool) -> Result<AppSnapshot, CommandError> {
         let result = self
             .outlet
             .set_start_at_login(on)
             .map_err(err)
-            .map(|_| self.snapshot());
-        self.publish();
+            .map(|_| self.snapshot_now());
+        self.changed();
         result
     }
 
-    fn remote_folders(&mut self) -> Result<Vec<RemoteFolder>, CommandError> {
+    async fn remote_folders(&mut self) -> Result<Vec<RemoteFolder>, CommandError> {
         account::remote_folders(&self.home, 3)
             .map(|list| {
                 list.into_iter()
@@ -1077,11 +1100,11 @@ impl Controller {
             account::include(&self.home, &path)
         };
         self.reopen(was_running).await;
-        self.publish();
-        changed.map_err(from_anyhow).map(|_| self.snapshot())
+        self.changed();
+        changed.map_err(from_anyhow).map(|_| self.snapshot_now())
     }
 
-    fn show_conflict(&mut self, path: String) -> Result<(), CommandError> {
+    async fn show_conflict(&mut self, path: String) -> Result<(), CommandError> {
         // Both versions sit side by side in one folder: show it.
         account::file_in_folder(&self.home, &path)
             .map(|file| self.outlet.reveal(&file))
@@ -1104,8 +1127,8 @@ impl Controller {
         if changed.is_ok() {
             self.restart_sync().await;
         }
-        self.publish();
-        changed.map_err(from_anyhow).map(|_| self.snapshot())
+        self.changed();
+        changed.map_err(from_anyhow).map(|_| self.snapshot_now())
     }
 
     async fn remove_folder(&mut self, local: String) -> Result<AppSnapshot, CommandError> {
@@ -1113,8 +1136,8 @@ impl Controller {
         self.stop_sync_and_wait().await;
         let removed = account::remove_folder(&self.home, std::path::Path::new(&local));
         self.reopen(was_running).await;
-        self.publish();
-        removed.map_err(from_anyhow).map(|_| self.snapshot())
+        self.changed();
+        removed.map_err(from_anyhow).map(|_| self.snapshot_now())
     }
 
     async fn devices(&mut self) -> Result<Vec<DeviceView>, CommandError> {
@@ -1141,7 +1164,7 @@ impl Controller {
         result
     }
 
-    fn limits(&mut self) -> Result<Limits, CommandError> {
+    async fn limits(&mut self) -> Result<Limits, CommandError> {
         account::limits(&self.home)
             .map(|(upload_kbps, download_kbps)| Limits {
                 upload_kbps,
@@ -1150,31 +1173,31 @@ impl Controller {
             .map_err(from_anyhow)
     }
 
-    async fn set_limits(&mut self, l: Limits) -> Result<(), CommandError> {
-        let result =
-            account::set_limits(&self.home, l.upload_kbps, l.download_kbps).map_err(from_anyhow);
+    async fn set_limits(&mut self, limits: Limits) -> Result<(), CommandError> {
+        let result = account::set_limits(&self.home, limits.upload_kbps, limits.download_kbps)
+            .map_err(from_anyhow);
         // The loop reads its limits when it starts: start it again.
         if result.is_ok() {
             self.restart_sync().await;
         }
-        self.publish();
+        self.changed();
         result
     }
 
-    async fn pause(&mut self, minutes: Option<u64>) -> Result<AppSnapshot, CommandError> {
+    async fn pause(&mut self, minutes: Option<u32>) -> Result<AppSnapshot, CommandError> {
         self.stop_sync_and_wait().await;
         self.paused = true;
         self.tray = TrayState::Paused;
         if let Some(m) = minutes {
             let tx = self.tx.clone();
             tauri::async_runtime::spawn(async move {
-                tokio::time::sleep(Duration::from_secs(m * 60)).await;
+                tokio::time::sleep(Duration::from_secs(u64::from(m) * 60)).await;
                 let (reply, _) = oneshot::channel();
-                let _ = tx.send(Request::Resume(reply)).await;
+                let _ = tx.send(Command::resume { reply }.into()).await;
             });
         }
-        self.publish();
-        Ok(self.snapshot())
+        self.changed();
+        Ok(self.snapshot_now())
     }
 
     async fn set_push(&mut self, on: bool) -> Result<AppSnapshot, CommandError> {
@@ -1210,8 +1233,8 @@ impl Controller {
             self.stop_sync_and_wait().await;
             self.start_sync().await;
         }
-        self.publish();
-        result.map(|_| self.snapshot())
+        self.changed();
+        result.map(|_| self.snapshot_now())
     }
 
     async fn cancel_account(&mut self, confirm: String) -> Result<AppSnapshot, CommandError> {
@@ -1225,8 +1248,8 @@ impl Controller {
         } else if self.phase() == Phase::Running && !self.paused {
             self.start_sync().await;
         }
-        self.publish();
-        result.map(|_| self.snapshot())
+        self.changed();
+        result.map(|_| self.snapshot_now())
     }
 
     async fn allow_mass_delete(&mut self) -> Result<AppSnapshot, CommandError> {
@@ -1235,8 +1258,8 @@ impl Controller {
         if self.phase() == Phase::Running && !self.paused {
             self.start_sync().await;
         }
-        self.publish();
-        Ok(self.snapshot())
+        self.changed();
+        Ok(self.snapshot_now())
     }
 
     async fn resume(&mut self) -> Result<AppSnapshot, CommandError> {
@@ -1244,8 +1267,8 @@ impl Controller {
         if self.phase() == Phase::Running {
             self.start_sync().await;
         }
-        self.publish();
-        Ok(self.snapshot())
+        self.changed();
+        Ok(self.snapshot_now())
     }
 
     async fn list_deleted(
@@ -1274,21 +1297,19 @@ impl Controller {
         result
     }
 
-    async fn restore(&mut self, items: Vec<RestoreItem>, r: Reply<RestoreSummary>) {
+    /// Its own task, with progress events: the controller keeps answering
+    /// while it runs, and then shows what came back (`restored`).
+    async fn restore(&mut self, items: Vec<RestoreItem>) -> Answer<RestoreSummary> {
         let engine = match self.open_engine() {
             Ok(e) => e,
-            Err(e) => {
-                let _ = r.send(Err(from_anyhow(e)));
-                return;
-            }
+            Err(e) => return Answer::Now(Err(from_anyhow(e))),
         };
         let (outlet, tx) = (self.outlet.clone(), self.tx.clone());
-        // Its own task: the controller keeps answering while it runs.
-        tauri::async_runtime::spawn(async move {
+        Answer::Later(Box::pin(async move {
             let summary = run_restore(&engine, &items, outlet.as_ref()).await;
             let _ = tx.send(Request::Restored(summary.clone())).await;
-            let _ = r.send(Ok(summary));
-        });
+            Ok(summary)
+        }))
     }
 
     async fn restored(&mut self, summary: RestoreSummary) {
@@ -1320,24 +1341,42 @@ impl Controller {
                 }
                 return;
             }
-            SyncEvent::Settled(pass) => match pass.outcome {
-                PassOutcome::InSync => TrayState::UpToDate,
-                PassOutcome::Failed {
-                    failure: Failure::Offline { cause },
-                } => TrayState::Offline { cause },
-                PassOutcome::Failed { failure } => TrayState::Error { failure },
-                PassOutcome::Paused { pauses } => {
-                    // A new version of a required agreement brings
-                    // back the agreement screen: the one action that
-                    // resolves it.
-                    self.refresh_agreements().await;
-                    TrayState::ActionNeeded {
-                        need: Need::Pauses { pauses },
-                    }
-                }
-            },
+            SyncEvent::Settled(pass) => {
+                // What the pass recorded (changes, conflicts, problems),
+                // through the engine's own handle; config.json is not read.
+                // How it ended comes from the event, even when the
+                // database could not keep it.
+                let mut status = self.read_status();
+                status.pauses = match &pass.outcome {
+                    PassOutcome::Paused { pauses } => pauses.clone(),
+                    _ => Vec::new(),
+                };
+                status.last_pass = Some(pass.clone());
+                self.status = Some(status);
+                self.settled_tray(pass.outcome).await
+            }
         };
         self.announce(&before);
         self.publish();
+    }
+
+    /// The tray's state after a pass.
+    async fn settled_tray(&mut self, outcome: PassOutcome) -> TrayState {
+        match outcome {
+            PassOutcome::InSync => TrayState::UpToDate,
+            PassOutcome::Failed {
+                failure: Failure::Offline { cause },
+            } => TrayState::Offline { cause },
+            PassOutcome::Failed { failure } => TrayState::Error { failure },
+            PassOutcome::Paused { pauses } => {
+                // A new version of a required agreement brings
+                // back the agreement screen: the one action that
+                // resolves it.
+                self.refresh_agreements().await;
+                TrayState::ActionNeeded {
+                    need: Need::Pauses { pauses },
+                }
+            }
+        }
     }
 }

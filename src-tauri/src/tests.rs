@@ -9,9 +9,6 @@ use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INV
 use tauri::webview::InvokeRequest;
 
 use crate::controller::{self, Outlet};
-// The commands, for `handler!` (its names resolve here).
-#[allow(unused_imports)]
-use crate::*;
 
 #[derive(Default)]
 struct TestOutlet {
@@ -81,28 +78,45 @@ fn wait_for<T>(mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-#[test]
-fn the_wizard_through_the_real_commands() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = nubo_server::ServerConfig::new(dir.path().join("service"));
+/// A service on 127.0.0.1 in `dir`, with the demo account and the sample
+/// agreements.
+fn start_service(dir: &std::path::Path) -> nubo_server::RunningServer {
+    let mut cfg = nubo_server::ServerConfig::new(dir.join("service"));
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     cfg.demo = true;
     cfg.agreements = nubo_server::AgreementSource::Samples;
-    let server = tauri::async_runtime::block_on(nubo_server::start(cfg)).unwrap();
-    let url = server.url();
-
     std::env::set_var("NUBO_TOKEN_STORE", "file");
-    let home = nubo_engine::Home::new(dir.path().join("home")).unwrap();
-    let outlet = Arc::new(TestOutlet::default());
-    let handle = controller::spawn(home, outlet.clone(), "en".into(), url.clone());
+    tauri::async_runtime::block_on(nubo_server::start(cfg)).unwrap()
+}
+
+type MockApp = (
+    tauri::App<tauri::test::MockRuntime>,
+    tauri::WebviewWindow<tauri::test::MockRuntime>,
+);
+
+/// The app's controller on `home`, with every IPC command, and its window.
+fn start_app(home: nubo_engine::Home, outlet: Arc<TestOutlet>, url: &str) -> MockApp {
+    let handle = controller::spawn(home, outlet, "en".into(), url.to_string());
     let app = mock_builder()
         .manage(handle)
-        .invoke_handler(handler!())
+        .invoke_handler(crate::commands::handler())
         .build(mock_context(noop_assets()))
         .unwrap();
     let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
         .unwrap();
+    (app, webview)
+}
+
+#[test]
+fn the_wizard_through_the_real_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_service(dir.path());
+    let url = server.url();
+
+    let home = nubo_engine::Home::new(dir.path().join("home")).unwrap();
+    let outlet = Arc::new(TestOutlet::default());
+    let (_app, webview) = start_app(home, outlet.clone(), &url);
 
     let s: AppSnapshot = call(&webview, "snapshot", json!({})).unwrap();
     assert_eq!(
@@ -447,5 +461,83 @@ fn the_wizard_through_the_real_commands() {
     let s: AppSnapshot = call(&webview, "cancel_account", json!({"confirm": "demo"})).unwrap();
     assert_eq!(s.phase, Phase::Welcome);
     assert!(local.join("already-here.txt").exists());
+    tauri::async_runtime::block_on(server.shutdown());
+}
+
+/// A home that signed in, accepted and synced `local` once, as `nubo` leaves it.
+fn synced_home(home: &nubo_engine::Home, url: &str, local: &std::path::Path) {
+    use nubo_engine::{account, Engine};
+    tauri::async_runtime::block_on(async {
+        account::login(home, url, "demo", nubo_server::DEMO_PASSWORD)
+            .await
+            .unwrap();
+        let engine = Engine::open(home.clone()).unwrap();
+        let shown: Vec<_> = account::to_read(&engine, "en", true, false)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.item)
+            .collect();
+        account::accept(&engine, &shown, nubo_protocol::AgeConfirmation::Adult)
+            .await
+            .unwrap();
+        account::add_folder(home, local, "/", nubo_engine::planner::Mode::TwoWay).unwrap();
+        let engine = Engine::open_for_sync(home.clone()).unwrap();
+        engine.sync_once(false).await.unwrap();
+    });
+}
+
+/// The names in the home that a set-aside state database has.
+fn set_aside(home: &nubo_engine::Home) -> Vec<String> {
+    std::fs::read_dir(home.db_path().parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("corrupt"))
+        .collect()
+}
+
+#[test]
+fn a_damaged_state_database_is_shown_and_left_until_the_sync_loop_rebuilds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_service(dir.path());
+    let url = server.url();
+    let home = nubo_engine::Home::new(dir.path().join("home")).unwrap();
+    let local = dir.path().join("Nubo");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::write(local.join("kept.txt"), "kept").unwrap();
+    synced_home(&home, &url, &local);
+    let db = home.db_path();
+    for ext in ["sqlite-wal", "sqlite-shm"] {
+        let _ = std::fs::remove_file(db.with_extension(ext));
+    }
+    std::fs::write(&db, b"this is not a database").unwrap();
+
+    // `nubo sync` holds the home (its lock, taken here): the app only reads.
+    let lock = home.lock_for_sync().unwrap();
+    let outlet = Arc::new(TestOutlet::default());
+    let (_app, webview) = start_app(home.clone(), outlet, &url);
+    let s: AppSnapshot = call(&webview, "snapshot", json!({})).unwrap();
+    assert_eq!(s.phase, Phase::Running, "signed in, with a folder");
+    assert!(s.status.unwrap().database_damaged, "the status says so");
+    assert_eq!(
+        s.tray,
+        TrayState::Error {
+            failure: Failure::HomeBusy
+        }
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), b"this is not a database");
+    assert!(set_aside(&home).is_empty(), "nothing was moved aside");
+
+    // The app's own sync loop starts: it sets the file aside and rebuilds.
+    drop(lock);
+    call::<AppSnapshot>(&webview, "resume", json!({})).unwrap();
+    let status = wait_for(|| {
+        let s: StatusView = call(&webview, "status", json!({})).unwrap();
+        matches!(s.notice, Some(Notice::DatabaseRebuilt { .. })).then_some(s)
+    });
+    assert!(!status.database_damaged);
+    assert_eq!(set_aside(&home).len(), 1, "the damaged file is kept aside");
+    assert_eq!(std::fs::read(local.join("kept.txt")).unwrap(), b"kept");
     tauri::async_runtime::block_on(server.shutdown());
 }

@@ -4,6 +4,7 @@
 // real-world ones when the page is opened with ?agreements=shared.
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
+import type { CommandName } from "../src/lib/ipc-commands";
 import type { AgreementSummary, AppSnapshot, DeletedItem, FolderChoice, LegalDocument, Pause, Problem, RecentChange, RestoreItem, SignIn, SignInProblem, Acceptance, ShownDocument } from "../src/lib/ipc-types";
 import termsEn from "../../crates/server/agreements/terms.en.md?raw";
 import termsZh from "../../crates/server/agreements/terms.zh-CN.md?raw";
@@ -125,7 +126,9 @@ export function installMockBackend(params: URLSearchParams) {
     calls.push({ cmd, args });
     state.revision += 1;
     const a = (args ?? {}) as Record<string, unknown>;
-    switch (cmd) {
+    // Checked by svelte-check: every command of crates/ipc is answered here.
+    const command = cmd as CommandName | "plugin:dialog|open" | "plugin:opener|open_url";
+    switch (command) {
       case "snapshot":
         return state;
       case "set_language":
@@ -204,7 +207,7 @@ export function installMockBackend(params: URLSearchParams) {
         if (c.current !== "correct") return fail("wrong_credentials", "the current password is wrong; the password was not changed");
         return null;
       }
-      case "export": {
+      case "export_to": {
         for (let i = 1; i <= 3; i++) {
           await new Promise((r) => setTimeout(r, 200));
           await emit("nubo://export-progress", { files_done: i, files_total: 3, bytes_done: i * 1000, bytes_total: 3000, path: `file-${i}.txt` });
@@ -341,8 +344,16 @@ export function installMockBackend(params: URLSearchParams) {
         return "/home/user/Chosen";
       case "plugin:opener|open_url":
         return null;
-      default:
-        return fail(null, `the mock backend has no command ${cmd}`);
+      case "pause":
+        state.tray = { kind: "paused" };
+        return state;
+      case "resume":
+        state.tray = { kind: "up_to_date" };
+        return state;
+      default: {
+        const unanswered: never = command;
+        return fail(null, `the mock backend has no command ${unanswered}`);
+      }
     }
   }, { shouldMockEvents: true });
 }

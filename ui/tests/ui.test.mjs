@@ -550,7 +550,7 @@ describe("account settings", () => {
     await page.getByTestId("cancel-export").click();
     await page.getByTestId("export-progress").waitFor();
     await page.getByText("3 files downloaded; 0 were there already.").waitFor();
-    assert.deepEqual(await calls(page, "export"), [{ dir: "/home/user/Chosen", trash: false }]);
+    assert.deepEqual(await calls(page, "export_to"), [{ dir: "/home/user/Chosen", trash: false }]);
     const go = page.getByTestId("cancel-go");
     assert.equal(await go.isDisabled(), true);
     await page.getByTestId("cancel-typed").fill("dem");

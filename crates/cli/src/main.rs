@@ -9,8 +9,10 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use nubo_engine::account;
+use nubo_engine::engine::signed_in_service;
 use nubo_engine::home::TokenStore;
 use nubo_engine::planner::Mode;
+use nubo_engine::remote::AccountRemote;
 use nubo_engine::report::PassOutcome;
 use nubo_engine::{Engine, Home, Outcome};
 
@@ -697,8 +699,8 @@ async fn login(
 
 /// `nubo approve CODE`: lets another device's sign-in by code into this account.
 async fn approve(home: Home, code: String, yes: bool) -> anyhow::Result<u8> {
-    let engine = Engine::open(home)?;
-    let service = engine.service()?;
+    // The service alone: the state database is not needed, nor opened.
+    let service = signed_in_service(&home, &home.load_config()?)?;
     let asking = service
         .waiting_sign_in(&code)
         .await
@@ -808,7 +810,8 @@ fn folder(home: &Home, command: FolderCommand) -> anyhow::Result<u8> {
 async fn sync(home: Home, once: bool, allow_mass_delete: bool) -> anyhow::Result<u8> {
     let _log = log_to_home(&home);
     let _lock = home.lock_for_sync()?;
-    let mut engine = Engine::open(home)?;
+    // The one open that may set a damaged state database aside and rebuild it.
+    let mut engine = Engine::open_for_sync(home)?;
     if once {
         let outcome = engine
             .sync_once(allow_mass_delete)
@@ -843,13 +846,14 @@ async fn sync(home: Home, once: bool, allow_mass_delete: bool) -> anyhow::Result
 
 /// `nubo devices`: the account's signed-in devices; `--revoke` signs one out.
 async fn devices(home: Home, revoke: Option<i64>, json: bool) -> anyhow::Result<u8> {
-    let engine = Engine::open(home)?;
+    // The service alone: the state database is not needed, nor opened.
+    let service = signed_in_service(&home, &home.load_config()?)?;
     if let Some(id) = revoke {
-        engine.service()?.revoke_device(id).await?;
+        service.revoke_device(id).await?;
         println!("device {id} is signed out; it stops syncing and must sign in again");
         return Ok(0);
     }
-    let list = engine.service()?.devices().await?;
+    let list = service.devices().await?;
     if json {
         json::print(&json::devices(&list.devices))?;
     } else {

@@ -456,11 +456,35 @@ fn rebuilt_after(damage: fn(&std::path::Path)) {
         !out.status.success(),
         "an exclusion over a damaged database"
     );
+    // The account's devices need only the service: listed, the file untouched.
+    assert!(a.ok(&["devices"]).contains("pc-a\t"));
+    // Every other command that is not the sync loop and reads the database
+    // says what is wrong and leaves the file where it is.
+    for command in [
+        &["restore", "list"][..],
+        &["agreements"],
+        &["agreements", "--history"],
+    ] {
+        let out = a.run(command);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{command:?} over a damaged database");
+        assert!(
+            err.contains("state database") && err.contains("damaged"),
+            "{command:?} says what is wrong: {err}"
+        );
+    }
     assert_eq!(
         std::fs::read(&db).unwrap(),
         damaged,
-        "status left it as it was"
+        "status and the other commands left it as it was"
     );
+    let aside = |home: &std::path::Path| {
+        std::fs::read_dir(home)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().contains("corrupt"))
+    };
+    assert!(!aside(&a.home), "nothing was set aside before the sync");
     a.write("edited.txt", "v2 from A");
     a.sync();
 
@@ -484,11 +508,10 @@ fn rebuilt_after(damage: fn(&std::path::Path)) {
     assert_eq!(copies[0].1, b"v2 from A");
     assert_eq!(files["edited.txt"], b"v1");
     assert_eq!(a.status_json()["notice"]["kind"], "database_rebuilt");
-    let aside = std::fs::read_dir(&a.home)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .any(|e| e.file_name().to_string_lossy().contains("corrupt"));
-    assert!(aside, "the damaged database is kept for inspection");
+    assert!(
+        aside(&a.home),
+        "the damaged database is kept for inspection"
+    );
     b.sync();
     assert_eq!(b.files(), files);
 }

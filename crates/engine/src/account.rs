@@ -12,11 +12,11 @@ use serde::Serialize;
 
 use crate::credentials;
 use crate::db::{AcceptanceRecord, ChangeRecord, ConflictRecord, DbError, StateDb};
-use crate::engine::{host_name, mark_root, Engine, Pause};
-use crate::home::{FolderConfig, Home, TokenStore, ROOT_MARKER};
+use crate::engine::{host_name, mark_root, signed_in_service, Engine, Pause};
+use crate::home::{Config, FolderConfig, Home, TokenStore, ROOT_MARKER};
 use crate::planner::Mode;
 use crate::problem::Problem;
-use crate::remote::{self, check_server_url, RemoteError, Tokens};
+use crate::remote::{self, check_server_url, AccountRemote, RemoteError, Tokens};
 use crate::report::{LastPass, NetCause, Notice, PassOutcome, Storage, Upcoming};
 
 /// Why a sign-in failed, for a front end to say it in the user's language.
@@ -172,8 +172,10 @@ pub async fn logout(home: &Home) -> anyhow::Result<()> {
     if config.token_store.is_none() {
         bail!("not signed in");
     }
-    if let Ok(engine) = Engine::open(home.clone()) {
-        if let Err(e) = engine.service()?.logout().await {
+    // The service alone: a damaged state database does not keep the sign-out
+    // from reaching it.
+    if let Ok(service) = signed_in_service(home, &config) {
+        if let Err(e) = service.logout().await {
             tracing::warn!("the service did not confirm the sign-out: {e}");
         }
     }
@@ -188,9 +190,7 @@ pub async fn logout(home: &Home) -> anyhow::Result<()> {
 /// must be the account ID, typed by the user.
 pub async fn cancel_account(home: &Home, confirm: &str) -> anyhow::Result<()> {
     let mut config = home.load_config()?;
-    let engine = Engine::open(home.clone())?;
-    engine
-        .service()?
+    signed_in_service(home, &config)?
         .cancel_account(confirm)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -649,9 +649,9 @@ pub struct LegalView {
 
 /// Signed in: this home's service and account. Before sign-in: `server`.
 pub async fn legal(home: &Home, server: &str) -> anyhow::Result<LegalView> {
-    let signed_in = home.load_config()?.token_store.is_some();
-    if let (true, Ok(engine)) = (signed_in, Engine::open(home.clone())) {
-        let remote = engine.service()?;
+    let config = home.load_config()?;
+    let signed_in = config.token_store.is_some();
+    if let (true, Ok(remote)) = (signed_in, signed_in_service(home, &config)) {
         return Ok(LegalView {
             published: remote.agreements().await?.documents,
             versions: remote.agreement_versions().await?.documents,
@@ -675,12 +675,10 @@ pub async fn agreement_text(
     locale: &str,
     version: Option<&str>,
 ) -> anyhow::Result<String> {
-    let signed_in = home.load_config()?.token_store.is_some();
-    if let (true, Ok(engine)) = (signed_in, Engine::open(home.clone())) {
-        return Ok(engine
-            .service()?
-            .agreement_text(id, locale, version)
-            .await?);
+    let config = home.load_config()?;
+    let signed_in = config.token_store.is_some();
+    if let (true, Ok(remote)) = (signed_in, signed_in_service(home, &config)) {
+        return Ok(remote.agreement_text(id, locale, version).await?);
     }
     let server = check_server_url(server)?;
     Ok(remote::public_agreement_text(&server, id, locale, version).await?)
@@ -841,8 +839,8 @@ pub async fn accept_push(
 /// (as the record of what happened), then this device signs out. Files stay.
 pub async fn decline(home: &Home, shown: &[AcceptItem]) -> anyhow::Result<()> {
     if !shown.is_empty() {
-        if let Ok(engine) = Engine::open(home.clone()) {
-            if let Err(e) = engine.service()?.decline(shown).await {
+        if let Ok(service) = signed_in_service(home, &home.load_config()?) {
+            if let Err(e) = service.decline(shown).await {
                 tracing::warn!("the service did not record the decline: {e}");
             }
         }
@@ -971,7 +969,11 @@ pub fn status(home: &Home) -> anyhow::Result<Status> {
 /// As `status`, read through `db`, a handle already open (the app's engine
 /// holds one); without one, the database is opened to read it only.
 pub fn status_with(home: &Home, db: Option<&StateDb>) -> anyhow::Result<Status> {
-    let config = home.load_config()?;
+    Ok(status_of(home, &home.load_config()?, db))
+}
+
+/// As `status_with`, for a `config` already read (the app keeps it in memory).
+pub fn status_of(home: &Home, config: &Config, db: Option<&StateDb>) -> Status {
     let mut status = Status {
         server: config.server.clone(),
         account: config.account_id.clone(),
@@ -1013,7 +1015,7 @@ pub fn status_with(home: &Home, db: Option<&StateDb>) -> anyhow::Result<Status> 
             });
         }
     }
-    Ok(status)
+    status
 }
 
 /// What the last pass left; with `watching` (a watching sync runs, scanning

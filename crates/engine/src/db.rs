@@ -274,12 +274,29 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// A failure to open: a file that is not a database, or whose pages SQLite
+/// finds malformed, is a damaged one.
+fn open_error(path: &Path, source: rusqlite::Error) -> DbError {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match source {
+        rusqlite::Error::SqliteFailure(e, _) if e.code == NotADatabase => DbError::Damaged {
+            path: path.to_path_buf(),
+            check: "not a database".into(),
+        },
+        rusqlite::Error::SqliteFailure(e, _) if e.code == DatabaseCorrupt => DbError::Damaged {
+            path: path.to_path_buf(),
+            check: "malformed".into(),
+        },
+        source => DbError::Open {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
+}
+
 /// Opens for the sync loop and checks integrity: `Damaged` when it fails.
 fn open_checked(path: &Path) -> DbResult<Connection> {
-    let open = |source| DbError::Open {
-        path: path.to_path_buf(),
-        source,
-    };
+    let open = |source| open_error(path, source);
     let conn = Connection::open(path).map_err(open)?;
     configure(&conn).map_err(open)?;
     conn.pragma_update(None, "journal_mode", "WAL")
@@ -386,15 +403,7 @@ impl StateDb {
         )
         .map_err(open)?;
         configure(&conn).map_err(open)?;
-        let version = schema_version(&conn).map_err(|source| match source {
-            rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::NotADatabase => {
-                DbError::Damaged {
-                    path: path.to_path_buf(),
-                    check: "not a database".into(),
-                }
-            }
-            source => open(source),
-        })?;
+        let version = schema_version(&conn).map_err(|source| open_error(path, source))?;
         let check: String = conn
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
             .map_err(|e| DbError::Damaged {

@@ -4,7 +4,7 @@
 //! its local tree, plan, execute. Rounds repeat until the planner returns
 //! nothing (in sync) or something needs the user (paused).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -154,43 +154,67 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "this computer".to_string())
 }
 
+/// The service as this home is signed in to it, keeping refreshed tokens
+/// in the home; needs no state database (sign-out, a decline, an engine's
+/// open).
+pub fn signed_in_service(home: &Home, config: &Config) -> anyhow::Result<Arc<HttpRemote>> {
+    let server = config
+        .server
+        .clone()
+        .context("not signed in: run `nubo login` first")?;
+    let tokens = credentials::load(home, config)?;
+    let (save_home, save_config) = (home.clone(), config.clone());
+    let (load_home, load_config) = (home.clone(), config.clone());
+    let shared = SharedTokens {
+        lock: home.refresh_lock_path(),
+        load: Arc::new(move || credentials::load(&load_home, &load_config).ok()),
+    };
+    Ok(Arc::new(
+        HttpRemote::new(
+            &server,
+            tokens,
+            Arc::new(move |t| {
+                if let Err(e) = credentials::save(&save_home, &save_config, t) {
+                    tracing::error!("could not keep the refreshed sign-in: {e:#}");
+                }
+            }),
+        )
+        .shared_with(shared),
+    ))
+}
+
 impl Engine {
-    /// Opens a signed-in home against the real world.
+    /// Opens a signed-in home against the real world for everything but the
+    /// sync loop (devices, agreements, restore, export, the app's views): the
+    /// state database is checked, and a damaged one is reported
+    /// (`DbError::Damaged`) and left where it is.
     pub fn open(home: Home) -> anyhow::Result<Self> {
+        let db = StateDb::open_without_repair(&home.db_path())?;
+        Self::open_with(home, db, None)
+    }
+
+    /// Opens a signed-in home for the sync loop (`nubo sync`, the app's
+    /// loop), the one that may repair: a damaged state database is set aside
+    /// and rebuilt, and the next status says so.
+    pub fn open_for_sync(home: Home) -> anyhow::Result<Self> {
+        let (db, set_aside) = StateDb::open(&home.db_path())?;
+        Self::open_with(home, db, set_aside)
+    }
+
+    fn open_with(home: Home, db: StateDb, set_aside: Option<PathBuf>) -> anyhow::Result<Self> {
         let config = home.load_config()?;
-        let server = config
-            .server
-            .clone()
-            .context("not signed in: run `nubo login` first")?;
-        let tokens = credentials::load(&home, &config)?;
-        let save_home = home.clone();
-        let save_config = config.clone();
-        let (load_home, load_config) = (home.clone(), config.clone());
-        let shared = SharedTokens {
-            lock: home.refresh_lock_path(),
-            load: Arc::new(move || credentials::load(&load_home, &load_config).ok()),
-        };
-        let http = Arc::new(
-            HttpRemote::new(
-                &server,
-                tokens,
-                Arc::new(move |t| {
-                    if let Err(e) = credentials::save(&save_home, &save_config, t) {
-                        tracing::error!("could not keep the refreshed sign-in: {e:#}");
-                    }
-                }),
-            )
-            .shared_with(shared),
-        );
+        let http = signed_in_service(&home, &config)?;
         let fs = Arc::new(RealFs {
             fallback_trash: home.trash_dir(),
         });
-        let mut engine = Self::with_parts(home, config, http.clone(), fs, Arc::new(SystemClock))?;
+        let parts = (http.clone() as Arc<dyn Remote>, fs as Arc<dyn LocalFs>);
+        let mut engine = Self::with_db(home, config, parts, Arc::new(SystemClock), db, set_aside)?;
         engine.http = Some(http);
         Ok(engine)
     }
 
-    /// Assembles an engine from its parts: how tests and the simulator drive it.
+    /// Assembles an engine from its parts: how tests and the simulator drive
+    /// its sync loop (the state database opened as `open_for_sync` does).
     pub fn with_parts(
         home: Home,
         config: Config,
@@ -199,6 +223,19 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         let (db, set_aside) = StateDb::open(&home.db_path())?;
+        Self::with_db(home, config, (remote, fs), clock, db, set_aside)
+    }
+
+    /// The parts and the opened state database (`set_aside`: where a
+    /// damaged one went, told in the next status).
+    fn with_db(
+        home: Home,
+        config: Config,
+        (remote, fs): (Arc<dyn Remote>, Arc<dyn LocalFs>),
+        clock: Arc<dyn Clock>,
+        db: StateDb,
+        set_aside: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
         if let Some(p) = set_aside {
             db.set_notice(&Notice::DatabaseRebuilt {
                 set_aside: Some(p.display().to_string()),

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+pub mod commands;
 pub mod i18n;
 pub mod words;
 
@@ -732,19 +733,29 @@ mod tests {
         assert!(named > 150, "only {named} message ids found");
     }
 
-    #[test]
-    fn the_typescript_twin_is_current() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/ipc-types.ts");
-        let want = super::typescript();
+    /// `ui/src/lib/NAME` is `want`; with UPDATE_IPC_TYPES set, it is made so.
+    fn generated_is_current(name: &str, want: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../ui/src/lib")
+            .join(name);
         if std::env::var_os("UPDATE_IPC_TYPES").is_some() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, &want).unwrap();
+            std::fs::write(&path, want).unwrap();
         }
         let have = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             have == want,
-            "ui/src/lib/ipc-types.ts is stale; run `UPDATE_IPC_TYPES=1 cargo test -p nubo-ipc`"
+            "ui/src/lib/{name} is stale; run `UPDATE_IPC_TYPES=1 cargo test -p nubo-ipc`"
         );
+    }
+
+    #[test]
+    fn the_typescript_twin_is_current() {
+        generated_is_current("ipc-types.ts", &super::typescript());
+    }
+
+    #[test]
+    fn the_typescript_commands_are_current() {
+        generated_is_current("ipc-commands.ts", &super::commands::typescript());
     }
 }
