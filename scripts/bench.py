@@ -605,7 +605,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nubo", required=True)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", default="small,mixed,large-tree,watch")  # also: huge
+    ap.add_argument("--only", default="small,mixed,large-tree,watch")  # also: huge, watch-large
     ap.add_argument("--out", default="bench")
     ap.add_argument("--work", default=os.path.expanduser("~/.cache/nubo/bench"))
     ap.add_argument("--tools", default="nubo,cp -a,rsync,unison,rclone bisync,rclone webdav,syncthing")
@@ -669,6 +669,10 @@ def main():
         save()
         print("huge: one-file change with watchers (20 samples)", flush=True)
         results["watch-huge"] = watch_latency(args.nubo, base, samples=20, dataset=make_huge)
+        save()
+    if "watch-large" in only:
+        print("large-tree: one-file change with watchers (20 samples)", flush=True)
+        results["watch-large-tree"] = watch_latency(args.nubo, base, samples=20, dataset=make_large_tree)
         save()
     if "watch" in only:
         print("one-file change with watchers (50 samples), idle 60 s", flush=True)
