@@ -90,7 +90,7 @@ $(TAURI_DRIVER):
 test: test-deps lint $(TAURI_DRIVER)
 	cargo test --locked --workspace
 	scripts/with-postgres.sh cargo test --locked -p nubo-server --tests -- --include-ignored
-	scripts/with-postgres.sh cargo test --locked -p nubo-cli --test scale -- --ignored
+	scripts/with-postgres.sh cargo test --locked -p nubo-cli --test scale --test gc -- --ignored
 	scripts/with-keyring.sh cargo test --locked -p nubo-cli --test keyring -- --ignored
 	scripts/with-mount-namespace.sh cargo test --locked -p nubo-cli --test disk_full -- --ignored
 	scripts/with-mount-namespace.sh cargo test --locked -p nubo-cli --test lost_files -- --ignored
