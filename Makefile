@@ -99,7 +99,7 @@ test: test-deps lint $(TAURI_DRIVER)
 	LOAD_ACCOUNTS=4 scripts/with-postgres.sh scripts/loadtest.sh $(NUBO) $(CARGO_TARGET_DIR)/debug/nubo-load - \
 	  --clients 10,40 --seconds 3 --strict
 	NUBO_APP=$(NUBO_APP) NUBO_BIN=$(NUBO) TAURI_DRIVER=$(TAURI_DRIVER) \
-	  scripts/with-keyring.sh xvfb-run -a node --test tests/app/
+	  scripts/with-keyring.sh xvfb-run -a node --test --test-concurrency=1 tests/app/
 	ui/node_modules/.bin/tauri bundle --debug --bundles deb --ci
 	scripts/test-package.sh $(CARGO_TARGET_DIR)/debug/bundle/deb/Nubo_0.1.0_amd64.deb
 
