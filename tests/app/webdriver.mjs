@@ -2,9 +2,12 @@
 // a `nubo serve` on 127.0.0.1, and the app started through tauri-driver
 // (W3C WebDriver over WebKitWebDriver) with its own environment, driven by
 // data-testid. Every wait is bounded.
-import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 
 const W3C_ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
@@ -26,9 +29,9 @@ export async function until(what, f, ms = 30_000) {
   throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
 }
 
-/** `nubo serve --demo` keeping its data in `data`: its URL. */
-export function startService(nubo, data, children) {
-  const child = spawn(nubo, ["serve", "--data", data, "--listen", "127.0.0.1:0", "--demo"], { stdio: ["ignore", "pipe", "ignore"] });
+/** `nubo serve --demo` keeping its data in `data`, with `extra` arguments: its URL. */
+export function startService(nubo, data, children, extra = []) {
+  const child = spawn(nubo, ["serve", "--data", data, "--listen", "127.0.0.1:0", "--demo", ...extra], { stdio: ["ignore", "pipe", "ignore"] });
   children.push(child);
   return new Promise((ok, fail) => {
     const lines = createInterface({ input: child.stdout });
@@ -36,6 +39,10 @@ export function startService(nubo, data, children) {
     child.once("exit", (c) => fail(new Error(`nubo serve exited with ${c}`)));
   });
 }
+
+/** `nubo` on a home of its own: another PC. Runs `args`, `input` on standard input. */
+export const cliAt = (nubo, home, device) => (args, input) =>
+  spawnSync(nubo, ["--home", home, ...args], { input, env: { ...process.env, NUBO_TOKEN_STORE: "file", NUBO_DEVICE_NAME: device }, encoding: "utf8" });
 
 /**
  * The app at `app` started by tauri-driver (at `driver`, listening on
@@ -71,4 +78,65 @@ export async function openApp({ driver, app, env, port, shots, children }) {
     shot: async (name) => writeFileSync(join(shots, `${name}.png`), Buffer.from(await wd("GET", s("/screenshot")), "base64")),
     close: () => wd("DELETE", s("")).catch(() => {}),
   };
+}
+
+/** The wizard's first two steps: the service preset, then `login` and `password`. */
+export async function signIn(app, login, password) {
+  await app.find("welcome");
+  await app.clickButton("Next");
+  await app.type("login", login);
+  await app.type("password", password);
+  await app.clickButton("Sign in");
+}
+
+/** The wizard's folder step and its end, until the status says "Up to date". */
+export async function chooseFolderAndSync(app, folder) {
+  await app.find("folder");
+  await app.type("local", folder);
+  await app.click("start");
+  await app.find("done");
+  await app.clickButton("Next");
+  await until("up to date", async () => (await app.textOf("state-line")) === "Up to date");
+}
+
+/**
+ * A test file's set-up: a work folder named after `name`, a `nubo serve`
+ * (with the arguments `prepare(root, work)` gives, run first), and the
+ * app at its wizard, driven through tauri-driver on `port` and `port + 1`
+ * (each file its own). Filled in before the file's tests run: `work`,
+ * `url`, `app`, `nubo` (the CLI's binary), `children` (stopped after).
+ */
+export function appTestFile({ name, port, device, prepare = () => [] }) {
+  const root = resolve(import.meta.dirname, "../..");
+  const [APP, NUBO, DRIVER] = [process.env.NUBO_APP, process.env.NUBO_BIN, process.env.TAURI_DRIVER];
+  const shots = join(root, "artifacts/app");
+  mkdirSync(shots, { recursive: true });
+  const ctx = { root, work: mkdtempSync(join(tmpdir(), `nubo-app-${name}-`)), nubo: NUBO, children: [] };
+  before(async () => {
+    for (const [env, path] of [["NUBO_APP", APP], ["NUBO_BIN", NUBO], ["TAURI_DRIVER", DRIVER]]) {
+      assert.ok(path && existsSync(path), `${env} must name a built binary (got ${path})`);
+    }
+    ctx.url = await startService(NUBO, join(ctx.work, "service"), ctx.children, prepare(ctx.root, ctx.work));
+    const home = join(ctx.work, "user");
+    mkdirSync(home);
+    const env = { ...process.env, HOME: home, NUBO_HOME: join(ctx.work, "app-home"), NUBO_SERVER: ctx.url, NUBO_DEVICE_NAME: device, LANG: "en_US.UTF-8" };
+    ctx.app = await openApp({ driver: DRIVER, app: APP, env, port, shots, children: ctx.children });
+  });
+  after(async () => {
+    if (ctx.app) await ctx.app.close();
+    for (const c of ctx.children) c.kill();
+  });
+  return ctx;
+}
+
+/** A test of the app whose failure leaves a screenshot, `<name>-failure.png`. */
+export function appTest(ctx, name, title, f) {
+  test(title, async () => {
+    try {
+      await f();
+    } catch (e) {
+      await ctx.app?.shot(`${name}-failure`).catch(() => {});
+      throw e;
+    }
+  });
 }

@@ -1,0 +1,73 @@
+// The real app's "Privacy and legal" on a second PC (issue 19): a first PC
+// (the CLI) accepts the required documents in Chinese; the service then
+// announces a revision of the terms that takes effect later; the app signs
+// in to the same account, is not asked again, and its "Privacy and legal"
+// shows the first PC's acceptances (version, day, language by name), the
+// push terms as not accepted, and the coming revision with its date.
+//
+// Run by `make test` beside app.test.mjs, one file at a time, with
+// NUBO_APP, NUBO_BIN and TAURI_DRIVER pointing at the binaries.
+import assert from "node:assert/strict";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { appTest, appTestFile, chooseFolderAndSync, cliAt, signIn, until } from "./webdriver.mjs";
+
+const REVISION = { version: "2099-01-01", effective: "2099-01-01" };
+const published = (work) => join(work, "published");
+
+/** The sample documents, copied where the test can publish into them. */
+function publishSamples(root, work) {
+  const samples = join(root, "crates/server/agreements");
+  mkdirSync(published(work));
+  for (const f of readdirSync(samples)) copyFileSync(join(samples, f), join(published(work), f));
+  return ["--agreements", published(work)];
+}
+
+/** A revision of the terms, listed beside the version in force, as an operator announces one. */
+function announceRevision(work) {
+  const path = join(published(work), "manifest.json");
+  const manifest = JSON.parse(readFileSync(path, "utf8"));
+  const revised = manifest.documents.filter((d) => d.id === "terms").map((d) => ({ ...d, ...REVISION }));
+  manifest.documents.push(...revised);
+  writeFileSync(path, JSON.stringify(manifest, null, 2));
+}
+
+// Ports of its own: app.test.mjs's driver uses 4444 and 4445, phone.test.mjs's 4446 and 4447.
+const ctx = appTestFile({ name: "legal", port: 4448, device: "second-pc", prepare: publishSamples });
+const today = () => new Date().toISOString().slice(0, 10);
+/** Whether `text` says `said` on the day the test accepted (or the next, past midnight UTC). */
+const onAcceptanceDay = (text, said, day) => [day, today()].some((d) => text.includes(said.replace("DAY", d)));
+
+appTest(ctx, "legal", "a second PC's Privacy and legal shows the first PC's acceptances and a coming revision", async () => {
+  const { app, work, nubo, url } = ctx;
+  const day = today();
+  const firstPc = cliAt(nubo, join(work, "first-pc"), "first-pc");
+  for (const args of [["login", url, "demo", "--password-stdin"], ["agreements", "--accept", "--adult", "--locale", "zh-CN"]]) {
+    const out = firstPc(args, "nubo-demo\n");
+    assert.equal(out.status, 0, `nubo ${args.join(" ")}: ${out.stderr}`);
+  }
+  announceRevision(work);
+
+  await signIn(app, "demo", "nubo-demo");
+  // Accepted on the account already: no agreements step on this PC.
+  const next = await until("the step after sign-in", async () => {
+    const [step] = await app.run(`return [...document.querySelectorAll('[data-testid="agreements"],[data-testid="folder"]')].map(e => e.dataset.testid);`);
+    return step;
+  });
+  assert.equal(next, "folder", "asked again for what the first PC accepted");
+  await chooseFolderAndSync(app, join(work, "Nubo"));
+
+  await app.clickButton("Privacy and legal");
+  const terms = await until("the terms' record", async () => {
+    const text = await app.textOf("legal-terms");
+    return text.includes("You accepted") && text;
+  });
+  assert.ok(terms.includes("Nubo Terms of Service"), terms);
+  assert.ok(onAcceptanceDay(terms, "You accepted version 2026-11-01 on DAY, in 简体中文", day), terms);
+  assert.ok(terms.includes(`New terms take effect on ${REVISION.effective} (version ${REVISION.version}).`), terms);
+  const privacy = await app.textOf("legal-privacy");
+  assert.ok(onAcceptanceDay(privacy, "You accepted version 1 on DAY, in 简体中文", day), privacy);
+  const push = await app.textOf("legal-push");
+  assert.ok(push.includes("Instant Change Notifications") && push.includes("Not accepted"), push);
+  await app.shot("legal-second-pc");
+});
