@@ -15,7 +15,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -182,13 +182,7 @@ fn gc_while_a_home_uploads(storage: Storage) {
     for i in 0..60 {
         a.write(&format!("notes/{i}.txt"), random_bytes(100 + i, 3_000));
     }
-    let syncing = Stop(
-        a.command(&["sync"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let syncing = a.watch();
     let started = wait_until(Duration::from_secs(60), || {
         !storage.objects(&service).is_empty()
     });
@@ -196,8 +190,7 @@ fn gc_while_a_home_uploads(storage: Storage) {
     assert_freed_nothing(&storage.gc(&service, false), false);
     assert_freed_nothing(&storage.gc(&service, true), true);
     let at_gc = storage.objects(&service).len();
-    let done = wait_until(Duration::from_secs(180), || a.last_outcome() == "in_sync");
-    assert!(done, "the upload did not finish: {}", a.status_json());
+    a.wait_in_sync(Duration::from_secs(180));
     drop(syncing);
     let uploaded = storage.objects(&service);
     assert!(

@@ -345,6 +345,29 @@ impl Client {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// A watching `nubo sync` of this home, stopped when dropped.
+    pub fn watch(&self) -> Stop {
+        Stop(
+            self.command(&["sync"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    /// Waits, for at most `limit`, until this home's watching `nubo sync`
+    /// has ended a pass in sync.
+    pub fn wait_in_sync(&self, limit: Duration) {
+        let done = wait_until(limit, || self.last_outcome() == "in_sync");
+        assert!(
+            done,
+            "{}: not in sync within {limit:?}: {}",
+            self.name,
+            self.status_json()
+        );
+    }
+
     /// `nubo sync --once`, which must end in sync.
     pub fn sync(&self) {
         self.ok(&["sync", "--once"]);
