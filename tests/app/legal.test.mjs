@@ -8,29 +8,10 @@
 // Run by `make test` beside app.test.mjs, one file at a time, with
 // NUBO_APP, NUBO_BIN and TAURI_DRIVER pointing at the binaries.
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { appTest, appTestFile, chooseFolderAndSync, cliAt, signIn, until } from "./webdriver.mjs";
+import { appTest, appTestFile, chooseFolderAndSync, cliAt, publishSamples, publishTerms, signIn, until } from "./webdriver.mjs";
 
 const REVISION = { version: "2099-01-01", effective: "2099-01-01" };
-const published = (work) => join(work, "published");
-
-/** The sample documents, copied where the test can publish into them. */
-function publishSamples(root, work) {
-  const samples = join(root, "crates/server/agreements");
-  mkdirSync(published(work));
-  for (const f of readdirSync(samples)) copyFileSync(join(samples, f), join(published(work), f));
-  return ["--agreements", published(work)];
-}
-
-/** A revision of the terms, listed beside the version in force, as an operator announces one. */
-function announceRevision(work) {
-  const path = join(published(work), "manifest.json");
-  const manifest = JSON.parse(readFileSync(path, "utf8"));
-  const revised = manifest.documents.filter((d) => d.id === "terms").map((d) => ({ ...d, ...REVISION }));
-  manifest.documents.push(...revised);
-  writeFileSync(path, JSON.stringify(manifest, null, 2));
-}
 
 // Ports of its own: app.test.mjs's driver uses 4444 and 4445, phone.test.mjs's 4446 and 4447.
 const ctx = appTestFile({ name: "legal", port: 4448, device: "second-pc", prepare: publishSamples });
@@ -46,7 +27,7 @@ appTest(ctx, "legal", "a second PC's Privacy and legal shows the first PC's acce
     const out = firstPc(args, "nubo-demo\n");
     assert.equal(out.status, 0, `nubo ${args.join(" ")}: ${out.stderr}`);
   }
-  announceRevision(work);
+  publishTerms(work, REVISION, true);
 
   await signIn(app, "demo", "nubo-demo");
   // Accepted on the account already: no agreements step on this PC.

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { appTest, appTestFile, chooseFolderAndSync, cliAt, signIn, until } from "./webdriver.mjs";
+import { acceptRequired, appTest, appTestFile, chooseFolderAndSync, cliAt, signIn, until } from "./webdriver.mjs";
 
 const PHONE = "+8613700137000";
 const PASSWORD = "a phone user's passphrase";
@@ -24,15 +24,7 @@ appTest(ctx, "phone", "the wizard signs in with a phone number and the folder sy
   assert.equal(made.status, 0, made.stderr);
 
   await signIn(app, PHONE, PASSWORD);
-  await app.find("agreements");
-  await until("the first document", async () => (await app.textOf("doc-title")) === "Nubo Terms of Service");
-  const scrollDown = () => app.run(`const d=document.querySelector('[data-testid="document"]'); d.scrollTo(0, d.scrollHeight); d.dispatchEvent(new Event("scroll"));`);
-  await scrollDown();
-  await app.click("next-doc");
-  await until("the second document", async () => (await app.textOf("doc-title")) === "Nubo Privacy Policy");
-  await scrollDown();
-  await app.click("age-adult");
-  await app.click("accept");
+  await acceptRequired(app);
   const folder = join(work, "Nubo");
   await chooseFolderAndSync(app, folder);
   await app.shot("phone-status");

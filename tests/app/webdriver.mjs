@@ -5,7 +5,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -139,4 +139,39 @@ export function appTest(ctx, name, title, f) {
       throw e;
     }
   });
+}
+
+/** The wizard's agreements step for the sample documents: each read to its end, an adult, no push. */
+export async function acceptRequired(app) {
+  await app.find("agreements");
+  await until("the first document", async () => (await app.textOf("doc-title")) === "Nubo Terms of Service");
+  const scrollDown = () => app.run(`const d=document.querySelector('[data-testid="document"]'); d.scrollTo(0, d.scrollHeight); d.dispatchEvent(new Event("scroll"));`);
+  await scrollDown();
+  await app.click("next-doc");
+  await until("the second document", async () => (await app.textOf("doc-title")) === "Nubo Privacy Policy");
+  await scrollDown();
+  await app.click("age-adult");
+  await app.click("accept");
+}
+
+/** The sample documents copied to `work`/published, where a test publishes into them: `nubo serve`'s arguments. */
+export function publishSamples(root, work) {
+  const samples = join(root, "crates/server/agreements");
+  mkdirSync(join(work, "published"));
+  for (const f of readdirSync(samples)) copyFileSync(join(samples, f), join(work, "published", f));
+  return ["--agreements", join(work, "published")];
+}
+
+/**
+ * Publishes `revision` ({ version, effective }) of the terms, as an
+ * operator replacing the files would; with `keepOld`, the version in force
+ * stays listed beside it (a revision announced ahead).
+ */
+export function publishTerms(work, revision, keepOld) {
+  const path = join(work, "published", "manifest.json");
+  const manifest = JSON.parse(readFileSync(path, "utf8"));
+  const revised = manifest.documents.filter((d) => d.id === "terms").map((d) => ({ ...d, ...revision }));
+  if (!keepOld) manifest.documents = manifest.documents.filter((d) => d.id !== "terms");
+  manifest.documents.push(...revised);
+  writeFileSync(path, JSON.stringify(manifest, null, 2));
 }
