@@ -35,7 +35,8 @@ appTest(ctx, "push", "turning push on in settings accepts the push terms and not
   await app.clickButton("Settings");
   await app.find("push-setting");
   assert.equal(await app.run(`return document.querySelector('[data-testid="push-setting"]').checked;`), false, "push starts off");
-  await app.click("push-setting");
+  // Settings may redraw as its lists arrive: a click on a replaced element is tried again.
+  await until("push turned on", () => app.click("push-setting").then(() => true));
 
   // The app asks for the new terms: turning push on did not accept them.
   await app.find("agreements");

@@ -53,9 +53,10 @@ export async function openApp({ driver, app, env, port, shots, children }) {
   const child = spawn(driver, ["--port", String(port), "--native-port", String(port + 1)], { env, stdio: "ignore" });
   children.push(child);
   const base = `http://127.0.0.1:${port}`;
-  await until("tauri-driver", async () => (await fetch(`${base}/status`)).ok, 20_000);
+  await until("tauri-driver", async () => (await fetch(`${base}/status`, { signal: AbortSignal.timeout(5_000) })).ok, 20_000);
   async function wd(method, path, body) {
-    const r = await fetch(`${base}${path}`, { method, headers: { "content-type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
+    // Bounded: a driver that stopped answering fails the test rather than hanging it.
+    const r = await fetch(`${base}${path}`, { method, headers: { "content-type": "application/json" }, body: body ? JSON.stringify(body) : undefined, signal: AbortSignal.timeout(60_000) });
     const json = await r.json();
     if (!r.ok) throw new Error(`${method} ${path}: ${JSON.stringify(json.value)}`);
     return json.value;
