@@ -3,13 +3,16 @@
 // announces a revision of the terms that takes effect later; the app signs
 // in to the same account, is not asked again, and its "Privacy and legal"
 // shows the first PC's acceptances (version, day, language by name), the
-// push terms as not accepted, and the coming revision with its date.
+// push terms as not accepted, and the coming revision with its date. Then
+// a new version of the push terms the first PC had accepted: the version
+// accepted opens beside the current one, each with its own words.
 //
 // Run by `make test` beside app.test.mjs, one file at a time, with
 // NUBO_APP, NUBO_BIN and TAURI_DRIVER pointing at the binaries.
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { appTest, appTestFile, chooseFolderAndSync, cliAt, publishSamples, publishTerms, signIn, until } from "./webdriver.mjs";
+import { appTest, appTestFile, chooseFolderAndSync, cliAt, publishSamples, publishRevision, signIn, until } from "./webdriver.mjs";
 
 const REVISION = { version: "2099-01-01", effective: "2099-01-01" };
 
@@ -27,7 +30,7 @@ appTest(ctx, "legal", "a second PC's Privacy and legal shows the first PC's acce
     const out = firstPc(args, "nubo-demo\n");
     assert.equal(out.status, 0, `nubo ${args.join(" ")}: ${out.stderr}`);
   }
-  publishTerms(work, REVISION, true);
+  publishRevision(work, "terms", REVISION, true);
 
   await signIn(app, "demo", "nubo-demo");
   // Accepted on the account already: no agreements step on this PC.
@@ -51,4 +54,22 @@ appTest(ctx, "legal", "a second PC's Privacy and legal shows the first PC's acce
   const push = await app.textOf("legal-push");
   assert.ok(push.includes("Instant Change Notifications") && push.includes("Not accepted"), push);
   await app.shot("legal-second-pc");
+});
+
+appTest(ctx, "legal", "the version the account accepted opens beside the current one", async () => {
+  const { app, work, nubo } = ctx;
+  // The first PC consents to push (version 1); then version 2 is published with other words.
+  const out = cliAt(nubo, join(work, "first-pc"), "first-pc")(["agreements", "--accept", "--adult", "--push"]);
+  assert.equal(out.status, 0, out.stderr);
+  writeFileSync(join(work, "published", "push.v2.md"), "Instant Change Notifications\n====\n\nWords found only in the second version.\n");
+  publishRevision(work, "push", { version: "2", effective: "2026-12-01", file: "push.v2.md" }, false);
+
+  // The screen loads when opened: away and back.
+  await app.clickButton("Status");
+  await app.clickButton("Privacy and legal");
+  await until("push's record", async () => (await app.textOf("legal-push")).includes("You accepted version 1"));
+  await app.click("read-accepted");
+  await until("version 1's text", async () => (await app.textOf("legal-document")).includes("keeps a connection open to the service"));
+  await app.run(`document.querySelector('[data-testid="legal-push"] [data-testid="read"]').click();`);
+  await until("version 2's text", async () => (await app.textOf("legal-document")).includes("Words found only in the second version."));
 });

@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { acceptRequired, appTest, appTestFile, chooseFolderAndSync, cliAt, publishSamples, publishTerms, signIn, until } from "./webdriver.mjs";
+import { acceptRequired, appTest, appTestFile, chooseFolderAndSync, cliAt, publishSamples, publishRevision, signIn, until } from "./webdriver.mjs";
 
 const NEW_TERMS = { version: "2026-12-01", effective: "2026-12-01" };
 
@@ -31,7 +31,7 @@ appTest(ctx, "push", "turning push on in settings accepts the push terms and not
   await acceptRequired(app);
   await chooseFolderAndSync(app, join(work, "Nubo"));
 
-  publishTerms(work, NEW_TERMS, false);
+  publishRevision(work, "terms", NEW_TERMS, false);
   await app.clickButton("Settings");
   await app.find("push-setting");
   assert.equal(await app.run(`return document.querySelector('[data-testid="push-setting"]').checked;`), false, "push starts off");

@@ -164,15 +164,16 @@ export function publishSamples(root, work) {
 }
 
 /**
- * Publishes `revision` ({ version, effective }) of the terms, as an
- * operator replacing the files would; with `keepOld`, the version in force
- * stays listed beside it (a revision announced ahead).
+ * Publishes `revision` ({ version, effective }, maybe { file }) of the
+ * document `id` in each of its languages, as an operator replacing the
+ * files would; with `keepOld`, the version in force stays listed beside it
+ * (a revision announced ahead).
  */
-export function publishTerms(work, revision, keepOld) {
+export function publishRevision(work, id, revision, keepOld) {
   const path = join(work, "published", "manifest.json");
   const manifest = JSON.parse(readFileSync(path, "utf8"));
-  const revised = manifest.documents.filter((d) => d.id === "terms").map((d) => ({ ...d, ...revision }));
-  if (!keepOld) manifest.documents = manifest.documents.filter((d) => d.id !== "terms");
+  const revised = manifest.documents.filter((d) => d.id === id).map((d) => ({ ...d, ...revision }));
+  if (!keepOld) manifest.documents = manifest.documents.filter((d) => d.id !== id);
   manifest.documents.push(...revised);
   writeFileSync(path, JSON.stringify(manifest, null, 2));
 }
