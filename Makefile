@@ -90,7 +90,7 @@ $(TAURI_DRIVER):
 test: test-deps lint $(TAURI_DRIVER)
 	cargo test --locked --workspace
 	scripts/with-postgres.sh cargo test --locked -p nubo-server --tests -- --include-ignored
-	scripts/with-postgres.sh cargo test --locked -p nubo-cli --test scale -- --ignored
+	scripts/with-postgres.sh cargo test --locked -p nubo-cli --test scale --test gc -- --ignored
 	scripts/with-keyring.sh cargo test --locked -p nubo-cli --test keyring -- --ignored
 	scripts/with-mount-namespace.sh cargo test --locked -p nubo-cli --test disk_full -- --ignored
 	scripts/with-mount-namespace.sh cargo test --locked -p nubo-cli --test lost_files -- --ignored
@@ -99,7 +99,7 @@ test: test-deps lint $(TAURI_DRIVER)
 	LOAD_ACCOUNTS=4 scripts/with-postgres.sh scripts/loadtest.sh $(NUBO) $(CARGO_TARGET_DIR)/debug/nubo-load - \
 	  --clients 10,40 --seconds 3 --strict
 	NUBO_APP=$(NUBO_APP) NUBO_BIN=$(NUBO) TAURI_DRIVER=$(TAURI_DRIVER) \
-	  scripts/with-keyring.sh xvfb-run -a node --test tests/app/
+	  scripts/with-keyring.sh xvfb-run -a node --test --test-concurrency=1 tests/app/
 	ui/node_modules/.bin/tauri bundle --debug --bundles deb --ci
 	scripts/test-package.sh $(CARGO_TARGET_DIR)/debug/bundle/deb/Nubo_0.1.0_amd64.deb
 

@@ -176,14 +176,8 @@ fn homes_on_two_instances_converge_hear_each_other_and_keep_conflicts() {
     // test: only push can bring it A's change made through instance one.
     b.ok(&["agreements", "--accept", "--adult", "--push"]);
     b.set_config("poll_interval_secs", 3600);
-    let watching = Stop(
-        b.command(&["sync"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    assert!(wait_until(Duration::from_secs(30), || b.last_outcome() == "in_sync"));
+    let watching = b.watch();
+    b.wait_in_sync(Duration::from_secs(30));
     a.write("hello.txt", "through the other instance");
     a.sync();
     let arrived = wait_until(Duration::from_secs(20), || {
@@ -231,24 +225,14 @@ fn an_upload_carries_on_through_the_other_instance_when_its_instance_dies() {
     a.set_config("upload_limit_kbps", 1000);
     let data = random_bytes(7, 6_000_000);
     a.write("big.bin", &data);
-    let syncing = Stop(
-        a.command(&["sync"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let syncing = a.watch();
     // Some of it reached the first instance: then it dies.
     let started = wait_until(Duration::from_secs(30), || one.chunk_count() > 0);
     assert!(started, "the upload never began");
     one.kill();
     let at_kill = two.chunk_count();
-    let done = wait_until(Duration::from_secs(120), || a.last_outcome() == "in_sync");
-    assert!(
-        done,
-        "the upload did not finish through the other instance: {}",
-        a.status_json()
-    );
+    // The upload finishes through the other instance.
+    a.wait_in_sync(Duration::from_secs(120));
     drop(syncing);
     assert!(
         at_kill < two.chunk_count(),

@@ -127,6 +127,22 @@ impl ServerConfig {
     }
 }
 
+/// The SQLite database in a data folder.
+const META_FILE: &str = "meta.sqlite";
+
+/// An operator's command on the data of a service that exists: without
+/// PostgreSQL, the data folder must hold the service's database (a
+/// mistyped folder would otherwise be created empty and reported on).
+fn existing_service(config: &ServerConfig) -> anyhow::Result<()> {
+    if config.database.is_none() && !config.data_dir.join(META_FILE).is_file() {
+        bail!(
+            "{} holds no Nubo service (no {META_FILE} in it): give the --data folder `nubo serve` uses",
+            config.data_dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// Makes the data folder (0700: it holds password hashes, tokens' digests
 /// and every account's chunks) and its database file (0600, before SQLite
 /// creates it: the journal files take its mode); narrows them when they
@@ -138,7 +154,7 @@ fn private_data_folder(dir: &std::path::Path) -> anyhow::Result<PathBuf> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
     folder.create(dir).with_context(cannot)?;
-    let db = dir.join("meta.sqlite");
+    let db = dir.join(META_FILE);
     let mut file = std::fs::OpenOptions::new();
     file.append(true).create(true);
     #[cfg(unix)]
@@ -191,6 +207,7 @@ pub async fn collect_garbage(
     config: ServerConfig,
     sweep: bool,
 ) -> anyhow::Result<(JobReport, Option<chunks::Freed>)> {
+    existing_service(&config)?;
     let opening = config.clone();
     let store = tokio::task::spawn_blocking(move || opening.open_store()).await??;
     let jobs = Jobs {

@@ -19,6 +19,8 @@ pub struct Service {
     pub url: String,
     pub data: PathBuf,
     child: Child,
+    /// Environment of the process beyond the test's own (S3 credentials).
+    env: Vec<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
@@ -36,11 +38,22 @@ impl Service {
 
     /// Keeping its data in `data` (inside `dir`, which lives as long as it).
     pub fn start_in(dir: tempfile::TempDir, data: PathBuf, extra: &[&str]) -> Service {
-        let (child, url) = spawn_service(&data, "127.0.0.1:0", extra);
+        Self::start_in_env(dir, data, extra, Vec::new())
+    }
+
+    /// As `start_in`, with these environment variables too (kept for restarts).
+    pub fn start_in_env(
+        dir: tempfile::TempDir,
+        data: PathBuf,
+        extra: &[&str],
+        env: Vec<(String, String)>,
+    ) -> Service {
+        let (child, url) = spawn_service(&data, "127.0.0.1:0", extra, &env);
         Service {
             url,
             data,
             child,
+            env,
             _dir: dir,
         }
     }
@@ -75,7 +88,7 @@ impl Service {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
         let listen = self.url.trim_start_matches("http://").to_string();
-        let (child, _) = spawn_service(&self.data, &listen, extra);
+        let (child, _) = spawn_service(&self.data, &listen, extra, &self.env);
         self.child = child;
     }
 
@@ -87,7 +100,7 @@ impl Service {
         self.child.wait().unwrap();
         meanwhile(&self.data);
         let listen = self.url.trim_start_matches("http://").to_string();
-        let (child, _) = spawn_service(&self.data, &listen, extra);
+        let (child, _) = spawn_service(&self.data, &listen, extra, &self.env);
         self.child = child;
     }
 
@@ -151,7 +164,12 @@ fn log_path(data: &Path) -> PathBuf {
     data.with_extension("log")
 }
 
-fn spawn_service(data: &Path, listen: &str, extra: &[&str]) -> (Child, String) {
+fn spawn_service(
+    data: &Path,
+    listen: &str,
+    extra: &[&str],
+    env: &[(String, String)],
+) -> (Child, String) {
     std::fs::create_dir_all(data.parent().unwrap()).unwrap();
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -163,6 +181,7 @@ fn spawn_service(data: &Path, listen: &str, extra: &[&str]) -> (Child, String) {
         .arg(data)
         .args(["--listen", listen])
         .args(extra)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
@@ -324,6 +343,29 @@ impl Client {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A watching `nubo sync` of this home, stopped when dropped.
+    pub fn watch(&self) -> Stop {
+        Stop(
+            self.command(&["sync"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    /// Waits, for at most `limit`, until this home's watching `nubo sync`
+    /// has ended a pass in sync.
+    pub fn wait_in_sync(&self, limit: Duration) {
+        let done = wait_until(limit, || self.last_outcome() == "in_sync");
+        assert!(
+            done,
+            "{}: not in sync within {limit:?}: {}",
+            self.name,
+            self.status_json()
+        );
     }
 
     /// `nubo sync --once`, which must end in sync.
