@@ -167,17 +167,30 @@ fn a_phone_number_signs_in_and_the_password_changes_and_resets() {
     );
     a.sync();
 
-    // The operator resets it: every device signs in again.
-    let mut reset = Command::new(BIN)
-        .args(["admin", "reset-password", "--data"])
-        .arg(&service.data)
-        .args(["dave", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(reset.stdin.take().unwrap(), "reset-pw").unwrap();
-    assert!(reset.wait_with_output().unwrap().status.success());
+    // The operator resets it: every device signs in again. A mistyped data
+    // folder is refused, and nothing is made there.
+    let reset = |data: &std::path::Path| {
+        let mut reset = Command::new(BIN)
+            .args(["admin", "reset-password", "--data"])
+            .arg(data)
+            .args(["dave", "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(reset.stdin.take().unwrap(), "reset-pw").unwrap();
+        reset.wait_with_output().unwrap()
+    };
+    let typo = service.data.with_extension("typo");
+    let out = reset(&typo);
+    assert!(
+        !out.status.success() && stderr(&out).contains("holds no Nubo service"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!typo.exists(), "nothing is made in a mistyped folder");
+    assert!(reset(&service.data).status.success());
     let out = a.run(&["sync", "--once"]);
     assert!(!out.status.success(), "{}", stderr(&out));
     Client::signed_in(&service, "pc-d", "dave", "reset-pw");

@@ -406,7 +406,8 @@ pub struct Replaced {
 /// holds and what a new, gone or blocked folder holds is taken with it. A
 /// folder already known (same inode) is entered only when asked: what
 /// changed in it has events of its own. A path inside one `blocked` (by an
-/// earlier scan) is looked at from the blocked folder down.
+/// earlier scan) is looked at from the blocked folder down; one inside a
+/// folder the last scan did not know, from that folder down.
 pub fn rescan(
     fs: &dyn LocalFs,
     root: &Path,
@@ -423,6 +424,14 @@ pub fn rescan(
             None => {
                 let d = todo.entry(path.clone()).or_insert(false);
                 *d |= *deep;
+                // A folder above it the last scan did not know (its event
+                // lost): looked at too, and into.
+                for dir in ancestors(path) {
+                    if input.previous.contains_key(dir) {
+                        break;
+                    }
+                    todo.entry(dir.to_string()).or_insert(false);
+                }
             }
         }
     }

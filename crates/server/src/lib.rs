@@ -230,6 +230,7 @@ pub async fn collect_garbage(
 /// Blocking.
 pub fn reset_password(config: &ServerConfig, login: &str, password: &str) -> anyhow::Result<()> {
     api::check_new_password(password).map_err(|e| anyhow::anyhow!("{}", e.0.message))?;
+    existing_service(config)?;
     let store = config.open_store()?;
     let account = store
         .find_account(login.trim())?
