@@ -5,7 +5,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -81,6 +81,42 @@ export async function openApp({ driver, app, env, port, shots, children }) {
   };
 }
 
+/** The pids of every running copy of the app at `app`. */
+function appPids(app) {
+  const real = realpathSync(app);
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        return readlinkSync(`/proc/${pid}/exe`).startsWith(real);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/**
+ * Waits until no copy of the app runs, stopping those left after 15 s: the
+ * app allows one copy per desktop session, and a copy still closing from
+ * the test file before would take the next file's launch over.
+ */
+export async function noAppRunning(app) {
+  try {
+    await until("the app to exit", () => appPids(app).length === 0, 15_000);
+  } catch {
+    console.error(`# the app still ran after 15 s (pids ${appPids(app).join(", ")}): stopped`);
+    for (const pid of appPids(app)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    await until("the app to be stopped", () => appPids(app).length === 0, 10_000);
+  }
+}
+
 /** The wizard's first two steps: the service preset, then `login` and `password`. */
 export async function signIn(app, login, password) {
   await app.find("welcome");
@@ -121,11 +157,13 @@ export function appTestFile({ name, port, device, prepare = () => [] }) {
     const home = join(ctx.work, "user");
     mkdirSync(home);
     const env = { ...process.env, HOME: home, NUBO_HOME: join(ctx.work, "app-home"), NUBO_SERVER: ctx.url, NUBO_DEVICE_NAME: device, LANG: "en_US.UTF-8" };
+    await noAppRunning(APP);
     ctx.app = await openApp({ driver: DRIVER, app: APP, env, port, shots, children: ctx.children });
   });
   after(async () => {
     if (ctx.app) await ctx.app.close();
     for (const c of ctx.children) c.kill();
+    await noAppRunning(APP);
   });
   return ctx;
 }

@@ -77,16 +77,8 @@ pub fn watch_folders(
         let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
             note_event(&noted, folder_id, &root, &res);
             if let Ok(e) = &res {
-                if matches!(
-                    e.kind,
-                    notify::EventKind::Create(notify::event::CreateKind::Folder)
-                ) || matches!(
-                    e.kind,
-                    notify::EventKind::Modify(notify::event::ModifyKind::Name(_))
-                ) {
-                    for p in &e.paths {
-                        let _ = made_tx.send(p.clone());
-                    }
+                for p in to_watch(&root, e) {
+                    let _ = made_tx.send(p);
                 }
             }
             if is_relevant(&res) {
@@ -105,9 +97,14 @@ pub fn watch_folders(
         std::thread::spawn(move || {
             for made in made_rx {
                 let rules = crate::ignore_rules::IgnoreRules::load(&folder.local, &folder.excluded);
-                if made.is_dir() && watch_tree(&w, &folder.local, &made, &rules, &count) {
-                    if let Some(rel) = crate::scanner::rel_path(&folder.local, &made) {
-                        lock(&noted).path(folder.id, rel, true);
+                // Never through a link: its watch would be its target's,
+                // and the target's events would then be told under the
+                // link's name.
+                let is_dir = std::fs::symlink_metadata(&made).is_ok_and(|m| m.is_dir());
+                if is_dir && watch_tree(&w, &folder.local, &made, &rules, &count) {
+                    match crate::scanner::rel_path(&folder.local, &made) {
+                        Some(rel) if !rel.is_empty() => lock(&noted).path(folder.id, rel, true),
+                        _ => {}
                     }
                     let _ = wake_again.try_send(Wake::NewFolderWatched);
                 }
@@ -165,6 +162,28 @@ fn watch_tree(
     added
 }
 
+/// What an event says may need a watch: a folder made, moved in, or
+/// whose permissions changed (a folder that could not be read had none);
+/// the whole folder again when its ignore file changed (what it no longer
+/// ignores has none).
+fn to_watch(root: &Path, e: &notify::Event) -> Vec<PathBuf> {
+    use notify::event::{CreateKind, EventKind, ModifyKind};
+    match e.kind {
+        EventKind::Create(CreateKind::Folder)
+        | EventKind::Modify(ModifyKind::Name(_))
+        | EventKind::Modify(ModifyKind::Metadata(_)) => e.paths.clone(),
+        _ if e.paths.iter().any(|p| *p == root.join(IGNORE_FILE)) => vec![root.to_path_buf()],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether an event is a read, which changes nothing; a file written
+/// through a mapping says so only when it is closed.
+fn is_read(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    matches!(kind, EventKind::Access(a) if *a != AccessKind::Close(AccessMode::Write))
+}
+
 fn lock(pending: &Mutex<Changes>) -> std::sync::MutexGuard<'_, Changes> {
     pending.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -184,7 +203,7 @@ fn note_event(
         // An overflowed queue, or the watcher's own failure.
         _ => return lock(pending).folder(folder),
     };
-    if matches!(event.kind, EventKind::Access(_)) {
+    if is_read(&event.kind) {
         return;
     }
     let deep = matches!(
@@ -207,7 +226,7 @@ fn is_relevant(res: &notify::Result<notify::Event>) -> bool {
     match res {
         // Opening and reading (the scanner's own walk among them) changes
         // nothing; waking on it would rescan for ever.
-        Ok(e) if matches!(e.kind, notify::EventKind::Access(_)) => false,
+        Ok(e) if is_read(&e.kind) => false,
         // The engine's own files (temp downloads, the marker) are not news.
         Ok(e) => {
             e.paths.is_empty()
