@@ -14,6 +14,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { sleep, until } from "./webdriver.mjs";
 
 const root = resolve(import.meta.dirname, "../..");
 const APP = process.env.NUBO_APP;
@@ -24,23 +25,6 @@ mkdirSync(shots, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), "nubo-app-test-"));
 const children = [];
 const W3C_ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, f, ms = 30_000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
-}
-
 function startService() {
   const child = spawn(NUBO, ["serve", "--data", join(work, "service"), "--listen", "127.0.0.1:0", "--demo"], { stdio: ["ignore", "pipe", "ignore"] });
   children.push(child);
