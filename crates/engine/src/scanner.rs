@@ -417,6 +417,10 @@ pub fn rescan(
 ) -> Rescan {
     let mut todo: std::collections::BTreeMap<RelPath, bool> = std::collections::BTreeMap::new();
     for (path, deep) in changed {
+        // Inside a folder named like a temp file, which no walk enters.
+        if ancestors(path).any(|a| file_name(a).starts_with(TEMP_PREFIX)) {
+            continue;
+        }
         match blocked_above(blocked, path) {
             Some(top) => {
                 todo.insert(top.to_string(), true);

@@ -638,9 +638,11 @@ fn walk_entry(
         return true;
     };
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    // Named like a temp file: a leftover if it is this home's, and never
+    // entered (as the real walk).
     if name.starts_with(TEMP_PREFIX) {
         out.leftovers.push(p.to_path_buf());
-        return true;
+        return false;
     }
     if name == ROOT_MARKER {
         let dir = parent(&rel);
