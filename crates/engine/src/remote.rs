@@ -306,18 +306,25 @@ fn garbled(what: impl std::fmt::Display) -> RemoteError {
 
 /// A pooled connection the service had just closed (it closes one whose
 /// request body it did not read, such as an upload refused with 401): the
-/// request never reached it, so sending once more on a fresh connection is
-/// safe. Seen as a flake when many transfers hit an expired token at once.
+/// request never reached it, so sending again is safe. Seen as a flake when
+/// many transfers hit an expired token at once; the pool may hold several
+/// such connections, so up to one more try than it keeps per host.
 async fn retry_stale<F, Fut>(send: F) -> RemoteResult<reqwest::Response>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
 {
-    match send().await {
-        Err(e) if is_stale_connection(&e) => send().await.map_err(net),
-        other => other.map_err(net),
+    let mut tries = 0;
+    loop {
+        match send().await {
+            Err(e) if is_stale_connection(&e) && tries < STALE_TRIES => tries += 1,
+            other => return other.map_err(net),
+        }
     }
 }
+
+/// How many stale pooled connections one request may meet in a row.
+const STALE_TRIES: usize = 9;
 
 /// hyper's own error for it: its request was never sent, it says
 /// (`is_incomplete_message` on a request that was not written).
