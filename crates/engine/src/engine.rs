@@ -528,24 +528,7 @@ impl Engine {
             return Ok(out);
         }
         out.planned = plan.ops.len();
-        // What the run writes here is read again next round.
-        let mut touched = Changes::default();
-        for op in &plan.ops {
-            let copy = match op {
-                planner::Op::KeepConflictCopy { copy, .. } => Some(copy.as_str()),
-                _ => None,
-            };
-            for path in std::iter::once(op.path()).chain(op.from_path()).chain(copy) {
-                touched.path(folder.id, path.to_string(), true);
-                // Folders a download makes on its way.
-                let mut dir = crate::tree::parent(path);
-                while !dir.is_empty() {
-                    touched.path(folder.id, dir.to_string(), false);
-                    dir = crate::tree::parent(dir);
-                }
-            }
-        }
-        self.note_changes(touched);
+        self.note_changes(written_by(folder.id, &plan.ops));
         tracing::debug!(folder = folder.id, "plan: {:?}", plan.ops);
         let crate::tree::Trees { local, remote, .. } = trees;
         let ctx = FolderCtx::new(
@@ -1060,6 +1043,26 @@ impl Engine {
             (w, r) => w.or(r),
         }
     }
+}
+
+/// What running `ops` writes in the folder, to be read again next round:
+/// each op's paths (a conflict copy's too), and the folders above them
+/// (a download makes those on its way).
+fn written_by(folder: FolderId, ops: &[planner::Op]) -> Changes {
+    let mut written = Changes::default();
+    for op in ops {
+        let copy = match op {
+            planner::Op::KeepConflictCopy { copy, .. } => Some(copy.as_str()),
+            _ => None,
+        };
+        for path in std::iter::once(op.path()).chain(op.from_path()).chain(copy) {
+            written.path(folder, path.to_string(), true);
+            for dir in crate::tree::ancestors(path) {
+                written.path(folder, dir.to_string(), false);
+            }
+        }
+    }
+    written
 }
 
 /// One folder's trees for the planner, the rules they were read with, and

@@ -20,8 +20,8 @@ use crate::ignore_rules::IgnoreRules;
 use crate::problem::Problem;
 use crate::temp_names::TempNames;
 use crate::tree::{
-    file_name, inside, is_inside, parent, Blocked, FileStat, Kind, LocalEntry, ReadError, RelPath,
-    Tree, Unsynced,
+    ancestors, file_name, inside, is_inside, parent, Blocked, FileStat, Kind, LocalEntry,
+    ReadError, RelPath, Tree, Unsynced,
 };
 
 /// Hashes of files modified this close to the scan are not reused.
@@ -498,11 +498,6 @@ fn blocked_above<'a>(blocked: &'a Tree<Blocked>, path: &str) -> Option<&'a str> 
         }
         p = parent(p);
     }
-}
-
-/// The folders above `path`, nearest first (the root, `""`, left out).
-fn ancestors(path: &str) -> impl Iterator<Item = &str> {
-    std::iter::successors(Some(parent(path)), |p| Some(parent(p))).take_while(|p| !p.is_empty())
 }
 
 fn merge(into: &mut Walked, from: Walked) {

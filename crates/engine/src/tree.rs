@@ -207,6 +207,11 @@ pub fn join(dir: &str, name: &str) -> RelPath {
     }
 }
 
+/// The folders above `path`, nearest first (the root, `""`, left out).
+pub fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(Some(parent(path)), |p| Some(parent(p))).take_while(|p| !p.is_empty())
+}
+
 /// Strictly inside `dir`.
 pub fn is_inside(path: &str, dir: &str) -> bool {
     dir.is_empty() && !path.is_empty()

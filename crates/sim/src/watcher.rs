@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use nubo_engine::changes::Changes;
 use nubo_engine::db::FolderId;
 use nubo_engine::scanner::rel_path;
-use nubo_engine::tree::RelPath;
+use nubo_engine::tree::{is_inside, RelPath};
 use rand::rngs::StdRng;
 use rand::Rng;
 
@@ -124,11 +124,7 @@ impl SimWatcher {
             .filter(|(_, deep)| *deep)
             .map(|(r, _)| r.clone())
             .collect();
-        out.retain(|(r, _)| {
-            !made.iter().any(|d| {
-                r.len() > d.len() && r.starts_with(d.as_str()) && r.as_bytes()[d.len()] == b'/'
-            })
-        });
+        out.retain(|(r, _)| !made.iter().any(|d| is_inside(r, d)));
         out
     }
 }
