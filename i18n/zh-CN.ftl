@@ -5,6 +5,7 @@
 app-name = Nubo
 tray-up_to_date = 已是最新
 tray-syncing = 正在同步 { $count } 个文件…
+tray-reading = 正在读取 { $count } 个新文件…
 tray-paused = 已暂停
 tray-offline = 离线
 tray-error = 错误：{ $message }

@@ -1341,6 +1341,12 @@ impl Controller {
                 }
                 return;
             }
+            SyncEvent::Reading(r) => TrayState::Reading {
+                files_left: r.files.saturating_sub(r.files_done) as u32,
+                files_total: r.files as u32,
+                bytes_left: r.bytes.saturating_sub(r.bytes_done),
+                bytes_total: r.bytes,
+            },
             SyncEvent::Settled(pass) => {
                 // What the pass recorded (changes, conflicts, problems),
                 // through the engine's own handle; config.json is not read.

@@ -33,7 +33,9 @@ pub struct Tray {
 fn icon_for(state: &TrayState) -> Image<'static> {
     let bytes: &'static [u8] = match state {
         TrayState::UpToDate => include_bytes!("../../icons/tray-up-to-date.png"),
-        TrayState::Syncing { .. } => include_bytes!("../../icons/tray-syncing.png"),
+        TrayState::Syncing { .. } | TrayState::Reading { .. } => {
+            include_bytes!("../../icons/tray-syncing.png")
+        }
         TrayState::Paused => include_bytes!("../../icons/tray-paused.png"),
         TrayState::Offline { .. } => include_bytes!("../../icons/tray-offline.png"),
         TrayState::Error { .. } => include_bytes!("../../icons/tray-error.png"),

@@ -19,6 +19,7 @@ use nubo_engine::{Engine, Home, Outcome};
 mod account_cmd;
 mod agreements;
 mod json;
+mod progress;
 mod restore;
 mod words;
 
@@ -117,6 +118,10 @@ enum Command {
         /// Go ahead with a sync that deletes many files.
         #[arg(long)]
         allow_mass_delete: bool,
+        /// Show progress as lines even where the output is not a terminal
+        /// (on a terminal it is always shown, as a bar).
+        #[arg(long)]
+        progress: bool,
     },
     /// What is happening, conflicts, recent changes, the last error.
     Status {
@@ -806,17 +811,35 @@ fn folder(home: &Home, command: FolderCommand) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// `nubo sync`: one pass (`--once`, exit 3 when paused), or watching until stopped.
-async fn sync(home: Home, once: bool, allow_mass_delete: bool) -> anyhow::Result<u8> {
+/// `nubo sync`: one pass (`--once`, exit 3 when paused), or watching until
+/// stopped; `progress` is told every event.
+async fn sync(
+    home: Home,
+    once: bool,
+    allow_mass_delete: bool,
+    progress: progress::Progress,
+) -> anyhow::Result<u8> {
     let _log = log_to_home(&home);
     let _lock = home.lock_for_sync()?;
     // The one open that may set a damaged state database aside and rebuild it.
     let mut engine = Engine::open_for_sync(home)?;
+    // While watching, each pass that pauses or fails also says why.
+    engine.set_observer(std::sync::Arc::new(move |event| {
+        progress.event(&event);
+        if let nubo_engine::engine::SyncEvent::Settled(pass) = event {
+            if !once && !matches!(pass.outcome, PassOutcome::InSync) {
+                eprintln!("{}", words::outcome(&pass.outcome));
+            }
+        }
+    }));
     if once {
         let outcome = engine
             .sync_once(allow_mass_delete)
             .await
-            .map_err(|e| anyhow::anyhow!("{}", words::failure(&e.failure())))?;
+            .map_err(|e| anyhow::anyhow!("{}", words::failure(&e.failure())));
+        // The bar goes before anything else is said.
+        engine.clear_observer();
+        let outcome = outcome?;
         // What is left alone is said on every pass, not only in `status`.
         for p in engine.db.problems()? {
             eprintln!("not synced: {}", words::problem(&p));
@@ -831,14 +854,6 @@ async fn sync(home: Home, once: bool, allow_mass_delete: bool) -> anyhow::Result
             }
         };
     }
-    // While watching, each pass that pauses or fails says why.
-    engine.set_observer(std::sync::Arc::new(|event| {
-        if let nubo_engine::engine::SyncEvent::Settled(pass) = event {
-            if !matches!(pass.outcome, PassOutcome::InSync) {
-                eprintln!("{}", words::outcome(&pass.outcome));
-            }
-        }
-    }));
     let push = account::push_allowed(&engine).await;
     engine.watch(allow_mass_delete, push, stop_signal()).await?;
     Ok(0)
@@ -914,7 +929,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Sync {
             once,
             allow_mass_delete,
-        } => sync(home_of(cli.home)?, once, allow_mass_delete).await,
+            progress,
+        } => {
+            let shown = progress::Progress::new(progress);
+            sync(home_of(cli.home)?, once, allow_mass_delete, shown).await
+        }
         Command::Status { json } => {
             let home = home_of(cli.home)?;
             let s = account::status(&home)?;

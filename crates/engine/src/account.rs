@@ -479,6 +479,7 @@ pub fn leave_here(
             now_ns: i64::MAX,
             temps: &temps,
             previous_mounts: None,
+            on_read: None,
         };
         let now = crate::scanner::scan_under(fs, &folder.local, rel, &input);
         if let Some(path) = now.blocked.keys().next() {

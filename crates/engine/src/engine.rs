@@ -15,7 +15,7 @@ use nubo_protocol::{ApiError, ErrorCode, NodeId};
 use crate::changes::{Changes, Look};
 use crate::clock::{Clock, SystemClock};
 use crate::credentials;
-use crate::db::{DbError, FolderId, Stamp, StateDb};
+use crate::db::{Change, DbError, FolderId, Stamp, StateDb};
 use crate::executor::{self, FolderCtx, OpError};
 use crate::failing::Failing;
 use crate::fs::{LocalFs, RealFs};
@@ -42,6 +42,9 @@ pub enum SyncEvent {
     Working { ops: usize, bytes: u64 },
     /// Of the round's batch, this much is done.
     Progress { ops_done: usize, bytes_done: u64 },
+    /// A scan is reading new and changed files (the first scan: all of
+    /// them); told after each batch it read.
+    Reading(scanner::Reading),
     /// A pass ended: in sync, paused (with why) or failed (with why).
     Settled(LastPass),
 }
@@ -269,6 +272,11 @@ impl Engine {
 
     pub fn set_observer(&mut self, observer: Observer) {
         self.observer = Some(observer);
+    }
+
+    /// Drops the observer (and what it holds).
+    pub fn clear_observer(&mut self) {
+        self.observer = None;
     }
 
     fn tell(&self, event: SyncEvent) {
@@ -759,6 +767,22 @@ impl Engine {
         }
     }
 
+    /// What a scan does with each batch of files it read: keeps their
+    /// entries at once (a kill then loses none of that reading; the scan's
+    /// end stores the whole result as before) and tells how far it is.
+    fn keep_reading(
+        &self,
+        folder: FolderId,
+    ) -> impl Fn(&[(RelPath, crate::tree::LocalEntry)], scanner::Reading) + '_ {
+        move |read, reading| {
+            let changes: Vec<Change> = read.iter().map(|(p, e)| Change::Local(p, e)).collect();
+            if let Err(e) = self.db.record(folder, &changes) {
+                tracing::warn!("cannot keep what the scan read: {}", error_chain(&e));
+            }
+            self.tell(SyncEvent::Reading(reading));
+        }
+    }
+
     /// Reads the whole folder.
     fn scan_whole(
         &self,
@@ -767,12 +791,14 @@ impl Engine {
     ) -> Result<scanner::Scan, DbError> {
         let previous = self.db.load_local(folder.id)?;
         let previous_mounts = self.db.mounts(folder.id)?;
+        let on_read = self.keep_reading(folder.id);
         let input = ScanInput {
             rules,
             previous: &previous,
             now_ns: self.clock.now().unix_timestamp_nanos() as i64,
             temps: &self.temps,
             previous_mounts: previous_mounts.as_ref(),
+            on_read: Some(&on_read),
         };
         let scan = scanner::scan(self.fs.as_ref(), &folder.local, &input);
         self.db.store_local(folder.id, &previous, &scan.tree)?;
@@ -799,12 +825,14 @@ impl Engine {
             .get(&folder.id)
             .cloned()
             .unwrap_or_default();
+        let on_read = self.keep_reading(folder.id);
         let input = ScanInput {
             rules,
             previous: &tree,
             now_ns: self.clock.now().unix_timestamp_nanos() as i64,
             temps: &self.temps,
             previous_mounts: None,
+            on_read: Some(&on_read),
         };
         let found = scanner::rescan(
             self.fs.as_ref(),
@@ -1370,7 +1398,7 @@ pub fn forget_mount(
         db.set_mounts(folder.id, &mounts)?;
     }
     // What the last scan kept of it goes: the next scan sees it afresh.
-    Ok(db.record(folder.id, &[crate::db::Change::RemoveLocal(rel)])?)
+    Ok(db.record(folder.id, &[Change::RemoveLocal(rel)])?)
 }
 
 /// Writes the root marker of a new folder (keeping an existing one's value).

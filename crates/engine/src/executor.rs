@@ -605,6 +605,7 @@ fn folder_as_planned(ctx: &FolderCtx, rel: &str) -> Result<Vec<String>, OpError>
         now_ns: i64::MAX,
         temps: &ctx.temps,
         previous_mounts: None,
+        on_read: None,
     };
     let now = scanner::scan_under(ctx.fs.as_ref(), &ctx.root, rel, &input);
     if let Some((path, _)) = now.blocked.iter().next() {

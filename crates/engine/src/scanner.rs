@@ -285,7 +285,29 @@ pub struct ScanInput<'a> {
     /// The mount points inside the folder as the last scan left them
     /// (`Scan::mounts`); `None` for the first scan.
     pub previous_mounts: Option<&'a BTreeSet<RelPath>>,
+    /// Told after each batch of files read (hashed): the batch's entries,
+    /// to be kept before the scan ends (a kill loses none of that reading),
+    /// and how far the reading is.
+    pub on_read: Option<&'a OnRead<'a>>,
 }
+
+/// What a scan tells as it reads: see `ScanInput::on_read`.
+pub type OnRead<'a> = dyn Fn(&[(RelPath, LocalEntry)], Reading) + 'a;
+
+/// How far a scan is in reading the files it has not seen as they are
+/// (new or changed ones): counts and bytes, done and in all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reading {
+    pub files_done: u64,
+    pub files: u64,
+    pub bytes_done: u64,
+    pub bytes: u64,
+}
+
+/// A batch of reading ends after this many files or bytes, whichever comes
+/// first: what a kill can lose, and how often progress is told.
+const READ_BATCH_FILES: usize = 1_000;
+const READ_BATCH_BYTES: u64 = 64 << 20;
 
 /// Scans the whole folder at `root`.
 pub fn scan(fs: &dyn LocalFs, root: &Path, input: &ScanInput<'_>) -> Scan {
@@ -370,7 +392,7 @@ fn entries(fs: &dyn LocalFs, root: &Path, walked: Walked, input: &ScanInput<'_>)
             },
         }
     }
-    for (rel, result) in hash_all(fs, root, to_hash) {
+    for (rel, result) in hash_all(fs, root, to_hash, input.on_read) {
         match result {
             Ok(e) => {
                 scan.tree.insert(rel, e);
@@ -632,36 +654,92 @@ fn keep_what_is_blocked(scan: &mut Scan, previous: &Tree<LocalEntry>) {
     }
 }
 
-/// Hashes files on several threads; each result is its entry, or what
-/// kept the file from being read.
+/// Hashes files on several threads, in batches (see `READ_BATCH_FILES`),
+/// telling `on_read` after each; each result is its entry, or what kept the
+/// file from being read.
 fn hash_all(
     fs: &dyn LocalFs,
     root: &Path,
     to_hash: Vec<(RelPath, FileStat)>,
+    on_read: Option<&OnRead<'_>>,
+) -> Vec<(RelPath, Result<LocalEntry, ReadError>)> {
+    let mut reading = Reading {
+        files: to_hash.len() as u64,
+        bytes: to_hash.iter().map(|(_, s)| s.size).sum(),
+        ..Reading::default()
+    };
+    if let Some(tell) = on_read.filter(|_| reading.files > 0) {
+        tell(&[], reading);
+    }
+    let mut results = Vec::with_capacity(to_hash.len());
+    let mut rest = &to_hash[..];
+    while !rest.is_empty() {
+        let (batch, after) = rest.split_at(batch_len(rest));
+        rest = after;
+        let done = hash_batch(fs, root, batch);
+        reading.files_done += batch.len() as u64;
+        reading.bytes_done += batch.iter().map(|(_, s)| s.size).sum::<u64>();
+        if let Some(tell) = on_read {
+            let read: Vec<(RelPath, LocalEntry)> = done
+                .iter()
+                .filter_map(|(p, r)| Some((p.clone(), r.as_ref().ok()?.clone())))
+                .collect();
+            tell(&read, reading);
+        }
+        results.extend(done);
+    }
+    results
+}
+
+/// How many of `files` the next batch takes: up to `READ_BATCH_FILES`, and
+/// no more bytes than `READ_BATCH_BYTES` (at least one file).
+fn batch_len(files: &[(RelPath, FileStat)]) -> usize {
+    let mut bytes = 0u64;
+    let fit = files
+        .iter()
+        .take(READ_BATCH_FILES)
+        .take_while(|(_, s)| {
+            bytes += s.size;
+            bytes <= READ_BATCH_BYTES
+        })
+        .count();
+    fit.max(1)
+}
+
+/// Hashes one batch, each worker taking the next file not yet taken.
+fn hash_batch(
+    fs: &dyn LocalFs,
+    root: &Path,
+    batch: &[(RelPath, FileStat)],
 ) -> Vec<(RelPath, Result<LocalEntry, ReadError>)> {
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
-        .min(8);
-    let per = to_hash.len().div_ceil(workers).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = to_hash
-            .chunks(per)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|(rel, stat)| {
-                            let path = crate::os_names::join(root, rel);
-                            (rel.clone(), hash_one(fs, &path, stat))
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
+        .min(8)
+        .min(batch.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let take = || {
+        let mut out = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some((rel, stat)) = batch.get(i) else {
+                return out;
+            };
+            let path = crate::os_names::join(root, rel);
+            out.push((i, (rel.clone(), hash_one(fs, &path, stat))));
+        }
+    };
+    let mut done: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers).map(|_| s.spawn(take)).collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            // A worker that panicked must not leave its files out of the
+            // tree (they would read as deleted): its panic goes on.
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
-    })
+    });
+    // In the order given, whichever worker read what.
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 fn hash_one(fs: &dyn LocalFs, path: &Path, stat: &FileStat) -> Result<LocalEntry, ReadError> {

@@ -40,6 +40,16 @@ pub enum TrayState {
         #[ts(type = "number")]
         bytes_total: u64,
     },
+    /// Reading new and changed files on this computer (the first scan of
+    /// a folder reads all of them) before they can be synced.
+    Reading {
+        files_left: u32,
+        files_total: u32,
+        #[ts(type = "number")]
+        bytes_left: u64,
+        #[ts(type = "number")]
+        bytes_total: u64,
+    },
     Paused,
     /// The service cannot be reached (and why, for the status window).
     Offline {

@@ -38,6 +38,9 @@ pub fn tray_line(c: &Catalog, state: &TrayState) -> String {
         TrayState::Syncing { files_left, .. } => {
             c.get("tray-syncing", &[("count", (*files_left).into())])
         }
+        TrayState::Reading { files_left, .. } => {
+            c.get("tray-reading", &[("count", (*files_left).into())])
+        }
         TrayState::Paused => c.get("tray-paused", &[]),
         TrayState::Offline { .. } => c.get("tray-offline", &[]),
         TrayState::Error { failure: f } => {
@@ -659,5 +662,19 @@ mod tests {
         assert_eq!(syncing("en", 1), "Syncing 1 file…");
         assert_eq!(syncing("en", 3), "Syncing 3 files…");
         assert_eq!(syncing("zh-CN", 1), "正在同步 1 个文件…");
+        let reading = |lang, n: u32| {
+            tray_line(
+                catalog(lang),
+                &TrayState::Reading {
+                    files_left: n,
+                    files_total: n,
+                    bytes_left: 0,
+                    bytes_total: 0,
+                },
+            )
+        };
+        assert_eq!(reading("en", 1), "Reading 1 new file…");
+        assert_eq!(reading("en", 2), "Reading 2 new files…");
+        assert_eq!(reading("zh-CN", 2), "正在读取 2 个新文件…");
     }
 }

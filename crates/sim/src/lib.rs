@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod clock;
+pub mod counting;
 pub mod invariants;
 pub mod memfs;
 pub mod pc;

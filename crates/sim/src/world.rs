@@ -541,6 +541,7 @@ impl World {
             now_ns: i64::MAX,
             temps: &temps,
             previous_mounts: mounts.as_ref(),
+            on_read: None,
         };
         let whole = nubo_engine::scanner::scan(&client.fs, &client.root, &input);
         let differ: Vec<&String> = whole

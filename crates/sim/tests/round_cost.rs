@@ -5,107 +5,13 @@
 //! real folder on disk; the service is the simulator's, in process.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use nubo_engine::changes::Changes;
-use nubo_engine::fs::{LocalFs, MadeDir, RealFs, TempSink};
-use nubo_engine::ignore_rules::IgnoreRules;
-use nubo_engine::planner::Expect;
-use nubo_engine::scanner::Walked;
-use nubo_engine::tree::{FileStat, Kind};
 use nubo_engine::Outcome;
 use nubo_sim::clock::SimClock;
+use nubo_sim::counting::CountingFs;
 use nubo_sim::service::SimService;
-
-/// The real disk, counting what the engine asks of it: every entry a
-/// walk stats, every single stat, every read of a file's content.
-struct CountingFs {
-    disk: RealFs,
-    stats: AtomicUsize,
-    reads: AtomicUsize,
-}
-
-impl CountingFs {
-    fn counts(&self) -> (usize, usize) {
-        (
-            self.stats.load(Ordering::SeqCst),
-            self.reads.load(Ordering::SeqCst),
-        )
-    }
-
-    fn stat_n(&self, n: usize) {
-        self.stats.fetch_add(n, Ordering::SeqCst);
-    }
-
-    fn read(&self) {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn entries(w: &Walked) -> usize {
-    w.found.len() + w.blocked.len() + w.leftovers.len()
-}
-
-impl LocalFs for CountingFs {
-    fn stat(&self, path: &Path) -> std::io::Result<Option<(Kind, FileStat)>> {
-        self.stat_n(1);
-        self.disk.stat(path)
-    }
-    fn hash(&self, path: &Path) -> std::io::Result<String> {
-        self.read();
-        self.disk.hash(path)
-    }
-    fn digest(&self, path: &Path) -> std::io::Result<nubo_engine::content::Digest> {
-        self.read();
-        self.disk.digest(path)
-    }
-    fn read_at(&self, path: &Path, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
-        self.read();
-        self.disk.read_at(path, offset, len)
-    }
-    fn create_dir_all(&self, path: &Path) -> std::io::Result<()> {
-        self.disk.create_dir_all(path)
-    }
-    fn create_temp(&self, path: &Path) -> std::io::Result<Box<dyn TempSink>> {
-        self.disk.create_temp(path)
-    }
-    fn place(&self, temp: &Path, target: &Path, expect: &Expect) -> std::io::Result<()> {
-        self.disk.place(temp, target, expect)
-    }
-    fn rename_new(&self, from: &Path, to: &Path) -> std::io::Result<()> {
-        self.disk.rename_new(from, to)
-    }
-    fn trash(&self, path: &Path) -> std::io::Result<()> {
-        self.disk.trash(path)
-    }
-    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
-        self.disk.remove_file(path)
-    }
-    fn walk(&self, root: &Path, under: &str, rules: &IgnoreRules) -> Walked {
-        let walked = self.disk.walk(root, under, rules);
-        self.stat_n(1 + entries(&walked));
-        walked
-    }
-    fn walk_one(&self, root: &Path, path: &str, rules: &IgnoreRules) -> Walked {
-        self.stat_n(1);
-        self.disk.walk_one(root, path, rules)
-    }
-    fn make_dir(&self, path: &Path) -> std::io::Result<MadeDir> {
-        self.disk.make_dir(path)
-    }
-    fn read_small(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        self.read();
-        self.disk.read_small(path)
-    }
-    fn mount_points(&self, root: &Path) -> Option<std::collections::BTreeSet<PathBuf>> {
-        self.disk.mount_points(root)
-    }
-    fn available_space(&self, dir: &Path) -> std::io::Result<Option<u64>> {
-        self.disk.available_space(dir)
-    }
-}
 
 /// What a watching engine reads from disk to sync one changed file in a
 /// synced tree of `files` files (in folders of 50): (stats, reads), and the
@@ -126,13 +32,7 @@ fn cost_of_one_change(files: usize) -> ((usize, usize), (usize, usize)) {
         std::fs::create_dir_all(&folder).unwrap();
         std::fs::write(folder.join(format!("f{i}.txt")), format!("file {i}")).unwrap();
     }
-    let disk = Arc::new(CountingFs {
-        disk: RealFs {
-            fallback_trash: dir.path().join("trash"),
-        },
-        stats: AtomicUsize::new(0),
-        reads: AtomicUsize::new(0),
-    });
+    let disk = Arc::new(CountingFs::new(&dir.path().join("trash")));
     let engine = nubo_sim::pc::engine(&service, &clock, "a", disk.clone(), &root, dir.path());
     rt.block_on(async {
         assert!(matches!(

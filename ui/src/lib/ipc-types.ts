@@ -56,7 +56,7 @@ export type Phase = "welcome" | "sign_in" | "agreements" | "folder" | "running";
 
 export type Need = { "kind": "sign_in" } | { "kind": "agreements" } | { "kind": "folder" } | { "kind": "pauses", pauses: Array<Pause>, };
 
-export type TrayState = { "kind": "up_to_date" } | { "kind": "syncing", files_left: number, files_total: number, bytes_left: number, bytes_total: number, } | { "kind": "paused" } | { "kind": "offline", cause: NetCause, } | { "kind": "error", failure: Failure, } | { "kind": "action_needed", need: Need, };
+export type TrayState = { "kind": "up_to_date" } | { "kind": "syncing", files_left: number, files_total: number, bytes_left: number, bytes_total: number, } | { "kind": "reading", files_left: number, files_total: number, bytes_left: number, bytes_total: number, } | { "kind": "paused" } | { "kind": "offline", cause: NetCause, } | { "kind": "error", failure: Failure, } | { "kind": "action_needed", need: Need, };
 
 export type AppSnapshot = { 
 /**

@@ -24,6 +24,8 @@ export function trayLine(s: TrayState): string {
       return t("tray-up_to_date");
     case "syncing":
       return t("tray-syncing", { count: s.files_left });
+    case "reading":
+      return t("tray-reading", { count: s.files_left });
     case "paused":
       return t("tray-paused");
     case "offline":

@@ -1,0 +1,107 @@
+//! The first scan of a large folder, stopped midway (as a kill stops it),
+//! loses none of the reading it finished: the next run reads only the files
+//! the first did not, and tells how far its reading is as it goes (issue 18).
+//! Counted through the engine's own `LocalFs` on a real folder on disk; the
+//! service is the simulator's, in process.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nubo_engine::engine::SyncEvent;
+use nubo_engine::scanner::Reading;
+use nubo_engine::Outcome;
+use nubo_sim::clock::SimClock;
+use nubo_sim::counting::CountingFs;
+use nubo_sim::service::SimService;
+
+const FILES: usize = 3_500;
+/// A scan reads (and keeps) files in batches of this many.
+const BATCH: usize = 1_000;
+
+#[test]
+fn a_first_scan_stopped_midway_is_not_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SimClock::new(1_800_000_000));
+    let service = Arc::new(SimService::new(clock.clone()).unwrap());
+    let root = dir.path().join("Nubo");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join(nubo_engine::home::ROOT_MARKER), "sim").unwrap();
+    for i in 0..FILES {
+        let folder = root.join(format!("d{}", i / 100));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join(format!("f{i}.txt")), format!("file {i}")).unwrap();
+    }
+    let trash = dir.path().join("trash");
+
+    // The first run: its scan is held once it has read a batch and a half.
+    let stopped = Arc::new(CountingFs::holding_hashes_after(&trash, BATCH + BATCH / 2));
+    let first = nubo_sim::pc::engine(&service, &clock, "a", stopped.clone(), &root, dir.path());
+    let first_run = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(first.sync_once(false)).map(|_| ())
+    });
+    assert!(
+        wait_until(|| stopped.hashes_waiting() > 0),
+        "the first scan reaches its second batch"
+    );
+
+    // The next run, on the same home, while the first stands still.
+    let disk = Arc::new(CountingFs::new(&trash));
+    let mut next = nubo_sim::pc::engine(&service, &clock, "a", disk.clone(), &root, dir.path());
+    let told: Arc<Mutex<Vec<Reading>>> = Arc::default();
+    let seen = told.clone();
+    next.set_observer(Arc::new(move |event| {
+        if let SyncEvent::Reading(r) = event {
+            seen.lock().unwrap().push(r);
+        }
+    }));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = rt.block_on(next.sync_once(false)).unwrap();
+    assert!(matches!(outcome, Outcome::InSync), "{outcome:?}");
+    assert_eq!(
+        service.tree().values().filter(|c| c.is_some()).count(),
+        FILES,
+        "every file reached the service"
+    );
+    assert_eq!(
+        disk.hashes(),
+        FILES - BATCH,
+        "only what the first scan had not finished reading is read again"
+    );
+
+    let told = told.lock().unwrap().clone();
+    let (first_told, last_told) = (told.first().unwrap(), told.last().unwrap());
+    let to_read = (FILES - BATCH) as u64;
+    assert_eq!((first_told.files_done, first_told.files), (0, to_read));
+    assert_eq!(
+        (last_told.files_done, last_told.bytes_done),
+        (to_read, last_told.bytes),
+        "the last word on reading is that it is done: {told:?}"
+    );
+    assert!(last_told.bytes > 0);
+    assert!(
+        told.windows(2)
+            .all(|w| w[0].files_done < w[1].files_done && w[0].bytes_done <= w[1].bytes_done),
+        "progress only goes forward: {told:?}"
+    );
+
+    stopped.let_go();
+    first_run.join().unwrap().ok();
+}
+
+/// Polls `check` every 10 ms for up to two minutes.
+fn wait_until(check: impl Fn() -> bool) -> bool {
+    for _ in 0..12_000 {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
