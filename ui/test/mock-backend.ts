@@ -224,7 +224,9 @@ export function installMockBackend(params: URLSearchParams) {
         }
         state.phase = "running";
         state.start_at_login = true;
-        if (params.get("progress")) {
+        if (params.get("progress") === "reading") {
+          state.tray = { kind: "reading", files_left: 2_500, files_total: 3_500, bytes_left: 5_000_000, bytes_total: 7_000_000 };
+        } else if (params.get("progress")) {
           state.tray = { kind: "syncing", files_left: 3, files_total: 10, bytes_left: 4_000_000, bytes_total: 10_000_000 };
         }
         state.tray = params.get("progress") ? state.tray : { kind: "up_to_date" };

@@ -224,6 +224,15 @@ describe("first-run wizard", () => {
     await page.close();
   });
 
+  test("the status window shows how far the first reading of the files is", async () => {
+    const page = await toRunning("progress=reading");
+    assert.equal(await page.getByTestId("state-line").textContent(), "Reading 2500 new files…");
+    const details = await page.getByTestId("progress-details").textContent();
+    assert.ok(details.includes("2500 of 3500 files left") && details.includes("5.0 MB of 7.0 MB left"), details);
+    assert.ok(Math.abs((await page.getByTestId("progress").evaluate((el) => el.value)) - 2 / 7) < 1e-9);
+    await page.close();
+  });
+
   test("signs in with a code approved from another device, shown with a QR code", async () => {
     let page = await open("hold=code");
     await page.getByRole("button", { name: "Next" }).click();
