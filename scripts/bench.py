@@ -639,44 +639,60 @@ def main():
     out = Path(args.out)
     out.mkdir(exist_ok=True)
 
+    # Scenarios not measured in this run keep what an earlier run measured
+    # (`make bench BENCH=huge` leaves `small`'s tables as they were), each
+    # with the day and Nubo version that measured it.
+    earlier = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
+    results = earlier.get("results", {})
+    measured = earlier.get("measured", {k: "an earlier run" for k in results})
+    today = f"{time.strftime('%Y-%m-%d')}, {versions['nubo']}"
+
     def save():
         # After every scenario: a later one failing keeps what was measured.
-        (out / "results.json").write_text(json.dumps({"results": results, "versions": versions,
-                                                      "machine": machine}, indent=1))
+        for k in results:
+            if k in fresh:
+                measured[k] = today
+        (out / "results.json").write_text(json.dumps({"results": results, "measured": measured,
+                                                      "versions": versions, "machine": machine}, indent=1))
 
-    results = {}
+    fresh = set()  # the scenarios this run measured
+
+    def put(key, value):
+        results[key] = value
+        fresh.add(key)
+
     if "small" in only:
         print("small: initial, no-change re-sync", flush=True)
-        results["small"] = scenario(all_tools, base, make_small, args.runs, ["initial", "nochange"])
+        put("small", scenario(all_tools, base, make_small, args.runs, ["initial", "nochange"]))
         save()
     if "mixed" in only:
         print("mixed: initial, edit round", flush=True)
-        results["mixed"] = scenario(all_tools, base, make_mixed, args.runs, ["initial", "nochange", "edit"])
+        put("mixed", scenario(all_tools, base, make_mixed, args.runs, ["initial", "nochange", "edit"]))
         save()
     if "large-tree" in only:
         print("large-tree: initial, no-change re-sync", flush=True)
-        results["large-tree"] = scenario([t for n, t in by_name.items()
-                                          if n in ("nubo", "rsync", "unison") and n in wanted],
-                                         base, make_large_tree, args.runs,
-                                         ["initial", "nochange"])
+        put("large-tree", scenario([t for n, t in by_name.items()
+                                    if n in ("nubo", "rsync", "unison") and n in wanted],
+                                   base, make_large_tree, args.runs,
+                                   ["initial", "nochange"]))
         save()
     if "huge" in only:
         # One run: a million files take long enough that the medians of
         # three would keep the machine for hours.
         print("huge: 1,000,000 files, initial, no-change re-sync", flush=True)
-        results["huge"] = scenario([t for n, t in by_name.items() if n in ("nubo", "rsync") and n in wanted],
-                                   base, make_huge, 1, ["initial", "nochange"])
+        put("huge", scenario([t for n, t in by_name.items() if n in ("nubo", "rsync") and n in wanted],
+                             base, make_huge, 1, ["initial", "nochange"]))
         save()
         print("huge: one-file change with watchers (20 samples)", flush=True)
-        results["watch-huge"] = watch_latency(args.nubo, base, samples=20, dataset=make_huge)
+        put("watch-huge", watch_latency(args.nubo, base, samples=20, dataset=make_huge))
         save()
     if "watch-large" in only:
         print("large-tree: one-file change with watchers (20 samples)", flush=True)
-        results["watch-large-tree"] = watch_latency(args.nubo, base, samples=20, dataset=make_large_tree)
+        put("watch-large-tree", watch_latency(args.nubo, base, samples=20, dataset=make_large_tree))
         save()
     if "watch" in only:
         print("one-file change with watchers (50 samples), idle 60 s", flush=True)
-        results["watch"] = watch_latency(args.nubo, base)
+        put("watch", watch_latency(args.nubo, base))
         save()
     clear_set_aside(base, quiet=False)
     print(f"wrote {out / 'results.json'}")

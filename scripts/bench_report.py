@@ -129,6 +129,9 @@ def main():
         lines.append("")
     lines.append("## Versions and machine")
     lines.append("")
+    # A run of some scenarios keeps the others' results from earlier runs.
+    for k, when in data.get("measured", {}).items():
+        lines.append(f"- `{k}` measured: {when}")
     for k, v in versions.items():
         lines.append(f"- {k}: {v}")
     for k, v in machine.items():
