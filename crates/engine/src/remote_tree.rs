@@ -76,6 +76,11 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
                 out.unseen.insert(path);
                 continue;
             }
+            let Ok(hash) = r.hash else {
+                out.unseen.insert(path.clone());
+                out.refused.push(Problem::BadHash { path });
+                continue;
+            };
             out.tree.insert(
                 path.clone(),
                 RemoteEntry {
@@ -83,7 +88,7 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
                     kind: r.kind,
                     rev: r.rev,
                     size: r.size,
-                    hash: r.hash.clone(),
+                    hash,
                     mtime_ms: r.mtime_ms,
                     exec: r.exec,
                 },
@@ -108,7 +113,7 @@ mod tests {
             kind: Kind::Dir,
             rev: 1,
             size: 0,
-            hash: String::new(),
+            hash: Ok(None),
             mtime_ms: 0,
             exec: false,
         }

@@ -14,7 +14,7 @@ use nubo_engine::fs::{LocalFs, MadeDir, RealFs, TempSink};
 use nubo_engine::ignore_rules::IgnoreRules;
 use nubo_engine::planner::Expect;
 use nubo_engine::scanner::Walked;
-use nubo_engine::tree::{FileStat, Kind};
+use nubo_engine::tree::{ContentHash, FileStat, Kind};
 use nubo_engine::Outcome;
 use nubo_sim::clock::SimClock;
 use nubo_sim::service::SimService;
@@ -53,7 +53,7 @@ impl LocalFs for CountingFs {
         self.stat_n(1);
         self.disk.stat(path)
     }
-    fn hash(&self, path: &Path) -> std::io::Result<String> {
+    fn hash(&self, path: &Path) -> std::io::Result<ContentHash> {
         self.read();
         self.disk.hash(path)
     }
