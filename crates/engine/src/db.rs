@@ -1128,4 +1128,57 @@ mod tests {
         let (_db, aside) = StateDb::open(&path).unwrap();
         assert!(aside.is_some(), "the sync loop's open sets it aside");
     }
+
+    /// Hashes stay the hex text earlier builds wrote (a folder's empty),
+    /// and are values in the trees; a hash from the service that is not one
+    /// is kept as what it was, for `remote_tree` to refuse.
+    #[test]
+    fn hashes_are_hex_in_the_database_and_values_in_the_trees() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _) = StateDb::open(&dir.path().join("state.sqlite")).unwrap();
+        let hex = blake3::hash(b"content").to_hex().to_string();
+        let hash: ContentHash = hex.parse().unwrap();
+        // Rows as a build that kept hashes as strings wrote them.
+        db.conn()
+            .execute_batch(&format!(
+                "INSERT INTO local (folder, path, kind, size, mtime_ns, inode, hash, ctime_ns, dev, exec)
+                 VALUES (1, 'd', 'dir', 0, 1, 2, '', 0, 0, 0), (1, 'd/f', 'file', 7, 1, 3, '{hex}', 0, 0, 0);
+                 INSERT INTO synced (folder, path, kind, node, rev, hash, size, mtime_ns, inode, ctime_ns, dev, exec)
+                 VALUES (1, 'd', 'dir', 2, 1, '', 0, 1, 2, 0, 0, 0), (1, 'd/f', 'file', 3, 1, '{hex}', 7, 1, 3, 0, 0, 0);
+                 INSERT INTO remote (id, parent, name, kind, rev, size, hash, mtime_ms, exec)
+                 VALUES (2, 1, 'd', 'dir', 1, 0, '', 0, 0), (3, 2, 'f', 'file', 1, 7, '{hex}', 0, 0),
+                        (4, 2, 'g', 'file', 1, 7, 'NOT-A-HASH', 0, 0);"
+            ))
+            .unwrap();
+        let local = db.load_local(1).unwrap();
+        assert_eq!((local["d"].hash, local["d/f"].hash), (None, Some(hash)));
+        let synced = db.load_synced(1).unwrap();
+        assert_eq!((synced["d"].hash, synced["d/f"].hash), (None, Some(hash)));
+        let remote: std::collections::HashMap<_, _> = db
+            .remote_rows()
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r.hash))
+            .collect();
+        assert_eq!((&remote[&2], &remote[&3]), (&Ok(None), &Ok(Some(hash))));
+        assert_eq!(remote[&4].as_ref().unwrap_err().text, "NOT-A-HASH");
+
+        // Written back as the same text.
+        let mut moved = local.clone();
+        moved.insert("e".into(), local["d/f"].clone());
+        db.store_local(1, &local, &moved).unwrap();
+        let stored: String = db
+            .conn()
+            .query_row("SELECT hash FROM local WHERE path = 'e'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, hex);
+        assert_eq!(db.load_local(1).unwrap(), moved);
+
+        // The engine's own rows are not the service's word: one that does
+        // not read is a damaged row, not a file without content.
+        db.conn()
+            .execute("UPDATE local SET hash = 'abc' WHERE path = 'e'", [])
+            .unwrap();
+        assert!(db.load_local(1).is_err());
+    }
 }

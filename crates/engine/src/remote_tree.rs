@@ -119,6 +119,39 @@ mod tests {
         }
     }
 
+    /// A file whose hash from the service is not one is refused as a bad
+    /// name is: reported, and left unseen (never fetched, never read as
+    /// deleted); its neighbours are synced.
+    #[test]
+    fn a_file_with_a_hash_that_is_not_one_is_refused() {
+        let hash = "content".parse::<crate::tree::ContentHash>();
+        let file = |id, name: &str, hash| RemoteRow {
+            kind: Kind::File,
+            size: 7,
+            hash,
+            ..dir(id, 1, name)
+        };
+        let good = crate::content::hash_bytes(b"content");
+        let rows = vec![
+            dir(2, 1, "a"),
+            file(3, "bad.txt", hash.map(Some)),
+            file(4, "good.txt", Ok(Some(good))),
+        ];
+        let rules = IgnoreRules::with_file(std::path::Path::new("/r"), &[], None);
+        let built = build(&rows, 1, &rules);
+        let paths: Vec<&String> = built.tree.keys().collect();
+        assert_eq!(paths, ["a", "good.txt"]);
+        assert_eq!(built.tree["good.txt"].hash, Some(good));
+        assert_eq!(built.tree["a"].hash, None);
+        assert_eq!(
+            built.refused,
+            [Problem::BadHash {
+                path: "bad.txt".into()
+            }]
+        );
+        assert!(built.unseen.contains("bad.txt"));
+    }
+
     /// Found by the `service_names` fuzz target: a service listing the
     /// synced root inside its own child made the walk run until memory ran out.
     #[test]
