@@ -7,11 +7,17 @@ mod common;
 use common::*;
 use rusqlite::params;
 
+/// The service's own database, opened beside it.
+fn service_db(service: &Service) -> rusqlite::Connection {
+    let db = rusqlite::Connection::open(service.data.join("meta.sqlite")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    db
+}
+
 /// Puts nodes straight into the service's database, as a compromised or
 /// buggy service would send them. Each copies the content of `template`.
 fn inject(service: &Service, nodes: &[(&str, Option<&str>, &str)], template: &str) {
-    let db = rusqlite::Connection::open(service.data.join("meta.sqlite")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let db = service_db(service);
     let (account, root): (i64, i64) = db
         .query_row(
             "SELECT id, root_id FROM accounts WHERE account_id = 'demo'",
@@ -108,8 +114,7 @@ fn a_hash_that_is_not_one_is_refused_and_reported() {
     a.write("good.txt", "good content");
     a.sync();
     inject(&service, &[("bad.txt", None, "file")], "good.txt");
-    let db = rusqlite::Connection::open(service.data.join("meta.sqlite")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let db = service_db(&service);
     db.execute(
         "UPDATE nodes SET hash = 'NOT-A-HASH' WHERE name = 'bad.txt'",
         [],
