@@ -40,10 +40,8 @@ impl From<blake3::Hash> for ContentHash {
 
 impl fmt::Display for ContentHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; 64];
-        // The buffer is exactly twice the bytes: encoding cannot fail.
-        hex::encode_to_slice(self.0, &mut buf).map_err(|_| fmt::Error)?;
-        f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
+        // blake3's own hex, on the stack.
+        f.write_str(blake3::Hash::from_bytes(self.0).to_hex().as_str())
     }
 }
 
