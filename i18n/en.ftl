@@ -275,6 +275,7 @@ problem-failing = { $path } could not be synced ({ $reason }); trying again at {
 problem-refused_name = A name from the service was refused in { $dir }: { $name } ({ $reason }).
 problem-not_here = { $path } cannot be created on this computer.
 problem-folder_loop = The service lists the folder { $path } inside itself; it is left out.
+problem-bad_hash = The service lists the file { $path } with a content hash that is not one; it is left out.
 problem-outside_folder = { $path } is outside the folder and is not synced.
 problem-unreadable_part = Part of the folder could not be read.
 problem-ignore_file-line_skipped = A line of .nuboignore is not a valid pattern and was skipped.

@@ -251,6 +251,7 @@ problem-failing = 无法同步 { $path }（{ $reason }）；将于 { $time } 重
 problem-refused_name = 已拒绝服务在 { $dir } 中的名称：{ $name }（{ $reason }）。
 problem-not_here = 无法在这台电脑上创建 { $path }。
 problem-folder_loop = 服务将文件夹 { $path } 列在其自身之中；已略过。
+problem-bad_hash = 服务列出的文件 { $path } 的内容哈希无效；已略过。
 problem-outside_folder = { $path } 不在此文件夹内，不会同步。
 problem-unreadable_part = 文件夹的一部分无法读取。
 problem-ignore_file-line_skipped = .nuboignore 中有一行不是有效的规则，已跳过。

@@ -152,6 +152,9 @@ pub fn problem(p: &Problem) -> String {
         Problem::FolderLoop { path } => {
             format!("the service lists the folder {path:?} inside itself; it is left out")
         }
+        Problem::BadHash { path } => {
+            format!("the service lists the file {path:?} with a content hash that is not one; it is left out")
+        }
         Problem::OutsideFolder { path } => {
             format!("{path} is outside the folder and is not synced")
         }

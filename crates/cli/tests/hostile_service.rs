@@ -7,11 +7,17 @@ mod common;
 use common::*;
 use rusqlite::params;
 
+/// The service's own database, opened beside it.
+fn service_db(service: &Service) -> rusqlite::Connection {
+    let db = rusqlite::Connection::open(service.data.join("meta.sqlite")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    db
+}
+
 /// Puts nodes straight into the service's database, as a compromised or
 /// buggy service would send them. Each copies the content of `template`.
 fn inject(service: &Service, nodes: &[(&str, Option<&str>, &str)], template: &str) {
-    let db = rusqlite::Connection::open(service.data.join("meta.sqlite")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let db = service_db(service);
     let (account, root): (i64, i64) = db
         .query_row(
             "SELECT id, root_id FROM accounts WHERE account_id = 'demo'",
@@ -96,4 +102,41 @@ fn names_that_escape_the_folder_are_refused_and_reported() {
         problems.iter().all(|p| p["kind"] == "refused_name"),
         "{problems:?}"
     );
+}
+
+/// A content hash from the service that is not one (a damaged or hostile
+/// service) is refused as a bad name is: reported, the file neither
+/// fetched nor read as deleted, everything else synced.
+#[test]
+fn a_hash_that_is_not_one_is_refused_and_reported() {
+    let service = Service::start();
+    let a = Client::new(&service, "pc-a");
+    a.write("good.txt", "good content");
+    a.sync();
+    inject(&service, &[("bad.txt", None, "file")], "good.txt");
+    let db = service_db(&service);
+    db.execute(
+        "UPDATE nodes SET hash = 'NOT-A-HASH' WHERE name = 'bad.txt'",
+        [],
+    )
+    .unwrap();
+
+    let b = Client::new(&service, "pc-b");
+    b.sync();
+    let files: Vec<String> = b.files().into_keys().collect();
+    assert_eq!(files, ["good.txt"]);
+    let status = b.status_json();
+    let problems = status["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0]["kind"], "bad_hash", "{problems:?}");
+    assert_eq!(problems[0]["path"], "bad.txt", "{problems:?}");
+    // Refused, not deleted: the service still lists it.
+    let left: i64 = db
+        .query_row(
+            "SELECT count(*) FROM nodes WHERE name = 'bad.txt' AND deleted = 0",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 1);
 }

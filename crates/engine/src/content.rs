@@ -8,13 +8,15 @@ use std::sync::{Condvar, Mutex, OnceLock};
 
 use fastcdc::v2020::FastCDC;
 
+use crate::content_hash::ContentHash;
+
 pub const MIN_CHUNK: u32 = 256 * 1024;
 pub const AVG_CHUNK: u32 = 1024 * 1024;
 pub const MAX_CHUNK: u32 = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {
-    pub hash: String,
+    pub hash: ContentHash,
     pub offset: u64,
     pub size: u64,
 }
@@ -22,13 +24,13 @@ pub struct Chunk {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Digest {
     /// BLAKE3 of the whole content.
-    pub hash: String,
+    pub hash: ContentHash,
     pub size: u64,
     pub chunks: Vec<Chunk>,
 }
 
-pub fn hash_bytes(bytes: &[u8]) -> String {
-    blake3::hash(bytes).to_hex().to_string()
+pub fn hash_bytes(bytes: &[u8]) -> ContentHash {
+    blake3::hash(bytes).into()
 }
 
 /// Cuts and hashes a stream in one pass.
@@ -47,7 +49,7 @@ pub fn digest(mut reader: impl Read) -> io::Result<Digest> {
             vec![]
         } else {
             vec![Chunk {
-                hash: hash.clone(),
+                hash,
                 offset: 0,
                 size,
             }]
@@ -113,7 +115,7 @@ fn cut(mut reader: impl Read) -> io::Result<Digest> {
         }
     }
     Ok(Digest {
-        hash: whole.finalize().to_hex().to_string(),
+        hash: whole.finalize().into(),
         size: offset,
         chunks,
     })
@@ -175,10 +177,10 @@ impl Drop for Turn<'_> {
 
 /// BLAKE3 of a whole stream, without cutting it. (blake3's own reader loop:
 /// a zeroed buffer of our own per file was most of rehashing small files.)
-pub fn hash_reader(reader: impl Read) -> io::Result<String> {
+pub fn hash_reader(reader: impl Read) -> io::Result<ContentHash> {
     let mut hasher = blake3::Hasher::new();
     hasher.update_reader(reader)?;
-    Ok(hasher.finalize().to_hex().to_string())
+    Ok(hasher.finalize().into())
 }
 
 #[cfg(test)]

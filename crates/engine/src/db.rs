@@ -15,9 +15,10 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::content_hash::BadHash;
 use crate::problem::Problem;
 use crate::report::{LastPass, Notice, RecordedChange, Storage, Upcoming};
-use crate::tree::{FileStat, Kind, LocalEntry, SyncedEntry, Tree};
+use crate::tree::{ContentHash, FileStat, Kind, LocalEntry, SyncedEntry, Tree};
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -206,7 +207,9 @@ pub struct RemoteRow {
     pub kind: Kind,
     pub rev: i64,
     pub size: u64,
-    pub hash: String,
+    /// None for folders; what the service sent when it is not a hash
+    /// (`remote_tree` refuses such a file).
+    pub hash: Result<Option<ContentHash>, BadHash>,
     pub mtime_ms: i64,
     pub exec: bool,
 }
@@ -258,6 +261,36 @@ fn kind_from(s: &str) -> rusqlite::Result<Kind> {
             rusqlite::types::Type::Text,
         )),
     }
+}
+
+/// A stored hash as its column holds it: hex, empty for folders.
+fn hash_text(hash: Option<ContentHash>) -> String {
+    hash.map(|h| h.to_string()).unwrap_or_default()
+}
+
+/// The hash of a row of kind `kind` in column `i`, read in place (no
+/// string per row): none for a folder, whatever its column holds.
+fn hash_at(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+    kind: Kind,
+) -> rusqlite::Result<Result<Option<ContentHash>, BadHash>> {
+    Ok(match kind {
+        Kind::Dir => Ok(None),
+        Kind::File => r.get_ref(i)?.as_str()?.parse().map(Some),
+    })
+}
+
+/// A hash this engine wrote itself (the local and synced trees): one that
+/// does not read is a damaged row.
+fn own_hash_at(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+    kind: Kind,
+) -> rusqlite::Result<Option<ContentHash>> {
+    hash_at(r, i, kind)?.map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn unix(secs: i64) -> OffsetDateTime {
@@ -595,10 +628,11 @@ impl StateDb {
             "SELECT path, kind, size, mtime_ns, inode, hash, ctime_ns, dev, exec FROM local WHERE folder = ?1",
         )?;
         let rows = stmt.query_map([folder], |r| {
+            let kind = kind_from(r.get_ref(1)?.as_str()?)?;
             Ok((
                 r.get::<_, String>(0)?,
                 LocalEntry {
-                    kind: kind_from(&r.get::<_, String>(1)?)?,
+                    kind,
                     stat: FileStat {
                         size: r.get::<_, i64>(2)? as u64,
                         mtime_ns: r.get(3)?,
@@ -607,7 +641,7 @@ impl StateDb {
                         dev: r.get::<_, i64>(7)? as u64,
                         exec: r.get(8)?,
                     },
-                    hash: r.get(5)?,
+                    hash: own_hash_at(r, 5, kind)?,
                 },
             ))
         })?;
@@ -642,13 +676,14 @@ impl StateDb {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached("SELECT path, kind, node, rev, hash, size, mtime_ns, inode, ctime_ns, dev, exec FROM synced WHERE folder = ?1")?;
         let rows = stmt.query_map([folder], |r| {
+            let kind = kind_from(r.get_ref(1)?.as_str()?)?;
             Ok((
                 r.get::<_, String>(0)?,
                 SyncedEntry {
-                    kind: kind_from(&r.get::<_, String>(1)?)?,
+                    kind,
                     node: r.get(2)?,
                     rev: r.get(3)?,
-                    hash: r.get(4)?,
+                    hash: own_hash_at(r, 4, kind)?,
                     stat: FileStat {
                         size: r.get::<_, i64>(5)? as u64,
                         mtime_ns: r.get(6)?,
@@ -724,14 +759,15 @@ impl StateDb {
             "SELECT id, parent, name, kind, rev, size, hash, mtime_ms, exec FROM remote",
         )?;
         let rows = stmt.query_map([], |r| {
+            let kind = kind_from(r.get_ref(3)?.as_str()?)?;
             Ok(RemoteRow {
                 id: r.get(0)?,
                 parent: r.get(1)?,
                 name: r.get(2)?,
-                kind: kind_from(&r.get::<_, String>(3)?)?,
+                kind,
                 rev: r.get(4)?,
                 size: r.get::<_, i64>(5)? as u64,
-                hash: r.get(6)?,
+                hash: hash_at(r, 6, kind)?,
                 mtime_ms: r.get(7)?,
                 exec: r.get(8)?,
             })
@@ -874,7 +910,7 @@ fn apply(c: &Connection, folder: FolderId, change: &Change<'_>) -> DbResult<()> 
             cached(
                 c,
                 "INSERT OR REPLACE INTO local (folder, path, kind, size, mtime_ns, inode, hash, ctime_ns, dev, exec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![folder, path, kind_str(e.kind), e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64, e.hash, e.stat.ctime_ns, e.stat.dev as i64, e.stat.exec],
+                params![folder, path, kind_str(e.kind), e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64, hash_text(e.hash), e.stat.ctime_ns, e.stat.dev as i64, e.stat.exec],
             )?;
         }
         Change::RemoveLocal(path) => {
@@ -895,7 +931,7 @@ fn apply(c: &Connection, folder: FolderId, change: &Change<'_>) -> DbResult<()> 
             cached(
                 c,
                 "INSERT OR REPLACE INTO synced (folder, path, kind, node, rev, hash, size, mtime_ns, inode, ctime_ns, dev, exec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![folder, path, kind_str(e.kind), e.node, e.rev, e.hash, e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64, e.stat.ctime_ns, e.stat.dev as i64, e.stat.exec],
+                params![folder, path, kind_str(e.kind), e.node, e.rev, hash_text(e.hash), e.stat.size as i64, e.stat.mtime_ns, e.stat.inode as i64, e.stat.ctime_ns, e.stat.dev as i64, e.stat.exec],
             )?;
         }
         Change::RemoveSynced(path) => {
@@ -1091,5 +1127,58 @@ mod tests {
         );
         let (_db, aside) = StateDb::open(&path).unwrap();
         assert!(aside.is_some(), "the sync loop's open sets it aside");
+    }
+
+    /// Hashes stay the hex text earlier builds wrote (a folder's empty),
+    /// and are values in the trees; a hash from the service that is not one
+    /// is kept as what it was, for `remote_tree` to refuse.
+    #[test]
+    fn hashes_are_hex_in_the_database_and_values_in_the_trees() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _) = StateDb::open(&dir.path().join("state.sqlite")).unwrap();
+        let hex = blake3::hash(b"content").to_hex().to_string();
+        let hash: ContentHash = hex.parse().unwrap();
+        // Rows as a build that kept hashes as strings wrote them.
+        db.conn()
+            .execute_batch(&format!(
+                "INSERT INTO local (folder, path, kind, size, mtime_ns, inode, hash, ctime_ns, dev, exec)
+                 VALUES (1, 'd', 'dir', 0, 1, 2, '', 0, 0, 0), (1, 'd/f', 'file', 7, 1, 3, '{hex}', 0, 0, 0);
+                 INSERT INTO synced (folder, path, kind, node, rev, hash, size, mtime_ns, inode, ctime_ns, dev, exec)
+                 VALUES (1, 'd', 'dir', 2, 1, '', 0, 1, 2, 0, 0, 0), (1, 'd/f', 'file', 3, 1, '{hex}', 7, 1, 3, 0, 0, 0);
+                 INSERT INTO remote (id, parent, name, kind, rev, size, hash, mtime_ms, exec)
+                 VALUES (2, 1, 'd', 'dir', 1, 0, '', 0, 0), (3, 2, 'f', 'file', 1, 7, '{hex}', 0, 0),
+                        (4, 2, 'g', 'file', 1, 7, 'NOT-A-HASH', 0, 0);"
+            ))
+            .unwrap();
+        let local = db.load_local(1).unwrap();
+        assert_eq!((local["d"].hash, local["d/f"].hash), (None, Some(hash)));
+        let synced = db.load_synced(1).unwrap();
+        assert_eq!((synced["d"].hash, synced["d/f"].hash), (None, Some(hash)));
+        let remote: std::collections::HashMap<_, _> = db
+            .remote_rows()
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r.hash))
+            .collect();
+        assert_eq!((&remote[&2], &remote[&3]), (&Ok(None), &Ok(Some(hash))));
+        assert_eq!(remote[&4].as_ref().unwrap_err().text, "NOT-A-HASH");
+
+        // Written back as the same text.
+        let mut moved = local.clone();
+        moved.insert("e".into(), local["d/f"].clone());
+        db.store_local(1, &local, &moved).unwrap();
+        let stored: String = db
+            .conn()
+            .query_row("SELECT hash FROM local WHERE path = 'e'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, hex);
+        assert_eq!(db.load_local(1).unwrap(), moved);
+
+        // The engine's own rows are not the service's word: one that does
+        // not read is a damaged row, not a file without content.
+        db.conn()
+            .execute("UPDATE local SET hash = 'abc' WHERE path = 'e'", [])
+            .unwrap();
+        assert!(db.load_local(1).is_err());
     }
 }

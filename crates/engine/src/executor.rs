@@ -25,7 +25,8 @@ use crate::report::RecordedChange;
 use crate::scanner::{self, ScanInput};
 use crate::temp_names::TempNames;
 use crate::tree::{
-    file_name, inside, parent, FileStat, Kind, LocalEntry, NodeId, RemoteEntry, SyncedEntry, Tree,
+    file_name, inside, parent, ContentHash, FileStat, Kind, LocalEntry, NodeId, RemoteEntry,
+    SyncedEntry, Tree,
 };
 
 mod batch;
@@ -430,7 +431,7 @@ async fn run(ctx: &FolderCtx, op: Op) -> Result<(), OpError> {
                 kind: Kind::Dir,
                 node,
                 rev: 1,
-                hash: String::new(),
+                hash: None,
                 stat,
             };
             ctx.record(None, vec![Change::Synced(&path, &synced)])
@@ -441,13 +442,13 @@ async fn run(ctx: &FolderCtx, op: Op) -> Result<(), OpError> {
             let local = LocalEntry {
                 kind: Kind::Dir,
                 stat,
-                hash: String::new(),
+                hash: None,
             };
             let synced = SyncedEntry {
                 kind: Kind::Dir,
                 node: remote.node,
                 rev: remote.rev,
-                hash: String::new(),
+                hash: None,
                 stat,
             };
             ctx.record(
@@ -653,10 +654,10 @@ async fn upload(ctx: &FolderCtx, rel: &str, base: Option<(NodeId, i64)>) -> Resu
     if ctx.stat(rel)?.map(|(_, s)| s) != Some(before) {
         return Err(OpError::Stale(Stale::ChangedWhileSent(rel.to_string())));
     }
-    let hashes: Vec<String> = digest.chunks.iter().map(|c| c.hash.clone()).collect();
+    let hashes: Vec<String> = digest.chunks.iter().map(|c| c.hash.to_string()).collect();
     let mut missing = std::collections::HashSet::new();
     for part in hashes.chunks(1000) {
-        missing.extend(ctx.remote.missing_chunks(part).await?);
+        missing.extend(hashes_of(ctx.remote.missing_chunks(part).await?));
     }
     for chunk in &digest.chunks {
         // Each missing chunk once, even when the file repeats it.
@@ -669,7 +670,7 @@ async fn upload(ctx: &FolderCtx, rel: &str, base: Option<(NodeId, i64)>) -> Resu
             return Err(OpError::Stale(Stale::ChangedWhileSent(rel.to_string())));
         }
         ctx.limits.up.acquire(chunk.size).await;
-        ctx.remote.put_chunk(&chunk.hash, data).await?;
+        ctx.remote.put_chunk(&chunk.hash.to_string(), data).await?;
     }
     let parent_id = ctx.remote_dir(parent(rel)).await?;
     let req = commit_request(parent_id, rel, base, &digest, &before);
@@ -700,7 +701,7 @@ async fn download(
     let mut temp = ctx.new_temp(&dir)?;
     let temp_path = temp.path().to_path_buf();
     let here = chunks_here(ctx, rel, expect).await;
-    let result: Result<(), OpError> = async {
+    let result: Result<ContentHash, OpError> = async {
         let mut whole = blake3::Hasher::new();
         for chunk in &manifest.chunks {
             let data = match copy_chunk(ctx, rel, &here, chunk).await {
@@ -708,7 +709,7 @@ async fn download(
                 None => {
                     ctx.limits.down.acquire(chunk.size).await;
                     let data = ctx.remote.get_chunk(&chunk.hash).await?;
-                    if hash_bytes(&data) != chunk.hash {
+                    if !is_hash_of(&chunk.hash, &data) {
                         return Err(OpError::Refused(Refusal::DamagedChunk(rel.to_string())));
                     }
                     data
@@ -717,20 +718,25 @@ async fn download(
             whole.update(&data);
             temp.write_all(&data)?;
         }
-        if whole.finalize().to_hex().as_str() != manifest.hash {
+        let hash = ContentHash::from(whole.finalize());
+        if manifest.hash.parse() != Ok(hash) {
             return Err(OpError::Refused(Refusal::HashMismatch(rel.to_string())));
         }
         as_the_writer_had_it(temp.as_mut(), remote)?;
         temp.finish()?;
-        place(ctx, rel, &temp_path, expect)
+        place(ctx, rel, &temp_path, expect)?;
+        Ok(hash)
     }
     .await;
-    if let Err(e) = result {
-        let _ = ctx.fs.remove_file(&temp_path);
-        return Err(e);
-    }
+    let hash = match result {
+        Ok(hash) => hash,
+        Err(e) => {
+            let _ = ctx.fs.remove_file(&temp_path);
+            return Err(e);
+        }
+    };
     let stat = ctx.stat(rel)?.map(|(_, s)| s).unwrap_or_default();
-    let (local, synced) = agreed(stat, manifest.hash, remote.node, manifest.rev);
+    let (local, synced) = agreed(stat, hash, remote.node, manifest.rev);
     ctx.record(
         Some(RecordedChange::Downloaded {
             path: rel.to_string(),
@@ -765,12 +771,12 @@ fn commit_request(
         node: base.map(|b| b.0),
         base_rev: base.map(|b| b.1),
         size: digest.size,
-        hash: digest.hash.clone(),
+        hash: digest.hash.to_string(),
         chunks: digest
             .chunks
             .iter()
             .map(|c| ChunkRef {
-                hash: c.hash.clone(),
+                hash: c.hash.to_string(),
                 size: c.size,
             })
             .collect(),
@@ -780,27 +786,42 @@ fn commit_request(
 }
 
 /// What the state database holds for a file both sides now agree on.
-fn agreed(stat: FileStat, hash: String, node: NodeId, rev: i64) -> (LocalEntry, SyncedEntry) {
+fn agreed(stat: FileStat, hash: ContentHash, node: NodeId, rev: i64) -> (LocalEntry, SyncedEntry) {
     let local = LocalEntry {
         kind: Kind::File,
         stat,
-        hash: hash.clone(),
+        hash: Some(hash),
     };
     let synced = SyncedEntry {
         kind: Kind::File,
         node,
         rev,
-        hash,
+        hash: Some(hash),
         stat,
     };
     (local, synced)
+}
+
+/// Hashes the service named, as values; one that is not a hash names
+/// nothing this client asked for, so it is left out.
+fn hashes_of(names: Vec<String>) -> impl Iterator<Item = ContentHash> {
+    names.into_iter().filter_map(|n| n.parse().ok())
+}
+
+/// Whether `data` is what the service's `name` (hex) says it is.
+fn is_hash_of(name: &str, data: &[u8]) -> bool {
+    name.parse() == Ok(hash_bytes(data))
 }
 
 /// The chunks of the file now at `rel`, by hash, when a version of it is
 /// here and larger than one chunk: a download copies those instead of
 /// fetching them, so an edit in the middle of a large file moves only the
 /// chunks around the edit (the cut follows content, so the rest match).
-async fn chunks_here(ctx: &FolderCtx, rel: &str, expect: &Expect) -> HashMap<String, (u64, u64)> {
+async fn chunks_here(
+    ctx: &FolderCtx,
+    rel: &str,
+    expect: &Expect,
+) -> HashMap<ContentHash, (u64, u64)> {
     let Expect::Present(stat) = expect else {
         return HashMap::new();
     };
@@ -823,10 +844,11 @@ async fn chunks_here(ctx: &FolderCtx, rel: &str, expect: &Expect) -> HashMap<Str
 async fn copy_chunk(
     ctx: &FolderCtx,
     rel: &str,
-    here: &HashMap<String, (u64, u64)>,
+    here: &HashMap<ContentHash, (u64, u64)>,
     chunk: &ChunkRef,
 ) -> Option<Vec<u8>> {
-    let &(offset, size) = here.get(&chunk.hash)?;
+    let want: ContentHash = chunk.hash.parse().ok()?;
+    let &(offset, size) = here.get(&want)?;
     if size != chunk.size {
         return None;
     }
@@ -835,7 +857,7 @@ async fn copy_chunk(
         .await
         .ok()?;
     // Changed since it was cut: fetch it instead.
-    (hash_bytes(&data) == chunk.hash).then_some(data)
+    (hash_bytes(&data) == want).then_some(data)
 }
 
 /// Moves a finished (durable) temp file onto `rel`, only if `rel` is still

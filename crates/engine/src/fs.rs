@@ -10,7 +10,7 @@ use crate::content::{self, Digest};
 use crate::ignore_rules::IgnoreRules;
 use crate::planner::Expect;
 use crate::scanner::Walked;
-use crate::tree::{FileStat, Kind};
+use crate::tree::{ContentHash, FileStat, Kind};
 
 /// A file being downloaded, in the target's folder under a temp name
 /// (`temp_names`).
@@ -29,7 +29,7 @@ pub trait TempSink: Send {
 pub trait LocalFs: Send + Sync {
     /// Without following symlinks; `None` when nothing is there.
     fn stat(&self, path: &Path) -> io::Result<Option<(Kind, FileStat)>>;
-    fn hash(&self, path: &Path) -> io::Result<String>;
+    fn hash(&self, path: &Path) -> io::Result<ContentHash>;
     fn digest(&self, path: &Path) -> io::Result<Digest>;
     fn read_at(&self, path: &Path, offset: u64, len: u64) -> io::Result<Vec<u8>>;
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
@@ -188,7 +188,7 @@ impl LocalFs for RealFs {
         }
     }
 
-    fn hash(&self, path: &Path) -> io::Result<String> {
+    fn hash(&self, path: &Path) -> io::Result<ContentHash> {
         content::hash_reader(File::open(path)?)
     }
 

@@ -10,6 +10,7 @@ pub mod backoff;
 pub mod changes;
 pub mod clock;
 pub mod content;
+pub mod content_hash;
 pub mod credentials;
 pub mod db;
 pub mod engine;

@@ -401,7 +401,7 @@ fn synced_from(r: &RemoteEntry, l: &LocalEntry) -> SyncedEntry {
         kind: r.kind,
         node: r.node,
         rev: r.rev,
-        hash: r.hash.clone(),
+        hash: r.hash,
         stat: l.stat,
     }
 }

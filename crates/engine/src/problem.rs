@@ -36,6 +36,9 @@ pub enum Problem {
     NotHere { path: RelPath, why: String },
     /// The service lists a folder inside itself; it is left out.
     FolderLoop { path: RelPath },
+    /// The service lists a file with a content hash that is not one; it is
+    /// left out (neither fetched nor read as deleted).
+    BadHash { path: RelPath },
     /// An entry the walk found outside the folder is not synced.
     OutsideFolder { path: String },
     /// Part of the folder could not be read (the walk's own start).

@@ -76,6 +76,11 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
                 out.unseen.insert(path);
                 continue;
             }
+            let Ok(hash) = r.hash else {
+                out.unseen.insert(path.clone());
+                out.refused.push(Problem::BadHash { path });
+                continue;
+            };
             out.tree.insert(
                 path.clone(),
                 RemoteEntry {
@@ -83,7 +88,7 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
                     kind: r.kind,
                     rev: r.rev,
                     size: r.size,
-                    hash: r.hash.clone(),
+                    hash,
                     mtime_ms: r.mtime_ms,
                     exec: r.exec,
                 },
@@ -108,10 +113,43 @@ mod tests {
             kind: Kind::Dir,
             rev: 1,
             size: 0,
-            hash: String::new(),
+            hash: Ok(None),
             mtime_ms: 0,
             exec: false,
         }
+    }
+
+    /// A file whose hash from the service is not one is refused as a bad
+    /// name is: reported, and left unseen (never fetched, never read as
+    /// deleted); its neighbours are synced.
+    #[test]
+    fn a_file_with_a_hash_that_is_not_one_is_refused() {
+        let hash = "content".parse::<crate::tree::ContentHash>();
+        let file = |id, name: &str, hash| RemoteRow {
+            kind: Kind::File,
+            size: 7,
+            hash,
+            ..dir(id, 1, name)
+        };
+        let good = crate::content::hash_bytes(b"content");
+        let rows = vec![
+            dir(2, 1, "a"),
+            file(3, "bad.txt", hash.map(Some)),
+            file(4, "good.txt", Ok(Some(good))),
+        ];
+        let rules = IgnoreRules::with_file(std::path::Path::new("/r"), &[], None);
+        let built = build(&rows, 1, &rules);
+        let paths: Vec<&String> = built.tree.keys().collect();
+        assert_eq!(paths, ["a", "good.txt"]);
+        assert_eq!(built.tree["good.txt"].hash, Some(good));
+        assert_eq!(built.tree["a"].hash, None);
+        assert_eq!(
+            built.refused,
+            [Problem::BadHash {
+                path: "bad.txt".into()
+            }]
+        );
+        assert!(built.unseen.contains("bad.txt"));
     }
 
     /// Found by the `service_names` fuzz target: a service listing the

@@ -374,7 +374,7 @@ fn entries(fs: &dyn LocalFs, root: &Path, walked: Walked, input: &ScanInput<'_>)
                     LocalEntry {
                         kind,
                         stat,
-                        hash: String::new(),
+                        hash: None,
                     },
                 );
             }
@@ -758,7 +758,7 @@ fn hash_one(fs: &dyn LocalFs, path: &Path, stat: &FileStat) -> Result<LocalEntry
     Ok(LocalEntry {
         kind: Kind::File,
         stat,
-        hash,
+        hash: Some(hash),
     })
 }
 

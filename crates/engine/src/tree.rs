@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 pub use nubo_protocol::NodeId;
 
+pub use crate::content_hash::ContentHash;
+
 pub type RelPath = String;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,8 +54,8 @@ impl FileStat {
 pub struct LocalEntry {
     pub kind: Kind,
     pub stat: FileStat,
-    /// BLAKE3 of the content, hex; empty for folders.
-    pub hash: String,
+    /// BLAKE3 of the content; none for folders.
+    pub hash: Option<ContentHash>,
 }
 
 /// What the service holds now.
@@ -63,7 +65,8 @@ pub struct RemoteEntry {
     pub kind: Kind,
     pub rev: i64,
     pub size: u64,
-    pub hash: String,
+    /// None for folders.
+    pub hash: Option<ContentHash>,
     /// The file's modification time as its writer had it (0: unknown).
     pub mtime_ms: i64,
     /// The writer's exec bit.
@@ -76,7 +79,8 @@ pub struct SyncedEntry {
     pub kind: Kind,
     pub node: NodeId,
     pub rev: i64,
-    pub hash: String,
+    /// None for folders.
+    pub hash: Option<ContentHash>,
     /// The local file's stat when it was last in step.
     pub stat: FileStat,
 }

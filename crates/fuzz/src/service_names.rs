@@ -55,7 +55,7 @@ impl<'a> Arbitrary<'a> for Row {
             },
             rev: 1,
             size: 0,
-            hash: String::new(),
+            hash: Ok(None),
             mtime_ms: 0,
             exec: false,
         }))

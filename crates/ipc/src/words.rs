@@ -296,6 +296,7 @@ pub fn problem(c: &Catalog, p: &Problem) -> String {
         }
         Problem::NotHere { path, .. } => c.get("problem-not_here", &[("path", path.into())]),
         Problem::FolderLoop { path } => c.get("problem-folder_loop", &[("path", path.into())]),
+        Problem::BadHash { path } => c.get("problem-bad_hash", &[("path", path.into())]),
         Problem::OutsideFolder { path } => {
             c.get("problem-outside_folder", &[("path", path.into())])
         }

@@ -71,7 +71,7 @@ pub fn content(rng: &mut StdRng) -> Vec<u8> {
 }
 
 fn short_hash(data: &[u8]) -> String {
-    nubo_engine::content::hash_bytes(data)[..8].to_string()
+    nubo_engine::content::hash_bytes(data).to_string()[..8].to_string()
 }
 
 fn refused(ok: bool) -> &'static str {

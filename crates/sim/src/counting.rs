@@ -12,7 +12,7 @@ use nubo_engine::fs::{LocalFs, MadeDir, RealFs, TempSink};
 use nubo_engine::ignore_rules::IgnoreRules;
 use nubo_engine::planner::Expect;
 use nubo_engine::scanner::Walked;
-use nubo_engine::tree::{FileStat, Kind};
+use nubo_engine::tree::{ContentHash, FileStat, Kind};
 
 /// The real disk, counting what the engine asks of it: every entry a
 /// walk stats, every single stat, every read of a file's content.
@@ -112,7 +112,7 @@ impl LocalFs for CountingFs {
         self.stat_n(1);
         self.disk.stat(path)
     }
-    fn hash(&self, path: &Path) -> std::io::Result<String> {
+    fn hash(&self, path: &Path) -> std::io::Result<ContentHash> {
         self.read();
         self.hold()?;
         self.disk.hash(path)

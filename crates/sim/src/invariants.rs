@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use nubo_engine::content::hash_bytes;
 use nubo_engine::ignore_rules::CachedRules;
-use nubo_engine::tree::Kind;
+use nubo_engine::tree::{ContentHash, Kind};
 
 use crate::memfs::Entry;
 use crate::world::{user_files, Client, World};
@@ -189,17 +189,16 @@ fn database_matches_disk(w: &World) -> Result<(), String> {
         let files = user_files(c);
         let rules = c.rules();
         let mut cached = rules.cached();
-        let db_files: BTreeMap<&String, &String> = synced
+        let db_files: BTreeMap<&String, Option<ContentHash>> = synced
             .iter()
             .filter(|(p, s)| s.kind == Kind::File && synced_by(c, &mut cached, p, false))
-            .map(|(p, s)| (p, &s.hash))
+            .map(|(p, s)| (p, s.hash))
             .collect();
-        let disk: BTreeMap<&String, String> = files
+        let disk_ref: BTreeMap<&String, Option<ContentHash>> = files
             .iter()
             .filter(|(p, _)| synced_by(c, &mut cached, p, false))
-            .map(|(p, d)| (p, hash_bytes(d)))
+            .map(|(p, d)| (p, Some(hash_bytes(d))))
             .collect();
-        let disk_ref: BTreeMap<&String, &String> = disk.iter().map(|(p, h)| (*p, h)).collect();
         if db_files != disk_ref {
             return Err(format!(
                 "{}'s state database does not match its disk: db {:?}, disk {:?}",

@@ -20,7 +20,7 @@ use nubo_engine::home::ROOT_MARKER;
 use nubo_engine::ignore_rules::IgnoreRules;
 use nubo_engine::planner::Expect;
 use nubo_engine::scanner::{rel_path, Walked, TEMP_PREFIX};
-use nubo_engine::tree::{parent, Blocked, FileStat, Kind, ReadError, Unsynced};
+use nubo_engine::tree::{parent, Blocked, ContentHash, FileStat, Kind, ReadError, Unsynced};
 
 use crate::clock::SimClock;
 
@@ -697,7 +697,7 @@ impl LocalFs for MemFs {
         Ok(g.entries.get(path).and_then(kind_and_stat))
     }
 
-    fn hash(&self, path: &Path) -> io::Result<String> {
+    fn hash(&self, path: &Path) -> io::Result<ContentHash> {
         let data = self.lock().readable_file(path)?.clone();
         content::hash_reader(io::Cursor::new(data))
     }

@@ -345,7 +345,7 @@ impl World {
                 let name = p.rsplit('/').next().unwrap_or_default();
                 *p != nubo_engine::home::ROOT_MARKER && !cl.is_engine_temp(name)
             })
-            .map(|(_, d)| nubo_engine::content::hash_bytes(d))
+            .map(|(_, d)| nubo_engine::content::hash_bytes(d).to_string())
             .collect();
         out.extend(
             cl.fs
@@ -354,7 +354,7 @@ impl World {
                 .unwrap()
                 .trash
                 .iter()
-                .map(|(_, d)| nubo_engine::content::hash_bytes(d)),
+                .map(|(_, d)| nubo_engine::content::hash_bytes(d).to_string()),
         );
         out
     }

@@ -12,7 +12,7 @@ use nubo_engine::fs::{LocalFs, MadeDir, TempSink};
 use nubo_engine::ignore_rules::IgnoreRules;
 use nubo_engine::planner::Expect;
 use nubo_engine::scanner::Walked;
-use nubo_engine::tree::{FileStat, Kind};
+use nubo_engine::tree::{ContentHash, FileStat, Kind};
 use nubo_engine::Outcome;
 use nubo_sim::clock::SimClock;
 use nubo_sim::memfs::MemFs;
@@ -25,7 +25,7 @@ impl LocalFs for MisplacingFs {
     fn stat(&self, path: &Path) -> std::io::Result<Option<(Kind, FileStat)>> {
         self.0.stat(path)
     }
-    fn hash(&self, path: &Path) -> std::io::Result<String> {
+    fn hash(&self, path: &Path) -> std::io::Result<ContentHash> {
         self.0.hash(path)
     }
     fn digest(&self, path: &Path) -> std::io::Result<nubo_engine::content::Digest> {

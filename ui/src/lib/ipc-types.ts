@@ -18,7 +18,7 @@ export type Problem = { "kind": "blocked", path: string, why: Blocked, } | { "ki
 /**
  * The folder it is in (`""`: the top).
  */
-dir: string, name: string, why: NameRule, } | { "kind": "not_here", path: string, why: string, } | { "kind": "folder_loop", path: string, } | { "kind": "outside_folder", path: string, } | { "kind": "unreadable_part" } | { "kind": "ignore_file", broken: IgnoreFileProblem, } | { "kind": "unwatched", folders: number, every_secs: number, };
+dir: string, name: string, why: NameRule, } | { "kind": "not_here", path: string, why: string, } | { "kind": "folder_loop", path: string, } | { "kind": "bad_hash", path: string, } | { "kind": "outside_folder", path: string, } | { "kind": "unreadable_part" } | { "kind": "ignore_file", broken: IgnoreFileProblem, } | { "kind": "unwatched", folders: number, every_secs: number, };
 
 export type PendingDocument = { id: string, title: string, version: string, 
 /**

@@ -119,6 +119,7 @@ export function problem(p: Problem): string {
       return t("problem-refused_name", { dir: p.dir || t("top-folder"), name: p.name, reason: t(`name-${p.why}`) });
     case "not_here":
     case "folder_loop":
+    case "bad_hash":
     case "outside_folder":
       return t(`problem-${p.kind}`, { path: p.path });
     case "unwatched":

@@ -170,25 +170,26 @@ async fn upload(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
     let hashes: Vec<String> = ready
         .iter()
         .filter(|r| r.stat.size > 0)
-        .map(|r| r.digest.hash.clone())
+        .map(|r| r.digest.hash)
         .collect::<HashSet<_>>()
         .into_iter()
+        .map(|h| h.to_string())
         .collect();
-    let missing: HashSet<String> = if hashes.is_empty() {
+    let missing: HashSet<ContentHash> = if hashes.is_empty() {
         HashSet::new()
     } else {
         match ctx.remote.missing_chunks(&hashes).await {
-            Ok(m) => m.into_iter().collect(),
+            Ok(m) => hashes_of(m).collect(),
             Err(e) => return fail_all(out, ready.into_iter().map(|r| r.rel), e.into()),
         }
     };
     let mut sent = HashSet::new();
     let mut chunks = vec![];
     for r in &mut ready {
-        if missing.contains(&r.digest.hash) && sent.insert(r.digest.hash.clone()) {
+        if missing.contains(&r.digest.hash) && sent.insert(r.digest.hash) {
             ctx.limits.up.acquire(r.stat.size).await;
             // Moved, not copied: only its digest is needed after.
-            chunks.push((r.digest.hash.clone(), std::mem::take(&mut r.data)));
+            chunks.push((r.digest.hash.to_string(), std::mem::take(&mut r.data)));
         }
     }
     if !chunks.is_empty() {
@@ -251,10 +252,10 @@ async fn download(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
             _ => None,
         })
         .collect();
-    let hashes: Vec<String> = files
+    let hashes: Vec<ContentHash> = files
         .iter()
         .filter(|(_, r, _)| r.size > 0)
-        .map(|(_, r, _)| r.hash.clone())
+        .filter_map(|(_, r, _)| r.hash)
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
@@ -263,9 +264,10 @@ async fn download(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
     let got = if hashes.is_empty() {
         Ok(vec![])
     } else {
-        ctx.remote.get_chunks(&hashes).await
+        let names: Vec<String> = hashes.iter().map(ContentHash::to_string).collect();
+        ctx.remote.get_chunks(&names).await
     };
-    let chunks: HashMap<String, Vec<u8>> = match got {
+    let chunks: HashMap<ContentHash, Vec<u8>> = match got {
         Ok(datas) => hashes.into_iter().zip(datas).collect(),
         // A file the service holds in other chunks than its own hash (sent
         // by another client's chunker): each file the long way.
@@ -283,7 +285,10 @@ async fn download(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
     let mut out = vec![];
     let mut written = vec![];
     for (rel, remote, expect) in files {
-        let data = chunks.get(&remote.hash).map_or(&[][..], |d| d.as_slice());
+        let data = remote
+            .hash
+            .and_then(|h| chunks.get(&h))
+            .map_or(&[][..], |d| d.as_slice());
         match write_temp(ctx, &rel, &remote, data) {
             Ok(w) => written.push((rel, remote, expect, w)),
             Err(e) => out.push((rel, 0, Err(e))),
@@ -309,7 +314,7 @@ async fn download(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
             .and_then(|()| Ok(ctx.stat(&rel)?.map(|(_, s)| s).unwrap_or_default()));
         match placed {
             Ok(stat) => {
-                let (local, synced) = agreed(stat, remote.hash, remote.node, remote.rev);
+                let (local, synced) = agreed(stat, w.hash, remote.node, remote.rev);
                 done.push(Done {
                     rel,
                     node: None,
@@ -372,6 +377,8 @@ fn record_all(
 struct Written<'a> {
     temp: Option<Box<dyn TempSink>>,
     path: PathBuf,
+    /// The bytes' hash, checked against the service's.
+    hash: ContentHash,
     _room: Room<'a>,
 }
 
@@ -383,7 +390,8 @@ fn write_temp<'a>(
     remote: &RemoteEntry,
     data: &[u8],
 ) -> Result<Written<'a>, OpError> {
-    if data.len() as u64 != remote.size || hash_bytes(data) != remote.hash {
+    let hash = hash_bytes(data);
+    if data.len() as u64 != remote.size || Some(hash) != remote.hash {
         return Err(OpError::Refused(Refusal::HashMismatch(rel.to_string())));
     }
     ctx.local_dir(parent(rel))?;
@@ -401,6 +409,7 @@ fn write_temp<'a>(
     Ok(Written {
         temp: Some(temp),
         path,
+        hash,
         _room: room,
     })
 }

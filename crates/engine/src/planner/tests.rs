@@ -1,6 +1,7 @@
 use super::*;
 use crate::tree::{
-    Blocked, FileStat, LocalEntry, ReadError, RemoteEntry, SyncedEntry, Trees, Unsynced,
+    Blocked, ContentHash, FileStat, LocalEntry, ReadError, RemoteEntry, SyncedEntry, Trees,
+    Unsynced,
 };
 
 /// A small world: files identified by their content string.
@@ -9,8 +10,9 @@ struct World {
     t: Trees,
 }
 
-fn h(content: &str) -> String {
-    blake3::hash(content.as_bytes()).to_hex().to_string()
+/// A file's hash, from its content.
+fn h(content: &str) -> Option<ContentHash> {
+    Some(blake3::hash(content.as_bytes()).into())
 }
 
 impl World {
@@ -67,7 +69,7 @@ impl World {
                 kind: Kind::Dir,
                 node,
                 rev: 1,
-                hash: String::new(),
+                hash: None,
                 stat,
             },
         );
@@ -76,7 +78,7 @@ impl World {
             LocalEntry {
                 kind: Kind::Dir,
                 stat,
-                hash: String::new(),
+                hash: None,
             },
         );
         self.t.remote.insert(
@@ -86,7 +88,7 @@ impl World {
                 kind: Kind::Dir,
                 rev: 1,
                 size: 0,
-                hash: String::new(),
+                hash: None,
                 mtime_ms: 0,
                 exec: false,
             },
@@ -414,7 +416,7 @@ fn local_rename_becomes_a_remote_move() {
                 inode: 10,
                 ..Default::default()
             },
-            hash: String::new(),
+            hash: None,
         },
     );
     let w = w.local_file("e/a", 11, "a");
@@ -521,7 +523,7 @@ fn no_move_into_a_folder_whose_name_a_remote_file_took() {
                 inode: 20,
                 ..Default::default()
             },
-            hash: String::new(),
+            hash: None,
         },
     );
     let w = w.local_file("b.txt/a.txt", 11, "a");
@@ -776,7 +778,7 @@ fn review_a_move_into_a_held_back_folder_here_is_not_a_delete() {
                 inode: 20,
                 ..Default::default()
             },
-            hash: String::new(),
+            hash: None,
         },
     );
     let w = w.blocked("d", Blocked::Failing);
