@@ -440,9 +440,16 @@ def peers(work: Path):
 
 # ---------------------------------------------------------------- scenarios
 
+# Set-aside runs are deleted early (with the quiet minute) when the disk
+# has less than this left: three runs of `huge` would not fit beside it.
+KEEP_FREE = 20 * 1024 * MIB
+
+
 def fresh_pair(work: Path, dataset, seed):
     a, b = work / "A", work / "B"
     set_aside(work)
+    if shutil.disk_usage(work.parent).free < KEEP_FREE:
+        clear_set_aside(work.parent)
     work.mkdir(parents=True)
     a.mkdir()
     b.mkdir()
