@@ -38,6 +38,21 @@ pub fn disk(clock: &Arc<SimClock>, root: &Path) -> MemFs {
     fs
 }
 
+/// A synced folder on the real disk at `dir/Nubo` (its marker written)
+/// holding `files` small files, `per_folder` to a folder: `d{k}/f{i}.txt`,
+/// each saying `file {i}`. Returns the folder's root.
+pub fn real_folder(dir: &Path, files: usize, per_folder: usize) -> std::path::PathBuf {
+    let root = dir.join("Nubo");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join(nubo_engine::home::ROOT_MARKER), "sim").unwrap();
+    for i in 0..files {
+        let folder = root.join(format!("d{}", i / per_folder));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join(format!("f{i}.txt")), format!("file {i}")).unwrap();
+    }
+    root
+}
+
 /// The engine of PC `name` (its home in `dir`) syncing `root` on `fs`,
 /// one transfer at a time.
 pub fn engine(

@@ -24,14 +24,7 @@ fn cost_of_one_change(files: usize) -> ((usize, usize), (usize, usize)) {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(SimClock::new(1_800_000_000));
     let service = Arc::new(SimService::new(clock.clone()).unwrap());
-    let root = dir.path().join("Nubo");
-    std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(root.join(nubo_engine::home::ROOT_MARKER), "sim").unwrap();
-    for i in 0..files {
-        let folder = root.join(format!("d{}", i / 50));
-        std::fs::create_dir_all(&folder).unwrap();
-        std::fs::write(folder.join(format!("f{i}.txt")), format!("file {i}")).unwrap();
-    }
+    let root = nubo_sim::pc::real_folder(dir.path(), files, 50);
     let disk = Arc::new(CountingFs::new(&dir.path().join("trash")));
     let engine = nubo_sim::pc::engine(&service, &clock, "a", disk.clone(), &root, dir.path());
     rt.block_on(async {

@@ -23,14 +23,7 @@ fn a_first_scan_stopped_midway_is_not_read_again() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(SimClock::new(1_800_000_000));
     let service = Arc::new(SimService::new(clock.clone()).unwrap());
-    let root = dir.path().join("Nubo");
-    std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(root.join(nubo_engine::home::ROOT_MARKER), "sim").unwrap();
-    for i in 0..FILES {
-        let folder = root.join(format!("d{}", i / 100));
-        std::fs::create_dir_all(&folder).unwrap();
-        std::fs::write(folder.join(format!("f{i}.txt")), format!("file {i}")).unwrap();
-    }
+    let root = nubo_sim::pc::real_folder(dir.path(), FILES, 100);
     let trash = dir.path().join("trash");
 
     // The first run: its scan is held once it has read a batch and a half.
