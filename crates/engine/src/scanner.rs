@@ -186,11 +186,7 @@ pub fn walk_disk(root: &Path, under: &str, rules: &IgnoreRules) -> Walked {
         .standard_filters(false)
         .hidden(false)
         .follow_links(false)
-        .threads(
-            std::thread::available_parallelism()
-                .map_or(2, |n| n.get())
-                .min(8),
-        )
+        .threads(scan_threads())
         .filter_entry(move |e| {
             let name = e.file_name().to_str().unwrap_or_default();
             if name.starts_with(TEMP_PREFIX) {
@@ -318,34 +314,51 @@ pub fn scan(fs: &dyn LocalFs, root: &Path, input: &ScanInput<'_>) -> Scan {
 /// so that the folder's ignore rules match as they do in a whole scan.
 pub fn scan_under(fs: &dyn LocalFs, root: &Path, under: &str, input: &ScanInput<'_>) -> Scan {
     let walked = fs.walk(root, under, input.rules);
-    let mut scan = entries(fs, root, walked, input);
+    let (mut scan, to_read) = sort_walked(walked, input);
+    scan.mounts = look_at_mounts(fs, root, &mut scan, &to_read, input, under);
+    read_files(fs, root, &mut scan, to_read, input);
+    keep_what_is_blocked(&mut scan, input.previous);
+    scan
+}
+
+/// Blocks the folders whose disk went away (or changed) since the last
+/// scan; returns the mount points to keep, where the system lists them.
+/// Before any file is read: what a blocked folder holds is not read.
+fn look_at_mounts(
+    fs: &dyn LocalFs,
+    root: &Path,
+    scan: &mut Scan,
+    to_read: &[(RelPath, FileStat)],
+    input: &ScanInput<'_>,
+    under: &str,
+) -> Option<BTreeSet<RelPath>> {
     match fs.mount_points(root) {
         Some(now) => {
             let now: BTreeSet<RelPath> = now.iter().filter_map(|p| rel_path(root, p)).collect();
             let empty = BTreeSet::new();
             let before = input.previous_mounts.unwrap_or(&empty);
-            scan.mounts = Some(block_mount_changes(
-                &mut scan,
+            Some(block_mount_changes(
+                scan,
                 input.previous,
                 before,
                 now,
                 under,
-            ));
+            ))
         }
         // No mount table: a folder's device tells instead.
         None => {
-            block_emptied_mounts(&mut scan, input.previous, under);
+            block_emptied_mounts(scan, to_read, input.previous, under);
             let root_dev = fs.stat(root).ok().flatten().map(|(_, s)| s.dev);
-            block_vanished_mounts(&mut scan, input.previous, under, root_dev);
+            block_vanished_mounts(scan, input.previous, under, root_dev);
+            None
         }
     }
-    keep_what_is_blocked(&mut scan, input.previous);
-    scan
 }
 
-/// What a walk found, as entries: a file whose stat is as the last scan
-/// left it keeps its hash, the others are read (on several threads).
-fn entries(fs: &dyn LocalFs, root: &Path, walked: Walked, input: &ScanInput<'_>) -> Scan {
+/// What a walk found, sorted: folders, and files whose stat is as the last
+/// scan left them (they keep their hash), go into the scan's tree; the
+/// other files are returned, to be read.
+fn sort_walked(walked: Walked, input: &ScanInput<'_>) -> (Scan, Vec<(RelPath, FileStat)>) {
     let Walked {
         found,
         blocked,
@@ -365,7 +378,7 @@ fn entries(fs: &dyn LocalFs, root: &Path, walked: Walked, input: &ScanInput<'_>)
         ..Scan::default()
     };
     scan.blocked.extend(blocked);
-    let mut to_hash: Vec<(RelPath, FileStat)> = Vec::new();
+    let mut to_read: Vec<(RelPath, FileStat)> = Vec::new();
     for (rel, kind, stat) in found {
         match kind {
             Kind::Dir => {
@@ -388,11 +401,32 @@ fn entries(fs: &dyn LocalFs, root: &Path, walked: Walked, input: &ScanInput<'_>)
                     // change time).
                     scan.tree.insert(rel, LocalEntry { stat, ..p.clone() });
                 }
-                _ => to_hash.push((rel, stat)),
+                _ => to_read.push((rel, stat)),
             },
         }
     }
-    for (rel, result) in hash_all(fs, root, to_hash, input.on_read) {
+    (scan, to_read)
+}
+
+/// Reads `to_read` (on several threads) into the scan's tree; a file that
+/// cannot be read is blocked. None inside what the scan has blocked is
+/// read: it keeps its last entries (`keep_what_is_blocked`), so reading it
+/// would be lost work, and `on_read` would keep rows the scan then drops.
+fn read_files(
+    fs: &dyn LocalFs,
+    root: &Path,
+    scan: &mut Scan,
+    mut to_read: Vec<(RelPath, FileStat)>,
+    input: &ScanInput<'_>,
+) {
+    if !scan.blocked.is_empty() {
+        to_read.retain(|(rel, _)| {
+            !std::iter::once(rel.as_str())
+                .chain(ancestors(rel))
+                .any(|p| scan.blocked.contains_key(p))
+        });
+    }
+    for (rel, result) in hash_all(fs, root, to_read, input.on_read) {
         match result {
             Ok(e) => {
                 scan.tree.insert(rel, e);
@@ -402,7 +436,6 @@ fn entries(fs: &dyn LocalFs, root: &Path, walked: Walked, input: &ScanInput<'_>)
             }
         }
     }
-    scan
 }
 
 /// What a round found again at the paths the watcher named, in a folder
@@ -489,7 +522,8 @@ pub fn rescan(
         }
         replaced.push(Replaced { path, whole });
     }
-    let mut scan = entries(fs, root, walked, input);
+    let (mut scan, to_read) = sort_walked(walked, input);
+    read_files(fs, root, &mut scan, to_read, input);
     keep_what_is_blocked(&mut scan, input.previous);
     // A folder blocked from inside (another root's marker) is replaced
     // whole: it keeps what it held.
@@ -560,7 +594,12 @@ fn block_mount_changes(
 /// A folder on another device than it was, and empty where it held
 /// entries: a disk unmounted (or an empty one mounted over it). Blocked
 /// like a missing root, so that its files are not read as deleted.
-fn block_emptied_mounts(scan: &mut Scan, previous: &Tree<LocalEntry>, under: &str) {
+fn block_emptied_mounts(
+    scan: &mut Scan,
+    to_read: &[(RelPath, FileStat)],
+    previous: &Tree<LocalEntry>,
+    under: &str,
+) {
     let emptied: Vec<RelPath> = scan
         .tree
         .iter()
@@ -571,6 +610,8 @@ fn block_emptied_mounts(scan: &mut Scan, previous: &Tree<LocalEntry>, under: &st
                 })
                 && inside(&scan.tree, path).next().is_none()
                 && inside(previous, path).next().is_some()
+                // Nor any file yet to be read.
+                && !to_read.iter().any(|(p, _)| is_inside(p, path))
         })
         .map(|(p, _)| p.clone())
         .collect();
@@ -654,21 +695,28 @@ fn keep_what_is_blocked(scan: &mut Scan, previous: &Tree<LocalEntry>) {
     }
 }
 
-/// Hashes files on several threads, in batches (see `READ_BATCH_FILES`),
-/// telling `on_read` after each; each result is its entry, or what kept the
-/// file from being read.
+/// Hashes files on several threads, in batches (see `READ_BATCH_FILES`);
+/// each result is its entry, or what kept the file from being read. Where
+/// there is more than one batch, `on_read` is told after each (a reading
+/// that one batch holds is kept and told by the scan's end).
 fn hash_all(
     fs: &dyn LocalFs,
     root: &Path,
     to_hash: Vec<(RelPath, FileStat)>,
     on_read: Option<&OnRead<'_>>,
 ) -> Vec<(RelPath, Result<LocalEntry, ReadError>)> {
+    let bytes_of = |files: &[(RelPath, FileStat)]| {
+        files
+            .iter()
+            .fold(0u64, |sum, (_, s)| sum.saturating_add(s.size))
+    };
     let mut reading = Reading {
         files: to_hash.len() as u64,
-        bytes: to_hash.iter().map(|(_, s)| s.size).sum(),
+        bytes: bytes_of(&to_hash),
         ..Reading::default()
     };
-    if let Some(tell) = on_read.filter(|_| reading.files > 0) {
+    let on_read = on_read.filter(|_| batch_len(&to_hash) < to_hash.len());
+    if let Some(tell) = on_read {
         tell(&[], reading);
     }
     let mut results = Vec::with_capacity(to_hash.len());
@@ -678,7 +726,7 @@ fn hash_all(
         rest = after;
         let done = hash_batch(fs, root, batch);
         reading.files_done += batch.len() as u64;
-        reading.bytes_done += batch.iter().map(|(_, s)| s.size).sum::<u64>();
+        reading.bytes_done = reading.bytes_done.saturating_add(bytes_of(batch));
         if let Some(tell) = on_read {
             let read: Vec<(RelPath, LocalEntry)> = done
                 .iter()
@@ -706,16 +754,21 @@ fn batch_len(files: &[(RelPath, FileStat)]) -> usize {
     fit.max(1)
 }
 
+/// How many threads a walk, and the reading of a batch, use: one a core,
+/// up to eight.
+fn scan_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8)
+}
+
 /// Hashes one batch, each worker taking the next file not yet taken.
 fn hash_batch(
     fs: &dyn LocalFs,
     root: &Path,
     batch: &[(RelPath, FileStat)],
 ) -> Vec<(RelPath, Result<LocalEntry, ReadError>)> {
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(8)
-        .min(batch.len());
+    let workers = scan_threads().min(batch.len());
     let next = std::sync::atomic::AtomicUsize::new(0);
     let take = || {
         let mut out = Vec::new();
@@ -725,7 +778,13 @@ fn hash_batch(
                 return out;
             };
             let path = crate::os_names::join(root, rel);
-            out.push((i, (rel.clone(), hash_one(fs, &path, stat))));
+            // A read that panics (a bug, not the disk) blocks its file
+            // alone, which keeps its last entry; the others are read.
+            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                hash_one(fs, &path, stat)
+            }))
+            .unwrap_or(Err(ReadError::Other));
+            out.push((i, (rel.clone(), read)));
         }
     };
     let mut done: Vec<_> = std::thread::scope(|s| {

@@ -88,6 +88,52 @@ fn a_first_scan_stopped_midway_is_not_read_again() {
     first_run.join().unwrap().ok();
 }
 
+/// Another synced folder's root inside this one is left as it was: its
+/// files are not read (nor kept as read, nor counted in the progress), and
+/// nothing of it reaches the service.
+#[test]
+fn a_first_scan_reads_nothing_inside_another_synced_folder() {
+    const PER_FOLDER: usize = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SimClock::new(1_800_000_000));
+    let service = Arc::new(SimService::new(clock.clone()).unwrap());
+    let root = nubo_sim::pc::real_folder(dir.path(), FILES, PER_FOLDER);
+    std::fs::write(
+        root.join("d3").join(nubo_engine::home::ROOT_MARKER),
+        "other",
+    )
+    .unwrap();
+    let disk = Arc::new(CountingFs::new(&dir.path().join("trash")));
+    let mut engine = nubo_sim::pc::engine(&service, &clock, "a", disk.clone(), &root, dir.path());
+    let told: Arc<Mutex<Vec<Reading>>> = Arc::default();
+    let seen = told.clone();
+    engine.set_observer(Arc::new(move |event| {
+        if let SyncEvent::Reading(r) = event {
+            seen.lock().unwrap().push(r);
+        }
+    }));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(engine.sync_once(false)).unwrap();
+
+    let outside = FILES - PER_FOLDER;
+    assert_eq!(disk.hashes(), outside, "only the files outside d3 are read");
+    let last = *told.lock().unwrap().last().unwrap();
+    assert_eq!(
+        (last.files_done, last.files),
+        (outside as u64, outside as u64)
+    );
+    let tree = service.tree();
+    assert_eq!(tree.values().filter(|c| c.is_some()).count(), outside);
+    let of_d3: Vec<&String> = tree
+        .keys()
+        .filter(|p| *p == "d3" || p.starts_with("d3/"))
+        .collect();
+    assert!(of_d3.is_empty(), "{of_d3:?}");
+}
+
 /// Polls `check` every 10 ms for up to two minutes.
 fn wait_until(check: impl Fn() -> bool) -> bool {
     for _ in 0..12_000 {
