@@ -27,7 +27,8 @@ pub struct Progress {
 
 #[derive(Default)]
 struct State {
-    bar: Option<ProgressBar>,
+    /// The bar shown, and the phase it shows.
+    bar: Option<(Phase, ProgressBar)>,
     /// The round's batch: files and bytes in all.
     batch: (usize, u64),
 }
@@ -56,14 +57,11 @@ impl Progress {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match *event {
             SyncEvent::Reading(r) => {
-                let line = format!(
-                    "reading {}/{} files ({}/{})",
-                    r.files_done,
-                    r.files,
-                    words::bytes(r.bytes_done),
-                    words::bytes(r.bytes)
-                );
-                self.show(&mut state, "reading", r.bytes, r.bytes_done, line);
+                let done = Done {
+                    files: (r.files_done, r.files),
+                    bytes: (r.bytes_done, r.bytes),
+                };
+                self.show(&mut state, Phase::Reading, done);
                 if r.files_done == r.files {
                     state.finish();
                 }
@@ -71,22 +69,24 @@ impl Progress {
             SyncEvent::Working { ops, bytes } => {
                 state.finish();
                 state.batch = (ops, bytes);
-                let line = format!("syncing 0/{ops} files (0 B/{})", words::bytes(bytes));
-                self.show(&mut state, "syncing", bytes, 0, line);
+                let done = Done {
+                    files: (0, ops as u64),
+                    bytes: (0, bytes),
+                };
+                self.show(&mut state, Phase::Syncing, done);
             }
             SyncEvent::Progress {
                 ops_done,
                 bytes_done,
             } => {
                 let (ops, bytes) = state.batch;
-                let line = format!(
-                    "synced {ops_done}/{ops} files ({}/{})",
-                    words::bytes(bytes_done),
-                    words::bytes(bytes)
-                );
+                let done = Done {
+                    files: (ops_done as u64, ops as u64),
+                    bytes: (bytes_done, bytes),
+                };
                 // As lines, one at the end of a batch, not one per file.
                 if self.shown == Shown::Bar || ops_done == ops {
-                    self.show(&mut state, "syncing", bytes, bytes_done, line);
+                    self.show(&mut state, Phase::Synced, done);
                 }
                 if ops_done == ops {
                     state.finish();
@@ -96,14 +96,31 @@ impl Progress {
         }
     }
 
-    /// Shows `line` (as the bar's message on a terminal, where the bar
-    /// stands at `done` of `total` bytes).
-    fn show(&self, state: &mut State, phase: &'static str, total: u64, done: u64, line: String) {
+    /// Shows how far `phase` is: a line, or on a terminal the bar (a new
+    /// one where the phase changed: a round whose batch did not finish
+    /// leaves its bar to the next phase otherwise).
+    fn show(&self, state: &mut State, phase: Phase, done: Done) {
+        let line = words::progress(phase, done.files, done.bytes);
         match self.shown {
             Shown::Lines => eprintln!("{line}"),
             Shown::Bar => {
-                let bar = state.bar.get_or_insert_with(|| new_bar(phase, total));
-                bar.set_position(done);
+                if state
+                    .bar
+                    .as_ref()
+                    .is_some_and(|(p, _)| p.bar() != phase.bar())
+                {
+                    state.finish();
+                }
+                // Bytes where there are any; files where all are empty.
+                let (at, total) = if done.bytes.1 > 0 {
+                    done.bytes
+                } else {
+                    done.files
+                };
+                let (_, bar) = state
+                    .bar
+                    .get_or_insert_with(|| (phase, new_bar(phase, total)));
+                bar.set_position(at.min(total));
                 bar.set_message(line);
             }
             Shown::Nothing => {}
@@ -111,9 +128,37 @@ impl Progress {
     }
 }
 
+/// What a phase has done: (done, in all) of files and of bytes.
+#[derive(Clone, Copy)]
+struct Done {
+    files: (u64, u64),
+    bytes: (u64, u64),
+}
+
+/// What the shown progress is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// A scan reading new and changed files.
+    Reading,
+    /// A round's batch starting.
+    Syncing,
+    /// A round's batch, as far as it went.
+    Synced,
+}
+
+impl Phase {
+    /// The bar it is shown on (a batch's start and progress share one).
+    fn bar(self) -> Phase {
+        match self {
+            Phase::Synced => Phase::Syncing,
+            p => p,
+        }
+    }
+}
+
 impl State {
     fn finish(&mut self) {
-        if let Some(bar) = self.bar.take() {
+        if let Some((_, bar)) = self.bar.take() {
             bar.finish_and_clear();
         }
     }
@@ -128,9 +173,10 @@ impl Drop for Progress {
     }
 }
 
-fn new_bar(phase: &str, total: u64) -> ProgressBar {
+fn new_bar(phase: Phase, total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total.max(1));
-    let style = ProgressStyle::with_template(&format!("{phase:8} {{wide_bar}} {{msg}} {{eta}}"))
+    let label = words::phase(phase.bar());
+    let style = ProgressStyle::with_template(&format!("{label:8} {{wide_bar}} {{msg}} {{eta}}"))
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar

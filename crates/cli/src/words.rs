@@ -10,9 +10,34 @@ use nubo_engine::report::{
 use nubo_engine::tree::{Blocked, ReadError, Unsynced};
 use time::OffsetDateTime;
 
+use crate::progress::Phase;
+
 /// Bytes for people: the CLI's one byte formatter.
 pub fn bytes(n: u64) -> String {
     bytesize::ByteSize(n).display().si().to_string()
+}
+
+/// How far a sync is, as one line: "reading 1000/2048 files (4.1 kB/8.4 kB)".
+pub fn progress(
+    p: Phase,
+    (files_done, files): (u64, u64),
+    (bytes_done, all): (u64, u64),
+) -> String {
+    format!(
+        "{} {files_done}/{files} files ({}/{})",
+        phase(p),
+        bytes(bytes_done),
+        bytes(all)
+    )
+}
+
+/// A phase of a sync, as the progress bar's label and its line's start.
+pub fn phase(p: Phase) -> &'static str {
+    match p {
+        Phase::Reading => "reading",
+        Phase::Syncing => "syncing",
+        Phase::Synced => "synced",
+    }
 }
 
 /// A moment in the local time zone, to the minute.
