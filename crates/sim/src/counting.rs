@@ -2,7 +2,7 @@
 //! engine asks of it, for tests that assert what a round costs (stats and
 //! reads) rather than how long it takes. It can also hold every hash of a
 //! file's content after the first so many until let go: a scan stopped at a
-//! known point, as a kill would stop it.
+//! known point, as a kill would stop it, or panic on one file's read.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,6 +27,8 @@ pub struct CountingFs {
     let_go: Condvar,
     /// Hashes waiting now.
     waiting: AtomicUsize,
+    /// A hash of a file of this name panics (a bug, not the disk).
+    panic_on: Option<String>,
 }
 
 impl CountingFs {
@@ -43,6 +45,15 @@ impl CountingFs {
             held: Mutex::new(true),
             let_go: Condvar::new(),
             waiting: AtomicUsize::new(0),
+            panic_on: None,
+        }
+    }
+
+    /// The same, panicking in every hash of a file named `name`.
+    pub fn panicking_on(trash: &Path, name: &str) -> CountingFs {
+        CountingFs {
+            panic_on: Some(name.to_string()),
+            ..CountingFs::new(trash)
         }
     }
 
@@ -114,6 +125,11 @@ impl LocalFs for CountingFs {
     }
     fn hash(&self, path: &Path) -> std::io::Result<ContentHash> {
         self.read();
+        if let Some(name) = &self.panic_on {
+            if path.file_name().is_some_and(|n| n == name.as_str()) {
+                panic!("a bug met while reading {}", path.display());
+            }
+        }
         self.hold()?;
         self.disk.hash(path)
     }

@@ -134,6 +134,36 @@ fn a_first_scan_reads_nothing_inside_another_synced_folder() {
     assert!(of_d3.is_empty(), "{of_d3:?}");
 }
 
+/// A read that panics (a bug, not the disk) keeps its file alone from this
+/// pass: the others are synced, the file is not taken for deleted, and the
+/// next pass that reads it syncs it.
+#[test]
+fn a_read_that_panics_leaves_out_its_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SimClock::new(1_800_000_000));
+    let service = Arc::new(SimService::new(clock.clone()).unwrap());
+    let root = nubo_sim::pc::real_folder(dir.path(), FILES, 100);
+    let trash = dir.path().join("trash");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let synced = || service.tree().values().filter(|c| c.is_some()).count();
+
+    let buggy = Arc::new(CountingFs::panicking_on(&trash, "f7.txt"));
+    let first = nubo_sim::pc::engine(&service, &clock, "a", buggy, &root, dir.path());
+    rt.block_on(first.sync_once(false)).unwrap();
+    assert_eq!(synced(), FILES - 1, "every other file is synced");
+    assert!(!service.tree().contains_key("d0/f7.txt"));
+    drop(first);
+
+    let disk = Arc::new(CountingFs::new(&trash));
+    let next = nubo_sim::pc::engine(&service, &clock, "a", disk, &root, dir.path());
+    rt.block_on(next.sync_once(false)).unwrap();
+    assert_eq!(synced(), FILES);
+    assert_eq!(service.tree()["d0/f7.txt"].as_deref(), Some(&b"file 7"[..]));
+}
+
 /// Polls `check` every 10 ms for up to two minutes.
 fn wait_until(check: impl Fn() -> bool) -> bool {
     for _ in 0..12_000 {
