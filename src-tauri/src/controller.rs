@@ -254,6 +254,12 @@ fn syncing((files, bytes): (u32, u64), files_done: u32, bytes_done: u64) -> Tray
     }
 }
 
+/// A count of files as the tray states hold it (past four billion, all
+/// the same).
+fn count(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 fn mode_of(m: SyncMode) -> Mode {
     match m {
         SyncMode::TwoWay => Mode::TwoWay,
@@ -1325,14 +1331,14 @@ impl Controller {
         let before = self.tray.clone();
         self.tray = match ev {
             SyncEvent::Working { ops, bytes } => {
-                self.batch = (ops as u32, bytes);
+                self.batch = (count(ops as u64), bytes);
                 syncing(self.batch, 0, 0)
             }
             SyncEvent::Progress {
                 ops_done,
                 bytes_done,
             } => {
-                self.tray = syncing(self.batch, ops_done as u32, bytes_done);
+                self.tray = syncing(self.batch, count(ops_done as u64), bytes_done);
                 // Thousands of small files finish in a second: tell the
                 // window a few times a second, not once per file.
                 if self.last_progress.elapsed() >= PROGRESS_EVERY {
@@ -1342,8 +1348,8 @@ impl Controller {
                 return;
             }
             SyncEvent::Reading(r) => TrayState::Reading {
-                files_left: r.files.saturating_sub(r.files_done) as u32,
-                files_total: r.files as u32,
+                files_left: count(r.files.saturating_sub(r.files_done)),
+                files_total: count(r.files),
                 bytes_left: r.bytes.saturating_sub(r.bytes_done),
                 bytes_total: r.bytes,
             },

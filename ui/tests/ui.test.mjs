@@ -226,7 +226,7 @@ describe("first-run wizard", () => {
 
   test("the status window shows how far the first reading of the files is", async () => {
     const page = await toRunning("progress=reading");
-    assert.equal(await page.getByTestId("state-line").textContent(), "Reading 2500 new files…");
+    assert.equal(await page.getByTestId("state-line").textContent(), "Reading 2500 files…");
     const details = await page.getByTestId("progress-details").textContent();
     assert.ok(details.includes("2500 of 3500 files left") && details.includes("5.0 MB of 7.0 MB left"), details);
     assert.ok(Math.abs((await page.getByTestId("progress").evaluate((el) => el.value)) - 2 / 7) < 1e-9);

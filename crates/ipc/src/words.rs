@@ -674,8 +674,8 @@ mod tests {
                 },
             )
         };
-        assert_eq!(reading("en", 1), "Reading 1 new file…");
-        assert_eq!(reading("en", 2), "Reading 2 new files…");
-        assert_eq!(reading("zh-CN", 2), "正在读取 2 个新文件…");
+        assert_eq!(reading("en", 1), "Reading 1 file…");
+        assert_eq!(reading("en", 2), "Reading 2 files…");
+        assert_eq!(reading("zh-CN", 2), "正在读取 2 个文件…");
     }
 }
