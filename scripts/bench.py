@@ -12,6 +12,7 @@ Usage: bench.py --nubo PATH [--runs N] [--only SCENARIO,..] [--out DIR]
 
 import argparse
 import hashlib
+import inspect
 import json
 import os
 import platform
@@ -71,11 +72,15 @@ def make_large_tree(root: Path, seed: int):
 
 
 def make_huge(root: Path, seed: int, files=1_000_000, folders=20_000):
-    """`huge`: 1,000,000 files of 0-4 KiB in 20,000 folders."""
+    """`huge`: 1,000,000 files of 0-4 KiB in 20,000 nested folders, each
+    in a folder picked at random among those before it (as `small`): about
+    ten deep, paths of some 80 characters. (Picking among the last 200 only,
+    as this did at first, nests them about 100 deep, paths of 700
+    characters: no photo library or source tree looks like that.)"""
     rng = random.Random(seed)
     dirs = [Path("")]
     for i in range(folders - 1):
-        dirs.append(rng.choice(dirs[-200:]) / f"d{i:05}")
+        dirs.append(rng.choice(dirs) / f"d{i:05}")
     for d in dirs:
         (root / d).mkdir(parents=True, exist_ok=True)
     for i in range(files):
@@ -453,7 +458,9 @@ def fresh_pair(work: Path, dataset, seed):
     work.mkdir(parents=True)
     a.mkdir()
     b.mkdir()
-    cache = work.parent / f"dataset-{dataset.__name__}-{seed}"
+    # A dataset's maker changed, a new dataset.
+    made_by = hashlib.sha256(inspect.getsource(dataset).encode()).hexdigest()[:8]
+    cache = work.parent / f"dataset-{dataset.__name__}-{seed}-{made_by}"
     if not cache.exists():
         tmp = work.parent / "dataset-tmp"
         shutil.rmtree(tmp, ignore_errors=True)
