@@ -315,44 +315,34 @@ pub fn scan(fs: &dyn LocalFs, root: &Path, input: &ScanInput<'_>) -> Scan {
 pub fn scan_under(fs: &dyn LocalFs, root: &Path, under: &str, input: &ScanInput<'_>) -> Scan {
     let walked = fs.walk(root, under, input.rules);
     let (mut scan, to_read) = sort_walked(walked, input);
-    scan.mounts = look_at_mounts(fs, root, &mut scan, &to_read, input, under);
-    read_files(fs, root, &mut scan, to_read, input);
-    keep_what_is_blocked(&mut scan, input.previous);
-    scan
-}
-
-/// Blocks the folders whose disk went away (or changed) since the last
-/// scan; returns the mount points to keep, where the system lists them.
-/// Before any file is read: what a blocked folder holds is not read.
-fn look_at_mounts(
-    fs: &dyn LocalFs,
-    root: &Path,
-    scan: &mut Scan,
-    to_read: &[(RelPath, FileStat)],
-    input: &ScanInput<'_>,
-    under: &str,
-) -> Option<BTreeSet<RelPath>> {
     match fs.mount_points(root) {
+        // Before any file is read: what a folder whose disk went away
+        // holds now is not read.
         Some(now) => {
             let now: BTreeSet<RelPath> = now.iter().filter_map(|p| rel_path(root, p)).collect();
             let empty = BTreeSet::new();
             let before = input.previous_mounts.unwrap_or(&empty);
-            Some(block_mount_changes(
-                scan,
+            scan.mounts = Some(block_mount_changes(
+                &mut scan,
                 input.previous,
                 before,
                 now,
                 under,
-            ))
+            ));
+            read_files(fs, root, &mut scan, to_read, input);
         }
-        // No mount table: a folder's device tells instead.
+        // No mount table: a folder's device tells instead, once its files
+        // are read (a folder none of whose files could be read is as empty
+        // as an unmounted one; what these block held nothing that was read).
         None => {
-            block_emptied_mounts(scan, to_read, input.previous, under);
+            read_files(fs, root, &mut scan, to_read, input);
+            block_emptied_mounts(&mut scan, input.previous, under);
             let root_dev = fs.stat(root).ok().flatten().map(|(_, s)| s.dev);
-            block_vanished_mounts(scan, input.previous, under, root_dev);
-            None
+            block_vanished_mounts(&mut scan, input.previous, under, root_dev);
         }
     }
+    keep_what_is_blocked(&mut scan, input.previous);
+    scan
 }
 
 /// What a walk found, sorted: folders, and files whose stat is as the last
@@ -420,11 +410,7 @@ fn read_files(
     input: &ScanInput<'_>,
 ) {
     if !scan.blocked.is_empty() {
-        to_read.retain(|(rel, _)| {
-            !std::iter::once(rel.as_str())
-                .chain(ancestors(rel))
-                .any(|p| scan.blocked.contains_key(p))
-        });
+        to_read.retain(|(rel, _)| blocked_above(&scan.blocked, rel).is_none());
     }
     for (rel, result) in hash_all(fs, root, to_read, input.on_read) {
         match result {
@@ -594,12 +580,7 @@ fn block_mount_changes(
 /// A folder on another device than it was, and empty where it held
 /// entries: a disk unmounted (or an empty one mounted over it). Blocked
 /// like a missing root, so that its files are not read as deleted.
-fn block_emptied_mounts(
-    scan: &mut Scan,
-    to_read: &[(RelPath, FileStat)],
-    previous: &Tree<LocalEntry>,
-    under: &str,
-) {
+fn block_emptied_mounts(scan: &mut Scan, previous: &Tree<LocalEntry>, under: &str) {
     let emptied: Vec<RelPath> = scan
         .tree
         .iter()
@@ -610,8 +591,6 @@ fn block_emptied_mounts(
                 })
                 && inside(&scan.tree, path).next().is_none()
                 && inside(previous, path).next().is_some()
-                // Nor any file yet to be read.
-                && !to_read.iter().any(|(p, _)| is_inside(p, path))
         })
         .map(|(p, _)| p.clone())
         .collect();
@@ -697,8 +676,9 @@ fn keep_what_is_blocked(scan: &mut Scan, previous: &Tree<LocalEntry>) {
 
 /// Hashes files on several threads, in batches (see `READ_BATCH_FILES`);
 /// each result is its entry, or what kept the file from being read. Where
-/// there is more than one batch, `on_read` is told after each (a reading
-/// that one batch holds is kept and told by the scan's end).
+/// there is more than one batch (or more bytes than a batch holds),
+/// `on_read` is told after each (a small reading is kept and told by the
+/// scan's end).
 fn hash_all(
     fs: &dyn LocalFs,
     root: &Path,
@@ -715,7 +695,9 @@ fn hash_all(
         bytes: bytes_of(&to_hash),
         ..Reading::default()
     };
-    let on_read = on_read.filter(|_| batch_len(&to_hash) < to_hash.len());
+    // One large file alone is told too: it may take minutes to read.
+    let on_read =
+        on_read.filter(|_| batch_len(&to_hash) < to_hash.len() || reading.bytes > READ_BATCH_BYTES);
     if let Some(tell) = on_read {
         tell(&[], reading);
     }
