@@ -458,9 +458,16 @@ def fresh_pair(work: Path, dataset, seed):
     work.mkdir(parents=True)
     a.mkdir()
     b.mkdir()
-    # A dataset's maker changed, a new dataset.
-    made_by = hashlib.sha256(inspect.getsource(dataset).encode()).hexdigest()[:8]
+    # A dataset's maker changed (or the makers it calls), a new dataset; the
+    # old one goes.
+    makers = (dataset, make_small, rand_bytes)
+    made_by = hashlib.sha256("".join(inspect.getsource(f) for f in makers).encode()).hexdigest()[:8]
     cache = work.parent / f"dataset-{dataset.__name__}-{seed}-{made_by}"
+    earlier = [work.parent / f"dataset-{dataset.__name__}-{seed}",
+               *work.parent.glob(f"dataset-{dataset.__name__}-{seed}-*")]
+    for old in earlier:
+        if old != cache:
+            shutil.rmtree(old, ignore_errors=True)
     if not cache.exists():
         tmp = work.parent / "dataset-tmp"
         shutil.rmtree(tmp, ignore_errors=True)
