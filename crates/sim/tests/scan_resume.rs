@@ -30,10 +30,7 @@ fn a_first_scan_stopped_midway_is_not_read_again() {
     let stopped = Arc::new(CountingFs::holding_hashes_after(&trash, BATCH + BATCH / 2));
     let first = nubo_sim::pc::engine(&service, &clock, "a", stopped.clone(), &root, dir.path());
     let first_run = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         rt.block_on(first.sync_once(false)).map(|_| ())
     });
     assert!(
@@ -44,17 +41,8 @@ fn a_first_scan_stopped_midway_is_not_read_again() {
     // The next run, on the same home, while the first stands still.
     let disk = Arc::new(CountingFs::new(&trash));
     let mut next = nubo_sim::pc::engine(&service, &clock, "a", disk.clone(), &root, dir.path());
-    let told: Arc<Mutex<Vec<Reading>>> = Arc::default();
-    let seen = told.clone();
-    next.set_observer(Arc::new(move |event| {
-        if let SyncEvent::Reading(r) = event {
-            seen.lock().unwrap().push(r);
-        }
-    }));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let told = reading_told(&mut next);
+    let rt = runtime();
     let outcome = rt.block_on(next.sync_once(false)).unwrap();
     assert!(matches!(outcome, Outcome::InSync), "{outcome:?}");
     assert_eq!(
@@ -105,17 +93,8 @@ fn a_first_scan_reads_nothing_inside_another_synced_folder() {
     .unwrap();
     let disk = Arc::new(CountingFs::new(&dir.path().join("trash")));
     let mut engine = nubo_sim::pc::engine(&service, &clock, "a", disk.clone(), &root, dir.path());
-    let told: Arc<Mutex<Vec<Reading>>> = Arc::default();
-    let seen = told.clone();
-    engine.set_observer(Arc::new(move |event| {
-        if let SyncEvent::Reading(r) = event {
-            seen.lock().unwrap().push(r);
-        }
-    }));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let told = reading_told(&mut engine);
+    let rt = runtime();
     rt.block_on(engine.sync_once(false)).unwrap();
 
     let outside = FILES - PER_FOLDER;
@@ -144,10 +123,7 @@ fn a_read_that_panics_leaves_out_its_file_alone() {
     let service = Arc::new(SimService::new(clock.clone()).unwrap());
     let root = nubo_sim::pc::real_folder(dir.path(), FILES, 100);
     let trash = dir.path().join("trash");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let synced = || service.tree().values().filter(|c| c.is_some()).count();
 
     let buggy = Arc::new(CountingFs::panicking_on(&trash, "f7.txt"));
@@ -162,6 +138,25 @@ fn a_read_that_panics_leaves_out_its_file_alone() {
     rt.block_on(next.sync_once(false)).unwrap();
     assert_eq!(synced(), FILES);
     assert_eq!(service.tree()["d0/f7.txt"].as_deref(), Some(&b"file 7"[..]));
+}
+
+/// What `engine` tells of its reading, as it tells it.
+fn reading_told(engine: &mut nubo_engine::engine::Engine) -> Arc<Mutex<Vec<Reading>>> {
+    let told: Arc<Mutex<Vec<Reading>>> = Arc::default();
+    let seen = told.clone();
+    engine.set_observer(Arc::new(move |event| {
+        if let SyncEvent::Reading(r) = event {
+            seen.lock().unwrap().push(r);
+        }
+    }));
+    told
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Polls `check` every 10 ms for up to two minutes.
