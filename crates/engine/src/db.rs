@@ -18,7 +18,10 @@ use time::OffsetDateTime;
 use crate::content_hash::BadHash;
 use crate::problem::Problem;
 use crate::report::{LastPass, Notice, RecordedChange, Storage, Upcoming};
-use crate::tree::{ContentHash, FileStat, Kind, LocalEntry, SyncedEntry, Tree};
+use crate::tree::{ContentHash, FileStat, Kind, LocalEntry, RelPath, SyncedEntry, Tree};
+
+mod lookup;
+pub use lookup::Under;
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -131,6 +134,15 @@ UPDATE meta SET value = (SELECT json_group_array(json_object('title', json_extra
         FROM json_each(meta.value) e)
     WHERE key = 'upcoming_agreements' AND json_valid(value);
 DELETE FROM meta WHERE key IN ('quota', 'state', 'state_at', 'pauses', 'problems', 'waiting_folders', 'last_error');
+"#,
+    // What a round planned over what changed looks up (`db/lookup.rs`):
+    // a node's children and a child by name, an entry of the merge base by
+    // its node or inode, a local entry by its inode (moves).
+    r#"
+CREATE INDEX remote_children ON remote (parent, name);
+CREATE INDEX synced_node ON synced (folder, node);
+CREATE INDEX synced_inode ON synced (folder, inode);
+CREATE INDEX local_inode ON local (folder, inode);
 "#,
 ];
 
@@ -290,6 +302,68 @@ fn own_hash_at(
 ) -> rusqlite::Result<Option<ContentHash>> {
     hash_at(r, i, kind)?.map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+const LOCAL_COLUMNS: &str = "path, kind, size, mtime_ns, inode, hash, ctime_ns, dev, exec";
+
+fn local_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(RelPath, LocalEntry)> {
+    let kind = kind_from(r.get_ref(1)?.as_str()?)?;
+    Ok((
+        r.get::<_, String>(0)?,
+        LocalEntry {
+            kind,
+            stat: FileStat {
+                size: r.get::<_, i64>(2)? as u64,
+                mtime_ns: r.get(3)?,
+                inode: r.get::<_, i64>(4)? as u64,
+                ctime_ns: r.get(6)?,
+                dev: r.get::<_, i64>(7)? as u64,
+                exec: r.get(8)?,
+            },
+            hash: own_hash_at(r, 5, kind)?,
+        },
+    ))
+}
+
+const SYNCED_COLUMNS: &str =
+    "path, kind, node, rev, hash, size, mtime_ns, inode, ctime_ns, dev, exec";
+
+fn synced_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(RelPath, SyncedEntry)> {
+    let kind = kind_from(r.get_ref(1)?.as_str()?)?;
+    Ok((
+        r.get::<_, String>(0)?,
+        SyncedEntry {
+            kind,
+            node: r.get(2)?,
+            rev: r.get(3)?,
+            hash: own_hash_at(r, 4, kind)?,
+            stat: FileStat {
+                size: r.get::<_, i64>(5)? as u64,
+                mtime_ns: r.get(6)?,
+                inode: r.get::<_, i64>(7)? as u64,
+                ctime_ns: r.get(8)?,
+                dev: r.get::<_, i64>(9)? as u64,
+                exec: r.get(10)?,
+            },
+        },
+    ))
+}
+
+const REMOTE_COLUMNS: &str = "id, parent, name, kind, rev, size, hash, mtime_ms, exec";
+
+fn remote_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RemoteRow> {
+    let kind = kind_from(r.get_ref(3)?.as_str()?)?;
+    Ok(RemoteRow {
+        id: r.get(0)?,
+        parent: r.get(1)?,
+        name: r.get(2)?,
+        kind,
+        rev: r.get(4)?,
+        size: r.get::<_, i64>(5)? as u64,
+        hash: hash_at(r, 6, kind)?,
+        mtime_ms: r.get(7)?,
+        exec: r.get(8)?,
     })
 }
 
@@ -624,27 +698,10 @@ impl StateDb {
 
     pub fn load_local(&self, folder: FolderId) -> DbResult<Tree<LocalEntry>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT path, kind, size, mtime_ns, inode, hash, ctime_ns, dev, exec FROM local WHERE folder = ?1",
-        )?;
-        let rows = stmt.query_map([folder], |r| {
-            let kind = kind_from(r.get_ref(1)?.as_str()?)?;
-            Ok((
-                r.get::<_, String>(0)?,
-                LocalEntry {
-                    kind,
-                    stat: FileStat {
-                        size: r.get::<_, i64>(2)? as u64,
-                        mtime_ns: r.get(3)?,
-                        inode: r.get::<_, i64>(4)? as u64,
-                        ctime_ns: r.get(6)?,
-                        dev: r.get::<_, i64>(7)? as u64,
-                        exec: r.get(8)?,
-                    },
-                    hash: own_hash_at(r, 5, kind)?,
-                },
-            ))
-        })?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {LOCAL_COLUMNS} FROM local WHERE folder = ?1"
+        ))?;
+        let rows = stmt.query_map([folder], local_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -674,27 +731,10 @@ impl StateDb {
 
     pub fn load_synced(&self, folder: FolderId) -> DbResult<Tree<SyncedEntry>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT path, kind, node, rev, hash, size, mtime_ns, inode, ctime_ns, dev, exec FROM synced WHERE folder = ?1")?;
-        let rows = stmt.query_map([folder], |r| {
-            let kind = kind_from(r.get_ref(1)?.as_str()?)?;
-            Ok((
-                r.get::<_, String>(0)?,
-                SyncedEntry {
-                    kind,
-                    node: r.get(2)?,
-                    rev: r.get(3)?,
-                    hash: own_hash_at(r, 4, kind)?,
-                    stat: FileStat {
-                        size: r.get::<_, i64>(5)? as u64,
-                        mtime_ns: r.get(6)?,
-                        inode: r.get::<_, i64>(7)? as u64,
-                        ctime_ns: r.get(8)?,
-                        dev: r.get::<_, i64>(9)? as u64,
-                        exec: r.get(10)?,
-                    },
-                },
-            ))
-        })?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {SYNCED_COLUMNS} FROM synced WHERE folder = ?1"
+        ))?;
+        let rows = stmt.query_map([folder], synced_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -755,23 +795,8 @@ impl StateDb {
 
     pub fn remote_rows(&self) -> DbResult<Vec<RemoteRow>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, parent, name, kind, rev, size, hash, mtime_ms, exec FROM remote",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            let kind = kind_from(r.get_ref(3)?.as_str()?)?;
-            Ok(RemoteRow {
-                id: r.get(0)?,
-                parent: r.get(1)?,
-                name: r.get(2)?,
-                kind,
-                rev: r.get(4)?,
-                size: r.get::<_, i64>(5)? as u64,
-                hash: hash_at(r, 6, kind)?,
-                mtime_ms: r.get(7)?,
-                exec: r.get(8)?,
-            })
-        })?;
+        let mut stmt = conn.prepare_cached(&format!("SELECT {REMOTE_COLUMNS} FROM remote"))?;
+        let rows = stmt.query_map([], remote_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -15,9 +15,10 @@ use nubo_protocol::{ApiError, ErrorCode, NodeId};
 use crate::changes::{Changes, Look};
 use crate::clock::{Clock, SystemClock};
 use crate::credentials;
-use crate::db::{Change, DbError, FolderId, Stamp, StateDb};
+use crate::db::{Change, DbError, FolderId, Stamp, StateDb, Under};
 use crate::executor::{self, FolderCtx, OpError};
 use crate::failing::Failing;
+use crate::focus::{self, Focused};
 use crate::fs::{LocalFs, RealFs};
 use crate::home::{Config, FolderConfig, Home, ROOT_MARKER};
 use crate::ignore_rules::IgnoreRules;
@@ -32,6 +33,8 @@ use crate::scanner;
 use crate::scanner::ScanInput;
 use crate::temp_names::TempNames;
 use crate::tree::{Blocked, Kind, RelPath};
+
+mod focused;
 
 pub use crate::report::Pause;
 
@@ -126,6 +129,22 @@ pub struct Engine {
     /// What each folder's last scan found blocked or left out, kept for
     /// the rounds that read only part of it again.
     carried: std::sync::Mutex<std::collections::HashMap<FolderId, Carried>>,
+    /// The nodes the feed told of since the last round (`focused.rs`).
+    news: std::sync::Mutex<focused::News>,
+    /// The folders whose last round left nothing paused, with the root
+    /// node they were synced with: their next round may be planned over
+    /// what changed.
+    settled: std::sync::Mutex<std::collections::HashMap<FolderId, focused::Settled>>,
+    /// Where a round that planned moves only started: the next round of
+    /// the folder starts there too.
+    deferred: std::sync::Mutex<std::collections::HashMap<FolderId, focus::Seeds>>,
+    /// Plan each round over what changed over the whole trees too, and
+    /// stop where the two differ (the simulator).
+    check_focus: bool,
+    focus_mismatch: std::sync::Mutex<Option<String>>,
+    /// The most entries (of the three trees) one round of the pass under
+    /// way planned over.
+    planned_over: AtomicUsize,
 }
 
 /// What a scan of part of a folder carries over from the last one.
@@ -133,6 +152,8 @@ pub struct Engine {
 struct Carried {
     blocked: crate::tree::Tree<Blocked>,
     skipped: Vec<Problem>,
+    /// What the last look at the node table refused.
+    refused: Vec<Problem>,
 }
 
 /// An engine assembled from parts has no account administration.
@@ -267,6 +288,12 @@ impl Engine {
             planned_this_pass: Default::default(),
             unscanned: std::sync::Mutex::new(unscanned),
             carried: Default::default(),
+            news: Default::default(),
+            settled: Default::default(),
+            deferred: Default::default(),
+            check_focus: false,
+            focus_mismatch: Default::default(),
+            planned_over: AtomicUsize::new(0),
         })
     }
 
@@ -318,6 +345,7 @@ impl Engine {
                 self.db.forget_the_service()?;
                 self.db.set_notice(&Notice::ServiceRewound)?;
                 self.failing().clear();
+                self.lose_news();
                 self.pull_feed().await
             }
             other => other,
@@ -330,6 +358,7 @@ impl Engine {
             let known = self.db.known_seq()?;
             let page = self.remote.changes(cursor, known).await?;
             self.db.apply_changes(&page.nodes, page.cursor)?;
+            self.note_news(&page.nodes);
             if !page.has_more {
                 return Ok(());
             }
@@ -390,6 +419,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        self.planned_over.store(0, Ordering::Relaxed);
         let result = self.sync_rounds(allow_mass_delete).await;
         let outcome = match &result {
             Ok(Outcome::InSync) => PassOutcome::InSync,
@@ -420,17 +450,27 @@ impl Engine {
             Ok(r) => r,
             Err(e) => return stopped(e),
         };
+        // A folder left out of this pass does not see its news.
+        for f in &self.config.folders {
+            if !roots.iter().any(|(r, _)| r.id == f.id) {
+                self.unsettle(f.id);
+            }
+        }
         for _round in 0..MAX_ROUNDS {
             if let Err(e) = self.pull().await {
                 return stopped(e);
             }
             let mut round = RoundTotals::default();
+            let news = self.take_news();
             for (folder, remote_root) in &roots {
                 let f = self
-                    .folder_round(folder, *remote_root, allow_mass_delete)
-                    .await?;
+                    .folder_round(folder, *remote_root, allow_mass_delete, news.as_ref())
+                    .await
+                    .inspect_err(|_| self.unsettle_all())?;
                 round.add(folder.id, f);
                 if round.stop.is_some() {
+                    // The folders after it did not see this round's news.
+                    self.unsettle_all();
                     break;
                 }
             }
@@ -495,18 +535,10 @@ impl Engine {
         folder: &FolderConfig,
         remote_root: NodeId,
         allow_mass_delete: bool,
+        news: Option<&std::collections::HashSet<NodeId>>,
     ) -> Result<FolderRound, DbError> {
-        let FolderTrees {
-            trees,
-            rules,
-            pauses,
-            problems,
-        } = self.folder_trees(folder, remote_root)?;
-        let mut out = FolderRound {
-            pauses,
-            problems,
-            ..FolderRound::default()
-        };
+        let rules = self.ignore_rules(folder);
+        let scanned = self.scan_folder(folder, &rules)?;
         let opts = PlanOptions {
             mode: folder.mode,
             conflict_stamp: self.stamp().copy_label(),
@@ -514,7 +546,29 @@ impl Engine {
             allow_mass_delete,
             ..Default::default()
         };
-        let mut plan = planner::plan(&trees, &opts);
+        let place = Place {
+            folder,
+            root: remote_root,
+            rules: &rules,
+        };
+        let Planned {
+            trees,
+            mut plan,
+            seeds,
+        } = self.plan_folder(&place, scanned, news, &opts)?;
+        let t = &trees.trees;
+        let entries = t.local.len() + t.synced.len() + t.remote.len();
+        self.planned_over.fetch_max(entries, Ordering::Relaxed);
+        let FolderTrees {
+            trees,
+            pauses,
+            problems,
+        } = trees;
+        let mut out = FolderRound {
+            pauses,
+            problems,
+            ..FolderRound::default()
+        };
         let now = self.clock.now().unix_timestamp();
         let planned_paths: std::collections::HashSet<&str> = plan
             .ops
@@ -530,9 +584,13 @@ impl Engine {
                 remote_files: info.remote_files,
                 synced_files: info.synced_files,
             });
-            return Ok(out);
         }
-        if plan.ops.is_empty() {
+        let at = focused::Settled {
+            root: remote_root,
+            rules: rules.made_of(),
+        };
+        self.after_plan(folder.id, at, &plan, seeds, out.pauses.is_empty());
+        if plan.mass_delete.is_some() || plan.ops.is_empty() {
             return Ok(out);
         }
         out.planned = plan.ops.len();
@@ -561,6 +619,62 @@ impl Engine {
         out.failed_moves = report.failed_moves;
         out.failed = report.failed;
         Ok(out)
+    }
+
+    /// The folder's trees and their plan: over what changed where that is
+    /// known (`focused.rs`), else, or where that plan deletes much, over
+    /// the whole trees.
+    fn plan_folder(
+        &self,
+        place: &Place<'_>,
+        mut scanned: Scanned,
+        news: Option<&std::collections::HashSet<NodeId>>,
+        opts: &PlanOptions,
+    ) -> Result<Planned, DbError> {
+        let Place {
+            folder,
+            root,
+            rules,
+        } = *place;
+        let replaced = scanned.replaced.as_deref();
+        let focus = self.focused(folder, root, rules, replaced, news, &opts.conflict_stamp)?;
+        if let Some((f, seeds)) = focus {
+            let points = self.check_focus.then(|| f.points.clone());
+            let trees = self.folder_trees(place, &scanned.scan, Source::Focus(f))?;
+            let plan = planner::plan(&trees.trees, opts);
+            if !focused::deletes_to_weigh(&trees, &plan, opts) {
+                if let Some(points) = points {
+                    let whole = self.whole_trees(place, &mut scanned)?;
+                    let whole_plan = planner::plan(&whole.trees, opts);
+                    let differs = focused::differs_from_whole(&plan, &whole_plan, &seeds, &points);
+                    self.note_mismatch(differs);
+                }
+                return Ok(Planned {
+                    trees,
+                    plan,
+                    seeds: Some(seeds),
+                });
+            }
+        }
+        let trees = self.whole_trees(place, &mut scanned)?;
+        let plan = planner::plan(&trees.trees, opts);
+        Ok(Planned {
+            trees,
+            plan,
+            seeds: None,
+        })
+    }
+
+    fn whole_trees(
+        &self,
+        place: &Place<'_>,
+        scanned: &mut Scanned,
+    ) -> Result<FolderTrees, DbError> {
+        let local = match scanned.replaced {
+            None => std::mem::take(&mut scanned.scan.tree),
+            Some(_) => self.db.load_local(place.folder.id)?,
+        };
+        self.folder_trees(place, &scanned.scan, Source::Whole(local))
     }
 
     /// An operation planned again and again in one pass, though it went
@@ -605,34 +719,48 @@ impl Engine {
         executor::execute(ctx, ops, &on_done).await
     }
 
-    /// The three trees of one folder as the planner needs them, with what
-    /// is left alone this round and why.
+    /// The three trees of one folder as the planner needs them (whole, or
+    /// around what changed), with what is left alone this round and why.
     fn folder_trees(
         &self,
-        folder: &FolderConfig,
-        remote_root: NodeId,
+        place: &Place<'_>,
+        scan: &scanner::Scan,
+        source: Source,
     ) -> Result<FolderTrees, DbError> {
-        let rules = self.ignore_rules(folder);
+        let Place {
+            folder,
+            root,
+            rules,
+        } = *place;
         let mut pauses = Vec::new();
         let mut problems: Vec<Problem> = Vec::new();
-        let scan = self.scan_folder(folder, &rules)?;
-        let rows = self.db.remote_rows()?;
-        let remote = remote_tree::build(&rows, remote_root, &rules);
-        drop(rows);
+        let (local, synced, remote) = match source {
+            Source::Whole(local) => {
+                let rows = self.db.remote_rows()?;
+                let remote = remote_tree::build(&rows, root, rules);
+                drop(rows);
+                let mut synced = self.db.load_synced(folder.id)?;
+                let mut ignored = rules.cached();
+                synced.retain(|p, s| !ignored.is_ignored(p, s.kind == Kind::Dir));
+                self.carry_refused(folder.id, &remote.refused, None);
+                (local, synced, remote)
+            }
+            Source::Focus(f) => {
+                self.carry_refused(folder.id, &f.remote.refused, Some(&f));
+                (f.local, f.synced, f.remote)
+            }
+        };
         for refused in &remote.refused {
             tracing::warn!(?refused, "left out");
         }
-        problems.extend(remote.refused.iter().cloned());
+        problems.extend(self.refused(folder.id));
         problems.extend(scan.skipped.iter().cloned());
         problems.extend(rules.warning.map(|broken| Problem::IgnoreFile { broken }));
-        let mut synced = self.db.load_synced(folder.id)?;
-        let mut ignored = rules.cached();
-        synced.retain(|p, s| !ignored.is_ignored(p, s.kind == Kind::Dir));
         let mut trees = crate::tree::Trees {
-            local: scan.tree,
+            local,
             remote: remote.tree,
             synced,
-            blocked: scan.blocked,
+            blocked: scan.blocked.clone(),
             remote_unseen: remote.unseen,
             held_nodes: Default::default(),
         };
@@ -659,10 +787,36 @@ impl Engine {
         }
         Ok(FolderTrees {
             trees,
-            rules,
             pauses,
             problems,
         })
+    }
+
+    /// Keeps what the node table refused: all of it after a whole look,
+    /// and after a look around what changed, what it found there in place
+    /// of what was known there.
+    fn carry_refused(&self, folder: FolderId, found: &[Problem], around: Option<&Focused>) {
+        let mut carried = self.carried.lock().unwrap_or_else(|p| p.into_inner());
+        let c = carried.entry(folder).or_default();
+        if let Some(f) = around {
+            c.refused
+                .retain(|p| !refused_path(p).is_some_and(|path| f.covers(&path)));
+        } else {
+            c.refused.clear();
+        }
+        for p in found {
+            if !c.refused.contains(p) {
+                c.refused.push(p.clone());
+            }
+        }
+    }
+
+    fn refused(&self, folder: FolderId) -> Vec<Problem> {
+        let carried = self.carried.lock().unwrap_or_else(|p| p.into_inner());
+        carried
+            .get(&folder)
+            .map(|c| c.refused.clone())
+            .unwrap_or_default()
     }
 
     /// What is to be read again from disk, as the watcher (or the start,
@@ -683,14 +837,10 @@ impl Engine {
             .peek(folder)
     }
 
-    /// Scans what changed in the folder into its local tree (the whole
-    /// folder where that is not known) and stores it; removes this home's
-    /// temp files of downloads that never finished.
-    fn scan_folder(
-        &self,
-        folder: &FolderConfig,
-        rules: &IgnoreRules,
-    ) -> Result<scanner::Scan, DbError> {
+    /// Scans what changed in the folder (the whole folder where that is
+    /// not known) and stores it; removes this home's temp files of
+    /// downloads that never finished.
+    fn scan_folder(&self, folder: &FolderConfig, rules: &IgnoreRules) -> Result<Scanned, DbError> {
         let look = self
             .unscanned
             .lock()
@@ -698,10 +848,13 @@ impl Engine {
             .take(folder.id);
         let scanned = match self.changed_paths(folder, look)? {
             Some(paths) => self.scan_changed(folder, rules, &paths),
-            None => self.scan_whole(folder, rules),
+            None => self.scan_whole(folder, rules).map(|scan| Scanned {
+                scan,
+                replaced: None,
+            }),
         };
-        let scan = match scanned {
-            Ok(scan) => scan,
+        let scanned = match scanned {
+            Ok(scanned) => scanned,
             Err(e) => {
                 // Not stored: read it all again next round.
                 let mut again = Changes::default();
@@ -710,16 +863,13 @@ impl Engine {
                 return Err(e);
             }
         };
-        self.carried
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                folder.id,
-                Carried {
-                    blocked: scan.blocked.clone(),
-                    skipped: scan.skipped.clone(),
-                },
-            );
+        let scan = &scanned.scan;
+        {
+            let mut carried = self.carried.lock().unwrap_or_else(|p| p.into_inner());
+            let c = carried.entry(folder.id).or_default();
+            c.blocked = scan.blocked.clone();
+            c.skipped = scan.skipped.clone();
+        }
         // No download runs between rounds: any temp file of ours is a leftover.
         for leftover in &scan.leftovers {
             if let Err(e) = self.fs.remove_file(leftover) {
@@ -729,7 +879,7 @@ impl Engine {
                 );
             }
         }
-        Ok(scan)
+        Ok(scanned)
     }
 
     /// The paths to read again, or `None` where the folder is to be read
@@ -810,14 +960,16 @@ impl Engine {
 
     /// Reads `paths` again and puts what it found in place of what the
     /// last scan knew there; the rest of the tree, and what was blocked or
-    /// left out elsewhere, stay as they were.
+    /// left out elsewhere, stay as they were. The scan's tree is left
+    /// empty: what it replaced is in the state database, and `replaced`
+    /// says where.
     fn scan_changed(
         &self,
         folder: &FolderConfig,
         rules: &IgnoreRules,
         paths: &std::collections::BTreeMap<RelPath, bool>,
-    ) -> Result<scanner::Scan, DbError> {
-        let mut tree = self.db.load_local(folder.id)?;
+    ) -> Result<Scanned, DbError> {
+        let previous = self.local_around(folder.id, paths)?;
         let carried = self
             .carried
             .lock()
@@ -828,7 +980,7 @@ impl Engine {
         let on_read = self.keep_reading(folder.id);
         let input = ScanInput {
             rules,
-            previous: &tree,
+            previous: &previous,
             now_ns: self.clock.now().unix_timestamp_nanos() as i64,
             temps: &self.temps,
             previous_mounts: None,
@@ -843,28 +995,18 @@ impl Engine {
         );
         let mut old = crate::tree::Tree::new();
         for r in &found.replaced {
-            let inner: Vec<RelPath> = if r.whole {
-                crate::tree::inside(&tree, &r.path)
-                    .map(|(p, _)| p.clone())
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            for p in inner.into_iter().chain(std::iter::once(r.path.clone())) {
-                if let Some(e) = tree.remove(&p) {
-                    old.insert(p, e);
-                }
+            old.extend(self.db.local_under(folder.id, Under::At(&r.path))?);
+            if r.whole {
+                old.extend(self.db.local_under(folder.id, Under::Inside(&r.path))?);
             }
         }
         self.db.store_local(folder.id, &old, &found.scan.tree)?;
         let scanner::Scan {
-            tree: new,
             blocked: mut found_blocked,
             skipped,
             leftovers,
             ..
         } = found.scan;
-        tree.extend(new);
         let mut blocked = carried.blocked;
         blocked.retain(|p, _| {
             !found
@@ -879,13 +1021,38 @@ impl Engine {
                 all_skipped.push(s);
             }
         }
-        Ok(scanner::Scan {
-            tree,
-            blocked,
-            skipped: all_skipped,
-            leftovers,
-            mounts: None,
+        Ok(Scanned {
+            scan: scanner::Scan {
+                tree: crate::tree::Tree::new(),
+                blocked,
+                skipped: all_skipped,
+                leftovers,
+                mounts: None,
+            },
+            replaced: Some(found.replaced),
         })
+    }
+
+    /// What the last scan knew at and above `paths`, and inside those to
+    /// be looked into: all a scan of them compares with.
+    fn local_around(
+        &self,
+        folder: FolderId,
+        paths: &std::collections::BTreeMap<RelPath, bool>,
+    ) -> Result<crate::tree::Tree<crate::tree::LocalEntry>, DbError> {
+        let mut previous = crate::tree::Tree::new();
+        let mut looked: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for (path, deep) in paths {
+            for p in std::iter::once(path.as_str()).chain(crate::tree::ancestors(path)) {
+                if looked.insert(p) {
+                    previous.extend(self.db.local_under(folder, Under::At(p))?);
+                }
+            }
+            if *deep {
+                previous.extend(self.db.local_under(folder, Under::Inside(path))?);
+            }
+        }
+        Ok(previous)
     }
 
     /// New folders on the service too large to download unasked wait for
@@ -944,6 +1111,13 @@ impl Engine {
                     .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
             })
             .collect()
+    }
+
+    /// The most entries of a folder's three trees that one round of the
+    /// last pass planned over: all of them where it read them whole, what
+    /// changed and its neighbours where it did not (`focus`).
+    pub fn planned_over(&self) -> usize {
+        self.planned_over.load(Ordering::Relaxed)
     }
 
     /// How many paths wait to be tried again after failing.
@@ -1097,9 +1271,51 @@ fn written_by(folder: FolderId, ops: &[planner::Op]) -> Changes {
 /// what the reading found for the user.
 struct FolderTrees {
     trees: crate::tree::Trees,
-    rules: IgnoreRules,
     pauses: Vec<Pause>,
     problems: Vec<Problem>,
+}
+
+/// A folder's trees and their plan; `seeds`: where the plan started,
+/// where it was planned over what changed.
+struct Planned {
+    trees: FolderTrees,
+    plan: planner::Plan,
+    seeds: Option<focus::Seeds>,
+}
+
+/// The folder a round is in: its config, its node on the service, its
+/// ignore rules.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    folder: &'a FolderConfig,
+    root: NodeId,
+    rules: &'a IgnoreRules,
+}
+
+/// What a folder's scan found: the whole tree (`replaced: None`), or the
+/// paths it read again, stored in the state database.
+struct Scanned {
+    scan: scanner::Scan,
+    replaced: Option<Vec<scanner::Replaced>>,
+}
+
+/// Where a round's trees come from.
+enum Source {
+    /// The local tree as scanned whole or loaded; the rest loaded whole.
+    Whole(crate::tree::Tree<crate::tree::LocalEntry>),
+    /// Around what changed (`focus::gather`).
+    Focus(Focused),
+}
+
+/// Where a refused node is, for telling whether a look covered it.
+fn refused_path(p: &Problem) -> Option<RelPath> {
+    match p {
+        Problem::RefusedName { dir, name, .. } => Some(crate::tree::join(dir, name)),
+        Problem::NotHere { path, .. }
+        | Problem::FolderLoop { path }
+        | Problem::BadHash { path } => Some(path.clone()),
+        _ => None,
+    }
 }
 
 /// What one folder's part of a round did.

@@ -54,6 +54,17 @@ impl Failing {
         out
     }
 
+    /// Every path of `folder` that failed and has not gone through since,
+    /// held back or not.
+    pub fn paths(&self, folder: FolderId) -> Vec<RelPath> {
+        let mut out: Vec<RelPath> = (self.entries.keys())
+            .filter(|(f, _)| *f == folder)
+            .map(|(_, p)| p.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
     /// An operation on `path` failed at `now`.
     pub fn failed(&mut self, folder: FolderId, path: &str, error: OpFailure, now: i64) {
         let e = self

@@ -43,6 +43,8 @@ pub struct IgnoreRules {
     excluded: Vec<String>,
     /// A problem with the user's `.nuboignore`, to show in `status`.
     pub warning: Option<crate::problem::IgnoreFileProblem>,
+    /// What they were made of (`made_of`).
+    made_of: u64,
 }
 
 /// The folder's `.nuboignore` as the user wrote it (`None` without one).
@@ -87,11 +89,24 @@ impl IgnoreRules {
             warning = Some(crate::problem::IgnoreFileProblem::Unusable);
             Gitignore::empty()
         });
+        let made_of = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (text, excluded).hash(&mut h);
+            h.finish()
+        };
         IgnoreRules {
             matcher,
             excluded: excluded.to_vec(),
             warning,
+            made_of,
         }
+    }
+
+    /// What the rules were made of, as a number: rules made of the same
+    /// `.nuboignore` and exclusions give the same.
+    pub fn made_of(&self) -> u64 {
+        self.made_of
     }
 
     pub fn is_ignored(&self, rel_path: &str, is_dir: bool) -> bool {

@@ -17,6 +17,7 @@ pub mod engine;
 pub mod executor;
 pub mod export;
 pub mod failing;
+pub mod focus;
 pub mod fs;
 pub mod home;
 pub mod ignore_rules;

@@ -647,10 +647,7 @@ impl Planner<'_> {
     fn conflict(&mut self, path: &RelPath, l: &LocalEntry, r: &RemoteEntry) -> Option<Op> {
         let name = file_name(path);
         let dir = parent(path);
-        let prefix = format!(
-            "{}{CONFLICT_MARK}",
-            fitted_stem(name, &self.opts.conflict_stamp, l.kind)
-        );
+        let prefix = conflict_prefix(name, &self.opts.conflict_stamp, l.kind);
         let copies = self
             .t
             .local
@@ -821,6 +818,12 @@ fn fitted_stem<'n>(name: &'n str, stamp: &str, kind: Kind) -> &'n str {
     &stem[..cut]
 }
 
+/// What every conflict copy of `name` made with `stamp` starts with: the
+/// copies of a path are the entries of its folder named so.
+pub fn conflict_prefix(name: &str, stamp: &str, kind: Kind) -> String {
+    format!("{}{CONFLICT_MARK}", fitted_stem(name, stamp, kind))
+}
+
 /// `report (conflicted copy from HOST 2026-11-23 180102).txt`, shortened
 /// to fit a file name's limit.
 pub fn conflict_name(name: &str, stamp: &str, n: usize, kind: Kind) -> String {
@@ -837,8 +840,8 @@ pub fn conflict_name(name: &str, stamp: &str, n: usize, kind: Kind) -> String {
     format!("{stem}{CONFLICT_MARK}{stamp}{counter}){ext}")
 }
 
-fn mass_delete(t: &Trees, ops: &[Op], guard: MassDeleteGuard) -> Option<MassDelete> {
-    let synced_files = t.synced.values().filter(|s| s.kind == Kind::File).count();
+/// How many synced files `ops` delete here and on the service.
+pub fn deleted_files(t: &Trees, ops: &[Op]) -> (usize, usize) {
     let files_at = |path: &str| {
         let own = usize::from(t.synced.get(path).is_some_and(|s| s.kind == Kind::File));
         own + inside(&t.synced, path)
@@ -853,6 +856,12 @@ fn mass_delete(t: &Trees, ops: &[Op], guard: MassDeleteGuard) -> Option<MassDele
             _ => {}
         }
     }
+    (local_files, remote_files)
+}
+
+fn mass_delete(t: &Trees, ops: &[Op], guard: MassDeleteGuard) -> Option<MassDelete> {
+    let synced_files = t.synced.values().filter(|s| s.kind == Kind::File).count();
+    let (local_files, remote_files) = deleted_files(t, ops);
     let too_many =
         |n: usize| n >= guard.min_files && n as f64 > guard.max_share * synced_files as f64;
     (too_many(local_files) || too_many(remote_files)).then_some(MassDelete {

@@ -29,76 +29,147 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
             children.entry(p).or_default().push(r);
         }
     }
-    let mut out = RemoteTree::default();
-    // A folder listed as inside its own subtree would otherwise be walked
-    // for ever: each folder is entered once.
-    let mut entered: HashSet<NodeId> = HashSet::new();
-    let mut stack: Vec<(NodeId, String)> = vec![(root, String::new())];
-    while let Some((id, dir)) = stack.pop() {
-        if !entered.insert(id) {
-            out.refused.push(Problem::FolderLoop { path: dir });
-            continue;
-        }
-        for r in children.get(&id).map(Vec::as_slice).unwrap_or_default() {
-            if !crate::os_names::is_canonical(&r.name) {
-                out.unseen.insert(join(&dir, &r.name));
-                out.refused.push(Problem::RefusedName {
-                    dir: dir.clone(),
-                    name: r.name.clone(),
-                    why: NameRule::NotASpelling,
-                });
-                continue;
-            }
-            if let Err(problem) = check_name(&r.name) {
-                out.unseen.insert(join(&dir, &r.name));
-                out.refused.push(Problem::RefusedName {
-                    dir: dir.clone(),
-                    name: r.name.clone(),
-                    why: problem.into(),
-                });
-                continue;
-            }
-            #[cfg(windows)]
-            if let Some(why) = nubo_protocol::names::windows_problem(&r.name) {
-                out.unseen.insert(join(&dir, &r.name));
-                out.refused.push(Problem::NotHere {
-                    path: join(&dir, &r.name),
-                    why: why.to_string(),
-                });
-                continue;
-            }
-            let path = join(&dir, &r.name);
-            if r.kind == Kind::Dir && entered.contains(&r.id) {
-                out.refused.push(Problem::FolderLoop { path });
-                continue;
-            }
-            if rules.is_ignored_in_walk(&path, r.kind == Kind::Dir) {
-                out.unseen.insert(path);
-                continue;
-            }
-            let Ok(hash) = r.hash else {
-                out.unseen.insert(path.clone());
-                out.refused.push(Problem::BadHash { path });
-                continue;
-            };
-            out.tree.insert(
-                path.clone(),
-                RemoteEntry {
-                    node: r.id,
-                    kind: r.kind,
-                    rev: r.rev,
-                    size: r.size,
-                    hash,
-                    mtime_ms: r.mtime_ms,
-                    exec: r.exec,
-                },
-            );
-            if r.kind == Kind::Dir {
-                stack.push((r.id, path));
-            }
+    let mut walk = Walk::new(rules);
+    walk.subtree(root, String::new(), |id| {
+        Ok::<_, std::convert::Infallible>(
+            children
+                .get(&id)
+                .map(|c| c.iter().map(|r| (*r).clone()).collect())
+                .unwrap_or_default(),
+        )
+    })
+    .unwrap_or_else(|never| match never {});
+    walk.out
+}
+
+/// A walk of the node table from the folder's root node, whole (`build`)
+/// or along single paths (`focus.rs`): every name is checked on the way.
+pub struct Walk<'r> {
+    rules: &'r IgnoreRules,
+    /// A folder listed as inside its own subtree would otherwise be walked
+    /// for ever: each folder is entered once.
+    entered: HashSet<NodeId>,
+    pub out: RemoteTree,
+}
+
+/// What a child row is to the tree.
+enum Admit {
+    /// In the tree (a folder to enter, if it is one).
+    Entry(RemoteEntry),
+    /// Left out, with what was said of it.
+    Out,
+}
+
+impl<'r> Walk<'r> {
+    pub fn new(rules: &'r IgnoreRules) -> Self {
+        Walk {
+            rules,
+            entered: HashSet::new(),
+            out: RemoteTree::default(),
         }
     }
-    out
+
+    /// Everything under the folder node `id` at `dir`, its children listed
+    /// by `children`.
+    pub fn subtree<E>(
+        &mut self,
+        id: NodeId,
+        dir: String,
+        mut children: impl FnMut(NodeId) -> Result<Vec<RemoteRow>, E>,
+    ) -> Result<(), E> {
+        let mut stack: Vec<(NodeId, String)> = vec![(id, dir)];
+        while let Some((id, dir)) = stack.pop() {
+            if !self.entered.insert(id) {
+                self.out.refused.push(Problem::FolderLoop { path: dir });
+                continue;
+            }
+            for r in children(id)? {
+                if let Admit::Entry(e) = self.admit(&dir, &r) {
+                    if e.kind == Kind::Dir {
+                        stack.push((r.id, join(&dir, &r.name)));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The child `r` of the folder at `dir` (whose node is entered), put
+    /// in the tree if it may be synced here: its entry, or `None`.
+    pub fn child(&mut self, dir: &str, r: &RemoteRow) -> Option<RemoteEntry> {
+        match self.admit(dir, r) {
+            Admit::Entry(e) => Some(e),
+            Admit::Out => None,
+        }
+    }
+
+    /// Starts the next `subtree` as a walk of its own: the folders walked
+    /// into so far are no loop to it.
+    pub fn forget_entered(&mut self) {
+        self.entered.clear();
+    }
+
+    fn admit(&mut self, dir: &str, r: &RemoteRow) -> Admit {
+        let out = &mut self.out;
+        let path = join(dir, &r.name);
+        let refused = if !crate::os_names::is_canonical(&r.name) {
+            Some(Problem::RefusedName {
+                dir: dir.to_string(),
+                name: r.name.clone(),
+                why: NameRule::NotASpelling,
+            })
+        } else if let Err(problem) = check_name(&r.name) {
+            Some(Problem::RefusedName {
+                dir: dir.to_string(),
+                name: r.name.clone(),
+                why: problem.into(),
+            })
+        } else {
+            windows_refusal(&path, &r.name)
+        };
+        if let Some(problem) = refused {
+            out.unseen.insert(path);
+            out.refused.push(problem);
+            return Admit::Out;
+        }
+        if r.kind == Kind::Dir && self.entered.contains(&r.id) {
+            out.refused.push(Problem::FolderLoop { path });
+            return Admit::Out;
+        }
+        if self.rules.is_ignored_in_walk(&path, r.kind == Kind::Dir) {
+            out.unseen.insert(path);
+            return Admit::Out;
+        }
+        let Ok(hash) = r.hash else {
+            out.unseen.insert(path.clone());
+            out.refused.push(Problem::BadHash { path });
+            return Admit::Out;
+        };
+        let entry = RemoteEntry {
+            node: r.id,
+            kind: r.kind,
+            rev: r.rev,
+            size: r.size,
+            hash,
+            mtime_ms: r.mtime_ms,
+            exec: r.exec,
+        };
+        out.tree.insert(path, entry.clone());
+        Admit::Entry(entry)
+    }
+}
+
+#[cfg(windows)]
+fn windows_refusal(path: &str, name: &str) -> Option<Problem> {
+    nubo_protocol::names::windows_problem(name).map(|why| Problem::NotHere {
+        path: path.to_string(),
+        why: why.to_string(),
+    })
+}
+
+#[cfg(not(windows))]
+fn windows_refusal(_path: &str, _name: &str) -> Option<Problem> {
+    None
 }
 
 #[cfg(test)]

@@ -102,13 +102,17 @@ impl Client {
             device: self.device,
             faults: self.faults.clone(),
         });
-        self.engine = Some(Engine::with_parts(
+        let mut engine = Engine::with_parts(
             self.home.clone(),
             self.config.clone(),
             remote,
             Arc::new(self.fs.clone()),
             self.clock.clone(),
-        )?);
+        )?;
+        // Every round planned over what changed is planned over the whole
+        // trees too: the two plans must agree.
+        engine.check_focus(true);
+        self.engine = Some(engine);
         Ok(())
     }
 
@@ -464,6 +468,10 @@ impl World {
             w.settle(&client.fs);
         }
         let name = self.clients[c].name.clone();
+        if let Some(differs) = self.clients[c].engine().focus_mismatch() {
+            self.lost
+                .push(format!("{name}: {differs} (step {})", self.log.len()));
+        }
         self.check_sync_kept(c, &before.contents);
         self.check_deletes(c, &before);
         match outcome {

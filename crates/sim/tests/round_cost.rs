@@ -1,8 +1,12 @@
 //! A watching engine pays for what changed, not for what exists (issue 18):
 //! after one file changes in a synced tree, the pass that syncs it makes
 //! the same number of stats and reads of the disk whether the tree holds
-//! 1,000 files or 4,000. Counted through the engine's own `LocalFs`, on a
-//! real folder on disk; the service is the simulator's, in process.
+//! 1,000 files or 4,000, and plans over the same few entries of its trees
+//! (what changed and its neighbours, read from the state database by
+//! index), where a pass that reads the folder whole plans over all of
+//! them. Counted through the engine's own `LocalFs` and its
+//! `planned_over`, on a real folder on disk; the service is the
+//! simulator's, in process.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,10 +17,19 @@ use nubo_sim::clock::SimClock;
 use nubo_sim::counting::CountingFs;
 use nubo_sim::service::SimService;
 
-/// What a watching engine reads from disk to sync one changed file in a
-/// synced tree of `files` files (in folders of 50): (stats, reads), and the
-/// same for a pass that reads the folder whole.
-fn cost_of_one_change(files: usize) -> ((usize, usize), (usize, usize)) {
+/// What one pass costs: stats and reads of the disk, and the most entries
+/// of the three trees a round planned over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cost {
+    stats: usize,
+    reads: usize,
+    planned_over: usize,
+}
+
+/// What a watching engine pays to sync one changed file in a synced tree
+/// of `files` files (in folders of 50), and what a pass that reads the
+/// folder whole pays.
+fn cost_of_one_change(files: usize) -> (Cost, Cost) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -47,14 +60,19 @@ fn cost_of_one_change(files: usize) -> ((usize, usize), (usize, usize)) {
             Some(&b"changed"[..]),
             "the change reached the service"
         );
-        let watched = (after.0 - before.0, after.1 - before.1);
+        let watched = Cost {
+            stats: after.0 - before.0,
+            reads: after.1 - before.1,
+            planned_over: engine.planned_over(),
+        };
         let whole_before = disk.counts();
         engine.sync_once(false).await.unwrap();
         let whole_after = disk.counts();
-        let whole = (
-            whole_after.0 - whole_before.0,
-            whole_after.1 - whole_before.1,
-        );
+        let whole = Cost {
+            stats: whole_after.0 - whole_before.0,
+            reads: whole_after.1 - whole_before.1,
+            planned_over: engine.planned_over(),
+        };
         (watched, whole)
     })
 }
@@ -69,12 +87,17 @@ fn one_changed_file_costs_the_same_in_a_small_tree_and_a_large_one() {
         "stats and reads for one change: {small:?} with 1,000 files, {large:?} with 4,000"
     );
     assert!(
-        small.0 < 20 && small.1 < 20,
-        "a handful of stats and reads: {small:?}"
+        small.stats < 20 && small.reads < 20 && small.planned_over < 40,
+        "a handful of stats, reads and entries: {small:?}"
     );
-    // What is counted is what a whole read pays for every file.
+    // What is counted is what a whole read pays for every file (three
+    // trees of every file and folder, to plan over).
     assert!(
-        small_whole.0 > 1_000 && large_whole.0 > 4_000,
+        small_whole.stats > 1_000 && large_whole.stats > 4_000,
+        "{small_whole:?} {large_whole:?}"
+    );
+    assert!(
+        small_whole.planned_over > 3 * 1_000 && large_whole.planned_over > 3 * 4_000,
         "{small_whole:?} {large_whole:?}"
     );
 }

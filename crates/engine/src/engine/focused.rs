@@ -1,0 +1,231 @@
+//! The engine's side of `focus`: which rounds are planned over what
+//! changed (a folder whose last round left nothing paused, read again
+//! only in part, with the feed's news known), what they start from (the
+//! paths read again, the nodes the feed told of, what is blocked or
+//! failing), and in the simulator the check that such a plan is the one
+//! the whole trees give.
+
+use std::collections::HashSet;
+
+use nubo_protocol::{Node, NodeId};
+
+use super::{Engine, FolderTrees};
+use crate::db::{DbError, FolderId};
+use crate::focus::{self, Focused, Seeds};
+use crate::home::FolderConfig;
+use crate::ignore_rules::IgnoreRules;
+use crate::planner::{self, Plan, PlanOptions};
+use crate::scanner::Replaced;
+
+/// What a folder's settled round was planned with: a round with another
+/// root node or other ignore rules (a `.nuboignore` whose event was lost)
+/// reads the whole trees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Settled {
+    pub root: NodeId,
+    pub rules: u64,
+}
+
+/// Beyond this many nodes from the feed between two rounds, the next
+/// rounds read the whole trees.
+const MAX_NEWS: usize = 10_000;
+
+/// The nodes the feed told of since the last round took them; `None`
+/// once that is not known (too many, the service's history rewound).
+#[derive(Debug)]
+pub(super) struct News(Option<HashSet<NodeId>>);
+
+impl Default for News {
+    fn default() -> Self {
+        News(Some(HashSet::new()))
+    }
+}
+
+impl Engine {
+    /// The simulator's check: every round planned over what changed is
+    /// planned over the whole trees too, and the two plans must agree.
+    pub fn check_focus(&mut self, on: bool) {
+        self.check_focus = on;
+    }
+
+    /// The first plan over what changed that the whole trees' plan
+    /// differed from (with `check_focus` on).
+    pub fn focus_mismatch(&self) -> Option<String> {
+        self.focus_mismatch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(super) fn note_mismatch(&self, differs: Option<String>) {
+        let mut first = self
+            .focus_mismatch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if first.is_none() {
+            *first = differs;
+        }
+    }
+
+    fn news(&self) -> std::sync::MutexGuard<'_, News> {
+        self.news.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn note_news(&self, nodes: &[Node]) {
+        let mut news = self.news();
+        if let Some(ids) = &mut news.0 {
+            ids.extend(nodes.iter().map(|n| n.id));
+            if ids.len() > MAX_NEWS {
+                news.0 = None;
+            }
+        }
+    }
+
+    pub(super) fn lose_news(&self) {
+        self.news().0 = None;
+    }
+
+    /// What the feed told of since the last call.
+    pub(super) fn take_news(&self) -> Option<HashSet<NodeId>> {
+        std::mem::take(&mut *self.news()).0
+    }
+
+    fn settled(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<FolderId, Settled>> {
+        self.settled.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// After a folder's plan: whether its next round may be planned over
+    /// what changed. It may where nothing was left paused, so that every
+    /// path not planned is settled; a plan of moves only (the planner's
+    /// first phase) decided nothing else, so the next round starts where
+    /// this one did (and after a whole round's moves, reads whole again).
+    pub(super) fn after_plan(
+        &self,
+        folder: FolderId,
+        at: Settled,
+        plan: &Plan,
+        seeds: Option<Seeds>,
+        nothing_paused: bool,
+    ) {
+        let moves_only = !plan.ops.is_empty() && plan.ops.iter().all(|op| op.from_path().is_some());
+        let settled = match (moves_only, seeds) {
+            _ if !nothing_paused => false,
+            (false, _) => true,
+            (true, Some(seeds)) => {
+                self.deferred().insert(folder, seeds);
+                true
+            }
+            (true, None) => false,
+        };
+        if settled {
+            self.settled().insert(folder, at);
+        } else {
+            self.unsettle(folder);
+        }
+    }
+
+    pub(super) fn unsettle(&self, folder: FolderId) {
+        self.settled().remove(&folder);
+        self.deferred().remove(&folder);
+    }
+
+    pub(super) fn unsettle_all(&self) {
+        self.settled().clear();
+        self.deferred().clear();
+    }
+
+    fn deferred(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<FolderId, Seeds>> {
+        self.deferred.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The folder's trees around what changed, where this round may be
+    /// planned so: `None` reads them whole.
+    pub(super) fn focused(
+        &self,
+        folder: &FolderConfig,
+        root: NodeId,
+        rules: &IgnoreRules,
+        replaced: Option<&[Replaced]>,
+        news: Option<&HashSet<NodeId>>,
+        stamp: &str,
+    ) -> Result<Option<(Focused, Seeds)>, DbError> {
+        let (Some(replaced), Some(news)) = (replaced, news) else {
+            return Ok(None);
+        };
+        let here = Settled {
+            root,
+            rules: rules.made_of(),
+        };
+        if self.settled().get(&folder.id) != Some(&here) {
+            return Ok(None);
+        }
+        let src = focus::Source {
+            db: &self.db,
+            folder: folder.id,
+            root,
+            rules,
+            stamp,
+        };
+        let seeds = self.seeds(folder.id, &src, replaced, news)?;
+        Ok(focus::gather(&src, &seeds)?.map(|f| (f, seeds)))
+    }
+
+    /// Where a round planned over what changed starts.
+    fn seeds(
+        &self,
+        folder: FolderId,
+        src: &focus::Source<'_>,
+        replaced: &[Replaced],
+        news: &HashSet<NodeId>,
+    ) -> Result<Seeds, DbError> {
+        let mut seeds = self.deferred().remove(&folder).unwrap_or_default();
+        for r in replaced {
+            *seeds.entry(r.path.clone()).or_default() |= r.whole;
+        }
+        for node in news {
+            for path in self.db.synced_paths_of_node(folder, *node)? {
+                seeds.entry(path).or_default();
+            }
+            if let Some(path) = focus::remote_path(&self.db, src.root, *node)? {
+                if !path.is_empty() {
+                    seeds.entry(path).or_default();
+                }
+            }
+        }
+        let carried = self.carried.lock().unwrap_or_else(|p| p.into_inner());
+        let blocked = carried.get(&folder).map(|c| c.blocked.keys());
+        for path in blocked.into_iter().flatten() {
+            seeds.entry(path.clone()).or_default();
+        }
+        drop(carried);
+        for path in self.failing().paths(folder) {
+            seeds.entry(path).or_default();
+        }
+        Ok(seeds)
+    }
+}
+
+/// Whether a plan over part of the trees deletes enough to be weighed
+/// against the whole folder (the mass-delete guard): such a round is
+/// planned again over the whole trees.
+pub(super) fn deletes_to_weigh(ft: &FolderTrees, plan: &Plan, opts: &PlanOptions) -> bool {
+    let (here, there) = planner::deleted_files(&ft.trees, &plan.ops);
+    plan.mass_delete.is_some() || here.max(there) >= opts.guard.min_files
+}
+
+/// The simulator's check of a plan made over what changed: the whole
+/// trees give the same one. How they differ, where they do.
+pub(super) fn differs_from_whole(
+    focused: &Plan,
+    whole: &Plan,
+    seeds: &Seeds,
+    points: &std::collections::BTreeMap<crate::tree::RelPath, bool>,
+) -> Option<String> {
+    let same = focused.ops == whole.ops && focused.mass_delete == whole.mass_delete;
+    (!same).then(|| {
+        format!(
+            "the plan over what changed is not the whole trees' plan\n\
+             seeds: {seeds:?}\npoints: {points:?}\nover what changed: {focused:?}\nwhole: {whole:?}"
+        )
+    })
+}
