@@ -556,12 +556,13 @@ def scenario(tools, base: Path, dataset, runs, phases):
     return out
 
 
-def peak_rss_kib(pids):
-    """The largest peak resident size (VmHWM) among the processes."""
+def peak_rss_kib(pids, field="VmHWM"):
+    """The largest peak resident size (VmHWM) among the processes; with
+    field="VmRSS", the largest resident size now."""
     peak = 0
     for pid in pids:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 peak = max(peak, int(line.split()[1]))
     return peak
 
@@ -576,9 +577,9 @@ def watch_latency(nubo_exe, base: Path, samples=50, dataset=None):
     try:
         tool.sync()
         pids = tool.watch()
-        time.sleep(2)
         # Idle: CPU ticks and context switches (every thread's: each is a
-        # wake-up) of the two engines over 60 s.
+        # wake-up) of the two engines over 60 s, once their start (a whole
+        # read of the folder) is over: two seconds without a tick of CPU.
         def ticks():
             t = s = 0
             for pid in pids:
@@ -593,6 +594,16 @@ def watch_latency(nubo_exe, base: Path, samples=50, dataset=None):
                         if "ctxt_switches" in line:
                             s += int(line.split()[1])
             return t, s
+        started = time.monotonic()
+        time.sleep(2)
+        last = ticks()[0]
+        while time.monotonic() - started < 900:
+            time.sleep(2)
+            now = ticks()[0]
+            if now == last:
+                break
+            last = now
+        start_s = time.monotonic() - started
         t0, s0 = ticks()
         time.sleep(60)
         t1, s1 = ticks()
@@ -615,7 +626,8 @@ def watch_latency(nubo_exe, base: Path, samples=50, dataset=None):
             lat.append(time.monotonic() - t)
             time.sleep(0.3)
         return {"median": statistics.median(lat), "p95": sorted(lat)[int(len(lat) * 0.95) - 1], "idle": idle,
-                "peak_rss_kib": peak_rss_kib(pids), "files": sum(1 for _ in a.rglob("*"))}
+                "peak_rss_kib": peak_rss_kib(pids), "rss_kib": peak_rss_kib(pids, "VmRSS"),
+                "start_s": start_s, "files": sum(1 for _ in a.rglob("*"))}
     finally:
         tool.stop()
 
@@ -626,7 +638,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nubo", required=True)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", default="small,mixed,large-tree,watch")  # also: huge, watch-large
+    ap.add_argument("--only", default="small,mixed,large-tree,watch")  # also: huge, watch-large, watch-huge
     ap.add_argument("--out", default="bench")
     ap.add_argument("--work", default=os.path.expanduser("~/.cache/nubo/bench"))
     ap.add_argument("--tools", default="nubo,cp -a,rsync,unison,rclone bisync,rclone webdav,syncthing")
@@ -704,6 +716,7 @@ def main():
         put("huge", scenario([t for n, t in by_name.items() if n in ("nubo", "rsync") and n in wanted],
                              base, make_huge, 1, ["initial", "nochange"]))
         save()
+    if "huge" in only or "watch-huge" in only:
         print("huge: one-file change with watchers (20 samples)", flush=True)
         put("watch-huge", watch_latency(args.nubo, base, samples=20, dataset=make_huge))
         save()

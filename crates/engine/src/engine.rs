@@ -154,6 +154,8 @@ struct Carried {
     skipped: Vec<Problem>,
     /// What the last look at the node table refused.
     refused: Vec<Problem>,
+    /// Whether each blocked link is news to the user (`blocked_news`).
+    in_the_way: std::collections::HashMap<RelPath, bool>,
 }
 
 /// An engine assembled from parts has no account administration.
@@ -734,7 +736,7 @@ impl Engine {
         } = *place;
         let mut pauses = Vec::new();
         let mut problems: Vec<Problem> = Vec::new();
-        let (local, synced, remote) = match source {
+        let (local, synced, remote, points) = match source {
             Source::Whole(local) => {
                 let rows = self.db.remote_rows()?;
                 let remote = remote_tree::build(&rows, root, rules);
@@ -743,11 +745,11 @@ impl Engine {
                 let mut ignored = rules.cached();
                 synced.retain(|p, s| !ignored.is_ignored(p, s.kind == Kind::Dir));
                 self.carry_refused(folder.id, &remote.refused, None);
-                (local, synced, remote)
+                (local, synced, remote, None)
             }
             Source::Focus(f) => {
-                self.carry_refused(folder.id, &f.remote.refused, Some(&f));
-                (f.local, f.synced, f.remote)
+                self.carry_refused(folder.id, &f.remote.refused, Some(&f.points));
+                (f.local, f.synced, f.remote, Some(f.points))
             }
         };
         for refused in &remote.refused {
@@ -764,22 +766,7 @@ impl Engine {
             remote_unseen: remote.unseen,
             held_nodes: Default::default(),
         };
-        for (path, why) in &trees.blocked {
-            match why {
-                Blocked::MountChanged => pauses.push(Pause::MountGone {
-                    folder: folder.local.display().to_string(),
-                    path: path.clone(),
-                }),
-                // A link of the user's own (a virtual environment's, say)
-                // is news only where the service has something it keeps
-                // from this computer.
-                Blocked::InTheWay { .. } if !trees.synced_or_remote_at(path) => {}
-                _ => problems.push(Problem::Blocked {
-                    path: path.clone(),
-                    why: why.clone(),
-                }),
-            }
-        }
+        self.blocked_news(folder, &trees, points.as_ref(), &mut pauses, &mut problems);
         pauses.extend(self.hold_back_large_folders(&mut trees, folder));
         let now = self.clock.now().unix_timestamp();
         for held in self.failing().held(folder.id, now) {
@@ -792,15 +779,61 @@ impl Engine {
         })
     }
 
+    /// What the user is told of what is blocked: a mount gone pauses the
+    /// folder; a link of the user's own (a virtual environment's, say) is
+    /// news only where the service has something it keeps from this
+    /// computer, which a round over what changed knows where it looked,
+    /// and keeps from the round that did elsewhere.
+    fn blocked_news(
+        &self,
+        folder: &FolderConfig,
+        trees: &crate::tree::Trees,
+        points: Option<&focus::Points>,
+        pauses: &mut Vec<Pause>,
+        problems: &mut Vec<Problem>,
+    ) {
+        let mut carried = self.carried.lock().unwrap_or_else(|p| p.into_inner());
+        let in_the_way = &mut carried.entry(folder.id).or_default().in_the_way;
+        in_the_way.retain(|p, _| trees.blocked.contains_key(p));
+        for (path, why) in &trees.blocked {
+            let told = match why {
+                Blocked::MountChanged => {
+                    pauses.push(Pause::MountGone {
+                        folder: folder.local.display().to_string(),
+                        path: path.clone(),
+                    });
+                    false
+                }
+                Blocked::InTheWay { .. } => match points {
+                    Some(points) if !focus::covers(points, path) => {
+                        in_the_way.get(path).copied().unwrap_or(true)
+                    }
+                    _ => {
+                        let news = trees.synced_or_remote_at(path);
+                        in_the_way.insert(path.clone(), news);
+                        news
+                    }
+                },
+                _ => true,
+            };
+            if told {
+                problems.push(Problem::Blocked {
+                    path: path.clone(),
+                    why: why.clone(),
+                });
+            }
+        }
+    }
+
     /// Keeps what the node table refused: all of it after a whole look,
     /// and after a look around what changed, what it found there in place
     /// of what was known there.
-    fn carry_refused(&self, folder: FolderId, found: &[Problem], around: Option<&Focused>) {
+    fn carry_refused(&self, folder: FolderId, found: &[Problem], around: Option<&focus::Points>) {
         let mut carried = self.carried.lock().unwrap_or_else(|p| p.into_inner());
         let c = carried.entry(folder).or_default();
-        if let Some(f) = around {
+        if let Some(points) = around {
             c.refused
-                .retain(|p| !refused_path(p).is_some_and(|path| f.covers(&path)));
+                .retain(|p| !refused_path(p).is_some_and(|path| focus::covers(points, &path)));
         } else {
             c.refused.clear();
         }
@@ -969,7 +1002,6 @@ impl Engine {
         rules: &IgnoreRules,
         paths: &std::collections::BTreeMap<RelPath, bool>,
     ) -> Result<Scanned, DbError> {
-        let previous = self.local_around(folder.id, paths)?;
         let carried = self
             .carried
             .lock()
@@ -977,6 +1009,7 @@ impl Engine {
             .get(&folder.id)
             .cloned()
             .unwrap_or_default();
+        let previous = self.local_around(folder.id, paths, &carried.blocked)?;
         let on_read = self.keep_reading(folder.id);
         let input = ScanInput {
             rules,
@@ -1034,21 +1067,29 @@ impl Engine {
     }
 
     /// What the last scan knew at and above `paths`, and inside those to
-    /// be looked into: all a scan of them compares with.
+    /// be looked into (a path inside a blocked folder is read again as
+    /// that whole folder, which keeps what it held): all a scan of them
+    /// compares with.
     fn local_around(
         &self,
         folder: FolderId,
         paths: &std::collections::BTreeMap<RelPath, bool>,
+        blocked: &crate::tree::Tree<Blocked>,
     ) -> Result<crate::tree::Tree<crate::tree::LocalEntry>, DbError> {
         let mut previous = crate::tree::Tree::new();
         let mut looked: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut inside: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
         for (path, deep) in paths {
-            for p in std::iter::once(path.as_str()).chain(crate::tree::ancestors(path)) {
+            let (path, deep) = match scanner::blocked_above(blocked, path) {
+                Some(top) => (top, true),
+                None => (path.as_str(), *deep),
+            };
+            for p in std::iter::once(path).chain(crate::tree::ancestors(path)) {
                 if looked.insert(p) {
                     previous.extend(self.db.local_under(folder, Under::At(p))?);
                 }
             }
-            if *deep {
+            if deep && inside.insert(path) {
                 previous.extend(self.db.local_under(folder, Under::Inside(path))?);
             }
         }

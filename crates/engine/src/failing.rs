@@ -54,12 +54,12 @@ impl Failing {
         out
     }
 
-    /// Every path of `folder` that failed and has not gone through since,
-    /// held back or not.
-    pub fn paths(&self, folder: FolderId) -> Vec<RelPath> {
-        let mut out: Vec<RelPath> = (self.entries.keys())
-            .filter(|(f, _)| *f == folder)
-            .map(|(_, p)| p.clone())
+    /// The paths of `folder` that failed and are tried again at `now`
+    /// (not held back, or no longer).
+    pub fn due(&self, folder: FolderId, now: i64) -> Vec<RelPath> {
+        let mut out: Vec<RelPath> = (self.entries.iter())
+            .filter(|((f, _), e)| *f == folder && e.retry_at <= now)
+            .map(|((_, p), _)| p.clone())
             .collect();
         out.sort();
         out

@@ -34,27 +34,26 @@ pub const MAX_ENTRIES: usize = 100_000;
 /// The paths to decide, each with whether everything inside it is too.
 pub type Seeds = BTreeMap<RelPath, bool>;
 
+/// Every path a round looked at, with whether it looked inside.
+pub type Points = BTreeMap<RelPath, bool>;
+
+/// Whether `path` is one of `points`, or inside one looked into.
+pub fn covers(points: &Points, path: &str) -> bool {
+    if points.contains_key(path) {
+        return true;
+    }
+    ancestors(path)
+        .chain((!path.is_empty()).then_some(""))
+        .any(|dir| points.get(dir) == Some(&true))
+}
+
 /// A folder's three trees as far as a round needs them.
 #[derive(Debug, Default)]
 pub struct Focused {
     pub local: Tree<LocalEntry>,
     pub synced: Tree<SyncedEntry>,
     pub remote: RemoteTree,
-    /// Every path looked at, with whether it was looked into.
-    pub points: BTreeMap<RelPath, bool>,
-}
-
-impl Focused {
-    /// Whether `path` is one of the paths this round looked at, or inside
-    /// one it looked into.
-    pub fn covers(&self, path: &str) -> bool {
-        if self.points.contains_key(path) {
-            return true;
-        }
-        ancestors(path)
-            .chain((!path.is_empty()).then_some(""))
-            .any(|dir| self.points.get(dir) == Some(&true))
-    }
+    pub points: Points,
 }
 
 /// Where to look and what with.
@@ -220,7 +219,10 @@ impl Gatherer<'_, '_> {
     }
 
     /// A folder on some side that is not the same folder on all three:
-    /// made, deleted, moved, or replaced; what is inside it is decided too.
+    /// made, deleted, moved, or replaced on the service; what is inside it
+    /// is decided too. (A folder replaced here is read again whole by the
+    /// scan, which makes it a seed with everything inside; its inode is
+    /// not compared, as the merge base keeps a folder's first one.)
     fn unlike_folders(&self, path: &str) -> bool {
         let l = self.local.get(path);
         let s = self.synced.get(path);
@@ -233,7 +235,6 @@ impl Gatherer<'_, '_> {
                     && s.kind == Kind::Dir
                     && r.kind == Kind::Dir
                     && s.node == r.node
-                    && (s.stat.inode == 0 || s.stat.inode == l.stat.inode)
             }
             _ => false,
         };
@@ -302,6 +303,9 @@ impl Gatherer<'_, '_> {
                 found.extend(rows.into_iter().map(|r| join(dir, &r.name)));
             }
         }
+        // The copies are the folder's own entries: what is inside a copy
+        // that is a folder is not one.
+        found.retain(|p| parent(p) == dir);
         self.loaded += found.len();
         self.todo.extend(found.into_iter().map(|p| (p, false)));
         Ok(())

@@ -528,7 +528,7 @@ pub fn rescan(
 }
 
 /// The highest path of `blocked` at or above `path`.
-fn blocked_above<'a>(blocked: &'a Tree<Blocked>, path: &str) -> Option<&'a str> {
+pub fn blocked_above<'a>(blocked: &'a Tree<Blocked>, path: &str) -> Option<&'a str> {
     let mut found = None;
     let mut p = path;
     loop {

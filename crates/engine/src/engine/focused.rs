@@ -152,6 +152,9 @@ impl Engine {
         let (Some(replaced), Some(news)) = (replaced, news) else {
             return Ok(None);
         };
+        if self.folders_share_nodes() {
+            return Ok(None);
+        }
         let here = Settled {
             root,
             rules: rules.made_of(),
@@ -168,6 +171,21 @@ impl Engine {
         };
         let seeds = self.seeds(folder.id, &src, replaced, news)?;
         Ok(focus::gather(&src, &seeds)?.map(|f| (f, seeds)))
+    }
+
+    /// Whether two folders sync the same place on the service, or one
+    /// inside the other: one's run then changes nodes of the other in the
+    /// middle of a round, after that round's news were taken.
+    fn folders_share_nodes(&self) -> bool {
+        let places: Vec<String> = (self.config.folders.iter())
+            .map(|f| format!("{}/", f.remote.trim_end_matches('/')))
+            .collect();
+        places.iter().enumerate().any(|(i, a)| {
+            places
+                .iter()
+                .skip(i + 1)
+                .any(|b| a.starts_with(b.as_str()) || b.starts_with(a.as_str()))
+        })
     }
 
     /// Where a round planned over what changed starts.
@@ -192,14 +210,13 @@ impl Engine {
                 }
             }
         }
-        let carried = self.carried.lock().unwrap_or_else(|p| p.into_inner());
-        let blocked = carried.get(&folder).map(|c| c.blocked.keys());
-        for path in blocked.into_iter().flatten() {
-            seeds.entry(path.clone()).or_default();
-        }
-        drop(carried);
-        for path in self.failing().paths(folder) {
-            seeds.entry(path).or_default();
+        // A path held back after failing is left alone until its next
+        // try, and decided then with everything inside it (what changed
+        // there meanwhile was skipped as blocked). Other blocked paths are
+        // read again whole by the scan when they change.
+        let now = self.clock.now().unix_timestamp();
+        for path in self.failing().due(folder, now) {
+            seeds.insert(path, true);
         }
         Ok(seeds)
     }
