@@ -145,6 +145,8 @@ pub struct Engine {
     /// The most entries (of the three trees) one round of the pass under
     /// way planned over.
     planned_over: AtomicUsize,
+    /// Whether a round of the pass under way planned over whole trees.
+    whole_this_pass: AtomicBool,
 }
 
 /// What a scan of part of a folder carries over from the last one.
@@ -296,6 +298,7 @@ impl Engine {
             check_focus: false,
             focus_mismatch: Default::default(),
             planned_over: AtomicUsize::new(0),
+            whole_this_pass: AtomicBool::new(false),
         })
     }
 
@@ -423,6 +426,9 @@ impl Engine {
             .clear();
         self.planned_over.store(0, Ordering::Relaxed);
         let result = self.sync_rounds(allow_mass_delete).await;
+        if self.whole_this_pass.swap(false, Ordering::Relaxed) {
+            give_back_memory();
+        }
         let outcome = match &result {
             Ok(Outcome::InSync) => PassOutcome::InSync,
             Ok(Outcome::Paused(p)) => PassOutcome::Paused { pauses: p.clone() },
@@ -660,6 +666,7 @@ impl Engine {
         }
         let trees = self.whole_trees(place, &mut scanned)?;
         let plan = planner::plan(&trees.trees, opts);
+        self.whole_this_pass.store(true, Ordering::Relaxed);
         Ok(Planned {
             trees,
             plan,
@@ -1285,6 +1292,17 @@ impl Engine {
             (Some(w), Some(r)) => Some(w.min(r)),
             (w, r) => w.or(r),
         }
+    }
+}
+
+/// After a pass that held whole trees (a million files: a GB), their
+/// freed memory goes back to the system: a watching engine's next rounds
+/// need little of it. (glibc keeps a freed heap for reuse otherwise.)
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of glibc's heap.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -4,10 +4,12 @@
 //!
 //! After a round that planned everything it found (nothing paused), every
 //! path not changed since is settled: its three entries agree, or it is
-//! blocked, or it waits in `Failing`. So the paths a round must decide are
-//! the seeds: what the scan read again, the nodes the feed told of, what
-//! is blocked or failing. `gather` adds what the planner looks at around
-//! each (the rules are the planner's own):
+//! blocked (a blocked path that changes is read again whole by the scan),
+//! or it waits in `Failing`. So the paths a round must decide are the
+//! seeds: what the scan read again, the nodes the feed told of, the paths
+//! whose hold after failing ended (with everything inside). `gather` adds
+//! what the planner looks at around each (the rules are the planner's
+//! own):
 //! - the folders above it (a download's way, a file where a folder goes);
 //! - everything inside it where it is or was a folder that is not the same
 //!   folder on all three sides (a folder deleted, made, moved, replaced);

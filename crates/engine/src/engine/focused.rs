@@ -1,9 +1,9 @@
 //! The engine's side of `focus`: which rounds are planned over what
 //! changed (a folder whose last round left nothing paused, read again
 //! only in part, with the feed's news known), what they start from (the
-//! paths read again, the nodes the feed told of, what is blocked or
-//! failing), and in the simulator the check that such a plan is the one
-//! the whole trees give.
+//! paths read again, the nodes the feed told of, the paths whose hold
+//! after failing ended), and in the simulator the check that such a plan
+//! is the one the whole trees give.
 
 use std::collections::HashSet;
 
