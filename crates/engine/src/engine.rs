@@ -427,7 +427,8 @@ impl Engine {
         self.planned_over.store(0, Ordering::Relaxed);
         let result = self.sync_rounds(allow_mass_delete).await;
         if self.whole_this_pass.swap(false, Ordering::Relaxed) {
-            give_back_memory();
+            // It takes the allocator's locks a moment: not on the loop's thread.
+            tokio::task::spawn_blocking(give_back_memory);
         }
         let outcome = match &result {
             Ok(Outcome::InSync) => PassOutcome::InSync,
@@ -558,6 +559,9 @@ impl Engine {
             folder,
             root: remote_root,
             rules: &rules,
+            // One time for the round: what is held back after failing is
+            // the same when it is seeded, left alone and settled.
+            now: self.clock.now().unix_timestamp(),
         };
         let Planned {
             trees,
@@ -577,7 +581,7 @@ impl Engine {
             problems,
             ..FolderRound::default()
         };
-        let now = self.clock.now().unix_timestamp();
+        let now = place.now;
         let planned_paths: std::collections::HashSet<&str> = plan
             .ops
             .iter()
@@ -639,13 +643,8 @@ impl Engine {
         news: Option<&std::collections::HashSet<NodeId>>,
         opts: &PlanOptions,
     ) -> Result<Planned, DbError> {
-        let Place {
-            folder,
-            root,
-            rules,
-        } = *place;
         let replaced = scanned.replaced.as_deref();
-        let focus = self.focused(folder, root, rules, replaced, news, &opts.conflict_stamp)?;
+        let focus = self.focused(place, replaced, news, &opts.conflict_stamp)?;
         if let Some((f, seeds)) = focus {
             let points = self.check_focus.then(|| f.points.clone());
             let trees = self.folder_trees(place, &scanned.scan, Source::Focus(f))?;
@@ -666,7 +665,6 @@ impl Engine {
         }
         let trees = self.whole_trees(place, &mut scanned)?;
         let plan = planner::plan(&trees.trees, opts);
-        self.whole_this_pass.store(true, Ordering::Relaxed);
         Ok(Planned {
             trees,
             plan,
@@ -679,6 +677,7 @@ impl Engine {
         place: &Place<'_>,
         scanned: &mut Scanned,
     ) -> Result<FolderTrees, DbError> {
+        self.whole_this_pass.store(true, Ordering::Relaxed);
         let local = match scanned.replaced {
             None => std::mem::take(&mut scanned.scan.tree),
             Some(_) => self.db.load_local(place.folder.id)?,
@@ -740,6 +739,7 @@ impl Engine {
             folder,
             root,
             rules,
+            ..
         } = *place;
         let mut pauses = Vec::new();
         let mut problems: Vec<Problem> = Vec::new();
@@ -775,8 +775,7 @@ impl Engine {
         };
         self.blocked_news(folder, &trees, points.as_ref(), &mut pauses, &mut problems);
         pauses.extend(self.hold_back_large_folders(&mut trees, folder));
-        let now = self.clock.now().unix_timestamp();
-        for held in self.failing().held(folder.id, now) {
+        for held in self.failing().held(folder.id, place.now) {
             trees.blocked.entry(held.path).or_insert(Blocked::Failing);
         }
         Ok(FolderTrees {
@@ -1040,6 +1039,9 @@ impl Engine {
                 old.extend(self.db.local_under(folder.id, Under::Inside(&r.path))?);
             }
         }
+        // What a folder blocked now held is kept as it was (the rescan
+        // keeps only what it was given of it).
+        old.retain(|p, _| scanner::blocked_above(&found.scan.blocked, p).is_none());
         self.db.store_local(folder.id, &old, &found.scan.tree)?;
         let scanner::Scan {
             blocked: mut found_blocked,
@@ -1300,7 +1302,8 @@ impl Engine {
 /// need little of it. (glibc keeps a freed heap for reuse otherwise.)
 fn give_back_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free memory of glibc's heap.
+    // SAFETY: malloc_trim takes glibc's own locks and only releases memory
+    // that is free.
     unsafe {
         libc::malloc_trim(0);
     }
@@ -1349,6 +1352,8 @@ struct Place<'a> {
     folder: &'a FolderConfig,
     root: NodeId,
     rules: &'a IgnoreRules,
+    /// The round's time (unix seconds).
+    now: i64,
 }
 
 /// What a folder's scan found: the whole tree (`replaced: None`), or the

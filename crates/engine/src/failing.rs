@@ -54,12 +54,12 @@ impl Failing {
         out
     }
 
-    /// The paths of `folder` that failed and are tried again at `now`
-    /// (not held back, or no longer).
-    pub fn due(&self, folder: FolderId, now: i64) -> Vec<RelPath> {
-        let mut out: Vec<RelPath> = (self.entries.iter())
+    /// The paths of `folder` that failed and are tried again at `now`,
+    /// each with whether it was held back until now (it failed twice).
+    pub fn due(&self, folder: FolderId, now: i64) -> Vec<(RelPath, bool)> {
+        let mut out: Vec<(RelPath, bool)> = (self.entries.iter())
             .filter(|((f, _), e)| *f == folder && e.retry_at <= now)
-            .map(|((_, p), _)| p.clone())
+            .map(|((_, p), e)| (p.clone(), e.tries >= 2))
             .collect();
         out.sort();
         out

@@ -9,11 +9,9 @@ use std::collections::HashSet;
 
 use nubo_protocol::{Node, NodeId};
 
-use super::{Engine, FolderTrees};
+use super::{Engine, FolderTrees, Place};
 use crate::db::{DbError, FolderId};
 use crate::focus::{self, Focused, Seeds};
-use crate::home::FolderConfig;
-use crate::ignore_rules::IgnoreRules;
 use crate::planner::{self, Plan, PlanOptions};
 use crate::scanner::Replaced;
 
@@ -142,13 +140,17 @@ impl Engine {
     /// planned so: `None` reads them whole.
     pub(super) fn focused(
         &self,
-        folder: &FolderConfig,
-        root: NodeId,
-        rules: &IgnoreRules,
+        place: &Place<'_>,
         replaced: Option<&[Replaced]>,
         news: Option<&HashSet<NodeId>>,
         stamp: &str,
     ) -> Result<Option<(Focused, Seeds)>, DbError> {
+        let Place {
+            folder,
+            root,
+            rules,
+            now,
+        } = *place;
         let (Some(replaced), Some(news)) = (replaced, news) else {
             return Ok(None);
         };
@@ -169,7 +171,7 @@ impl Engine {
             rules,
             stamp,
         };
-        let seeds = self.seeds(folder.id, &src, replaced, news)?;
+        let seeds = self.seeds(folder.id, &src, replaced, news, now)?;
         Ok(focus::gather(&src, &seeds)?.map(|f| (f, seeds)))
     }
 
@@ -177,14 +179,15 @@ impl Engine {
     /// inside the other: one's run then changes nodes of the other in the
     /// middle of a round, after that round's news were taken.
     fn folders_share_nodes(&self) -> bool {
-        let places: Vec<String> = (self.config.folders.iter())
-            .map(|f| format!("{}/", f.remote.trim_end_matches('/')))
+        let places: Vec<Vec<&str>> = (self.config.folders.iter())
+            .filter(|f| !f.paused)
+            .map(|f| f.remote.split('/').filter(|p| !p.is_empty()).collect())
             .collect();
         places.iter().enumerate().any(|(i, a)| {
             places
                 .iter()
                 .skip(i + 1)
-                .any(|b| a.starts_with(b.as_str()) || b.starts_with(a.as_str()))
+                .any(|b| a.starts_with(b) || b.starts_with(a))
         })
     }
 
@@ -195,6 +198,7 @@ impl Engine {
         src: &focus::Source<'_>,
         replaced: &[Replaced],
         news: &HashSet<NodeId>,
+        now: i64,
     ) -> Result<Seeds, DbError> {
         let mut seeds = self.deferred().remove(&folder).unwrap_or_default();
         for r in replaced {
@@ -210,13 +214,13 @@ impl Engine {
                 }
             }
         }
-        // A path held back after failing is left alone until its next
-        // try, and decided then with everything inside it (what changed
-        // there meanwhile was skipped as blocked). Other blocked paths are
-        // read again whole by the scan when they change.
-        let now = self.clock.now().unix_timestamp();
-        for path in self.failing().due(folder, now) {
-            seeds.insert(path, true);
+        // A path that failed is tried again; one held back after failing
+        // is left alone until its next try, and decided then with
+        // everything inside it (what changed there meanwhile was skipped
+        // as blocked). Other blocked paths are read again whole by the
+        // scan when they change.
+        for (path, was_held) in self.failing().due(folder, now) {
+            *seeds.entry(path).or_default() |= was_held;
         }
         Ok(seeds)
     }
