@@ -608,8 +608,25 @@ impl Engine {
         out.planned = plan.ops.len();
         self.note_changes(written_by(folder.id, &plan.ops));
         tracing::debug!(folder = folder.id, "plan: {:?}", plan.ops);
+        let ctx = self.folder_ctx(folder, remote_root, trees, rules)?;
+        let report = self.run_plan(&ctx, plan.ops).await;
+        out.done = report.done;
+        out.failed_moves = report.failed_moves;
+        out.failed = report.failed;
+        Ok(out)
+    }
+
+    /// What the executor runs a folder's plan with: the trees it was
+    /// planned over (its preconditions), the limits and the rules.
+    fn folder_ctx(
+        &self,
+        folder: &FolderConfig,
+        remote_root: NodeId,
+        trees: crate::tree::Trees,
+        rules: IgnoreRules,
+    ) -> Result<FolderCtx, DbError> {
         let crate::tree::Trees { local, remote, .. } = trees;
-        let ctx = FolderCtx::new(
+        Ok(FolderCtx::new(
             folder.id,
             folder.local.clone(),
             remote_root,
@@ -625,12 +642,7 @@ impl Engine {
         .with_parallel_transfers(self.config.parallel_transfers)
         .with_keep_free(self.config.keep_free_mb * 1_000_000)
         .with_rules(rules)
-        .with_temps(self.temps.clone());
-        let report = self.run_plan(&ctx, plan.ops).await;
-        out.done = report.done;
-        out.failed_moves = report.failed_moves;
-        out.failed = report.failed;
-        Ok(out)
+        .with_temps(self.temps.clone()))
     }
 
     /// The folder's trees and their plan: over what changed where that is
