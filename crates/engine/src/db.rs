@@ -305,25 +305,29 @@ fn own_hash_at(
     })
 }
 
-const LOCAL_COLUMNS: &str = "path, kind, size, mtime_ns, inode, hash, ctime_ns, dev, exec";
+/// A file's stat from the six columns at `first` on: size, mtime_ns,
+/// inode, ctime_ns, dev, exec (in that order in both trees' queries).
+fn stat_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<FileStat> {
+    Ok(FileStat {
+        size: r.get::<_, i64>(first)? as u64,
+        mtime_ns: r.get(first + 1)?,
+        inode: r.get::<_, i64>(first + 2)? as u64,
+        ctime_ns: r.get(first + 3)?,
+        dev: r.get::<_, i64>(first + 4)? as u64,
+        exec: r.get(first + 5)?,
+    })
+}
+
+const LOCAL_COLUMNS: &str = "path, kind, hash, size, mtime_ns, inode, ctime_ns, dev, exec";
 
 fn local_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(RelPath, LocalEntry)> {
     let kind = kind_from(r.get_ref(1)?.as_str()?)?;
-    Ok((
-        r.get::<_, String>(0)?,
-        LocalEntry {
-            kind,
-            stat: FileStat {
-                size: r.get::<_, i64>(2)? as u64,
-                mtime_ns: r.get(3)?,
-                inode: r.get::<_, i64>(4)? as u64,
-                ctime_ns: r.get(6)?,
-                dev: r.get::<_, i64>(7)? as u64,
-                exec: r.get(8)?,
-            },
-            hash: own_hash_at(r, 5, kind)?,
-        },
-    ))
+    let entry = LocalEntry {
+        kind,
+        hash: own_hash_at(r, 2, kind)?,
+        stat: stat_at(r, 3)?,
+    };
+    Ok((r.get::<_, String>(0)?, entry))
 }
 
 const SYNCED_COLUMNS: &str =
@@ -331,23 +335,14 @@ const SYNCED_COLUMNS: &str =
 
 fn synced_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(RelPath, SyncedEntry)> {
     let kind = kind_from(r.get_ref(1)?.as_str()?)?;
-    Ok((
-        r.get::<_, String>(0)?,
-        SyncedEntry {
-            kind,
-            node: r.get(2)?,
-            rev: r.get(3)?,
-            hash: own_hash_at(r, 4, kind)?,
-            stat: FileStat {
-                size: r.get::<_, i64>(5)? as u64,
-                mtime_ns: r.get(6)?,
-                inode: r.get::<_, i64>(7)? as u64,
-                ctime_ns: r.get(8)?,
-                dev: r.get::<_, i64>(9)? as u64,
-                exec: r.get(10)?,
-            },
-        },
-    ))
+    let entry = SyncedEntry {
+        kind,
+        node: r.get(2)?,
+        rev: r.get(3)?,
+        hash: own_hash_at(r, 4, kind)?,
+        stat: stat_at(r, 5)?,
+    };
+    Ok((r.get::<_, String>(0)?, entry))
 }
 
 const REMOTE_COLUMNS: &str = "id, parent, name, kind, rev, size, hash, mtime_ms, exec";

@@ -131,16 +131,16 @@ pub struct Engine {
     carried: std::sync::Mutex<std::collections::HashMap<FolderId, Carried>>,
     /// The nodes the feed told of since the last round (`focused.rs`).
     news: std::sync::Mutex<focused::News>,
-    /// The folders whose last round left nothing paused, with the root
-    /// node they were synced with: their next round may be planned over
-    /// what changed.
-    settled: std::sync::Mutex<std::collections::HashMap<FolderId, focused::Settled>>,
-    /// Where a round that planned moves only started: the next round of
-    /// the folder starts there too.
-    deferred: std::sync::Mutex<std::collections::HashMap<FolderId, focus::Seeds>>,
+    /// The folders whose last round left nothing paused, with what it was
+    /// planned with (`focused::Settled`) and, after a plan of moves only,
+    /// where it started: their next round may be planned over what
+    /// changed, from there too.
+    settled:
+        std::sync::Mutex<std::collections::HashMap<FolderId, (focused::Settled, focus::Seeds)>>,
     /// Plan each round over what changed over the whole trees too, and
     /// stop where the two differ (the simulator).
     check_focus: bool,
+    /// The first difference `check_focus` found.
     focus_mismatch: std::sync::Mutex<Option<String>>,
     /// The most entries (of the three trees) one round of the pass under
     /// way planned over.
@@ -294,7 +294,6 @@ impl Engine {
             carried: Default::default(),
             news: Default::default(),
             settled: Default::default(),
-            deferred: Default::default(),
             check_focus: false,
             focus_mismatch: Default::default(),
             planned_over: AtomicUsize::new(0),
@@ -810,7 +809,7 @@ impl Engine {
         pauses: &mut Vec<Pause>,
         problems: &mut Vec<Problem>,
     ) {
-        let mut carried = self.carried.lock().unwrap_or_else(|p| p.into_inner());
+        let mut carried = self.carried();
         let in_the_way = &mut carried.entry(folder.id).or_default().in_the_way;
         in_the_way.retain(|p, _| trees.blocked.contains_key(p));
         for (path, why) in &trees.blocked {
@@ -847,7 +846,7 @@ impl Engine {
     /// and after a look around what changed, what it found there in place
     /// of what was known there.
     fn carry_refused(&self, folder: FolderId, found: &[Problem], around: Option<&focus::Points>) {
-        let mut carried = self.carried.lock().unwrap_or_else(|p| p.into_inner());
+        let mut carried = self.carried();
         let c = carried.entry(folder).or_default();
         if let Some(points) = around {
             c.refused
@@ -855,15 +854,11 @@ impl Engine {
         } else {
             c.refused.clear();
         }
-        for p in found {
-            if !c.refused.contains(p) {
-                c.refused.push(p.clone());
-            }
-        }
+        crate::problem::add_new(&mut c.refused, found.iter().cloned());
     }
 
     fn refused(&self, folder: FolderId) -> Vec<Problem> {
-        let carried = self.carried.lock().unwrap_or_else(|p| p.into_inner());
+        let carried = self.carried();
         carried
             .get(&folder)
             .map(|c| c.refused.clone())
@@ -916,7 +911,7 @@ impl Engine {
         };
         let scan = &scanned.scan;
         {
-            let mut carried = self.carried.lock().unwrap_or_else(|p| p.into_inner());
+            let mut carried = self.carried();
             let c = carried.entry(folder.id).or_default();
             c.blocked = scan.blocked.clone();
             c.skipped = scan.skipped.clone();
@@ -945,7 +940,7 @@ impl Engine {
         let Look::Paths(paths) = look else {
             return Ok(None);
         };
-        let carried = self.carried.lock().unwrap_or_else(|p| p.into_inner());
+        let carried = self.carried();
         let Some(carried) = carried.get(&folder.id) else {
             return Ok(None);
         };
@@ -1020,13 +1015,7 @@ impl Engine {
         rules: &IgnoreRules,
         paths: &std::collections::BTreeMap<RelPath, bool>,
     ) -> Result<Scanned, DbError> {
-        let carried = self
-            .carried
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&folder.id)
-            .cloned()
-            .unwrap_or_default();
+        let carried = self.carried().get(&folder.id).cloned().unwrap_or_default();
         let previous = self.local_around(folder.id, paths, &carried.blocked)?;
         let on_read = self.keep_reading(folder.id);
         let input = ScanInput {
@@ -1070,11 +1059,7 @@ impl Engine {
         });
         blocked.append(&mut found_blocked);
         let mut all_skipped = carried.skipped;
-        for s in skipped {
-            if !all_skipped.contains(&s) {
-                all_skipped.push(s);
-            }
-        }
+        crate::problem::add_new(&mut all_skipped, skipped);
         Ok(Scanned {
             scan: scanner::Scan {
                 tree: crate::tree::Tree::new(),
@@ -1194,6 +1179,10 @@ impl Engine {
 
     fn failing(&self) -> std::sync::MutexGuard<'_, Failing> {
         self.failing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn carried(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<FolderId, Carried>> {
+        self.carried.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Syncs, then keeps syncing on every local change (watcher), every push

@@ -94,11 +94,7 @@ pub fn gather(src: &Source<'_>, seeds: &Seeds) -> DbResult<Option<Focused>> {
     }
     let mut remote = g.walk.out;
     let mut refused = Vec::new();
-    for problem in std::mem::take(&mut remote.refused) {
-        if !refused.contains(&problem) {
-            refused.push(problem);
-        }
-    }
+    crate::problem::add_new(&mut refused, std::mem::take(&mut remote.refused));
     remote.refused = refused;
     let mut ignored = src.rules.cached();
     g.synced

@@ -54,6 +54,15 @@ pub enum Problem {
     },
 }
 
+/// Adds to `list` each of `more` it does not hold yet, in order.
+pub fn add_new(list: &mut Vec<Problem>, more: impl IntoIterator<Item = Problem>) {
+    for p in more {
+        if !list.contains(&p) {
+            list.push(p);
+        }
+    }
+}
+
 /// Which rule a refused name breaks (`nubo_protocol::names::check_name`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(TS))]

@@ -52,15 +52,7 @@ impl StateDb {
         folder: FolderId,
         under: Under<'_>,
     ) -> DbResult<Vec<(RelPath, LocalEntry)>> {
-        let (clause, lo, hi) = under.range();
-        let sql = format!("SELECT {LOCAL_COLUMNS} FROM local WHERE folder = ?1 AND {clause}");
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = match under {
-            Under::At(_) => stmt.query_map(rusqlite::params![folder, lo], local_row)?,
-            _ => stmt.query_map(rusqlite::params![folder, lo, hi], local_row)?,
-        };
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows_under("local", LOCAL_COLUMNS, folder, under, local_row)
     }
 
     pub fn synced_under(
@@ -68,13 +60,25 @@ impl StateDb {
         folder: FolderId,
         under: Under<'_>,
     ) -> DbResult<Vec<(RelPath, SyncedEntry)>> {
+        self.rows_under("synced", SYNCED_COLUMNS, folder, under, synced_row)
+    }
+
+    /// The rows of a folder's `table` (local or synced) under a path.
+    fn rows_under<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        folder: FolderId,
+        under: Under<'_>,
+        row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> DbResult<Vec<T>> {
         let (clause, lo, hi) = under.range();
-        let sql = format!("SELECT {SYNCED_COLUMNS} FROM synced WHERE folder = ?1 AND {clause}");
+        let sql = format!("SELECT {columns} FROM {table} WHERE folder = ?1 AND {clause}");
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&sql)?;
         let rows = match under {
-            Under::At(_) => stmt.query_map(rusqlite::params![folder, lo], synced_row)?,
-            _ => stmt.query_map(rusqlite::params![folder, lo, hi], synced_row)?,
+            Under::At(_) => stmt.query_map(rusqlite::params![folder, lo], row)?,
+            _ => stmt.query_map(rusqlite::params![folder, lo, hi], row)?,
         };
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -88,7 +88,9 @@ impl Engine {
         std::mem::take(&mut *self.news()).0
     }
 
-    fn settled(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<FolderId, Settled>> {
+    fn settled(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<FolderId, (Settled, Seeds)>> {
         self.settled.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -106,34 +108,25 @@ impl Engine {
         nothing_paused: bool,
     ) {
         let moves_only = !plan.ops.is_empty() && plan.ops.iter().all(|op| op.from_path().is_some());
-        let settled = match (moves_only, seeds) {
-            _ if !nothing_paused => false,
-            (false, _) => true,
-            (true, Some(seeds)) => {
-                self.deferred().insert(folder, seeds);
-                true
-            }
-            (true, None) => false,
+        let deferred = match (moves_only, seeds) {
+            _ if !nothing_paused => None,
+            (false, _) => Some(Seeds::new()),
+            (true, seeds) => seeds,
         };
-        if settled {
-            self.settled().insert(folder, at);
-        } else {
-            self.unsettle(folder);
+        match deferred {
+            Some(deferred) => {
+                self.settled().insert(folder, (at, deferred));
+            }
+            None => self.unsettle(folder),
         }
     }
 
     pub(super) fn unsettle(&self, folder: FolderId) {
         self.settled().remove(&folder);
-        self.deferred().remove(&folder);
     }
 
     pub(super) fn unsettle_all(&self) {
         self.settled().clear();
-        self.deferred().clear();
-    }
-
-    fn deferred(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<FolderId, Seeds>> {
-        self.deferred.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The folder's trees around what changed, where this round may be
@@ -161,9 +154,10 @@ impl Engine {
             root,
             rules: rules.made_of(),
         };
-        if self.settled().get(&folder.id) != Some(&here) {
-            return Ok(None);
-        }
+        let deferred = match self.settled().get_mut(&folder.id) {
+            Some((at, deferred)) if *at == here => std::mem::take(deferred),
+            _ => return Ok(None),
+        };
         let src = focus::Source {
             db: &self.db,
             folder: folder.id,
@@ -171,7 +165,10 @@ impl Engine {
             rules,
             stamp,
         };
-        let seeds = self.seeds(folder.id, &src, replaced, news, now)?;
+        let mut seeds = self.seeds(folder.id, &src, replaced, news, now)?;
+        for (path, whole) in deferred {
+            *seeds.entry(path).or_default() |= whole;
+        }
         Ok(focus::gather(&src, &seeds)?.map(|f| (f, seeds)))
     }
 
@@ -200,7 +197,7 @@ impl Engine {
         news: &HashSet<NodeId>,
         now: i64,
     ) -> Result<Seeds, DbError> {
-        let mut seeds = self.deferred().remove(&folder).unwrap_or_default();
+        let mut seeds = Seeds::new();
         for r in replaced {
             *seeds.entry(r.path.clone()).or_default() |= r.whole;
         }
