@@ -144,6 +144,12 @@ CREATE INDEX synced_node ON synced (folder, node);
 CREATE INDEX synced_inode ON synced (folder, inode);
 CREATE INDEX local_inode ON local (folder, inode);
 "#,
+    // What a pass that ended in sync leaves for the engine's next start
+    // (`engine/resume.rs`): every write to the trees or the cursor
+    // empties it, in its own transaction (`unsettle`).
+    r#"
+CREATE TABLE settled (folder INTEGER PRIMARY KEY, state TEXT NOT NULL);
+"#,
 ];
 
 pub type FolderId = i64;
@@ -653,6 +659,7 @@ impl StateDb {
             "DELETE FROM remote; DELETE FROM synced;
              DELETE FROM meta WHERE key IN ('cursor', 'known_seq');",
         )?;
+        unsettle(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -718,6 +725,7 @@ impl StateDb {
                 apply(&tx, folder, &Change::Local(path, e))?;
             }
         }
+        unsettle(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -757,14 +765,52 @@ impl StateDb {
                 [seq.to_string()],
             )?;
         }
+        unsettle(&tx)?;
         tx.commit()?;
         Ok(())
     }
 
     pub fn forget_folder(&self, folder: FolderId) -> DbResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM local WHERE folder = ?1", [folder])?;
+        tx.execute("DELETE FROM synced WHERE folder = ?1", [folder])?;
+        unsettle(&tx)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ settled
+
+    /// What each folder's last pass that ended in sync left for the next
+    /// start, where it is still there and reads as a `T`.
+    pub fn settled<T: DeserializeOwned>(&self) -> DbResult<Vec<(FolderId, T)>> {
         let conn = self.conn();
-        conn.execute("DELETE FROM local WHERE folder = ?1", [folder])?;
-        conn.execute("DELETE FROM synced WHERE folder = ?1", [folder])?;
+        let mut stmt = conn.prepare_cached("SELECT folder, state FROM settled")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, FolderId>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let rows: Vec<(FolderId, String)> = rows.collect::<Result<_, _>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(f, text)| Some((f, serde_json::from_str(&text).ok()?)))
+            .collect())
+    }
+
+    /// Keeps what a folder's pass that ended in sync leaves for the next
+    /// start (until the next write to the trees or the cursor).
+    pub fn keep_settled<T: Serialize>(&self, folder: FolderId, state: &T) -> DbResult<()> {
+        let text = serde_json::to_string(state).expect("serializes");
+        self.conn().execute(
+            "INSERT OR REPLACE INTO settled (folder, state) VALUES (?1, ?2)",
+            params![folder, text],
+        )?;
+        Ok(())
+    }
+
+    /// A pass begins: nothing is settled until it ends in sync.
+    pub fn forget_settled(&self) -> DbResult<()> {
+        unsettle(&self.conn())?;
         Ok(())
     }
 
@@ -784,6 +830,7 @@ impl StateDb {
                 [cursor.to_string()],
             )?;
         }
+        unsettle(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -902,6 +949,14 @@ pub enum Change<'a> {
 
 /// Runs a statement from the connection's cache: a sync records thousands
 /// of changes, and parsing the same SQL for each was a visible part of it.
+/// Every write to the trees or the cursor empties the `settled` table in
+/// the same transaction: what was settled is no longer all there is to
+/// know, whichever program wrote.
+fn unsettle(c: &Connection) -> rusqlite::Result<()> {
+    cached(c, "DELETE FROM settled WHERE folder IS NOT NULL", [])?;
+    Ok(())
+}
+
 fn cached(c: &Connection, sql: &str, p: impl rusqlite::Params) -> rusqlite::Result<usize> {
     c.prepare_cached(sql)?.execute(p)
 }

@@ -35,6 +35,7 @@ use crate::temp_names::TempNames;
 use crate::tree::{Blocked, Kind, RelPath};
 
 mod focused;
+mod resume;
 
 pub use crate::report::Pause;
 
@@ -276,7 +277,7 @@ impl Engine {
         });
         let mut unscanned = Changes::everything();
         unscanned.expand(config.folders.iter().map(|f| f.id));
-        Ok(Engine {
+        let engine = Engine {
             home,
             config,
             db: Arc::new(db),
@@ -298,7 +299,9 @@ impl Engine {
             focus_mismatch: Default::default(),
             planned_over: AtomicUsize::new(0),
             whole_this_pass: AtomicBool::new(false),
-        })
+        };
+        engine.resume()?;
+        Ok(engine)
     }
 
     pub fn set_observer(&mut self, observer: Observer) {
@@ -429,6 +432,9 @@ impl Engine {
             // It takes the allocator's locks a moment: not on the loop's thread.
             tokio::task::spawn_blocking(give_back_memory);
         }
+        if let Ok(Outcome::InSync) = &result {
+            self.keep_settled();
+        }
         let outcome = match &result {
             Ok(Outcome::InSync) => PassOutcome::InSync,
             Ok(Outcome::Paused(p)) => PassOutcome::Paused { pauses: p.clone() },
@@ -454,6 +460,9 @@ impl Engine {
         if self.config.folders.is_empty() {
             return Err(SyncError::NoFolders);
         }
+        // What the last pass left settled is not all there is to know
+        // once this one has begun (`resume.rs`).
+        self.db.forget_settled()?;
         let (roots, mut pauses) = match self.folder_roots().await {
             Ok(r) => r,
             Err(e) => return stopped(e),
@@ -657,6 +666,9 @@ impl Engine {
         let replaced = scanned.replaced.as_deref();
         let focus = self.focused(place, replaced, news, &opts.conflict_stamp)?;
         if let Some((f, seeds)) = focus {
+            // The whole scan's tree is stored: not held through the round.
+            scanned.scan.tree = Default::default();
+            scanned.read_whole = false;
             let points = self.check_focus.then(|| f.points.clone());
             let trees = self.folder_trees(place, &scanned.scan, Source::Focus(f))?;
             let plan = planner::plan(&trees.trees, opts);
@@ -689,9 +701,9 @@ impl Engine {
         scanned: &mut Scanned,
     ) -> Result<FolderTrees, DbError> {
         self.whole_this_pass.store(true, Ordering::Relaxed);
-        let local = match scanned.replaced {
-            None => std::mem::take(&mut scanned.scan.tree),
-            Some(_) => self.db.load_local(place.folder.id)?,
+        let local = match scanned.read_whole {
+            true => std::mem::take(&mut scanned.scan.tree),
+            false => self.db.load_local(place.folder.id)?,
         };
         self.folder_trees(place, &scanned.scan, Source::Whole(local))
     }
@@ -865,6 +877,13 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// The safety net (the daily timer): the next pass reads every folder
+    /// whole and plans over the whole trees, whatever it knew settled.
+    pub fn look_at_everything(&self) {
+        self.note_changes(Changes::everything());
+        self.unsettle_all();
+    }
+
     /// What is to be read again from disk, as the watcher (or the start,
     /// or the safety timer) says.
     pub fn note_changes(&self, mut changes: Changes) {
@@ -894,10 +913,7 @@ impl Engine {
             .take(folder.id);
         let scanned = match self.changed_paths(folder, look)? {
             Some(paths) => self.scan_changed(folder, rules, &paths),
-            None => self.scan_whole(folder, rules).map(|scan| Scanned {
-                scan,
-                replaced: None,
-            }),
+            None => self.scan_whole(folder, rules),
         };
         let scanned = match scanned {
             Ok(scanned) => scanned,
@@ -979,12 +995,9 @@ impl Engine {
         }
     }
 
-    /// Reads the whole folder.
-    fn scan_whole(
-        &self,
-        folder: &FolderConfig,
-        rules: &IgnoreRules,
-    ) -> Result<scanner::Scan, DbError> {
+    /// Reads the whole folder, and says where it differs from what the
+    /// last scan knew (and found blocked).
+    fn scan_whole(&self, folder: &FolderConfig, rules: &IgnoreRules) -> Result<Scanned, DbError> {
         let previous = self.db.load_local(folder.id)?;
         let previous_mounts = self.db.mounts(folder.id)?;
         let on_read = self.keep_reading(folder.id);
@@ -1001,7 +1014,16 @@ impl Engine {
         if let Some(mounts) = &scan.mounts {
             self.db.set_mounts(folder.id, mounts)?;
         }
-        Ok(scan)
+        self.whole_this_pass.store(true, Ordering::Relaxed);
+        let blocked_before = self.carried().get(&folder.id).map(|c| c.blocked.clone());
+        let replaced = blocked_before.and_then(|before| {
+            scanner::replaced_between(&previous, &scan, &before, focused::MAX_NEWS)
+        });
+        Ok(Scanned {
+            scan,
+            replaced,
+            read_whole: true,
+        })
     }
 
     /// Reads `paths` again and puts what it found in place of what the
@@ -1044,6 +1066,7 @@ impl Engine {
         // keeps only what it was given of it).
         old.retain(|p, _| scanner::blocked_above(&found.scan.blocked, p).is_none());
         self.db.store_local(folder.id, &old, &found.scan.tree)?;
+        let replaced = found.replaced;
         let scanner::Scan {
             blocked: mut found_blocked,
             skipped,
@@ -1052,8 +1075,7 @@ impl Engine {
         } = found.scan;
         let mut blocked = carried.blocked;
         blocked.retain(|p, _| {
-            !found
-                .replaced
+            !replaced
                 .iter()
                 .any(|r| *p == r.path || (r.whole && crate::tree::is_inside(p, &r.path)))
         });
@@ -1068,7 +1090,8 @@ impl Engine {
                 leftovers,
                 mounts: None,
             },
-            replaced: Some(found.replaced),
+            replaced: Some(replaced),
+            read_whole: false,
         })
     }
 
@@ -1225,9 +1248,11 @@ impl Engine {
                 tracing::warn!("cannot keep the unwatched folders: {}", error_chain(&e));
             }
             let mut changes = pending.lock().unwrap_or_else(|p| p.into_inner()).take_all();
-            if whole_at.elapsed() >= rescan_every || (timed_out && unwatched > 0) {
-                changes = Changes::everything();
+            if whole_at.elapsed() >= rescan_every {
+                self.look_at_everything();
                 whole_at = tokio::time::Instant::now();
+            } else if timed_out && unwatched > 0 {
+                changes = Changes::everything();
             }
             let result = self.sync_changed(allow_mass_delete, changes).await;
             let push_open = push_up.load(Ordering::SeqCst) && unwatched == 0;
@@ -1315,19 +1340,23 @@ fn give_back_memory() {
 /// (a download makes those on its way).
 fn written_by(folder: FolderId, ops: &[planner::Op]) -> Changes {
     let mut written = Changes::default();
-    for op in ops {
-        let copy = match op {
-            planner::Op::KeepConflictCopy { copy, .. } => Some(copy.as_str()),
-            _ => None,
-        };
-        for path in std::iter::once(op.path()).chain(op.from_path()).chain(copy) {
-            written.path(folder, path.to_string(), true);
-            for dir in crate::tree::ancestors(path) {
-                written.path(folder, dir.to_string(), false);
-            }
+    for path in ops.iter().flat_map(paths_written) {
+        written.path(folder, path.to_string(), true);
+        for dir in crate::tree::ancestors(path) {
+            written.path(folder, dir.to_string(), false);
         }
     }
     written
+}
+
+/// The paths an operation writes (with what is inside them): its own,
+/// where it moves from, and a conflict copy's.
+fn paths_written(op: &planner::Op) -> impl Iterator<Item = &str> {
+    let copy = match op {
+        planner::Op::KeepConflictCopy { copy, .. } => Some(copy.as_str()),
+        _ => None,
+    };
+    std::iter::once(op.path()).chain(op.from_path()).chain(copy)
 }
 
 /// One folder's trees for the planner, the rules they were read with, and
@@ -1361,7 +1390,12 @@ struct Place<'a> {
 /// paths it read again, stored in the state database.
 struct Scanned {
     scan: scanner::Scan,
+    /// Where the scan found the folder unlike the last one (`None`: not
+    /// known, plan over the whole trees).
     replaced: Option<Vec<scanner::Replaced>>,
+    /// Whether `scan.tree` is the whole local tree (else it is in the
+    /// state database).
+    read_whole: bool,
 }
 
 /// Where a round's trees come from.

@@ -54,6 +54,11 @@ impl Failing {
         out
     }
 
+    /// Whether any path of `folder` failed and waits to be tried again.
+    pub fn holds_any(&self, folder: FolderId) -> bool {
+        self.entries.keys().any(|(f, _)| *f == folder)
+    }
+
     /// The paths of `folder` that failed and are tried again at `now`,
     /// each with whether it was held back until now (it failed twice).
     pub fn due(&self, folder: FolderId, now: i64) -> Vec<(RelPath, bool)> {

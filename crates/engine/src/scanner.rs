@@ -442,6 +442,65 @@ pub struct Replaced {
     pub whole: bool,
 }
 
+/// What a whole scan found unlike what the last one knew: each path whose
+/// entry came, went or changed. `None` where what is blocked changed (a
+/// folder freed decides what waited for it, wherever that is: such rounds
+/// are planned whole), or beyond `max` paths (too much changed to be worth
+/// planning apart).
+pub fn replaced_between(
+    previous: &Tree<LocalEntry>,
+    scan: &Scan,
+    blocked_before: &Tree<Blocked>,
+    max: usize,
+) -> Option<Vec<Replaced>> {
+    if *blocked_before != scan.blocked {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut before = previous.iter().peekable();
+    let mut now = scan.tree.iter().peekable();
+    loop {
+        let b = before.peek().copied();
+        let n = now.peek().copied();
+        let path = match (b, n) {
+            (None, None) => break,
+            (Some((b, _)), None) => {
+                before.next();
+                Some(b)
+            }
+            (None, Some((n, _))) => {
+                now.next();
+                Some(n)
+            }
+            (Some((b, be)), Some((n, ne))) => match b.cmp(n) {
+                std::cmp::Ordering::Less => {
+                    before.next();
+                    Some(b)
+                }
+                std::cmp::Ordering::Greater => {
+                    now.next();
+                    Some(n)
+                }
+                std::cmp::Ordering::Equal => {
+                    before.next();
+                    now.next();
+                    (be != ne).then_some(b)
+                }
+            },
+        };
+        if let Some(path) = path {
+            out.push(Replaced {
+                path: path.clone(),
+                whole: false,
+            });
+        }
+        if out.len() > max {
+            return None;
+        }
+    }
+    (out.len() <= max).then_some(out)
+}
+
 /// Looks again at `changed` only (`true`: and at everything inside, where
 /// it is a folder), in path order, so a folder is looked at before what it
 /// holds and what a new, gone or blocked folder holds is taken with it. A

@@ -452,12 +452,17 @@ impl World {
         let changes = self.watched_changes(c);
         let outcome = {
             let engine = self.clients[c].engine();
-            let pass = async {
-                match changes {
-                    Some(changes) => engine.sync_changed(allow_mass_delete, changes).await,
-                    None => engine.sync_once(allow_mass_delete).await,
-                }
-            };
+            // A replay's log (`RUST_LOG`) says whose pass each line is of.
+            let span = tracing::info_span!("pass", client = %self.clients[c].name);
+            let pass = tracing::Instrument::instrument(
+                async {
+                    match changes {
+                        Some(changes) => engine.sync_changed(allow_mass_delete, changes).await,
+                        None => engine.sync_once(allow_mass_delete).await,
+                    }
+                },
+                span,
+            );
             tokio::select! {
                 r = pass => Some(r),
                 _ = faults.crash_signal.notified() => None,
@@ -579,6 +584,7 @@ impl World {
             // The operator's own dice, so that the rest of a step draws
             // what it drew before the operator was played.
             self.operator(&mut step_rng(self.seed ^ OPERATOR_SALT, step))?;
+            self.restart(&mut step_rng(self.seed ^ RESTART_SALT, step))?;
             let mut rng = step_rng(self.seed, step);
             let c = rng.gen_range(0..self.clients.len());
             self.clock.advance_ms(rng.gen_range(1..5000));
@@ -608,6 +614,27 @@ impl World {
             }
         }
         self.step = None;
+        Ok(())
+    }
+
+    /// Now and then a user quits the app and starts it again (or the
+    /// computer restarts): the new engine starts from its state database,
+    /// where a pass that ended in sync left what it knew settled.
+    fn restart(&mut self, rng: &mut StdRng) -> anyhow::Result<()> {
+        if !rng.gen_bool(0.04) {
+            return Ok(());
+        }
+        let c = rng.gen_range(0..self.clients.len());
+        let service = self.service.clone();
+        let client = &mut self.clients[c];
+        client.engine = None;
+        client.open(&service)?;
+        // A new engine reads its folders whole first.
+        if let Some(w) = &mut client.watcher {
+            w.read_whole();
+        }
+        let name = client.name.clone();
+        self.note(format!("{name}: the app starts again"));
         Ok(())
     }
 
@@ -720,6 +747,7 @@ impl World {
 }
 
 const OPERATOR_SALT: u64 = 0x6f70_6572_6174_6f72;
+const RESTART_SALT: u64 = 0x7265_7374_6172_7473;
 const WATCH_SALT: u64 = 0x7761_7463_6865_7273;
 
 /// Step `step`'s own generator: the same whatever other steps do.

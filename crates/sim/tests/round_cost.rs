@@ -66,7 +66,11 @@ fn cost_of_one_change(files: usize) -> (Cost, Cost) {
             planned_over: engine.planned_over(),
         };
         let whole_before = disk.counts();
-        engine.sync_once(false).await.unwrap();
+        engine.look_at_everything();
+        engine
+            .sync_changed(false, Changes::default())
+            .await
+            .unwrap();
         let whole_after = disk.counts();
         let whole = Cost {
             stats: whole_after.0 - whole_before.0,

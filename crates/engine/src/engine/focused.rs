@@ -18,7 +18,7 @@ use crate::scanner::Replaced;
 /// What a folder's settled round was planned with: a round with another
 /// root node or other ignore rules (a `.nuboignore` whose event was lost)
 /// reads the whole trees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Settled {
     pub root: NodeId,
     pub rules: u64,
@@ -26,7 +26,7 @@ pub(super) struct Settled {
 
 /// Beyond this many nodes from the feed between two rounds, the next
 /// rounds read the whole trees.
-const MAX_NEWS: usize = 10_000;
+pub(super) const MAX_NEWS: usize = 10_000;
 
 /// The nodes the feed told of since the last round took them; `None`
 /// once that is not known (too many, the service's history rewound).
@@ -88,7 +88,7 @@ impl Engine {
         std::mem::take(&mut *self.news()).0
     }
 
-    fn settled(
+    pub(super) fn settled(
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<FolderId, (Settled, Seeds)>> {
         self.settled.lock().unwrap_or_else(|p| p.into_inner())
@@ -96,9 +96,14 @@ impl Engine {
 
     /// After a folder's plan: whether its next round may be planned over
     /// what changed. It may where nothing was left paused, so that every
-    /// path not planned is settled; a plan of moves only (the planner's
-    /// first phase) decided nothing else, so the next round starts where
-    /// this one did (and after a whole round's moves, reads whole again).
+    /// path not planned is settled; it starts from the paths this plan
+    /// wrote, with what is inside them (as the rescan of them would: an
+    /// operation that failed for want of room is tried again from there,
+    /// and a folder moved here is decided with what it holds, whatever the
+    /// next scan reads). A plan of moves only
+    /// (the planner's first phase) decided nothing else, so the next round
+    /// starts where this one did too (and after a whole round's moves,
+    /// reads whole again).
     pub(super) fn after_plan(
         &self,
         folder: FolderId,
@@ -108,13 +113,17 @@ impl Engine {
         nothing_paused: bool,
     ) {
         let moves_only = !plan.ops.is_empty() && plan.ops.iter().all(|op| op.from_path().is_some());
+        let ran = plan.ops.iter().flat_map(super::paths_written);
         let deferred = match (moves_only, seeds) {
-            _ if !nothing_paused => None,
+            _ if !nothing_paused || plan.ops.len() > MAX_NEWS => None,
             (false, _) => Some(Seeds::new()),
             (true, seeds) => seeds,
         };
         match deferred {
-            Some(deferred) => {
+            Some(mut deferred) => {
+                for path in ran {
+                    deferred.insert(path.to_string(), true);
+                }
                 self.settled().insert(folder, (at, deferred));
             }
             None => self.unsettle(folder),
