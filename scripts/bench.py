@@ -581,7 +581,9 @@ def watch_latency(nubo_exe, base: Path, samples=50, dataset=None):
         # wake-up) of the two engines over 60 s, once their start (a whole
         # read of the folder) is over: two seconds without a tick of CPU.
         def ticks():
-            t = s = 0
+            """CPU ticks of the engines (ended threads' included), and each
+            live thread's context switches by thread id."""
+            t, s = 0, {}
             for pid in pids:
                 st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 t += int(st[11]) + int(st[12])
@@ -590,9 +592,8 @@ def watch_latency(nubo_exe, base: Path, samples=50, dataset=None):
                         status = (task / "status").read_text()
                     except OSError:  # a thread that ended meanwhile
                         continue
-                    for line in status.splitlines():
-                        if "ctxt_switches" in line:
-                            s += int(line.split()[1])
+                    s[task.name] = sum(int(line.split()[1]) for line in status.splitlines()
+                                       if "ctxt_switches" in line)
             return t, s
         started = time.monotonic()
         time.sleep(2)
@@ -607,7 +608,11 @@ def watch_latency(nubo_exe, base: Path, samples=50, dataset=None):
         t0, s0 = ticks()
         time.sleep(60)
         t1, s1 = ticks()
-        idle = {"cpu_s": (t1 - t0) / os.sysconf("SC_CLK_TCK"), "wakeups": s1 - s0}
+        # A thread that ends in the minute (an idle worker of the blocking
+        # pool, after 10 s) takes its count with it: only those still there
+        # are counted, from 0 for those that began in the minute.
+        wakeups = sum(n - s0.get(tid, 0) for tid, n in s1.items())
+        idle = {"cpu_s": (t1 - t0) / os.sysconf("SC_CLK_TCK"), "wakeups": wakeups}
         lat = []
         target = b / "d000" if (b / "d000").exists() else b
         for i in range(samples):
