@@ -808,6 +808,15 @@ impl StateDb {
         Ok(())
     }
 
+    /// A number that changes whenever another connection (another
+    /// program, or another handle in this one) committed a write since
+    /// this one last asked (SQLite's `data_version`).
+    pub fn data_version(&self) -> DbResult<i64> {
+        Ok(self
+            .conn()
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
     /// A pass begins: nothing is settled until it ends in sync.
     pub fn forget_settled(&self) -> DbResult<()> {
         unsettle(&self.conn())?;

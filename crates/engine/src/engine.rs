@@ -148,6 +148,10 @@ pub struct Engine {
     planned_over: AtomicUsize,
     /// Whether a round of the pass under way planned over whole trees.
     whole_this_pass: AtomicBool,
+    /// The state database's `data_version` when this engine last looked:
+    /// another writer since then makes what it holds settled stale
+    /// (`resume.rs`).
+    db_version: std::sync::atomic::AtomicI64,
 }
 
 /// What a scan of part of a folder carries over from the last one.
@@ -299,6 +303,7 @@ impl Engine {
             focus_mismatch: Default::default(),
             planned_over: AtomicUsize::new(0),
             whole_this_pass: AtomicBool::new(false),
+            db_version: Default::default(),
         };
         engine.resume()?;
         Ok(engine)
@@ -461,7 +466,11 @@ impl Engine {
             return Err(SyncError::NoFolders);
         }
         // What the last pass left settled is not all there is to know
-        // once this one has begun (`resume.rs`).
+        // once this one has begun, nor what this engine holds where
+        // another program wrote meanwhile (`resume.rs`).
+        if self.others_wrote()? {
+            self.unsettle_all();
+        }
         self.db.forget_settled()?;
         let (roots, mut pauses) = match self.folder_roots().await {
             Ok(r) => r,

@@ -4,7 +4,8 @@
 //! of them). It still reads the whole folder from disk, and what changed on
 //! either side meanwhile reaches the other. Where anything wrote the state
 //! database's trees or cursor since that pass (another program, a pass cut
-//! short), the start plans over the whole trees, as before. A real folder
+//! short), the start plans over the whole trees, as before; so does the
+//! next pass of an engine kept open while another program wrote. A real folder
 //! on disk and a real state database; the service is the simulator's, in
 //! process.
 
@@ -129,5 +130,45 @@ fn a_start_after_another_program_wrote_the_state_plans_over_everything() {
         let a = s.start_a();
         in_sync(&a).await;
         assert!(a.planned_over() < 40, "{}", a.planned_over());
+    });
+}
+
+#[test]
+fn an_engine_kept_open_sees_what_another_program_read_meanwhile() {
+    let s = Setup::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // The app's engine, in sync, lives on (paused, say).
+        let app = s.start_a();
+        in_sync(&app).await;
+        // B deletes a folder of 50 files.
+        let b_root = std::path::Path::new("/b");
+        let b_disk = nubo_sim::pc::disk(&s.clock, b_root);
+        let b = nubo_sim::pc::engine(
+            &s.service,
+            &s.clock,
+            "b",
+            Arc::new(b_disk.clone()),
+            b_root,
+            s.dir.path(),
+        );
+        in_sync(&b).await;
+        s.clock.advance_ms(3000);
+        b_disk.remove_all(&b_root.join("d1")).unwrap();
+        in_sync(&b).await;
+        // Meanwhile `nubo sync` in a terminal reads the feed into A's state
+        // database and is stopped before it plans.
+        let cli = s.start_a();
+        cli.pull().await.unwrap();
+        drop(cli);
+
+        in_sync(&app).await;
+        assert!(
+            !s.root.join("d1").exists(),
+            "B's deletion reached A, though the feed's news were read by another program"
+        );
     });
 }

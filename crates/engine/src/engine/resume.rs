@@ -10,7 +10,10 @@
 //! writes, and so does the start of every pass. A row is written when a
 //! pass ends in sync, for each folder whose last round settled with
 //! nothing deferred and nothing held back after failing (which is kept in
-//! memory only).
+//! memory only), unless another program wrote the database during the pass.
+//! An engine that lives on between passes (the app's, paused and resumed
+//! while the CLI syncs) forgets what it held settled where another program
+//! wrote the database since its last pass (`Engine::others_wrote`).
 
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +44,18 @@ pub(super) struct Resume {
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 impl Engine {
+    /// Whether another connection wrote the state database since this
+    /// engine last asked (its own writes do not count).
+    pub(super) fn others_wrote(&self) -> Result<bool, DbError> {
+        let now = self.db.data_version()?;
+        let before = self
+            .db_version
+            .swap(now, std::sync::atomic::Ordering::Relaxed);
+        Ok(now != before)
+    }
+}
+
+impl Engine {
     fn config_text(&self) -> String {
         serde_json::to_string(&self.config).expect("a config serializes")
     }
@@ -48,6 +63,7 @@ impl Engine {
     /// At the engine's start: each folder that was settled when the last
     /// pass ended, as it was then.
     pub(super) fn resume(&self) -> Result<(), DbError> {
+        self.others_wrote()?;
         let config = self.config_text();
         for (folder, r) in self.db.settled::<Resume>()? {
             let ours = self.config.folders.iter().any(|f| f.id == folder);
@@ -71,6 +87,10 @@ impl Engine {
     /// After a pass that ended in sync: what the next start resumes from.
     /// Not kept, the next start reads the trees whole, as it always may.
     pub(super) fn keep_settled(&self) {
+        if !matches!(self.others_wrote(), Ok(false)) {
+            self.unsettle_all();
+            return;
+        }
         let config = self.config_text();
         for folder in &self.config.folders {
             let at = match self.settled().get(&folder.id) {
