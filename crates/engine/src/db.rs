@@ -21,7 +21,7 @@ use crate::report::{LastPass, Notice, RecordedChange, Storage, Upcoming};
 use crate::tree::{ContentHash, FileStat, Kind, LocalEntry, RelPath, SyncedEntry, Tree};
 
 mod lookup;
-pub use lookup::Under;
+pub use lookup::{StoredLocal, Under};
 
 const MIGRATIONS: &[&str] = &[
     r#"

@@ -1004,9 +1004,40 @@ impl Engine {
         }
     }
 
-    /// Reads the whole folder, and says where it differs from what the
-    /// last scan knew (and found blocked).
+    /// Reads the whole folder against the stored tree (without holding
+    /// either whole), stores what differs, and says where it does.
     fn scan_whole(&self, folder: &FolderConfig, rules: &IgnoreRules) -> Result<Scanned, DbError> {
+        let previous_mounts = self.db.mounts(folder.id)?;
+        let on_read = self.keep_reading(folder.id);
+        let no_tree = crate::tree::Tree::new();
+        let input = ScanInput {
+            rules,
+            previous: &no_tree,
+            now_ns: self.clock.now().unix_timestamp_nanos() as i64,
+            temps: &self.temps,
+            previous_mounts: previous_mounts.as_ref(),
+            on_read: Some(&on_read),
+        };
+        let stored = crate::db::StoredLocal {
+            db: &self.db,
+            folder: folder.id,
+        };
+        let fs = self.fs.as_ref();
+        let Some(diff) = scanner::scan_against(fs, &folder.local, &input, &stored)? else {
+            return self.scan_whole_in_memory(folder, rules);
+        };
+        self.db
+            .store_local(folder.id, &diff.before, &diff.scan.tree)?;
+        self.scanned_whole(folder, &diff.before, diff.scan, false)
+    }
+
+    /// Reads the whole folder with the stored tree in memory: where the
+    /// system lists no mounts, telling a disk that went away takes it.
+    fn scan_whole_in_memory(
+        &self,
+        folder: &FolderConfig,
+        rules: &IgnoreRules,
+    ) -> Result<Scanned, DbError> {
         let previous = self.db.load_local(folder.id)?;
         let previous_mounts = self.db.mounts(folder.id)?;
         let on_read = self.keep_reading(folder.id);
@@ -1020,18 +1051,31 @@ impl Engine {
         };
         let scan = scanner::scan(self.fs.as_ref(), &folder.local, &input);
         self.db.store_local(folder.id, &previous, &scan.tree)?;
+        self.scanned_whole(folder, &previous, scan, true)
+    }
+
+    /// After a whole scan: its mounts kept, and where it found the folder
+    /// unlike the last scan (`before` against `scan.tree`).
+    fn scanned_whole(
+        &self,
+        folder: &FolderConfig,
+        before: &crate::tree::Tree<crate::tree::LocalEntry>,
+        scan: scanner::Scan,
+        read_whole: bool,
+    ) -> Result<Scanned, DbError> {
         if let Some(mounts) = &scan.mounts {
             self.db.set_mounts(folder.id, mounts)?;
         }
+        // The walk's list is freed: it goes back to the system.
         self.whole_this_pass.store(true, Ordering::Relaxed);
         let blocked_before = self.carried().get(&folder.id).map(|c| c.blocked.clone());
-        let replaced = blocked_before.and_then(|before| {
-            scanner::replaced_between(&previous, &scan, &before, focused::MAX_NEWS)
+        let replaced = blocked_before.and_then(|blocked| {
+            scanner::replaced_between(before, &scan, &blocked, focused::MAX_NEWS)
         });
         Ok(Scanned {
             scan,
             replaced,
-            read_whole: true,
+            read_whole,
         })
     }
 

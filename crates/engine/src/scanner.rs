@@ -14,6 +14,7 @@ use std::sync::mpsc;
 
 use ignore::{WalkBuilder, WalkState};
 
+use crate::db::DbResult;
 use crate::fs::{kind_of, stat_of, LocalFs};
 use crate::home::ROOT_MARKER;
 use crate::ignore_rules::IgnoreRules;
@@ -393,13 +394,8 @@ pub fn scan_under(fs: &dyn LocalFs, root: &Path, under: &str, input: &ScanInput<
             let now: BTreeSet<RelPath> = now.iter().filter_map(|p| rel_path(root, p)).collect();
             let empty = BTreeSet::new();
             let before = input.previous_mounts.unwrap_or(&empty);
-            scan.mounts = Some(block_mount_changes(
-                &mut scan,
-                input.previous,
-                before,
-                now,
-                under,
-            ));
+            let held = |p: &str| inside(input.previous, p).next().is_some();
+            scan.mounts = Some(block_mount_changes(&mut scan, held, before, now, under));
             read_files(fs, root, &mut scan, to_read, input);
         }
         // No mount table: a folder's device tells instead, once its files
@@ -416,10 +412,250 @@ pub fn scan_under(fs: &dyn LocalFs, root: &Path, under: &str, input: &ScanInput<
     scan
 }
 
+/// The last scan's entries as the state database keeps them
+/// (`db::StoredLocal`), read in path order a page at a time.
+pub trait Stored {
+    /// Up to `limit` entries after `after` ("" for the first), in path order.
+    fn page(&self, after: &str, limit: usize) -> DbResult<Vec<(RelPath, LocalEntry)>>;
+    /// Whether anything is stored inside `path`.
+    fn holds_inside(&self, path: &str) -> DbResult<bool>;
+}
+
+/// A whole scan compared with the stored tree as it went: `scan.tree`
+/// holds only the entries that came or changed, `before` the stored entry
+/// of each path that changed or went. Every other stored entry is as the
+/// folder is (or blocked, and kept as it was).
+#[derive(Debug, Default)]
+pub struct ScanDiff {
+    pub scan: Scan,
+    pub before: Tree<LocalEntry>,
+}
+
+/// Files to read, with their stat as walked.
+type ToRead = Vec<(RelPath, FileStat)>;
+
+/// Stored entries read at a time by a whole scan.
+const PAGE: usize = 4096;
+
+/// Scans the whole folder at `root` against the stored tree, holding the
+/// walk's list and what differs, never the stored tree or the new one
+/// whole (at a million files each took some 200 MB). `input.previous` is
+/// not read: `stored` is. `None` where the system lists no mounts: the
+/// scan then needs the whole stored tree to tell a disk that went away
+/// (`scan`).
+pub fn scan_against(
+    fs: &dyn LocalFs,
+    root: &Path,
+    input: &ScanInput<'_>,
+    stored: &dyn Stored,
+) -> DbResult<Option<ScanDiff>> {
+    let Some(now) = fs.mount_points(root) else {
+        return Ok(None);
+    };
+    let walked = fs.walk(root, "", input.rules);
+    let (mut scan, mut found) = take_walked(walked, input);
+    found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    found.dedup_by(|a, b| a.0 == b.0);
+    // Before any file is read: what a folder whose disk went away holds
+    // now is not read.
+    let now: BTreeSet<RelPath> = now.iter().filter_map(|p| rel_path(root, p)).collect();
+    let empty = BTreeSet::new();
+    let before_mounts = input.previous_mounts.unwrap_or(&empty);
+    let mut held = BTreeSet::new();
+    for path in before_mounts.difference(&now) {
+        if stored.holds_inside(path)? {
+            held.insert(path.clone());
+        }
+    }
+    let held = |p: &str| held.contains(p);
+    scan.mounts = Some(block_mount_changes(&mut scan, held, before_mounts, now, ""));
+    let (mut before, to_read) = compare_with_stored(&mut scan, found, stored, input.now_ns)?;
+    read_changed(fs, root, &mut scan, &mut before, to_read, input);
+    top_blocked(&mut scan);
+    if !scan.blocked.is_empty() {
+        // What is blocked keeps its stored entries, and nothing found there.
+        let blocked = &scan.blocked;
+        scan.tree.retain(|p, _| blocked_above(blocked, p).is_none());
+        before.retain(|p, _| blocked_above(blocked, p).is_none());
+    }
+    Ok(Some(ScanDiff { scan, before }))
+}
+
+/// The walk's entries, sorted, against the stored ones read in the same
+/// order. A folder, or a file whose stat is as stored (it keeps its
+/// hash), that is as stored is not kept again; what came or changed goes
+/// into the scan's tree, and the stored entry of what went or may have
+/// changed into `before`. The other files are returned, to be read.
+fn compare_with_stored(
+    scan: &mut Scan,
+    found: Vec<(RelPath, Kind, FileStat)>,
+    stored: &dyn Stored,
+    now_ns: i64,
+) -> DbResult<(Tree<LocalEntry>, ToRead)> {
+    let mut pages = Pages::new(stored);
+    let mut before = Tree::new();
+    let mut to_read = Vec::new();
+    for (rel, kind, stat) in found {
+        let mut prev = None;
+        while let Some(order) = pages.front_cmp(&rel)? {
+            let (path, entry) = pages.pop()?.expect("a front");
+            if order == std::cmp::Ordering::Equal {
+                prev = Some(entry);
+                break;
+            }
+            before.insert(path, entry);
+        }
+        let now = match (kind, &prev) {
+            (Kind::Dir, _) => Some(LocalEntry {
+                kind,
+                stat,
+                hash: None,
+            }),
+            (Kind::File, Some(p)) if reusable(p, &stat, now_ns) => {
+                Some(LocalEntry { stat, ..p.clone() })
+            }
+            (Kind::File, _) => None,
+        };
+        match now {
+            Some(e) if prev.as_ref() == Some(&e) => {}
+            Some(e) => {
+                if let Some(p) = prev {
+                    before.insert(rel.clone(), p);
+                }
+                scan.tree.insert(rel, e);
+            }
+            None => {
+                if let Some(p) = prev {
+                    before.insert(rel.clone(), p);
+                }
+                to_read.push((rel, stat));
+            }
+        }
+    }
+    while let Some((path, entry)) = pages.pop()? {
+        before.insert(path, entry);
+    }
+    Ok((before, to_read))
+}
+
+/// Reads the files a whole scan could not take as stored; one read as it
+/// was stored (its times too recent to trust) is no change.
+fn read_changed(
+    fs: &dyn LocalFs,
+    root: &Path,
+    scan: &mut Scan,
+    before: &mut Tree<LocalEntry>,
+    mut to_read: Vec<(RelPath, FileStat)>,
+    input: &ScanInput<'_>,
+) {
+    if !scan.blocked.is_empty() {
+        to_read.retain(|(rel, _)| blocked_above(&scan.blocked, rel).is_none());
+    }
+    for (rel, result) in hash_all(fs, root, to_read, input.on_read) {
+        match result {
+            Ok(e) if before.get(&rel) == Some(&e) => {
+                before.remove(&rel);
+            }
+            Ok(e) => {
+                scan.tree.insert(rel, e);
+            }
+            Err(error) => {
+                scan.blocked.insert(rel, Blocked::Unreadable { error });
+            }
+        }
+    }
+}
+
+/// The stored entries, a page at a time, in path order.
+struct Pages<'a> {
+    stored: &'a dyn Stored,
+    page: std::collections::VecDeque<(RelPath, LocalEntry)>,
+    after: RelPath,
+    done: bool,
+}
+
+impl<'a> Pages<'a> {
+    fn new(stored: &'a dyn Stored) -> Self {
+        Pages {
+            stored,
+            page: Default::default(),
+            after: RelPath::new(),
+            done: false,
+        }
+    }
+
+    fn fill(&mut self) -> DbResult<()> {
+        if self.page.is_empty() && !self.done {
+            let page = self.stored.page(&self.after, PAGE)?;
+            self.done = page.len() < PAGE;
+            if let Some((last, _)) = page.last() {
+                self.after = last.clone();
+            }
+            self.page.extend(page);
+        }
+        Ok(())
+    }
+
+    /// How the next stored path compares with `path`, where it is not
+    /// after it.
+    fn front_cmp(&mut self, path: &str) -> DbResult<Option<std::cmp::Ordering>> {
+        self.fill()?;
+        Ok(self
+            .page
+            .front()
+            .map(|(p, _)| p.as_str().cmp(path))
+            .filter(|o| o.is_le()))
+    }
+
+    fn pop(&mut self) -> DbResult<Option<(RelPath, LocalEntry)>> {
+        self.fill()?;
+        Ok(self.page.pop_front())
+    }
+}
+
 /// What a walk found, sorted: folders, and files whose stat is as the last
 /// scan left them (they keep their hash), go into the scan's tree; the
 /// other files are returned, to be read.
 fn sort_walked(walked: Walked, input: &ScanInput<'_>) -> (Scan, Vec<(RelPath, FileStat)>) {
+    let (mut scan, found) = take_walked(walked, input);
+    let mut to_read: Vec<(RelPath, FileStat)> = Vec::new();
+    for (rel, kind, stat) in found {
+        match kind {
+            Kind::Dir => {
+                scan.tree.insert(
+                    rel,
+                    LocalEntry {
+                        kind,
+                        stat,
+                        hash: None,
+                    },
+                );
+            }
+            Kind::File => match input.previous.get(&rel) {
+                Some(p) if reusable(p, &stat, input.now_ns) => {
+                    // The stat as it is now (a stored one may lack the
+                    // change time).
+                    scan.tree.insert(rel, LocalEntry { stat, ..p.clone() });
+                }
+                _ => to_read.push((rel, stat)),
+            },
+        }
+    }
+    (scan, to_read)
+}
+
+/// Whether a file last seen as `prev` and found with `stat` keeps its
+/// hash: every field of the stat alike, and its times not so recent that
+/// a write in the same tick could hide.
+fn reusable(prev: &LocalEntry, stat: &FileStat, now_ns: i64) -> bool {
+    prev.kind == Kind::File
+        && prev.stat.unchanged_as(stat)
+        && stat.mtime_ns.max(stat.ctime_ns) < now_ns - RACY_NS
+}
+
+/// What a walk found, as a scan begins with it: what it blocked, left out
+/// and left over (this home's temp files), and the entries.
+fn take_walked(walked: Walked, input: &ScanInput<'_>) -> (Scan, Vec<(RelPath, Kind, FileStat)>) {
     let Walked {
         found,
         blocked,
@@ -439,34 +675,7 @@ fn sort_walked(walked: Walked, input: &ScanInput<'_>) -> (Scan, Vec<(RelPath, Fi
         ..Scan::default()
     };
     scan.blocked.extend(blocked);
-    let mut to_read: Vec<(RelPath, FileStat)> = Vec::new();
-    for (rel, kind, stat) in found {
-        match kind {
-            Kind::Dir => {
-                scan.tree.insert(
-                    rel,
-                    LocalEntry {
-                        kind,
-                        stat,
-                        hash: None,
-                    },
-                );
-            }
-            Kind::File => match input.previous.get(&rel) {
-                Some(p)
-                    if p.kind == Kind::File
-                        && p.stat.unchanged_as(&stat)
-                        && stat.mtime_ns.max(stat.ctime_ns) < input.now_ns - RACY_NS =>
-                {
-                    // The stat as it is now (a stored one may lack the
-                    // change time).
-                    scan.tree.insert(rel, LocalEntry { stat, ..p.clone() });
-                }
-                _ => to_read.push((rel, stat)),
-            },
-        }
-    }
-    (scan, to_read)
+    (scan, found)
 }
 
 /// Reads `to_read` (on several threads) into the scan's tree; a file that
@@ -689,14 +898,14 @@ fn merge(into: &mut Walked, from: Walked) {
 /// keep.
 fn block_mount_changes(
     scan: &mut Scan,
-    previous: &Tree<LocalEntry>,
+    held_something: impl Fn(&str) -> bool,
     before: &BTreeSet<RelPath>,
     now: BTreeSet<RelPath>,
     under: &str,
 ) -> BTreeSet<RelPath> {
     let mut keep = now.clone();
     for path in before.difference(&now) {
-        let held_something = inside(previous, path).next().is_some();
+        let held_something = held_something(path);
         let ours = under.is_empty() || is_inside(path, under);
         if held_something && ours {
             scan.blocked.insert(path.clone(), Blocked::MountChanged);
@@ -765,25 +974,7 @@ fn block_vanished_mounts(
 /// everything inside it, and nothing this scan found there: its merge base
 /// stays, and the state database keeps it for when it can be read again.
 fn keep_what_is_blocked(scan: &mut Scan, previous: &Tree<LocalEntry>) {
-    // A blocked folder covers what is blocked inside it.
-    let covered = |path: &str| {
-        let mut p = path;
-        while !p.is_empty() {
-            p = parent(p);
-            if scan.blocked.contains_key(p) {
-                return true;
-            }
-        }
-        false
-    };
-    let tops: Vec<RelPath> = scan
-        .blocked
-        .keys()
-        .filter(|p| !covered(p))
-        .cloned()
-        .collect();
-    scan.blocked.retain(|p, _| tops.binary_search(p).is_ok());
-    for top in &tops {
+    for top in &top_blocked(scan) {
         let drop: Vec<RelPath> = scan
             .tree
             .get_key_value(top.as_str())
@@ -802,6 +993,29 @@ fn keep_what_is_blocked(scan: &mut Scan, previous: &Tree<LocalEntry>) {
             scan.tree.insert(p.clone(), e.clone());
         }
     }
+}
+
+/// Leaves only the blocked paths no blocked folder covers, and returns them.
+fn top_blocked(scan: &mut Scan) -> Vec<RelPath> {
+    // A blocked folder covers what is blocked inside it.
+    let covered = |path: &str| {
+        let mut p = path;
+        while !p.is_empty() {
+            p = parent(p);
+            if scan.blocked.contains_key(p) {
+                return true;
+            }
+        }
+        false
+    };
+    let tops: Vec<RelPath> = scan
+        .blocked
+        .keys()
+        .filter(|p| !covered(p))
+        .cloned()
+        .collect();
+    scan.blocked.retain(|p, _| tops.binary_search(p).is_ok());
+    tops
 }
 
 /// Hashes files on several threads, in batches (see `READ_BATCH_FILES`);

@@ -83,6 +83,24 @@ impl StateDb {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Up to `limit` of a folder's local rows after `after` ("" for the
+    /// first), in path order (SQLite's binary order is the trees' order):
+    /// how a whole scan reads the stored tree, a page at a time.
+    pub fn local_page(
+        &self,
+        folder: FolderId,
+        after: &str,
+        limit: usize,
+    ) -> DbResult<Vec<(RelPath, LocalEntry)>> {
+        let sql = format!(
+            "SELECT {LOCAL_COLUMNS} FROM local WHERE folder = ?1 AND path > ?2 ORDER BY path LIMIT ?3"
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params![folder, after, limit as i64], local_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Where the local tree has a file or folder with this inode.
     pub fn local_paths_of_inode(&self, folder: FolderId, inode: u64) -> DbResult<Vec<RelPath>> {
         self.paths(
@@ -152,5 +170,24 @@ impl StateDb {
             }
         };
         Ok(rows?)
+    }
+}
+
+/// A folder's local rows as a whole scan compares with them.
+pub struct StoredLocal<'a> {
+    pub db: &'a StateDb,
+    pub folder: FolderId,
+}
+
+impl crate::scanner::Stored for StoredLocal<'_> {
+    fn page(&self, after: &str, limit: usize) -> DbResult<Vec<(RelPath, LocalEntry)>> {
+        self.db.local_page(self.folder, after, limit)
+    }
+
+    fn holds_inside(&self, path: &str) -> DbResult<bool> {
+        Ok(!self
+            .db
+            .local_under(self.folder, Under::Inside(path))?
+            .is_empty())
     }
 }
