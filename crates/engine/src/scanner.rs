@@ -247,7 +247,7 @@ pub fn walk_one_disk(root: &Path, rel: &str, rules: &IgnoreRules) -> Walked {
 /// The walk of a real folder from `root/under` (`under` empty: the whole
 /// folder), paths relative to `root`: parallel, never following links.
 pub fn walk_disk(root: &Path, under: &str, rules: &IgnoreRules) -> Walked {
-    let (tx, rx) = mpsc::channel::<Found>();
+    let (tx, rx) = mpsc::channel::<Vec<Found>>();
     let filter_tx = tx.clone();
     let filter_rules = rules.clone();
     let filter_root = root.to_path_buf();
@@ -261,14 +261,15 @@ pub fn walk_disk(root: &Path, under: &str, rules: &IgnoreRules) -> Walked {
         .filter_entry(move |e| {
             let name = e.file_name().to_str().unwrap_or_default();
             if name.starts_with(TEMP_PREFIX) {
-                let _ = filter_tx.send(Found::Leftover(e.path().to_path_buf()));
+                let _ = filter_tx.send(vec![Found::Leftover(e.path().to_path_buf())]);
                 return false;
             }
             let rel = rel_path(&filter_root, e.path());
             if name == ROOT_MARKER && e.depth() > 0 {
                 // Another synced folder's root inside this one.
                 if let Some(dir) = rel.as_deref().map(parent).filter(|d| !d.is_empty()) {
-                    let _ = filter_tx.send(Found::Blocked(dir.to_string(), Blocked::NestedRoot));
+                    let nested = Found::Blocked(dir.to_string(), Blocked::NestedRoot);
+                    let _ = filter_tx.send(vec![nested]);
                 }
             }
             match rel {
@@ -278,24 +279,63 @@ pub fn walk_disk(root: &Path, under: &str, rules: &IgnoreRules) -> Walked {
             }
         });
     let walk_root = root.to_path_buf();
-    builder.build_parallel().run(|| {
-        let tx = tx.clone();
-        let root = walk_root.clone();
-        let mut stat_in = StatIn::default();
-        Box::new(move |entry| {
-            if let Some(found) = classify(&root, entry, &mut stat_in) {
-                let _ = tx.send(found);
-            }
-            WalkState::Continue
-        })
-    });
-    drop(tx);
-    drop(builder);
+    let walk = move || {
+        builder.build_parallel().run(|| {
+            let mut batch = Batch::new(tx.clone());
+            let root = walk_root.clone();
+            let mut stat_in = StatIn::default();
+            Box::new(move |entry| {
+                if let Some(found) = classify(&root, entry, &mut stat_in) {
+                    batch.push(found);
+                }
+                WalkState::Continue
+            })
+        });
+        // The last senders (the walk's own, the filter's) go with it.
+    };
+    // Taken as they come: the channel holds a few, not the whole folder.
     let mut walked = Walked::default();
-    for f in rx {
-        walked.take(f);
-    }
+    std::thread::scope(|s| {
+        s.spawn(walk);
+        for f in rx.into_iter().flatten() {
+            walked.take(f);
+        }
+    });
     walked
+}
+
+/// One walking thread's finds, sent a batch at a time (a send per entry
+/// kept the receiving thread waking for each); the rest as the thread ends.
+struct Batch {
+    tx: mpsc::Sender<Vec<Found>>,
+    found: Vec<Found>,
+}
+
+impl Batch {
+    const LEN: usize = 512;
+
+    fn new(tx: mpsc::Sender<Vec<Found>>) -> Self {
+        Batch {
+            tx,
+            found: Vec::with_capacity(Self::LEN),
+        }
+    }
+
+    fn push(&mut self, f: Found) {
+        self.found.push(f);
+        if self.found.len() == Self::LEN {
+            let full = std::mem::replace(&mut self.found, Vec::with_capacity(Self::LEN));
+            let _ = self.tx.send(full);
+        }
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        if !self.found.is_empty() {
+            let _ = self.tx.send(std::mem::take(&mut self.found));
+        }
+    }
 }
 
 /// `path` relative to `root`, as the engine spells it: `/`-separated, each
@@ -449,10 +489,15 @@ pub fn scan_against(
     input: &ScanInput<'_>,
     stored: &dyn Stored,
 ) -> DbResult<Option<ScanDiff>> {
+    if fs.mount_points(root).is_none() {
+        return Ok(None);
+    }
+    let walked = fs.walk(root, "", input.rules);
+    // The mount table after the walk, as `scan` reads it: a disk that
+    // went away while the walk ran is seen gone, not read as emptied.
     let Some(now) = fs.mount_points(root) else {
         return Ok(None);
     };
-    let walked = fs.walk(root, "", input.rules);
     let (mut scan, mut found) = take_walked(walked, input);
     found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     found.dedup_by(|a, b| a.0 == b.0);
@@ -503,7 +548,7 @@ fn compare_with_stored(
                 prev = Some(entry);
                 break;
             }
-            before.insert(path, entry);
+            gone(&mut before, &scan.blocked, path, entry);
         }
         let now = match (kind, &prev) {
             (Kind::Dir, _) => Some(LocalEntry {
@@ -533,9 +578,17 @@ fn compare_with_stored(
         }
     }
     while let Some((path, entry)) = pages.pop()? {
-        before.insert(path, entry);
+        gone(&mut before, &scan.blocked, path, entry);
     }
     Ok((before, to_read))
+}
+
+/// A stored entry the walk did not find: gone, unless what is blocked
+/// keeps it (a disk away keeps all it held, and is not gathered here).
+fn gone(before: &mut Tree<LocalEntry>, blocked: &Tree<Blocked>, path: RelPath, e: LocalEntry) {
+    if blocked.is_empty() || blocked_above(blocked, &path).is_none() {
+        before.insert(path, e);
+    }
 }
 
 /// Reads the files a whole scan could not take as stored; one read as it

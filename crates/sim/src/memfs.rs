@@ -82,6 +82,9 @@ pub struct Inner {
     pub unmounted: BTreeMap<PathBuf, (u64, Vec<(PathBuf, Entry)>)>,
     /// Devices of the folders that are mount points now.
     pub mounts: BTreeMap<PathBuf, u64>,
+    /// A disk ejected while the folder is walked: unmounted as the next
+    /// walk begins (after the engine read the mount table once).
+    pub eject_on_walk: Option<PathBuf>,
     /// What a mount point's own folder holds while a disk is mounted over
     /// it (hidden, as on a real system): back when the disk goes.
     pub hidden_under: BTreeMap<PathBuf, Vec<(PathBuf, Entry)>>,
@@ -830,6 +833,10 @@ impl LocalFs for MemFs {
     }
 
     fn walk(&self, root: &Path, under: &str, rules: &IgnoreRules) -> Walked {
+        let eject = self.lock().eject_on_walk.take();
+        if let Some(dir) = eject {
+            self.unmount(&dir).expect("a disk mounted there");
+        }
         let g = self.lock();
         let start = if under.is_empty() {
             root.to_path_buf()

@@ -156,3 +156,24 @@ fn confirming_a_mass_delete_does_not_delete_an_unmounted_disk() {
         "the unmounted disk's photos went too, not counted in the pause"
     );
 }
+
+/// The disk is ejected while the folder is walked, after the mount table
+/// was first read: the table as it is after the walk tells the scan, and
+/// what the disk held is not read as deleted.
+#[test]
+fn a_disk_ejected_during_the_walk_is_not_read_as_deleted() {
+    let t = two_with_a_mount();
+    t.a_disk.inner.lock().unwrap().eject_on_walk = Some(t.root.join("photos"));
+    t.clock.advance_ms(3000);
+    let outcome = t.rt.block_on(t.a.sync_once(false)).unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Paused(p)
+            if p.iter().any(|p| matches!(p, Pause::MountGone { path, .. } if path == "photos"))),
+        "A says the disk is gone: {outcome:?}"
+    );
+    assert_eq!(
+        photos_on_service(&t.service),
+        12,
+        "the disk's photos were deleted on the service"
+    );
+}

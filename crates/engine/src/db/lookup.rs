@@ -101,6 +101,15 @@ impl StateDb {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Whether a folder's local tree has anything inside `dir`.
+    pub fn local_holds_inside(&self, folder: FolderId, dir: &str) -> DbResult<bool> {
+        let (clause, lo, hi) = Under::Inside(dir).range();
+        let sql = format!("SELECT EXISTS (SELECT 1 FROM local WHERE folder = ?1 AND {clause})");
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        Ok(stmt.query_row(rusqlite::params![folder, lo, hi], |r| r.get(0))?)
+    }
+
     /// Where the local tree has a file or folder with this inode.
     pub fn local_paths_of_inode(&self, folder: FolderId, inode: u64) -> DbResult<Vec<RelPath>> {
         self.paths(
@@ -185,9 +194,6 @@ impl crate::scanner::Stored for StoredLocal<'_> {
     }
 
     fn holds_inside(&self, path: &str) -> DbResult<bool> {
-        Ok(!self
-            .db
-            .local_under(self.folder, Under::Inside(path))?
-            .is_empty())
+        self.db.local_holds_inside(self.folder, path)
     }
 }
