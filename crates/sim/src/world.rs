@@ -172,6 +172,21 @@ impl Client {
 }
 
 /// See `World::before_sync`.
+/// Whether `path` was a folder holding nothing on the service.
+fn empty_folder(
+    live: &std::collections::BTreeMap<
+        nubo_protocol::NodeId,
+        (String, nubo_protocol::NodeId, nubo_protocol::NodeKind),
+    >,
+    path: &str,
+) -> bool {
+    let is_dir = (live.values()).any(|(p, _, k)| p == path && *k == nubo_protocol::NodeKind::Dir);
+    is_dir
+        && !live
+            .values()
+            .any(|(p, _, _)| nubo_engine::tree::is_inside(p, path))
+}
+
 struct BeforeSync {
     contents: HashSet<String>,
     service: std::collections::BTreeMap<
@@ -180,6 +195,8 @@ struct BeforeSync {
     >,
     had: HashSet<nubo_protocol::NodeId>,
     hidden: Vec<String>,
+    /// Of `hidden`, the disks unmounted.
+    unmounted: Vec<String>,
 }
 
 pub struct World {
@@ -386,18 +403,21 @@ impl World {
             })
             .cloned()
             .collect();
+        let rel = |p: PathBuf| Some(p.strip_prefix(&cl.root).ok()?.to_str()?.to_string());
+        let unmounted: Vec<String> = unmounted.into_iter().filter_map(rel).collect();
         let hidden = fs
             .unreadable()
             .into_iter()
             .chain(fs.links())
-            .chain(unmounted)
-            .filter_map(|p| Some(p.strip_prefix(&cl.root).ok()?.to_str()?.to_string()))
+            .filter_map(rel)
+            .chain(unmounted.iter().cloned())
             .collect();
         BeforeSync {
             contents: self.contents_of(c),
             service: self.service.live(),
             had: synced.values().map(|s| s.node).collect(),
             hidden,
+            unmounted,
         }
     }
 
@@ -419,6 +439,12 @@ impl World {
                     "{name} deleted {path:?} on the service, which it never had"
                 ));
             } else if let Some(h) = unread {
+                if before.unmounted.contains(h) && empty_folder(&before.service, path) {
+                    // The folder a disk was mounted on, emptied by its
+                    // going and removed by the user: the engine read it
+                    // gone, and nothing of the disk was on the service.
+                    continue;
+                }
                 self.lost.push(format!(
                     "{name} deleted {path:?} on the service, though it could not read {h:?}"
                 ));
