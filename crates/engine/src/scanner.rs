@@ -591,8 +591,9 @@ fn gone(before: &mut Tree<LocalEntry>, blocked: &Tree<Blocked>, path: RelPath, e
     }
 }
 
-/// Reads the files a whole scan could not take as stored; one read as it
-/// was stored (its times too recent to trust) is no change.
+/// Reads the files a scan could not take as stored (none inside what it
+/// blocked) into its tree; one read as `before` has it (its times too
+/// recent to trust) is no change, and one that cannot be read is blocked.
 fn read_changed(
     fs: &dyn LocalFs,
     root: &Path,
@@ -739,22 +740,11 @@ fn read_files(
     fs: &dyn LocalFs,
     root: &Path,
     scan: &mut Scan,
-    mut to_read: Vec<(RelPath, FileStat)>,
+    to_read: Vec<(RelPath, FileStat)>,
     input: &ScanInput<'_>,
 ) {
-    if !scan.blocked.is_empty() {
-        to_read.retain(|(rel, _)| blocked_above(&scan.blocked, rel).is_none());
-    }
-    for (rel, result) in hash_all(fs, root, to_read, input.on_read) {
-        match result {
-            Ok(e) => {
-                scan.tree.insert(rel, e);
-            }
-            Err(error) => {
-                scan.blocked.insert(rel, Blocked::Unreadable { error });
-            }
-        }
-    }
+    // Nothing stored to compare with: every file read goes into the tree.
+    read_changed(fs, root, scan, &mut Tree::new(), to_read, input);
 }
 
 /// What a round found again at the paths the watcher named, in a folder

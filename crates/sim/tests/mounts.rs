@@ -85,6 +85,21 @@ fn two_with_a_mount() -> Two {
     }
 }
 
+/// A's next pass pauses on the disk gone, and the service keeps its photos.
+fn a_says_the_disk_is_gone_and_keeps_its_photos(t: &Two) {
+    let outcome = t.rt.block_on(t.a.sync_once(false)).unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Paused(p)
+            if p.iter().any(|p| matches!(p, Pause::MountGone { path, .. } if path == "photos"))),
+        "A says the disk is gone: {outcome:?}"
+    );
+    assert_eq!(
+        photos_on_service(&t.service),
+        12,
+        "the disk's photos were deleted on the service"
+    );
+}
+
 fn photos_on_service(service: &SimService) -> usize {
     service
         .tree()
@@ -106,17 +121,7 @@ fn an_unmounted_disk_over_a_non_empty_folder_is_not_read_as_deleted() {
         )
         .unwrap();
     t.clock.advance_ms(3000);
-    let outcome = t.rt.block_on(t.a.sync_once(false)).unwrap();
-    assert!(
-        matches!(&outcome, Outcome::Paused(p)
-            if p.iter().any(|p| matches!(p, Pause::MountGone { path, .. } if path == "photos"))),
-        "A says the disk is gone: {outcome:?}"
-    );
-    assert_eq!(
-        photos_on_service(&t.service),
-        12,
-        "the disk's photos were deleted on the service"
-    );
+    a_says_the_disk_is_gone_and_keeps_its_photos(&t);
 }
 
 /// A mass delete the user confirms (for the files the pause counted) does
@@ -165,15 +170,5 @@ fn a_disk_ejected_during_the_walk_is_not_read_as_deleted() {
     let t = two_with_a_mount();
     t.a_disk.inner.lock().unwrap().eject_on_walk = Some(t.root.join("photos"));
     t.clock.advance_ms(3000);
-    let outcome = t.rt.block_on(t.a.sync_once(false)).unwrap();
-    assert!(
-        matches!(&outcome, Outcome::Paused(p)
-            if p.iter().any(|p| matches!(p, Pause::MountGone { path, .. } if path == "photos"))),
-        "A says the disk is gone: {outcome:?}"
-    );
-    assert_eq!(
-        photos_on_service(&t.service),
-        12,
-        "the disk's photos were deleted on the service"
-    );
+    a_says_the_disk_is_gone_and_keeps_its_photos(&t);
 }

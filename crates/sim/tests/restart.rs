@@ -9,11 +9,13 @@
 //! on disk and a real state database; the service is the simulator's, in
 //! process.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use nubo_engine::{Engine, Outcome};
 use nubo_sim::clock::SimClock;
 use nubo_sim::counting::CountingFs;
+use nubo_sim::memfs::MemFs;
 use nubo_sim::service::SimService;
 
 const FILES: usize = 1_000;
@@ -45,6 +47,30 @@ impl Setup {
         let (service, clock, root) = (&self.service, &self.clock, &self.root);
         nubo_sim::pc::engine(service, clock, "a", disk, root, self.dir.path())
     }
+
+    /// Another computer, B, on a disk of its own at `/b`.
+    fn start_b(&self) -> (Engine, MemFs) {
+        let root = Path::new(B_ROOT);
+        let disk = nubo_sim::pc::disk(&self.clock, root);
+        let b = nubo_sim::pc::engine(
+            &self.service,
+            &self.clock,
+            "b",
+            Arc::new(disk.clone()),
+            root,
+            self.dir.path(),
+        );
+        (b, disk)
+    }
+}
+
+const B_ROOT: &str = "/b";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 async fn in_sync(engine: &Engine) {
@@ -55,23 +81,12 @@ async fn in_sync(engine: &Engine) {
 #[test]
 fn a_start_after_a_pass_in_sync_plans_over_what_changed_meanwhile() {
     let s = Setup::new();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         in_sync(&s.start_a()).await;
         // Another computer, B, syncs the folder and adds a file.
-        let b_disk = nubo_sim::pc::disk(&s.clock, std::path::Path::new("/b"));
-        let b_root = std::path::Path::new("/b");
-        let b = nubo_sim::pc::engine(
-            &s.service,
-            &s.clock,
-            "b",
-            Arc::new(b_disk.clone()),
-            b_root,
-            s.dir.path(),
-        );
+        let (b, b_disk) = s.start_b();
+        let b_root = Path::new(B_ROOT);
         in_sync(&b).await;
         s.clock.advance_ms(3000);
         b_disk
@@ -105,10 +120,7 @@ fn a_start_after_a_pass_in_sync_plans_over_what_changed_meanwhile() {
 #[test]
 fn a_start_after_another_program_wrote_the_state_plans_over_everything() {
     let s = Setup::new();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let a = s.start_a();
         in_sync(&a).await;
@@ -136,25 +148,14 @@ fn a_start_after_another_program_wrote_the_state_plans_over_everything() {
 #[test]
 fn an_engine_kept_open_sees_what_another_program_read_meanwhile() {
     let s = Setup::new();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         // The app's engine, in sync, lives on (paused, say).
         let app = s.start_a();
         in_sync(&app).await;
         // B deletes a folder of 50 files.
-        let b_root = std::path::Path::new("/b");
-        let b_disk = nubo_sim::pc::disk(&s.clock, b_root);
-        let b = nubo_sim::pc::engine(
-            &s.service,
-            &s.clock,
-            "b",
-            Arc::new(b_disk.clone()),
-            b_root,
-            s.dir.path(),
-        );
+        let (b, b_disk) = s.start_b();
+        let b_root = Path::new(B_ROOT);
         in_sync(&b).await;
         s.clock.advance_ms(3000);
         b_disk.remove_all(&b_root.join("d1")).unwrap();
