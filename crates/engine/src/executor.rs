@@ -308,9 +308,17 @@ impl FolderCtx {
     /// Creates `rel` and its parents inside the root, refusing to pass
     /// through a symbolic link (which could lead outside the root).
     fn local_dir(&self, rel: &str) -> Result<(), OpError> {
+        let parts: Vec<_> = (rel.split('/').filter(|p| !p.is_empty()))
+            .map(crate::os_names::to_os)
+            .collect();
+        // Most downloads go into a folder already made: one look.
+        let whole: PathBuf = parts.iter().collect();
+        if parts.is_empty() || self.fs.is_dir_beneath(&self.root, &whole) {
+            return Ok(());
+        }
         let mut at = self.root.clone();
-        for part in rel.split('/').filter(|p| !p.is_empty()) {
-            at.push(crate::os_names::to_os(part));
+        for part in parts {
+            at.push(part);
             match self.fs.make_dir(&at)? {
                 MadeDir::Ready => {}
                 MadeDir::Symlink => return Err(OpError::Refused(Refusal::ThroughLink(at))),

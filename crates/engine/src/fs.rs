@@ -51,6 +51,13 @@ pub trait LocalFs: Send + Sync {
     fn walk_one(&self, root: &Path, path: &str, rules: &IgnoreRules) -> Walked;
     /// Makes one folder, without ever passing through a symbolic link.
     fn make_dir(&self, path: &Path) -> io::Result<MadeDir>;
+    /// Whether `root/rel` is a folder reached without passing through a
+    /// symbolic link, told in one step; `false` where that is not known
+    /// (each folder on the way is then looked at with `make_dir`).
+    fn is_dir_beneath(&self, root: &Path, rel: &Path) -> bool {
+        let _ = (root, rel);
+        false
+    }
     /// A small file whole (the root marker, `.nuboignore`).
     fn read_small(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// The mount points strictly inside `root` (another disk, a bind
@@ -314,6 +321,19 @@ impl LocalFs for RealFs {
         }
     }
 
+    #[cfg(target_os = "linux")]
+    fn is_dir_beneath(&self, root: &Path, rel: &Path) -> bool {
+        use rustix::fs::{open, openat2, Mode, OFlags, ResolveFlags};
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let Ok(root) = open(root, flags, Mode::empty()) else {
+            return false;
+        };
+        // A link anywhere on the way fails the open (ELOOP), as does a
+        // file (ENOTDIR), a missing folder, or a kernel before 5.6.
+        let beneath = ResolveFlags::NO_SYMLINKS | ResolveFlags::BENEATH;
+        openat2(&root, rel, flags, Mode::empty(), beneath).is_ok()
+    }
+
     fn read_small(&self, path: &Path) -> io::Result<Vec<u8>> {
         fs::read(path)
     }
@@ -377,5 +397,32 @@ mod tests {
             .map(PathBuf::from)
             .collect();
         assert_eq!(got, want);
+    }
+
+    /// The one-step look a download takes before writing into a folder:
+    /// a folder passed through a link, a file in the way and a missing
+    /// folder are all "not known", which sends the executor to look at each
+    /// folder on the way (and refuse the link).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_folder_beneath_the_root_is_known_only_without_links_on_the_way() {
+        let root = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        fs::create_dir_all(root.path().join("a/b/c")).unwrap();
+        fs::create_dir_all(elsewhere.path().join("c")).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), root.path().join("a/link")).unwrap();
+        fs::write(root.path().join("a/file"), "x").unwrap();
+        let real = RealFs {
+            fallback_trash: root.path().join("trash"),
+        };
+        let beneath = |rel: &str| real.is_dir_beneath(root.path(), Path::new(rel));
+        assert!(beneath("a/b/c"));
+        assert!(beneath("a"));
+        assert!(!beneath("a/link"), "a link to a folder");
+        assert!(!beneath("a/link/c"), "a folder through a link");
+        assert!(!beneath("a/file"));
+        assert!(!beneath("a/b/missing"));
+        assert!(!beneath("../"), "outside the root");
+        assert!(!beneath("/"), "an absolute path");
     }
 }
