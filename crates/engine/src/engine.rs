@@ -122,8 +122,9 @@ pub struct Engine {
     temps: TempNames,
     /// Operations held back after failing, kept across passes.
     failing: std::sync::Mutex<Failing>,
-    /// How often each path was planned in the pass under way.
-    planned_this_pass: std::sync::Mutex<std::collections::HashMap<(FolderId, String), usize>>,
+    /// How often each path was planned in the pass under way (by a hash of it: a
+    /// million paths planned would otherwise be kept twice).
+    planned_this_pass: std::sync::Mutex<std::collections::HashMap<(FolderId, u64), usize>>,
     /// What is still to be read from disk again, per folder: the whole of
     /// each at first, then what the watcher and the executor name.
     unscanned: std::sync::Mutex<Changes>,
@@ -599,12 +600,7 @@ impl Engine {
             ..FolderRound::default()
         };
         let now = place.now;
-        let planned_paths: std::collections::HashSet<&str> = plan
-            .ops
-            .iter()
-            .flat_map(|op| std::iter::once(op.path()).chain(op.from_path()))
-            .collect();
-        self.failing().settle(folder.id, &planned_paths, now);
+        self.settle_failing(folder.id, &plan.ops, now);
         plan.ops = self.drop_endless(folder.id, plan.ops, now);
         if let Some(info) = plan.mass_delete {
             out.pauses.push(Pause::MassDelete {
@@ -631,6 +627,16 @@ impl Engine {
         out.failed_moves = report.failed_moves;
         out.failed = report.failed;
         Ok(out)
+    }
+
+    /// A path that failed, neither planned again nor held any more, has
+    /// stopped failing (`Failing::settle`).
+    fn settle_failing(&self, folder: FolderId, ops: &[planner::Op], now: i64) {
+        let planned: std::collections::HashSet<&str> = ops
+            .iter()
+            .flat_map(|op| std::iter::once(op.path()).chain(op.from_path()))
+            .collect();
+        self.failing().settle(folder, &planned, now);
     }
 
     /// What the executor runs a folder's plan with: the trees it was
@@ -728,7 +734,7 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner());
         ops.into_iter()
             .filter(|op| {
-                let n = planned.entry((folder, op.path().to_string())).or_insert(0);
+                let n = planned.entry((folder, path_key(op.path()))).or_insert(0);
                 *n += 1;
                 if *n <= MAX_PLANS_PER_PASS {
                     return true;
@@ -1060,7 +1066,7 @@ impl Engine {
         &self,
         folder: &FolderConfig,
         before: &crate::tree::Tree<crate::tree::LocalEntry>,
-        scan: scanner::Scan,
+        mut scan: scanner::Scan,
         read_whole: bool,
     ) -> Result<Scanned, DbError> {
         if let Some(mounts) = &scan.mounts {
@@ -1072,6 +1078,11 @@ impl Engine {
         let replaced = blocked_before.and_then(|blocked| {
             scanner::replaced_between(before, &scan, &blocked, focused::MAX_NEWS)
         });
+        if !read_whole {
+            // What differed is stored: a round over the whole trees loads
+            // them from there, not beside this (at a first scan, all of it).
+            scan.tree = Default::default();
+        }
         Ok(Scanned {
             scan,
             replaced,
@@ -1386,6 +1397,13 @@ fn give_back_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// A path's key among many (64 bits of its BLAKE3 hash): two paths that
+/// share one would only share a count of plans.
+fn path_key(path: &str) -> u64 {
+    let hash = blake3::hash(path.as_bytes());
+    u64::from_le_bytes(hash.as_bytes()[..8].try_into().expect("8 of 32 bytes"))
 }
 
 /// What running `ops` writes in the folder, to be read again next round:

@@ -372,24 +372,49 @@ pub fn bytes_of(ctx: &FolderCtx, op: &Op) -> u64 {
     }
 }
 
+/// When an operation runs: moves and conflict copies first (in the plan's
+/// order), then folders (outer ones first), the bookkeeping, the transfers,
+/// and deletes last (inner ones first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    First,
+    Dirs,
+    Books,
+    Transfers,
+    Deletes,
+}
+
+fn stage(op: &Op) -> Stage {
+    match op {
+        Op::LocalMove { .. } | Op::RemoteMove { .. } | Op::KeepConflictCopy { .. } => Stage::First,
+        Op::LocalMkdir { .. } | Op::RemoteMkdir { .. } => Stage::Dirs,
+        Op::RecordSynced { .. } | Op::ForgetSynced { .. } => Stage::Books,
+        Op::Upload { .. } | Op::Download { .. } => Stage::Transfers,
+        Op::LocalDelete { .. } | Op::RemoteDelete { .. } => Stage::Deletes,
+    }
+}
+
+/// Where an operation goes in the run: its stage, and its depth where
+/// that matters (sorted stably: the plan's order otherwise).
+fn run_order(op: &Op) -> (Stage, i64) {
+    let depth = op.path().matches('/').count() as i64;
+    match stage(op) {
+        Stage::Dirs => (Stage::Dirs, depth),
+        Stage::Deletes => (Stage::Deletes, -depth),
+        other => (other, 0),
+    }
+}
+
 /// Runs the batch; `done` hears of every operation that finished, with its bytes.
+///
+/// The plan is put in running order where it lies and taken from there
+/// (a million downloads are not copied into groups of their own).
 pub async fn execute(ctx: &FolderCtx, ops: Vec<Op>, done: &(dyn Fn(u64) + Sync)) -> Report {
     let mut report = Report::default();
-    let (mut first, mut dirs, mut transfers, mut deletes, mut books) =
-        (vec![], vec![], vec![], vec![], vec![]);
-    for op in ops {
-        match op {
-            Op::LocalMove { .. } | Op::RemoteMove { .. } | Op::KeepConflictCopy { .. } => {
-                first.push(op)
-            }
-            Op::LocalMkdir { .. } | Op::RemoteMkdir { .. } => dirs.push(op),
-            Op::Upload { .. } | Op::Download { .. } => transfers.push(op),
-            Op::LocalDelete { .. } | Op::RemoteDelete { .. } => deletes.push(op),
-            Op::RecordSynced { .. } | Op::ForgetSynced { .. } => books.push(op),
-        }
-    }
-    dirs.sort_by_key(|o| o.path().matches('/').count());
-    deletes.sort_by_key(|o| std::cmp::Reverse(o.path().matches('/').count()));
+    let mut ops = ops;
+    ops.sort_by_cached_key(run_order);
+    let in_turn = ops.partition_point(|op| stage(op) < Stage::Transfers);
+    let transfers = ops.partition_point(|op| stage(op) < Stage::Deletes) - in_turn;
 
     let mut note = |path: String, bytes: u64, r: Result<(), OpError>| match r {
         Ok(()) => {
@@ -402,7 +427,7 @@ pub async fn execute(ctx: &FolderCtx, ops: Vec<Op>, done: &(dyn Fn(u64) + Sync))
         }
     };
     let mut failed_moves = Vec::new();
-    for op in first.into_iter().chain(dirs).chain(books) {
+    for op in ops.drain(..in_turn) {
         let path = op.path().to_string();
         let from = op.from_path().map(str::to_string);
         let result = run(ctx, op).await;
@@ -411,7 +436,7 @@ pub async fn execute(ctx: &FolderCtx, ops: Vec<Op>, done: &(dyn Fn(u64) + Sync))
         }
         note(path, 0, result);
     }
-    let mut running = stream::iter(batch::jobs(ctx, transfers))
+    let mut running = stream::iter(batch::jobs(ctx, ops.drain(..transfers)))
         .map(|job| batch::run_job(ctx, job))
         .buffer_unordered(ctx.parallel);
     while let Some(finished) = running.next().await {
@@ -420,7 +445,7 @@ pub async fn execute(ctx: &FolderCtx, ops: Vec<Op>, done: &(dyn Fn(u64) + Sync))
         }
     }
     drop(running);
-    for op in deletes {
+    for op in ops {
         let path = op.path().to_string();
         note(path, 0, run(ctx, op).await);
     }

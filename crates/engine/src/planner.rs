@@ -10,7 +10,7 @@
 //! Every decision keeps user data: a local change never loses to a remote one
 //! without a conflict copy, and deletions only remove what is unchanged.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use crate::tree::{
     file_name, inside, is_inside, join, parent, Kind, LocalEntry, NodeId, RelPath, RemoteEntry,
@@ -475,14 +475,15 @@ fn plan_changes(t: &Trees, opts: &PlanOptions) -> Vec<Op> {
         held_inodes: held_inodes(t),
         conflict_names: HashSet::new(),
     };
-    let mut decisions: BTreeMap<&RelPath, Op> = BTreeMap::new();
+    // In path order, as the trees are.
+    let mut decisions: Vec<(&RelPath, Op)> = Vec::new();
     for (path, s, l, r) in aligned(t) {
         // Left alone this round, with everything inside: its merge base stays.
         if t.blocked_at(path).is_some() {
             continue;
         }
         if let Some(op) = p.decide(path, s, l, r) {
-            decisions.insert(path, op);
+            decisions.push((path, op));
         }
     }
     p.group_folder_deletes(decisions)
@@ -702,80 +703,129 @@ impl Planner<'_> {
     /// with it). Where the other side put a file in the folder's place, the
     /// two cannot both have the name: the one here steps aside as a
     /// conflict copy, and both are kept.
-    fn group_folder_deletes(&mut self, decisions: BTreeMap<&RelPath, Op>) -> Vec<Op> {
-        let t = self.t;
-        let mut out = Vec::new();
+    ///
+    /// `decisions` are in path order; what is looked up is always inside
+    /// the path at hand, so after it, and the plan is made in their place
+    /// (a million decisions are held once, not twice).
+    fn group_folder_deletes(&mut self, mut decisions: Vec<(&RelPath, Op)>) -> Vec<Op> {
+        let mut kept = 0;
         let mut skip_inside: Option<RelPath> = None;
-        let keys: Vec<&RelPath> = decisions.keys().copied().collect();
-        for path in keys {
+        for at in 0..decisions.len() {
+            let path = decisions[at].0;
             if skip_inside.as_deref().is_some_and(|d| is_inside(path, d)) {
                 continue;
             }
-            let op = &decisions[path];
-            // Everything strictly inside: "d/..." sorts in ["d/", "d0"); a
-            // sibling such as "d (conflicted copy ...)" sorts between "d"
-            // and "d/" (found by the simulator, seed 49).
-            let (start, end) = (format!("{path}/"), format!("{path}0"));
-            let inner = |pred: &dyn Fn(&Op) -> bool| {
-                decisions
-                    .range::<&RelPath, _>((
-                        std::ops::Bound::Included(&start),
-                        std::ops::Bound::Excluded(&end),
-                    ))
-                    .all(|(_, o)| pred(o))
-            };
-            match op {
+            let inner = inner_decisions(&decisions[at + 1..], path);
+            let grouped = match &decisions[at].1 {
                 Op::LocalDelete {
                     kind: Kind::Dir, ..
-                } => {
-                    let whole =
-                        inner(&|o| matches!(o, Op::LocalDelete { .. } | Op::ForgetSynced { .. }))
-                            && inside(&t.local, path).all(|(p, _)| decisions.contains_key(p))
-                            && !t.blocked_inside(path);
-                    if whole {
-                        out.push(op.clone());
-                        skip_inside = Some(path.clone());
-                    } else if self.opts.mode == Mode::TwoWay
-                        && t.remote.get(path).is_some_and(|r| r.kind == Kind::File)
-                    {
-                        // The folder, with what changed in it, is renamed
-                        // whole; its contents are decided there next round.
-                        out.push(self.keep_conflict_copy(path, Kind::Dir));
-                        skip_inside = Some(path.clone());
-                    } else {
-                        // Something inside stays: the folder must exist on the service again.
-                        out.push(Op::RemoteMkdir { path: path.clone() });
-                    }
-                }
+                } => self.local_folder_delete(path, inner),
                 Op::RemoteDelete {
                     kind: Kind::Dir, ..
-                } => {
-                    // What this computer never saw inside (ignored, excluded,
-                    // held back, unreadable here) is not its to delete.
-                    let whole =
-                        inner(&|o| matches!(o, Op::RemoteDelete { .. } | Op::ForgetSynced { .. }))
-                            && inside(&t.remote, path).all(|(p, _)| decisions.contains_key(p))
-                            && !t.unseen_inside(path)
-                            && !t.blocked_inside(path);
-                    if whole {
-                        out.push(op.clone());
+                } => self.remote_folder_delete(path, inner),
+                _ => Grouped::AsDecided,
+            };
+            match grouped {
+                Grouped::AsDecided => decisions.swap(kept, at),
+                Grouped::Whole => {
+                    decisions.swap(kept, at);
+                    skip_inside = Some(path.clone());
+                }
+                Grouped::Instead(op, skip) => {
+                    decisions[kept] = (path, op);
+                    if skip {
                         skip_inside = Some(path.clone());
-                    } else if self.opts.mode == Mode::TwoWay
-                        && t.local.get(path).is_some_and(|l| l.kind == Kind::File)
-                    {
-                        out.push(self.keep_conflict_copy(path, Kind::File));
-                    } else if let Some(r) = t.remote.get(path) {
-                        out.push(Op::LocalMkdir {
-                            path: path.clone(),
-                            remote: r.clone(),
-                        });
                     }
                 }
-                _ => out.push(op.clone()),
+                Grouped::Nothing => continue,
             }
+            kept += 1;
         }
-        out
+        decisions.truncate(kept);
+        decisions.into_iter().map(|(_, op)| op).collect()
     }
+
+    /// A folder deleted here (`inner`: the decisions strictly inside it).
+    fn local_folder_delete(&mut self, path: &RelPath, inner: &[(&RelPath, Op)]) -> Grouped {
+        let t = self.t;
+        let whole = (inner.iter())
+            .all(|(_, o)| matches!(o, Op::LocalDelete { .. } | Op::ForgetSynced { .. }))
+            && inside(&t.local, path).all(|(p, _)| decided(inner, p))
+            && !t.blocked_inside(path);
+        if whole {
+            Grouped::Whole
+        } else if self.opts.mode == Mode::TwoWay
+            && t.remote.get(path).is_some_and(|r| r.kind == Kind::File)
+        {
+            // The folder, with what changed in it, is renamed
+            // whole; its contents are decided there next round.
+            Grouped::Instead(self.keep_conflict_copy(path, Kind::Dir), true)
+        } else {
+            // Something inside stays: the folder must exist on the service again.
+            Grouped::Instead(Op::RemoteMkdir { path: path.clone() }, false)
+        }
+    }
+
+    /// A folder deleted on the service (`inner`: the decisions strictly
+    /// inside it).
+    fn remote_folder_delete(&mut self, path: &RelPath, inner: &[(&RelPath, Op)]) -> Grouped {
+        let t = self.t;
+        // What this computer never saw inside (ignored, excluded,
+        // held back, unreadable here) is not its to delete.
+        let whole = (inner.iter())
+            .all(|(_, o)| matches!(o, Op::RemoteDelete { .. } | Op::ForgetSynced { .. }))
+            && inside(&t.remote, path).all(|(p, _)| decided(inner, p))
+            && !t.unseen_inside(path)
+            && !t.blocked_inside(path);
+        if whole {
+            Grouped::Whole
+        } else if self.opts.mode == Mode::TwoWay
+            && t.local.get(path).is_some_and(|l| l.kind == Kind::File)
+        {
+            Grouped::Instead(self.keep_conflict_copy(path, Kind::File), false)
+        } else if let Some(r) = t.remote.get(path) {
+            let remote = r.clone();
+            Grouped::Instead(
+                Op::LocalMkdir {
+                    path: path.clone(),
+                    remote,
+                },
+                false,
+            )
+        } else {
+            Grouped::Nothing
+        }
+    }
+}
+
+/// What becomes of one decision when folder deletes are grouped.
+enum Grouped {
+    /// Planned as decided.
+    AsDecided,
+    /// A folder's delete that takes everything inside it along.
+    Whole,
+    /// Another operation in its place (and whether what is inside it is
+    /// decided with it).
+    Instead(Op, bool),
+    /// Nothing planned there.
+    Nothing,
+}
+
+/// The decisions strictly inside `dir`, of `later` ones in path order:
+/// "d/..." sorts in ["d/", "d0"); a sibling such as "d (conflicted copy
+/// ...)" sorts between "d" and "d/" (found by the simulator, seed 49).
+fn inner_decisions<'d, 'p>(later: &'d [(&'p RelPath, Op)], dir: &str) -> &'d [(&'p RelPath, Op)] {
+    let (start, end) = (format!("{dir}/"), format!("{dir}0"));
+    let from = later.partition_point(|(p, _)| p.as_str() < start.as_str());
+    let to = later.partition_point(|(p, _)| p.as_str() < end.as_str());
+    &later[from..to]
+}
+
+/// Whether `path` is one of the `decisions` (in path order).
+fn decided(decisions: &[(&RelPath, Op)], path: &str) -> bool {
+    decisions
+        .binary_search_by(|(p, _)| p.as_str().cmp(path))
+        .is_ok()
 }
 
 fn remote_delete(path: &RelPath, r: &RemoteEntry) -> Op {

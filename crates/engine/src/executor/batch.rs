@@ -28,47 +28,67 @@ pub(super) enum Job {
     Downloads(Vec<Op>),
 }
 
-/// The transfers as jobs: each large file alone, the small ones in batches.
-pub(super) fn jobs(ctx: &FolderCtx, transfers: Vec<Op>) -> Vec<Job> {
-    let (mut ups, mut downs, mut jobs) = (vec![], vec![], vec![]);
-    for op in transfers {
-        match &op {
-            Op::Upload { path, .. }
-                if ctx
-                    .local
-                    .get(path)
-                    .is_some_and(|l| l.kind == Kind::File && l.stat.size <= SMALL) =>
-            {
-                ups.push(op)
+/// The transfers as jobs, made as they are taken (the plan is not copied
+/// into them all at once): each large file alone, the small ones in
+/// batches, uploads and downloads apart.
+pub(super) fn jobs<'c>(
+    ctx: &'c FolderCtx,
+    mut transfers: impl Iterator<Item = Op> + 'c,
+) -> impl Iterator<Item = Job> + 'c {
+    let (mut ups, mut downs) = (Batch::default(), Batch::default());
+    std::iter::from_fn(move || {
+        for op in transfers.by_ref() {
+            let size = bytes_of(ctx, &op);
+            let full = match &op {
+                Op::Upload { path, .. }
+                    if ctx
+                        .local
+                        .get(path)
+                        .is_some_and(|l| l.kind == Kind::File && l.stat.size <= SMALL) =>
+                {
+                    ups.add(op, size).map(Job::Uploads)
+                }
+                Op::Download { remote, .. }
+                    if remote.kind == Kind::File && remote.size <= SMALL =>
+                {
+                    downs.add(op, size).map(Job::Downloads)
+                }
+                _ => Some(Job::One(op)),
+            };
+            if full.is_some() {
+                return full;
             }
-            Op::Download { remote, .. } if remote.kind == Kind::File && remote.size <= SMALL => {
-                downs.push(op)
-            }
-            _ => jobs.push(Job::One(op)),
         }
-    }
-    jobs.extend(group(ctx, ups).into_iter().map(Job::Uploads));
-    jobs.extend(group(ctx, downs).into_iter().map(Job::Downloads));
-    jobs
+        let last = std::mem::take(&mut ups.ops);
+        if !last.is_empty() {
+            return Some(Job::Uploads(last));
+        }
+        let last = std::mem::take(&mut downs.ops);
+        (!last.is_empty()).then_some(Job::Downloads(last))
+    })
 }
 
-fn group(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Vec<Op>> {
-    let mut out: Vec<Vec<Op>> = vec![];
-    let mut bytes = 0;
-    for op in ops {
-        let size = bytes_of(ctx, &op);
-        match out.last_mut() {
-            Some(last) if last.len() < BATCH_FILES && bytes + size <= BATCH_BYTES => {
-                bytes += size;
-                last.push(op);
-            }
-            _ => {
-                bytes = size;
-                out.push(vec![op]);
-            }
+/// Small files gathered until a batch is full.
+#[derive(Default)]
+struct Batch {
+    ops: Vec<Op>,
+    bytes: u64,
+}
+
+impl Batch {
+    /// Adds `op`; the batch it closed, where it did not fit.
+    fn add(&mut self, op: Op, size: u64) -> Option<Vec<Op>> {
+        if !self.ops.is_empty()
+            && (self.ops.len() >= BATCH_FILES || self.bytes + size > BATCH_BYTES)
+        {
+            let full = std::mem::replace(&mut self.ops, vec![op]);
+            self.bytes = size;
+            return Some(full);
         }
+        self.bytes += size;
+        self.ops.push(op);
+        None
     }
-    out
 }
 
 pub(super) async fn run_job(ctx: &FolderCtx, job: Job) -> Vec<Outcome> {
