@@ -826,22 +826,25 @@ impl StateDb {
     // ------------------------------------------------------------ remote nodes
 
     /// Applies one page of the change feed and moves the cursor, atomically.
-    pub fn apply_changes(&self, nodes: &[Node], cursor: i64) -> DbResult<()> {
+    /// Stores a page of the feed and its cursor; the nodes it changed in
+    /// the table (a node this home wrote itself, as the feed has it now, is
+    /// not news).
+    pub fn apply_changes(&self, nodes: &[Node], cursor: i64) -> DbResult<Vec<NodeId>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        {
-            for n in nodes {
-                // Remote nodes belong to the account, not to a folder.
-                apply(&tx, 0, &Change::Remote(n))?;
+        let mut changed = Vec::new();
+        for n in nodes {
+            if apply_node(&tx, n)? {
+                changed.push(n.id);
             }
-            tx.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor', ?1)",
-                [cursor.to_string()],
-            )?;
         }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor', ?1)",
+            [cursor.to_string()],
+        )?;
         unsettle(&tx)?;
         tx.commit()?;
-        Ok(())
+        Ok(changed)
     }
 
     pub fn remote_rows(&self) -> DbResult<Vec<RemoteRow>> {
@@ -968,6 +971,22 @@ fn unsettle(c: &Connection) -> rusqlite::Result<()> {
 
 fn cached(c: &Connection, sql: &str, p: impl rusqlite::Params) -> rusqlite::Result<usize> {
     c.prepare_cached(sql)?.execute(p)
+}
+
+/// One node of the feed into the table; whether that changed the table.
+fn apply_node(c: &Connection, n: &Node) -> DbResult<bool> {
+    let rows = if n.deleted {
+        cached(c, "DELETE FROM remote WHERE id = ?1", [n.id])?
+    } else {
+        cached(
+            c,
+            "INSERT INTO remote (id, parent, name, kind, rev, size, hash, mtime_ms, exec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (id) DO UPDATE SET parent = ?2, name = ?3, kind = ?4, rev = ?5, size = ?6, hash = ?7, mtime_ms = ?8, exec = ?9
+             WHERE (parent, name, kind, rev, size, hash, mtime_ms, exec) IS NOT (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![n.id, n.parent, n.name, node_kind(n.kind), n.rev, n.size as i64, n.hash, n.mtime_ms, n.exec],
+        )?
+    };
+    Ok(rows > 0)
 }
 
 fn apply(c: &Connection, folder: FolderId, change: &Change<'_>) -> DbResult<()> {

@@ -144,9 +144,9 @@ pub struct Engine {
     check_focus: bool,
     /// The first difference `check_focus` found.
     focus_mismatch: std::sync::Mutex<Option<String>>,
-    /// The most entries (of the three trees) one round of the pass under
-    /// way planned over.
-    planned_over: AtomicUsize,
+    /// The entries (of a folder's three trees) each round of the pass
+    /// under way planned over, a folder's round after another.
+    planned_over: std::sync::Mutex<Vec<usize>>,
     /// Whether a round of the pass under way planned over whole trees.
     whole_this_pass: AtomicBool,
     /// The state database's `data_version` when this engine last looked:
@@ -302,7 +302,7 @@ impl Engine {
             settled: Default::default(),
             check_focus: false,
             focus_mismatch: Default::default(),
-            planned_over: AtomicUsize::new(0),
+            planned_over: Default::default(),
             whole_this_pass: AtomicBool::new(false),
             db_version: Default::default(),
         };
@@ -370,8 +370,8 @@ impl Engine {
             let cursor = self.db.cursor()?;
             let known = self.db.known_seq()?;
             let page = self.remote.changes(cursor, known).await?;
-            self.db.apply_changes(&page.nodes, page.cursor)?;
-            self.note_news(&page.nodes);
+            let changed = self.db.apply_changes(&page.nodes, page.cursor)?;
+            self.note_news(&changed);
             if !page.has_more {
                 return Ok(());
             }
@@ -432,7 +432,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
-        self.planned_over.store(0, Ordering::Relaxed);
+        self.rounds_planned_over().clear();
         let result = self.sync_rounds(allow_mass_delete).await;
         if self.whole_this_pass.swap(false, Ordering::Relaxed) {
             // It takes the allocator's locks a moment: not on the loop's thread.
@@ -588,7 +588,7 @@ impl Engine {
         } = self.plan_folder(&place, scanned, news, &opts)?;
         let t = &trees.trees;
         let entries = t.local.len() + t.synced.len() + t.remote.len();
-        self.planned_over.fetch_max(entries, Ordering::Relaxed);
+        self.rounds_planned_over().push(entries);
         let FolderTrees {
             trees,
             pauses,
@@ -624,6 +624,13 @@ impl Engine {
         let ctx = self.folder_ctx(folder, remote_root, trees, rules)?;
         let report = self.run_plan(&ctx, plan.ops).await;
         out.done = report.done;
+        let failed_moves = (report.failed_moves.iter()).flat_map(|(to, from)| [to, from]);
+        let failed = report
+            .failed
+            .iter()
+            .map(|(path, _)| path)
+            .chain(failed_moves);
+        self.after_run(folder.id, failed.map(String::as_str));
         out.failed_moves = report.failed_moves;
         out.failed = report.failed;
         Ok(out)
@@ -1251,7 +1258,17 @@ impl Engine {
     /// last pass planned over: all of them where it read them whole, what
     /// changed and its neighbours where it did not (`focus`).
     pub fn planned_over(&self) -> usize {
-        self.planned_over.load(Ordering::Relaxed)
+        self.rounds_planned_over()
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The entries each folder's round of the last pass planned over, in
+    /// the order they were planned.
+    pub fn rounds_planned_over(&self) -> std::sync::MutexGuard<'_, Vec<usize>> {
+        self.planned_over.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// How many paths wait to be tried again after failing.

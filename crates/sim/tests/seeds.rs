@@ -38,7 +38,11 @@ use nubo_sim::{run, shrink, Options};
 ///   folder on the service, which the check counted as deleting what it
 ///   could not read. The check now lets an unmounted disk's folder go
 ///   where it held nothing on the service (`World::check_deletes`).
-const REGRESSIONS: &[u64] = &[13, 77, 213, 49, 799, 339, 810, 264, 1413, 4905];
+/// - 1302: a folder replaced by a file, its delete on the service done in a
+///   pass the network cut: with only moves and conflict copies deciding
+///   the next round's start, the file was never uploaded (a delete may
+///   leave more too: `focused::leaves_more`).
+const REGRESSIONS: &[u64] = &[13, 77, 213, 49, 799, 339, 810, 264, 1413, 4905, 1302];
 
 fn run_all(seeds: Vec<u64>) {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
