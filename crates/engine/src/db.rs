@@ -826,9 +826,8 @@ impl StateDb {
     // ------------------------------------------------------------ remote nodes
 
     /// Applies one page of the change feed and moves the cursor, atomically.
-    /// Stores a page of the feed and its cursor; the nodes it changed in
-    /// the table (a node this home wrote itself, as the feed has it now, is
-    /// not news).
+    /// Returns the nodes that changed the table: a node this home wrote
+    /// itself, back in the feed as stored, did not (and is no news).
     pub fn apply_changes(&self, nodes: &[Node], cursor: i64) -> DbResult<Vec<NodeId>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;

@@ -98,13 +98,13 @@ impl Engine {
     /// what changed. It may where nothing was left paused, so that every
     /// path not planned is settled. An operation that goes through leaves
     /// its paths settled too (the executor records what it did on every
-    /// side), but for those that may leave more (`leaves_more`), whose
-    /// paths the next round starts from, with what is inside them (a folder
+    /// side), but for those that may leave more (`leaves_more`): the next
+    /// round starts from their paths, with what is inside them (a folder
     /// moved here is decided with what it holds, whatever the next scan
-    /// reads); what fails is added after the run (`after_run`). A plan of moves only (the
-    /// planner's first phase) decided nothing else, so the next round
-    /// starts where this one did too (and after a whole round's moves,
-    /// reads whole again).
+    /// reads), and from what fails (added after the run, `after_run`). A
+    /// plan of moves only (the planner's first phase) decided nothing
+    /// else, so the next round starts where this one did too (and after a
+    /// whole round's moves, reads whole again).
     pub(super) fn after_plan(
         &self,
         folder: FolderId,
