@@ -715,14 +715,14 @@ impl Planner<'_> {
             if skip_inside.as_deref().is_some_and(|d| is_inside(path, d)) {
                 continue;
             }
-            let inner = inner_decisions(&decisions[at + 1..], path);
+            let later = &decisions[at + 1..];
             let grouped = match &decisions[at].1 {
                 Op::LocalDelete {
                     kind: Kind::Dir, ..
-                } => self.local_folder_delete(path, inner),
+                } => self.local_folder_delete(path, inner_decisions(later, path)),
                 Op::RemoteDelete {
                     kind: Kind::Dir, ..
-                } => self.remote_folder_delete(path, inner),
+                } => self.remote_folder_delete(path, inner_decisions(later, path)),
                 _ => Grouped::AsDecided,
             };
             match grouped {
