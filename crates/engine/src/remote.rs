@@ -304,27 +304,81 @@ fn garbled(what: impl std::fmt::Display) -> RemoteError {
     RemoteError::network(NetCause::Broken, Garbled(what.to_string()))
 }
 
-/// A pooled connection the service had just closed (it closes one whose
-/// request body it did not read, such as an upload refused with 401): the
-/// request never reached it, so sending again is safe. Seen as a flake when
-/// many transfers hit an expired token at once; the pool may hold several
-/// such connections, so up to one more try than it keeps per host.
-async fn retry_stale<F, Fut>(send: F) -> RemoteResult<reqwest::Response>
+/// Whether a request may be sent again after its connection broke midway.
+/// One that reads, or stores content under its own hash, does the same the
+/// second time. A commit, a move, a refresh may already have been done by
+/// the service, so it is sent again only when it never left (`is_stale_connection`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    IfUnsent,
+    IfBroken,
+}
+
+/// The POSTs that only read, or store chunks by their hash.
+const IDEMPOTENT_POSTS: [&str; 3] = [
+    "/v1/chunks/missing",
+    "/v1/chunks/upload",
+    "/v1/chunks/fetch",
+];
+
+impl Replay {
+    /// GET and PUT are idempotent by HTTP's definition (RFC 9110, 9.2.2);
+    /// this protocol keeps them so (a chunk is PUT under its hash).
+    fn of(method: &Method, path: &str) -> Self {
+        let idempotent = matches!(*method, Method::GET | Method::PUT)
+            || (*method == Method::POST && IDEMPOTENT_POSTS.contains(&path));
+        match idempotent {
+            true => Replay::IfBroken,
+            false => Replay::IfUnsent,
+        }
+    }
+}
+
+/// Sends, and again where that is safe:
+/// - A pooled connection the service had just closed (it closes one whose
+///   request body it did not read, such as an upload refused with 401): the
+///   request never reached it. Seen as a flake when many transfers hit an
+///   expired token at once; the pool may hold several such connections, so
+///   up to one more try than it keeps per host.
+/// - A connection that broke while an idempotent request was on it (a
+///   service restarted, a proxy that dropped it, a reset while the body was
+///   still being written): once or twice more on a fresh one, as the pass
+///   would otherwise fail for a moment's break. A timeout is not sent again
+///   here (it already waited `REQUEST_TIMEOUT`).
+async fn send_retrying<F, Fut>(replay: Replay, send: F) -> RemoteResult<reqwest::Response>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
 {
-    let mut tries = 0;
+    let (mut stale, mut broken) = (0, 0);
     loop {
-        match send().await {
-            Err(e) if is_stale_connection(&e) && tries < STALE_TRIES => tries += 1,
-            other => return other.map_err(net),
+        let e = match send().await {
+            Ok(resp) => return Ok(resp),
+            Err(e) => e,
+        };
+        if is_stale_connection(&e) && stale < STALE_TRIES {
+            stale += 1;
+            continue;
         }
+        let e = net(e);
+        if replay == Replay::IfBroken
+            && e.net_cause() == Some(NetCause::Broken)
+            && broken < BROKEN_TRIES
+        {
+            tracing::debug!("{}; sending again", e.detail());
+            broken += 1;
+            continue;
+        }
+        return Err(e);
     }
 }
 
 /// How many stale pooled connections one request may meet in a row.
 const STALE_TRIES: usize = 9;
+
+/// How many times an idempotent request is sent again after its connection
+/// broke.
+const BROKEN_TRIES: usize = 2;
 
 /// hyper's own error for it: its request was never sent, it says
 /// (`is_incomplete_message` on a request that was not written).
@@ -511,7 +565,7 @@ impl HttpRemote {
         let req = RefreshRequest {
             refresh_token: refresh,
         };
-        let resp = retry_stale(|| {
+        let resp = send_retrying(Replay::IfUnsent, || {
             self.client
                 .post(format!("{}/v1/auth/refresh", self.base))
                 .timeout(REQUEST_TIMEOUT)
@@ -556,16 +610,25 @@ impl HttpRemote {
         path: &str,
         body: Body,
     ) -> RemoteResult<reqwest::Response> {
+        self.send_ref(&method, path, &body).await
+    }
+
+    async fn send_ref(
+        &self,
+        method: &Method,
+        path: &str,
+        body: &Body,
+    ) -> RemoteResult<reqwest::Response> {
         const REFRESHES: usize = 2;
         for attempt in 0..=REFRESHES {
             let access = self.access();
-            let resp = retry_stale(|| {
+            let resp = send_retrying(Replay::of(method, path), || {
                 let req = self
                     .client
                     .request(method.clone(), format!("{}{path}", self.base))
                     .timeout(REQUEST_TIMEOUT)
                     .bearer_auth(&access);
-                match &body {
+                match body {
                     Body::None => req,
                     Body::Json(v) => req.json(v),
                     Body::Bytes(b) => req
@@ -587,17 +650,51 @@ impl HttpRemote {
         unreachable!("the loop returns on its last pass")
     }
 
+    /// Sends and reads the whole answer with `read`. Where the request is
+    /// idempotent, an answer whose connection broke midway is asked for
+    /// again, as a request that broke on its way is (`send_retrying`).
+    async fn answer<T, R, Fut>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        read: R,
+    ) -> RemoteResult<T>
+    where
+        R: Fn(reqwest::Response) -> Fut,
+        Fut: std::future::Future<Output = reqwest::Result<T>>,
+    {
+        let replay = Replay::of(&method, path);
+        let mut broken = 0;
+        loop {
+            let resp = self.send_ref(&method, path, &body).await?;
+            let e = match read(resp).await {
+                Ok(answer) => return Ok(answer),
+                Err(e) => net(e),
+            };
+            if replay == Replay::IfBroken
+                && e.net_cause() == Some(NetCause::Broken)
+                && broken < BROKEN_TRIES
+            {
+                tracing::debug!("{}; asking again", e.detail());
+                broken += 1;
+                continue;
+            }
+            return Err(e);
+        }
+    }
+
     async fn json<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Body,
     ) -> RemoteResult<T> {
-        self.send(method, path, body)
-            .await?
-            .json()
-            .await
-            .map_err(net)
+        self.answer(method, path, body, |resp| resp.json()).await
+    }
+
+    async fn bytes(&self, method: Method, path: &str, body: Body) -> RemoteResult<bytes::Bytes> {
+        self.answer(method, path, body, |resp| resp.bytes()).await
     }
 
     /// Follows the push channel, sending each new cursor to `tx`, until the
@@ -701,10 +798,8 @@ impl Remote for HttpRemote {
         Ok(())
     }
     async fn get_chunk(&self, hash: &str) -> RemoteResult<Vec<u8>> {
-        let resp = self
-            .send(Method::GET, &format!("/v1/chunks/{hash}"), Body::None)
-            .await?;
-        Ok(resp.bytes().await.map_err(net)?.to_vec())
+        let path = format!("/v1/chunks/{hash}");
+        Ok(self.bytes(Method::GET, &path, Body::None).await?.to_vec())
     }
     async fn commit_many(&self, reqs: &[CommitRequest]) -> RemoteResult<Vec<RemoteResult<Node>>> {
         let req = CommitBatchRequest {
@@ -741,11 +836,8 @@ impl Remote for HttpRemote {
             hashes: hashes.to_vec(),
         };
         let body = self
-            .send(Method::POST, "/v1/chunks/fetch", to_json(req))
-            .await?
-            .bytes()
-            .await
-            .map_err(net)?;
+            .bytes(Method::POST, "/v1/chunks/fetch", to_json(req))
+            .await?;
         let parts = frames::decode(&body).map_err(garbled)?;
         if parts.len() != hashes.len() || parts.iter().zip(hashes).any(|((h, _), want)| h != want) {
             return Err(garbled("other chunks than the ones asked for"));
@@ -766,14 +858,9 @@ impl AccountRemote for HttpRemote {
         version: Option<&str>,
     ) -> RemoteResult<String> {
         let query = version_query(version);
-        let resp = self
-            .send(
-                Method::GET,
-                &format!("/v1/agreements/{id}/{locale}{query}"),
-                Body::None,
-            )
-            .await?;
-        resp.text().await.map_err(net)
+        let path = format!("/v1/agreements/{id}/{locale}{query}");
+        self.answer(Method::GET, &path, Body::None, |resp| resp.text())
+            .await
     }
     async fn agreement_versions(&self) -> RemoteResult<AgreementList> {
         self.json(Method::GET, "/v1/agreements/versions", Body::None)
@@ -901,3 +988,6 @@ async fn lock_for_refresh(path: &std::path::Path) -> Option<std::fs::File> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
