@@ -239,7 +239,7 @@ impl LocalFs for RealFs {
             Expect::Present(want) => match self.stat(target)? {
                 // The change time too: an edit that put size and
                 // modification time back is still an edit.
-                Some((Kind::File, now)) if now == *want => fs::rename(temp, target),
+                Some((Kind::File, now)) if now == **want => fs::rename(temp, target),
                 _ => Err(io::Error::new(
                     io::ErrorKind::AlreadyExists,
                     "the local file changed while its new version was downloaded",

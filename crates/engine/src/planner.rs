@@ -52,10 +52,11 @@ impl std::fmt::Display for Mode {
 }
 
 /// What the local file must still be for a local write to go ahead.
+/// Boxed, as a plan holds one per download and most expect nothing there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {
     Absent,
-    Present(crate::tree::FileStat),
+    Present(Box<crate::tree::FileStat>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,16 +106,21 @@ pub enum Op {
         path: RelPath,
         copy: RelPath,
     },
-    /// Both sides already agree; only the merge base moves on.
+    /// Both sides already agree; only the merge base moves on. Boxed: the
+    /// largest of the operations' fields, and the rarest in a large plan.
     RecordSynced {
         path: RelPath,
-        entry: SyncedEntry,
+        entry: Box<SyncedEntry>,
     },
     /// Gone on both sides.
     ForgetSynced {
         path: RelPath,
     },
 }
+
+// A plan holds an operation per changed entry: a million at an initial
+// sync. Larger fields go in a box, not inline in every one.
+const _: () = assert!(std::mem::size_of::<Op>() <= 104);
 
 impl Op {
     pub fn path(&self) -> &str {
@@ -429,7 +435,7 @@ fn pull_op(path: &RelPath, r: &RemoteEntry, l: Option<&LocalEntry>) -> Op {
         Kind::File => Op::Download {
             path: path.clone(),
             remote: r.clone(),
-            expect: l.map_or(Expect::Absent, |l| Expect::Present(l.stat)),
+            expect: l.map_or(Expect::Absent, |l| Expect::Present(Box::new(l.stat))),
         },
     }
 }
@@ -552,7 +558,7 @@ impl Planner<'_> {
                 });
                 return (!same).then(|| Op::RecordSynced {
                     path: path.clone(),
-                    entry,
+                    entry: Box::new(entry),
                 });
             }
         }

@@ -775,7 +775,7 @@ impl LocalFs for MemFs {
         match expect {
             Expect::Absent => g.move_tree(temp, target, now),
             Expect::Present(want) => match g.entries.get(target).and_then(kind_and_stat) {
-                Some((Kind::File, now_stat)) if now_stat == *want => {
+                Some((Kind::File, now_stat)) if now_stat == **want => {
                     let mut e = g.entries.remove(temp).ok_or_else(|| not_found(temp))?;
                     if let Entry::File { ctime_ns, .. } = &mut e {
                         *ctime_ns = now;
