@@ -21,6 +21,7 @@ use crate::report::{LastPass, Notice, RecordedChange, Storage, Upcoming};
 use crate::tree::{ContentHash, FileStat, Kind, LocalEntry, RelPath, SyncedEntry, Tree};
 
 mod lookup;
+mod seal;
 pub use lookup::{StoredLocal, Under};
 
 const MIGRATIONS: &[&str] = &[
@@ -182,6 +183,18 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// SQLite found the file damaged while reading it.
+    pub fn is_damage(&self) -> bool {
+        use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+        match self {
+            DbError::Damaged { .. } => true,
+            DbError::Sql(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(e.code, DatabaseCorrupt | NotADatabase)
+            }
+            _ => false,
+        }
+    }
+
     /// The disk holding it is full.
     pub fn is_disk_full(&self) -> bool {
         matches!(
@@ -196,6 +209,42 @@ pub type DbResult<T> = Result<T, DbError>;
 
 pub struct StateDb {
     conn: Mutex<Connection>,
+    path: PathBuf,
+    /// How the file was checked at this open; for a writable open, what its
+    /// clean close seals (`seal.rs`).
+    check: Check,
+    /// A writable open leaves a seal when it closes, unless damage was met.
+    sealing: Option<std::sync::atomic::AtomicBool>,
+}
+
+/// When the file was last checked whole, and whether this open did it.
+#[derive(Debug, Clone, Copy)]
+struct Check {
+    at: i64,
+    now: bool,
+}
+
+impl Drop for StateDb {
+    /// Closes the connection first: the last close of the file ends its
+    /// log, and only then is the file as the next open will find it.
+    fn drop(&mut self) {
+        let Some(trust) = &self.sealing else {
+            return;
+        };
+        if !trust.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let Ok(placeholder) = Connection::open_in_memory() else {
+            return;
+        };
+        let conn = std::mem::replace(
+            self.conn.get_mut().unwrap_or_else(|p| p.into_inner()),
+            placeholder,
+        );
+        if conn.close().is_ok() {
+            seal::leave(&self.path, self.check.at);
+        }
+    }
 }
 
 /// When a change was made, and by which device (its name).
@@ -402,25 +451,47 @@ fn open_error(path: &Path, source: rusqlite::Error) -> DbError {
     }
 }
 
-/// Opens for the sync loop and checks integrity: `Damaged` when it fails.
-fn open_checked(path: &Path) -> DbResult<Connection> {
+/// Opens for the sync loop and checks integrity where that is due
+/// (`seal.rs`): `Damaged` when it fails.
+fn open_checked(path: &Path) -> DbResult<(Connection, Check)> {
     let open = |source| open_error(path, source);
+    let now = unix_now();
+    let trusted = seal::trusted(seal::take(path), path, now);
     let conn = Connection::open(path).map_err(open)?;
     configure(&conn).map_err(open)?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(open)?;
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(open)?;
-    let check: String = conn
-        .query_row("PRAGMA quick_check", [], |r| r.get(0))
-        .map_err(open)?;
+    let check = match trusted {
+        Some(at) => Check { at, now: false },
+        None => {
+            quick_check(&conn, path).map_err(|e| match e {
+                DbError::Sql(source) => open(source),
+                e => e,
+            })?;
+            Check { at: now, now: true }
+        }
+    };
+    Ok((conn, check))
+}
+
+/// SQLite's check of every page: `Damaged` where it finds any wrong.
+fn quick_check(conn: &Connection, path: &Path) -> DbResult<()> {
+    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
     if check != "ok" {
         return Err(DbError::Damaged {
             path: path.to_path_buf(),
             check,
         });
     }
-    Ok(conn)
+    Ok(())
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
@@ -446,8 +517,9 @@ impl StateDb {
     /// is renamed aside (the returned path) and a fresh one started.
     pub fn open(path: &Path) -> DbResult<(Self, Option<PathBuf>)> {
         let mut set_aside = None;
-        let checked = open_checked(path).and_then(|mut c| migrate(&mut c).map(|()| c));
-        let mut conn = match checked {
+        let checked =
+            open_checked(path).and_then(|(mut c, check)| migrate(&mut c).map(|()| (c, check)));
+        let (mut conn, check) = match checked {
             Ok(c) => c,
             Err(DbError::Newer(v)) => return Err(DbError::Newer(v)),
             Err(e) => {
@@ -472,12 +544,29 @@ impl StateDb {
             }
         };
         migrate(&mut conn)?;
-        Ok((
-            StateDb {
-                conn: Mutex::new(conn),
-            },
-            set_aside,
-        ))
+        Ok((StateDb::writable(conn, path, check), set_aside))
+    }
+
+    fn writable(conn: Connection, path: &Path, check: Check) -> Self {
+        StateDb {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            check,
+            sealing: Some(std::sync::atomic::AtomicBool::new(true)),
+        }
+    }
+
+    /// Damage was met in a query: this open's close leaves no seal, so the
+    /// next open checks the whole file (and the sync loop's sets it aside).
+    pub fn distrust(&self) {
+        if let Some(trust) = &self.sealing {
+            trust.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Whether this open checked the whole file (else a seal vouched for it).
+    pub fn checked_at_open(&self) -> bool {
+        self.check.now
     }
 
     /// Opens the database to change it outside the sync loop (a folder
@@ -485,11 +574,9 @@ impl StateDb {
     /// up to date as the loop's open does, but a damaged one is reported
     /// (`Damaged`) and left where it is: only the sync loop sets it aside.
     pub fn open_without_repair(path: &Path) -> DbResult<Self> {
-        let mut conn = open_checked(path)?;
+        let (mut conn, check) = open_checked(path)?;
         migrate(&mut conn)?;
-        Ok(StateDb {
-            conn: Mutex::new(conn),
-        })
+        Ok(StateDb::writable(conn, path, check))
     }
 
     /// Opens the database to read it only (status, the app's views): it is
@@ -505,6 +592,8 @@ impl StateDb {
             path: path.to_path_buf(),
             source,
         };
+        let now = unix_now();
+        let trusted = seal::trusted(seal::peek(path), path, now);
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -512,18 +601,19 @@ impl StateDb {
         .map_err(open)?;
         configure(&conn).map_err(open)?;
         let version = schema_version(&conn).map_err(|source| open_error(path, source))?;
-        let check: String = conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(|e| DbError::Damaged {
-                path: path.to_path_buf(),
-                check: e.to_string(),
-            })?;
-        if check != "ok" {
-            return Err(DbError::Damaged {
-                path: path.to_path_buf(),
-                check,
-            });
-        }
+        let check = match trusted {
+            Some(at) => Check { at, now: false },
+            None => {
+                quick_check(&conn, path).map_err(|e| match e {
+                    DbError::Sql(e) => DbError::Damaged {
+                        path: path.to_path_buf(),
+                        check: e.to_string(),
+                    },
+                    e => e,
+                })?;
+                Check { at: now, now: true }
+            }
+        };
         let conn = match version.cmp(&MIGRATIONS.len()) {
             std::cmp::Ordering::Equal => conn,
             std::cmp::Ordering::Greater => return Err(DbError::Newer(version)),
@@ -537,6 +627,9 @@ impl StateDb {
         };
         Ok(Some(StateDb {
             conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            check,
+            sealing: None,
         }))
     }
 
@@ -1209,6 +1302,59 @@ mod tests {
             None,
             "the last pass's sentence is gone"
         );
+    }
+
+    /// The whole check at an open is paid once: while the file is as this
+    /// program closed it, a day long. Another program's write, a crash, or
+    /// damage met in a query, and the next open checks it again.
+    #[test]
+    fn a_database_is_checked_whole_again_only_when_it_may_have_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let reopen = || StateDb::open(&path).unwrap().0;
+        let db = reopen();
+        assert!(db.checked_at_open(), "a new file");
+        db.set_meta("cursor", Some("1")).unwrap();
+        drop(db);
+        let db = reopen();
+        assert!(!db.checked_at_open(), "closed cleanly, untouched since");
+        drop(db);
+        assert!(!StateDb::open_for_reading(&path)
+            .unwrap()
+            .unwrap()
+            .checked_at_open());
+
+        let other = Connection::open(&path).unwrap();
+        // A write that grows the file: its times may be of the same clock
+        // tick as the close (a person's copy over it is not).
+        other
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('other', ?1)",
+                ["x".repeat(200_000)],
+            )
+            .unwrap();
+        drop(other);
+        assert!(StateDb::open_for_reading(&path)
+            .unwrap()
+            .unwrap()
+            .checked_at_open());
+        let db = reopen();
+        assert!(db.checked_at_open(), "another program wrote it");
+        drop(db);
+
+        let db = reopen();
+        db.distrust();
+        drop(db);
+        let db = reopen();
+        assert!(db.checked_at_open(), "damage met in a query");
+        let twice = StateDb::open_without_repair(&path).unwrap();
+        assert!(twice.checked_at_open(), "open twice at once");
+        drop(twice);
+        drop(db);
+        assert!(!reopen().checked_at_open());
+
+        std::mem::forget(reopen());
+        assert!(reopen().checked_at_open(), "left open, as by a crash");
     }
 
     #[test]

@@ -446,6 +446,11 @@ impl Engine {
             Ok(Outcome::Paused(p)) => PassOutcome::Paused { pauses: p.clone() },
             Err(e) => {
                 tracing::error!("the pass failed: {}", error_chain(e));
+                if let SyncError::StateDb(db) = e {
+                    if db.is_damage() {
+                        self.db.distrust();
+                    }
+                }
                 PassOutcome::Failed {
                     failure: e.failure(),
                 }
@@ -623,6 +628,9 @@ impl Engine {
         tracing::debug!(folder = folder.id, "plan: {:?}", plan.ops);
         let ctx = self.folder_ctx(folder, remote_root, trees, rules)?;
         let report = self.run_plan(&ctx, plan.ops).await;
+        if report.failed.iter().any(|(_, e)| e.is_database_damage()) {
+            self.db.distrust();
+        }
         out.done = report.done;
         let failed_moves = (report.failed_moves.iter()).flat_map(|(to, from)| [to, from]);
         let failed = report

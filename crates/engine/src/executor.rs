@@ -102,6 +102,13 @@ impl From<io::Error> for OpError {
     }
 }
 
+impl OpError {
+    /// The state database was found damaged while recording it.
+    pub fn is_database_damage(&self) -> bool {
+        matches!(self, OpError::StateDb(e) if e.is_damage())
+    }
+}
+
 impl From<DbError> for OpError {
     fn from(e: DbError) -> Self {
         OpError::StateDb(Arc::new(e))
