@@ -594,6 +594,17 @@ impl Engine {
         let t = &trees.trees;
         let entries = t.local.len() + t.synced.len() + t.remote.len();
         self.rounds_planned_over().push(entries);
+        let over = if seeds.is_some() {
+            "what changed"
+        } else {
+            "the whole folder"
+        };
+        tracing::debug!(
+            folder = folder.id,
+            entries,
+            ops = plan.ops.len(),
+            "planned over {over}"
+        );
         let FolderTrees {
             trees,
             pauses,
@@ -1087,6 +1098,12 @@ impl Engine {
         if let Some(mounts) = &scan.mounts {
             self.db.set_mounts(folder.id, mounts)?;
         }
+        tracing::debug!(
+            folder = folder.id,
+            differ = scan.tree.len(),
+            were = before.len(),
+            "a whole scan"
+        );
         // The walk's list is freed: it goes back to the system.
         self.whole_this_pass.store(true, Ordering::Relaxed);
         let blocked_before = self.carried().get(&folder.id).map(|c| c.blocked.clone());

@@ -765,6 +765,18 @@ pub struct Replaced {
     pub whole: bool,
 }
 
+/// The same folder, whose times alone moved (something inside it came,
+/// went or was renamed: each of those is a path of its own). The planner
+/// decides a folder by its kind and identity, never by its times; after
+/// an initial download every folder's times moved (20,000 at a million
+/// files), which would plan the next round over everything.
+fn same_folder(before: &LocalEntry, now: &LocalEntry) -> bool {
+    let (b, n) = (&before.stat, &now.stat);
+    before.kind == Kind::Dir
+        && now.kind == Kind::Dir
+        && (b.inode, b.dev, b.exec) == (n.inode, n.dev, n.exec)
+}
+
 /// What a whole scan found unlike what the last one knew: each path whose
 /// entry came, went or changed. `None` where what is blocked changed (a
 /// folder freed decides what waited for it, wherever that is: such rounds
@@ -807,7 +819,7 @@ pub fn replaced_between(
                 std::cmp::Ordering::Equal => {
                     before.next();
                     now.next();
-                    (be != ne).then_some(b)
+                    (be != ne && !same_folder(be, ne)).then_some(b)
                 }
             },
         };
@@ -1272,5 +1284,49 @@ mod tests {
                 "{path} under {root}"
             );
         }
+    }
+
+    /// After a download the folders' times have moved (a file came in
+    /// each): that is no path to plan over, but a folder replaced by
+    /// another (a new inode), a file whose stat moved, or one that came
+    /// are.
+    #[test]
+    fn a_folder_whose_times_alone_moved_is_not_replaced() {
+        use super::{replaced_between, Scan};
+        use crate::tree::{FileStat, Kind, LocalEntry, Tree};
+        let entry = |kind, inode, mtime_ns| LocalEntry {
+            kind,
+            stat: FileStat {
+                inode,
+                mtime_ns,
+                ctime_ns: mtime_ns,
+                ..FileStat::default()
+            },
+            hash: None,
+        };
+        let before: Tree<LocalEntry> = [
+            ("photos", entry(Kind::Dir, 2, 10)),
+            ("photos/a.jpg", entry(Kind::File, 3, 10)),
+            ("music", entry(Kind::Dir, 4, 10)),
+        ]
+        .into_iter()
+        .map(|(p, e)| (p.to_string(), e))
+        .collect();
+        let tree = [
+            ("photos", entry(Kind::Dir, 2, 20)),
+            ("photos/a.jpg", entry(Kind::File, 3, 20)),
+            ("photos/b.jpg", entry(Kind::File, 5, 20)),
+            ("music", entry(Kind::Dir, 6, 20)),
+        ]
+        .into_iter()
+        .map(|(p, e)| (p.to_string(), e))
+        .collect();
+        let scan = Scan {
+            tree,
+            ..Scan::default()
+        };
+        let replaced = replaced_between(&before, &scan, &Tree::new(), 100).unwrap();
+        let paths: Vec<&str> = replaced.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(paths, ["music", "photos/a.jpg", "photos/b.jpg"]);
     }
 }
