@@ -463,17 +463,20 @@ fn open_checked(path: &Path) -> DbResult<(Connection, Check)> {
         .map_err(open)?;
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(open)?;
-    let check = match trusted {
-        Some(at) => Check { at, now: false },
-        None => {
-            quick_check(&conn, path).map_err(|e| match e {
-                DbError::Sql(source) => open(source),
-                e => e,
-            })?;
-            Check { at: now, now: true }
-        }
-    };
+    let check = check_unless(trusted, now, &conn, path).map_err(|e| match e {
+        DbError::Sql(source) => open(source),
+        e => e,
+    })?;
     Ok((conn, check))
+}
+
+/// The whole check, unless a seal vouched for the file (`trusted`: when
+/// it was last checked).
+fn check_unless(trusted: Option<i64>, now: i64, conn: &Connection, path: &Path) -> DbResult<Check> {
+    match trusted {
+        Some(at) => Ok(Check { at, now: false }),
+        None => quick_check(conn, path).map(|()| Check { at: now, now: true }),
+    }
 }
 
 /// SQLite's check of every page: `Damaged` where it finds any wrong.
@@ -523,10 +526,7 @@ impl StateDb {
             Ok(c) => c,
             Err(DbError::Newer(v)) => return Err(DbError::Newer(v)),
             Err(e) => {
-                let stamp = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                let aside = path.with_extension(format!("sqlite.corrupt-{stamp}"));
+                let aside = path.with_extension(format!("sqlite.corrupt-{}", unix_now()));
                 tracing::error!(
                     "the state database {} is unreadable ({e}); setting it aside as {} and rebuilding",
                     path.display(),
@@ -601,19 +601,13 @@ impl StateDb {
         .map_err(open)?;
         configure(&conn).map_err(open)?;
         let version = schema_version(&conn).map_err(|source| open_error(path, source))?;
-        let check = match trusted {
-            Some(at) => Check { at, now: false },
-            None => {
-                quick_check(&conn, path).map_err(|e| match e {
-                    DbError::Sql(e) => DbError::Damaged {
-                        path: path.to_path_buf(),
-                        check: e.to_string(),
-                    },
-                    e => e,
-                })?;
-                Check { at: now, now: true }
-            }
-        };
+        let check = check_unless(trusted, now, &conn, path).map_err(|e| match e {
+            DbError::Sql(e) => DbError::Damaged {
+                path: path.to_path_buf(),
+                check: e.to_string(),
+            },
+            e => e,
+        })?;
         let conn = match version.cmp(&MIGRATIONS.len()) {
             std::cmp::Ordering::Equal => conn,
             std::cmp::Ordering::Greater => return Err(DbError::Newer(version)),
