@@ -217,11 +217,13 @@ pub struct StateDb {
     sealing: Option<std::sync::atomic::AtomicBool>,
 }
 
-/// When the file was last checked whole, and whether this open did it.
+/// When the file was last checked whole, whether this open did it, and
+/// which file it was (device and inode).
 #[derive(Debug, Clone, Copy)]
 struct Check {
     at: i64,
     now: bool,
+    file: Option<(u64, u64)>,
 }
 
 impl Drop for StateDb {
@@ -242,7 +244,7 @@ impl Drop for StateDb {
             placeholder,
         );
         if conn.close().is_ok() {
-            seal::leave(&self.path, self.check.at);
+            seal::leave(&self.path, self.check.at, self.check.file);
         }
     }
 }
@@ -467,16 +469,35 @@ fn open_checked(path: &Path) -> DbResult<(Connection, Check)> {
         DbError::Sql(source) => open(source),
         e => e,
     })?;
+    if check.now {
+        seal::cleared(path);
+    }
     Ok((conn, check))
 }
 
 /// The whole check, unless a seal vouched for the file (`trusted`: when
-/// it was last checked).
+/// it was last checked). Damage found is marked for every process.
 fn check_unless(trusted: Option<i64>, now: i64, conn: &Connection, path: &Path) -> DbResult<Check> {
-    match trusted {
-        Some(at) => Ok(Check { at, now: false }),
-        None => quick_check(conn, path).map(|()| Check { at: now, now: true }),
+    let file = seal::identity(path);
+    let checked = match trusted {
+        Some(at) => Ok(Check {
+            at,
+            now: false,
+            file,
+        }),
+        None => quick_check(conn, path).map(|()| Check {
+            at: now,
+            now: true,
+            file,
+        }),
+    };
+    if checked
+        .as_ref()
+        .is_err_and(|e| e.is_damage() || matches!(e, DbError::Sql(_)))
+    {
+        seal::suspect(path);
     }
+    checked
 }
 
 /// SQLite's check of every page: `Damaged` where it finds any wrong.
@@ -559,6 +580,7 @@ impl StateDb {
     /// Damage was met in a query: this open's close leaves no seal, so the
     /// next open checks the whole file (and the sync loop's sets it aside).
     pub fn distrust(&self) {
+        seal::suspect(&self.path);
         if let Some(trust) = &self.sealing {
             trust.store(false, std::sync::atomic::Ordering::Relaxed);
         }

@@ -323,9 +323,11 @@ const IDEMPOTENT_POSTS: [&str; 3] = [
 
 impl Replay {
     /// GET and PUT are idempotent by HTTP's definition (RFC 9110, 9.2.2);
-    /// this protocol keeps them so (a chunk is PUT under its hash).
+    /// this protocol keeps them so (a chunk is PUT under its hash), but for
+    /// sign-in's: a waiting sign-in looked up by its code counts a guess.
     fn of(method: &Method, path: &str) -> Self {
-        let idempotent = matches!(*method, Method::GET | Method::PUT)
+        let idempotent = (matches!(*method, Method::GET | Method::PUT)
+            && !path.starts_with("/v1/auth/"))
             || (*method == Method::POST && IDEMPOTENT_POSTS.contains(&path));
         match idempotent {
             true => Replay::IfBroken,
@@ -652,7 +654,9 @@ impl HttpRemote {
 
     /// Sends and reads the whole answer with `read`. Where the request is
     /// idempotent, an answer whose connection broke midway is asked for
-    /// again, as a request that broke on its way is (`send_retrying`).
+    /// again, twice at most, as a request that broke on its way is
+    /// (`send_retrying`, which counts its own tries). An answer that came
+    /// whole but does not parse is not asked for again.
     async fn answer<T, R, Fut>(
         &self,
         method: Method,
@@ -670,6 +674,9 @@ impl HttpRemote {
             let resp = self.send_ref(&method, path, &body).await?;
             let e = match read(resp).await {
                 Ok(answer) => return Ok(answer),
+                // Not the connection (reqwest says "decode" of a body cut
+                // short too): the answer itself.
+                Err(e) if e.is_decode() && !chain_has::<hyper::Error>(&e) => return Err(net(e)),
                 Err(e) => net(e),
             };
             if replay == Replay::IfBroken

@@ -8,9 +8,14 @@
 //! as sealed and the check is less than a day old.
 //!
 //! Anything else checks: a crash (no seal), another program's write or a
-//! copy over the file (its identity, size or times differ), another
-//! process that has it open (its write-ahead log is there), a day gone by,
-//! or damage a query met since (`StateDb::distrust`: no seal is left).
+//! copy over the file while no process of this home had it open (its
+//! identity, size or times differ), another process that has it open (its
+//! write-ahead log is there), a day gone by, or damage found since. Damage
+//! found by any process (a failed check, `StateDb::distrust`) leaves a
+//! mark beside the file that no close seals over, until a check passes or
+//! the sync loop sets the file aside. A close seals only the file its open
+//! checked (a file renamed over it meanwhile is not); one written over in
+//! place while open is not told from this program's own writes.
 
 use std::path::{Path, PathBuf};
 
@@ -65,8 +70,33 @@ fn seal_path(db: &Path) -> PathBuf {
     db.with_extension("sqlite-seal")
 }
 
+/// Where SQLite keeps the file's log: its name with `-wal`.
 fn wal_path(db: &Path) -> PathBuf {
-    db.with_extension("sqlite-wal")
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+fn suspect_path(db: &Path) -> PathBuf {
+    db.with_extension("sqlite-suspect")
+}
+
+/// The file the open found (device and inode): what its close may seal.
+pub(super) fn identity(db: &Path) -> Option<(u64, u64)> {
+    FileId::of(db).map(|f| (f.dev, f.ino))
+}
+
+/// Damage was found: no open trusts the file, no close seals it, until a
+/// check passes (`cleared`) or the file is set aside.
+pub(super) fn suspect(db: &Path) {
+    if let Err(e) = std::fs::write(suspect_path(db), b"") {
+        tracing::warn!("cannot mark the state database as damaged: {e}");
+    }
+}
+
+/// A whole check passed, or the file was set aside.
+pub(super) fn cleared(db: &Path) {
+    let _ = std::fs::remove_file(suspect_path(db));
 }
 
 /// The seal a clean close left, removed: from here until this open's
@@ -87,19 +117,24 @@ pub(super) fn peek(db: &Path) -> Option<Seal> {
 /// without a check now (`now`: Unix seconds).
 pub(super) fn trusted(seal: Option<Seal>, db: &Path, now: i64) -> Option<i64> {
     let seal = seal?;
+    if std::fs::exists(suspect_path(db)).unwrap_or(true) {
+        return None;
+    }
     let fresh = (0..CHECK_EVERY_SECS).contains(&(now - seal.checked_at));
     let in_use = std::fs::metadata(wal_path(db)).is_ok_and(|m| m.len() > 0);
     (fresh && !in_use && FileId::of(db) == Some(seal.file)).then_some(seal.checked_at)
 }
 
 /// After the last connection of this process closed: seals the file as it
-/// is, unless another process still has it open (its log is there; its own
-/// close seals it). Best effort: without a seal the next open checks.
-pub(super) fn leave(db: &Path, checked_at: i64) {
-    if std::fs::exists(wal_path(db)).unwrap_or(true) {
+/// is, if it is the file this open checked (`opened`), no damage is marked,
+/// and no other process still has it open (its log is there; its own close
+/// seals it). Best effort: without a seal the next open checks.
+pub(super) fn leave(db: &Path, checked_at: i64, opened: Option<(u64, u64)>) {
+    let suspected = std::fs::exists(suspect_path(db)).unwrap_or(true);
+    if suspected || std::fs::exists(wal_path(db)).unwrap_or(true) {
         return;
     }
-    let Some(file) = FileId::of(db) else {
+    let Some(file) = FileId::of(db).filter(|f| Some((f.dev, f.ino)) == opened) else {
         return;
     };
     let seal = Seal { file, checked_at };
@@ -120,7 +155,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("state.sqlite");
         std::fs::write(&db, b"pages").unwrap();
-        leave(&db, checked_at);
+        leave(&db, checked_at, identity(&db));
         (dir, db)
     }
 
@@ -153,7 +188,29 @@ mod tests {
         assert!(peek(&db).is_none(), "taken");
         std::fs::write(wal_path(&db), b"frames").unwrap();
         assert_eq!(trusted(seal, &db, 1_000), None);
-        leave(&db, 1_000);
+        leave(&db, 1_000, identity(&db));
         assert!(peek(&db).is_none(), "its last close seals it");
+    }
+
+    #[test]
+    fn a_file_marked_damaged_or_replaced_while_open_is_not_sealed() {
+        let (_dir, db) = sealed(1_000);
+        let opened = identity(&db);
+        let seal = take(&db);
+        suspect(&db);
+        assert_eq!(trusted(seal, &db, 1_000), None, "damage found elsewhere");
+        leave(&db, 1_000, opened);
+        assert!(peek(&db).is_none(), "no seal over damage");
+        cleared(&db);
+        let copy = db.with_extension("copy");
+        std::fs::write(&copy, b"another file").unwrap();
+        std::fs::rename(&copy, &db).unwrap();
+        leave(&db, 1_000, opened);
+        assert!(
+            peek(&db).is_none(),
+            "a file renamed over it is not the one checked"
+        );
+        leave(&db, 1_000, identity(&db));
+        assert!(peek(&db).is_some());
     }
 }

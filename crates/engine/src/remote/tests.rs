@@ -140,3 +140,15 @@ async fn a_connection_that_keeps_breaking_fails_the_request() {
     assert_eq!(answer.unwrap_err().net_cause(), Some(NetCause::Broken));
     assert_eq!(sent(&requests), 1 + BROKEN_TRIES);
 }
+
+/// An answer that came whole but makes no sense (a proxy's page) is a
+/// failure of the service, not of the connection: not asked for again.
+#[tokio::test]
+async fn an_answer_that_makes_no_sense_is_not_asked_for_again() {
+    let missing = br#"{"missing":["aa"]}"#;
+    let page = b"<html>a proxy's page</html>";
+    let (url, requests) = service(vec![Then::Answer(page), Then::Answer(missing)]).await;
+    let answer = remote(&url).missing_chunks(&["aa".into()]).await;
+    assert!(answer.is_err(), "{answer:?}");
+    assert_eq!(sent(&requests), 1);
+}
