@@ -334,6 +334,18 @@ impl Replay {
             false => Replay::IfUnsent,
         }
     }
+
+    /// Whether to send again after `e`, counting the tries in `broken`.
+    fn again(self, e: &RemoteError, broken: &mut usize) -> bool {
+        let again = self == Replay::IfBroken
+            && e.net_cause() == Some(NetCause::Broken)
+            && *broken < BROKEN_TRIES;
+        if again {
+            tracing::debug!("{}; sending again", e.detail());
+            *broken += 1;
+        }
+        again
+    }
 }
 
 /// Sends, and again where that is safe:
@@ -363,15 +375,9 @@ where
             continue;
         }
         let e = net(e);
-        if replay == Replay::IfBroken
-            && e.net_cause() == Some(NetCause::Broken)
-            && broken < BROKEN_TRIES
-        {
-            tracing::debug!("{}; sending again", e.detail());
-            broken += 1;
-            continue;
+        if !replay.again(&e, &mut broken) {
+            return Err(e);
         }
-        return Err(e);
     }
 }
 
@@ -679,15 +685,9 @@ impl HttpRemote {
                 Err(e) if e.is_decode() && !chain_has::<hyper::Error>(&e) => return Err(net(e)),
                 Err(e) => net(e),
             };
-            if replay == Replay::IfBroken
-                && e.net_cause() == Some(NetCause::Broken)
-                && broken < BROKEN_TRIES
-            {
-                tracing::debug!("{}; asking again", e.detail());
-                broken += 1;
-                continue;
+            if !replay.again(&e, &mut broken) {
+                return Err(e);
             }
-            return Err(e);
         }
     }
 
