@@ -816,6 +816,39 @@ impl StateDb {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The folders of a folder's local tree (a fiftieth of its entries in
+    /// a photo library): what a first sync in slices weighs the service's
+    /// new folders against (`engine/sliced.rs`).
+    pub fn load_local_dirs(&self, folder: FolderId) -> DbResult<Tree<LocalEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {LOCAL_COLUMNS} FROM local WHERE folder = ?1 AND kind = 'dir'"
+        ))?;
+        let rows = stmt.query_map([folder], local_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many entries a folder's local tree holds.
+    pub fn local_count(&self, folder: FolderId) -> DbResult<usize> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT count(*) FROM local WHERE folder = ?1")?;
+        Ok(stmt.query_row([folder], |r| r.get::<_, i64>(0))? as usize)
+    }
+
+    /// How many nodes of the service this home knows (of all its folders).
+    pub fn remote_count(&self) -> DbResult<usize> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT count(*) FROM remote")?;
+        Ok(stmt.query_row([], |r| r.get::<_, i64>(0))? as usize)
+    }
+
+    /// Whether a folder has a merge base: none before its first sync.
+    pub fn has_synced(&self, folder: FolderId) -> DbResult<bool> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT 1 FROM synced WHERE folder = ?1 LIMIT 1")?;
+        Ok(stmt.exists([folder])?)
+    }
+
     /// Writes the differences between the stored local tree and `new`.
     pub fn store_local(
         &self,

@@ -36,8 +36,10 @@ use crate::tree::{Blocked, Kind, RelPath};
 
 mod focused;
 mod resume;
+mod sliced;
 
 pub use crate::report::Pause;
+pub use sliced::SLICE_ENTRIES;
 
 /// What the loop tells an observer (the desktop app's tray and status window).
 #[derive(Debug, Clone)]
@@ -139,8 +141,9 @@ pub struct Engine {
     /// changed, from there too.
     settled:
         std::sync::Mutex<std::collections::HashMap<FolderId, (focused::Settled, focus::Seeds)>>,
-    /// Plan each round over what changed over the whole trees too, and
-    /// stop where the two differ (the simulator).
+    /// Plan each round over what changed, and each first sync in slices,
+    /// over the whole trees too, and stop where the two differ (the
+    /// simulator).
     check_focus: bool,
     /// The first difference `check_focus` found.
     focus_mismatch: std::sync::Mutex<Option<String>>,
@@ -153,6 +156,9 @@ pub struct Engine {
     /// another writer since then makes what it holds settled stale
     /// (`resume.rs`).
     db_version: std::sync::atomic::AtomicI64,
+    /// How many entries of each side a slice of a first sync holds
+    /// (`sliced.rs`).
+    slice_entries: usize,
 }
 
 /// What a scan of part of a folder carries over from the last one.
@@ -305,6 +311,7 @@ impl Engine {
             planned_over: Default::default(),
             whole_this_pass: AtomicBool::new(false),
             db_version: Default::default(),
+            slice_entries: sliced::SLICE_ENTRIES,
         };
         engine.resume()?;
         Ok(engine)
@@ -570,7 +577,7 @@ impl Engine {
         news: Option<&std::collections::HashSet<NodeId>>,
     ) -> Result<FolderRound, DbError> {
         let rules = self.ignore_rules(folder);
-        let scanned = self.scan_folder(folder, &rules)?;
+        let mut scanned = self.scan_folder(folder, &rules)?;
         let opts = PlanOptions {
             mode: folder.mode,
             conflict_stamp: self.stamp().copy_label(),
@@ -586,6 +593,9 @@ impl Engine {
             // the same when it is seeded, left alone and settled.
             now: self.clock.now().unix_timestamp(),
         };
+        if let Some(out) = self.round_in_slices(&place, &mut scanned, &opts).await? {
+            return Ok(out);
+        }
         let Planned {
             trees,
             mut plan,
@@ -799,23 +809,17 @@ impl Engine {
         scan: &scanner::Scan,
         source: Source,
     ) -> Result<FolderTrees, DbError> {
-        let Place {
-            folder,
-            root,
-            rules,
-            ..
-        } = *place;
+        let Place { folder, rules, .. } = *place;
         let mut pauses = Vec::new();
         let mut problems: Vec<Problem> = Vec::new();
         let (local, synced, remote, points) = match source {
             Source::Whole(local) => {
-                let rows = self.db.remote_rows()?;
-                let remote = remote_tree::build(&rows, root, rules);
-                drop(rows);
-                let mut synced = self.db.load_synced(folder.id)?;
-                let mut ignored = rules.cached();
-                synced.retain(|p, s| !ignored.is_ignored(p, s.kind == Kind::Dir));
-                self.carry_refused(folder.id, &remote.refused, None);
+                let (synced, remote) = self.whole_base_and_remote(place)?;
+                (local, synced, remote, None)
+            }
+            Source::FirstSync => {
+                let (synced, remote) = self.whole_base_and_remote(place)?;
+                let local = self.local_at_remote_folders(folder.id, &remote.tree)?;
                 (local, synced, remote, None)
             }
             Source::Focus(f) => {
@@ -847,6 +851,47 @@ impl Engine {
             pauses,
             problems,
         })
+    }
+
+    /// The merge base and the service's tree of a folder, whole.
+    fn whole_base_and_remote(
+        &self,
+        place: &Place<'_>,
+    ) -> Result<
+        (
+            crate::tree::Tree<crate::tree::SyncedEntry>,
+            remote_tree::RemoteTree,
+        ),
+        DbError,
+    > {
+        let Place {
+            folder,
+            root,
+            rules,
+            ..
+        } = *place;
+        let rows = self.db.remote_rows()?;
+        let remote = remote_tree::build(&rows, root, rules);
+        drop(rows);
+        let mut synced = self.db.load_synced(folder.id)?;
+        let mut ignored = rules.cached();
+        synced.retain(|p, s| !ignored.is_ignored(p, s.kind == Kind::Dir));
+        self.carry_refused(folder.id, &remote.refused, None);
+        Ok((synced, remote))
+    }
+
+    /// What a folder holds here where the service has a folder: all that
+    /// holding back the service's large new folders looks at.
+    fn local_at_remote_folders(
+        &self,
+        folder: FolderId,
+        remote: &crate::tree::Tree<crate::tree::RemoteEntry>,
+    ) -> Result<crate::tree::Tree<crate::tree::LocalEntry>, DbError> {
+        let mut local = crate::tree::Tree::new();
+        for (path, _) in remote.iter().filter(|(_, r)| r.kind == Kind::Dir) {
+            local.extend(self.db.local_under(folder, Under::At(path))?);
+        }
+        Ok(local)
     }
 
     /// What the user is told of what is blocked: a mount gone pauses the
@@ -1022,17 +1067,19 @@ impl Engine {
 
     /// What a scan does with each batch of files it read: keeps their
     /// entries at once (a kill then loses none of that reading; the scan's
-    /// end stores the whole result as before) and tells how far it is.
+    /// end stores what it holds of them) and tells how far it is.
     fn keep_reading(
         &self,
         folder: FolderId,
-    ) -> impl Fn(&[(RelPath, crate::tree::LocalEntry)], scanner::Reading) + '_ {
+    ) -> impl Fn(&[(RelPath, crate::tree::LocalEntry)], scanner::Reading) -> bool + '_ {
         move |read, reading| {
             let changes: Vec<Change> = read.iter().map(|(p, e)| Change::Local(p, e)).collect();
-            if let Err(e) = self.db.record(folder, &changes) {
-                tracing::warn!("cannot keep what the scan read: {}", error_chain(&e));
+            let kept = self.db.record(folder, &changes);
+            if let Err(e) = &kept {
+                tracing::warn!("cannot keep what the scan read: {}", error_chain(e));
             }
             self.tell(SyncEvent::Reading(reading));
+            kept.is_ok()
         }
     }
 
@@ -1055,12 +1102,17 @@ impl Engine {
             folder: folder.id,
         };
         let fs = self.fs.as_ref();
-        let Some(diff) = scanner::scan_against(fs, &folder.local, &input, &stored)? else {
+        // Beyond what a round over what changed takes, the files read are
+        // stored as they are read, and not held (a first scan's million).
+        let keep_read = focused::MAX_NEWS;
+        let Some(diff) = scanner::scan_against(fs, &folder.local, &input, &stored, keep_read)?
+        else {
             return self.scan_whole_in_memory(folder, rules);
         };
         self.db
             .store_local(folder.id, &diff.before, &diff.scan.tree)?;
-        self.scanned_whole(folder, &diff.before, diff.scan, false)
+        let known = !diff.stored_as_read;
+        self.scanned_whole(folder, &diff.before, diff.scan, false, known)
     }
 
     /// Reads the whole folder with the stored tree in memory: where the
@@ -1083,17 +1135,19 @@ impl Engine {
         };
         let scan = scanner::scan(self.fs.as_ref(), &folder.local, &input);
         self.db.store_local(folder.id, &previous, &scan.tree)?;
-        self.scanned_whole(folder, &previous, scan, true)
+        self.scanned_whole(folder, &previous, scan, true, true)
     }
 
     /// After a whole scan: its mounts kept, and where it found the folder
-    /// unlike the last scan (`before` against `scan.tree`).
+    /// unlike the last scan (`before` against `scan.tree`, where these
+    /// hold all that differs: `known`).
     fn scanned_whole(
         &self,
         folder: &FolderConfig,
         before: &crate::tree::Tree<crate::tree::LocalEntry>,
         mut scan: scanner::Scan,
         read_whole: bool,
+        known: bool,
     ) -> Result<Scanned, DbError> {
         if let Some(mounts) = &scan.mounts {
             self.db.set_mounts(folder.id, mounts)?;
@@ -1107,7 +1161,7 @@ impl Engine {
         // The walk's list is freed: it goes back to the system.
         self.whole_this_pass.store(true, Ordering::Relaxed);
         let blocked_before = self.carried().get(&folder.id).map(|c| c.blocked.clone());
-        let replaced = blocked_before.and_then(|blocked| {
+        let replaced = blocked_before.filter(|_| known).and_then(|blocked| {
             scanner::replaced_between(before, &scan, &blocked, focused::MAX_NEWS)
         });
         if !read_whole {
@@ -1115,6 +1169,9 @@ impl Engine {
             // them from there, not beside this (at a first scan, all of it).
             scan.tree = Default::default();
         }
+        // The walk's lists (a million entries: hundreds of MB) are freed:
+        // the round that follows reuses none of them.
+        give_back_memory();
         Ok(Scanned {
             scan,
             replaced,
@@ -1429,9 +1486,9 @@ impl Engine {
     }
 }
 
-/// After a pass that held whole trees (a million files: a GB), their
-/// freed memory goes back to the system: a watching engine's next rounds
-/// need little of it. (glibc keeps a freed heap for reuse otherwise.)
+/// After a pass that held whole trees (a million files: a GB), or a whole
+/// scan, their freed memory goes back to the system: what comes next
+/// needs little of it. (glibc keeps a freed heap for reuse otherwise.)
 fn give_back_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes glibc's own locks and only releases memory
@@ -1515,6 +1572,10 @@ struct Scanned {
 enum Source {
     /// The local tree as scanned whole or loaded; the rest loaded whole.
     Whole(crate::tree::Tree<crate::tree::LocalEntry>),
+    /// A first sync's, planned in slices (`sliced.rs`): the merge base
+    /// and the service's tree whole, of the local tree only what lies
+    /// where the service has a folder.
+    FirstSync,
     /// Around what changed (`focus::gather`).
     Focus(Focused),
 }

@@ -34,5 +34,5 @@ pub mod throttle;
 pub mod tree;
 pub mod watch;
 
-pub use engine::{Engine, Outcome, Pause, SyncError};
+pub use engine::{Engine, Outcome, Pause, SyncError, SLICE_ENTRIES};
 pub use home::{Config, FolderConfig, Home};

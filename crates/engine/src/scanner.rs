@@ -399,8 +399,9 @@ pub struct ScanInput<'a> {
     pub on_read: Option<&'a OnRead<'a>>,
 }
 
-/// What a scan tells as it reads: see `ScanInput::on_read`.
-pub type OnRead<'a> = dyn Fn(&[(RelPath, LocalEntry)], Reading) + 'a;
+/// What a scan tells as it reads: see `ScanInput::on_read`. The answer is
+/// whether the entries were kept.
+pub type OnRead<'a> = dyn Fn(&[(RelPath, LocalEntry)], Reading) -> bool + 'a;
 
 /// How far a scan is in reading the files it has not seen as they are
 /// (new or changed ones): counts and bytes, done and in all.
@@ -465,10 +466,15 @@ pub trait Stored {
 /// holds only the entries that came or changed, `before` the stored entry
 /// of each path that changed or went. Every other stored entry is as the
 /// folder is (or blocked, and kept as it was).
+///
+/// Files read beyond `keep_read` that `on_read` kept are in neither: the
+/// state database has them already (a first scan of a million files
+/// would hold them all), and `stored_as_read` says so.
 #[derive(Debug, Default)]
 pub struct ScanDiff {
     pub scan: Scan,
     pub before: Tree<LocalEntry>,
+    pub stored_as_read: bool,
 }
 
 /// Files to read, with their stat as walked.
@@ -488,6 +494,7 @@ pub fn scan_against(
     root: &Path,
     input: &ScanInput<'_>,
     stored: &dyn Stored,
+    keep_read: usize,
 ) -> DbResult<Option<ScanDiff>> {
     if fs.mount_points(root).is_none() {
         return Ok(None);
@@ -515,7 +522,8 @@ pub fn scan_against(
     let held = |p: &str| held.contains(p);
     scan.mounts = Some(block_mount_changes(&mut scan, held, before_mounts, now, ""));
     let (mut before, to_read) = compare_with_stored(&mut scan, found, stored, input.now_ns)?;
-    read_changed(fs, root, &mut scan, &mut before, to_read, input);
+    let keep = Keep::UpTo(keep_read);
+    let stored_as_read = read_changed(fs, root, &mut scan, &mut before, to_read, input, keep);
     top_blocked(&mut scan);
     if !scan.blocked.is_empty() {
         // What is blocked keeps its stored entries, and nothing found there.
@@ -523,7 +531,11 @@ pub fn scan_against(
         scan.tree.retain(|p, _| blocked_above(blocked, p).is_none());
         before.retain(|p, _| blocked_above(blocked, p).is_none());
     }
-    Ok(Some(ScanDiff { scan, before }))
+    Ok(Some(ScanDiff {
+        scan,
+        before,
+        stored_as_read,
+    }))
 }
 
 /// The walk's entries, sorted, against the stored ones read in the same
@@ -591,9 +603,19 @@ fn gone(before: &mut Tree<LocalEntry>, blocked: &Tree<Blocked>, path: RelPath, e
     }
 }
 
+/// Which files read a scan keeps in its tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    All,
+    /// This many, and beyond them only those `on_read` did not keep.
+    UpTo(usize),
+}
+
 /// Reads the files a scan could not take as stored (none inside what it
 /// blocked) into its tree; one read as `before` has it (its times too
 /// recent to trust) is no change, and one that cannot be read is blocked.
+/// Where `keep` says so, one that `on_read` kept goes into neither the
+/// tree nor `before`; the answer is whether any did.
 fn read_changed(
     fs: &dyn LocalFs,
     root: &Path,
@@ -601,23 +623,34 @@ fn read_changed(
     before: &mut Tree<LocalEntry>,
     mut to_read: Vec<(RelPath, FileStat)>,
     input: &ScanInput<'_>,
-) {
+    keep: Keep,
+) -> bool {
     if !scan.blocked.is_empty() {
         to_read.retain(|(rel, _)| blocked_above(&scan.blocked, rel).is_none());
     }
-    for (rel, result) in hash_all(fs, root, to_read, input.on_read) {
-        match result {
-            Ok(e) if before.get(&rel) == Some(&e) => {
-                before.remove(&rel);
-            }
-            Ok(e) => {
-                scan.tree.insert(rel, e);
-            }
-            Err(error) => {
-                scan.blocked.insert(rel, Blocked::Unreadable { error });
+    let mut kept = 0;
+    let mut left_out = false;
+    hash_all(fs, root, to_read, input.on_read, |read, stored| {
+        for (rel, result) in read {
+            match result {
+                Ok(e) if before.get(&rel) == Some(&e) => {
+                    before.remove(&rel);
+                }
+                Ok(_) if stored && matches!(keep, Keep::UpTo(most) if kept >= most) => {
+                    before.remove(&rel);
+                    left_out = true;
+                }
+                Ok(e) => {
+                    scan.tree.insert(rel, e);
+                    kept += 1;
+                }
+                Err(error) => {
+                    scan.blocked.insert(rel, Blocked::Unreadable { error });
+                }
             }
         }
-    }
+    });
+    left_out
 }
 
 /// The stored entries, a page at a time, in path order.
@@ -744,7 +777,7 @@ fn read_files(
     input: &ScanInput<'_>,
 ) {
     // Nothing stored to compare with: every file read goes into the tree.
-    read_changed(fs, root, scan, &mut Tree::new(), to_read, input);
+    read_changed(fs, root, scan, &mut Tree::new(), to_read, input, Keep::All);
 }
 
 /// What a round found again at the paths the watcher named, in a folder
@@ -1073,17 +1106,19 @@ fn top_blocked(scan: &mut Scan) -> Vec<RelPath> {
     tops
 }
 
-/// Hashes files on several threads, in batches (see `READ_BATCH_FILES`);
-/// each result is its entry, or what kept the file from being read. Where
-/// there is more than one batch (or more bytes than a batch holds),
-/// `on_read` is told after each (a small reading is kept and told by the
-/// scan's end).
+/// Hashes files on several threads, in batches (see `READ_BATCH_FILES`),
+/// handing each batch's results to `each` as it is done: each result is
+/// its entry, or what kept the file from being read. Where there is more
+/// than one batch (or more bytes than a batch holds), `on_read` is told
+/// after each (a small reading is kept and told by the scan's end), and
+/// `each` whether it kept the batch's entries.
 fn hash_all(
     fs: &dyn LocalFs,
     root: &Path,
     to_hash: Vec<(RelPath, FileStat)>,
     on_read: Option<&OnRead<'_>>,
-) -> Vec<(RelPath, Result<LocalEntry, ReadError>)> {
+    mut each: impl FnMut(Vec<(RelPath, Result<LocalEntry, ReadError>)>, bool),
+) {
     let bytes_of = |files: &[(RelPath, FileStat)]| {
         files
             .iter()
@@ -1100,7 +1135,6 @@ fn hash_all(
     if let Some(tell) = on_read {
         tell(&[], reading);
     }
-    let mut results = Vec::with_capacity(to_hash.len());
     let mut rest = &to_hash[..];
     while !rest.is_empty() {
         let (batch, after) = rest.split_at(batch_len(rest));
@@ -1108,16 +1142,15 @@ fn hash_all(
         let done = hash_batch(fs, root, batch);
         reading.files_done += batch.len() as u64;
         reading.bytes_done = reading.bytes_done.saturating_add(bytes_of(batch));
-        if let Some(tell) = on_read {
+        let kept = on_read.is_some_and(|tell| {
             let read: Vec<(RelPath, LocalEntry)> = done
                 .iter()
                 .filter_map(|(p, r)| Some((p.clone(), r.as_ref().ok()?.clone())))
                 .collect();
-            tell(&read, reading);
-        }
-        results.extend(done);
+            tell(&read, reading)
+        });
+        each(done, kept);
     }
-    results
 }
 
 /// How many of `files` the next batch takes: up to `READ_BATCH_FILES`, and
@@ -1245,6 +1278,72 @@ mod tests {
                 "{:?}",
                 walked.blocked
             );
+        }
+    }
+
+    /// A whole scan that reads more files than a round over what changed
+    /// takes holds only that many: the rest were stored as read. Where
+    /// they could not be stored, it holds them all.
+    #[test]
+    fn a_whole_scan_holds_only_a_few_of_the_files_it_stored_as_read() {
+        use crate::tree::{Kind, LocalEntry, RelPath};
+        struct NothingStored;
+        impl super::Stored for NothingStored {
+            fn page(&self, _: &str, _: usize) -> crate::db::DbResult<Vec<(RelPath, LocalEntry)>> {
+                Ok(Vec::new())
+            }
+            fn holds_inside(&self, _: &str) -> crate::db::DbResult<bool> {
+                Ok(false)
+            }
+        }
+        const FILES: usize = 2 * super::READ_BATCH_FILES + 500;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("Nubo");
+        for i in 0..FILES {
+            let folder = root.join(format!("d{}", i / 100));
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::write(folder.join(format!("f{i}")), format!("{i}")).unwrap();
+        }
+        let fs = crate::fs::RealFs {
+            fallback_trash: dir.path().join("trash"),
+        };
+        let rules = crate::ignore_rules::IgnoreRules::load(&root, &[]);
+        let temps = crate::temp_names::TempNames::new([7; 32]);
+        for can_store in [true, false] {
+            let stored = std::cell::RefCell::new(Vec::new());
+            let on_read = |read: &[(RelPath, LocalEntry)], _| {
+                stored
+                    .borrow_mut()
+                    .extend(read.iter().map(|(p, _)| p.clone()));
+                can_store
+            };
+            let no_tree = crate::tree::Tree::new();
+            let input = super::ScanInput {
+                rules: &rules,
+                previous: &no_tree,
+                now_ns: i64::MAX,
+                temps: &temps,
+                previous_mounts: None,
+                on_read: Some(&on_read),
+            };
+            let diff = super::scan_against(&fs, &root, &input, &NothingStored, 10)
+                .unwrap()
+                .expect("this system lists its mounts");
+            let files = (diff.scan.tree.values())
+                .filter(|e| e.kind == Kind::File)
+                .count();
+            assert_eq!(stored.borrow().len(), FILES, "every file read was told");
+            assert!(diff.before.is_empty());
+            match can_store {
+                true => {
+                    assert_eq!(files, 10, "held beyond the few");
+                    assert!(diff.stored_as_read);
+                }
+                false => {
+                    assert_eq!(files, FILES, "a file not stored was not held");
+                    assert!(!diff.stored_as_read);
+                }
+            }
         }
     }
 

@@ -92,6 +92,8 @@ pub struct Client {
     /// Watching clients read only what their watcher names each pass;
     /// the others read their folder whole, as `nubo sync --once` does.
     pub watcher: Option<SimWatcher>,
+    /// How many entries of each side a slice of its first sync holds.
+    slice: usize,
     _dir: tempfile::TempDir,
 }
 
@@ -112,6 +114,7 @@ impl Client {
         // Every round planned over what changed is planned over the whole
         // trees too: the two plans must agree.
         engine.check_focus(true);
+        engine.set_slice_entries(self.slice);
         self.engine = Some(engine);
         Ok(())
     }
@@ -226,6 +229,10 @@ impl World {
         // Which clients watch: dice of their own, so that the rest of the
         // run draws what it drew before clients watched.
         let mut watching = StdRng::seed_from_u64(seed ^ WATCH_SALT);
+        // Half the clients take their first sync in slices of a few
+        // entries (dice of their own too): a slice's plan is checked
+        // against the whole trees' plan.
+        let mut slicing = StdRng::seed_from_u64(seed ^ SLICE_SALT);
         let clock = Arc::new(SimClock::new(1_800_000_000));
         let service = Arc::new(SimService::new(clock.clone())?);
         let mut clients = Vec::new();
@@ -271,6 +278,10 @@ impl World {
                 }),
                 engine: None,
                 watcher: None,
+                slice: match slicing.gen_bool(0.5) {
+                    true => slicing.gen_range(1..=8),
+                    false => nubo_engine::SLICE_ENTRIES,
+                },
                 _dir: dir,
             };
             if watching.gen_bool(0.6) {
@@ -775,6 +786,7 @@ impl World {
 const OPERATOR_SALT: u64 = 0x6f70_6572_6174_6f72;
 const RESTART_SALT: u64 = 0x7265_7374_6172_7473;
 const WATCH_SALT: u64 = 0x7761_7463_6865_7273;
+const SLICE_SALT: u64 = 0x736c_6963_6573_2121;
 
 /// Step `step`'s own generator: the same whatever other steps do.
 fn step_rng(seed: u64, step: usize) -> StdRng {

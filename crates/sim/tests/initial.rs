@@ -72,3 +72,70 @@ fn the_round_after_an_initial_sync_plans_over_what_is_left() {
         }
     });
 }
+
+/// A first sync larger than a slice is planned and run a slice at a time,
+/// and what a path decides against its siblings (here a file that each
+/// side holds with its own content) is decided in the round after: no
+/// round holds more than a slice of each side, and nothing is lost.
+#[test]
+fn a_large_first_sync_goes_a_slice_at_a_time() {
+    // (Beyond `changes::MAX_PATHS`, as above: the round after reads the
+    // folder whole, and plans over what differs.)
+    const SLICE: usize = 2_000;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SimClock::new(1_800_000_000));
+    let service = Arc::new(SimService::new(clock.clone()).unwrap());
+    let root = nubo_sim::pc::real_folder(dir.path(), FILES, 50);
+    let disk = Arc::new(CountingFs::new(&dir.path().join("trash")));
+    let mut a = nubo_sim::pc::engine(&service, &clock, "a", disk, &root, dir.path());
+    let b_root = Path::new("/b");
+    let b_disk = nubo_sim::pc::disk(&clock, b_root);
+    // B had its own "d0/f0.txt" before it was ever synced.
+    nubo_engine::fs::LocalFs::create_dir_all(&b_disk, &b_root.join("d0")).unwrap();
+    b_disk
+        .write(&b_root.join("d0/f0.txt"), b"B's own".to_vec())
+        .unwrap();
+    let b_fs = Arc::new(b_disk.clone());
+    let mut b = nubo_sim::pc::engine(&service, &clock, "b", b_fs, b_root, dir.path());
+    a.set_slice_entries(SLICE);
+    b.set_slice_entries(SLICE);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for (who, engine) in [("A, uploading", &a), ("B, downloading", &b)] {
+            let outcome = engine.sync_once(false).await.unwrap();
+            assert!(matches!(outcome, Outcome::InSync), "{who}: {outcome:?}");
+            let rounds = rounds(engine);
+            assert!(
+                rounds.iter().all(|n| *n <= 2 * SLICE),
+                "{who}: no round held more than a slice of each side: {rounds:?}"
+            );
+            assert!(
+                rounds.iter().sum::<usize>() > FILES,
+                "{who}: the slices saw every file: {rounds:?}"
+            );
+        }
+    });
+    // B has every file A had, and its own "d0/f0.txt" beside it, as a
+    // conflict copy on both B and the service.
+    let on_service = service.tree();
+    let files: Vec<(&String, &Vec<u8>)> = (on_service.iter())
+        .filter_map(|(p, c)| Some((p, c.as_ref()?)))
+        .collect();
+    assert_eq!(files.len(), FILES + 1, "every file, and B's own copy");
+    for (path, content) in &files {
+        let here = b_disk.read(&b_root.join(path));
+        assert_eq!(here.as_ref(), Some(*content), "{path} on B");
+    }
+    let copy = files
+        .iter()
+        .find(|(p, _)| nubo_engine::planner::is_conflict_copy(p))
+        .expect("B's own file kept as a conflict copy");
+    assert!(copy.0.starts_with("d0/f0 ("), "{}", copy.0);
+    assert!(
+        files.iter().any(|(_, c)| c.as_slice() == b"B's own"),
+        "B's own content is on the service"
+    );
+}

@@ -41,7 +41,7 @@ use nubo_sim::{run, shrink, Options};
 /// - 1302: a folder replaced by a file, its delete on the service done in a
 ///   pass the network cut: with only moves and conflict copies deciding
 ///   the next round's start, the file was never uploaded (a delete may
-///   leave more too: `focused::leaves_more`).
+///   leave more too: `Op::leaves_more`).
 const REGRESSIONS: &[u64] = &[13, 77, 213, 49, 799, 339, 810, 264, 1413, 4905, 1302];
 
 fn run_all(seeds: Vec<u64>) {

@@ -98,7 +98,7 @@ impl Engine {
     /// what changed. It may where nothing was left paused, so that every
     /// path not planned is settled. An operation that goes through leaves
     /// its paths settled too (the executor records what it did on every
-    /// side), but for those that may leave more (`leaves_more`): the next
+    /// side), but for those that may leave more (`Op::leaves_more`): the next
     /// round starts from their paths, with what is inside them (a folder
     /// moved here is decided with what it holds, whatever the next scan
     /// reads), and from what fails (added after the run, `after_run`). A
@@ -115,7 +115,7 @@ impl Engine {
     ) {
         let moves_only = !plan.ops.is_empty() && plan.ops.iter().all(|op| op.from_path().is_some());
         let follow = (plan.ops.iter())
-            .filter(|op| leaves_more(op))
+            .filter(|op| op.leaves_more())
             .flat_map(super::paths_written);
         let deferred = match (moves_only, seeds) {
             _ if !nothing_paused => None,
@@ -149,7 +149,7 @@ impl Engine {
         }
     }
 
-    fn defer_or_unsettle(&self, folder: FolderId, at: Settled, deferred: Seeds) {
+    pub(super) fn defer_or_unsettle(&self, folder: FolderId, at: Settled, deferred: Seeds) {
         if deferred.len() > MAX_NEWS {
             self.unsettle(folder);
         } else {
@@ -257,25 +257,6 @@ impl Engine {
         }
         Ok(seeds)
     }
-}
-
-/// Whether an operation that went through may leave more to decide at
-/// its paths next round: a move (what is inside the folder moved, the
-/// place it left), a conflict copy (the copy, uploaded next round), a
-/// delete (a folder replaced by a file on the other side: the file comes
-/// next round; found by the simulator, seed 1302). A transfer, a folder
-/// made and the merge base's bookkeeping leave the three sides alike.
-fn leaves_more(op: &planner::Op) -> bool {
-    use planner::Op;
-    !matches!(
-        op,
-        Op::Upload { .. }
-            | Op::Download { .. }
-            | Op::LocalMkdir { .. }
-            | Op::RemoteMkdir { .. }
-            | Op::RecordSynced { .. }
-            | Op::ForgetSynced { .. }
-    )
 }
 
 /// Whether a plan over part of the trees deletes enough to be weighed

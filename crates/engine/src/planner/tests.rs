@@ -1,3 +1,5 @@
+use std::collections::BTreeSet;
+
 use super::*;
 use crate::tree::{
     Blocked, ContentHash, FileStat, LocalEntry, ReadError, RemoteEntry, SyncedEntry, Trees,
@@ -757,6 +759,111 @@ fn a_sibling_sorting_between_a_folder_and_its_content_does_not_hide_it() {
         ops.iter()
             .any(|op| matches!(op, Op::Download { path, .. } if path == "Photos/A.TXT")),
         "{ops:?}"
+    );
+}
+
+// ------------------------------------------------------ first sync, sliced
+
+impl World {
+    /// A folder here.
+    fn local_dir(mut self, path: &str, inode: u64) -> Self {
+        let stat = FileStat {
+            inode,
+            ..Default::default()
+        };
+        let dir = LocalEntry {
+            kind: Kind::Dir,
+            stat,
+            hash: None,
+        };
+        self.t.local.insert(path.into(), dir);
+        self
+    }
+    /// The first sync's plan, `paths_a_slice` paths at a time, in path
+    /// order, with what it left to the next round.
+    fn plan_first(&self, paths_a_slice: usize) -> (Vec<Op>, BTreeSet<RelPath>) {
+        let mut paths: Vec<&RelPath> = self.t.local.keys().chain(self.t.remote.keys()).collect();
+        paths.sort();
+        paths.dedup();
+        let mut deferred = BTreeSet::new();
+        let mut ops = Vec::new();
+        for range in paths.chunks(paths_a_slice) {
+            let slice = Trees {
+                local: pick(&self.t.local, range),
+                remote: pick(&self.t.remote, range),
+                blocked: self.t.blocked.clone(),
+                ..Trees::default()
+            };
+            ops.extend(plan_first_slice(
+                &slice,
+                &PlanOptions::default(),
+                &mut deferred,
+            ));
+        }
+        (ops, deferred)
+    }
+}
+
+/// The entries of `tree` at `paths`.
+fn pick<T: Clone>(tree: &crate::tree::Tree<T>, paths: &[&RelPath]) -> crate::tree::Tree<T> {
+    (paths.iter())
+        .filter_map(|p| Some(((*p).clone(), tree.get(*p)?.clone())))
+        .collect()
+}
+
+#[test]
+fn a_first_sync_in_slices_plans_what_the_whole_plan_does_where_a_path_decides_alone() {
+    let w = World::default()
+        .local_dir("a", 10)
+        .local_file("a/mine.txt", 11, "mine")
+        .remote_file("a/theirs.txt", 3, 1, "theirs")
+        .local_file("b.txt", 12, "same")
+        .remote_file("b.txt", 4, 1, "same")
+        .local_file("c.txt", 13, "c")
+        .remote_file("d.txt", 5, 1, "d");
+    let whole = w.plan().ops;
+    for paths_a_slice in 1..=6 {
+        let (ops, deferred) = w.plan_first(paths_a_slice);
+        assert!(deferred.is_empty(), "{deferred:?}");
+        assert_eq!(ops, whole, "slices of {paths_a_slice} paths");
+    }
+}
+
+#[test]
+fn a_first_sync_in_slices_leaves_a_clash_with_what_is_inside_it_to_the_next_round() {
+    // Another file here than there, and a folder here where the service
+    // has a file: decided against their siblings, not in a slice.
+    let w = World::default()
+        .local_file("notes.txt", 11, "mine")
+        .remote_file("notes.txt", 3, 1, "theirs")
+        .local_dir("x", 12)
+        .local_file("x/inside.txt", 13, "inside")
+        .remote_file("x", 4, 1, "a file")
+        .local_file("z.txt", 14, "z");
+    for paths_a_slice in 1..=4 {
+        let (ops, deferred) = w.plan_first(paths_a_slice);
+        let left: Vec<&str> = deferred.iter().map(String::as_str).collect();
+        assert_eq!(
+            left,
+            ["notes.txt", "x", "x/inside.txt"],
+            "slices of {paths_a_slice}"
+        );
+        assert_eq!(
+            ops,
+            [Op::Upload {
+                path: "z.txt".into(),
+                base: None
+            }],
+            "slices of {paths_a_slice}"
+        );
+    }
+    // The whole plan decides them otherwise than alone: a conflict copy.
+    let whole = w.plan().ops;
+    assert!(
+        whole
+            .iter()
+            .any(|op| matches!(op, Op::KeepConflictCopy { path, .. } if path == "notes.txt")),
+        "{whole:?}"
     );
 }
 

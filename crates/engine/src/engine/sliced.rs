@@ -1,0 +1,272 @@
+//! A folder's first sync, planned and run a slice of paths at a time
+//! (issue 18: at a million files, the round that held the whole trees and
+//! a million operations was the initial sync's peak).
+//!
+//! Before a folder's first sync there is no merge base: nothing moved,
+//! nothing is to be deleted, and most paths decide alone
+//! (`planner::plan_first_slice`). So a large first sync takes the paths
+//! in order, a slice at a time: the slice's local entries read from the
+//! state database (`db::local_page`), its remote ones split off the front
+//! of the service's tree; planned, run, and dropped before the next. What
+//! a path decides against others (a conflict, another kind on each side)
+//! is left, with what is inside it, to the next round, which is planned
+//! over it and what surrounds it (`focused.rs`), as any round after a
+//! plan starts from what its plan left. A first sync that is cut short
+//! leaves a merge base: the next one is a round like any other.
+
+use std::collections::BTreeSet;
+use std::ops::Bound;
+
+use super::{failure_kind, written_by, Engine, FailureKind, FolderRound, FolderTrees, Place};
+use super::{Scanned, Source};
+use crate::db::{DbError, FolderId};
+use crate::executor::FolderCtx;
+use crate::planner::{self, Op, PlanOptions};
+use crate::tree::{ancestors, Kind, LocalEntry, RelPath, RemoteEntry, Tree};
+
+/// How many entries of each side a slice holds, unless set otherwise.
+pub const SLICE_ENTRIES: usize = 50_000;
+
+/// A range of paths, as each side holds them.
+struct Slice {
+    local: Tree<LocalEntry>,
+    remote: Tree<RemoteEntry>,
+}
+
+impl Engine {
+    /// How many entries of each side a slice of a first sync holds (the
+    /// simulator slices its small folders).
+    pub fn set_slice_entries(&mut self, entries: usize) {
+        self.slice_entries = entries.max(1);
+    }
+
+    /// The round of a folder's first sync, in slices, where it is one
+    /// large enough; `None`: a round like any other.
+    pub(super) async fn round_in_slices(
+        &self,
+        place: &Place<'_>,
+        scanned: &mut Scanned,
+        opts: &PlanOptions,
+    ) -> Result<Option<FolderRound>, DbError> {
+        let folder = place.folder.id;
+        if !self.first_sync_to_slice(folder)? {
+            return Ok(None);
+        }
+        self.whole_this_pass
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let whole = match self.check_focus {
+            true => Some(self.whole_plan(place, scanned, opts)?),
+            false => None,
+        };
+        // What the scan read is stored: each slice reads its part.
+        scanned.scan.tree = Default::default();
+        let FolderTrees {
+            mut trees,
+            pauses,
+            problems,
+        } = self.folder_trees(place, &scanned.scan, Source::FirstSync)?;
+        let mut out = FolderRound {
+            pauses,
+            problems,
+            ..FolderRound::default()
+        };
+        let mut remote = std::mem::take(&mut trees.remote);
+        // The node table's rows the tree was built from are freed.
+        super::give_back_memory();
+        let remote_dirs: Tree<RemoteEntry> = (remote.iter())
+            .filter(|(_, r)| r.kind == Kind::Dir)
+            .map(|(p, r)| (p.clone(), r.clone()))
+            .collect();
+        let mut ctx = self.folder_ctx(
+            place.folder,
+            place.root,
+            Default::default(),
+            place.rules.clone(),
+        )?;
+        let mut deferred = BTreeSet::new();
+        let mut sliced = Vec::new();
+        let mut after = RelPath::new();
+        let mut stopped = false;
+        while let Some(slice) = self.next_slice(folder, &mut after, &mut remote)? {
+            (trees.local, trees.remote) = (slice.local, slice.remote);
+            let entries = trees.local.len() + trees.remote.len();
+            self.rounds_planned_over().push(entries);
+            let ops = planner::plan_first_slice(&trees, opts, &mut deferred);
+            tracing::debug!(folder, entries, ops = ops.len(), "planned a slice");
+            if whole.is_some() {
+                sliced.extend(ops.iter().cloned());
+            }
+            // (What failed before stays counted as failing until a round
+            // that sees its path settles it: `settle_failing` needs the
+            // whole plan.)
+            let ops = self.drop_endless(folder, ops, place.now);
+            ctx.local = std::mem::take(&mut trees.local);
+            ctx.remote_tree = with_folders(std::mem::take(&mut trees.remote), &ops, &remote_dirs);
+            stopped = self.run_slice(&ctx, ops, &mut out, &mut deferred).await;
+            if stopped {
+                break;
+            }
+        }
+        // (A pass stopped midway planned only some of the slices.)
+        if let (Some(whole), false) = (whole, stopped) {
+            self.note_mismatch(slices_differ(&sliced, &whole, &deferred));
+        }
+        // The next round starts from what was left.
+        tracing::debug!(folder, deferred = deferred.len(), "a first sync in slices");
+        out.planned += deferred.len();
+        let at = super::focused::Settled {
+            root: place.root,
+            rules: place.rules.made_of(),
+        };
+        match out.pauses.is_empty() {
+            true => {
+                let seeds = deferred.into_iter().map(|p| (p, true)).collect();
+                self.defer_or_unsettle(folder, at, seeds);
+            }
+            false => self.unsettle(folder),
+        }
+        Ok(Some(out))
+    }
+
+    /// A folder with no merge base, and more entries here and on the
+    /// service (of all folders: a count of one folder's would cost a walk
+    /// of its tree) than a slice holds.
+    fn first_sync_to_slice(&self, folder: FolderId) -> Result<bool, DbError> {
+        if self.db.has_synced(folder)? {
+            return Ok(false);
+        }
+        let entries = self.db.local_count(folder)? + self.db.remote_count()?;
+        Ok(entries > self.slice_entries)
+    }
+
+    /// The simulator's check: the plan of the whole trees, before any
+    /// slice runs.
+    fn whole_plan(
+        &self,
+        place: &Place<'_>,
+        scanned: &mut Scanned,
+        opts: &PlanOptions,
+    ) -> Result<Vec<Op>, DbError> {
+        let trees = self.whole_trees(place, scanned)?;
+        Ok(planner::plan(&trees.trees, opts).ops)
+    }
+
+    /// The slice after `after`: up to `slice_entries` local entries from
+    /// the state database and as many of `remote`'s (split off its front),
+    /// over the same range of paths. `None` once both sides are done.
+    fn next_slice(
+        &self,
+        folder: FolderId,
+        after: &mut RelPath,
+        remote: &mut Tree<RemoteEntry>,
+    ) -> Result<Option<Slice>, DbError> {
+        let most = self.slice_entries;
+        let mut local = self.db.local_page(folder, after, most)?;
+        if local.is_empty() && remote.is_empty() {
+            return Ok(None);
+        }
+        // The slice ends where the first side to fill it ends.
+        let mut last = (local.len() == most).then(|| local[most - 1].0.clone());
+        if let Some(nth) = remote.keys().nth(most - 1) {
+            if last.as_ref().is_none_or(|l| nth < l) {
+                last = Some(nth.clone());
+            }
+        }
+        let rest = match &last {
+            Some(last) => {
+                local.truncate(local.partition_point(|(p, _)| p <= last));
+                split_after(remote, last)
+            }
+            None => Tree::new(),
+        };
+        let remote = std::mem::replace(remote, rest);
+        let ends = [local.last().map(|(p, _)| p), remote.keys().next_back()];
+        if let Some(end) = last.as_ref().or(ends.into_iter().flatten().max()) {
+            after.clone_from(end);
+        }
+        Ok(Some(Slice {
+            local: local.into_iter().collect(),
+            remote,
+        }))
+    }
+
+    /// Runs a slice's plan. What failed joins what the next round starts
+    /// from; the answer is whether a failure stops the pass.
+    async fn run_slice(
+        &self,
+        ctx: &FolderCtx,
+        ops: Vec<Op>,
+        out: &mut FolderRound,
+        deferred: &mut BTreeSet<RelPath>,
+    ) -> bool {
+        if ops.is_empty() {
+            return false;
+        }
+        out.planned += ops.len();
+        self.note_changes(written_by(ctx.folder, &ops));
+        tracing::debug!(folder = ctx.folder, "plan: {ops:?}");
+        let report = self.run_plan(ctx, ops).await;
+        if report.failed.iter().any(|(_, e)| e.is_database_damage()) {
+            self.db.distrust();
+        }
+        out.done += report.done;
+        deferred.extend(report.failed.iter().map(|(path, _)| path.clone()));
+        let stops =
+            (report.failed.iter()).any(|(_, e)| failure_kind(e) == FailureKind::StopsThePass);
+        out.failed.extend(report.failed);
+        stops
+    }
+}
+
+/// The entries of `tree` after `last`, split off it.
+fn split_after(tree: &mut Tree<RemoteEntry>, last: &str) -> Tree<RemoteEntry> {
+    let next = tree
+        .range::<str, _>((Bound::Excluded(last), Bound::Unbounded))
+        .next()
+        .map(|(p, _)| p.clone());
+    match next {
+        Some(next) => tree.split_off(&next),
+        None => Tree::new(),
+    }
+}
+
+/// A slice's remote tree as the executor runs its plan with it: with the
+/// service's folders its operations go into, which an earlier slice may
+/// have held (an upload goes into the folder the service has, not a new
+/// one of the same name).
+fn with_folders(
+    mut tree: Tree<RemoteEntry>,
+    ops: &[Op],
+    folders: &Tree<RemoteEntry>,
+) -> Tree<RemoteEntry> {
+    for op in ops {
+        for dir in ancestors(op.path()) {
+            if tree.contains_key(dir) {
+                break;
+            }
+            if let Some(r) = folders.get(dir) {
+                tree.insert(dir.to_string(), r.clone());
+            }
+        }
+    }
+    tree
+}
+
+/// Where a first sync's slices planned otherwise than the whole trees
+/// (the simulator's check): each operation a slice planned is the whole
+/// plan's, and each of the whole plan's was planned by a slice or left to
+/// the next round (at or inside a path deferred).
+fn slices_differ(sliced: &[Op], whole: &[Op], deferred: &BTreeSet<RelPath>) -> Option<String> {
+    let left = |p: &str| deferred.contains(p) || ancestors(p).any(|a| deferred.contains(a));
+    let extra: Vec<&Op> = sliced.iter().filter(|op| !whole.contains(op)).collect();
+    let missing: Vec<&Op> = (whole.iter())
+        .filter(|op| !sliced.contains(op) && !left(op.path()) && !op.from_path().is_some_and(left))
+        .collect();
+    (!extra.is_empty() || !missing.is_empty()).then(|| {
+        format!(
+            "a first sync's slices planned otherwise than the whole trees\n\
+             not in the whole plan: {extra:?}\nnot planned by a slice: {missing:?}\n\
+             deferred: {deferred:?}"
+        )
+    })
+}
