@@ -870,9 +870,9 @@ impl Engine {
             rules,
             ..
         } = *place;
-        let rows = self.db.remote_rows()?;
-        let remote = remote_tree::build(&rows, root, rules);
-        drop(rows);
+        let remote = remote_tree::build_with(root, rules, |id| {
+            self.db.remote_children(id, Under::Inside(""))
+        })?;
         let mut synced = self.db.load_synced(folder.id)?;
         let mut ignored = rules.cached();
         synced.retain(|p, s| !ignored.is_ignored(p, s.kind == Kind::Dir));

@@ -29,9 +29,7 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
             children.entry(p).or_default().push(r);
         }
     }
-    let mut walk = Walk::new(rules);
-    walk.gathered = Some(Vec::new());
-    walk.subtree(root, String::new(), |id| {
+    build_with(root, rules, |id| {
         Ok::<_, std::convert::Infallible>(
             children
                 .get(&id)
@@ -39,11 +37,24 @@ pub fn build(rows: &[RemoteRow], root: NodeId, rules: &IgnoreRules) -> RemoteTre
                 .unwrap_or_default(),
         )
     })
-    .unwrap_or_else(|never| match never {});
+    .unwrap_or_else(|never| match never {})
+}
+
+/// The tree under `root`, each folder's children listed by `children` (a
+/// folder at a time from the state database: the node table is never
+/// held whole, a million rows beside the tree made of them).
+pub fn build_with<E>(
+    root: NodeId,
+    rules: &IgnoreRules,
+    children: impl FnMut(NodeId) -> Result<Vec<RemoteRow>, E>,
+) -> Result<RemoteTree, E> {
+    let mut walk = Walk::new(rules);
+    walk.gathered = Some(Vec::new());
+    walk.subtree(root, String::new(), children)?;
     if let Some(gathered) = walk.gathered.take() {
         walk.out.tree = gathered.into_iter().collect();
     }
-    walk.out
+    Ok(walk.out)
 }
 
 /// A walk of the node table from the folder's root node, whole (`build`)

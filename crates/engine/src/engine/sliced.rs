@@ -111,6 +111,10 @@ impl Engine {
         if let (Some(whole), false) = (whole, stopped) {
             self.note_mismatch(slices_differ(&sliced, &whole, &deferred));
         }
+        drop((ctx, trees, remote, remote_dirs));
+        // What the slices held goes back to the system: the round after
+        // reads the folder whole again (the paths written are many).
+        super::give_back_memory();
         // The next round starts from what was left.
         tracing::debug!(folder, deferred = deferred.len(), "a first sync in slices");
         out.planned += deferred.len();
