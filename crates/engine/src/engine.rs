@@ -159,6 +159,9 @@ pub struct Engine {
     /// How many entries of each side a slice of a first sync holds
     /// (`sliced.rs`).
     slice_entries: usize,
+    /// The folders whose first sync the pass under way took in slices:
+    /// their next rounds are planned as any other (`sliced.rs`).
+    sliced_this_pass: std::sync::Mutex<std::collections::HashSet<FolderId>>,
 }
 
 /// What a scan of part of a folder carries over from the last one.
@@ -312,6 +315,7 @@ impl Engine {
             whole_this_pass: AtomicBool::new(false),
             db_version: Default::default(),
             slice_entries: sliced::SLICE_ENTRIES,
+            sliced_this_pass: Default::default(),
         };
         engine.resume()?;
         Ok(engine)
@@ -440,10 +444,10 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         self.rounds_planned_over().clear();
+        self.sliced_this_pass().clear();
         let result = self.sync_rounds(allow_mass_delete).await;
         if self.whole_this_pass.swap(false, Ordering::Relaxed) {
-            // It takes the allocator's locks a moment: not on the loop's thread.
-            tokio::task::spawn_blocking(give_back_memory);
+            give_back_memory();
         }
         if let Ok(Outcome::InSync) = &result {
             self.keep_settled();
@@ -1488,13 +1492,21 @@ impl Engine {
 
 /// After a pass that held whole trees (a million files: a GB), or a whole
 /// scan, their freed memory goes back to the system: what comes next
-/// needs little of it. (glibc keeps a freed heap for reuse otherwise.)
+/// needs little of it. (glibc keeps a freed heap for reuse otherwise.) It
+/// takes the allocator's locks a moment: not on the loop's thread, where
+/// there is one.
 fn give_back_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim takes glibc's own locks and only releases memory
-    // that is free.
-    unsafe {
-        libc::malloc_trim(0);
+    fn trim() {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim takes glibc's own locks and only releases
+        // memory that is free.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(trim)),
+        Err(_) => trim(),
     }
 }
 

@@ -139,3 +139,44 @@ fn a_large_first_sync_goes_a_slice_at_a_time() {
         "B's own content is on the service"
     );
 }
+
+/// A first sync in slices whose only file differs on each side records
+/// no merge base: the round after it is planned as any other, and keeps
+/// both (found in review: every round was a first sync in slices again,
+/// deferring the same file, until the pass gave up).
+#[test]
+fn a_first_sync_in_slices_that_decides_nothing_alone_settles() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SimClock::new(1_800_000_000));
+    let service = Arc::new(SimService::new(clock.clone()).unwrap());
+    let mut homes = Vec::new();
+    for (name, content) in [("a", "A's list"), ("b", "B's list")] {
+        let root = Path::new("/").join(name);
+        let disk = nubo_sim::pc::disk(&clock, &root);
+        disk.write(&root.join("todo.txt"), content.into()).unwrap();
+        let fs = Arc::new(disk.clone());
+        let mut engine = nubo_sim::pc::engine(&service, &clock, name, fs, &root, dir.path());
+        engine.set_slice_entries(1);
+        homes.push((engine, disk, root));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for (engine, ..) in &homes {
+            let outcome = engine.sync_once(false).await.unwrap();
+            assert!(matches!(outcome, Outcome::InSync), "{outcome:?}");
+        }
+    });
+    let on_service = service.tree();
+    let lists: Vec<&[u8]> = on_service.values().flatten().map(Vec::as_slice).collect();
+    assert!(lists.contains(&&b"A's list"[..]), "{on_service:?}");
+    assert!(lists.contains(&&b"B's list"[..]), "{on_service:?}");
+    let (_, b_disk, b_root) = &homes[1];
+    let here: Vec<Vec<u8>> = on_service
+        .keys()
+        .filter_map(|p| b_disk.read(&b_root.join(p)))
+        .collect();
+    assert_eq!(here.len(), 2, "B has both lists");
+}

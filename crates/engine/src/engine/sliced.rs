@@ -11,10 +11,12 @@
 //! a path decides against others (a conflict, another kind on each side)
 //! is left, with what is inside it, to the next round, which is planned
 //! over it and what surrounds it (`focused.rs`), as any round after a
-//! plan starts from what its plan left. A first sync that is cut short
-//! leaves a merge base: the next one is a round like any other.
+//! plan starts from what its plan left. Only a pass's first round of a
+//! folder is taken in slices: the rounds after it are planned as any
+//! other, even where the slices recorded no merge base (a folder whose
+//! only file differs on each side would be deferred again and again).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::ops::Bound;
 
 use super::{failure_kind, written_by, Engine, FailureKind, FolderRound, FolderTrees, Place};
@@ -71,7 +73,7 @@ impl Engine {
             ..FolderRound::default()
         };
         let mut remote = std::mem::take(&mut trees.remote);
-        // The node table's rows the tree was built from are freed.
+        // What building the tree took besides it is freed.
         super::give_back_memory();
         let remote_dirs: Tree<RemoteEntry> = (remote.iter())
             .filter(|(_, r)| r.kind == Kind::Dir)
@@ -132,15 +134,23 @@ impl Engine {
         Ok(Some(out))
     }
 
-    /// A folder with no merge base, and more entries here and on the
-    /// service (of all folders: a count of one folder's would cost a walk
-    /// of its tree) than a slice holds.
+    /// A folder with no merge base, not yet taken in slices this pass,
+    /// with more entries here and on the service (of all folders: a count
+    /// of one folder's would cost a walk of its tree) than a slice holds.
     fn first_sync_to_slice(&self, folder: FolderId) -> Result<bool, DbError> {
-        if self.db.has_synced(folder)? {
+        if self.db.has_synced(folder)? || self.sliced_this_pass().contains(&folder) {
             return Ok(false);
         }
         let entries = self.db.local_count(folder)? + self.db.remote_count()?;
-        Ok(entries > self.slice_entries)
+        let large = entries > self.slice_entries;
+        if large {
+            self.sliced_this_pass().insert(folder);
+        }
+        Ok(large)
+    }
+
+    pub(super) fn sliced_this_pass(&self) -> std::sync::MutexGuard<'_, HashSet<FolderId>> {
+        (self.sliced_this_pass.lock()).unwrap_or_else(|p| p.into_inner())
     }
 
     /// The simulator's check: the plan of the whole trees, before any
@@ -210,13 +220,16 @@ impl Engine {
         self.note_changes(written_by(ctx.folder, &ops));
         tracing::debug!(folder = ctx.folder, "plan: {ops:?}");
         let report = self.run_plan(ctx, ops).await;
-        if report.failed.iter().any(|(_, e)| e.is_database_damage()) {
+        let damage = report.failed.iter().any(|(_, e)| e.is_database_damage());
+        if damage {
             self.db.distrust();
         }
         out.done += report.done;
         deferred.extend(report.failed.iter().map(|(path, _)| path.clone()));
-        let stops =
-            (report.failed.iter()).any(|(_, e)| failure_kind(e) == FailureKind::StopsThePass);
+        // A damaged state database is written no more (a whole round
+        // ends after its one run too).
+        let stops = damage
+            || (report.failed.iter()).any(|(_, e)| failure_kind(e) == FailureKind::StopsThePass);
         out.failed.extend(report.failed);
         stops
     }
