@@ -816,18 +816,6 @@ impl StateDb {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The folders of a folder's local tree (a fiftieth of its entries in
-    /// a photo library): what a first sync in slices weighs the service's
-    /// new folders against (`engine/sliced.rs`).
-    pub fn load_local_dirs(&self, folder: FolderId) -> DbResult<Tree<LocalEntry>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {LOCAL_COLUMNS} FROM local WHERE folder = ?1 AND kind = 'dir'"
-        ))?;
-        let rows = stmt.query_map([folder], local_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     /// How many entries a folder's local tree holds.
     pub fn local_count(&self, folder: FolderId) -> DbResult<usize> {
         let conn = self.conn();
