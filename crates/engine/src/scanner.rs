@@ -1403,23 +1403,22 @@ mod tests {
             },
             hash: None,
         };
-        let before: Tree<LocalEntry> = [
+        let tree_of = |entries: Vec<(&str, LocalEntry)>| -> Tree<LocalEntry> {
+            (entries.into_iter())
+                .map(|(p, e)| (p.to_string(), e))
+                .collect()
+        };
+        let before = tree_of(vec![
             ("photos", entry(Kind::Dir, 2, 10)),
             ("photos/a.jpg", entry(Kind::File, 3, 10)),
             ("music", entry(Kind::Dir, 4, 10)),
-        ]
-        .into_iter()
-        .map(|(p, e)| (p.to_string(), e))
-        .collect();
-        let tree = [
+        ]);
+        let tree = tree_of(vec![
             ("photos", entry(Kind::Dir, 2, 20)),
             ("photos/a.jpg", entry(Kind::File, 3, 20)),
             ("photos/b.jpg", entry(Kind::File, 5, 20)),
             ("music", entry(Kind::Dir, 6, 20)),
-        ]
-        .into_iter()
-        .map(|(p, e)| (p.to_string(), e))
-        .collect();
+        ]);
         let scan = Scan {
             tree,
             ..Scan::default()

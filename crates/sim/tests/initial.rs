@@ -16,61 +16,92 @@ use std::sync::Arc;
 use nubo_engine::{Engine, Outcome};
 use nubo_sim::clock::SimClock;
 use nubo_sim::counting::CountingFs;
+use nubo_sim::memfs::MemFs;
 use nubo_sim::service::SimService;
 
 const FILES: usize = nubo_engine::changes::MAX_PATHS + 500;
 
-/// The entries each round of the engine's last pass planned over.
-fn rounds(engine: &Engine) -> Vec<usize> {
+/// A service, and two homes: A's with `FILES` real files, B's an empty
+/// folder in memory (`b_disk` at `B_ROOT`).
+struct TwoHomes {
+    _dir: tempfile::TempDir,
+    service: Arc<SimService>,
+    a: Engine,
+    b: Engine,
+    b_disk: MemFs,
+}
+
+const B_ROOT: &str = "/b";
+
+impl TwoHomes {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(SimClock::new(1_800_000_000));
+        let service = Arc::new(SimService::new(clock.clone()).unwrap());
+        let root = nubo_sim::pc::real_folder(dir.path(), FILES, 50);
+        let disk = Arc::new(CountingFs::new(&dir.path().join("trash")));
+        let a = nubo_sim::pc::engine(&service, &clock, "a", disk, &root, dir.path());
+        let b_root = Path::new(B_ROOT);
+        let b_disk = nubo_sim::pc::disk(&clock, b_root);
+        let b_fs = Arc::new(b_disk.clone());
+        let b = nubo_sim::pc::engine(&service, &clock, "b", b_fs, b_root, dir.path());
+        TwoHomes {
+            _dir: dir,
+            service,
+            a,
+            b,
+            b_disk,
+        }
+    }
+}
+
+/// One `sync --once` of `engine`, which must end in sync: the entries
+/// each of its rounds planned over.
+fn pass(who: &str, engine: &Engine) -> Vec<usize> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = rt.block_on(engine.sync_once(false)).unwrap();
+    assert!(matches!(outcome, Outcome::InSync), "{who}: {outcome:?}");
     engine.rounds_planned_over().clone()
 }
 
 #[test]
 fn the_round_after_an_initial_sync_plans_over_what_is_left() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(SimClock::new(1_800_000_000));
-    let service = Arc::new(SimService::new(clock.clone()).unwrap());
-    let root = nubo_sim::pc::real_folder(dir.path(), FILES, 50);
-    let disk = Arc::new(CountingFs::new(&dir.path().join("trash")));
-    let a = nubo_sim::pc::engine(&service, &clock, "a", disk, &root, dir.path());
-    let b_root = Path::new("/b");
-    let b_disk = nubo_sim::pc::disk(&clock, b_root);
-    let b_fs = Arc::new(b_disk.clone());
-    let b = nubo_sim::pc::engine(&service, &clock, "b", b_fs, b_root, dir.path());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        for (who, engine) in [("A, uploading", &a), ("B, downloading", &b)] {
-            let outcome = engine.sync_once(false).await.unwrap();
-            assert!(matches!(outcome, Outcome::InSync), "{who}: {outcome:?}");
-            let rounds = rounds(engine);
-            let (first, then) = rounds.split_first().expect("a round");
-            assert!(
-                *first > FILES,
-                "{who}: the first round saw every file: {rounds:?}"
-            );
-            assert!(
-                !then.is_empty(),
-                "{who}: a round checked the first: {rounds:?}"
-            );
-            assert!(
-                then.iter().all(|n| *n < 40),
-                "{who}: the rounds after the first planned over a handful of entries: {rounds:?}"
-            );
-        }
-        // And the files are there.
-        let on_service = service.tree();
-        assert_eq!(on_service.values().filter(|v| v.is_some()).count(), FILES);
-        for (path, content) in on_service
-            .iter()
-            .filter_map(|(p, c)| Some((p, c.as_ref()?)))
-        {
-            let here = b_disk.read(&b_root.join(path));
-            assert_eq!(here.as_ref(), Some(content), "{path} on B");
-        }
-    });
+    let TwoHomes {
+        service,
+        a,
+        b,
+        b_disk,
+        ..
+    } = &TwoHomes::new();
+    for (who, engine) in [("A, uploading", a), ("B, downloading", b)] {
+        let rounds = pass(who, engine);
+        let (first, then) = rounds.split_first().expect("a round");
+        assert!(
+            *first > FILES,
+            "{who}: the first round saw every file: {rounds:?}"
+        );
+        assert!(
+            !then.is_empty(),
+            "{who}: a round checked the first: {rounds:?}"
+        );
+        assert!(
+            then.iter().all(|n| *n < 40),
+            "{who}: the rounds after the first planned over a handful of entries: {rounds:?}"
+        );
+    }
+    // And the files are there.
+    let on_service = service.tree();
+    assert_eq!(on_service.values().filter(|v| v.is_some()).count(), FILES);
+    for (path, content) in on_service
+        .iter()
+        .filter_map(|(p, c)| Some((p, c.as_ref()?)))
+    {
+        let here = b_disk.read(&Path::new(B_ROOT).join(path));
+        assert_eq!(here.as_ref(), Some(content), "{path} on B");
+    }
 }
 
 /// A first sync larger than a slice is planned and run a slice at a time,
@@ -82,45 +113,30 @@ fn a_large_first_sync_goes_a_slice_at_a_time() {
     // (Beyond `changes::MAX_PATHS`, as above: the round after reads the
     // folder whole, and plans over what differs.)
     const SLICE: usize = 2_000;
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(SimClock::new(1_800_000_000));
-    let service = Arc::new(SimService::new(clock.clone()).unwrap());
-    let root = nubo_sim::pc::real_folder(dir.path(), FILES, 50);
-    let disk = Arc::new(CountingFs::new(&dir.path().join("trash")));
-    let mut a = nubo_sim::pc::engine(&service, &clock, "a", disk, &root, dir.path());
-    let b_root = Path::new("/b");
-    let b_disk = nubo_sim::pc::disk(&clock, b_root);
+    let mut homes = TwoHomes::new();
+    let (b_disk, b_root) = (&homes.b_disk, Path::new(B_ROOT));
     // B had its own "d0/f0.txt" before it was ever synced.
-    nubo_engine::fs::LocalFs::create_dir_all(&b_disk, &b_root.join("d0")).unwrap();
+    nubo_engine::fs::LocalFs::create_dir_all(b_disk, &b_root.join("d0")).unwrap();
     b_disk
         .write(&b_root.join("d0/f0.txt"), b"B's own".to_vec())
         .unwrap();
-    let b_fs = Arc::new(b_disk.clone());
-    let mut b = nubo_sim::pc::engine(&service, &clock, "b", b_fs, b_root, dir.path());
-    a.set_slice_entries(SLICE);
-    b.set_slice_entries(SLICE);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        for (who, engine) in [("A, uploading", &a), ("B, downloading", &b)] {
-            let outcome = engine.sync_once(false).await.unwrap();
-            assert!(matches!(outcome, Outcome::InSync), "{who}: {outcome:?}");
-            let rounds = rounds(engine);
-            assert!(
-                rounds.iter().all(|n| *n <= 2 * SLICE),
-                "{who}: no round held more than a slice of each side: {rounds:?}"
-            );
-            assert!(
-                rounds.iter().sum::<usize>() > FILES,
-                "{who}: the slices saw every file: {rounds:?}"
-            );
-        }
-    });
+    homes.a.set_slice_entries(SLICE);
+    homes.b.set_slice_entries(SLICE);
+    for (who, engine) in [("A, uploading", &homes.a), ("B, downloading", &homes.b)] {
+        let rounds = pass(who, engine);
+        assert!(
+            rounds.iter().all(|n| *n <= 2 * SLICE),
+            "{who}: no round held more than a slice of each side: {rounds:?}"
+        );
+        assert!(
+            rounds.iter().sum::<usize>() > FILES,
+            "{who}: the slices saw every file: {rounds:?}"
+        );
+    }
     // B has every file A had, and its own "d0/f0.txt" beside it, as a
     // conflict copy on both B and the service.
-    let on_service = service.tree();
+    let on_service = homes.service.tree();
+    let b_disk = &homes.b_disk;
     let files: Vec<(&String, &Vec<u8>)> = (on_service.iter())
         .filter_map(|(p, c)| Some((p, c.as_ref()?)))
         .collect();
@@ -157,18 +173,9 @@ fn a_first_sync_in_slices_that_decides_nothing_alone_settles() {
         let fs = Arc::new(disk.clone());
         let mut engine = nubo_sim::pc::engine(&service, &clock, name, fs, &root, dir.path());
         engine.set_slice_entries(1);
+        pass(name, &engine);
         homes.push((engine, disk, root));
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        for (engine, ..) in &homes {
-            let outcome = engine.sync_once(false).await.unwrap();
-            assert!(matches!(outcome, Outcome::InSync), "{outcome:?}");
-        }
-    });
     let on_service = service.tree();
     let lists: Vec<&[u8]> = on_service.values().flatten().map(Vec::as_slice).collect();
     assert!(lists.contains(&&b"A's list"[..]), "{on_service:?}");
