@@ -315,9 +315,9 @@ async fn download(ctx: &FolderCtx, ops: Vec<Op>) -> Vec<Outcome> {
         }
     }
     // Durable before any is renamed into place, as one file alone is; the
-    // batch's fsyncs run side by side, so the disk commits them together.
+    // batch's files together (`fs::finish_all`).
     let temps = written.iter_mut().filter_map(|w| w.3.temp.take()).collect();
-    let finished = match blocking(move || Ok(finish_all(temps))).await {
+    let finished = match blocking(move || Ok(crate::fs::finish_all(temps))).await {
         Ok(f) => f,
         Err(e) => {
             for (_, _, _, w) in &written {
@@ -432,29 +432,6 @@ fn write_temp<'a>(
         hash,
         _room: room,
     })
-}
-
-/// Finishes (fsyncs) every temp file, several at once.
-fn finish_all(temps: Vec<Box<dyn TempSink>>) -> Vec<io::Result<()>> {
-    const AT_ONCE: usize = 8;
-    let threads = temps.len().min(AT_ONCE);
-    let mut slots: Vec<Option<io::Result<()>>> = (0..temps.len()).map(|_| None).collect();
-    let work = Mutex::new(temps.into_iter().enumerate());
-    let results = Mutex::new(&mut slots);
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| loop {
-                let next = work.lock().unwrap_or_else(|p| p.into_inner()).next();
-                let Some((i, temp)) = next else { break };
-                let r = temp.finish();
-                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(io::Error::other("a temp file was not finished"))))
-        .collect()
 }
 
 /// The same error for every file of a batch whose shared step failed.
