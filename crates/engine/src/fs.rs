@@ -79,6 +79,11 @@ pub fn finish_all(temps: Vec<Box<dyn TempSink>>) -> Vec<io::Result<()>> {
     }
     // What was synced together is closed here.
     drop(temps);
+    answers(slots)
+}
+
+/// Each temp file's answer; one never given is an error.
+fn answers(slots: Vec<Option<io::Result<()>>>) -> Vec<io::Result<()>> {
     slots
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(io::Error::other("a temp file was not finished"))))
@@ -103,10 +108,7 @@ fn finish_each(temps: Vec<Box<dyn TempSink>>) -> Vec<io::Result<()>> {
             });
         }
     });
-    slots
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(io::Error::other("a temp file was not finished"))))
-        .collect()
+    answers(slots)
 }
 
 pub trait LocalFs: Send + Sync {
