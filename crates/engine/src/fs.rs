@@ -218,8 +218,6 @@ pub fn kind_of(meta: &fs::Metadata) -> Option<Kind> {
 struct RealTemp {
     file: File,
     path: PathBuf,
-    /// `TempSink::filesystem`, learnt when the file is made.
-    filesystem: Option<u64>,
 }
 
 impl TempSink for RealTemp {
@@ -263,7 +261,7 @@ impl TempSink for RealTemp {
         &self.path
     }
     fn filesystem(&self) -> Option<u64> {
-        self.filesystem
+        syncs_together(&self.file)
     }
     /// Twice: ext4 without a journal writes its inode tables after the
     /// cache flush of a sync (the block device is written last), and the
@@ -327,7 +325,6 @@ impl LocalFs for RealFs {
             .create_new(true)
             .open(path)?;
         Ok(Box::new(RealTemp {
-            filesystem: syncs_together(&file),
             file,
             path: path.to_path_buf(),
         }))
@@ -554,14 +551,7 @@ mod tests {
             Ok(())
         }
         fn finish(self: Box<Self>) -> io::Result<()> {
-            self.log
-                .lock()
-                .unwrap()
-                .push(format!("fsync {}", self.path.display()));
-            match self.finish_fails {
-                true => Err(io::Error::other("EIO")),
-                false => Ok(()),
-            }
+            self.did("fsync", self.finish_fails)
         }
         fn path(&self) -> &Path {
             &self.path
@@ -570,11 +560,16 @@ mod tests {
             self.filesystem
         }
         fn sync_filesystem(&self) -> io::Result<()> {
-            self.log
-                .lock()
-                .unwrap()
-                .push(format!("syncfs {}", self.path.display()));
-            match self.sync_fails {
+            self.did("syncfs", self.sync_fails)
+        }
+    }
+
+    impl Temp {
+        /// Logs `what` was asked of this file; the disk's error if it `fails`.
+        fn did(&self, what: &str, fails: bool) -> io::Result<()> {
+            let line = format!("{what} {}", self.path.display());
+            self.log.lock().unwrap().push(line);
+            match fails {
                 true => Err(io::Error::other("EIO")),
                 false => Ok(()),
             }
