@@ -830,6 +830,16 @@ impl StateDb {
         Ok(stmt.query_row([], |r| r.get::<_, i64>(0))? as usize)
     }
 
+    /// The bytes of all the service's files this home knows (of all its
+    /// folders): more than any folder of it holds.
+    pub fn remote_bytes(&self) -> DbResult<u64> {
+        let conn = self.conn();
+        // `total`, a float: a sum of sizes that overflows 64 bits is still
+        // more than any limit.
+        let mut stmt = conn.prepare_cached("SELECT total(size) FROM remote")?;
+        Ok(stmt.query_row([], |r| r.get::<_, f64>(0))? as u64)
+    }
+
     /// Whether a folder has a merge base: none before its first sync.
     pub fn has_synced(&self, folder: FolderId) -> DbResult<bool> {
         let conn = self.conn();

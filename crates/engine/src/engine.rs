@@ -821,11 +821,6 @@ impl Engine {
                 let (synced, remote) = self.whole_base_and_remote(place)?;
                 (local, synced, remote, None)
             }
-            Source::FirstSync => {
-                let (synced, remote) = self.whole_base_and_remote(place)?;
-                let local = self.local_at_remote_folders(folder.id, &remote.tree)?;
-                (local, synced, remote, None)
-            }
             Source::Focus(f) => {
                 self.carry_refused(folder.id, &f.remote.refused, Some(&f.points));
                 (f.local, f.synced, f.remote, Some(f.points))
@@ -834,9 +829,7 @@ impl Engine {
         for refused in &remote.refused {
             tracing::warn!(?refused, "left out");
         }
-        problems.extend(self.refused(folder.id));
-        problems.extend(scan.skipped.iter().cloned());
-        problems.extend(rules.warning.map(|broken| Problem::IgnoreFile { broken }));
+        problems.extend(self.told_of(folder.id, scan, rules));
         let mut trees = crate::tree::Trees {
             local,
             remote: remote.tree,
@@ -855,6 +848,27 @@ impl Engine {
             pauses,
             problems,
         })
+    }
+
+    /// What a round of a folder tells the user besides its trees' news:
+    /// the names the service has that are refused here, what the scan
+    /// skipped, a broken ignore file.
+    fn told_of(&self, folder: FolderId, scan: &scanner::Scan, rules: &IgnoreRules) -> Vec<Problem> {
+        let mut problems = self.refused(folder);
+        problems.extend(scan.skipped.iter().cloned());
+        problems.extend(rules.warning.map(|broken| Problem::IgnoreFile { broken }));
+        problems
+    }
+
+    /// A folder's merge base, whole, without what the rules leave out.
+    fn whole_base(
+        &self,
+        place: &Place<'_>,
+    ) -> Result<crate::tree::Tree<crate::tree::SyncedEntry>, DbError> {
+        let mut synced = self.db.load_synced(place.folder.id)?;
+        let mut ignored = place.rules.cached();
+        synced.retain(|p, s| !ignored.is_ignored(p, s.kind == Kind::Dir));
+        Ok(synced)
     }
 
     /// The merge base and the service's tree of a folder, whole.
@@ -877,25 +891,9 @@ impl Engine {
         let remote = remote_tree::build_with(root, rules, |id| {
             self.db.remote_children(id, Under::Inside(""))
         })?;
-        let mut synced = self.db.load_synced(folder.id)?;
-        let mut ignored = rules.cached();
-        synced.retain(|p, s| !ignored.is_ignored(p, s.kind == Kind::Dir));
+        let synced = self.whole_base(place)?;
         self.carry_refused(folder.id, &remote.refused, None);
         Ok((synced, remote))
-    }
-
-    /// What a folder holds here where the service has a folder: all that
-    /// holding back the service's large new folders looks at.
-    fn local_at_remote_folders(
-        &self,
-        folder: FolderId,
-        remote: &crate::tree::Tree<crate::tree::RemoteEntry>,
-    ) -> Result<crate::tree::Tree<crate::tree::LocalEntry>, DbError> {
-        let mut local = crate::tree::Tree::new();
-        for (path, _) in remote.iter().filter(|(_, r)| r.kind == Kind::Dir) {
-            local.extend(self.db.local_under(folder, Under::At(path))?);
-        }
-        Ok(local)
     }
 
     /// What the user is told of what is blocked: a mount gone pauses the
@@ -1315,11 +1313,7 @@ impl Engine {
                 }
             }
             trees.remote_unseen.insert(path.clone());
-            let base = folder.remote.trim_end_matches('/');
-            pauses.push(Pause::LargeFolder {
-                remote_path: format!("{base}/{path}"),
-                bytes,
-            });
+            pauses.push(large_folder(folder, &path, bytes));
         }
         pauses
     }
@@ -1584,10 +1578,6 @@ struct Scanned {
 enum Source {
     /// The local tree as scanned whole or loaded; the rest loaded whole.
     Whole(crate::tree::Tree<crate::tree::LocalEntry>),
-    /// A first sync's, planned in slices (`sliced.rs`): the merge base
-    /// and the service's tree whole, of the local tree only what lies
-    /// where the service has a folder.
-    FirstSync,
     /// Around what changed (`focus::gather`).
     Focus(Focused),
 }
@@ -1847,9 +1837,20 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// The pause of the service's new folder `path` of `folder`, held back
+/// for its size until the user says to sync it.
+fn large_folder(folder: &FolderConfig, path: &str, bytes: u64) -> Pause {
+    let base = folder.remote.trim_end_matches('/');
+    Pause::LargeFolder {
+        remote_path: format!("{base}/{path}"),
+        bytes,
+    }
+}
+
 /// New folders on the service, not yet here in any form, whose contents
 /// exceed `limit` bytes and that the user has not chosen to download.
-/// A folder that only moved (its node is known) is not new.
+/// A folder that only moved (its node is known) is not new. (A first sync
+/// in slices finds them as its walk reaches them: `sliced.rs`.)
 fn large_new_folders(
     remote: &crate::tree::Tree<crate::tree::RemoteEntry>,
     synced: &crate::tree::Tree<crate::tree::SyncedEntry>,

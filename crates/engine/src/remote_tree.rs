@@ -49,12 +49,58 @@ pub fn build_with<E>(
     children: impl FnMut(NodeId) -> Result<Vec<RemoteRow>, E>,
 ) -> Result<RemoteTree, E> {
     let mut walk = Walk::new(rules);
-    walk.gathered = Some(Vec::new());
+    walk.keep = Keep::Gather(Vec::new());
     walk.subtree(root, String::new(), children)?;
-    if let Some(gathered) = walk.gathered.take() {
+    if let Keep::Gather(gathered) = std::mem::replace(&mut walk.keep, Keep::Tree) {
         walk.out.tree = gathered.into_iter().collect();
     }
     Ok(walk.out)
+}
+
+/// The bytes of the files under the folder node `id` at `dir` that would
+/// be synced here (what the rules leave out, and refused names, not
+/// counted), its subfolders listed by `children`; nothing is kept.
+pub fn bytes_under<E>(
+    rules: &IgnoreRules,
+    id: NodeId,
+    dir: String,
+    children: impl FnMut(NodeId) -> Result<Vec<RemoteRow>, E>,
+) -> Result<u64, E> {
+    let mut walk = Walk::new(rules);
+    walk.keep = Keep::Bytes(0);
+    walk.subtree(id, dir, children)?;
+    Ok(match walk.keep {
+        Keep::Bytes(bytes) => bytes,
+        _ => 0,
+    })
+}
+
+/// The entry the tree under `root` has at `path`, each name on the way
+/// checked as a whole walk checks it; `named(folder, name)` lists a
+/// folder's children of that name.
+pub fn entry_at<E>(
+    rules: &IgnoreRules,
+    root: NodeId,
+    path: &str,
+    mut named: impl FnMut(NodeId, &str) -> Result<Vec<RemoteRow>, E>,
+) -> Result<Option<RemoteEntry>, E> {
+    let mut walk = Walk::new(rules);
+    let (mut id, mut dir, mut found) = (root, String::new(), None);
+    for name in path.split('/') {
+        if found
+            .as_ref()
+            .is_some_and(|e: &RemoteEntry| e.kind != Kind::Dir)
+        {
+            return Ok(None);
+        }
+        let rows = named(id, name)?;
+        found = rows.iter().find_map(|r| walk.child(&dir, r));
+        let Some(e) = &found else {
+            return Ok(None);
+        };
+        (id, dir) = (e.node, join(&dir, name));
+    }
+    Ok(found)
 }
 
 /// A walk of the node table from the folder's root node, whole (`build`)
@@ -64,20 +110,22 @@ pub struct Walk<'r> {
     /// A folder listed as inside its own subtree would otherwise be walked
     /// for ever: each folder is entered once.
     entered: HashSet<NodeId>,
-    /// A whole walk (`build`) gathers the entries here and makes the tree
-    /// of them at once: a tree built from sorted entries has full nodes, 40%
-    /// smaller than one grown by inserts (a million entries: 80 MB). `None`
-    /// in a walk along paths, which looks up what it found as it goes.
-    gathered: Option<Vec<(RelPath, RemoteEntry)>>,
+    /// What becomes of each entry admitted.
+    keep: Keep,
     pub out: RemoteTree,
 }
 
-/// What a child row is to the tree.
-enum Admit {
-    /// In the tree (a folder to enter, if it is one).
-    Entry(RemoteEntry),
-    /// Left out, with what was said of it.
-    Out,
+/// What a walk does with the entries it admits.
+enum Keep {
+    /// Put in `out.tree` as found: a walk along paths looks up what it
+    /// found as it goes.
+    Tree,
+    /// Gathered, and the tree made of them at once (`build`): a tree built
+    /// from sorted entries has full nodes, 40% smaller than one grown by
+    /// inserts (a million entries: 80 MB).
+    Gather(Vec<(RelPath, RemoteEntry)>),
+    /// Only their bytes counted (`bytes_under`).
+    Bytes(u64),
 }
 
 impl<'r> Walk<'r> {
@@ -85,7 +133,7 @@ impl<'r> Walk<'r> {
         Walk {
             rules,
             entered: HashSet::new(),
-            gathered: None,
+            keep: Keep::Tree,
             out: RemoteTree::default(),
         }
     }
@@ -105,10 +153,11 @@ impl<'r> Walk<'r> {
                 continue;
             }
             for r in children(id)? {
-                if let Admit::Entry(e) = self.admit(&dir, &r) {
+                if let Some((path, e)) = self.admit(&dir, &r) {
                     if e.kind == Kind::Dir {
-                        stack.push((r.id, join(&dir, &r.name)));
+                        stack.push((r.id, path.clone()));
                     }
+                    self.keep(path, e);
                 }
             }
         }
@@ -118,9 +167,18 @@ impl<'r> Walk<'r> {
     /// The child `r` of the folder at `dir` (whose node is entered), put
     /// in the tree if it may be synced here: its entry, or `None`.
     pub fn child(&mut self, dir: &str, r: &RemoteRow) -> Option<RemoteEntry> {
-        match self.admit(dir, r) {
-            Admit::Entry(e) => Some(e),
-            Admit::Out => None,
+        let (path, e) = self.admit(dir, r)?;
+        self.keep(path, e.clone());
+        Some(e)
+    }
+
+    fn keep(&mut self, path: RelPath, e: RemoteEntry) {
+        match &mut self.keep {
+            Keep::Tree => {
+                self.out.tree.insert(path, e);
+            }
+            Keep::Gather(gathered) => gathered.push((path, e)),
+            Keep::Bytes(bytes) => *bytes += e.size,
         }
     }
 
@@ -130,7 +188,9 @@ impl<'r> Walk<'r> {
         self.entered.clear();
     }
 
-    fn admit(&mut self, dir: &str, r: &RemoteRow) -> Admit {
+    /// The child `r` of the folder at `dir`, with its path, where it may
+    /// be synced here; what is left out is noted in `out`.
+    fn admit(&mut self, dir: &str, r: &RemoteRow) -> Option<(RelPath, RemoteEntry)> {
         let out = &mut self.out;
         let path = join(dir, &r.name);
         let refused = if !crate::os_names::is_canonical(&r.name) {
@@ -151,20 +211,20 @@ impl<'r> Walk<'r> {
         if let Some(problem) = refused {
             out.unseen.insert(path);
             out.refused.push(problem);
-            return Admit::Out;
+            return None;
         }
         if r.kind == Kind::Dir && self.entered.contains(&r.id) {
             out.refused.push(Problem::FolderLoop { path });
-            return Admit::Out;
+            return None;
         }
         if self.rules.is_ignored_in_walk(&path, r.kind == Kind::Dir) {
             out.unseen.insert(path);
-            return Admit::Out;
+            return None;
         }
         let Ok(hash) = r.hash else {
             out.unseen.insert(path.clone());
             out.refused.push(Problem::BadHash { path });
-            return Admit::Out;
+            return None;
         };
         let entry = RemoteEntry {
             node: r.id,
@@ -175,13 +235,108 @@ impl<'r> Walk<'r> {
             mtime_ms: r.mtime_ms,
             exec: r.exec,
         };
-        match &mut self.gathered {
-            Some(gathered) => gathered.push((path, entry.clone())),
-            None => {
-                out.tree.insert(path, entry.clone());
+        Some((path, entry))
+    }
+}
+
+/// The tree under a folder node an entry at a time, in path order (the
+/// order of `Tree`'s keys), each folder's children listed by `children`
+/// when the walk reaches what is inside it: what is held at once is what
+/// is left of the children of the folders on the way to the entry, not
+/// the tree (a first sync's slices, `engine/sliced.rs`).
+///
+/// A folder's own entry sorts at its name, what is inside it at its name
+/// and "/": between the two come its siblings whose names continue with a
+/// character before "/" ("a" < "a-b" < "a.txt" < "a/x").
+pub struct InOrder<'r> {
+    pub walk: Walk<'r>,
+    /// What is left to give of each folder on the way, innermost last,
+    /// each in reverse path order (taken from the back).
+    levels: Vec<Vec<Next>>,
+    /// Folders whose insides are not walked (held back).
+    left_out: HashSet<NodeId>,
+}
+
+enum Next {
+    Entry(RelPath, RemoteEntry),
+    /// What is inside the folder node at this path.
+    Inside(NodeId, RelPath),
+}
+
+impl Next {
+    /// Where it sorts: the path, or for what is inside a folder its path
+    /// and "/".
+    fn key(&self) -> impl Iterator<Item = u8> + '_ {
+        let (path, inside) = match self {
+            Next::Entry(path, _) => (path, false),
+            Next::Inside(_, path) => (path, true),
+        };
+        let slash = inside.then_some(b'/');
+        path.bytes().chain(slash)
+    }
+}
+
+impl<'r> InOrder<'r> {
+    pub fn new(rules: &'r IgnoreRules, root: NodeId) -> Self {
+        InOrder {
+            walk: Walk::new(rules),
+            levels: vec![vec![Next::Inside(root, String::new())]],
+            left_out: HashSet::new(),
+        }
+    }
+
+    /// The next entry in path order; `None` at the end.
+    pub fn next<E>(
+        &mut self,
+        mut children: impl FnMut(NodeId) -> Result<Vec<RemoteRow>, E>,
+    ) -> Result<Option<(RelPath, RemoteEntry)>, E> {
+        while let Some(level) = self.levels.last_mut() {
+            match level.pop() {
+                None => {
+                    self.levels.pop();
+                }
+                Some(Next::Entry(path, e)) => return Ok(Some((path, e))),
+                Some(Next::Inside(id, dir)) => {
+                    if !self.left_out.contains(&id) {
+                        let inside = self.read(id, dir, &mut children)?;
+                        self.levels.push(inside);
+                    }
+                }
             }
         }
-        Admit::Entry(entry)
+        Ok(None)
+    }
+
+    /// The insides of the folder node `id` (an entry already given) are
+    /// not walked.
+    pub fn leave_out(&mut self, id: NodeId) {
+        self.left_out.insert(id);
+    }
+
+    /// The children of the folder node `id` at `dir` that may be synced
+    /// here, in reverse path order.
+    fn read<E>(
+        &mut self,
+        id: NodeId,
+        dir: RelPath,
+        children: &mut impl FnMut(NodeId) -> Result<Vec<RemoteRow>, E>,
+    ) -> Result<Vec<Next>, E> {
+        let walk = &mut self.walk;
+        if !walk.entered.insert(id) {
+            walk.out.refused.push(Problem::FolderLoop { path: dir });
+            return Ok(Vec::new());
+        }
+        let mut level = Vec::new();
+        for r in children(id)? {
+            if let Some((path, e)) = walk.admit(&dir, &r) {
+                if e.kind == Kind::Dir {
+                    level.push(Next::Inside(r.id, path.clone()));
+                }
+                level.push(Next::Entry(path, e));
+            }
+        }
+        level.sort_unstable_by(|a, b| b.key().cmp(a.key()));
+        Ok(level)
     }
 }
 
@@ -260,5 +415,128 @@ mod tests {
         assert_eq!(paths, ["a", "a/c"]);
         assert_eq!(built.refused.len(), 1, "{:?}", built.refused);
         assert!(matches!(built.refused[0], Problem::FolderLoop { .. }));
+    }
+
+    fn file(id: NodeId, parent: NodeId, name: &str, size: u64) -> RemoteRow {
+        RemoteRow {
+            kind: Kind::File,
+            size,
+            hash: Ok(Some(crate::content::hash_bytes(name.as_bytes()))),
+            ..dir(id, parent, name)
+        }
+    }
+
+    /// A folder whose siblings' names continue it with a character that
+    /// sorts before "/", a name the service may not give, a file the rules
+    /// leave out, and folders in folders.
+    fn tricky_rows() -> Vec<RemoteRow> {
+        vec![
+            dir(2, 1, "a"),
+            file(3, 1, "a-b", 1),
+            file(4, 1, "a.txt", 2),
+            file(5, 2, "x", 4),
+            dir(6, 2, "deep"),
+            file(7, 6, "z", 8),
+            file(8, 6, "skip.tmp", 16),
+            dir(9, 1, "b"),
+            file(10, 9, "..", 32),
+            file(11, 1, "0", 64),
+        ]
+    }
+
+    fn tricky_rules() -> IgnoreRules {
+        IgnoreRules::with_file(std::path::Path::new("/r"), &[], Some("*.tmp\n"))
+    }
+
+    fn children_of(rows: &[RemoteRow]) -> impl FnMut(NodeId) -> Result<Vec<RemoteRow>, ()> + '_ {
+        |id| {
+            Ok(rows
+                .iter()
+                .filter(|r| r.parent == Some(id))
+                .cloned()
+                .collect())
+        }
+    }
+
+    /// A first sync's slices read the service's tree in path order a
+    /// folder at a time: the same entries, refusals and unseen paths as
+    /// the tree built whole, in its order.
+    #[test]
+    fn a_walk_in_path_order_gives_the_tree_built_whole() {
+        let rows = tricky_rows();
+        let rules = tricky_rules();
+        let built = build(&rows, 1, &rules);
+        let mut order = InOrder::new(&rules, 1);
+        let mut given = vec![];
+        while let Some(entry) = order.next(children_of(&rows)).unwrap() {
+            given.push(entry);
+        }
+        let whole: Vec<(RelPath, RemoteEntry)> = built.tree.into_iter().collect();
+        assert_eq!(given, whole);
+        let paths: Vec<&str> = given.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["0", "a", "a-b", "a.txt", "a/deep", "a/deep/z", "a/x", "b"]
+        );
+        assert_eq!(order.walk.out.refused, built.refused);
+        assert_eq!(order.walk.out.unseen, built.unseen);
+    }
+
+    /// A folder held back is given, and nothing inside it.
+    #[test]
+    fn a_folder_left_out_is_not_walked_into() {
+        let rows = tricky_rows();
+        let rules = tricky_rules();
+        let mut order = InOrder::new(&rules, 1);
+        let mut paths = vec![];
+        while let Some((path, e)) = order.next(children_of(&rows)).unwrap() {
+            if path == "a" {
+                order.leave_out(e.node);
+            }
+            paths.push(path);
+        }
+        assert_eq!(paths, ["0", "a", "a-b", "a.txt", "b"]);
+    }
+
+    /// A new folder's size counts what would come down: not what the rules
+    /// leave out, nor what is refused.
+    #[test]
+    fn the_bytes_under_a_folder_are_those_that_would_be_synced() {
+        let rows = tricky_rows();
+        let rules = tricky_rules();
+        let bytes =
+            |id, dir: &str| bytes_under(&rules, id, dir.into(), children_of(&rows)).unwrap();
+        assert_eq!(bytes(2, "a"), 4 + 8);
+        assert_eq!(bytes(9, "b"), 0);
+        assert_eq!(bytes(1, ""), 1 + 2 + 4 + 8 + 64);
+    }
+
+    /// A path looked up alone finds what the tree built whole has there,
+    /// and nothing where the rules or the checks of names leave it out.
+    #[test]
+    fn an_entry_looked_up_by_path_is_the_whole_trees() {
+        let rows = tricky_rows();
+        let rules = tricky_rules();
+        let built = build(&rows, 1, &rules);
+        let named = |id, name: &str| -> Result<Vec<RemoteRow>, ()> {
+            Ok(rows
+                .iter()
+                .filter(|r| r.parent == Some(id) && r.name == name)
+                .cloned()
+                .collect())
+        };
+        for path in [
+            "a",
+            "a/deep/z",
+            "0",
+            "a/deep/skip.tmp",
+            "b/..",
+            "a-b/x",
+            "nope",
+            "a/nope",
+        ] {
+            let found = entry_at(&rules, 1, path, named).unwrap();
+            assert_eq!(found.as_ref(), built.tree.get(path), "{path}");
+        }
     }
 }

@@ -63,12 +63,24 @@ pub fn engine(
     root: &Path,
     dir: &Path,
 ) -> Engine {
-    let home = Home::new(dir.join(name)).unwrap();
     let config = Config {
         folders: vec![folder(root)],
         parallel_transfers: 1,
         ..Config::default()
     };
+    engine_with(service, clock, name, fs, config, dir)
+}
+
+/// The engine of PC `name` (its home in `dir`) with its own settings.
+pub fn engine_with(
+    service: &Arc<SimService>,
+    clock: &Arc<SimClock>,
+    name: &str,
+    fs: Arc<dyn LocalFs>,
+    config: Config,
+    dir: &Path,
+) -> Engine {
+    let home = Home::new(dir.join(name)).unwrap();
     let remote = Arc::new(SimRemote {
         service: service.clone(),
         device: service.device(name),

@@ -156,6 +156,81 @@ fn a_large_first_sync_goes_a_slice_at_a_time() {
     );
 }
 
+/// The service's new folders too large to come down unasked are held
+/// back in a first sync in slices as in a whole one, each told with its
+/// bytes, and nothing of them comes down; a folder the user said to sync
+/// comes down whole (the slices read the service's tree in path order,
+/// never whole, and count a folder's bytes as the walk reaches it).
+#[test]
+fn a_first_sync_in_slices_holds_back_large_new_folders() {
+    let TwoHomes {
+        _dir: dir,
+        service,
+        a,
+        ..
+    } = TwoHomes::new();
+    pass("A, uploading", &a);
+    let clock = Arc::new(SimClock::new(1_800_000_000));
+    let c_root = Path::new("/c");
+    let c_disk = nubo_sim::pc::disk(&clock, c_root);
+    let mut folder = nubo_sim::pc::folder(c_root);
+    folder.confirmed = vec!["d1".into()];
+    let config = nubo_engine::home::Config {
+        folders: vec![folder],
+        parallel_transfers: 1,
+        // Each folder of 50 files of about 10 bytes is larger.
+        large_folder_bytes: 100,
+        ..Default::default()
+    };
+    let fs = Arc::new(c_disk.clone());
+    let mut c = nubo_sim::pc::engine_with(&service, &clock, "c", fs, config, dir.path());
+    c.set_slice_entries(1_000);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = rt.block_on(c.sync_once(false)).unwrap();
+    let Outcome::Paused(pauses) = outcome else {
+        panic!("C waits for its user: {outcome:?}");
+    };
+    let rounds = c.rounds_planned_over().clone();
+    assert!(rounds.iter().all(|n| *n <= 2 * 1_000), "{rounds:?}");
+    let on_service = service.tree();
+    let bytes_in = |dir: &str| -> u64 {
+        (on_service.iter())
+            .filter(|(p, _)| p.starts_with(&format!("{dir}/")))
+            .filter_map(|(_, c)| Some(c.as_ref()?.len() as u64))
+            .sum()
+    };
+    let folders = FILES.div_ceil(50);
+    let mut held: Vec<(String, u64)> = (0..folders)
+        .map(|k| format!("d{k}"))
+        .filter(|d| d != "d1")
+        .map(|d| (format!("/{d}"), bytes_in(&d)))
+        .collect();
+    held.sort();
+    let mut told: Vec<(String, u64)> = (pauses.iter())
+        .map(|p| match p {
+            nubo_engine::report::Pause::LargeFolder { remote_path, bytes } => {
+                (remote_path.clone(), *bytes)
+            }
+            other => panic!("only large folders pause C: {other:?}"),
+        })
+        .collect();
+    told.sort();
+    assert_eq!(told, held);
+    for (path, content) in on_service
+        .iter()
+        .filter_map(|(p, c)| Some((p, c.as_ref()?)))
+    {
+        let here = c_disk.read(&c_root.join(path));
+        match path.starts_with("d1/") {
+            true => assert_eq!(here.as_ref(), Some(content), "{path} on C"),
+            false => assert_eq!(here, None, "{path} is held back"),
+        }
+    }
+}
+
 /// A first sync in slices whose only file differs on each side records
 /// no merge base: the round after it is planned as any other, and keeps
 /// both (found in review: every round was a first sync in slices again,

@@ -6,8 +6,12 @@
 //! nothing is to be deleted, and most paths decide alone
 //! (`planner::plan_first_slice`). So a large first sync takes the paths
 //! in order, a slice at a time: the slice's local entries read from the
-//! state database (`db::local_page`), its remote ones split off the front
-//! of the service's tree; planned, run, and dropped before the next. What
+//! state database (`db::local_page`), its remote ones read from the node
+//! table in the same order (`remote_tree::InOrder`), a folder's children
+//! at a time; planned, run, and dropped before the next. Neither side's
+//! tree is ever held whole. The service's new folders too large to come
+//! down unasked are found as the walk reaches them, by the bytes of what
+//! is inside (`Engine::too_large`). What
 //! a path decides against others (a conflict, another kind on each side)
 //! is left, with what is inside it, to the next round, which is planned
 //! over it and what surrounds it (`focused.rs`), as any round after a
@@ -19,12 +23,14 @@
 use std::collections::{BTreeSet, HashSet};
 use std::ops::Bound;
 
-use super::{failure_kind, written_by, Engine, FailureKind, FolderRound, FolderTrees, Place};
-use super::{Scanned, Source};
-use crate::db::{DbError, FolderId};
+use super::Scanned;
+use super::{failure_kind, large_folder, written_by, Engine, FailureKind, FolderRound, Place};
+use crate::db::{DbError, FolderId, Under};
 use crate::executor::FolderCtx;
 use crate::planner::{self, Op, PlanOptions};
-use crate::tree::{ancestors, Kind, LocalEntry, RelPath, RemoteEntry, Tree};
+use crate::remote_tree::{self, InOrder};
+use crate::report::Pause;
+use crate::tree::{ancestors, Blocked, Kind, LocalEntry, RelPath, RemoteEntry, Tree, Trees};
 
 /// How many entries of each side a slice holds, unless set otherwise.
 pub const SLICE_ENTRIES: usize = 50_000;
@@ -33,6 +39,26 @@ pub const SLICE_ENTRIES: usize = 50_000;
 struct Slice {
     local: Tree<LocalEntry>,
     remote: Tree<RemoteEntry>,
+}
+
+/// The service's side of a first sync: its tree read in path order, a
+/// slice at a time.
+struct RemoteSide<'r> {
+    order: InOrder<'r>,
+    /// Read, and not yet in a slice.
+    pending: Tree<RemoteEntry>,
+    /// Whether the whole tree was read.
+    ended: bool,
+    /// Every folder read: the service's folders an operation goes into
+    /// (`with_folders`), which an earlier slice may have held. (Folders
+    /// only: a million files in 20,000 folders, 20,000 entries.)
+    dirs: Tree<RemoteEntry>,
+    /// The service's new folders whose bytes were counted, and found
+    /// small enough: what is inside them is smaller still.
+    counted: HashSet<RelPath>,
+    /// Whether a folder can be too large to come down unasked: the bytes
+    /// of all the service's files this home knows are more than the limit.
+    may_hold_back: bool,
 }
 
 impl Engine {
@@ -62,23 +88,17 @@ impl Engine {
         };
         // What the scan read is stored: each slice reads its part.
         scanned.scan.tree = Default::default();
-        let FolderTrees {
-            mut trees,
-            pauses,
-            problems,
-        } = self.folder_trees(place, &scanned.scan, Source::FirstSync)?;
-        let mut out = FolderRound {
-            pauses,
-            problems,
-            ..FolderRound::default()
+        let mut trees = Trees {
+            synced: self.whole_base(place)?,
+            blocked: scanned.scan.blocked.clone(),
+            ..Trees::default()
         };
-        let mut remote = std::mem::take(&mut trees.remote);
-        // What building the tree took besides it is freed.
-        super::give_back_memory();
-        let remote_dirs: Tree<RemoteEntry> = (remote.iter())
-            .filter(|(_, r)| r.kind == Kind::Dir)
-            .map(|(p, r)| (p.clone(), r.clone()))
-            .collect();
+        for held in self.failing().held(folder, place.now) {
+            trees.blocked.entry(held.path).or_insert(Blocked::Failing);
+        }
+        let mut out = FolderRound::default();
+        let may_hold_back = self.db.remote_bytes()? > self.config.large_folder_bytes;
+        let mut side = RemoteSide::new(place, may_hold_back);
         let mut ctx = self.folder_ctx(
             place.folder,
             place.root,
@@ -89,7 +109,11 @@ impl Engine {
         let mut sliced = Vec::new();
         let mut after = RelPath::new();
         let mut stopped = false;
-        while let Some(slice) = self.next_slice(folder, &mut after, &mut remote)? {
+        loop {
+            self.read_remote(place, &mut side, &mut trees, &mut out.pauses)?;
+            let Some(slice) = self.next_slice(folder, &mut after, &mut side.pending)? else {
+                break;
+            };
             (trees.local, trees.remote) = (slice.local, slice.remote);
             let entries = trees.local.len() + trees.remote.len();
             self.rounds_planned_over().push(entries);
@@ -103,7 +127,7 @@ impl Engine {
             // whole plan.)
             let ops = self.drop_endless(folder, ops, place.now);
             ctx.local = std::mem::take(&mut trees.local);
-            ctx.remote_tree = with_folders(std::mem::take(&mut trees.remote), &ops, &remote_dirs);
+            ctx.remote_tree = with_folders(std::mem::take(&mut trees.remote), &ops, &side.dirs);
             stopped = self.run_slice(&ctx, ops, &mut out, &mut deferred).await;
             if stopped {
                 break;
@@ -113,7 +137,8 @@ impl Engine {
         if let (Some(whole), false) = (whole, stopped) {
             self.note_mismatch(slices_differ(&sliced, &whole, &deferred));
         }
-        drop((ctx, trees, remote, remote_dirs));
+        drop((ctx, trees));
+        self.tell_first_sync(place, &scanned.scan, side, stopped, &mut out)?;
         // What the slices held goes back to the system: the round after
         // reads the folder whole again (the paths written are many).
         super::give_back_memory();
@@ -132,6 +157,113 @@ impl Engine {
             false => self.unsettle(folder),
         }
         Ok(Some(out))
+    }
+
+    /// Reads the service's tree on until a slice's worth is pending (or
+    /// it ends), holding back the new folders too large to come down
+    /// unasked as it reaches them.
+    fn read_remote(
+        &self,
+        place: &Place<'_>,
+        side: &mut RemoteSide<'_>,
+        trees: &mut Trees,
+        pauses: &mut Vec<Pause>,
+    ) -> Result<(), DbError> {
+        while !side.ended && side.pending.len() < self.slice_entries {
+            let children = |id| self.db.remote_children(id, Under::Inside(""));
+            let Some((path, e)) = side.order.next(children)? else {
+                side.ended = true;
+                break;
+            };
+            if e.kind == Kind::Dir {
+                if let Some(pause) = self.too_large(place, side, &path, &e)? {
+                    side.order.leave_out(e.node);
+                    pauses.push(pause);
+                    trees.remote_unseen.insert(path);
+                    continue;
+                }
+                side.dirs.insert(path.clone(), e.clone());
+            }
+            side.pending.insert(path, e);
+        }
+        // What the walk left out so far (each path before what it read).
+        trees.remote_unseen.append(&mut side.order.walk.out.unseen);
+        Ok(())
+    }
+
+    /// The pause of the service's folder at `path`, where it is new here
+    /// and holds more than the large-folder limit, as a whole round finds
+    /// (`large_new_folders`): checked for the topmost new folders only.
+    fn too_large(
+        &self,
+        place: &Place<'_>,
+        side: &mut RemoteSide<'_>,
+        path: &str,
+        e: &RemoteEntry,
+    ) -> Result<Option<Pause>, DbError> {
+        let folder = place.folder;
+        if !side.may_hold_back
+            || ancestors(path).any(|a| side.counted.contains(a))
+            || folder.confirmed.iter().any(|c| c == path)
+            // (Nothing is synced yet: new is what is not here.)
+            || !self.db.local_under(folder.id, Under::At(path))?.is_empty()
+        {
+            return Ok(None);
+        }
+        let children = |id| self.db.remote_children(id, Under::Inside(""));
+        let bytes = remote_tree::bytes_under(place.rules, e.node, path.to_string(), children)?;
+        if bytes <= self.config.large_folder_bytes {
+            side.counted.insert(path.to_string());
+            return Ok(None);
+        }
+        Ok(Some(large_folder(folder, path, bytes)))
+    }
+
+    /// What a first sync tells the user once its slices are done: what
+    /// the service has that was refused here, what is in the way of what
+    /// it has, and what any round tells (`told_of`).
+    fn tell_first_sync(
+        &self,
+        place: &Place<'_>,
+        scan: &crate::scanner::Scan,
+        side: RemoteSide<'_>,
+        stopped: bool,
+        out: &mut FolderRound,
+    ) -> Result<(), DbError> {
+        let folder = place.folder.id;
+        let refused = side.order.walk.out.refused;
+        for refused in &refused {
+            tracing::warn!(?refused, "left out");
+        }
+        // A pass stopped midway read only part of the tree: what was
+        // refused beyond it is kept as it was known (a look that covered
+        // no path).
+        let covered = Default::default();
+        self.carry_refused(folder, &refused, stopped.then_some(&covered));
+        out.problems = self.told_of(folder, scan, place.rules);
+        // What the service has where something here is in the way (news
+        // there: `blocked_news`), looked up by path.
+        let mut remote = Tree::new();
+        for (path, why) in &scan.blocked {
+            if matches!(why, Blocked::InTheWay { .. }) {
+                let named = |id, name: &str| self.db.remote_children(id, Under::At(name));
+                let at = remote_tree::entry_at(place.rules, place.root, path, named)?;
+                remote.extend(at.map(|e| (path.clone(), e)));
+            }
+        }
+        let news = Trees {
+            remote,
+            blocked: scan.blocked.clone(),
+            ..Trees::default()
+        };
+        self.blocked_news(
+            place.folder,
+            &news,
+            None,
+            &mut out.pauses,
+            &mut out.problems,
+        );
+        Ok(())
     }
 
     /// A folder with no merge base, not yet taken in slices this pass,
@@ -166,8 +298,9 @@ impl Engine {
     }
 
     /// The slice after `after`: up to `slice_entries` local entries from
-    /// the state database and as many of `remote`'s (split off its front),
-    /// over the same range of paths. `None` once both sides are done.
+    /// the state database and as many of `remote`'s (the service's tree
+    /// read so far, split off its front), over the same range of paths.
+    /// `None` once both sides are done.
     fn next_slice(
         &self,
         folder: FolderId,
@@ -232,6 +365,19 @@ impl Engine {
             || (report.failed.iter()).any(|(_, e)| failure_kind(e) == FailureKind::StopsThePass);
         out.failed.extend(report.failed);
         stops
+    }
+}
+
+impl<'r> RemoteSide<'r> {
+    fn new(place: &Place<'r>, may_hold_back: bool) -> Self {
+        RemoteSide {
+            order: InOrder::new(place.rules, place.root),
+            pending: Tree::new(),
+            ended: false,
+            dirs: Tree::new(),
+            counted: HashSet::new(),
+            may_hold_back,
+        }
     }
 }
 
