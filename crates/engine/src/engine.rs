@@ -439,10 +439,12 @@ impl Engine {
         changes: Changes,
     ) -> Result<Outcome, SyncError> {
         self.note_changes(changes);
-        self.planned_this_pass
+        // A new map, not one cleared: a pass that planned a million
+        // operations would otherwise keep its table for good.
+        *self
+            .planned_this_pass
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+            .unwrap_or_else(|p| p.into_inner()) = Default::default();
         self.rounds_planned_over().clear();
         self.sliced_this_pass().clear();
         let result = self.sync_rounds(allow_mass_delete).await;
