@@ -57,17 +57,22 @@ pub fn build_with<E>(
     Ok(walk.out)
 }
 
-/// The bytes of the files under the folder node `id` at `dir` that would
-/// be synced here (what the rules leave out, and refused names, not
+/// The bytes of the files under the folder node `id` at `dir` (in the
+/// tree under `root`) that would be synced here (what the rules leave out, and refused names, not
 /// counted), its subfolders listed by `children`; nothing is kept.
 pub fn bytes_under<E>(
     rules: &IgnoreRules,
-    id: NodeId,
+    (root, id): (NodeId, NodeId),
     dir: String,
     children: impl FnMut(NodeId) -> Result<Vec<RemoteRow>, E>,
 ) -> Result<u64, E> {
     let mut walk = Walk::new(rules);
     walk.keep = Keep::Bytes(0);
+    // The folder's root node is no child of its own (a loop could only
+    // come back through it: every other node has one parent).
+    if root != id {
+        walk.entered.insert(root);
+    }
     walk.subtree(id, dir, children)?;
     Ok(match walk.keep {
         Keep::Bytes(bytes) => bytes,
@@ -93,8 +98,12 @@ pub fn entry_at<E>(
         {
             return Ok(None);
         }
+        // Entered, as a whole walk enters it: a folder on the way that
+        // comes back to it is a loop, not a child.
+        walk.entered.insert(id);
         let rows = named(id, name)?;
-        found = rows.iter().find_map(|r| walk.child(&dir, r));
+        // Of two rows of one name, the last, as a whole build keeps.
+        found = rows.iter().rev().find_map(|r| walk.child(&dir, r));
         let Some(e) = &found else {
             return Ok(None);
         };
@@ -326,8 +335,15 @@ impl<'r> InOrder<'r> {
             walk.out.refused.push(Problem::FolderLoop { path: dir });
             return Ok(Vec::new());
         }
+        let mut rows = children(id)?;
+        // One row a name, the last, as a whole build keeps (two of one
+        // name would be a table the service left inconsistent; walking
+        // both would break path order).
+        rows.reverse();
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        rows.dedup_by(|a, b| a.name == b.name);
         let mut level = Vec::new();
-        for r in children(id)? {
+        for r in rows {
             if let Some((path, e)) = walk.admit(&dir, &r) {
                 if e.kind == Kind::Dir {
                     level.push(Next::Inside(r.id, path.clone()));
@@ -505,7 +521,7 @@ mod tests {
         let rows = tricky_rows();
         let rules = tricky_rules();
         let bytes =
-            |id, dir: &str| bytes_under(&rules, id, dir.into(), children_of(&rows)).unwrap();
+            |id, dir: &str| bytes_under(&rules, (1, id), dir.into(), children_of(&rows)).unwrap();
         assert_eq!(bytes(2, "a"), 4 + 8);
         assert_eq!(bytes(9, "b"), 0);
         assert_eq!(bytes(1, ""), 1 + 2 + 4 + 8 + 64);
@@ -538,5 +554,64 @@ mod tests {
             let found = entry_at(&rules, 1, path, named).unwrap();
             assert_eq!(found.as_ref(), built.tree.get(path), "{path}");
         }
+    }
+
+    /// Two rows of one name under one folder (a table left inconsistent):
+    /// the walk in path order keeps the last, as the whole build does, and
+    /// stays in path order.
+    #[test]
+    fn two_rows_of_one_name_give_one_entry_in_path_order() {
+        let rows = vec![
+            dir(2, 1, "a"),
+            file(3, 2, "z", 1),
+            dir(4, 1, "a"),
+            file(5, 4, "b", 2),
+            file(6, 1, "a.txt", 4),
+        ];
+        let rules = tricky_rules();
+        let mut order = InOrder::new(&rules, 1);
+        let mut given = vec![];
+        while let Some((path, e)) = order.next(children_of(&rows)).unwrap() {
+            given.push((path, e.node));
+        }
+        let expected: Vec<(RelPath, NodeId)> =
+            vec![("a".into(), 4), ("a.txt".into(), 6), ("a/b".into(), 5)];
+        assert_eq!(given, expected);
+        let named = |id, name: &str| -> Result<Vec<RemoteRow>, ()> {
+            Ok(rows
+                .iter()
+                .filter(|r| r.parent == Some(id) && r.name == name)
+                .cloned()
+                .collect())
+        };
+        assert_eq!(
+            entry_at(&rules, 1, "a", named).unwrap().map(|e| e.node),
+            Some(4)
+        );
+    }
+
+    /// A folder whose child is the synced root again (a table left
+    /// inconsistent): the root's files are not counted again under it,
+    /// nor found under it by path.
+    #[test]
+    fn a_loop_back_through_the_root_is_not_walked() {
+        let rows = vec![
+            dir(2, 1, "a"),
+            dir(3, 2, "b"),
+            dir(1, 3, "root"),
+            file(4, 1, "big", 1 << 40),
+        ];
+        let rules = tricky_rules();
+        let bytes = bytes_under(&rules, (1, 2), "a".into(), children_of(&rows)).unwrap();
+        assert_eq!(bytes, 0);
+        let named = |id, name: &str| -> Result<Vec<RemoteRow>, ()> {
+            Ok(rows
+                .iter()
+                .filter(|r| r.parent == Some(id) && r.name == name)
+                .cloned()
+                .collect())
+        };
+        assert_eq!(entry_at(&rules, 1, "a/b/root/big", named).unwrap(), None);
+        assert!(entry_at(&rules, 1, "a/b", named).unwrap().is_some());
     }
 }

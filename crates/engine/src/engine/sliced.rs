@@ -213,7 +213,8 @@ impl Engine {
             return Ok(None);
         }
         let children = |id| self.db.remote_children(id, Under::Inside(""));
-        let bytes = remote_tree::bytes_under(place.rules, e.node, path.to_string(), children)?;
+        let node = (place.root, e.node);
+        let bytes = remote_tree::bytes_under(place.rules, node, path.to_string(), children)?;
         if bytes <= self.config.large_folder_bytes {
             side.counted.insert(path.to_string());
             return Ok(None);
