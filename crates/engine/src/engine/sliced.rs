@@ -9,7 +9,9 @@
 //! state database (`db::local_page`), its remote ones read from the node
 //! table in the same order (`remote_tree::InOrder`), a folder's children
 //! at a time; planned, run, and dropped before the next. Neither side's
-//! tree is ever held whole. The service's new folders too large to come
+//! tree is held whole (of the service's, what is held is the children of
+//! the folders on the way: one folder of a million files is still held
+//! whole while it is read). The service's new folders too large to come
 //! down unasked are found as the walk reaches them, by the bytes of what
 //! is inside (`Engine::too_large`). What
 //! a path decides against others (a conflict, another kind on each side)
