@@ -464,6 +464,16 @@ mod tests {
         IgnoreRules::with_file(std::path::Path::new("/r"), &[], Some("*.tmp\n"))
     }
 
+    /// A folder's children of one name, as `entry_at` asks for them.
+    fn named_in(rows: &[RemoteRow]) -> impl Fn(NodeId, &str) -> Result<Vec<RemoteRow>, ()> + '_ {
+        |id, name| {
+            let named = rows
+                .iter()
+                .filter(|r| r.parent == Some(id) && r.name == name);
+            Ok(named.cloned().collect())
+        }
+    }
+
     fn children_of(rows: &[RemoteRow]) -> impl FnMut(NodeId) -> Result<Vec<RemoteRow>, ()> + '_ {
         |id| {
             Ok(rows
@@ -534,13 +544,7 @@ mod tests {
         let rows = tricky_rows();
         let rules = tricky_rules();
         let built = build(&rows, 1, &rules);
-        let named = |id, name: &str| -> Result<Vec<RemoteRow>, ()> {
-            Ok(rows
-                .iter()
-                .filter(|r| r.parent == Some(id) && r.name == name)
-                .cloned()
-                .collect())
-        };
+        let named = named_in(&rows);
         for path in [
             "a",
             "a/deep/z",
@@ -551,7 +555,7 @@ mod tests {
             "nope",
             "a/nope",
         ] {
-            let found = entry_at(&rules, 1, path, named).unwrap();
+            let found = entry_at(&rules, 1, path, &named).unwrap();
             assert_eq!(found.as_ref(), built.tree.get(path), "{path}");
         }
     }
@@ -577,15 +581,9 @@ mod tests {
         let expected: Vec<(RelPath, NodeId)> =
             vec![("a".into(), 4), ("a.txt".into(), 6), ("a/b".into(), 5)];
         assert_eq!(given, expected);
-        let named = |id, name: &str| -> Result<Vec<RemoteRow>, ()> {
-            Ok(rows
-                .iter()
-                .filter(|r| r.parent == Some(id) && r.name == name)
-                .cloned()
-                .collect())
-        };
+        let named = named_in(&rows);
         assert_eq!(
-            entry_at(&rules, 1, "a", named).unwrap().map(|e| e.node),
+            entry_at(&rules, 1, "a", &named).unwrap().map(|e| e.node),
             Some(4)
         );
     }
@@ -604,14 +602,8 @@ mod tests {
         let rules = tricky_rules();
         let bytes = bytes_under(&rules, (1, 2), "a".into(), children_of(&rows)).unwrap();
         assert_eq!(bytes, 0);
-        let named = |id, name: &str| -> Result<Vec<RemoteRow>, ()> {
-            Ok(rows
-                .iter()
-                .filter(|r| r.parent == Some(id) && r.name == name)
-                .cloned()
-                .collect())
-        };
-        assert_eq!(entry_at(&rules, 1, "a/b/root/big", named).unwrap(), None);
-        assert!(entry_at(&rules, 1, "a/b", named).unwrap().is_some());
+        let named = named_in(&rows);
+        assert_eq!(entry_at(&rules, 1, "a/b/root/big", &named).unwrap(), None);
+        assert!(entry_at(&rules, 1, "a/b", &named).unwrap().is_some());
     }
 }
