@@ -58,8 +58,9 @@ pub fn build_with<E>(
 }
 
 /// The bytes of the files under the folder node `id` at `dir` (in the
-/// tree under `root`) that would be synced here (what the rules leave out, and refused names, not
-/// counted), its subfolders listed by `children`; nothing is kept.
+/// tree under `root`) that would be synced here (what the rules leave
+/// out, and refused names, not counted), its subfolders listed by
+/// `children`; nothing is kept.
 pub fn bytes_under<E>(
     rules: &IgnoreRules,
     (root, id): (NodeId, NodeId),
@@ -74,10 +75,10 @@ pub fn bytes_under<E>(
         walk.entered.insert(root);
     }
     walk.subtree(id, dir, children)?;
-    Ok(match walk.keep {
-        Keep::Bytes(bytes) => bytes,
-        _ => 0,
-    })
+    let Keep::Bytes(bytes) = walk.keep else {
+        unreachable!("a walk keeps what it was set to keep");
+    };
+    Ok(bytes)
 }
 
 /// The entry the tree under `root` has at `path`, each name on the way
